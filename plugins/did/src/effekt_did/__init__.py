@@ -1,0 +1,3 @@
+"""effekt-did: a plugin distribution of effekt."""
+
+__version__ = "0.1.0"

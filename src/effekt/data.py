@@ -1,0 +1,395 @@
+"""Input checks shared by every estimator.
+
+Estimators call :func:`check_columns` first. It turns a data frame (pandas,
+polars, or a mapping of columns) into numpy arrays and raises a
+:class:`~effekt.errors.DataError` naming the column and the rows for every
+bad input in the design document: a missing column, text where numbers
+belong, missing or infinite values, a treatment that is not 0/1 (or not one
+of the declared arms), an empty arm, non-positive weights. Nothing is
+silently dropped, imputed or coerced: ``missing="drop"`` drops rows with
+missing values on request and reports how many.
+
+Helpers for options (:func:`check_option`, :func:`check_probability`,
+:func:`check_seed`) raise :class:`~effekt.errors.DesignError` with the
+choices listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from effekt.errors import DataError, DesignError
+
+__all__ = [
+    "Columns",
+    "as_frame",
+    "check_columns",
+    "check_groups_have_both_arms",
+    "check_option",
+    "check_probability",
+    "check_seed",
+    "check_positive_int",
+    "describe_rows",
+]
+
+_MAX_ROWS_SHOWN = 5
+
+
+def describe_rows(index: Iterable[Any]) -> str:
+    """'rows 3, 17 and 40' or 'rows 3, 17, 40, 41, 52 and 12 more'."""
+    rows = list(index)
+    shown = ", ".join(str(r) for r in rows[:_MAX_ROWS_SHOWN])
+    if len(rows) == 1:
+        return f"row {shown}"
+    if len(rows) > _MAX_ROWS_SHOWN:
+        return f"rows {shown} and {len(rows) - _MAX_ROWS_SHOWN} more"
+    head, _, last = shown.rpartition(", ")
+    return f"rows {head} and {last}"
+
+
+def as_frame(data: Any) -> pd.DataFrame:
+    """A pandas DataFrame from a pandas or polars frame or a mapping of columns."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if data is None:
+        raise DataError("no data: pass data= a pandas or polars DataFrame.")
+    to_pandas = getattr(data, "to_pandas", None)
+    if callable(to_pandas) and type(data).__module__.startswith("polars"):
+        return to_pandas()  # type: ignore[no-any-return]
+    if isinstance(data, Mapping):
+        try:
+            return pd.DataFrame(dict(data))
+        except ValueError as exc:
+            raise DataError(f"the columns given as a mapping do not form a table: {exc}.") from None
+    raise DataError(
+        f"data must be a pandas or polars DataFrame (or a mapping of columns); got "
+        f"{type(data).__name__}."
+    )
+
+
+@dataclass
+class Columns:
+    """The checked columns of one analysis, as numpy arrays.
+
+    ``z`` is 0/1 (``int8``); ``blocks`` and ``clusters`` are integer codes
+    ``0..k-1`` with their labels in ``block_labels`` / ``cluster_labels``;
+    ``X`` has one column per covariate. Absent roles are ``None``.
+    """
+
+    n: int
+    names: dict[str, Any]
+    y: np.ndarray | None = None
+    z: np.ndarray | None = None
+    arms: tuple[Any, Any] = (0, 1)
+    blocks: np.ndarray | None = None
+    block_labels: np.ndarray | None = None
+    clusters: np.ndarray | None = None
+    cluster_labels: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    X: np.ndarray | None = None
+    covariates: list[str] = field(default_factory=list)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    dropped: int = 0
+    index: pd.Index | None = None
+
+    @property
+    def n_treated(self) -> int:
+        return int(self.z.sum()) if self.z is not None else 0
+
+    @property
+    def n_control(self) -> int:
+        return int(self.n - self.z.sum()) if self.z is not None else 0
+
+    def warnings(self) -> list[str]:
+        if self.dropped:
+            return [f"{self.dropped} rows with missing values were dropped (missing='drop')."]
+        return []
+
+
+def _require_column(frame: pd.DataFrame, name: Any, role: str) -> pd.Series:
+    if not isinstance(name, (str, int)) or isinstance(name, bool):
+        raise DataError(f"{role}= must name a column; got {name!r}.")
+    if name not in frame.columns:
+        cols = ", ".join(repr(c) for c in list(frame.columns)[:20])
+        more = " ..." if frame.shape[1] > 20 else ""
+        raise DataError(
+            f"{role}={name!r}: no such column. The data have {cols}{more}. "
+            "Check the spelling or add the column."
+        )
+    return frame[name]
+
+
+def _numeric(series: pd.Series, name: Any, role: str) -> np.ndarray:
+    """Float array of a numeric column; DataError for text, dates, objects."""
+    if pd.api.types.is_bool_dtype(series):
+        return series.to_numpy(dtype=float)
+    if not pd.api.types.is_numeric_dtype(series):
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = series.notna() & converted.isna()
+        first = series[bad].iloc[0] if bad.any() else series.dropna().iloc[0] if series.notna().any() else None
+        raise DataError(
+            f"{role} column {name!r} holds {series.dtype} values where numbers belong "
+            f"(e.g. {first!r} in {describe_rows(series.index[bad][:_MAX_ROWS_SHOWN + 1])}). "
+            "Convert it to numbers first, e.g. with pandas.to_numeric."
+        )
+    if isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
+        return series.to_numpy(dtype=float, na_value=np.nan)
+    return series.to_numpy(dtype=float)
+
+
+def _rows_summary(rows: pd.Index) -> str:
+    rows_list = list(rows)
+    if len(rows_list) <= _MAX_ROWS_SHOWN:
+        return describe_rows(rows_list)
+    shown = ", ".join(str(r) for r in rows_list[:_MAX_ROWS_SHOWN])
+    return f"rows {shown} and {len(rows_list) - _MAX_ROWS_SHOWN} more"
+
+
+def _treatment(series: pd.Series, name: Any, arms: Sequence[Any] | None) -> tuple[np.ndarray, tuple[Any, Any]]:
+    values = series.to_numpy()
+    if arms is not None:
+        if len(arms) != 2:
+            raise DesignError(
+                f"arms= must name two arms, (control, treated); got {arms!r}. For more arms, "
+                "analyse one pair at a time."
+            )
+        control, treated = arms
+        is_t = series == treated
+        is_c = series == control
+        other = ~(is_t | is_c)
+        if other.any():
+            found = sorted({str(v) for v in series[other].unique()})
+            raise DataError(
+                f"treatment column {name!r} holds {', '.join(found[:5])} in "
+                f"{_rows_summary(series.index[other.to_numpy()])}, which is neither of the "
+                f"declared arms {control!r} (control) and {treated!r} (treated). Drop those "
+                "rows first or declare the arms you mean."
+            )
+        return is_t.to_numpy().astype(np.int8), (control, treated)
+    if pd.api.types.is_bool_dtype(series):
+        return values.astype(np.int8), (False, True)
+    if not pd.api.types.is_numeric_dtype(series):
+        found = sorted({str(v) for v in series.unique()})
+        raise DataError(
+            f"treatment column {name!r} holds {', '.join(found[:5])}; it must hold 0 "
+            "(control) and 1 (treated). Recode it, or declare the arms with "
+            f"arms=(control, treated), e.g. arms=({found[0]!r}, {found[-1]!r})."
+        )
+    numeric = values.astype(float)
+    bad = ~np.isin(numeric, (0.0, 1.0))
+    if bad.any():
+        found = sorted({v for v in np.unique(numeric[bad]).tolist()})
+        raise DataError(
+            f"treatment column {name!r} must hold 0 (control) and 1 (treated); it also holds "
+            f"{', '.join(f'{v:g}' for v in found[:5])} in {_rows_summary(series.index[bad])}. "
+            "Recode it, or declare the two arms to compare with arms=(control, treated)."
+        )
+    return numeric.astype(np.int8), (0, 1)
+
+
+def check_columns(
+    data: Any,
+    *,
+    outcome: Any = None,
+    treatment: Any = None,
+    blocks: Any = None,
+    clusters: Any = None,
+    weights: Any = None,
+    covariates: Sequence[Any] | str | None = None,
+    arms: Sequence[Any] | None = None,
+    numeric: Mapping[str, Any] | None = None,
+    missing: str = "error",
+    require_both_arms: bool = True,
+) -> Columns:
+    """Check and extract the columns an analysis uses.
+
+    Parameters
+    ----------
+    data : DataFrame
+        pandas or polars frame, or a mapping of columns.
+    outcome, treatment, blocks, clusters, weights : column name, optional
+        The roles the estimator uses. ``treatment`` must be 0/1 (or bool),
+        or two labels declared with ``arms=(control, treated)``.
+    covariates : list of column names, optional
+        Numeric adjustment columns.
+    numeric : mapping role -> column, optional
+        Further numeric columns to check (e.g. ``{"time": "weeks"}``); their
+        arrays are in ``Columns.extra[role]``.
+    missing : {"error", "drop"}, default "error"
+        ``"drop"`` drops rows with a missing value in any used column and
+        reports the count in ``Columns.dropped``.
+    require_both_arms : bool, default True
+        Raise when an arm has no units.
+
+    Raises
+    ------
+    DataError
+        For every bad input listed above, naming the column and rows.
+    """
+    frame = as_frame(data)
+    check_option(missing, "missing", ("error", "drop"))
+    if isinstance(covariates, str):
+        covariates = [covariates]
+    covariates = list(covariates or [])
+    roles: list[tuple[str, Any]] = [
+        (role, name)
+        for role, name in (
+            ("outcome", outcome),
+            ("treatment", treatment),
+            ("blocks", blocks),
+            ("clusters", clusters),
+            ("weights", weights),
+        )
+        if name is not None
+    ]
+    roles += [("covariate", c) for c in covariates]
+    roles += list((numeric or {}).items())
+    if frame.shape[0] == 0:
+        raise DataError("the data have no rows.")
+    series = {(role, name): _require_column(frame, name, role) for role, name in roles}
+
+    # missing values: error (default) or drop
+    na_mask = np.zeros(frame.shape[0], dtype=bool)
+    for (role, name), s in series.items():
+        mask = s.isna().to_numpy()
+        if mask.any():
+            if missing == "error":
+                raise DataError(
+                    f"{role} column {name!r} has {int(mask.sum())} missing value"
+                    f"{'s' if mask.sum() != 1 else ''} ({_rows_summary(frame.index[mask])}). "
+                    "Nothing is dropped silently: remove or impute them, or pass "
+                    "missing='drop' to drop those rows and report how many."
+                )
+            na_mask |= mask
+    dropped = int(na_mask.sum())
+    if dropped:
+        keep = ~na_mask
+        frame = frame.loc[keep]
+        series = {k: s.loc[keep] for k, s in series.items()}
+        if frame.shape[0] == 0:
+            raise DataError("every row has a missing value in a used column; nothing is left.")
+    index = frame.index
+    cols = Columns(n=frame.shape[0], names=dict(roles), dropped=dropped, index=index)
+    cols.names = {role: name for role, name in roles if role != "covariate"}
+    cols.covariates = covariates
+
+    def numeric_finite(role: str, name: Any) -> np.ndarray:
+        arr = _numeric(series[(role, name)], name, role)
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise DataError(
+                f"{role} column {name!r} has {int(bad.sum())} infinite value"
+                f"{'s' if bad.sum() != 1 else ''} ({_rows_summary(index[bad])}). Replace "
+                "them with finite numbers or drop those rows."
+            )
+        return arr
+
+    if outcome is not None:
+        cols.y = numeric_finite("outcome", outcome)
+    if treatment is not None:
+        cols.z, cols.arms = _treatment(series[("treatment", treatment)], treatment, arms)
+        if require_both_arms:
+            n_t = int(cols.z.sum())
+            if n_t == 0 or n_t == cols.n:
+                empty = "treated" if n_t == 0 else "control"
+                label = cols.arms[1] if n_t == 0 else cols.arms[0]
+                raise DataError(
+                    f"the {empty} arm is empty: no row of treatment column {treatment!r} is "
+                    f"{label!r} (all {cols.n} rows are in the other arm). An effect needs units "
+                    "in both arms; check the treatment coding or the rows selected."
+                )
+    if blocks is not None:
+        codes, labels = pd.factorize(series[("blocks", blocks)], sort=True)
+        cols.blocks, cols.block_labels = codes.astype(np.int64), np.asarray(labels)
+    if clusters is not None:
+        codes, labels = pd.factorize(series[("clusters", clusters)], sort=True)
+        cols.clusters, cols.cluster_labels = codes.astype(np.int64), np.asarray(labels)
+    if weights is not None:
+        w = numeric_finite("weights", weights)
+        bad = w <= 0
+        if bad.any():
+            raise DataError(
+                f"weights column {weights!r} has {int(bad.sum())} zero or negative value"
+                f"{'s' if bad.sum() != 1 else ''} ({_rows_summary(index[bad])}); weights must "
+                "be positive. Drop units that should not count instead of giving them weight 0."
+            )
+        cols.weights = w
+    if covariates:
+        cols.X = np.column_stack([numeric_finite("covariate", c) for c in covariates])
+    for role, name in (numeric or {}).items():
+        cols.extra[role] = numeric_finite(role, name)
+    return cols
+
+
+def check_groups_have_both_arms(
+    codes: np.ndarray, labels: np.ndarray, z: np.ndarray, *, role: str, column: Any
+) -> None:
+    """DataError when a block (or cluster-level check) holds only one arm."""
+    k = len(labels)
+    n_treated = np.bincount(codes, weights=z, minlength=k)
+    n_total = np.bincount(codes, minlength=k)
+    n_control = n_total - n_treated
+    bad = np.flatnonzero((n_treated == 0) | (n_control == 0))
+    if bad.size:
+        b = bad[0]
+        others = f" ({bad.size - 1} more {role}s have the same problem)" if bad.size > 1 else ""
+        raise DataError(
+            f"{role} {labels[b]!r} of column {column!r} has {int(n_treated[b])} treated and "
+            f"{int(n_control[b])} control units{others}; every {role} needs both arms. Merge "
+            f"it with a neighbouring {role}, or drop it and say why."
+        )
+
+
+def check_option(value: Any, name: str, choices: Sequence[Any]) -> Any:
+    """DesignError unless ``value`` is one of ``choices``; lists them."""
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise DesignError(f"{name}={value!r} is not an option; use one of {listed}.")
+    return value
+
+
+def check_probability(p: Any, name: str = "prob", *, open_interval: bool = True) -> float:
+    """A probability as float; DesignError when out of (0, 1) (or [0, 1])."""
+    try:
+        value = float(p)
+    except (TypeError, ValueError):
+        raise DesignError(f"{name} must be a number between 0 and 1; got {p!r}.") from None
+    ok = 0.0 < value < 1.0 if open_interval else 0.0 <= value <= 1.0
+    if not ok:
+        bounds = "strictly between 0 and 1" if open_interval else "between 0 and 1"
+        raise DesignError(f"{name} must lie {bounds}; got {p!r}.")
+    return value
+
+
+def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
+    """An integer >= minimum; DesignError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise DesignError(f"{name} must be a whole number >= {minimum}; got {value!r}.")
+    if value < minimum:
+        raise DesignError(f"{name} must be >= {minimum}; got {value}.")
+    return int(value)
+
+
+def check_seed(seed: Any) -> np.random.Generator:
+    """A numpy Generator from ``seed`` (a non-negative int, a Generator, or None).
+
+    The same integer gives the same stream on every platform: effekt uses
+    numpy's PCG64 bit generator, whose output numpy keeps stable across
+    releases.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        return np.random.default_rng()
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise DesignError(
+            f"seed must be a non-negative whole number or a numpy Generator; got {seed!r}."
+        )
+    if seed < 0:
+        raise DesignError(f"seed must be non-negative; got {seed}.")
+    return np.random.Generator(np.random.PCG64(int(seed)))

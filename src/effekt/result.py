@@ -1,0 +1,485 @@
+"""The result types every estimator and power calculator returns.
+
+:class:`EffectResult` holds one effect: the estimate, its standard error,
+confidence interval, p-value and the design facts behind them.
+:class:`EffectTable` holds several effects of one fit (event-study leads and
+lags, ATT(g, t), per-unit effects). :class:`PowerResult` holds the one
+quantity a power calculator solved for.
+
+All three are frozen: a new confidence level gives a new object
+(:meth:`EffectResult.with_conf_level`), nothing is edited in place, and
+nothing prints.
+
+Conventions
+-----------
+* ``conf_int`` is ``(low, high)`` at ``conf_level`` (default 0.95).
+* ``df`` is the reference t distribution's degrees of freedom; ``None``
+  means the standard normal.
+* ``ci_method`` says how ``conf_int`` was formed: ``"wald"`` is
+  ``estimate +/- q * std_error``; ``"wald-log"`` is
+  ``exp(log(estimate) +/- q * std_error)`` with ``std_error`` on the log
+  scale (hazard, risk and odds ratios); anything else (``"newcombe"``,
+  ``"profile"``, ``"exact"``, ``"bootstrap"``, ``"test-inversion"``) is a
+  method that cannot be rescaled to another level from the fields alone.
+* ``to_dict()`` is JSON-safe: Python scalars only, NaN and infinities as
+  ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from effekt.errors import EstimationError
+
+__all__ = ["EffectResult", "EffectTable", "PowerResult", "to_jsonable"]
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert ``obj`` to something :func:`json.dumps` accepts.
+
+    numpy scalars become Python scalars, arrays and tuples become lists,
+    DataFrames become lists of records, NaN and infinities become ``None``.
+
+    >>> to_jsonable({"a": np.float64("nan"), "b": (np.int64(2), 1.5)})
+    {'a': None, 'b': [2, 1.5]}
+    """
+    if obj is None or isinstance(obj, (bool, str)):
+        return obj
+    if isinstance(obj, (np.bool_,)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, pd.DataFrame):
+        return [to_jsonable(r) for r in obj.to_dict(orient="records")]
+    if isinstance(obj, pd.Series):
+        return to_jsonable(obj.to_dict())
+    if isinstance(obj, np.ndarray):
+        return [to_jsonable(v) for v in obj.tolist()]
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "to_dict"):
+        return to_jsonable(obj.to_dict())
+    if isinstance(obj, (pd.Timestamp,)):
+        return obj.isoformat()
+    return str(obj)
+
+
+def _as_float(value: Any) -> float:
+    if value is None:
+        return float("nan")
+    return float(value)
+
+
+def _as_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    return int(value)
+
+
+def _critical_value(conf_level: float, df: float | None) -> float:
+    upper = 0.5 + conf_level / 2.0
+    if df is None or not math.isfinite(df):
+        return float(stats.norm.ppf(upper))
+    return float(stats.t.ppf(upper, df))
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "NA"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
+def _fmt_p(p: float) -> str:
+    if not math.isfinite(p):
+        return "NA"
+    if p < 1e-4:
+        return f"{p:.2e}"
+    return f"{p:.4f}"
+
+
+@dataclass(frozen=True, repr=False)
+class EffectResult:
+    """One estimated effect, with its uncertainty and the design behind it.
+
+    Build one with :meth:`from_t` or :meth:`from_z` when the confidence
+    interval and p-value come from a t or normal reference distribution;
+    call the constructor directly when they come from elsewhere (exact,
+    score or profile methods) and set ``ci_method`` accordingly.
+
+    Examples
+    --------
+    >>> res = EffectResult.from_t(2.0, 0.5, df=98, estimator="difference_in_means",
+    ...                           estimand="ate", term="z", n=100, n_treated=50,
+    ...                           n_control=50, se_type="HC2", design="simple")
+    >>> round(res.conf_int[0], 4), round(res.p_value, 6)
+    (1.0078, 0.000123)
+    >>> res.with_conf_level(0.90).conf_level
+    0.9
+    """
+
+    estimator: str
+    estimand: str
+    term: str
+    estimate: float
+    std_error: float
+    conf_int: tuple[float, float]
+    conf_level: float
+    p_value: float
+    df: float | None
+    n: int
+    n_treated: int | None = None
+    n_control: int | None = None
+    se_type: str | None = None
+    design: str | None = None
+    warnings: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+    outcome: str | None = None
+    ci_method: str = "wald"
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "estimate", _as_float(self.estimate))
+        set_(self, "std_error", _as_float(self.std_error))
+        low, high = self.conf_int
+        set_(self, "conf_int", (_as_float(low), _as_float(high)))
+        set_(self, "conf_level", float(self.conf_level))
+        set_(self, "p_value", _as_float(self.p_value))
+        set_(self, "df", None if self.df is None else float(self.df))
+        set_(self, "n", int(self.n))
+        set_(self, "n_treated", _as_int(self.n_treated))
+        set_(self, "n_control", _as_int(self.n_control))
+        set_(self, "warnings", tuple(str(w) for w in self.warnings))
+        set_(self, "extra", dict(self.extra))
+        if not 0.0 < self.conf_level < 1.0:
+            raise EstimationError(
+                f"conf_level must lie strictly between 0 and 1; got {self.conf_level}. "
+                "Pass alpha between 0 and 1, e.g. alpha=0.05 for a 95% interval."
+            )
+
+    # -- constructors -------------------------------------------------------
+    @classmethod
+    def from_t(
+        cls,
+        estimate: float,
+        std_error: float,
+        df: float | None,
+        *,
+        alpha: float = 0.05,
+        **fields_: Any,
+    ) -> EffectResult:
+        """Result whose CI and two-sided p-value use a t reference with ``df``
+        degrees of freedom (the normal when ``df`` is ``None``).
+
+        CI: ``estimate +/- t_{1-alpha/2, df} * std_error``;
+        p: ``2 * P(T_df > |estimate / std_error|)``.
+        """
+        estimate = float(estimate)
+        std_error = float(std_error)
+        check_alpha(alpha)
+        if not math.isfinite(estimate):
+            raise EstimationError(
+                f"{fields_.get('estimator', 'estimator')}: the estimate is not finite "
+                f"({estimate}). Check the outcome for extreme values."
+            )
+        if not math.isfinite(std_error) or std_error <= 0.0:
+            raise EstimationError(
+                f"{fields_.get('estimator', 'estimator')}: the standard error is "
+                f"{std_error}, so no test or interval can be formed. This happens when "
+                "the outcome does not vary within the arms, or a block or cluster has "
+                "too few units to estimate its variance; check the outcome and the design."
+            )
+        if df is not None and (not math.isfinite(df) or df <= 0):
+            if df is not None and math.isinf(df):
+                df = None
+            else:
+                raise EstimationError(
+                    f"{fields_.get('estimator', 'estimator')}: degrees of freedom must be "
+                    f"positive; got {df}. The design has too few units or clusters."
+                )
+        conf_level = 1.0 - alpha
+        q = _critical_value(conf_level, df)
+        statistic = estimate / std_error
+        if df is None:
+            p = 2.0 * float(stats.norm.sf(abs(statistic)))
+        else:
+            p = 2.0 * float(stats.t.sf(abs(statistic), df))
+        return cls(
+            estimate=estimate,
+            std_error=std_error,
+            conf_int=(estimate - q * std_error, estimate + q * std_error),
+            conf_level=conf_level,
+            p_value=p,
+            df=df,
+            **fields_,
+        )
+
+    @classmethod
+    def from_z(cls, estimate: float, std_error: float, *, alpha: float = 0.05, **fields_: Any) -> EffectResult:
+        """Result with a standard normal reference (``df=None``)."""
+        return cls.from_t(estimate, std_error, None, alpha=alpha, **fields_)
+
+    # -- derived ------------------------------------------------------------
+    @property
+    def statistic(self) -> float:
+        """The test statistic: ``extra["statistic"]`` when the estimator
+        reports one (chi-squared, G, ...), otherwise ``estimate / std_error``
+        (on the log scale for ``ci_method="wald-log"``)."""
+        if "statistic" in self.extra and self.extra["statistic"] is not None:
+            return float(self.extra["statistic"])
+        if not (math.isfinite(self.std_error) and self.std_error > 0):
+            return float("nan")
+        if self.ci_method == "wald-log":
+            return math.log(self.estimate) / self.std_error
+        return self.estimate / self.std_error
+
+    @property
+    def alpha(self) -> float:
+        return 1.0 - self.conf_level
+
+    def with_conf_level(self, conf_level: float) -> EffectResult:
+        """The same result with its interval at another confidence level.
+
+        Works for Wald-type intervals (``ci_method`` ``"wald"`` or
+        ``"wald-log"``); other intervals must be recomputed by the estimator
+        with ``alpha=``.
+        """
+        check_alpha(1.0 - conf_level)
+        q = _critical_value(conf_level, self.df)
+        if self.ci_method == "wald":
+            ci = (self.estimate - q * self.std_error, self.estimate + q * self.std_error)
+        elif self.ci_method == "wald-log":
+            log_est = math.log(self.estimate)
+            ci = (math.exp(log_est - q * self.std_error), math.exp(log_est + q * self.std_error))
+        else:
+            raise EstimationError(
+                f"{self.estimator}: the interval was formed by the '{self.ci_method}' method, "
+                "which cannot be rescaled from the fields alone. Refit with "
+                f"alpha={1 - conf_level:g}."
+            )
+        return replace(self, conf_int=ci, conf_level=conf_level)
+
+    # -- output -------------------------------------------------------------
+    def tidy(self) -> pd.DataFrame:
+        """One row per term, with broom/estimatr column names."""
+        return pd.DataFrame([self._tidy_row()])
+
+    def _tidy_row(self) -> dict[str, Any]:
+        return {
+            "term": self.term,
+            "estimate": self.estimate,
+            "std.error": self.std_error,
+            "statistic": self.statistic,
+            "p.value": self.p_value,
+            "conf.low": self.conf_int[0],
+            "conf.high": self.conf_int[1],
+            "df": np.nan if self.df is None else self.df,
+            "outcome": self.outcome,
+            "estimator": self.estimator,
+            "estimand": self.estimand,
+            "n": self.n,
+            "se_type": self.se_type,
+            "design": self.design,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every field, JSON-safe (see :func:`to_jsonable`)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["statistic"] = self.statistic
+        return to_jsonable(out)  # type: ignore[no-any-return]
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def summary(self) -> str:
+        """A few lines a person reads."""
+        level = f"{100 * self.conf_level:g}%"
+        head = f"{self.estimator} ({self.estimand})"
+        design = ", ".join(
+            p for p in (
+                f"design: {self.design}" if self.design else "",
+                f"se_type: {self.se_type}" if self.se_type else "",
+            ) if p
+        )
+        counts = f"n = {self.n}"
+        if self.n_treated is not None and self.n_control is not None:
+            counts += f" ({self.n_treated} treated, {self.n_control} control)"
+        df = "normal" if self.df is None else _fmt(self.df)
+        lines = [
+            head + (f"  [{design}]" if design else ""),
+            f"outcome: {self.outcome or '-'}   term: {self.term}   {counts}",
+            f"  estimate   {_fmt(self.estimate)}",
+            f"  std.error  {_fmt(self.std_error)}" + ("  (log scale)" if self.ci_method == "wald-log" else ""),
+            f"  {level} CI    [{_fmt(self.conf_int[0])}, {_fmt(self.conf_int[1])}]  ({self.ci_method})",
+            f"  p-value    {_fmt_p(self.p_value)}   df: {df}",
+        ]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"EffectResult({self.estimator}: estimate={_fmt(self.estimate)}, "
+            f"se={_fmt(self.std_error)}, {100 * self.conf_level:g}% CI "
+            f"[{_fmt(self.conf_int[0])}, {_fmt(self.conf_int[1])}], p={_fmt_p(self.p_value)}, "
+            f"n={self.n}, design={self.design!r}, se_type={self.se_type!r})"
+        )
+
+
+def check_alpha(alpha: float) -> float:
+    """Validate a significance level and return it as a float."""
+    from effekt.errors import DesignError
+
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise DesignError(f"alpha must be a number between 0 and 1; got {alpha!r}.") from None
+    if not 0.0 < value < 1.0:
+        raise DesignError(
+            f"alpha must lie strictly between 0 and 1; got {alpha!r}. "
+            "Use alpha=0.05 for a 95% confidence interval."
+        )
+    return value
+
+
+@dataclass(frozen=True, repr=False)
+class EffectTable(Sequence[EffectResult]):
+    """Several effects from one fit, each an :class:`EffectResult` row.
+
+    Index by position or by term name; ``tidy()`` stacks the rows;
+    ``extra`` holds figures that belong to the whole table (a joint
+    pre-trend test, heterogeneity statistics, ...).
+    """
+
+    estimator: str
+    rows: tuple[EffectResult, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(self.rows))
+        object.__setattr__(self, "extra", dict(self.extra))
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __iter__(self) -> Iterator[EffectResult]:
+        return iter(self.rows)
+
+    def __getitem__(self, key: int | str) -> EffectResult:  # type: ignore[override]
+        if isinstance(key, str):
+            return self.term(key)
+        return self.rows[key]
+
+    @property
+    def terms(self) -> list[str]:
+        return [r.term for r in self.rows]
+
+    def term(self, name: str) -> EffectResult:
+        for row in self.rows:
+            if row.term == name:
+                return row
+        raise KeyError(f"{self.estimator}: no term {name!r}; the terms are {self.terms}.")
+
+    def tidy(self) -> pd.DataFrame:
+        return pd.DataFrame([r._tidy_row() for r in self.rows])
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(  # type: ignore[no-any-return]
+            {
+                "estimator": self.estimator,
+                "rows": [r.to_dict() for r in self.rows],
+                "extra": self.extra,
+                "warnings": self.warnings,
+            }
+        )
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def summary(self) -> str:
+        table = self.tidy()[["term", "estimate", "std.error", "conf.low", "conf.high", "p.value"]]
+        lines = [f"{self.estimator}: {len(self)} terms", table.to_string(index=False)]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"EffectTable({self.estimator}: {len(self)} terms {self.terms[:6]}{'...' if len(self) > 6 else ''})"
+
+
+@dataclass(frozen=True, repr=False)
+class PowerResult:
+    """The quantity a power calculator solved for, and what it was given.
+
+    ``solved`` names the quantity left out (``"n"``, ``"power"``, ``"p2"``,
+    ``"events"``, ...), ``value`` is its value (an array when an input was a
+    grid), ``inputs`` are the quantities given, ``method`` names the formula.
+    ``plot()`` draws the power curve when the calculator supplies one.
+    """
+
+    calculator: str
+    solved: str
+    value: Any
+    inputs: dict[str, Any]
+    method: str
+    warnings: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+    curve: Callable[..., Any] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        value = self.value
+        if isinstance(value, np.ndarray) and value.ndim == 0:
+            value = value.item()
+        if isinstance(value, (np.floating, np.integer)):
+            value = value.item()
+        object.__setattr__(self, "value", value)
+        object.__setattr__(self, "inputs", dict(self.inputs))
+        object.__setattr__(self, "extra", dict(self.extra))
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
+
+    def __float__(self) -> float:
+        return float(self.value)
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_jsonable(  # type: ignore[no-any-return]
+            {
+                "calculator": self.calculator,
+                "solved": self.solved,
+                "value": self.value,
+                "inputs": self.inputs,
+                "method": self.method,
+                "warnings": self.warnings,
+                "extra": self.extra,
+            }
+        )
+
+    def summary(self) -> str:
+        given = ", ".join(f"{k}={v}" for k, v in self.inputs.items())
+        value = self.value if not isinstance(self.value, float) else round(self.value, 6)
+        lines = [f"{self.calculator} ({self.method}): {self.solved} = {value}", f"  given {given}"]
+        lines += [f"  warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def plot(self, **kwargs: Any) -> Any:
+        """A matplotlib Figure of the power curve around this solution."""
+        if self.curve is None:
+            raise EstimationError(f"{self.calculator}: this calculator draws no power curve.")
+        return self.curve(self, **kwargs)
+
+    def __repr__(self) -> str:
+        value = self.value if not isinstance(self.value, float) else f"{self.value:.6g}"
+        return f"PowerResult({self.calculator}: {self.solved}={value}, method={self.method!r})"
