@@ -174,10 +174,11 @@ def prepare(
             unit_to_m_row = g
             if not np.all(z == z[first[g]]):
                 bad = np.flatnonzero(z != z[first[g]])
+                labels = cols.cluster_labels if cols.cluster_labels is not None else np.arange(G)
                 raise DesignError(
                     f"mediator {mediator!r} is constant within each cluster of {clusters!r}, so it "
                     "is a cluster-level mediator, but the treatment varies within cluster "
-                    f"{cols.cluster_labels[g[bad[0]]]!r} ({describe_rows(np.asarray(index)[bad][:6])}). "
+                    f"{labels[g[bad[0]]]!r} ({describe_rows(np.asarray(index)[bad][:6])}). "
                     "A cluster-level mediator needs a cluster-level treatment; with individual "
                     "treatment, measure the mediator per unit."
                 )
