@@ -35,14 +35,7 @@ from effekt.mediation._glm import mean_function
 
 GH_NODES = 40
 _GH_X, _GH_W = np.polynomial.hermite.hermgauss(GH_NODES)
-_CHUNK_ELEMENTS = 4_000_000
-
-
-def _wmean(wn: np.ndarray, A: np.ndarray) -> np.ndarray:
-    """Weighted means of the columns of A (n, c); wn is (n,) or (c, n), rows summing to 1."""
-    if wn.ndim == 1:
-        return wn @ A  # type: ignore[no-any-return]
-    return np.einsum("cn,nc->c", wn, A)  # type: ignore[no-any-return]
+_BLOCK_ELEMENTS = 131_072
 
 
 def effects(
@@ -95,51 +88,82 @@ def effects(
         out[:, 3] = b_z + b_zm * a_bar
         return out
 
+    # Units are processed in blocks small enough for the (units x draws) arrays to stay in
+    # cache; the effects are sums over units, accumulated block by block.
     nodes = GH_NODES if (y_family == "logit" and m_family == "linear") else 1
-    chunk = max(1, _CHUNK_ELEMENTS // max(1, n * nodes))
-    for lo in range(0, S, chunk):
-        hi = min(S, lo + chunk)
-        sl = slice(lo, hi)
-        w_c = wn if wn.ndim == 1 else wn[sl]
-        a = W0 @ alpha[sl].T  # (n, c)
-        mu = (a, a + a_z[sl])  # mediator linear predictor under t' = 0, 1
+    block = max(16, _BLOCK_ELEMENTS // max(1, S * nodes))
+    acc = np.zeros((S, 4))
+    a_z_row = a_z[None, :]
+    for lo in range(0, n, block):
+        blk = slice(lo, min(n, lo + block))
+        w_b = wn[blk] if wn.ndim == 1 else wn[:, blk].T  # (nb,) or (nb, S)
+        a = W0[blk] @ alpha.T  # (nb, S): mediator linear predictor under t' = 0
         if y_family == "linear":
-            em0 = mean_function(m_family, mu[0])
-            em1 = mean_function(m_family, mu[1])
-            diff = _wmean(w_c, em1 - em0)
-            bar0, bar1 = _wmean(w_c, em0), _wmean(w_c, em1)
-            out[sl, 0] = d[1][sl] * diff
-            out[sl, 1] = d[0][sl] * diff
-            out[sl, 2] = b_z[sl] + b_zm[sl] * bar1
-            out[sl, 3] = b_z[sl] + b_zm[sl] * bar0
+            em0 = _mean_inplace(m_family, a.copy())
+            a += a_z_row
+            em1 = _mean_inplace(m_family, a)
+            bar0, bar1 = _colsum(w_b, em0), _colsum(w_b, em1)
+            acc[:, 0] += d[1] * (bar1 - bar0)
+            acc[:, 1] += d[0] * (bar1 - bar0)
+            acc[:, 2] += b_zm * bar1
+            acc[:, 3] += b_zm * bar0
             continue
-        b = X0 @ beta[sl].T  # (n, c)
+        mu = (a, a + a_z_row)
+        b = X0[blk] @ beta.T  # (nb, S)
         ey = {}
         if m_family != "linear":
             p = (mean_function(m_family, mu[0]), mean_function(m_family, mu[1]))
             for t in (0, 1):
-                base = b + t * b_z[sl]
+                base = b + t * b_z
                 g0 = mean_function(y_family, base)
-                g1 = mean_function(y_family, base + d[t][sl])
+                g1 = mean_function(y_family, base + d[t])
                 for tp in (0, 1):
                     ey[t, tp] = g0 + p[tp] * (g1 - g0)
         elif y_family == "probit":
-            s2 = sigma[sl] ** 2
+            s2 = sigma**2
             for t in (0, 1):
-                scale = np.sqrt(1.0 + d[t][sl] ** 2 * s2)
+                scale = np.sqrt(1.0 + d[t] ** 2 * s2)
                 for tp in (0, 1):
-                    ey[t, tp] = special.ndtr((b + t * b_z[sl] + d[t][sl] * mu[tp]) / scale)
+                    ey[t, tp] = special.ndtr((b + t * b_z + d[t] * mu[tp]) / scale)
         else:  # logit outcome, linear mediator: Gauss-Hermite
-            shift = np.sqrt(2.0) * sigma[sl][None, :, None] * _GH_X[None, None, :]  # (1, c, K)
+            shift = np.sqrt(2.0) * sigma[None, :, None] * _GH_X[None, None, :]  # (1, S, K)
             for t in (0, 1):
                 for tp in (0, 1):
-                    lin = (b + t * b_z[sl] + d[t][sl] * mu[tp])[:, :, None] + d[t][sl][None, :, None] * shift
+                    lin = (b + t * b_z + d[t] * mu[tp])[:, :, None] + d[t][None, :, None] * shift
                     ey[t, tp] = special.expit(lin) @ _GH_W / np.sqrt(np.pi)
-        out[sl, 0] = _wmean(w_c, ey[1, 1] - ey[1, 0])
-        out[sl, 1] = _wmean(w_c, ey[0, 1] - ey[0, 0])
-        out[sl, 2] = _wmean(w_c, ey[1, 1] - ey[0, 1])
-        out[sl, 3] = _wmean(w_c, ey[1, 0] - ey[0, 0])
-    return out
+        acc[:, 0] += _colsum(w_b, ey[1, 1] - ey[1, 0])
+        acc[:, 1] += _colsum(w_b, ey[0, 1] - ey[0, 0])
+        acc[:, 2] += _colsum(w_b, ey[1, 1] - ey[0, 1])
+        acc[:, 3] += _colsum(w_b, ey[1, 0] - ey[0, 0])
+    if y_family == "linear":
+        acc[:, 2] += b_z
+        acc[:, 3] += b_z
+    return acc
+
+
+def _colsum(w_b: np.ndarray, A: np.ndarray) -> np.ndarray:
+    """Weighted column sums of A (nb, S): shared weights (nb,) or one column per draw (nb, S)."""
+    if w_b.ndim == 1:
+        return w_b @ A  # type: ignore[no-any-return]
+    return np.einsum("ns,ns->s", w_b, A)  # type: ignore[no-any-return]
+
+
+def _mean_inplace(family: str, a: np.ndarray) -> np.ndarray:
+    """E[M] from the linear predictor, overwriting ``a``.
+
+    The logistic function is evaluated as 1 / (1 + exp(-a)) in place, which is
+    exact to rounding and several times faster than a general-purpose call on
+    the large (units x draws) arrays of the quasi-Bayesian path.
+    """
+    if family == "linear":
+        return a
+    if family == "probit":
+        return special.ndtr(a, out=a)  # type: ignore[no-any-return]
+    with np.errstate(over="ignore"):
+        np.negative(a, out=a)
+        np.exp(a, out=a)
+    a += 1.0
+    return np.reciprocal(a, out=a)
 
 
 def summaries(eff: np.ndarray) -> dict[str, np.ndarray]:
