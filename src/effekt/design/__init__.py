@@ -1,0 +1,19 @@
+"""Experiment designs: random assignment, batch lotteries, allocation logs, audit, CONSORT, balance.
+
+>>> from effekt import design
+>>> asg = design.block(blocks=[1, 1, 2, 2], prob=0.5, seed=42)
+>>> asg.treatment.tolist() in ([0, 1, 0, 1], [0, 1, 1, 0], [1, 0, 0, 1], [1, 0, 1, 0])
+True
+"""
+
+from effekt.design.assignment import EXACT_LIMIT, Assignment, block, block_cluster, cluster, complete, simple
+
+__all__ = [
+    "EXACT_LIMIT",
+    "Assignment",
+    "block",
+    "block_cluster",
+    "cluster",
+    "complete",
+    "simple",
+]
