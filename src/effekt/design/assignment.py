@@ -313,6 +313,8 @@ class Assignment:
         The design's block and cluster labels per unit.
     spec : dict
         The design's parameters, JSON-safe.
+    ids : numpy.ndarray or None
+        Unit identifiers, when the assignment comes from a batch lottery.
 
     Notes
     -----
@@ -330,6 +332,7 @@ class Assignment:
     _plan: _Plan = field(repr=False)
     _codes: np.ndarray = field(repr=False)
     _group: np.ndarray = field(repr=False)
+    ids: np.ndarray | None = None
 
     # ------------------------------------------------------------------ views
 
@@ -1028,6 +1031,7 @@ def from_plan(
     probabilities: np.ndarray,
     redraw_counts: np.ndarray,
     spec: dict[str, Any],
+    ids: np.ndarray | None = None,
 ) -> Assignment:
     """An Assignment for a realised blocked allocation drawn elsewhere (batch lotteries).
 
@@ -1048,5 +1052,6 @@ def from_plan(
         _plan=plan,
         _codes=codes.astype(np.int64),
         _group=block_codes,
+        ids=ids,
     )
 
