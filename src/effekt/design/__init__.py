@@ -7,13 +7,20 @@ True
 """
 
 from effekt.design.assignment import EXACT_LIMIT, Assignment, block, block_cluster, cluster, complete, simple
+from effekt.design.log import AllocationLog, LogCheck, verify_log
+from effekt.design.lottery import BatchLottery, Draw
 
 __all__ = [
     "EXACT_LIMIT",
+    "AllocationLog",
     "Assignment",
+    "BatchLottery",
+    "Draw",
+    "LogCheck",
     "block",
     "block_cluster",
     "cluster",
     "complete",
     "simple",
+    "verify_log",
 ]

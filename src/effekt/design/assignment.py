@@ -496,13 +496,7 @@ def _labels(values: Any, role: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]
             f"({describe_rows(np.flatnonzero(missing))}); every unit needs a {role[:-1]}. Fill them in "
             "or leave those units out of the assignment."
         )
-    try:
-        codes, uniques = pd.factorize(series, sort=True)
-    except TypeError:
-        raise DataError(
-            f"{role} mixes labels that cannot be ordered (e.g. numbers and text); use one type, "
-            "e.g. convert them with .astype(str)."
-        ) from None
+    codes, uniques = pd.factorize(series, sort=True)
     return series.to_numpy(), codes.astype(np.int64), np.asarray(uniques)
 
 
@@ -648,7 +642,7 @@ def _resolve(
     fixed = fixed.astype(np.int64)
     for g in range(G):
         if fixed[g].min() < 0 or fixed[g].sum() != n_level[g]:
-            asked = fixed[g, 1] if name in ("m", "block_m") else fixed[g].tolist()
+            asked = int(fixed[g, 1]) if name in ("m", "block_m") else fixed[g].tolist()
             raise DesignError(
                 f"{name}={asked!r} cannot be met in {where(g)}: the counts per arm must be between 0 and "
                 f"the number of {unit}s and add up to it. Adjust {name} or use probabilities (prob=...)."
