@@ -7,6 +7,7 @@ True
 """
 
 from effekt.design.assignment import EXACT_LIMIT, Assignment, block, block_cluster, cluster, complete, simple
+from effekt.design.balance import BalanceTable, balance_table, smd_binary, smd_numeric
 from effekt.design.log import AllocationLog, LogCheck, verify_log
 from effekt.design.lottery import BatchLottery, Draw
 
@@ -14,13 +15,17 @@ __all__ = [
     "EXACT_LIMIT",
     "AllocationLog",
     "Assignment",
+    "BalanceTable",
     "BatchLottery",
     "Draw",
     "LogCheck",
+    "balance_table",
     "block",
     "block_cluster",
     "cluster",
     "complete",
     "simple",
+    "smd_binary",
+    "smd_numeric",
     "verify_log",
 ]
