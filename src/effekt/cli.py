@@ -202,7 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != module_name:
+            # the module (or its package) is not part of this installation
+            if not exc.name or not (module_name + ".").startswith(exc.name + "."):
                 raise
             continue
         module.register(sub)
