@@ -111,7 +111,10 @@ def model_frame(
             from formulaic import Formula
         except ImportError:  # pragma: no cover - formulaic is a dependency
             raise DesignError("formula= needs the formulaic package: pip install formulaic.") from None
-        parsed = Formula(main)
+        try:
+            parsed = Formula(main)
+        except Exception as exc:  # formulaic's parse error, shown without its traceback
+            raise DesignError(f"the formula {formula!r} cannot be parsed: {exc}") from None
         lhs_vars = sorted(parsed.lhs.required_variables)
         if len(lhs_vars) != 1:
             raise DesignError(f"formula {formula!r} must have one outcome on the left of '~'.")
