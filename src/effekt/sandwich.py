@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -449,23 +450,23 @@ def _cr2(
     return meat, df
 
 
-def _sparse_rows(vals: np.ndarray, rows: np.ndarray, cols: np.ndarray, G: int, L: int):  # type: ignore[no-untyped-def]
+def _sparse_rows(vals: np.ndarray, rows: np.ndarray, cols: np.ndarray, G: int, L: int) -> Any:
     import scipy.sparse as sp
 
     return sp.csr_matrix((vals, (rows, cols)), shape=(G, L))
 
 
-def _hstack_sparse(dense: np.ndarray, sparse):  # type: ignore[no-untyped-def]
+def _hstack_sparse(dense: np.ndarray, sparse: Any) -> Any:
     import scipy.sparse as sp
 
     return sp.hstack([sp.csr_matrix(dense), sparse], format="csr")
 
 
-def _q_moments(d: np.ndarray, V) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def _q_moments(d: np.ndarray, V: Any) -> tuple[float, float]:
     """``tr Q`` and ``||Q||_F^2`` for ``Q = diag(d) - V V'`` (V dense or sparse)."""
     import scipy.sparse as sp
 
-    if sp.issparse(V):
+    if isinstance(V, sp.csr_matrix):
         row2 = np.asarray(V.multiply(V).sum(axis=1)).ravel()
         G, q = V.shape
         gram = (V @ V.T) if G <= q else (V.T @ V)

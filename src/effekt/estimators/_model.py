@@ -137,9 +137,9 @@ def model_frame(
     used = [u for u in dict.fromkeys(u for u in used if u is not None)]
     for name in used:
         if name not in frame.columns:
-            cols = ", ".join(repr(c) for c in list(frame.columns)[:20])
+            have = ", ".join(repr(c) for c in list(frame.columns)[:20])
             raise DataError(
-                f"column {name!r} (used by {estimator}) is not in the data, which have {cols}. "
+                f"column {name!r} (used by {estimator}) is not in the data, which have {have}. "
                 "Check the spelling or add the column."
             )
     na = frame[used].isna().to_numpy()
@@ -155,7 +155,7 @@ def model_frame(
                 "or pass missing='drop' to drop those rows and report how many."
             )
         dropped = int(bad_rows.sum())
-        frame = frame.loc[~bad_rows]
+        frame = frame.loc[np.asarray(~bad_rows)]  # type: ignore[index]
         if frame.shape[0] == 0:
             raise DataError("every row has a missing value in a used column; nothing is left.")
     cols = check_columns(
