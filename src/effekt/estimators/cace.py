@@ -290,7 +290,7 @@ class Cace:
                 f"received column {received!r} is constant ({d[0]:g}): take-up does not vary, so "
                 "no complier effect can be identified."
             )
-        common = dict(
+        common: dict[str, Any] = dict(
             se_type=se, clusters=mf.clusters, weights=mf.weights, absorbed=absorbed, extra_k=n_absorbed
         )
         # first stage (complier share) and reduced form (ITT), same design and se_type
