@@ -141,22 +141,30 @@ def default_se_type(se_type: str | None, clustered: bool) -> str:
 
 def _inverse_gram(X: np.ndarray, names: Sequence[str] | None) -> np.ndarray:
     gram = X.T @ X
+    # columns scaled to unit length, so the check does not depend on units
+    norms = np.sqrt(np.diag(gram))
+    scale = np.where(norms > 0, norms, 1.0)
     try:
-        chol = np.linalg.cholesky(gram)
+        chol = np.linalg.cholesky(gram / np.outer(scale, scale))
     except np.linalg.LinAlgError:
         chol = None
-    if chol is not None:
-        # condition check: a near-singular design gives meaningless SEs
-        diag = np.diag(chol)
-        if diag.min() > 1e-10 * max(diag.max(), 1.0):
+    if chol is not None and np.all(norms > 0):
+        # a pivot below 1e-7 (R's lm tolerance) means a column is, to rounding,
+        # a combination of the others: the SEs would be meaningless
+        if np.diag(chol).min() > 1e-7:
             inv_chol = np.linalg.inv(chol)
-            return inv_chol.T @ inv_chol
-    rank = np.linalg.matrix_rank(X)
+            return (inv_chol.T @ inv_chol) / np.outer(scale, scale)
+    Xs = X / scale
+    tol = 1e-7 * np.sqrt(X.shape[0])
+    rank = min(np.linalg.matrix_rank(Xs, tol=tol), X.shape[1] - 1)
     where = ""
     if names is not None:
         # name the first column that adds nothing to those before it
         for j in range(1, X.shape[1] + 1):
-            if np.linalg.matrix_rank(X[:, :j]) < j:
+            if norms[j - 1] == 0:
+                where = f" Column {names[j - 1]!r} is all zeros (after absorbing any fixed effects)."
+                break
+            if np.linalg.matrix_rank(Xs[:, :j], tol=tol) < j:
                 where = f" Column {names[j - 1]!r} is a linear combination of the columns before it."
                 break
     raise EstimationError(
