@@ -189,5 +189,12 @@ def test_no_first_stage():
 
 
 def test_constant_take_up():
-    with pytest.raises(EstimationError, match="received column 'd' is constant"):
+    with pytest.raises(DataError, match="received column 'd' is 1 in every row"):
         ef.estimate("cace", data=_trial(0).assign(d=1), outcome="y", treatment="z", received="d")
+
+
+def test_take_up_not_binary():
+    df = _trial(0)
+    df.loc[[3, 8], "d"] = 2
+    with pytest.raises(DataError, match="received column 'd' must hold 0 .* 2 in rows 3 and 8"):
+        ef.estimate("cace", data=df, outcome="y", treatment="z", received="d")

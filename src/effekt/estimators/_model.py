@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import as_frame, check_columns, check_option, describe_rows
+from effekt.data import as_frame, check_columns, check_groups_have_both_arms, check_option, describe_rows
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.result import EffectResult, EffectTable
 
@@ -171,8 +171,10 @@ def model_frame(
     assert cols.y is not None
     fes = []
     for c in fe_cols:
-        codes, _ = pd.factorize(frame[c], sort=True)
+        codes, labels = pd.factorize(frame[c], sort=True)
         fes.append(codes.astype(np.int64))
+        if c == blocks and cols.z is not None:
+            check_groups_have_both_arms(codes, np.asarray(labels), cols.z, role="block", column=blocks)
     has_fe = bool(fes)
     if formula is not None:
         assert main is not None

@@ -35,7 +35,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from effekt.errors import DesignError, EstimationError
+from effekt.data import describe_rows
+from effekt.errors import DataError, DesignError, EstimationError
 from effekt.estimators._absorb import Absorber
 from effekt.estimators._model import LinearModel, infer_design, model_frame
 from effekt.protocol import EstimatorTags, Synthetic
@@ -161,7 +162,7 @@ class Cace:
     treatment : str
         The random assignment (0/1), the instrument.
     received : str
-        The treatment actually received (0/1 or a dose), the endogenous regressor.
+        The treatment actually received (0/1), the endogenous regressor.
     covariates : list of str, optional
         Exogenous covariates (also their own instruments); their complier
         means are reported.
@@ -178,7 +179,8 @@ class Cace:
     Raises
     ------
     DataError
-        Missing columns or values, a non-0/1 assignment, non-positive weights.
+        Missing columns or values, a non-0/1 assignment or take-up, take-up
+        that never varies, non-positive weights.
     DesignError
         ``received`` missing, an inconsistent ``se_type``.
     EstimationError
@@ -230,7 +232,10 @@ class Cace:
         x = rng.normal(size=n)
         y = 0.5 * x + effect * d + rng.normal(size=n)
         data = pd.DataFrame({"y": y, "z": z, "d": d, "x": x})
-        return Synthetic(data=data, spec={"outcome": "y", "treatment": "z", "received": "d"}, truth=effect)
+        # the equivariance checks move the outcome with take-up: y + c * d shifts the CACE by c
+        return Synthetic(
+            data=data, spec={"outcome": "y", "treatment": "z", "received": "d"}, truth=effect, treatment="d"
+        )
 
     def fit(
         self,
@@ -285,10 +290,18 @@ class Cace:
             n_absorbed = absorber.rank
             if se in ("HC2", "HC3", "CR2"):
                 absorbed = absorber.hat()
+        bad = ~np.isin(d, (0.0, 1.0))
+        if bad.any():
+            rows = mf.frame.index[bad] if mf.frame is not None else np.flatnonzero(bad)
+            raise DataError(
+                f"received column {received!r} must hold 0 (not taken up) and 1 (taken up); it also "
+                f"holds {', '.join(f'{v:g}' for v in np.unique(d[bad])[:5])} in {describe_rows(rows)}. "
+                "Recode take-up as 0/1 (a dose needs another estimand)."
+            )
         if np.ptp(d) == 0:
-            raise EstimationError(
-                f"received column {received!r} is constant ({d[0]:g}): take-up does not vary, so "
-                "no complier effect can be identified."
+            raise DataError(
+                f"received column {received!r} is {d[0]:g} in every row: take-up does not vary, so "
+                "no complier effect can be identified. Check the take-up coding."
             )
         common: dict[str, Any] = dict(
             se_type=se, clusters=mf.clusters, weights=mf.weights, absorbed=absorbed, extra_k=n_absorbed
