@@ -1,0 +1,1 @@
+"""Design-based estimators, contingency tables, randomisation inference and multiplicity."""
