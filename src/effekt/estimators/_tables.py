@@ -41,6 +41,8 @@ __all__ = [
     "measure_result",
     "simulate_binary",
     "MEASURES_2X2",
+    "with_test",
+    "expected_counts_warning",
 ]
 
 MEASURES_2X2 = ("risk_difference", "risk_ratio", "odds_ratio")
@@ -173,7 +175,7 @@ def _multi_arm(frame: pd.DataFrame, treatment: Any, arms: Sequence[Any]) -> np.n
             f"{list(arms)!r}. Drop those rows first or declare every arm."
         )
     sizes = np.bincount(codes, minlength=len(arms))
-    empty = [arms[j] for j in np.flatnonzero(sizes == 0)]
+    empty = [arms[int(j)] for j in np.flatnonzero(sizes == 0)]
     if empty:
         raise DataError(
             f"arm {empty[0]!r} of treatment column {treatment!r} has no units. Every declared "
@@ -242,6 +244,8 @@ def read_table(
                 "recode the outcome to 0/1)."
             )
         event_index = matches[0]
+    if event_index is None and k == 2 and {_label(c) for c in categories_t} <= {0, 1}:  # True == 1, False == 0
+        event_index = 1  # sorted: (0, 1) or (False, True)
     if binary:
         if k > 2:
             shown = ", ".join(repr(c) for c in categories_t[:6])
@@ -252,7 +256,7 @@ def read_table(
             )
         if event_index is None:
             as_set = {_label(c) for c in categories_t}
-            if not as_set <= {0, 1, True, False}:
+            if not as_set <= {0, 1}:  # True == 1, False == 0
                 shown = ", ".join(repr(c) for c in categories_t)
                 raise DataError(
                     f"{estimator}: outcome column {outcome!r} holds {shown}, not 0/1. Say which "
@@ -302,7 +306,7 @@ def wilson_interval(x: float, n: float, alpha: float = 0.05) -> tuple[float, flo
     Newcombe (1998a), method 3, without continuity correction.
 
     >>> tuple(round(v, 4) for v in wilson_interval(3, 109))
-    (0.0094, 0.0777)
+    (0.0094, 0.0778)
     """
     z = _z(alpha)
     p = x / n
@@ -485,9 +489,10 @@ def conditional_odds_ratio_result(tab: Table, *, alpha: float, estimator: str) -
     (Cornfield 1956), from :func:`scipy.stats.contingency.odds_ratio`;
     the p-value is Fisher's exact test (two-sided, minimum likelihood)."""
     a, b, c, d = tab.binary()
-    res = stats.contingency.odds_ratio([[a, b], [c, d]], kind="conditional")
+    table = np.array([[a, b], [c, d]], dtype=np.int64)
+    res = stats.contingency.odds_ratio(table, kind="conditional")
     low, high = res.confidence_interval(confidence_level=1 - alpha)
-    p = float(stats.fisher_exact([[a, b], [c, d]]).pvalue)
+    p = float(stats.fisher_exact(table).pvalue)
     return EffectResult(
         estimator=estimator,
         estimand="odds_ratio",
@@ -626,4 +631,42 @@ def simulate_binary(rng: np.random.Generator, *, n: int, effect: float, truth: s
         outcome="y",
         treatment="z",
         extra={"p_treated": p1, "p_control": p0},
+    )
+
+
+def expected_counts_warning(expected: np.ndarray) -> list[str]:
+    """Cochran's rule: a warning when an expected count is below 5."""
+    small = int((expected < 5).sum())
+    if small == 0:
+        return []
+    return [
+        f"{small} of {expected.size} expected counts are below 5 (smallest "
+        f"{float(expected.min()):.3g}); the chi-squared approximation may be poor. Consider "
+        "fisher for an exact test."
+    ]
+
+
+def with_test(
+    effect: EffectResult,
+    *,
+    p_value: float,
+    statistic: float,
+    df: float | None,
+    test: str,
+    warnings: Sequence[str] = (),
+    **extra: Any,
+) -> EffectResult:
+    """The effect measure's result carrying a test's p-value and statistic.
+
+    ``p_value`` is the test's, ``extra["statistic"]`` and ``extra["df"]``
+    its statistic and degrees of freedom (``df`` of the result stays None:
+    the measure's interval uses the normal reference).
+    """
+    from dataclasses import replace
+
+    return replace(
+        effect,
+        p_value=float(p_value),
+        warnings=(*effect.warnings, *warnings),
+        extra={**effect.extra, "statistic": float(statistic), "df": df, "test": test, **extra},
     )
