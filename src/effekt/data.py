@@ -35,9 +35,17 @@ __all__ = [
     "check_seed",
     "check_positive_int",
     "describe_rows",
+    "label",
 ]
 
 _MAX_ROWS_SHOWN = 5
+
+
+def label(value: Any) -> str:
+    """repr of a label as the user wrote it (numpy scalars shown as Python ones)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
 
 
 def describe_rows(index: Iterable[Any]) -> str:
@@ -339,7 +347,7 @@ def check_groups_have_both_arms(
         b = bad[0]
         others = f" ({bad.size - 1} more {role}s have the same problem)" if bad.size > 1 else ""
         raise DataError(
-            f"{role} {labels[b]!r} of column {column!r} has {int(n_treated[b])} treated and "
+            f"{role} {label(labels[b])} of column {column!r} has {int(n_treated[b])} treated and "
             f"{int(n_control[b])} control units{others}; every {role} needs both arms. Merge "
             f"it with a neighbouring {role}, or drop it and say why."
         )

@@ -1,1 +1,1 @@
-"""Design-based estimators, contingency tables, randomisation inference and multiplicity."""
+"""Design-based estimators registered by the effekt core."""
