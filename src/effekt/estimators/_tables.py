@@ -279,6 +279,10 @@ def read_table(
     n_groups = len(arm_labels)
     counts = np.zeros((n_groups, k), dtype=np.int64)
     np.add.at(counts, (g, codes), 1)
+    if k == 2 and event_index == 1:  # event first: [[a, b], [c, d]] as in Table2x2
+        counts = counts[:, ::-1].copy()
+        categories_t = categories_t[::-1]
+        event_index = 0
     if binary and event_index is None:
         raise DataError(f"{estimator}: could not tell the event in outcome column {outcome!r}; pass event=.")
     return Table(
@@ -618,7 +622,7 @@ def simulate_binary(rng: np.random.Generator, *, n: int, effect: float, truth: s
     z = np.zeros(n, dtype=np.int64)
     z[: n // 2] = 1
     z = rng.permutation(z)
-    y = (rng.random(n) < np.where(z == 1, p1, p0)).astype(np.int64)
+    y = (rng.random(n) < np.where(z == 1, p1, p0)).astype(float)
     values = {
         "risk_difference": p1 - p0,
         "risk_ratio": p1 / p0,

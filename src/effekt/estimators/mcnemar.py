@@ -303,7 +303,7 @@ class McNemar:
             {
                 "pair": np.concatenate([ids, ids]),
                 "z": np.concatenate([np.zeros(pairs, np.int64), np.ones(pairs, np.int64)]),
-                "y": np.concatenate([y0, y1]),
+                "y": np.concatenate([y0, y1]).astype(float),
             }
         )
         order = rng.permutation(data.shape[0])
