@@ -83,15 +83,41 @@ def _compositions(total: int, upper: np.ndarray) -> np.ndarray:
     return parts
 
 
+def _count_compositions(total: int, upper: np.ndarray) -> float:
+    """How many vectors ``_compositions(total, upper)`` would return (as a float)."""
+    ways = np.zeros(total + 1)
+    ways[0] = 1.0
+    for u in upper:
+        csum = np.concatenate([[0.0], np.cumsum(ways)])
+        lo = np.maximum(np.arange(total + 1) - int(u), 0)
+        ways = csum[np.arange(total + 1) + 1] - csum[lo]
+    return float(ways[total])
+
+
+def _too_large(x: np.ndarray, what: str, limit: int) -> EstimationError:
+    return EstimationError(
+        f"fisher: the exact r x c test of this {x.shape[0]} x {x.shape[1]} table with "
+        f"n = {int(x.sum())} needs more than {limit} {what}. Use method='monte-carlo' with a "
+        "seed, or the chi2 / g_test asymptotic tests."
+    )
+
+
 def _lbinom(n: np.ndarray, k: np.ndarray) -> np.ndarray:
     return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)  # type: ignore[no-any-return]
 
 
-def fisher_rxc_pvalue(counts: np.ndarray, *, max_nodes: int = 200_000, max_paths: int = 5_000_000) -> float:
+def fisher_rxc_pvalue(
+    counts: np.ndarray,
+    *,
+    max_nodes: int = 200_000,
+    max_edges: int = 5_000_000,
+    max_paths: int = 5_000_000,
+) -> float:
     """Exact two-sided p-value of Fisher's test for an r x c table.
 
-    Raises EstimationError when the network grows past ``max_nodes`` nodes
-    or ``max_paths`` stored partial-table probabilities.
+    Raises EstimationError (before allocating) when the network would grow
+    past ``max_nodes`` nodes or ``max_edges`` edges, or the forward pass past
+    ``max_paths`` stored partial-table probabilities.
 
     >>> round(fisher_rxc_pvalue(np.array([[7, 5], [18, 10], [84, 94]])), 4)
     0.1975
@@ -111,11 +137,15 @@ def fisher_rxc_pvalue(counts: np.ndarray, *, max_nodes: int = 200_000, max_paths
     stage_nodes: list[dict[tuple[int, ...], int]] = [{tuple(int(v) for v in rows): 0}]
     edges: list[list[tuple[np.ndarray, np.ndarray]]] = []  # per stage, per node: (child ids, log h)
     total_nodes = 1
+    total_edges = 0
     for j in range(n_stages - 1):
         nxt: dict[tuple[int, ...], int] = {}
         stage_edges: list[tuple[np.ndarray, np.ndarray]] = []
         for node in stage_nodes[j]:
             r = np.array(node, dtype=np.int64)
+            total_edges += int(_count_compositions(int(cols[j]), r))
+            if total_edges > max_edges:
+                raise _too_large(x, "network edges", max_edges)
             comp = _compositions(int(cols[j]), r)
             rest = np.sort(r[None, :] - comp, axis=1)
             logh = _lbinom(r[None, :], comp).sum(axis=1) - float(_lbinom(np.array(r.sum()), np.array(cols[j])))
@@ -129,11 +159,7 @@ def fisher_rxc_pvalue(counts: np.ndarray, *, max_nodes: int = 200_000, max_paths
             stage_edges.append((child_ids[inverse.ravel()], logh))
         total_nodes += len(nxt)
         if total_nodes > max_nodes:
-            raise EstimationError(
-                f"fisher: the exact r x c test of this {x.shape[0]} x {x.shape[1]} table with "
-                f"n = {int(x.sum())} needs more than {max_nodes} network nodes. Use "
-                "method='monte-carlo' with a seed, or the chi2 / g_test asymptotic tests."
-            )
+            raise _too_large(x, "network nodes", max_nodes)
         stage_nodes.append(nxt)
         edges.append(stage_edges)
 
@@ -201,10 +227,6 @@ def fisher_rxc_pvalue(counts: np.ndarray, *, max_nodes: int = 200_000, max_paths
             past_m.append(merged_m)
             stored += keys.size
         if stored > max_paths:
-            raise EstimationError(
-                f"fisher: the exact r x c test of this {x.shape[0]} x {x.shape[1]} table with "
-                f"n = {int(x.sum())} needs more than {max_paths} stored partial tables. Use "
-                "method='monte-carlo' with a seed, or the chi2 / g_test asymptotic tests."
-            )
+            raise _too_large(x, "stored partial tables", max_paths)
     # every node of the last stage has max == min, so it was settled above
     return float(min(1.0, pvalue))
