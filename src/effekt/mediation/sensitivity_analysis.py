@@ -259,7 +259,7 @@ def sensitivity(
     >>> round(float(sens.acme_control[sens.rho == 0][0]), 3)
     0.495
     >>> round(sens.rho_at_zero["control"], 3)
-    0.424
+    0.714
     """
     prob = prepare(
         data, outcome=outcome, treatment=treatment, mediator=mediator, covariates=covariates,
