@@ -165,7 +165,7 @@ class ProductOfCoefficients:
         warn = list(prob.cols.warnings()) + design_warnings(prob)
         for w in warn:
             warnings.warn(w, EffektWarning, stacklevel=2)
-        common = {
+        common: dict[str, Any] = {
             "estimator": self.name, "n": prob.cols.n, "n_treated": prob.cols.n_treated,
             "n_control": prob.cols.n_control, "design": prob.design, "warnings": tuple(warn),
             "outcome": str(outcome),
