@@ -162,3 +162,26 @@ def test_bad_plot_option() -> None:
     sens = sensitivity(_correlated(7, 100, 0.0), **SPEC, rho=[0.1])
     with pytest.raises(DesignError, match="kind='bars' is not an option"):
         sens.plot(kind="bars")
+
+
+def test_clustered_211_design_and_weights() -> None:
+    # cluster-randomised, mediator and outcome per citizen (R mediation issue 72: "2-1-1")
+    df = _correlated(8, 400, 0.0)
+    df["g"] = np.arange(400) // 10
+    df["z"] = (df.g % 2).astype(int)
+    df["w"] = np.random.default_rng(8).uniform(0.5, 2, 400)
+    sens = sensitivity(df, **SPEC, clusters="g", weights="w")
+    tab = ef.estimate("mediation", data=df, **SPEC, clusters="g", weights="w", sims=20, seed=1)
+    assert sens.estimate["acme"] == pytest.approx(tab["acme"].estimate, rel=1e-9)
+    classical = sensitivity(df, **SPEC, weights="w", rho=[0.0])
+    assert "CR0" in sens.method
+    assert not np.allclose(sens.ci_control[sens.rho == 0], classical.ci_control)
+
+
+def test_cluster_level_mediator_is_refused() -> None:
+    df = _correlated(9, 200, 0.0)
+    df["g"] = np.arange(200) // 10
+    df["z"] = (df.g % 2).astype(int)
+    df["m"] = df.groupby("g").m.transform("mean")
+    with pytest.raises(DesignError, match="cluster-level mediator"):
+        sensitivity(df, **SPEC, clusters="g")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import os
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -40,6 +42,19 @@ SEQUENTIAL_IGNORABILITY = (
     "half; effekt.mediation.sensitivity shows how far the ACME moves when the second fails."
 )
 _BOOT_BATCH_ELEMENTS = 2_000_000
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside effekt
+    (the user's line, whether they called ``ef.estimate`` or ``fit``)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame = inspect.currentframe()
+    frame = frame.f_back if frame is not None else None  # the function that warns
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _pval(draws: np.ndarray, estimate: float) -> float:
@@ -285,7 +300,7 @@ class Mediation:
         # 4. the result
         warn = list(prob.cols.warnings()) + design_warnings(prob)
         for w in warn:
-            warnings.warn(w, EffektWarning, stacklevel=2)
+            warnings.warn(w, EffektWarning, stacklevel=user_stacklevel())
         rows = []
         for term in TERMS:
             est = float(point[term][0])

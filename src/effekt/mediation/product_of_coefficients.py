@@ -11,7 +11,14 @@ from effekt.data import check_positive_int, check_seed
 from effekt.errors import EffektWarning
 from effekt.mediation._design import prepare
 from effekt.mediation._glm import fit_model, ols_batch
-from effekt.mediation.mediation import Mediation, _pval, design_warnings, resample_batches, resolve_se_type
+from effekt.mediation.mediation import (
+    Mediation,
+    _pval,
+    design_warnings,
+    resample_batches,
+    resolve_se_type,
+    user_stacklevel,
+)
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
 
@@ -164,7 +171,7 @@ class ProductOfCoefficients:
 
         warn = list(prob.cols.warnings()) + design_warnings(prob)
         for w in warn:
-            warnings.warn(w, EffektWarning, stacklevel=2)
+            warnings.warn(w, EffektWarning, stacklevel=user_stacklevel())
         common: dict[str, Any] = {
             "estimator": self.name, "n": prob.cols.n, "n_treated": prob.cols.n_treated,
             "n_control": prob.cols.n_control, "design": prob.design, "warnings": tuple(warn),
