@@ -273,30 +273,47 @@ def test_hc2_covariance_matches_statsmodels() -> None:
 
 # --- coverage on structural models with known ACME and ADE ------------------------------------
 
-def _coverage(method: str, a_z: float, reps: int, m_family: str) -> tuple[int, int]:
+def _coverage(method: str, a_z: float, reps: int, m_family: str,
+              y_family: str = "linear") -> tuple[int, int]:
     hits_acme = hits_ade = 0
     for r in range(reps):
         rng = np.random.default_rng(10_000 + r)
-        n = 200
+        n = 200 if y_family == "linear" else 400
         z = np.zeros(n)
         z[rng.permutation(n)[: n // 2]] = 1.0
         x = rng.standard_normal(n)
         if m_family == "linear":
             m = 0.2 + a_z * z + 0.5 * x + rng.standard_normal(n)
-            # population ACME = a_z * b_m; ADE = b_z
-            true_acme = a_z * 0.6
+            p1 = p0 = None
         else:
             m = (rng.random(n) < special.expit(-0.3 + a_z * z + 0.5 * x)).astype(float)
-            # conditional on the sample's x: ACME = b_m * mean(expit(.. + a_z) - expit(..))
-            true_acme = 0.6 * float(np.mean(special.expit(-0.3 + a_z + 0.5 * x) - special.expit(-0.3 + 0.5 * x)))
-        y = 0.1 + 0.4 * z + 0.6 * m + 0.3 * x + rng.standard_normal(n)
+            p1, p0 = special.expit(-0.3 + a_z + 0.5 * x), special.expit(-0.3 + 0.5 * x)
+        if y_family == "linear":
+            y = 0.1 + 0.4 * z + 0.6 * m + 0.3 * x + rng.standard_normal(n)
+            # the ACME (population for a linear mediator, conditional on the sample's x for a
+            # binary one) and the ADE of the structural model
+            true_acme = a_z * 0.6 if p1 is None else 0.6 * float(np.mean(p1 - p0))
+            true_ade = 0.4
+        else:
+            # probit outcome with T x M interaction, binary mediator: effects conditional on x
+            eta = -0.2 + 0.4 * z + 0.6 * m + 0.3 * z * m + 0.3 * x
+            y = (rng.random(n) < special.ndtr(eta)).astype(float)
+            assert p1 is not None and p0 is not None
+
+            def ey(t: int, p: np.ndarray) -> np.ndarray:
+                base = -0.2 + 0.4 * t + 0.3 * x
+                return p * special.ndtr(base + 0.6 + 0.3 * t) + (1 - p) * special.ndtr(base)
+
+            true_acme = float(np.mean((ey(1, p1) - ey(1, p0) + ey(0, p1) - ey(0, p0)) / 2))
+            true_ade = float(np.mean((ey(1, p1) - ey(0, p1) + ey(1, p0) - ey(0, p0)) / 2))
         df = pd.DataFrame({"y": y, "z": z.astype(int), "m": m, "x": x})
         kw = {"se_type": "classical"} if method == "quasi-bayesian" else {}
-        tab = _fit(df, method=method, mediator_model=m_family, sims=300, seed=r, **kw)
+        tab = _fit(df, method=method, mediator_model=m_family, outcome_model=y_family,
+                   interaction=y_family != "linear", sims=300, seed=r, **kw)
         lo, hi = tab["acme"].conf_int
         hits_acme += lo <= true_acme <= hi
         lo, hi = tab["ade"].conf_int
-        hits_ade += lo <= 0.4 <= hi
+        hits_ade += lo <= true_ade <= hi
     return hits_acme, hits_ade
 
 
@@ -307,11 +324,17 @@ def _binomial_ok(hits: int, reps: int, level: float = 0.95) -> bool:
 
 
 @pytest.mark.parametrize(
-    ("method", "m_family", "reps"),
-    [("quasi-bayesian", "linear", 300), ("quasi-bayesian", "logit", 200), ("bootstrap", "linear", 150)],
+    ("method", "m_family", "y_family", "reps"),
+    [
+        ("quasi-bayesian", "linear", "linear", 300),
+        ("quasi-bayesian", "logit", "linear", 200),
+        ("quasi-bayesian", "logit", "probit", 150),
+        ("bootstrap", "linear", "linear", 150),
+        ("bootstrap", "logit", "probit", 40),
+    ],
 )
-def test_intervals_cover_known_acme_and_ade(method: str, m_family: str, reps: int) -> None:
-    hits_acme, hits_ade = _coverage(method, 0.8, reps, m_family)
+def test_intervals_cover_known_acme_and_ade(method: str, m_family: str, y_family: str, reps: int) -> None:
+    hits_acme, hits_ade = _coverage(method, 0.8, reps, m_family, y_family)
     assert _binomial_ok(hits_acme, reps), (method, m_family, hits_acme, reps)
     assert _binomial_ok(hits_ade, reps), (method, m_family, hits_ade, reps)
 
@@ -514,3 +537,26 @@ def test_warnings_point_at_the_callers_line() -> None:
         ef.estimate("mediation", data=df, outcome="hours", treatment="z", mediator="fidelity",
                     clusters="kommune", sims=20, seed=1)
     assert all(r.filename == __file__ for r in record)
+
+
+@pytest.mark.parametrize("family", ["logit", "probit"])
+def test_batched_newton_matches_statsmodels_on_resamples(family: str) -> None:
+    # every bootstrap resample is a frequency-weighted fit; compare each with statsmodels' GLM
+    from effekt.mediation._glm import newton_batch, ols_batch
+
+    df = _data(10, n=250, m_family=family)
+    X = sm.add_constant(df[["z", "x"]]).to_numpy()
+    rng = np.random.default_rng(0)
+    counts = rng.multinomial(250, np.full(250, 1 / 250), size=6).astype(float)
+    link = sm.families.links.Logit() if family == "logit" else sm.families.links.Probit()
+    start = sm.GLM(df.m.to_numpy(), X, family=sm.families.Binomial(link)).fit(tol=1e-14).params
+    mine = newton_batch(family, df.m.to_numpy(), X, counts, start, what="mediator", resamples=True)
+    for b in range(6):
+        ref = sm.GLM(df.m.to_numpy(), X, family=sm.families.Binomial(link), freq_weights=counts[b]).fit(tol=1e-14)
+        np.testing.assert_allclose(mine[b], ref.params, rtol=1e-8, atol=1e-10)
+    coef, sigma = ols_batch(df.y.to_numpy(), X, counts, n=250, what="outcome")
+    for b in range(6):
+        ref = sm.WLS(df.y.to_numpy(), X, weights=counts[b]).fit()
+        np.testing.assert_allclose(coef[b], ref.params, rtol=1e-10)
+        resid = df.y.to_numpy() - X @ ref.params
+        assert sigma[b] == pytest.approx(np.sqrt(np.sum(counts[b] * resid**2) / (250 - 3)), rel=1e-10)

@@ -209,7 +209,9 @@ def newton_batch(
     use, have converged to 0 or 1.
     """
     B = W.shape[0]
-    coef = np.broadcast_to(start, (B, X.shape[1])).copy()
+    k = X.shape[1]
+    coef = np.broadcast_to(start, (B, k)).copy()
+    outer = (X[:, :, None] * X[:, None, :]).reshape(X.shape[0], k * k)  # x_i x_i', flattened
 
     def loglik(c: np.ndarray, rows: np.ndarray | slice = slice(None)) -> np.ndarray:
         eta = c @ X.T
@@ -224,7 +226,7 @@ def newton_batch(
         u = W * (y - p) * dp / v  # score weights
         ww = W * dp * dp / v  # Fisher weights
         grad = u @ X  # (B, k)
-        hess = np.einsum("bn,ni,nj->bij", ww, X, X, optimize=True)
+        hess = (ww @ outer).reshape(B, k, k)  # one matrix product for all fits
         try:
             step = np.linalg.solve(hess, grad[:, :, None])[:, :, 0]
         except np.linalg.LinAlgError:
