@@ -251,8 +251,8 @@ def newton_batch(
         gain = np.abs(new_ll - ll)
         coef, ll = new, new_ll
         done = change < _TOL * (1.0 + np.max(np.abs(coef), axis=1))
-        if resamples:
-            done |= gain < 1e-11 * (1.0 + np.abs(ll))
+        if resamples:  # separated resamples: coefficients drift, the likelihood has converged
+            done |= (gain < 1e-12 * (1.0 + np.abs(ll))) & (np.max(np.abs(coef), axis=1) > 10.0)
         if np.all(done):
             break
     else:
