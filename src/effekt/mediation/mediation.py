@@ -67,9 +67,14 @@ def _pval(draws: np.ndarray, estimate: float) -> float:
 
 
 def _mvn_draws(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray, sims: int) -> np.ndarray:
-    """sims draws of N(mean, cov) through a symmetric square root (handles singular cov)."""
-    vals, vecs = np.linalg.eigh((cov + cov.T) / 2.0)
-    root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+    """sims draws of N(mean, cov): mean + Z L' with L the Cholesky factor (unique, so a seed
+    gives the same draws on every platform); an eigen square root when cov is singular."""
+    cov = (cov + cov.T) / 2.0
+    try:
+        root = np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        vals, vecs = np.linalg.eigh(cov)
+        root = vecs * np.sqrt(np.clip(vals, 0.0, None))
     return mean[None, :] + rng.standard_normal((sims, mean.size)) @ root.T  # type: ignore[no-any-return]
 
 

@@ -475,8 +475,8 @@ def _linear_probit(prob: Problem, grid: np.ndarray, alpha: float, sims: int,
     fy = fit_model("probit", prob.y, prob.X, prob.w, names=prob.y_names, what="outcome")
     n, k = prob.W.shape
     dfree = n - k
-    a = rng.multivariate_normal(fm.coef, fm.vcov, size=sims, method="eigh")
-    b = rng.multivariate_normal(fy.coef, fy.vcov, size=sims, method="eigh")
+    a = rng.multivariate_normal(fm.coef, fm.vcov, size=sims, method="cholesky")
+    b = rng.multivariate_normal(fy.coef, fy.vcov, size=sims, method="cholesky")
     s2 = np.sqrt(dfree * fm.sigma**2 / rng.chisquare(dfree, size=sims))  # sigma_2 | data, as R
     keep = [j for j in range(prob.X.shape[1]) if j != prob.y_m]
     wn = prob.w / prob.w.sum()
@@ -521,7 +521,7 @@ def _probit_linear(prob: Problem, grid: np.ndarray, alpha: float, sims: int,
                    rng: np.random.Generator) -> MediationSensitivity:
     fm = fit_model("probit", prob.m, prob.W, prob.w, names=prob.m_names, what="mediator")
     fy = fit_model("linear", prob.y, prob.X, prob.w, names=prob.y_names, what="outcome")
-    a = np.vstack([fm.coef, rng.multivariate_normal(fm.coef, fm.vcov, size=sims, method="eigh")])
+    a = np.vstack([fm.coef, rng.multivariate_normal(fm.coef, fm.vcov, size=sims, method="cholesky")])
     W0, W1 = prob.W.copy(), prob.W.copy()
     W0[:, prob.m_z], W1[:, prob.m_z] = 0.0, 1.0
     wn = prob.w / prob.w.sum()
@@ -567,8 +567,11 @@ def _probit_linear(prob: Problem, grid: np.ndarray, alpha: float, sims: int,
     for i, r in enumerate(grid):
         coef, V = outcome_coefs(float(r))
         # one draw of the outcome coefficients per mediator draw, as R
-        vals, vecs = np.linalg.eigh(V[1:])
-        root = vecs * np.sqrt(np.clip(vals, 0, None))[:, None, :]
+        try:
+            root = np.linalg.cholesky(V[1:])
+        except np.linalg.LinAlgError:  # pragma: no cover - V is a scaled inverse of X'WX
+            vals, vecs = np.linalg.eigh(V[1:])
+            root = vecs * np.sqrt(np.clip(vals, 0, None))[:, None, :]
         drawn = coef[1:] + np.einsum("sij,sj->si", root, rng.standard_normal((sims, k)))
         for j, t in enumerate((0, 1)):
             slope = coef[0, prob.y_m] + (t * coef[0, prob.y_zm] if prob.y_zm is not None else 0.0)
