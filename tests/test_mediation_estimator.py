@@ -300,7 +300,7 @@ def _coverage(method: str, a_z: float, reps: int, m_family: str,
             y = (rng.random(n) < special.ndtr(eta)).astype(float)
             assert p1 is not None and p0 is not None
 
-            def ey(t: int, p: np.ndarray) -> np.ndarray:
+            def ey(t: int, p: np.ndarray, x: np.ndarray = x) -> np.ndarray:
                 base = -0.2 + 0.4 * t + 0.3 * x
                 return p * special.ndtr(base + 0.6 + 0.3 * t) + (1 - p) * special.ndtr(base)
 
