@@ -14,6 +14,7 @@ MODULES = [
     "effekt.mediation.mediation",
     "effekt.mediation.sensitivity_analysis",
     "effekt.mediation.product_of_coefficients",
+    "effekt.mediation.models",
 ]
 
 
