@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +15,7 @@ import effekt as ef
 from effekt.errors import DataError, DesignError, EffektWarning, EstimationError
 from effekt.mediation import Mediation
 
-warnings.filterwarnings("ignore", category=EffektWarning)
+pytestmark = pytest.mark.filterwarnings("ignore::effekt.errors.EffektWarning")
 
 
 def _data(seed: int, n: int = 600, *, m_family: str = "linear", y_family: str = "linear",

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 
 import effekt as ef
-from effekt.errors import DataError, DesignError, EffektWarning
+from effekt.errors import DataError, DesignError
 from effekt.mediation import PRODUCT_ASSUMPTIONS
 
-warnings.filterwarnings("ignore", category=EffektWarning)
+pytestmark = pytest.mark.filterwarnings("ignore::effekt.errors.EffektWarning")
 
 
 def _data(seed: int, n: int = 300) -> pd.DataFrame:

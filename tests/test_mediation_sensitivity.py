@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -16,10 +14,10 @@ import statsmodels.api as sm  # noqa: E402
 from scipy import special  # noqa: E402
 
 import effekt as ef  # noqa: E402
-from effekt.errors import DesignError, EffektWarning  # noqa: E402
+from effekt.errors import DesignError  # noqa: E402
 from effekt.mediation import MediationSensitivity, sensitivity  # noqa: E402
 
-warnings.filterwarnings("ignore", category=EffektWarning)
+pytestmark = pytest.mark.filterwarnings("ignore::effekt.errors.EffektWarning")
 
 
 def _correlated(seed: int, n: int, rho: float, m_family: str = "linear", y_family: str = "linear",
