@@ -529,7 +529,9 @@ def _probit_linear(prob: Problem, grid: np.ndarray, alpha: float, sims: int,
     mu = prob.W @ a.T  # (n, S+1)
     m = prob.m[:, None]
     # generalised residual of the probit, E[e_M | M, T, X]
-    lam = np.where(m == 1, stats.norm.pdf(mu) / special.ndtr(mu), -stats.norm.pdf(mu) / special.ndtr(-mu))
+    # (on the log scale, so that no tail underflows to 0 / 0)
+    log_pdf = stats.norm.logpdf(mu)
+    lam = np.where(m == 1, np.exp(log_pdf - special.log_ndtr(mu)), -np.exp(log_pdf - special.log_ndtr(-mu)))
     X, y, w = prob.X, prob.y, prob.w
     k = X.shape[1]
     q_lo, q_hi = alpha / 2, 1 - alpha / 2
