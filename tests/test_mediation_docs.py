@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import re
 import warnings
 
 import pytest
@@ -44,3 +45,32 @@ def test_user_guide_examples_run() -> None:
         warnings.simplefilter("ignore", EffektWarning)
         for block in blocks:
             exec(compile(block, str(page), "exec"), namespace)
+
+
+@pytest.mark.parametrize("name", ["mediation", "product_of_coefficients"])
+def test_docstring_lists_every_option(name: str) -> None:
+    import inspect
+
+    import effekt as ef
+
+    cls = ef.get_estimator(name)
+    doc = inspect.getdoc(cls) or ""
+    params = "\n" + doc.split("Parameters")[1].split("Returns")[0]
+    for option in inspect.signature(cls.fit).parameters:
+        if option == "self":
+            continue
+        assert re.search(rf"\n{option}\b.* :|, {option}\b.* :|\n{option}, ", params), (
+            f"{name}: option {option!r} is not documented under Parameters"
+        )
+
+
+def test_sensitivity_docstring_lists_its_own_options() -> None:
+    import inspect
+
+    from effekt.mediation import Mediation, sensitivity
+
+    doc = inspect.getdoc(sensitivity) or ""
+    own = set(inspect.signature(sensitivity).parameters) - set(inspect.signature(Mediation.fit).parameters)
+    assert own == {"rho"}
+    for option in ("rho", "sims", "se_type"):
+        assert f"\n{option} :" in doc
