@@ -16,6 +16,7 @@ MODULES = [
     "effekt.mediation.sensitivity_analysis",
     "effekt.mediation.product_of_coefficients",
     "effekt.mediation.models",
+    "effekt.mediation.plot",
 ]
 
 
@@ -74,3 +75,22 @@ def test_sensitivity_docstring_lists_its_own_options() -> None:
     assert own == {"rho"}
     for option in ("rho", "sims", "se_type"):
         assert f"\n{option} :" in doc
+
+
+def test_plot_effects_both_arms_and_bad_option() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+
+    import effekt as ef
+    from effekt.errors import DesignError
+    from effekt.mediation import Mediation, plot_effects
+
+    sim = Mediation.simulate(np.random.default_rng(2), n=200, effect=0.5)
+    tab = ef.estimate("mediation", data=sim.data, outcome="y", treatment="z", mediator="m",
+                      interaction=True, sims=50, seed=1)
+    fig = plot_effects(tab, arms="both")
+    assert len(fig.axes[0].get_yticklabels()) == 5
+    with pytest.raises(DesignError, match="arms='all' is not an option"):
+        plot_effects(tab, arms="all")

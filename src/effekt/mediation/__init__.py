@@ -10,9 +10,11 @@
 * :class:`ProductOfCoefficients` (registered as ``"product_of_coefficients"``):
   Baron-Kenny's a * b with Sobel and bootstrap intervals, for comparison,
   labelled with the assumptions under which it is the ACME.
+* :func:`plot_effects`: ACME, ADE and total effect with their intervals.
 """
 
 from effekt.mediation.mediation import SEQUENTIAL_IGNORABILITY, TERMS, Mediation
+from effekt.mediation.plot import plot_effects
 from effekt.mediation.product_of_coefficients import PRODUCT_ASSUMPTIONS, ProductOfCoefficients
 from effekt.mediation.sensitivity_analysis import MediationSensitivity, sensitivity
 
@@ -23,5 +25,6 @@ __all__ = [
     "ProductOfCoefficients",
     "SEQUENTIAL_IGNORABILITY",
     "TERMS",
+    "plot_effects",
     "sensitivity",
 ]
