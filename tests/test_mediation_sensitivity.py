@@ -129,8 +129,8 @@ def test_rho_at_zero_none_when_no_crossing() -> None:
 def test_plots_return_figures() -> None:
     df = _correlated(6, 200, 0.0)
     sens = sensitivity(df, **SPEC)
-    for kind in ("rho", "r2"):
-        fig = sens.plot(kind=kind)
+    for kind, sign in (("rho", "positive"), ("r2", "positive"), ("r2", "negative")):
+        fig = sens.plot(kind=kind, sign=sign)
         assert isinstance(fig, matplotlib.figure.Figure)
         assert len(fig.axes) >= 1
         plt.close(fig)

@@ -155,10 +155,13 @@ class MediationSensitivity:
     def __repr__(self) -> str:
         return f"MediationSensitivity(rho_at_zero={self.rho_at_zero}, {len(self.rho)} values of rho)"
 
-    def plot(self, *, arm: str = "control", kind: str = "rho", ax: Any = None) -> Any:
+    def plot(self, *, arm: str = "control", kind: str = "rho", sign: str = "positive",
+             ax: Any = None) -> Any:
         """ACME against rho with its confidence band (``kind="rho"``), or the
-        contours of the ACME over R~2_M x R~2_Y for a confounder that moves
-        mediator and outcome in the same direction (``kind="r2"``).
+        contours of the ACME over R~2_M x R~2_Y (``kind="r2"``) for a
+        confounder that moves mediator and outcome in the same direction
+        (``sign="positive"``, rho > 0) or in opposite directions
+        (``sign="negative"``), as R's ``plot.medsens(sens.par="R2")``.
 
         Returns the matplotlib Figure.
         """
@@ -168,6 +171,8 @@ class MediationSensitivity:
             raise DesignError(f"arm={arm!r} is not an option; use 'control', 'treated' or 'average'.")
         if kind not in ("rho", "r2"):
             raise DesignError(f"kind={kind!r} is not an option; use 'rho' or 'r2'.")
+        if sign not in ("positive", "negative"):
+            raise DesignError(f"sign={sign!r} is not an option; use 'positive' or 'negative'.")
         if ax is None:
             fig, ax = plt.subplots(figsize=(6, 4))
         else:
@@ -192,13 +197,16 @@ class MediationSensitivity:
             grid = np.linspace(0.0, 1.0, 101)
             rm, ry = np.meshgrid(grid * (1 - self.r_squared_mediator),
                                  grid * (1 - self.r_squared_outcome))
-            rho_grid = np.sqrt(rm * ry / k)  # same-sign confounding: rho > 0
+            rho_grid = (1.0 if sign == "positive" else -1.0) * np.sqrt(rm * ry / k)
             z = np.interp(rho_grid, self.rho, est)
             cs = ax.contour(rm, ry, z, colors="k", linewidths=0.8)
             ax.clabel(cs, fontsize=8)
             ax.set_xlabel("R~2_M: share of the mediator's variance explained by the confounder")
             ax.set_ylabel("R~2_Y: share of the outcome's variance")
-        ax.set_title(f"ACME ({arm}) under confounding of the mediator")
+        title = f"ACME ({arm}) under confounding of the mediator"
+        if kind == "r2":
+            title += f" ({'same' if sign == 'positive' else 'opposite'} signs)"
+        ax.set_title(title)
         return fig
 
 
