@@ -159,10 +159,8 @@ def test_continuous_mediator_binary_outcome_matches_quadrature(y_family: str) ->
 
 # --- statsmodels' Mediation: agreement within its Monte Carlo error ----------------------------
 
-@pytest.mark.parametrize(
-    ("m_family", "y_family"),
-    [("linear", "linear"), ("logit", "linear"), ("linear", "probit"), ("probit", "logit")],
-)
+@pytest.mark.parametrize("m_family", ["linear", "logit", "probit"])
+@pytest.mark.parametrize("y_family", ["linear", "logit", "probit"])
 def test_agrees_with_statsmodels_mediation(m_family: str, y_family: str) -> None:
     df = _data(5, n=1500, m_family=m_family, y_family=y_family)
     link = {"logit": sm.families.links.Logit(), "probit": sm.families.links.Probit()}
@@ -174,7 +172,7 @@ def test_agrees_with_statsmodels_mediation(m_family: str, y_family: str) -> None
              else sm.GLM(df.y.to_numpy(), Xy, family=sm.families.Binomial(link[y_family])))
     n_rep = 400
     ref = SMMediation(y_mod, m_mod, (1, 1), 2).fit(n_rep=n_rep, rng=11)
-    tab = _fit(df, mediator_model=m_family, outcome_model=y_family, se_type="classical", sims=2000)
+    tab = _fit(df, mediator_model=m_family, outcome_model=y_family, se_type="classical", sims=50)
     sm_acme = np.asarray(ref.ACME_ctrl)
     # statsmodels' estimate is a mean of n_rep draws: compare within 4 Monte Carlo errors
     mc = 4 * sm_acme.std(ddof=1) / np.sqrt(n_rep)
