@@ -143,6 +143,8 @@ def nct_power(ncp: np.ndarray, df: np.ndarray, crit: np.ndarray, alternative: st
 
 
 def _to_python(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
     if isinstance(value, np.ndarray):
         return value.item() if value.ndim == 0 else value.tolist()
     return value

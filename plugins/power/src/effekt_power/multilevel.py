@@ -215,7 +215,7 @@ class BIRA2(_PowerUp):
 
     >>> import effekt as ef
     >>> round(ef.power("bira2", rho2=0.35, omega2=0.10, n=83, J=480, power=0.8).value, 4)
-    0.0330
+    0.033
     """
 
     name = "bira2"
@@ -290,7 +290,7 @@ class CRA2(_PowerUp):
 
     >>> import effekt as ef
     >>> round(ef.power("cra2", rho2=0.20, n=4, J=20, power=0.8, alpha=0.01).value, 4)
-    1.0580
+    1.058
     """
 
     name = "cra2"
