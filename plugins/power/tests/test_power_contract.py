@@ -6,14 +6,14 @@ import shutil
 import subprocess
 import sys
 
-import effekt as ef
 import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from effekt import EffectResult
-
 from effekt_power import simulate_power
+
+import effekt as ef
+from effekt import EffectResult
 
 matplotlib.use("Agg")
 

@@ -1,11 +1,11 @@
 """Cluster-level DiD (checked by simulation) and capacity-capped designs."""
 
-import effekt as ef
 import numpy as np
 import pytest
+from effekt_power import did_variance
 from scipy import stats
 
-from effekt_power import did_variance
+import effekt as ef
 
 
 def _simulate_cluster_differences(rng, clusters, m, icc, rho, pre, post, sims):

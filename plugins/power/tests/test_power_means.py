@@ -1,11 +1,12 @@
 """two_means and paired_t against statsmodels; covariate adjustment; grids."""
 
-import effekt as ef
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.power import NormalIndPower, TTestIndPower, TTestPower
+
+import effekt as ef
 
 CASES = [(0.5, 30, 1.0), (0.2, 200, 2.0), (0.8, 12, 0.5), (1.3, 7, 3.0)]
 ALTS = ["two-sided", "larger", "smaller"]

@@ -7,12 +7,12 @@ package with scipy.stats.t. Parameter sets are those of PowerUpR's cross-check
 vignette (vignettes/cross_checks.Rmd, PowerUpR 1.1.0) and its help examples.
 """
 
-import effekt as ef
 import numpy as np
 import pytest
+from effekt_power import design_effect
 from scipy import stats
 
-from effekt_power import design_effect
+import effekt as ef
 
 
 # -- seed 002 (notes-002-flere-skal-med.md, section 4.14 "Design effect") ----------------------

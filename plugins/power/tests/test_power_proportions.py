@@ -1,14 +1,14 @@
 """two_proportions: seed reference values, statsmodels agreement, exact Fisher power."""
 
-import effekt as ef
 import numpy as np
 import pytest
+from effekt_power import fisher_power
+from effekt_power.proportions import _fisher_region
 from scipy import stats
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import power_proportions_2indep, proportion_effectsize
 
-from effekt_power import fisher_power
-from effekt_power.proportions import _fisher_region
+import effekt as ef
 
 
 # -- seed 004 (notes-004-resource-course-rct.md, section 2.4 "Power calculation") -------------

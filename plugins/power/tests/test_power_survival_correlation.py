@@ -1,11 +1,11 @@
 """Schoenfeld, Freedman, log-rank expected events, correlation and McNemar."""
 
-import effekt as ef
 import numpy as np
 import pytest
+from effekt_power import event_probability
 from scipy import integrate, stats
 
-from effekt_power import event_probability
+import effekt as ef
 
 Z = stats.norm.isf(0.025) + stats.norm.isf(0.2)
 

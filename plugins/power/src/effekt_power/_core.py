@@ -26,9 +26,10 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-from effekt import DesignError, EstimationError, PowerResult
 from scipy import special
 from scipy.optimize import elementwise
+
+from effekt import DesignError, EstimationError, PowerResult
 
 __all__ = ["Calculator", "ALTERNATIVES", "as_array", "z_crit", "t_crit"]
 

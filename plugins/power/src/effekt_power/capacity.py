@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from effekt import DesignError, PowerResult
 
+from effekt import DesignError, PowerResult
 from effekt_power.means import TwoMeans
 from effekt_power.proportions import TwoProportions
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from effekt import DesignError
 
+from effekt import DesignError
 from effekt_power._core import MISSING, Calculator, as_array, nct_power, normal_power, t_crit, z_crit
 
 __all__ = ["ClusterRandomised", "design_effect"]

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from effekt import DesignError
 
+from effekt import DesignError
 from effekt_power._core import MISSING, Calculator, normal_power, z_crit
 
 __all__ = ["Correlation"]

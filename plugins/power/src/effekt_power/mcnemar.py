@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from effekt import DesignError
 from scipy import special
 
+from effekt import DesignError
 from effekt_power._core import MISSING, Calculator, z_crit
 
 __all__ = ["McNemar"]

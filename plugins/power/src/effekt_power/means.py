@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from effekt import DesignError
 
-from effekt_power._core import MISSING, Calculator, normal_power, nct_power, t_crit, z_crit
+from effekt import DesignError
+from effekt_power._core import MISSING, Calculator, nct_power, normal_power, t_crit, z_crit
 
 __all__ = ["TwoMeans", "PairedT"]
 

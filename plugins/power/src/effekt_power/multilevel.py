@@ -27,9 +27,9 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-from effekt import DesignError
 from scipy import special
 
+from effekt import DesignError
 from effekt_power._core import MISSING, Calculator, nct_power, t_crit
 
 __all__ = ["IRA", "BIRA2", "CRA2", "BCRA3", "CRA3"]

@@ -7,9 +7,9 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from effekt import DesignError
 from scipy import special, stats
 
+from effekt import DesignError
 from effekt_power._core import MISSING, Calculator, normal_power, z_crit
 
 __all__ = ["TwoProportions", "fisher_power"]

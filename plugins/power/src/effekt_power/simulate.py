@@ -9,9 +9,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from scipy import stats
+
 from effekt import DesignError, EffektError, PowerResult, Synthetic, get_estimator
 from effekt.data import check_seed
-from scipy import stats
 
 __all__ = ["simulate_power", "SimulatedPower"]
 
