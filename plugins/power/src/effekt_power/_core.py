@@ -123,24 +123,43 @@ def normal_power(shift: np.ndarray, crit: np.ndarray, alternative: str) -> np.nd
 
 
 def nct_power(ncp: np.ndarray, df: np.ndarray, crit: np.ndarray, alternative: str) -> np.ndarray:
-    """Power of a t test whose statistic is noncentral t(df, ncp) under the alternative."""
-    upper = 1.0 - special.nctdtr(df, ncp, crit)
-    lower = special.nctdtr(df, ncp, -crit)
-    # scipy's nctdtr returns NaN at some points far in a tail (scipy 1.17); there the
-    # reflected tail, P(T'(ncp) < -c) = P(T'(-ncp) > c), is computed without trouble
-    if np.isnan(upper).any():
-        upper = np.where(np.isnan(upper), special.nctdtr(df, -ncp, -crit), upper)
-    if np.isnan(lower).any():
-        lower = np.where(np.isnan(lower), 1.0 - special.nctdtr(df, -ncp, crit), lower)
-    if np.isnan(upper).any() or np.isnan(lower).any():
-        # last resort, deep in both tails: the normal approximation of the same tail
-        upper = np.where(np.isnan(upper), special.ndtr(ncp - crit), upper)
-        lower = np.where(np.isnan(lower), special.ndtr(-ncp - crit), lower)
-    if alternative == "larger":
-        return np.clip(upper, 0.0, 1.0)
-    if alternative == "smaller":
-        return np.clip(lower, 0.0, 1.0)
+    """Power of a t test whose statistic is noncentral t(df, ncp) under the alternative.
+
+    The far tail of a two-sided test is evaluated only where it can matter:
+    for ncp >= 0, P(T' < -c) <= P(Z < -ncp) (Z + ncp must be negative), below
+    1e-10 once ncp > 6.4, and symmetrically for ncp <= 0.
+    """
+    ncp, df, crit = np.broadcast_arrays(*(np.asarray(x, dtype=float) for x in (ncp, df, crit)))
+    upper = np.zeros(ncp.shape)
+    lower = np.zeros(ncp.shape)
+    if alternative in ("two-sided", "larger"):
+        need = ncp > -_TAIL_CUT if alternative == "two-sided" else np.ones(ncp.shape, dtype=bool)
+        upper[need] = _nct_sf(crit[need], df[need], ncp[need])
+    if alternative in ("two-sided", "smaller"):
+        need = ncp < _TAIL_CUT if alternative == "two-sided" else np.ones(ncp.shape, dtype=bool)
+        lower[need] = _nct_cdf(-crit[need], df[need], ncp[need])
     return np.clip(upper + lower, 0.0, 1.0)
+
+
+_TAIL_CUT = 6.4
+
+
+def _nct_cdf(x: np.ndarray, df: np.ndarray, ncp: np.ndarray) -> np.ndarray:
+    """P(T' <= x); scipy's nctdtr returns NaN at some points far in a tail (scipy 1.17),
+    where the reflection P(T'(ncp) <= x) = 1 - P(T'(-ncp) <= -x) is computed without trouble."""
+    out = special.nctdtr(df, ncp, x)
+    bad = np.isnan(out)
+    if bad.any():
+        out[bad] = 1.0 - special.nctdtr(df[bad], -ncp[bad], -x[bad])
+        still = np.isnan(out)
+        if still.any():  # last resort, deep in a tail: the normal approximation of that tail
+            out[still] = special.ndtr(x[still] - ncp[still])
+    return out
+
+
+def _nct_sf(x: np.ndarray, df: np.ndarray, ncp: np.ndarray) -> np.ndarray:
+    """P(T' > x), through the reflection P(T'(ncp) > x) = P(T'(-ncp) < -x) (no cancellation)."""
+    return _nct_cdf(-x, df, -ncp)
 
 
 def _to_python(value: Any) -> Any:
@@ -188,6 +207,12 @@ class Calculator:
     ) -> np.ndarray | None:
         return None
 
+    def _initial_bracket(
+        self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Optionally a narrow bracket (a speed-up only: dropped wherever it holds no root)."""
+        return None
+
     def _check(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> None:
         """Cross-parameter checks (e.g. ``power > alpha``); raise DesignError."""
 
@@ -207,7 +232,10 @@ class Calculator:
         self._check_power_alpha(v, unknown)
         self._check(v, opts)
         if unknown == "power":
-            value = self._power(self._broadcast(v), opts)
+            # no pre-broadcasting: constants of a grid's rows or columns (critical values,
+            # degrees of freedom) are computed once per row or column
+            shape = np.broadcast_shapes(*(a.shape for a in v.values()))
+            value = np.broadcast_to(self._power(v, opts), shape).copy()
         else:
             value = self._solve_unknown(unknown, v, opts)
         v_full = dict(v)
@@ -398,6 +426,16 @@ class Calculator:
 
         f_lo = f(lo, *arrays)
         f_hi = f(hi, *arrays)
+        guess = self._initial_bracket(unknown, b, opts)
+        if guess is not None:
+            # a narrow bracket around a closed-form approximation, kept where it holds a root
+            g_lo = np.broadcast_to(np.asarray(guess[0], dtype=float), shape)
+            g_hi = np.broadcast_to(np.asarray(guess[1], dtype=float), shape)
+            fg_lo = f(g_lo, *arrays)
+            fg_hi = f(g_hi, *arrays)
+            keep = (np.sign(fg_lo) * np.sign(fg_hi) < 0) & (g_lo >= lo) & (g_hi <= hi)
+            lo, hi = np.where(keep, g_lo, lo), np.where(keep, g_hi, hi)
+            f_lo, f_hi = np.where(keep, fg_lo, f_lo), np.where(keep, fg_hi, f_hi)
         increasing = f_hi > f_lo
         # where the root lies outside the search range, say so rather than return junk
         unreachable = np.where(increasing, f_hi < 0, f_lo < 0)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from effekt import DesignError
 from effekt_power._core import MISSING, Calculator, nct_power, normal_power, t_crit, z_crit
@@ -155,6 +156,22 @@ class TwoMeans(Calculator):
         else:
             low = 1e-6
         return low * ones, 1e9 * ones
+
+    def _initial_bracket(
+        self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        # the one-tailed normal approximation: d sqrt(n1 / ((1 + 1/ratio)(1 - r2))) = z_a + z_b
+        if unknown not in ("n", "d") or "n2" in v:
+            return None
+        zsum = z_crit(v["alpha"], opts["alternative"]) - special.ndtri(1.0 - v["power"])
+        k = (1.0 + 1.0 / v["ratio"]) * (1.0 - v["r2"])
+        if unknown == "n":
+            n_z = k * (zsum / v["d"]) ** 2
+            return 0.9 * n_z, 1.1 * n_z + 8.0 + v["covariates"]
+        d_z = zsum * np.sqrt(k / v["n1"])
+        if opts["alternative"] == "smaller":
+            return -1.5 * d_z, -0.9 * d_z
+        return 0.9 * d_z, 1.5 * d_z
 
     def _extra(self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> dict[str, Any]:
         if opts["method"] != "t":
