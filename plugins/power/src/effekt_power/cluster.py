@@ -163,7 +163,7 @@ class ClusterRandomised(Calculator):
         eff = b["n_clusters"] * b["cluster_size"] / deff
 
         def py(x: np.ndarray) -> Any:
-            return x.tolist() if np.ndim(x) else float(x)
+            return np.asarray(x) if np.ndim(x) else float(x)
 
         return {"design_effect": py(deff), "n_clusters2": py(k2), "n_effective": py(eff)}
 

@@ -205,7 +205,7 @@ class DiD(Calculator):
         limit = np.sqrt(var / b["n_treated"])
 
         def py(x: np.ndarray) -> Any:
-            return x.tolist() if np.ndim(x) else float(x)
+            return np.asarray(x) if np.ndim(x) else float(x)
 
         return {"var_cluster": py(var), "se": py(se), "se_limit": py(limit)}
 

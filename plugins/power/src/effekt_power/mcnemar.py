@@ -121,8 +121,8 @@ class McNemar(Calculator):
         b = self._broadcast(v)
         delta, psi = b["p10"] - b["p01"], b["p10"] + b["p01"]
         return {
-            "delta": delta.tolist() if delta.ndim else float(delta),
-            "psi": psi.tolist() if psi.ndim else float(psi),
+            "delta": delta if delta.ndim else float(delta),
+            "psi": psi if psi.ndim else float(psi),
         }
 
     def _effect_range(self, centre: float, point: Mapping[str, float]) -> tuple[float, float]:

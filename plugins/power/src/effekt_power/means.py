@@ -160,14 +160,19 @@ class TwoMeans(Calculator):
     def _initial_bracket(
         self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]
     ) -> tuple[np.ndarray, np.ndarray] | None:
-        # the one-tailed normal approximation: d sqrt(n1 / ((1 + 1/ratio)(1 - r2))) = z_a + z_b
+        # the one-tailed normal approximation plus Guenther's (1981) t correction,
+        # n1 = k (z_a + z_b)^2 / d^2 + z_a^2 / 4, good to about one unit
         if unknown not in ("n", "d") or "n2" in v:
             return None
-        zsum = z_crit(v["alpha"], opts["alternative"]) - special.ndtri(1.0 - v["power"])
+        za = z_crit(v["alpha"], opts["alternative"])
+        zsum = za - special.ndtri(1.0 - v["power"])
         k = (1.0 + 1.0 / v["ratio"]) * (1.0 - v["r2"])
         if unknown == "n":
             n_z = k * (zsum / v["d"]) ** 2
-            return 0.9 * n_z, 1.1 * n_z + 8.0 + v["covariates"]
+            if opts["method"] == "z":
+                return 0.98 * n_z, 1.02 * n_z + 1e-6
+            n_t = n_z + za**2 / 4.0 + v["covariates"] / 2.0
+            return n_t - 1.5 - 0.01 * n_t, n_t + 1.5 + 0.01 * n_t
         d_z = zsum * np.sqrt(k / v["n1"])
         if opts["alternative"] == "smaller":
             return -1.5 * d_z, -0.9 * d_z
@@ -177,7 +182,7 @@ class TwoMeans(Calculator):
         if opts["method"] != "t":
             return {}
         df = self._df(self._broadcast(v))
-        return {"df": df.tolist() if df.ndim else float(df)}
+        return {"df": df if df.ndim else float(df)}
 
     def _curve_range(
         self, x_key: str, centre: float, point: Mapping[str, float], opts: Mapping[str, Any]

@@ -133,7 +133,7 @@ class _PowerUp(Calculator):
         multiplier = b["d"] / sse
 
         def py(x: np.ndarray) -> Any:
-            return x.tolist() if np.ndim(x) else float(x)
+            return np.asarray(x) if np.ndim(x) else float(x)
 
         return {
             "df": py(df),

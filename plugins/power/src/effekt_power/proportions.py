@@ -194,8 +194,8 @@ class TwoProportions(Calculator):
         b = self._broadcast(v)
         p1, p2 = b["p1"], b["p2"]
         return {
-            "mde": (p2 - p1).tolist() if np.ndim(p2) else float(p2 - p1),
-            "cohens_h": _h(p1, p2).tolist() if np.ndim(p2) else float(_h(p1, p2)),
+            "mde": (p2 - p1) if np.ndim(p2) else float(p2 - p1),
+            "cohens_h": _h(p1, p2) if np.ndim(p2) else float(_h(p1, p2)),
         }
 
     def _effect_range(self, centre: float, point: Mapping[str, float]) -> tuple[float, float]:

@@ -388,7 +388,7 @@ class LogRank(Calculator):
         events = n1 * p1 + n2 * p2
 
         def py(x: np.ndarray) -> Any:
-            return x.tolist() if np.ndim(x) else float(x)
+            return np.asarray(x) if np.ndim(x) else float(x)
 
         return {"p_event1": py(p1), "p_event2": py(p2), "events": py(events)}
 
