@@ -202,8 +202,8 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            # the command module, or the package holding it, is not installed
-            if exc.name is None or not (module_name + ".").startswith(exc.name + "."):
+            # the module (or its package) is not part of this installation
+            if not exc.name or not (module_name + ".").startswith(exc.name + "."):
                 raise
             continue
         module.register(sub)
