@@ -64,7 +64,7 @@ def test_r2_with_t_equals_larger_effect_with_fewer_df():
     assert ours == pytest.approx(ref, abs=1e-6)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(
     d=st.floats(0.05, 2.0),
     n=st.floats(5.0, 5000.0),
@@ -81,7 +81,7 @@ def test_round_trip_property(d, n, ratio, method):
     assert mde == pytest.approx(d, rel=1e-6)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(deadline=None)
 @given(d=st.floats(0.05, 1.5), n=st.floats(5.0, 500.0))
 def test_sign_flip_property(d, n):
     # a negative effect under "smaller" has the power of the positive one under "larger"

@@ -326,6 +326,8 @@ class Calculator:
             extra.setdefault("n2", _to_python(n2))
             extra.setdefault("n_total", _to_python(n1 + n2))
         inputs = {k: _to_python(a) for k, a in given.items()}
+        if self.two_arm and params.get("n") is not None:
+            inputs["n"] = inputs.pop("n1")  # keep the name the caller used
         inputs.update({k: o for k, o in opts.items()})
         solved = self._public(unknown, params)
         calc = self
@@ -503,7 +505,7 @@ class Calculator:
             values[internal] = x
             return self._power(values, opts) - values[target_key]
 
-        tolerances = {"xrtol": 1e-11, "xatol": 1e-13}
+        tolerances = {"xrtol": 1e-10, "xatol": 1e-12}
         guess = self._initial_bracket(unknown, b, opts)
         quick: Any = None
         redo = np.ones(shape, dtype=bool)
