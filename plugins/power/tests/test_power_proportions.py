@@ -4,6 +4,8 @@ import numpy as np
 import pytest
 from effekt_power import fisher_power
 from effekt_power.proportions import _fisher_region
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import power_proportions_2indep, proportion_effectsize
@@ -198,3 +200,25 @@ def test_fisher_n_is_smallest_reaching_power():
     assert n == int(n)
     assert ef.power("two_proportions", p1=0.2, p2=0.6, n=n, method="fisher").value >= 0.8
     assert ef.power("two_proportions", p1=0.2, p2=0.6, n=n - 1, method="fisher").value < 0.8
+
+
+@settings(deadline=None)
+@given(
+    p1=st.floats(0.02, 0.98),
+    p2=st.floats(0.02, 0.98),
+    n1=st.floats(5, 2000),
+    n2=st.floats(5, 2000),
+    method=st.sampled_from(["pooled", "unpooled", "arcsine"]),
+    continuity=st.booleans(),
+)
+def test_swapping_the_arms_changes_nothing_two_sided(p1, p2, n1, n2, method, continuity):
+    if abs(p1 - p2) < 1e-3 or (continuity and method == "arcsine"):
+        return
+    kw = {"method": method, "continuity": continuity}
+    a = ef.power("two_proportions", p1=p1, p2=p2, n1=n1, n2=n2, **kw).value
+    b = ef.power("two_proportions", p1=p2, p2=p1, n1=n2, n2=n1, **kw).value
+    assert a == pytest.approx(b, abs=1e-12)
+    # the one-sided tests mirror each other
+    c = ef.power("two_proportions", p1=p1, p2=p2, n1=n1, n2=n2, alternative="larger", **kw).value
+    d = ef.power("two_proportions", p1=p2, p2=p1, n1=n2, n2=n1, alternative="smaller", **kw).value
+    assert c == pytest.approx(d, abs=1e-12)

@@ -134,3 +134,11 @@ def test_mcnemar_power_matches_simulation():
     rate = (stat > stats.chi2.isf(0.05, 1)).mean()
     analytic = ef.power("mcnemar", p10=p10, p01=p01, n=n).value
     assert abs(rate - analytic) < 0.03
+
+
+def test_logrank_warns_when_few_subjects_reach_the_event():
+    # seed 004 (section 6, item 8): warn when follow-up is short relative to the programme
+    res = ef.power("logrank", hr=1.74, power=0.8, hazard=0.1, follow_up=2.0)
+    assert res.extra["p_event1"] == pytest.approx(1 - np.exp(-0.2))
+    assert any("18.1% of arm-1 subjects" in w for w in res.warnings)
+    assert ef.power("logrank", hr=1.74, power=0.8, hazard=0.5, follow_up=2.0).warnings == ()

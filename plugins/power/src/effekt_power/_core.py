@@ -300,6 +300,10 @@ class Calculator:
     ) -> dict[str, Any]:
         return {}
 
+    def _warnings(self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> list[str]:
+        """Things about a valid result the user should know (short follow-up, ...)."""
+        return []
+
     def _method_label(self, opts: Mapping[str, Any]) -> str:
         return str(opts.get("method", self.name))
 
@@ -341,6 +345,7 @@ class Calculator:
             value=_to_python(np.asarray(value, dtype=float)),
             inputs=inputs,
             method=self._method_label(opts),
+            warnings=tuple(self._warnings(unknown, v_full, opts)),
             extra=extra,
             curve=curve,
         )

@@ -273,7 +273,9 @@ class LogRank(Calculator):
     -------
     PowerResult
         ``extra`` holds ``p_event1``, ``p_event2``, ``events`` (expected) and
-        the arm sizes.
+        the arm sizes; ``warnings`` says when fewer than 25% of arm-1
+        subjects reach the event before the cut-off (seed 004: 18% within the
+        two-year window of a programme lasting 1-5 years).
 
     Raises
     ------
@@ -392,10 +394,24 @@ class LogRank(Calculator):
 
         return {"p_event1": py(p1), "p_event2": py(p2), "events": py(events)}
 
+    def _warnings(self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> list[str]:
+        p1, _ = self._event_probs(self._broadcast(v), opts)
+        low = float(np.min(p1))
+        if low < _FEW_EVENTS:
+            return [
+                f"only {100 * low:.1f}% of arm-1 subjects are expected to have the event before the "
+                "data cut-off, so the events, not the subjects, limit the trial; check that the "
+                "follow-up is not much shorter than the programme it evaluates."
+            ]
+        return []
+
     def _effect_range(self, centre: float, point: Mapping[str, float]) -> tuple[float, float]:
         if centre > 1:
             return 1.0 + 1e-6, 1.0 + 2.5 * (centre - 1.0)
         return centre / 2.5, 1.0 - 1e-6
+
+
+_FEW_EVENTS = 0.25
 
 
 def _strata(opts: Mapping[str, Any]) -> tuple[list[float], list[float]]:
