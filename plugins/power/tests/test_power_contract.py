@@ -253,3 +253,32 @@ def test_simulate_power_bad_sims():
 def test_simulation_calculator_refuses_power():
     with pytest.raises(ef.DesignError, match="power is what the simulation estimates"):
         ef.power("simulation", estimator="welch", generate=_two_arm(5, 0.1), power=0.8)
+
+
+def test_simulated_fisher_estimator_agrees_with_exact_fisher_power():
+    # the package's `fisher` estimator, simulated, against the exact power of method="fisher"
+    sims, n = 400, 40
+
+    def draw(rng):
+        z = np.repeat([0, 1], n)
+        return pd.DataFrame({"y": rng.binomial(1, np.where(z == 1, 0.5, 0.2)), "z": z})
+
+    res = simulate_power("fisher", draw, sims=sims, seed=17, outcome="y", treatment="z")
+    exact = ef.power("two_proportions", p1=0.2, p2=0.5, n=n, method="fisher").value
+    assert abs(res.value - exact) < 4 * np.sqrt(exact * (1 - exact) / sims)
+
+
+def test_simulated_clustered_difference_in_means_agrees_with_cluster_formula():
+    # cluster-randomised data analysed with CR2 standard errors vs the design-effect t formula
+    sims, k, m, icc, d = 300, 10, 15, 0.1, 0.6
+
+    def draw(rng):
+        cluster = np.repeat(np.arange(2 * k), m)
+        z = (cluster < k).astype(int)
+        u = rng.normal(0, np.sqrt(icc), 2 * k)[cluster]
+        y = d * z + u + rng.normal(0, np.sqrt(1 - icc), cluster.size)
+        return pd.DataFrame({"y": y, "z": z, "g": cluster})
+
+    res = simulate_power("difference_in_means", draw, sims=sims, seed=23, outcome="y", treatment="z", clusters="g")
+    analytic = ef.power("cluster", d=d, n_clusters=k, cluster_size=m, icc=icc).value
+    assert abs(res.value - analytic) < 4 * np.sqrt(analytic * (1 - analytic) / sims)
