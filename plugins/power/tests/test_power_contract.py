@@ -282,3 +282,16 @@ def test_simulated_clustered_difference_in_means_agrees_with_cluster_formula():
     res = simulate_power("difference_in_means", draw, sims=sims, seed=23, outcome="y", treatment="z", clusters="g")
     analytic = ef.power("cluster", d=d, n_clusters=k, cluster_size=m, icc=icc).value
     assert abs(res.value - analytic) < 4 * np.sqrt(analytic * (1 - analytic) / sims)
+
+
+def test_cli_solves_alpha_when_asked_with_none():
+    out = subprocess.run(
+        [_effekt(), "power", "two_means", "--d", "0.5", "--n", "64", "--power", "0.8", "--alpha", "none", "--json"],
+        capture_output=True, text=True, check=True,
+    )
+    data = json.loads(out.stdout)
+    assert data["solved"] == "alpha"
+    from statsmodels.stats.power import TTestIndPower
+
+    ref = TTestIndPower().solve_power(0.5, nobs1=64, alpha=None, power=0.8)
+    assert data["value"] == pytest.approx(ref, rel=1e-6)

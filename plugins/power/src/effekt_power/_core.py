@@ -37,6 +37,7 @@ __all__ = ["Calculator", "ALTERNATIVES", "as_array", "z_crit", "t_crit"]
 ALTERNATIVES = ("two-sided", "larger", "smaller")
 _ALTERNATIVE_ALIASES = {"greater": "larger", "less": "smaller", "two.sided": "two-sided"}
 _MISSING = object()
+_SOLVE_WORDS = ("none", "?", "null")
 
 
 def check_alternative(value: Any) -> str:
@@ -361,6 +362,11 @@ class Calculator:
 
     def _parse(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray], str]:
         known = self._known_names()
+        # from the command line, `--alpha none` (or `?`) asks to solve for that quantity
+        params = {
+            k: None if isinstance(p, str) and p.strip().lower() in _SOLVE_WORDS else p
+            for k, p in params.items()
+        }
         unknown_names = [k for k in params if k not in known]
         if unknown_names:
             raise DesignError(
