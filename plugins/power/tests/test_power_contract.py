@@ -295,3 +295,17 @@ def test_cli_solves_alpha_when_asked_with_none():
 
     ref = TTestIndPower().solve_power(0.5, nobs1=64, alpha=None, power=0.8)
     assert data["value"] == pytest.approx(ref, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("two_proportions", {"p1": 0.3, "p2": 0.2, "power": 0.8, "alternative": "larger"}),
+        ("two_means", {"d": -0.3, "power": 0.8, "alternative": "larger"}),
+        ("schoenfeld", {"hr": 0.7, "power": 0.8, "alternative": "larger"}),
+        ("correlation", {"r": 0.3, "power": 0.8, "alternative": "smaller"}),
+    ],
+)
+def test_effect_against_the_one_sided_alternative(name, params):
+    with pytest.raises(ef.DesignError, match="points the other way. Use alternative="):
+        ef.power(name, **params)

@@ -296,6 +296,29 @@ class Calculator:
     def _check(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> None:
         """Cross-parameter checks (e.g. ``power > alpha``); raise DesignError."""
 
+    def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        """The sign of the effect (positive: arm 2 above arm 1), when the effect is given."""
+        return None
+
+    def _check_direction(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any], unknown: str) -> None:
+        # the power of a one-sided test against an effect in the other direction is defined
+        # (below alpha), but no sample size or level makes it reach a target power
+        alternative = opts.get("alternative", "two-sided")
+        if alternative == "two-sided" or unknown == "power":
+            return
+        sign = self._effect_sign(v)
+        if sign is None:
+            return
+        wrong = sign < 0 if alternative == "larger" else sign > 0
+        if np.any(wrong):
+            raise DesignError(
+                f"{self.name}: alternative={alternative!r} tests for an effect "
+                f"{'above' if alternative == 'larger' else 'below'} the null, but the {self.effect} "
+                f"given points the other way. Use alternative="
+                f"{'smaller' if alternative == 'larger' else 'larger'!r} or 'two-sided', or "
+                "check the order of the arms."
+            )
+
     def _extra(
         self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]
     ) -> dict[str, Any]:
@@ -315,6 +338,7 @@ class Calculator:
         v = {k: a for k, a in given.items()}
         self._check_power_alpha(v, unknown)
         self._check(v, opts)
+        self._check_direction(v, opts, unknown)
         if unknown == "power":
             # no pre-broadcasting: constants of a grid's rows or columns (critical values,
             # degrees of freedom) are computed once per row or column

@@ -132,6 +132,9 @@ class ClusterRandomised(Calculator):
     def _deff(v: Mapping[str, np.ndarray]) -> np.ndarray:
         return 1.0 + ((v["cv"] ** 2 + 1.0) * v["cluster_size"] - 1.0) * v["icc"]
 
+    def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        return np.sign(v["d"]) if "d" in v else None
+
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         k1 = v["n_clusters"]
         k2 = v["ratio"] * k1

@@ -82,6 +82,9 @@ class Correlation(Calculator):
                 "leave r out to solve for the detectable correlation."
             )
 
+    def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        return np.sign(v["r"]) if "r" in v else None
+
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         shift = np.arctanh(v["r"]) * np.sqrt(v["n"] - 3.0)
         return normal_power(shift, z_crit(v["alpha"], opts["alternative"]), opts["alternative"])

@@ -166,6 +166,9 @@ class DiD(Calculator):
     def _var(self, v: Mapping[str, np.ndarray]) -> np.ndarray:
         return did_variance(v["icc"], v["rho"], v["cluster_size"], v["pre"], v["post"], self._sd(v))
 
+    def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        return np.sign(v["delta"]) if "delta" in v else None
+
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         se = np.sqrt(self._var(v) * (1.0 / v["n_treated"] + 1.0 / v["n_control"]))
         ncp = v["delta"] / se

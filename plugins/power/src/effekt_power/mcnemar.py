@@ -91,6 +91,9 @@ class McNemar(Calculator):
                     "pairs gives power above alpha. Give different discordant probabilities."
                 )
 
+    def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        return np.sign(v["p10"] - v["p01"]) if "p10" in v else None
+
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         delta = v["p10"] - v["p01"]
         psi = v["p10"] + v["p01"]

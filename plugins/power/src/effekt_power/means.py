@@ -127,6 +127,9 @@ class TwoMeans(Calculator):
         n1, n2 = self._sizes(v)
         return n1 + n2 - 2.0 - v["covariates"]
 
+    def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        return np.sign(v["d"]) if "d" in v else None
+
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         n1, n2 = self._sizes(v)
         se = np.sqrt((1.0 / n1 + 1.0 / n2) * (1.0 - v["r2"]))
@@ -264,6 +267,9 @@ class PairedT(Calculator):
                 "d = 0 means no effect; no number of pairs gives power above alpha. Give a "
                 "non-zero effect, or leave d out to solve for it."
             )
+
+    def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        return np.sign(v["d"]) if "d" in v else None
 
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         ncp = v["d"] * np.sqrt(v["n"])

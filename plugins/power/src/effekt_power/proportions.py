@@ -162,6 +162,9 @@ class TwoProportions(Calculator):
                     "discrete levels. Give alpha and solve for another quantity."
                 )
 
+    def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        return np.sign(v["p2"] - v["p1"]) if "p2" in v else None
+
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         n1, n2 = self._sizes(v)
         method = opts["method"]

@@ -63,6 +63,9 @@ class _EventsBase(Calculator):
                 "Give a hazard ratio other than 1, or leave hr out to solve for the detectable one."
             )
 
+    def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        return np.sign(np.log(v["hr"])) if "hr" in v else None
+
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         shift = _shift(v["hr"], v["events"], v["ratio"], self.formula)
         return normal_power(shift, z_crit(v["alpha"], opts["alternative"]), opts["alternative"])
@@ -364,6 +367,9 @@ class LogRank(Calculator):
             return np.asarray(p1), np.asarray(p2)
         lam = v["hazard"] if "hazard" in v else np.log(2.0) / v["median"]
         return event_probability(lam, **common), event_probability(lam * v["hr"], **common)
+
+    def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
+        return np.sign(np.log(v["hr"])) if "hr" in v else None
 
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         n1, n2 = self._sizes(v)
