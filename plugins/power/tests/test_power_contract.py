@@ -309,3 +309,40 @@ def test_cli_solves_alpha_when_asked_with_none():
 def test_effect_against_the_one_sided_alternative(name, params):
     with pytest.raises(ef.DesignError, match="points the other way. Use alternative="):
         ef.power(name, **params)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "xlabel"),
+    [
+        ("paired_t", {"d": 0.4, "power": 0.8}, "n"),
+        ("mcnemar", {"p01": 0.1, "n": 200, "power": 0.8}, "p10"),
+        ("freedman", {"hr": 1.5, "power": 0.8}, "events"),
+        ("logrank", {"n": 300, "power": 0.8, "hazard": 0.2, "follow_up": 2}, "hr"),
+        ("cluster", {"d": 0.3, "cluster_size": 20, "icc": 0.05, "power": 0.8}, "n_clusters"),
+        ("ira", {"n": 200, "power": 0.8}, "d"),
+        ("bira2", {"d": 0.2, "rho2": 0.2, "omega2": 0.1, "n": 20, "power": 0.8}, "J"),
+        ("bcra3", {"d": 0.3, "rho2": 0.1, "rho3": 0.1, "omega3": 0.2, "n": 10, "J": 4, "power": 0.8}, "K"),
+        ("cra3", {"d": 0.3, "rho2": 0.1, "rho3": 0.1, "n": 10, "J": 4, "power": 0.8}, "K"),
+        ("did", {"n_control": 50, "delta": 0.2, "cluster_size": 30, "icc": 0.05, "power": 0.8}, "n_treated"),
+        ("capacity", {"n_treated": 100, "p1": 0.1, "p2": 0.2, "power": 0.8}, "n1"),
+        ("two_proportions", {"p1": 0.1, "p2": 0.3, "power": 0.8, "method": "fisher"}, "n1"),
+    ],
+)
+def test_every_calculator_draws_its_curve(name, params, xlabel):
+    fig = ef.power(name, **params).plot()
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == xlabel
+    ys = ax.lines[0].get_ydata()
+    assert np.all((ys >= 0) & (ys <= 1))
+
+
+def test_plot_refuses_a_large_grid():
+    with pytest.raises(ef.DesignError, match="plot at most 12"):
+        ef.power("two_means", d=np.linspace(0.1, 1, 20), power=0.8).plot()
+
+
+def test_fisher_power_needs_whole_numbers():
+    from effekt_power import fisher_power
+
+    with pytest.raises(ef.DesignError, match="whole sample sizes"):
+        fisher_power(10.5, 10, 0.1, 0.5, 0.05)

@@ -169,7 +169,8 @@ class TwoProportions(Calculator):
         n1, n2 = self._sizes(v)
         method = opts["method"]
         if method == "fisher":
-            return fisher_power(n1, n2, v["p1"], v["p2"], v["alpha"], opts["alternative"])
+            # whole units only (checked for the inputs); a power curve's grid is rounded
+            return fisher_power(np.round(n1), np.round(n2), v["p1"], v["p2"], v["alpha"], opts["alternative"])
         return _normal_power(
             v["p1"], v["p2"], n1, n2, v["alpha"], opts["alternative"], method, bool(opts["continuity"])
         )
@@ -289,6 +290,11 @@ def fisher_power(
         np.asarray(n1, float), np.asarray(n2, float), np.asarray(p1, float), np.asarray(p2, float),
         np.asarray(alpha, float),
     )
+    if np.any(n1a != np.round(n1a)) or np.any(n2a != np.round(n2a)) or np.any(n1a < 1) or np.any(n2a < 1):
+        raise DesignError(
+            "fisher_power: the exact test needs whole sample sizes of at least 1; got "
+            f"n1={n1!r}, n2={n2!r}. Round the sample sizes."
+        )
     out = np.empty(n1a.shape, dtype=float)
     keys = np.stack([n1a.ravel(), n2a.ravel(), aa.ravel()], axis=1)
     uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
