@@ -373,6 +373,7 @@ def _check_clusters(c: Columns) -> None:
 
 
 def _clustered(c: Columns) -> tuple[float, float, float]:
+    assert c.y is not None and c.z is not None
     X = np.column_stack([np.ones(c.n), c.z])
     fit = robust_ols(X, c.y, se_type="CR2", clusters=c.clusters, weights=c.weights, df_coefs=[1])  # type: ignore[arg-type]
     return float(fit.coef[1]), float(fit.std_error[1]), float(fit.df[1])
@@ -419,7 +420,7 @@ def _blocked(c: Columns, small_blocks: str) -> tuple[str, str, float, float, flo
 
 
 def _block_clustered(c: Columns) -> tuple[str, str, float, float, float, dict[str, Any]]:
-    assert c.blocks is not None and c.clusters is not None
+    assert c.blocks is not None and c.clusters is not None and c.y is not None and c.z is not None
     k = len(c.block_labels)  # type: ignore[arg-type]
     # clusters per block and arm
     first_block = np.zeros(len(c.cluster_labels), dtype=np.int64)  # type: ignore[arg-type]
