@@ -224,3 +224,12 @@ def test_mcnemar_treatment_not_binary(pairs):
 def test_mcnemar_bad_method(pairs):
     with pytest.raises(DesignError, match="method='midp' is not an option"):
         ef.estimate("mcnemar", data=pairs, outcome="y", treatment="z", pairs="pair", method="midp")
+
+
+@pytest.mark.parametrize("name", ["chi2", "fisher", "g_test"])
+def test_two_label_outcome_needs_event_or_measure(name, df):
+    df["y"] = np.where(df["y"] == 1, "yes", "no")
+    with pytest.raises(DataError, match="holds 'no' and 'yes', not 0/1.*event='yes'.*measure='cramers_v'"):
+        ef.estimate(name, data=df, outcome="y", treatment="z")
+    res = ef.estimate(name, data=df, outcome="y", treatment="z", measure="cramers_v")
+    assert res.estimand == "cramers_v" and 0 <= res.p_value <= 1

@@ -547,6 +547,15 @@ def measure_result(
     interval fields are NaN and ``ci_method`` is ``"none"``).
     """
     check_alpha(alpha)
+    if tab.is_2x2 and tab.event is None and measure is None:
+        outcome = tab.names.get("outcome")
+        shown = " and ".join(repr(_label(c)) for c in tab.categories)
+        raise DataError(
+            f"{estimator}: outcome column {outcome!r} holds {shown}, not 0/1, so the risk difference "
+            f"(the default estimate) does not know the event. Say which value is the event, e.g. "
+            f"event={_label(tab.categories[-1])!r}, or pass measure='cramers_v' for the test with "
+            "Cramér's V as the estimate."
+        )
     if tab.is_2x2 and tab.event is not None:
         measure = measure or "risk_difference"
         check_option(measure, "measure", (*MEASURES_2X2, "cramers_v"))
