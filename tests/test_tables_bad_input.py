@@ -233,3 +233,13 @@ def test_two_label_outcome_needs_event_or_measure(name, df):
         ef.estimate(name, data=df, outcome="y", treatment="z")
     res = ef.estimate(name, data=df, outcome="y", treatment="z", measure="cramers_v")
     assert res.estimand == "cramers_v" and 0 <= res.p_value <= 1
+
+
+@pytest.mark.parametrize("name", ["risk_difference", "chi2"])
+def test_missing_treatment_dropped_with_duplicated_index(name, df):
+    full = ef.estimate(name, data=df.drop(index=[4, 9]), outcome="y", treatment="z")
+    dup = df.copy()
+    dup.index = [i // 2 for i in range(len(dup))]  # every label twice
+    dup.iloc[[4, 9], dup.columns.get_loc("z")] = np.nan
+    res = ef.estimate(name, data=dup, outcome="y", treatment="z", missing="drop")
+    assert res.n == 98 and res.estimate == full.estimate

@@ -144,6 +144,21 @@ def _outcome_values(frame: pd.DataFrame, outcome: Any, missing: str) -> tuple[pd
     return frame, values, int(na.sum())
 
 
+def drop_missing_treatment(
+    frame: pd.DataFrame, values: np.ndarray, treatment: Any, missing: str
+) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """With ``missing="drop"``, drop rows whose treatment is missing (by
+    position, so duplicated index labels are safe) and count them."""
+    if missing != "drop" or not isinstance(treatment, (str, int)) or treatment not in frame.columns:
+        return frame, values, 0
+    keep = frame[treatment].notna().to_numpy()
+    if keep.all():
+        return frame, values, 0
+    if not keep.any():
+        raise DataError(f"every row has a missing value in treatment column {treatment!r}; nothing is left.")
+    return frame.loc[keep], values[keep], int((~keep).sum())
+
+
 def _multi_arm(frame: pd.DataFrame, treatment: Any, arms: Sequence[Any]) -> np.ndarray:
     """Arm codes 0..k-1 for a treatment with k > 2 declared arms."""
     if treatment not in frame.columns:
@@ -207,29 +222,21 @@ def read_table(
     if frame.shape[0] == 0:
         raise DataError("the data have no rows.")
     frame, y, dropped_y = _outcome_values(frame, outcome, missing)
+    frame, y, dropped_z = drop_missing_treatment(frame, y, treatment, missing)
+    dropped = dropped_y + dropped_z
     if arms is not None and not isinstance(arms, (str, bytes)) and len(arms) > 2:
         if not multi_arm:
             raise DesignError(
                 f"{estimator} compares two arms; arms= names {len(arms)}: {list(arms)!r}. "
                 "Compare one pair at a time, or use chi2, fisher or g_test for an r x c table."
             )
-        if missing == "drop":
-            keep = frame[treatment].notna().to_numpy() if treatment in frame.columns else None
-            if keep is not None and not keep.all():
-                dropped_y += int((~keep).sum())
-                frame, y = frame.loc[keep], y[keep]
         g = _multi_arm(frame, treatment, arms)
         arm_labels: tuple[Any, ...] = tuple(arms)
-        dropped = dropped_y
     else:
-        cols = check_columns(frame, treatment=treatment, arms=arms, missing=missing)
-        if cols.dropped:
-            keep = frame.index.isin(cols.index) if cols.index is not None else slice(None)
-            y = y[keep]
+        cols = check_columns(frame, treatment=treatment, arms=arms, missing="error")
         assert cols.z is not None
         g = (1 - cols.z).astype(np.int64)  # row 0 = treated, row 1 = control
         arm_labels = (cols.arms[1], cols.arms[0])
-        dropped = dropped_y + cols.dropped
     codes, categories = pd.factorize(pd.Series(y), sort=True)
     categories_t = tuple(categories.tolist())
     k = len(categories_t)

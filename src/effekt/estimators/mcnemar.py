@@ -12,7 +12,7 @@ from scipy import stats
 
 from effekt.data import as_frame, check_columns, check_option, describe_rows
 from effekt.errors import DataError
-from effekt.estimators._tables import _label, _outcome_values, wilson_interval
+from effekt.estimators._tables import _label, _outcome_values, drop_missing_treatment, wilson_interval
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
 
@@ -228,11 +228,9 @@ class McNemar:
         if frame.shape[0] == 0:
             raise DataError("the data have no rows.")
         frame, values, dropped = _outcome_values(frame, outcome, missing)
-        cols = check_columns(frame, treatment=treatment, arms=arms, missing=missing, numeric=None)
-        if cols.dropped:
-            keep = frame.index.isin(cols.index) if cols.index is not None else slice(None)
-            frame, values = frame.loc[keep], values[keep]
-            dropped += cols.dropped
+        frame, values, dropped_z = drop_missing_treatment(frame, values, treatment, missing)
+        dropped += dropped_z
+        cols = check_columns(frame, treatment=treatment, arms=arms, missing="error")
         assert cols.z is not None
         z = cols.z.astype(np.int64)
         if pairs not in frame.columns:
