@@ -350,7 +350,7 @@ def test_paired_newcombe_reference():
 
 
 def test_paired_wald_interval_by_hand():
-    # Agresti (2013) sec. 11.1.4: Var((b - c)/n) = ((b + c) - (b - c)^2 / n) / n^2
+    # Agresti (2013) ch. 11: Var((b - c)/n) = ((b + c) - (b - c)^2 / n) / n^2
     n11, b, c, n00 = 59, 6, 16, 80
     n = n11 + b + c + n00
     se = np.sqrt((b + c) - (b - c) ** 2 / n) / n

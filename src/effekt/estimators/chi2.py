@@ -51,10 +51,10 @@ class ChiSquared:
     correction, ``sum (|O - E| - 0.5)^2 / E``.
 
     Default and why: ``correction=False``. Yates' correction makes the test
-    conservative (its size is often well below alpha; Agresti 2013, sec.
-    3.5.3), and uncorrected Pearson is what most trial reports give. Note
-    that R's ``chisq.test`` and scipy default to the correction; pass
-    ``correction=True`` to match them.
+    conservative (its size is often well below alpha; Agresti 2013, ch. 3),
+    and the uncorrected statistic is the one published reports usually give
+    (seed 004's chi2 = 7.7 is uncorrected). R's ``chisq.test`` and scipy
+    default to the correction; pass ``correction=True`` to match them.
 
     Parameters
     ----------
@@ -103,7 +103,7 @@ class ChiSquared:
     doi:10.1080/14786440009463897
     Yates, F. (1934). Contingency tables involving small numbers and the
     chi2 test. Suppl. J. R. Stat. Soc. 1, 217-235. doi:10.2307/2983604
-    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., Wiley, sec. 3.2.
+    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., Wiley, ch. 3.
 
     Examples
     --------

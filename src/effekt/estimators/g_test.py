@@ -57,9 +57,10 @@ class GTest:
     likelihood-ratio test of the independence model against the saturated
     one.
 
-    Default and why: ``correction="none"``, the plain G of R's
-    ``DescTools::GTest(correct="none")`` and of Agresti (2013, sec. 3.2.1);
-    ``"williams"`` brings its size closer to nominal in small samples.
+    Default and why: ``correction="none"``, the plain likelihood-ratio
+    statistic of Agresti (2013, ch. 3), equal to scipy's
+    ``chi2_contingency(lambda_="log-likelihood")`` (tested); ``"williams"``
+    brings its size closer to nominal in small samples.
 
     Parameters
     ----------
@@ -87,7 +88,7 @@ class GTest:
 
     References
     ----------
-    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., eq. 3.11.
+    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., Wiley, ch. 3.
     Williams, D. A. (1976). Improved likelihood ratio tests for complete
     contingency tables. Biometrika 63, 33-37. doi:10.1093/biomet/63.1.33
 

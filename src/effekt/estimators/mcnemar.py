@@ -118,7 +118,7 @@ class McNemar:
     two margins and their correlation (``ci="newcombe"``, default; see
     :func:`paired_newcombe_interval`), or the Wald interval
     ``+/- z sqrt(b + c - (b - c)^2 / n) / n`` (``ci="wald"``; Agresti 2013,
-    sec. 11.1.4). ``std_error`` is the Wald standard error. The test uses the
+    ch. 11). ``std_error`` is the Wald standard error. The test uses the
     discordant pairs only:
 
     * ``method="exact"`` (default): ``2 P(Binom(b + c, 1/2) <= min(b, c))``,
@@ -181,7 +181,7 @@ class McNemar:
     McNemar, Q. (1947). Note on the sampling error of the difference
     between correlated proportions or percentages. Psychometrika 12,
     153-157. doi:10.1007/BF02295996
-    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., sec. 11.1.
+    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., Wiley, ch. 11.
     Newcombe, R. G. (1998b). Improved confidence intervals for the difference
     between binomial proportions based on paired data. Statistics in
     Medicine 17, 2635-2650, method 10.

@@ -35,9 +35,9 @@ class RiskDifference:
     ``std_error`` is always the unpooled Wald standard error.
 
     Default and why: the Wald interval undercovers when a risk is near 0 or
-    1 or an arm is small (Newcombe 1998 found coverage down to 0.88 at
-    nominal 0.95); the Newcombe interval keeps close to nominal and is what
-    trial reports (e.g. CONSORT examples) give.
+    1 or an arm is small (Newcombe 1998, who compared eleven methods); the
+    Newcombe interval keeps close to nominal coverage there and is simple
+    to reproduce from a published table.
 
     Parameters
     ----------
@@ -73,9 +73,9 @@ class RiskDifference:
     Notes
     -----
     The Newcombe interval agrees with statsmodels'
-    ``confint_proportions_2indep(method="newcomb")``; R's
-    ``PropCIs::diffscoreci`` is the Miettinen-Nurminen score interval, a
-    different method.
+    ``confint_proportions_2indep(method="newcomb")`` (tested). It is not the
+    Miettinen-Nurminen score interval, a different method some packages
+    call "score".
 
     References
     ----------

@@ -63,8 +63,8 @@ class RiskRatio:
     Notes
     -----
     ``std_error`` is on the log scale, so ``with_conf_level`` rescales the
-    interval correctly. Agrees with statsmodels' ``Table2x2`` and R's
-    ``epitools::riskratio.wald``.
+    interval correctly. Agrees with statsmodels' ``Table2x2.riskratio_confint``
+    (tested).
 
     References
     ----------
