@@ -39,3 +39,23 @@ def test_doctests(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0, f"{module} has no doctest example"
     assert result.failed == 0
+
+
+@pytest.mark.parametrize(
+    "name", ["risk_difference", "risk_ratio", "odds_ratio", "chi2", "fisher", "g_test", "mcnemar"]
+)
+def test_docstring_lists_every_option(name):
+    import inspect
+
+    import effekt as ef
+
+    cls = ef.get_estimator(name)
+    cls = cls if isinstance(cls, type) else type(cls)
+    doc = inspect.getdoc(cls) or ""
+    params = doc.split("Parameters")[1].split("Returns")[0]
+    for option in inspect.signature(cls.fit).parameters:
+        if option == "self":
+            continue
+        assert f"\n{option} :" in "\n" + params or f", {option} :" in params or f"{option}, " in params, (
+            f"{name}: option {option!r} is not documented under Parameters"
+        )
