@@ -243,3 +243,9 @@ def test_missing_treatment_dropped_with_duplicated_index(name, df):
     dup.iloc[[4, 9], dup.columns.get_loc("z")] = np.nan
     res = ef.estimate(name, data=dup, outcome="y", treatment="z", missing="drop")
     assert res.n == 98 and res.estimate == full.estimate
+
+
+@pytest.mark.parametrize("name", ["fisher", "g_test"])
+def test_blocks_not_supported(name, df):
+    with pytest.raises(DesignError, match="use chi2 with blocks="):
+        ef.estimate(name, data=df.assign(b=1), outcome="y", treatment="z", blocks="b")

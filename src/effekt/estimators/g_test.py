@@ -9,6 +9,7 @@ import numpy as np
 from scipy import stats
 
 from effekt.data import check_option
+from effekt.errors import DesignError
 from effekt.estimators._tables import (
     check_table_for_test,
     expected_counts_warning,
@@ -71,6 +72,8 @@ class GTest:
     event : label, optional
     correction : {"none", "williams"}, default "none"
     measure : {"risk_difference", "risk_ratio", "odds_ratio", "cramers_v"}, optional
+    blocks : str, optional
+        Not supported (raises DesignError naming the stratified alternatives).
     alpha : float, default 0.05
     missing : {"error", "drop"}, default "error"
 
@@ -120,9 +123,16 @@ class GTest:
         event: Any = None,
         correction: str = "none",
         measure: str | None = None,
+        blocks: str | None = None,
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
+        if blocks is not None:
+            raise DesignError(
+                f"g_test: blocks={blocks!r} is not supported: the G test has no stratified version here. For a block-randomised trial "
+                "use chi2 with blocks= (the Cochran-Mantel-Haenszel test) or risk_difference with "
+                "blocks= (Mantel-Haenszel)."
+            )
         tab = read_table(
             data, outcome=outcome, treatment=treatment, arms=arms, event=event,
             missing=missing, multi_arm=True, estimator=self.name,
