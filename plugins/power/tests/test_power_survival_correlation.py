@@ -142,3 +142,36 @@ def test_logrank_warns_when_few_subjects_reach_the_event():
     assert res.extra["p_event1"] == pytest.approx(1 - np.exp(-0.2))
     assert any("18.1% of arm-1 subjects" in w for w in res.warnings)
     assert ef.power("logrank", hr=1.74, power=0.8, hazard=0.5, follow_up=2.0).warnings == ()
+
+
+def test_exact_mcnemar_power_matches_enumeration_with_scipy_binomtest():
+    # oracle: every (b, c) table of 25 pairs, multinomial probability, scipy's exact binomial test
+    n, p10, p01 = 25, 0.3, 0.08
+    total = 0.0
+    for b in range(n + 1):
+        for c in range(n + 1 - b):
+            if b + c == 0:
+                continue
+            prob = stats.multinomial.pmf([b, c, n - b - c], n, [p10, p01, 1 - p10 - p01])
+            if stats.binomtest(b, b + c, 0.5).pvalue <= 0.05:
+                total += prob
+    got = ef.power("mcnemar", p10=p10, p01=p01, n=n, method="exact").value
+    assert got == pytest.approx(total, abs=1e-12)
+
+
+def test_exact_mcnemar_rejection_matches_seed000_pvalues():
+    # seeds 000/003, section 4.12a: exact McNemar p = 0.081 for b = 35, c = 21 (56 discordant pairs)
+    from effekt_power.mcnemar import _exact_rejection
+
+    assert not _exact_rejection(56, 0.05, "two-sided")[35]
+    assert _exact_rejection(56, 0.09, "two-sided")[35]
+    # and p = 1.2e-4 for b = 14, c = 0
+    assert _exact_rejection(14, 1.3e-4, "two-sided")[14]
+    assert not _exact_rejection(14, 1.1e-4, "two-sided")[14]
+
+
+def test_exact_mcnemar_n_is_smallest_reaching_power():
+    res = ef.power("mcnemar", p10=0.3, p01=0.1, power=0.8, method="exact")
+    n = res.value
+    assert ef.power("mcnemar", p10=0.3, p01=0.1, n=n, method="exact").value >= 0.8
+    assert ef.power("mcnemar", p10=0.3, p01=0.1, n=n - 1, method="exact").value < 0.8

@@ -6,12 +6,57 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
 from effekt import DesignError
 from effekt_power._core import MISSING, Calculator, z_crit
 
-__all__ = ["McNemar"]
+__all__ = ["McNemar", "exact_mcnemar_power"]
+
+
+def _exact_rejection(m: int, alpha: float, alternative: str) -> np.ndarray:
+    """For m discordant pairs, which counts b of the first kind the exact test rejects.
+
+    Conditional on m, b ~ Bin(m, 1/2) under the null; the two-sided p-value is
+    min(1, 2 min(P(B <= b), P(B >= b))), as in the seed notes and R's mcnemar.exact.
+    """
+    b = np.arange(m + 1)
+    lower = stats.binom.cdf(b, m, 0.5)
+    upper = stats.binom.sf(b - 1, m, 0.5)
+    if alternative == "larger":
+        p = upper
+    elif alternative == "smaller":
+        p = lower
+    else:
+        p = np.minimum(1.0, 2.0 * np.minimum(lower, upper))
+    return np.asarray(p <= alpha * (1.0 + 1e-12))
+
+
+def exact_mcnemar_power(n: Any, p10: Any, p01: Any, alpha: Any, alternative: str = "two-sided") -> np.ndarray:
+    """Exact power of the exact (binomial) McNemar test with n pairs.
+
+    power = sum_m Bin(m; n, psi) sum_b Bin(b; m, p10/psi) 1[exact test rejects (b, m)],
+    psi = p10 + p01: the discordant count m is binomial, and given m the count
+    b of (1, 0) pairs is binomial with probability p10/psi.
+    """
+    n_a, p10_a, p01_a, a_a = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (n, p10, p01, alpha))
+    )
+    out = np.empty(n_a.shape)
+    flat = out.reshape(-1)
+    for i, (nn, q10, q01, level) in enumerate(zip(n_a.ravel(), p10_a.ravel(), p01_a.ravel(), a_a.ravel())):
+        total = int(nn)
+        psi = q10 + q01
+        pm = stats.binom.pmf(np.arange(total + 1), total, psi)
+        power = 0.0
+        for m in range(1, total + 1):
+            if pm[m] < 1e-16:
+                continue
+            reject = _exact_rejection(m, float(level), alternative)
+            if reject.any():
+                power += pm[m] * float(stats.binom.pmf(np.arange(m + 1), m, q10 / psi)[reject].sum())
+        flat[i] = power
+    return out
 
 
 class McNemar(Calculator):
@@ -39,6 +84,9 @@ class McNemar(Calculator):
         Number of pairs.
     power, alpha, alternative
         As for the other calculators; ``"larger"`` tests ``p10 > p01``.
+    method : {"normal", "exact"}, default "normal"
+        ``"exact"``: the exact power of the exact binomial McNemar test (whole
+        numbers of pairs; the n returned is the smallest reaching the power).
 
     Returns
     -------
@@ -64,6 +112,8 @@ class McNemar(Calculator):
     """
 
     name = "mcnemar"
+    methods = ("normal", "exact")
+    method_default = "normal"
     solvable = ("n", "power", "p10", "alpha")
     numeric = {
         "p10": (MISSING, 0.0, 1.0, True, True),
@@ -76,9 +126,21 @@ class McNemar(Calculator):
     effect = "p10"
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:
+        if opts["method"] == "exact":
+            return "exact (binomial) McNemar test, exact power"
         return "McNemar normal approximation (Connor)"
 
     def _check(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> None:
+        if opts["method"] == "exact":
+            if "n" in v and np.any(v["n"] != np.round(v["n"])):
+                raise DesignError(
+                    f"method='exact' needs a whole number of pairs; got n={np.asarray(v['n']).ravel()[0]:g}."
+                )
+            if "alpha" not in v:
+                raise DesignError(
+                    "method='exact' cannot solve for alpha: the exact test's size jumps between "
+                    "discrete levels. Give alpha and solve for another quantity."
+                )
         if "p10" in v:
             if np.any(v["p10"] + v["p01"] >= 1.0):
                 raise DesignError(
@@ -95,6 +157,10 @@ class McNemar(Calculator):
         return np.sign(v["p10"] - v["p01"]) if "p10" in v else None
 
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
+        if opts["method"] == "exact":
+            return exact_mcnemar_power(
+                np.round(v["n"]), v["p10"], v["p01"], v["alpha"], opts["alternative"]
+            )
         delta = v["p10"] - v["p01"]
         psi = v["p10"] + v["p01"]
         crit = z_crit(v["alpha"], opts["alternative"])
@@ -107,6 +173,28 @@ class McNemar(Calculator):
         if opts["alternative"] == "smaller":
             return lower
         return upper + lower
+
+    def _solve_unknown(
+        self, unknown: str, v: dict[str, np.ndarray], opts: Mapping[str, Any]
+    ) -> np.ndarray:
+        if opts["method"] != "exact" or unknown != "n":
+            return super()._solve_unknown(unknown, v, opts)
+        # the exact power is a saw-tooth in n: the smallest whole n reaching the power
+        b = self._broadcast(v)
+        shape = np.broadcast(*b.values()).shape
+        flat = {k: np.broadcast_to(a, shape).ravel() for k, a in b.items()}
+        out = np.empty(int(np.prod(shape)) if shape else 1)
+        normal = {"method": "normal", "alternative": opts["alternative"]}
+        for i in range(out.size):
+            point = {k: np.asarray(a[i]) for k, a in flat.items()}
+            start = float(super()._solve_unknown("n", dict(point), normal))
+            n = max(1, int(np.floor(0.8 * start)))
+            while exact_mcnemar_power(n, point["p10"], point["p01"], point["alpha"], opts["alternative"]) < point["power"]:
+                n += 1
+                if n > 100 * start + 1000:
+                    raise DesignError("method='exact': no n up to the search limit reaches the power asked for.")
+            out[i] = n
+        return out.reshape(shape)
 
     def _bracket(
         self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]
