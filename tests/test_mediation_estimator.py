@@ -557,3 +557,14 @@ def test_batched_newton_matches_statsmodels_on_resamples(family: str) -> None:
         np.testing.assert_allclose(coef[b], ref.params, rtol=1e-10)
         resid = df.y.to_numpy() - X @ ref.params
         assert sigma[b] == pytest.approx(np.sqrt(np.sum(counts[b] * resid**2) / (250 - 3)), rel=1e-10)
+
+
+def test_proportion_mediated_flagged_when_total_effect_is_uncertain() -> None:
+    rng = np.random.default_rng(11)
+    n = 80
+    df = pd.DataFrame({"z": np.repeat([0, 1], n // 2), "m": rng.standard_normal(n)})
+    df["y"] = 0.5 * df.m + rng.standard_normal(n)  # the treatment moves neither m nor y
+    with pytest.warns(EffektWarning, match="proportion mediated divides by numbers near 0"):
+        tab = ef.estimate("mediation", data=df, outcome="y", treatment="z", mediator="m", sims=200, seed=1)
+    lo, hi = tab["total"].conf_int
+    assert lo <= 0 <= hi

@@ -304,6 +304,14 @@ class Mediation:
             se_label = "cluster-bootstrap" if clustered else "bootstrap"
         # 4. the result
         warn = list(prob.cols.warnings()) + design_warnings(prob)
+        total = draws["total"][np.isfinite(draws["total"])]
+        t_lo, t_hi = np.quantile(total, [alpha / 2, 1 - alpha / 2])
+        if t_lo <= 0.0 <= t_hi:
+            warn.append(
+                f"the total effect's {100 * (1 - alpha):g}% interval [{t_lo:.4g}, {t_hi:.4g}] includes 0, so "
+                "the proportion mediated divides by numbers near 0: read its estimate and interval as "
+                "undefined, and report the ACME and ADE instead."
+            )
         for w in warn:
             warnings.warn(w, EffektWarning, stacklevel=user_stacklevel())
         rows = []
