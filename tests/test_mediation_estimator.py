@@ -568,3 +568,31 @@ def test_proportion_mediated_flagged_when_total_effect_is_uncertain() -> None:
         tab = ef.estimate("mediation", data=df, outcome="y", treatment="z", mediator="m", sims=200, seed=1)
     lo, hi = tab["total"].conf_int
     assert lo <= 0 <= hi
+
+
+def test_bca_interval_matches_a_plain_implementation() -> None:
+    # Efron (1987): z0 from the share of draws below the estimate, a from the jackknife
+    from effekt.mediation.mediation import bca_interval
+
+    rng = np.random.default_rng(3)
+    draws = rng.gamma(4.0, 1.0, 2000)
+    jack = rng.normal(4.0, 0.1, 50) ** 2
+    est = 3.8
+    z0 = stats.norm.ppf(np.mean(draws < est))
+    d = jack.mean() - jack
+    a = np.sum(d**3) / (6 * np.sum(d**2) ** 1.5)
+    q = [stats.norm.cdf(z0 + (z0 + zq) / (1 - a * (z0 + zq))) for zq in stats.norm.ppf([0.025, 0.975])]
+    assert bca_interval(draws, est, jack, 0.05) == pytest.approx(tuple(np.quantile(draws, q)), rel=1e-12)
+
+
+def test_bca_bootstrap_covers_and_needs_the_bootstrap() -> None:
+    hits, reps = 0, 60
+    for r in range(reps):
+        df = _data(4000 + r, n=150)
+        tab = _fit(df, method="bootstrap", boot_ci="bca", sims=300, seed=r)
+        lo, hi = tab["acme"].conf_int
+        hits += lo <= 0.8 * 0.6 <= hi
+        assert tab["acme"].ci_method == "bootstrap-bca"
+    assert hits >= stats.binom.ppf(0.0005, reps, 0.95), hits
+    with pytest.raises(DesignError, match="boot_ci='bca' needs method='bootstrap'"):
+        _fit(_data(1, n=50), boot_ci="bca")
