@@ -572,7 +572,7 @@ def test_proportion_mediated_flagged_when_total_effect_is_uncertain() -> None:
 
 def test_bca_interval_matches_a_plain_implementation() -> None:
     # Efron (1987): z0 from the share of draws below the estimate, a from the jackknife
-    from effekt.mediation.mediation import bca_interval
+    from effekt.mediation._inference import bca_interval
 
     rng = np.random.default_rng(3)
     draws = rng.gamma(4.0, 1.0, 2000)

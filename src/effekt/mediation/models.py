@@ -29,9 +29,9 @@ from effekt.mediation._effects import summaries as mediation_summaries
 from effekt.mediation._glm import FAMILIES, SE_TYPES, mean_function
 from effekt.mediation._glm import Fit as WorkingModel
 from effekt.mediation._glm import fit_model as fit_working_model
+from effekt.mediation._inference import _mvn_draws as draw_coefficients
+from effekt.mediation._inference import _pval as simulation_pvalue
 from effekt.mediation.mediation import TERMS
-from effekt.mediation.mediation import _mvn_draws as draw_coefficients
-from effekt.mediation.mediation import _pval as simulation_pvalue
 
 __all__ = [
     "FAMILIES",

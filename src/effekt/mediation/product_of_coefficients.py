@@ -11,14 +11,8 @@ from effekt.data import check_positive_int, check_seed
 from effekt.errors import EffektWarning
 from effekt.mediation._design import prepare
 from effekt.mediation._glm import fit_model, ols_batch
-from effekt.mediation.mediation import (
-    Mediation,
-    _pval,
-    design_warnings,
-    resample_batches,
-    resolve_se_type,
-    user_stacklevel,
-)
+from effekt.mediation._inference import _pval, resample_batches
+from effekt.mediation.mediation import Mediation, design_warnings, resolve_se_type, user_stacklevel
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
 
