@@ -117,9 +117,9 @@ def prepare(
     slot = np.arange(ev_pos.size) - np.repeat(first, counts)
     gsend = send[ev_pos[first]]
     # risk set of g: stop key in [gkey, stratum end) minus start key in [gkey, stratum end)
-    stop_lo = np.searchsorted(ks, gkeys, side="left")
+    stop_lo = np.asarray(np.searchsorted(ks, gkeys, side="left"))
     stop_hi = np.searchsorted(ks, gsend, side="left")
-    start_lo = np.searchsorted(kst_sorted, gkeys, side="left")
+    start_lo = np.asarray(np.searchsorted(kst_sorted, gkeys, side="left"))
     start_hi = np.searchsorted(kst_sorted, gsend, side="left")
     ws = w[order]
     if ties == "efron":
@@ -262,6 +262,12 @@ def newton(
             ) from None
         decrement = float(grad @ step)
         if decrement < tol:
+            if np.max(np.abs(beta), initial=0.0) > 15:
+                raise EstimationError(
+                    "cox: a coefficient exceeds 15 on the log-hazard scale, so the estimate is "
+                    "effectively infinite (the fit diverges: monotone likelihood). A group has all or "
+                    "none of the events; check the events by arm and stratum."
+                )
             return beta, ll, info, it - 1
         t = 1.0
         for _ in range(30):

@@ -130,7 +130,8 @@ def check_survival(
             )
     if cols.z is not None and strata_need_both_arms and cols.blocks is not None:
         assert cols.block_labels is not None
-        check_groups_have_both_arms(cols.blocks, cols.block_labels, cols.z, role="stratum", column=strata_name)
+        labels = np.array(cols.block_labels.tolist(), dtype=object)  # plain labels in messages
+        check_groups_have_both_arms(cols.blocks, labels, cols.z, role="stratum", column=strata_name)
     return SurvivalColumns(
         cols=cols,
         time=t,

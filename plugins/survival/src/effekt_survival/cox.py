@@ -229,9 +229,9 @@ class Cox:
     >>> res = ef.estimate("cox", data=df, time="time", event="event", treatment="z",
     ...                   blocks="block")
     >>> res.design, res.ci_method, round(res.estimate, 2)
-    ('stratified', 'wald-log', 1.59)
+    ('stratified', 'wald-log', 1.78)
     >>> res.extra["interpretation"]
-    '59 % higher rate'
+    '78 % higher rate'
     """
 
     name: ClassVar[str] = "cox"
