@@ -61,6 +61,13 @@ class CoxProblem:
     n_groups: int
     ties: str
     offset: np.ndarray  # fixed part of the linear predictor
+    gtime: np.ndarray  # time of each event group
+    g_stratum_lo: np.ndarray  # sorted position where each group's stratum starts
+    row_g_end: np.ndarray  # first group beyond each row's stratum
+    # Fine-Gray extension: row j stays in the risk set of every later group g of its
+    # stratum with weight ext_h[g] * ext_u[j] (ext_u = 0 for ordinary rows)
+    ext_u: np.ndarray | None = None
+    ext_h: np.ndarray | None = None
 
     @property
     def n_events(self) -> int:
@@ -136,6 +143,8 @@ def prepare(
     row_g_lo = np.searchsorted(gkeys, kst, side="right")
     row_group = np.full(n, -1, dtype=np.int64)
     row_group[ev_pos] = ev_group
+    g_stratum_lo = np.asarray(np.searchsorted(ks, (gkeys // span) * span, side="left"))
+    row_g_end = np.asarray(np.searchsorted(gkeys, send, side="left"))
     return CoxProblem(
         X=X[order],
         w=ws,
@@ -157,6 +166,9 @@ def prepare(
         n_groups=gkeys.size,
         ties=ties,
         offset=off[order],
+        gtime=times[gkeys % span],
+        g_stratum_lo=g_stratum_lo,
+        row_g_end=row_g_end,
     )
 
 
@@ -171,7 +183,21 @@ def _risk_sums(P: CoxProblem, values: np.ndarray) -> np.ndarray:
     """Sum of ``values`` (rows in sorted order) over the risk set of every event group."""
     by_stop = _prefix(values)
     by_start = _prefix(values[P.start_order])
-    return (by_stop[P.stop_hi] - by_stop[P.stop_lo]) - (by_start[P.start_hi] - by_start[P.start_lo])
+    out = (by_stop[P.stop_hi] - by_stop[P.stop_lo]) - (by_start[P.start_hi] - by_start[P.start_lo])
+    if P.ext_u is not None and P.ext_h is not None:
+        u = P.ext_u if values.ndim == 1 else P.ext_u[:, None]
+        ext = _prefix(values * u)
+        h = P.ext_h if values.ndim == 1 else P.ext_h[:, None]
+        out = out + h * (ext[P.stop_lo] - ext[P.g_stratum_lo])
+    return np.asarray(out)
+
+
+def _later_groups(P: CoxProblem, group_values: np.ndarray) -> np.ndarray:
+    """For every row, the sum of ``ext_h * group_values`` over later groups of its stratum."""
+    assert P.ext_h is not None
+    h = P.ext_h if group_values.ndim == 1 else P.ext_h[:, None]
+    pre = _prefix(group_values * h)
+    return np.asarray(pre[P.row_g_end] - pre[P.row_g_hi])
 
 
 def _per_row_groups(P: CoxProblem, group_values: np.ndarray) -> np.ndarray:
@@ -221,6 +247,8 @@ def _parts(P: CoxProblem, beta: np.ndarray, *, need_hess: bool = True) -> _Parts
     b_g = np.bincount(g, weights=omega * c / den, minlength=P.n_groups)
     if need_hess:
         A = _per_row_groups(P, a_g)
+        if P.ext_u is not None:
+            A = A + P.ext_u * _later_groups(P, a_g)
         coef = v * A
         coef[ev] -= v[ev] * b_g[g]
         hess = (X * coef[:, None]).T @ X - (m * omega[:, None]).T @ m
@@ -313,6 +341,9 @@ def score_residuals(P: CoxProblem, beta: np.ndarray) -> np.ndarray:
     cvec = np.zeros((P.n_groups, X.shape[1]))
     np.add.at(cvec, g, (omega * c / den)[:, None] * pr.m)
     own_bvec[ev] = cvec[g]
+    if P.ext_u is not None:
+        A = A + P.ext_u * _later_groups(P, pr.a_g)
+        B = B + P.ext_u[:, None] * _later_groups(P, bvec_all)
     resid = -v[:, None] * (X * (A - own_b)[:, None] - (B - own_bvec))
     counts = np.bincount(g, minlength=P.n_groups)
     mbar = np.zeros((P.n_groups, X.shape[1]))
