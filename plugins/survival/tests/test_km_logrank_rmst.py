@@ -231,5 +231,5 @@ def test_km_negative_time(df):
 
 
 def test_text_time(df):
-    with pytest.raises(DataError, match="time column 'time' holds object values"):
+    with pytest.raises(DataError, match="time column 'time' holds text where numbers belong"):
         RMST().fit(df.assign(time=df.time.astype(str)), time="time", event="event", treatment="z", tau=5)

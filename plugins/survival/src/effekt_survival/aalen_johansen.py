@@ -234,7 +234,7 @@ class AalenJohansen:
 
         truth = cif(math.exp(effect)) - cif(1.0)
         return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "horizon": 1.0},
-                         truth=truth, outcome=None, treatment="z")
+                         truth=truth, outcome="time", treatment="z")
 
     def fit(self, data: Any, *, time: str, event: str, treatment: str, horizon: float | None = None,
             cause: int = 1, strata: str | None = None, blocks: str | None = None, rho: float = 0.0,

@@ -84,7 +84,7 @@ class CauseSpecificCox:
         """Constant competing hazards; ``effect`` is the cause-1 log HR, truth = exp(effect)."""
         df = simulate_competing(rng, n=n, log_hr=effect)
         return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "cause": 1},
-                         truth=math.exp(effect), outcome=None, treatment="z")
+                         truth=math.exp(effect), outcome="time", treatment="z")
 
     def fit(self, data: Any, *, time: str, event: str, treatment: str, cause: int = 1, strata: str | None = None,
             blocks: str | None = None, covariates: Sequence[str] | str | None = None, clusters: str | None = None,

@@ -248,7 +248,7 @@ class Cox:
         df = simulate_weibull(rng, n=n, log_hr=effect)
         return Synthetic(
             data=df, spec={"time": "time", "event": "event", "treatment": "z", "blocks": "block"},
-            truth=math.exp(effect), outcome=None, treatment="z",
+            truth=math.exp(effect), outcome="time", treatment="z",
         )
 
     def fit(

@@ -54,55 +54,54 @@ def simulate_weekly(rng: np.random.Generator, *, n: int, log_hr: float, weeks: i
     return pd.DataFrame({"week": time, "event": event, "z": z, "block": block})
 
 
-def _irls(X: np.ndarray, y: np.ndarray, link: str, max_iter: int = 100, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
-    """Binomial GLM by Fisher scoring; returns (beta, expected information)."""
-    p = X.shape[1]
-    beta = np.zeros(p)
-    # start at the marginal rate
-    rate = min(max(y.mean(), 1e-4), 0.5)
-    beta_0 = math.log(-math.log(1 - rate)) if link == "cloglog" else math.log(rate / (1 - rate))
-    eta = np.full(y.size, beta_0)
-    dev_old = np.inf
-    info = np.eye(p)
+def _mean(eta: np.ndarray, link: str) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and its derivative with respect to eta."""
+    if link == "logit":
+        mu = special.expit(eta)
+        return np.clip(mu, 1e-12, 1 - 1e-12), mu * (1 - mu)
+    e = np.exp(np.clip(eta, -30, 3.5))
+    return np.clip(-np.expm1(-e), 1e-12, 1 - 1e-12), e * np.exp(-e)
+
+
+def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
+    return -2.0 * float(np.sum(y * np.log(mu) + (1 - y) * np.log1p(-mu)))
+
+
+def _irls(X: np.ndarray, y: np.ndarray, link: str, max_iter: int = 100, tol: float = 1e-11) -> tuple[np.ndarray, np.ndarray]:
+    """Binomial GLM by Fisher scoring with step halving; returns (beta, expected information)."""
+    rate = min(max(float(y.mean()), 1e-4), 0.5)
+    eta = np.full(y.size, math.log(-math.log(1 - rate)) if link == "cloglog" else math.log(rate / (1 - rate)))
+    beta: np.ndarray | None = None
+    mu, dmu = _mean(eta, link)
+    dev = _deviance(y, mu)
     for _ in range(max_iter):
-        if link == "logit":
-            mu = special.expit(eta)
-            dmu = mu * (1 - mu)
-        else:
-            e = np.exp(np.clip(eta, -30, 5))
-            mu = -np.expm1(-e)
-            dmu = e * np.exp(-e)
-        mu = np.clip(mu, 1e-12, 1 - 1e-12)
-        var = mu * (1 - mu)
-        w = dmu**2 / var
+        w = dmu**2 / (mu * (1 - mu))
         zwork = eta + (y - mu) / dmu
         info = (X * w[:, None]).T @ X
         try:
-            beta = np.linalg.solve(info, (X * w[:, None]).T @ zwork)
+            cand = np.linalg.solve(info, (X * w[:, None]).T @ zwork)
         except np.linalg.LinAlgError:
             raise EstimationError(
                 "discrete_time_hazard: the design is singular; a covariate is constant or collinear with "
                 "the period or block effects."
             ) from None
-        eta = X @ beta
-        mu_new = special.expit(eta) if link == "logit" else -np.expm1(-np.exp(np.clip(eta, -30, 5)))
-        mu_new = np.clip(mu_new, 1e-12, 1 - 1e-12)
-        dev = -2 * float(np.sum(y * np.log(mu_new) + (1 - y) * np.log1p(-mu_new)))
-        if abs(dev - dev_old) < tol * (abs(dev) + 0.1):
+        step = 1.0
+        for _ in range(40):
+            new = cand if beta is None else beta + step * (cand - beta)
+            eta_new = X @ new
+            mu_new, dmu_new = _mean(eta_new, link)
+            dev_new = _deviance(y, mu_new)
+            if dev_new <= dev + 1e-12 * abs(dev) or beta is None:
+                break
+            step /= 2.0
+        converged = abs(dev - dev_new) < tol * (abs(dev_new) + 0.1)
+        beta, eta, mu, dmu, dev = new, eta_new, mu_new, dmu_new, dev_new
+        if converged:
             break
-        dev_old = dev
     else:
         raise EstimationError("discrete_time_hazard: Fisher scoring did not converge in 100 iterations.")
-    # information at the final beta
-    if link == "logit":
-        mu = special.expit(eta)
-        w = mu * (1 - mu)
-    else:
-        e = np.exp(np.clip(eta, -30, 5))
-        mu = np.clip(-np.expm1(-e), 1e-12, 1 - 1e-12)
-        w = (e * np.exp(-e)) ** 2 / (mu * (1 - mu))
-    info = (X * w[:, None]).T @ X
-    return beta, info
+    w = dmu**2 / (mu * (1 - mu))
+    return beta, (X * w[:, None]).T @ X
 
 
 class DiscreteTimeHazard:
@@ -122,9 +121,10 @@ class DiscreteTimeHazard:
 
     Defaults and why: ``link="cloglog"`` because it estimates the HR that
     ``cox`` estimates and the trial reports; one parameter per week, the
-    discrete analogue of Cox's unrestricted baseline. Weeks and blocks with
-    no events are dropped: their parameters are minus infinity and their rows
-    carry no information on ``beta`` (the limit of the likelihood).
+    discrete analogue of Cox's unrestricted baseline. Weeks with no events
+    (or in which everyone at risk has the event) and blocks with no events
+    are dropped: their parameters are infinite and their rows carry no
+    information on ``beta`` (the limit of the likelihood).
 
     Parameters
     ----------
@@ -181,7 +181,7 @@ class DiscreteTimeHazard:
         """Grouped-time PH data in 3 blocks; ``effect`` is the true log HR, truth = exp(effect)."""
         df = simulate_weekly(rng, n=n, log_hr=effect)
         return Synthetic(data=df, spec={"time": "week", "event": "event", "treatment": "z", "blocks": "block"},
-                         truth=math.exp(effect), outcome=None, treatment="z")
+                         truth=math.exp(effect), outcome="week", treatment="z")
 
     def fit(self, data: Any, *, time: str, event: str, treatment: str, blocks: str | None = None,
             strata: str | None = None, covariates: Sequence[str] | str | None = None, link: str = "cloglog",
@@ -189,7 +189,8 @@ class DiscreteTimeHazard:
         check_option(link, "link", ("cloglog", "logit"))
         alpha = check_alpha(alpha)
         sc = check_survival(data, time=time, event=event, treatment=treatment, strata=strata, blocks=blocks,
-                            covariates=covariates, missing=missing, estimator=self.name)
+                            covariates=covariates, missing=missing, estimator=self.name,
+                            strata_need_both_arms=True)
         ev, extra = _event_indicator(sc, cause, event, self.name)
         t = sc.time
         bad = (t != np.round(t)) | (t < 1)
@@ -204,9 +205,10 @@ class DiscreteTimeHazard:
         # weeks and blocks without events carry no information on beta
         n_per = int(period.max())
         ev_by_period = np.bincount(period, weights=y, minlength=n_per + 1)
-        keep = ev_by_period[period] > 0
-        dropped_periods = [int(p) for p in np.flatnonzero(ev_by_period[1:] == 0) + 1
-                           if p <= n_per and (period == p).any()]
+        n_by_period = np.bincount(period, minlength=n_per + 1)
+        uninformative = (ev_by_period == 0) | (ev_by_period == n_by_period)
+        keep = ~uninformative[period]
+        dropped_periods = [int(p) for p in np.flatnonzero(uninformative[1:]) + 1 if n_by_period[p] > 0]
         cols = [sc.z.astype(float)[rows]]
         names = [str(treatment)]
         if sc.strata is not None:
@@ -231,6 +233,12 @@ class DiscreteTimeHazard:
                 blocks_X[np.flatnonzero(m), b_code[m] - 1] = 1.0
         X = np.column_stack([Xz, D, blocks_X])
         beta, info = _irls(X, y_k, link)
+        if np.max(np.abs(beta[: len(names)])) > 30:
+            raise EstimationError(
+                "discrete_time_hazard: a coefficient exceeds 30 on the link scale, so the fit diverges "
+                "(separation): some arm or covariate value has all or none of the events in the weeks where it is "
+                "at risk. Check the events by arm and week."
+            )
         try:
             V = np.linalg.inv(info)
         except np.linalg.LinAlgError:

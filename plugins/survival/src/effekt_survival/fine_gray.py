@@ -152,7 +152,7 @@ class FineGray:
         """Fine & Gray's design; ``effect`` is the true log SHR of cause 1, truth = exp(effect)."""
         df = simulate_fine_gray(rng, n=n, log_shr=effect)
         return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "cause": 1},
-                         truth=math.exp(effect), outcome=None, treatment="z")
+                         truth=math.exp(effect), outcome="time", treatment="z")
 
     def fit(self, data: Any, *, time: str, event: str, treatment: str, cause: int = 1, strata: str | None = None,
             blocks: str | None = None, covariates: Sequence[str] | str | None = None, ties: str = "efron",

@@ -19,11 +19,13 @@ from effekt_survival.cox import _event_indicator
 __all__ = ["KaplanMeier", "plot_kaplan_meier", "simulate_exponential"]
 
 
-def simulate_exponential(rng: np.random.Generator, *, n: int, log_hr: float, censor_at: float = 2.0) -> pd.DataFrame:
-    """Two-arm trial, exponential times with rate 1 (control) and exp(log_hr), censored at ``censor_at``."""
+def simulate_exponential(rng: np.random.Generator, *, n: int, log_hr: float, censor_at: float = 2.0,
+                         censor_low: float = 0.5) -> pd.DataFrame:
+    """Two-arm trial, exponential times with rate 1 (control) and exp(log_hr); drop-out uniform
+    on (``censor_low``, 4), administrative censoring at ``censor_at``."""
     z = rng.permutation(np.arange(n) % 2)
     t = rng.exponential(1.0 / np.exp(log_hr * z))
-    c = np.minimum(rng.uniform(0.5, 4.0, n), censor_at)
+    c = np.minimum(rng.uniform(censor_low, 4.0, n), censor_at)
     return pd.DataFrame({"time": np.minimum(t, c), "event": (t <= c).astype(int), "z": z})
 
 
@@ -112,7 +114,7 @@ class KaplanMeier:
         df = simulate_exponential(rng, n=n, log_hr=effect)
         truth = math.exp(-math.exp(effect)) - math.exp(-1.0)
         return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "horizon": 1.0},
-                         truth=truth, outcome=None, treatment="z")
+                         truth=truth, outcome="time", treatment="z")
 
     def fit(
         self,

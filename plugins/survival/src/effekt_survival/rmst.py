@@ -54,8 +54,9 @@ class RMST:
     ``sqrt(Var mu_1 + Var mu_0)`` and a normal Wald interval.
 
     Defaults and why: ``tau`` has no default - it must lie within the
-    follow-up of both arms and is part of the question; a ``tau`` beyond the
-    last observed time of an arm is a :class:`DesignError`.
+    follow-up of both arms and is part of the question; a ``tau`` beyond
+    the last observed time of an arm is a :class:`DesignError` unless that
+    arm's curve has reached zero (its last time is an event).
 
     Parameters
     ----------
@@ -101,13 +102,13 @@ class RMST:
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int, effect: float) -> Synthetic:
-        """Exponential trial, rates 1 and exp(effect); truth ``(1 - e^{-r tau})/r`` differences at tau = 1.5."""
+        """Exponential trial, rates 1 and exp(effect), follow-up >= 2; truth the difference of ``(1 - e^{-r tau})/r`` at tau = 1.5."""
         tau = 1.5
-        df = simulate_exponential(rng, n=n, log_hr=effect)
+        df = simulate_exponential(rng, n=n, log_hr=effect, censor_at=3.0, censor_low=2.0)
         r = math.exp(effect)
         truth = (1 - math.exp(-r * tau)) / r - (1 - math.exp(-tau))
         return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "tau": tau},
-                         truth=truth, outcome=None, treatment="z")
+                         truth=truth, outcome="time", treatment="z")
 
     def fit(self, data: Any, *, time: str, event: str, treatment: str, tau: float | None = None,
             cause: int | None = None, alpha: float = 0.05, missing: str = "error") -> EffectResult:
@@ -127,7 +128,8 @@ class RMST:
         for arm in (0, 1):
             m = sc.z == arm
             last = float(sc.time[m].max())
-            if tau > last:
+            ends_in_event = bool(ev[m][sc.time[m] == last].any()) and bool((ev[m][sc.time[m] == last] > 0).all())
+            if tau > last and not ends_in_event:
                 label = "treated" if arm else "control"
                 raise DesignError(
                     f"rmst: tau={tau:g} lies beyond the last follow-up time of the {label} arm ({last:g}); the "
