@@ -196,9 +196,10 @@ class DiscreteTimeHazard:
         bad = (t != np.round(t)) | (t < 1)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            row = sc.cols.index[i] if sc.cols.index is not None else i
             raise DataError(
                 f"discrete_time_hazard: time column {time!r} must hold whole periods >= 1 (the week of the event "
-                f"or of censoring, counting the first week after the origin as 1); row {sc.cols.index[i]} has "
+                f"or of censoring, counting the first week after the origin as 1); row {row} has "
                 f"{t[i]:g} ({int(bad.sum())} such rows). Round up with numpy.ceil, or drop people with no week at risk."
             )
         rows, period, y = person_period(t, ev)
