@@ -233,3 +233,18 @@ def test_km_negative_time(df):
 def test_text_time(df):
     with pytest.raises(DataError, match="time column 'time' holds text where numbers belong"):
         RMST().fit(df.assign(time=df.time.astype(str)), time="time", event="event", treatment="z", tau=5)
+
+
+def test_km_delayed_entry_matches_lifelines(df):
+    d = df.assign(en=np.floor(df.time * np.random.default_rng(1).uniform(0, 0.6, len(df))))
+    res = KaplanMeier().fit(d, time="time", event="event", treatment="z", horizon=20, entry="en")
+    for arm, lab in ((1, "treated"), (0, "control")):
+        m = d.z == arm
+        kmf = KaplanMeierFitter().fit(d.time[m], d.event[m], entry=d.en[m])
+        c = res.extra["curves"][lab]
+        np.testing.assert_allclose(c["survival"], kmf.survival_function_.loc[c["time"]].to_numpy().ravel(),
+                                   rtol=1e-12)
+        # at risk at t: entered before t and not yet out (lifelines' event_table counts entries at t too)
+        t, en = d.time[m].to_numpy(), d.en[m].to_numpy()
+        expected = [int(np.sum((en < s) & (t >= s))) for s in c["time"]]
+        np.testing.assert_array_equal(c["at_risk"], expected)
