@@ -266,3 +266,18 @@ def test_entry_not_before_exit():
     df.loc[5, "en"] = df.loc[5, "t"]
     with pytest.raises(DataError, match=r"entry column 'en' is not before time column 't' in row 5"):
         Cox().fit(df, time="t", event="e", treatment="z", entry="en")
+
+
+def test_cause_any_is_the_composite_endpoint():
+    df = _data()
+    df.loc[:40, "e"] = df.loc[:40, "e"] * 2  # some exits of cause 2
+    a = Cox().fit(df, time="t", event="e", treatment="z", strata="s", cause="any")
+    b = Cox().fit(df.assign(e=(df.e > 0).astype(int)), time="t", event="e", treatment="z", strata="s")
+    assert a.estimate == pytest.approx(b.estimate, rel=1e-12)
+    assert a.extra["cause"] == "any"
+    assert a.extra["events_treated"] + a.extra["events_control"] == int((df.e > 0).sum())
+
+
+def test_bad_cause_value():
+    with pytest.raises(DesignError, match="cause= must be a positive whole number \\(1..k\\) or 'any'"):
+        Cox().fit(_data(), time="t", event="e", treatment="z", cause="job")

@@ -159,11 +159,12 @@ def rate_wording(hr: float, what: str = "rate") -> str:
     return f"{abs(pct):.0f} % {direction} {what}"
 
 
-def require_events(sc: SurvivalColumns, *, estimator: str, cause: int | None = None) -> None:
-    """EstimationError-free precheck: each arm needs an event of interest."""
-    ev = sc.event > 0 if cause is None else sc.event == cause
+def require_events(sc: SurvivalColumns, *, estimator: str, cause: int | str | None = None) -> None:
+    """DataError unless the data hold an event of interest (``cause`` None or "any": any cause)."""
+    anyc = cause is None or cause == "any"
+    ev = sc.event > 0 if anyc else sc.event == cause
     if not ev.any():
-        what = "events" if cause is None else f"events of cause {cause}"
+        what = "events" if anyc else f"events of cause {cause}"
         raise DataError(
             f"{estimator}: the event column has no {what} among {sc.n} rows; nothing can be "
             "estimated. Check the event coding (0 = censored, 1..k = cause)."

@@ -93,7 +93,8 @@ def cox_result(
             "p_value": float(2.0 * stats.norm.sf(abs(bk / sk))),
         })
     z = sc.z
-    ev = sc.event > 0 if "cause" not in extra else sc.event == extra["cause"]
+    cause = extra.get("cause", "any")
+    ev = sc.event > 0 if cause == "any" else sc.event == cause
     ph_warn = [
         f"the proportional-hazards test rejects for {r['term']!r} (p = {r['p_value']:.3g}); the hazard "
         "ratio averages a ratio that changes over time. Look at the scaled Schoenfeld residuals."
@@ -182,8 +183,10 @@ class Cox:
     weights : str, optional
         Positive case weights.
     ties : {"efron", "breslow"}, default "efron"
-    cause : int, optional
-        The event code counted as the event when ``event`` holds several.
+    cause : int or "any", optional
+        The event code counted as the event when ``event`` holds several;
+        ``"any"`` counts the first exit of any cause (a composite endpoint
+        such as "clarification").
     ph_transform : {"km", "rank", "identity", "log", None}, default "km"
         Time scale of the Schoenfeld test (None skips it).
     profile_ci : bool, default True
@@ -265,7 +268,7 @@ class Cox:
         entry: str | None = None,
         weights: str | None = None,
         ties: str = "efron",
-        cause: int | None = None,
+        cause: int | str | None = None,
         ph_transform: str | None = "km",
         profile_ci: bool = True,
         alpha: float = 0.05,
@@ -295,16 +298,22 @@ class Cox:
         )
 
 
-def _event_indicator(sc: SurvivalColumns, cause: int | None, event: str, estimator: str) -> tuple[np.ndarray, dict[str, Any]]:
+def _event_indicator(sc: SurvivalColumns, cause: int | str | None, event: str,
+                     estimator: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """The 0/1 event of a one-event analysis: the only cause, ``cause=k``, or ``cause="any"``."""
     causes = sc.causes
     if cause is None:
         if causes.size > 1:
             raise DesignError(
                 f"{estimator}: event column {event!r} holds {causes.size} causes "
-                f"({', '.join(str(int(c)) for c in causes)}). Pick one with cause=, use "
-                "cause_specific_cox or fine_gray, or recode the column to 0/1 for 'any exit'."
+                f"({', '.join(str(int(c)) for c in causes)}). Pick one with cause=, pass cause='any' for "
+                "the first exit of any kind, or use cause_specific_cox or fine_gray."
             )
         return (sc.event > 0).astype(np.int8), {}
+    if cause == "any":
+        return (sc.event > 0).astype(np.int8), {"cause": "any"}
     if not isinstance(cause, (int, np.integer)) or isinstance(cause, bool) or cause < 1:
-        raise DesignError(f"{estimator}: cause= must be a positive whole number (1..k); got {cause!r}.")
+        raise DesignError(
+            f"{estimator}: cause= must be a positive whole number (1..k) or 'any'; got {cause!r}."
+        )
     return (sc.event == cause).astype(np.int8), {"cause": int(cause)}

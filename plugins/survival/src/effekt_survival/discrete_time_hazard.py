@@ -137,7 +137,7 @@ class DiscreteTimeHazard:
         Fixed effects (``strata`` is accepted as an alias).
     covariates : list of str, optional
     link : {"cloglog", "logit"}, default "cloglog"
-    cause : int, optional
+    cause : int or "any", optional
     alpha : float, default 0.05
     missing : {"error", "drop"}, default "error"
 
@@ -185,7 +185,7 @@ class DiscreteTimeHazard:
 
     def fit(self, data: Any, *, time: str, event: str, treatment: str, blocks: str | None = None,
             strata: str | None = None, covariates: Sequence[str] | str | None = None, link: str = "cloglog",
-            cause: int | None = None, alpha: float = 0.05, missing: str = "error") -> EffectResult:
+            cause: int | str | None = None, alpha: float = 0.05, missing: str = "error") -> EffectResult:
         check_option(link, "link", ("cloglog", "logit"))
         alpha = check_alpha(alpha)
         sc = check_survival(data, time=time, event=event, treatment=treatment, strata=strata, blocks=blocks,

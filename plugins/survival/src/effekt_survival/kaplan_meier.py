@@ -66,7 +66,7 @@ class KaplanMeier:
         Times for the at-risk table.
     entry : str, optional
         Delayed-entry column (at risk on ``(entry, time]``).
-    cause : int, optional
+    cause : int or "any", optional
     alpha : float, default 0.05
     missing : {"error", "drop"}, default "error"
 
@@ -127,7 +127,7 @@ class KaplanMeier:
         horizons: Sequence[float] | None = None,
         risk_times: Sequence[float] | None = None,
         entry: str | None = None,
-        cause: int | None = None,
+        cause: int | str | None = None,
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:

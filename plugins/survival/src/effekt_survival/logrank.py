@@ -83,7 +83,7 @@ class Logrank:
     data : DataFrame
     time, event, treatment : str
     strata, blocks : str, optional
-    cause : int, optional
+    cause : int or "any", optional
         The cause tested when ``event`` holds several (others censored).
     alpha : float, default 0.05
     missing : {"error", "drop"}, default "error"
@@ -137,7 +137,7 @@ class Logrank:
                          truth=math.exp(0.3 * effect), outcome="time", treatment="z")
 
     def fit(self, data: Any, *, time: str, event: str, treatment: str, strata: str | None = None,
-            blocks: str | None = None, cause: int | None = None, alpha: float = 0.05,
+            blocks: str | None = None, cause: int | str | None = None, alpha: float = 0.05,
             missing: str = "error") -> EffectResult:
         alpha = check_alpha(alpha)
         sc = check_survival(data, time=time, event=event, treatment=treatment, strata=strata, blocks=blocks,

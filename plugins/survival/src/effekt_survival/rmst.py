@@ -63,7 +63,7 @@ class RMST:
     data : DataFrame
     time, event, treatment : str
     tau : float
-    cause : int, optional
+    cause : int or "any", optional
     alpha : float, default 0.05
     missing : {"error", "drop"}, default "error"
 
@@ -111,7 +111,7 @@ class RMST:
                          truth=truth, outcome="time", treatment="z")
 
     def fit(self, data: Any, *, time: str, event: str, treatment: str, tau: float | None = None,
-            cause: int | None = None, alpha: float = 0.05, missing: str = "error") -> EffectResult:
+            cause: int | str | None = None, alpha: float = 0.05, missing: str = "error") -> EffectResult:
         alpha = check_alpha(alpha)
         if tau is None:
             raise DesignError("rmst: pass tau=, the time up to which the mean is restricted (e.g. tau=52).")
