@@ -43,7 +43,7 @@ class CauseSpecificCox:
     data : DataFrame
     time, event, treatment : str
     cause : int, default 1
-    strata, blocks, covariates, clusters, ties, alpha, missing
+    strata, blocks, covariates, clusters, ties, ph_transform, profile_ci, alpha, missing
         As in ``cox``.
 
     Returns

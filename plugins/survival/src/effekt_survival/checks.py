@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from scipy import stats
 
@@ -248,7 +249,7 @@ class InformationFraction:
 
 
 def information_fraction(
-    events: float, hr: float, *, alpha: float = 0.05, power: float = 0.80, allocation: float = 0.5
+    events: Any, hr: float, *, alpha: float = 0.05, power: float = 0.80, allocation: float = 0.5
 ) -> InformationFraction:
     """How much of the planned statistical information a survival analysis has.
 
@@ -259,12 +260,18 @@ def information_fraction(
     (for HR > 1; its inverse when ``hr < 1``). A fraction below one gives a
     warning: the analysis is underpowered for the target.
 
+    ``events`` is a count, or a fitted result that reports
+    ``events_treated`` and ``events_control`` in ``extra`` (``cox``,
+    ``cause_specific_cox``, ``fine_gray``).
+
     Examples
     --------
     >>> info = information_fraction(40, 1.74)
     >>> round(info.events_needed), round(info.fraction, 2), round(info.power_at_events, 2)
     (102, 0.39, 0.42)
     """
+    if isinstance(getattr(events, "extra", None), dict) and "events_treated" in events.extra:
+        events = events.extra["events_treated"] + events.extra["events_control"]
     d = _positive(events, "events")
     needed = schoenfeld_events(hr, alpha=alpha, power=power, allocation=allocation)
     za = float(stats.norm.isf(alpha / 2.0))
