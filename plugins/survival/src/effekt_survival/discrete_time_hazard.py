@@ -165,7 +165,7 @@ class DiscreteTimeHazard:
     >>> res = ef.estimate("discrete_time_hazard", data=df, time="week", event="event", treatment="z",
     ...                   blocks="block")
     >>> round(res.estimate, 2), res.extra["link"]
-    (1.82, 'cloglog')
+    (1.56, 'cloglog')
     """
 
     name: ClassVar[str] = "discrete_time_hazard"
