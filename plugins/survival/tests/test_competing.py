@@ -319,3 +319,30 @@ def test_cause_specific_event_code_not_integer(df):
     d.loc[2, "event"] = 0.5
     with pytest.raises(DataError, match="must hold 0 \\(censored\\) or a cause"):
         CauseSpecificCox().fit(d, time="time", event="event", treatment="z")
+
+
+def test_fine_gray_score_residuals_are_the_influence_of_case_weights():
+    d = simulate_fine_gray(np.random.default_rng(6), n=150, log_shr=0.4)
+    d["time"] = np.ceil(d.time * 10) / 10
+    t, e = d.time.to_numpy(), d.event.to_numpy()
+    g_row, g_left = censoring_weights(t, e, None)
+    P = K.prepare(t, e == 1, d[["z"]].to_numpy(float))
+    P.ext_u = np.where(e == 2, 1 / g_row, 0.0)[P.order]
+    P.ext_h = g_left(P.gtime, np.zeros(P.gtime.size, dtype=int))
+    beta, _, info, _ = K.newton(P, tol=1e-20)
+    R = K.score_residuals(P, beta)
+
+    def refit(i, eps):
+        w = P.w.copy()
+        w[i] += eps
+        g = P.ev_group
+        omega = (np.bincount(g, weights=w[P.ev_rows]) / np.bincount(g))[g]
+        Q = K.CoxProblem(**{**P.__dict__, "w": w, "ev_omega": omega})
+        return K.newton(Q, beta, tol=1e-20)[0]
+
+    picks = [int(np.flatnonzero(e == 2)[0]), int(np.flatnonzero(e == 2)[3]), int(np.flatnonzero(e == 1)[0]),
+             int(np.flatnonzero(e == 0)[0])]  # persons who left by the competing cause, too
+    for i in picks:
+        pos = int(np.flatnonzero(P.order == i)[0])
+        num = (refit(pos, 1e-6) - refit(pos, -1e-6)) / 2e-6
+        np.testing.assert_allclose(num, np.linalg.solve(info, R[i]), rtol=1e-4, atol=1e-8)

@@ -4,9 +4,8 @@ import doctest
 import importlib
 import pkgutil
 
-import pytest
-
 import effekt_survival
+import pytest
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(effekt_survival.__path__, "effekt_survival."))
 
