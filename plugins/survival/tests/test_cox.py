@@ -311,3 +311,23 @@ def test_score_residuals_are_the_influence_of_case_weights(ties):
         pos = int(np.flatnonzero(P.order == i)[0])
         num = (_refit_with_weight(P, pos, eps, beta) - _refit_with_weight(P, pos, -eps, beta)) / (2 * eps)
         np.testing.assert_allclose(num, Vi @ R[i], rtol=1e-4, atol=1e-8)
+
+
+def test_rossi_matches_published_r_coxph():
+    # Fox & Weisberg (2011), "Cox Proportional-Hazards Regression for Survival Data in R", appendix
+    # to An R Companion to Applied Regression, 2nd ed.: coxph(Surv(week, arrest) ~ fin + age + race +
+    # wexp + mar + paro + prio, data = Rossi), Efron ties. Data: lifelines' copy of carData::Rossi.
+    from lifelines.datasets import load_rossi
+
+    ref = {  # term: (coef, se(coef), Pr(>|z|))
+        "fin": (-0.37942, 0.19138, 0.04742), "age": (-0.05744, 0.02200, 0.00903),
+        "race": (0.31390, 0.30799, 0.30812), "wexp": (-0.14980, 0.21222, 0.48029),
+        "mar": (-0.43370, 0.38187, 0.25606), "paro": (-0.08487, 0.19576, 0.66461),
+        "prio": (0.09150, 0.02865, 0.00140),
+    }
+    res = Cox().fit(load_rossi(), time="week", event="arrest", treatment="fin",
+                    covariates=["age", "race", "wexp", "mar", "paro", "prio"])
+    for row in res.extra["coefficients"]:
+        coef, se, p = ref[row["term"]]
+        assert (round(row["coef"], 5), round(row["std_error"], 5), round(row["p_value"], 5)) == (coef, se, p)
+    assert round(res.estimate, 5) == 0.68426  # exp(coef) of fin
