@@ -248,3 +248,21 @@ def test_km_delayed_entry_matches_lifelines(df):
         t, en = d.time[m].to_numpy(), d.en[m].to_numpy()
         expected = [int(np.sum((en < s) & (t >= s))) for s in c["time"]]
         np.testing.assert_array_equal(c["at_risk"], expected)
+
+
+def test_lung_matches_published_r_output():
+    # R survival's lung data (lifelines' copy): survfit(Surv(time, status) ~ sex) medians 270 (male)
+    # and 426 (female); survdiff(Surv(time, status) ~ sex): Chisq = 10.3 on 1 df, p = 0.00131;
+    # coxph(Surv(time, status) ~ sex): coef -0.531, se 0.167, p = 0.00149, LR test 10.63, score
+    # (logrank) test 10.33 (Therneau & Grambsch 2000; R documentation of survival::lung).
+    from lifelines.datasets import load_lung
+
+    d = load_lung()
+    d["female"] = (d.sex == 2).astype(int)
+    km = ef.estimate("kaplan_meier", data=d, time="time", event="status", treatment="female", horizon=365)
+    assert (km.extra["median"]["control"]["median"], km.extra["median"]["treated"]["median"]) == (270.0, 426.0)
+    lr = ef.estimate("logrank", data=d, time="time", event="status", treatment="female")
+    assert round(lr.extra["statistic"], 1) == 10.3 and round(lr.p_value, 5) == 0.00131
+    cx = ef.estimate("cox", data=d, time="time", event="status", treatment="female")
+    assert (round(cx.extra["log_hr"], 3), round(cx.std_error, 3), round(cx.p_value, 5)) == (-0.531, 0.167, 0.00149)
+    assert (round(cx.extra["lr_statistic"], 2), round(cx.extra["score_statistic"], 2)) == (10.63, 10.33)
