@@ -216,3 +216,29 @@ def test_entry_before_origin():
     panel, persons = _panel(n=5)
     with pytest.raises(DataError, match="before the origin"):
         _fe(panel, persons.assign(enter=persons.origin - 1), extract=125, entry="enter")
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10_000), extract=st.integers(110, 135), text_ids=st.booleans(),
+       categorical=st.booleans())
+def test_first_entry_matches_plain_loop_property(seed, extract, text_ids, categorical):
+    panel, persons = _panel(seed=seed, n=25, weeks=30)
+    rng = np.random.default_rng(seed)
+    panel = panel[rng.random(len(panel)) > 0.1]  # gaps: some person-weeks missing
+    persons = persons[persons.id.isin(panel.id)].reset_index(drop=True)
+    ref = _reference(panel, persons, EVENTS, extract)
+    if text_ids:
+        panel = panel.assign(id="p" + panel.id.astype(str))
+        persons = persons.assign(id="p" + persons.id.astype(str))
+    if categorical:
+        panel = panel.assign(state=panel.state.astype("category"))
+    out = _fe(panel, persons, extract=extract)
+    np.testing.assert_array_equal(out["time"].to_numpy(), ref[:, 0])
+    np.testing.assert_array_equal(out["event"].to_numpy(), ref[:, 1])
+
+
+def test_no_weeks_after_origin():
+    panel, persons = _panel(n=5)
+    panel = panel[~((panel.id == 10) & (panel.week >= persons.loc[1, "origin"]))]
+    with pytest.raises(DataError, match="person 10: last week .* would give a negative follow-up time"):
+        _fe(panel, persons, extract=125)

@@ -389,6 +389,7 @@ def first_entry(
     for pid, wk, cs, lw, prev in _iterate(panel, spec, chunk_rows, recurrent=False):
         ev_week[pid], ev_cause[pid], last[pid], prevalent[pid] = wk, cs, lw, prev
     _check_all_seen(last, persons, person)
+    _check_followed_after_origin(last, spec.origin, persons, person)
     end = np.minimum(spec.stop, last)
     short = int(np.sum((last < spec.stop) & np.isnan(ev_week)))
     has = ~np.isnan(ev_week)
@@ -408,6 +409,18 @@ def first_entry(
         raise DataError("negative follow-up time; check the origin weeks.")
     _warn(short, int(prevalent.sum()))
     return out
+
+
+def _check_followed_after_origin(last: np.ndarray, origin: np.ndarray, persons: pd.DataFrame, person: Any) -> None:
+    early = last < origin
+    if early.any():
+        i = int(np.flatnonzero(early)[0])
+        raise DataError(
+            f"{int(early.sum())} person(s) have no panel weeks at or after their origin (e.g. person "
+            f"{_v(persons[person].to_numpy()[i])!r}: last week {last[i]:g}, origin {origin[i]:g}), which would "
+            "give a negative follow-up time. Check the origin weeks, or drop people the register lost before "
+            "randomisation."
+        )
 
 
 def _check_all_seen(last: np.ndarray, persons: pd.DataFrame, person: Any) -> None:
@@ -496,6 +509,7 @@ def gap_times(
             "event": 0,
         }))
     _check_all_seen(last, persons, person)
+    _check_followed_after_origin(last, spec.origin, persons, person)
     ep = pd.concat(pieces, ignore_index=True).sort_values(["_row", "episode"], kind="stable")
     o = spec.origin[ep["_row"].to_numpy()]
     ep["start"] = ep["start"].to_numpy() - o
