@@ -84,6 +84,7 @@ def test_chunking_changes_nothing(chunk, seed):
     pd.testing.assert_frame_equal(a, c)
 
 
+@pytest.mark.filterwarnings("ignore:.*already in an event state")
 def test_censored_at_last_observed_week_warns():
     panel, persons = _panel(n=5)
     panel = panel[~((panel.id == 3) & (panel.week > 105))]
