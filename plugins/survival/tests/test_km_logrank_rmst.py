@@ -191,6 +191,19 @@ def test_registered():
 
 # -- bad input ---------------------------------------------------------------------------
 
+@pytest.mark.parametrize("conf_type", ["log-log", "log", "plain"])
+def test_km_bands_inside_unit_interval(df, conf_type):
+    res = KaplanMeier().fit(df, time="time", event="event", treatment="z", horizon=20, conf_type=conf_type)
+    for c in res.extra["curves"].values():
+        low, s, high = (np.asarray(c[k]) for k in ("lower", "survival", "upper"))
+        assert np.all((0 <= low) & (low <= s + 1e-15) & (s <= high + 1e-15) & (high <= 1))
+
+
+def test_km_bad_conf_type(df):
+    with pytest.raises(DesignError, match="conf_type='arcsine' is not an option"):
+        KaplanMeier().fit(df, time="time", event="event", treatment="z", horizon=20, conf_type="arcsine")
+
+
 def test_km_needs_horizon(df):
     with pytest.raises(DesignError, match="pass horizon="):
         KaplanMeier().fit(df, time="time", event="event", treatment="z")
@@ -251,8 +264,8 @@ def test_km_delayed_entry_matches_lifelines(df):
 
 
 def test_lung_matches_published_r_output():
-    # R survival's lung data (lifelines' copy): survfit(Surv(time, status) ~ sex) medians 270 (male)
-    # and 426 (female); survdiff(Surv(time, status) ~ sex): Chisq = 10.3 on 1 df, p = 0.00131;
+    # R survival's lung data (lifelines' copy): survfit(Surv(time, status) ~ sex) medians 270 (male,
+    # 0.95LCL 212, UCL 310) and 426 (female, 348, 550) with R's default conf.type="log"; survdiff(Surv(time, status) ~ sex): Chisq = 10.3 on 1 df, p = 0.00131;
     # coxph(Surv(time, status) ~ sex): coef -0.531, se 0.167, p = 0.00149, LR test 10.63, score
     # (logrank) test 10.33 (Therneau & Grambsch 2000; R documentation of survival::lung).
     from lifelines.datasets import load_lung
@@ -261,6 +274,10 @@ def test_lung_matches_published_r_output():
     d["female"] = (d.sex == 2).astype(int)
     km = ef.estimate("kaplan_meier", data=d, time="time", event="status", treatment="female", horizon=365)
     assert (km.extra["median"]["control"]["median"], km.extra["median"]["treated"]["median"]) == (270.0, 426.0)
+    km_log = ef.estimate("kaplan_meier", data=d, time="time", event="status", treatment="female", horizon=365,
+                         conf_type="log")
+    assert km_log.extra["median"] == {"control": {"median": 270.0, "lower": 212.0, "upper": 310.0},
+                                      "treated": {"median": 426.0, "lower": 348.0, "upper": 550.0}}
     lr = ef.estimate("logrank", data=d, time="time", event="status", treatment="female")
     assert round(lr.extra["statistic"], 1) == 10.3 and round(lr.p_value, 5) == 0.00131
     cx = ef.estimate("cox", data=d, time="time", event="status", treatment="female")

@@ -68,13 +68,16 @@ class KMCurve:
 
 
 def kaplan_meier(time: np.ndarray, event: np.ndarray, *, alpha: float = 0.05,
-                 entry: np.ndarray | None = None) -> KMCurve:
-    """KM estimate at the event times, Greenwood variance and log-log CI.
+                 entry: np.ndarray | None = None, conf_type: str = "log-log") -> KMCurve:
+    """KM estimate at the event times, Greenwood variance and a pointwise CI.
 
     ``S(t) = prod_{t_j <= t} (1 - d_j / n_j)``,
-    ``Var S = S^2 sum d_j / (n_j (n_j - d_j))`` (Greenwood 1926);
-    CI ``S^{exp(+/- q se / log S)}``, ``se = sqrt(sum d/(n(n-d)))`` (Kalbfleisch &
-    Prentice 2002, eq. 1.10; lifelines' and R's ``conf.type="log-log"``).
+    ``Var S = S^2 sum d_j / (n_j (n_j - d_j))`` (Greenwood 1926). With
+    ``se = sqrt(sum d/(n(n-d)))`` (the SE of log S) the interval is
+    ``S^{exp(+/- q se / log S)}`` for ``conf_type="log-log"`` (Kalbfleisch &
+    Prentice 2002, eq. 1.10; lifelines' default), ``S exp(+/- q se)`` capped
+    at 1 for ``"log"`` (R ``survfit``'s default) and ``S (1 +/- q se)``
+    within [0, 1] for ``"plain"``.
     """
     rt = risk_table(time, (event > 0).astype(int), 1, entry)
     keep = rt.d[:, 0] > 0
@@ -84,9 +87,16 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray, *, alpha: float = 0.05,
         gw = np.cumsum(d / (n * (n - d)))
         var = surv**2 * gw
         q = stats.norm.ppf(1 - alpha / 2)
-        se_ll = np.sqrt(gw) / np.log(surv)
-        low = surv ** np.exp(-q * se_ll)
-        high = surv ** np.exp(q * se_ll)
+        if conf_type == "log-log":
+            se_ll = np.sqrt(gw) / np.log(surv)
+            low = surv ** np.exp(-q * se_ll)
+            high = surv ** np.exp(q * se_ll)
+        elif conf_type == "log":
+            low = surv * np.exp(-q * np.sqrt(gw))
+            high = np.minimum(surv * np.exp(q * np.sqrt(gw)), 1.0)
+        else:  # plain
+            low = np.maximum(surv * (1 - q * np.sqrt(gw)), 0.0)
+            high = np.minimum(surv * (1 + q * np.sqrt(gw)), 1.0)
     last = surv == 0
     low = np.where(last, 0.0, low)
     high = np.where(last, 0.0, high)

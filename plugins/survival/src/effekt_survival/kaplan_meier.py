@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from effekt.data import check_option
 from effekt.errors import DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
@@ -45,8 +46,9 @@ class KaplanMeier:
     Formula: ``S_a(t) = prod_{t_j <= t} (1 - d_aj / n_aj)`` in each arm;
     Greenwood variance ``Var S_a(h) = S_a(h)^2 sum_{t_j <= h} d_aj / (n_aj (n_aj - d_aj))``;
     the difference has SE ``sqrt(Var S_1 + Var S_0)`` and a Wald interval.
-    Curve intervals use the log-log transform (R ``conf.type="log-log"``,
-    lifelines' default); the median's interval is Brookmeyer & Crowley's.
+    Curve intervals use the log-log transform by default (R
+    ``conf.type="log-log"``, lifelines' default; it stays inside [0, 1]); the
+    median's interval is Brookmeyer & Crowley's, read off those bands.
 
     Defaults and why: no default horizon - the horizon is part of the
     question (e.g. 52 weeks); ``horizons`` (survival by arm at several
@@ -67,6 +69,9 @@ class KaplanMeier:
     entry : str, optional
         Delayed-entry column (at risk on ``(entry, time]``).
     cause : int or "any", optional
+    conf_type : {"log-log", "log", "plain"}, default "log-log"
+        Transform of the pointwise curve intervals (and so of the median's
+        interval); ``"log"`` reproduces R ``survfit``'s default.
     alpha : float, default 0.05
     missing : {"error", "drop"}, default "error"
 
@@ -128,10 +133,12 @@ class KaplanMeier:
         risk_times: Sequence[float] | None = None,
         entry: str | None = None,
         cause: int | str | None = None,
+        conf_type: str = "log-log",
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
         alpha = check_alpha(alpha)
+        check_option(conf_type, "conf_type", ("log-log", "log", "plain"))
         if horizon is None:
             raise DesignError(
                 "kaplan_meier: pass horizon=, the time at which to compare survival (e.g. horizon=52 "
@@ -149,7 +156,7 @@ class KaplanMeier:
         for arm in (0, 1):
             m = sc.z == arm
             ent = sc.entry[m] if sc.entry is not None else None
-            c = _km.kaplan_meier(sc.time[m], ev[m], alpha=alpha, entry=ent)
+            c = _km.kaplan_meier(sc.time[m], ev[m], alpha=alpha, entry=ent, conf_type=conf_type)
             label = "treated" if arm else "control"
             s_h = _km.step_at(c.times, c.surv, np.array([h]))[0]
             v_h = _km.step_at(c.times, c.var, np.array([h]), before=0.0)[0]
@@ -170,7 +177,7 @@ class KaplanMeier:
         extra = {
             "horizon": h, "survival_treated": est[1], "survival_control": est[0],
             "curves": curves, "median": medians, "survival_at": surv_at, "at_risk": risk,
-            "risk_times": rts, "conf_type": "log-log",
+            "risk_times": rts, "conf_type": conf_type,
         }
         return EffectResult.from_z(
             est[1] - est[0], se, alpha=alpha, estimator=self.name, estimand=self.estimand, term=str(treatment),
