@@ -7,7 +7,9 @@ True
 
 from importlib.metadata import PackageNotFoundError, version
 
+from effekt import design  # noqa: E402  (after the core names it uses)
 from effekt.errors import DataError, DesignError, EffektError, EffektWarning, EstimationError, PluginError
+from effekt.estimators.as_delivered import compare_as_randomised_as_delivered
 from effekt.protocol import Estimator, EstimatorTags, PowerCalculator, Synthetic
 from effekt.registry import available, estimate, get_estimator, get_power_calculator, power, refresh
 from effekt.result import EffectResult, EffectTable, PowerResult
@@ -33,6 +35,8 @@ __all__ = [
     "Synthetic",
     "__version__",
     "available",
+    "compare_as_randomised_as_delivered",
+    "design",
     "estimate",
     "get_estimator",
     "get_power_calculator",

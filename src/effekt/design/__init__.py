@@ -6,6 +6,7 @@
 True
 """
 
+from effekt.design.allocation_audit import Audit, audit
 from effekt.design.assignment import EXACT_LIMIT, Assignment, block, block_cluster, cluster, complete, simple
 from effekt.design.balance import BalanceTable, balance_table, smd_binary, smd_numeric
 from effekt.design.log import AllocationLog, LogCheck, verify_log
@@ -15,10 +16,12 @@ __all__ = [
     "EXACT_LIMIT",
     "AllocationLog",
     "Assignment",
+    "Audit",
     "BalanceTable",
     "BatchLottery",
     "Draw",
     "LogCheck",
+    "audit",
     "balance_table",
     "block",
     "block_cluster",

@@ -37,16 +37,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from scipy import stats
 
 from effekt.data import as_frame, check_columns, check_positive_int
 from effekt.design.assignment import Assignment
 from effekt.errors import DataError, DesignError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["BalanceTable", "balance_table", "smd_binary", "smd_numeric"]
 
@@ -105,6 +107,8 @@ class BalanceTable:
 
     def love_plot(self, *, ax: Any = None) -> Figure:
         """Dot plot of the SMD of every row, with lines at +/- the threshold."""
+        from matplotlib.figure import Figure
+
         labels = [v if not lv else f"{v}: {lv}" for v, lv in zip(self.table["variable"], self.table["level"])]
         smd = self.table["smd"].to_numpy(dtype=float)
         if ax is None:
@@ -200,8 +204,8 @@ def balance_table(
     >>> df = pd.DataFrame({"z": [1] * 109 + [0] * 109,
     ...                    "sex": ["F"] * 66 + ["M"] * 43 + ["F"] * 67 + ["M"] * 42})
     >>> bt = balance_table(df, treatment="z", covariates=["sex"], seed=1)
-    >>> round(bt.table.loc[0, "statistic"], 3), round(bt.table.loc[0, "p_value"], 3)
-    (0.019, 0.89)
+    >>> print(f"{bt.table.loc[0, 'statistic']:.3f} {bt.table.loc[0, 'p_value']:.3f}")
+    0.019 0.890
     """
     frame = as_frame(data).reset_index(drop=True)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:

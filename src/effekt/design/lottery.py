@@ -167,7 +167,7 @@ class BatchLottery:
     >>> d = lot.draw(pd.DataFrame({"id": range(13)}), batch="2017-01-16")
     >>> sorted(d.counts.values())
     [6, 7]
-    >>> lot.allocation_table().iloc[-1]["total"]
+    >>> int(lot.allocation_table().iloc[-1]["total"])
     13
     """
 
