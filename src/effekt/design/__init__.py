@@ -9,6 +9,7 @@ True
 from effekt.design.allocation_audit import Audit, audit
 from effekt.design.assignment import EXACT_LIMIT, Assignment, block, block_cluster, cluster, complete, simple
 from effekt.design.balance import BalanceTable, balance_table, smd_binary, smd_numeric
+from effekt.design.consort import ConsortFlow, consort_from_lottery
 from effekt.design.log import AllocationLog, LogCheck, verify_log
 from effekt.design.lottery import BatchLottery, Draw
 
@@ -19,6 +20,7 @@ __all__ = [
     "Audit",
     "BalanceTable",
     "BatchLottery",
+    "ConsortFlow",
     "Draw",
     "LogCheck",
     "audit",
@@ -27,6 +29,7 @@ __all__ = [
     "block_cluster",
     "cluster",
     "complete",
+    "consort_from_lottery",
     "simple",
     "smd_binary",
     "smd_numeric",

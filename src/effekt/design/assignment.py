@@ -594,7 +594,10 @@ def _resolve(
             "number or the probability of each arm, so they would contradict each other."
         )
     G = n_level.size
-    name, value = next(iter(given.items())) if given else (None, None)
+    name: str | None = None
+    value: Any = None
+    if given:
+        name, value = next(iter(given.items()))
     block_names = labels if labels is not None else np.array(["all"], dtype=object)
 
     def where(g: int) -> str:

@@ -214,8 +214,8 @@ def balance_table(
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     if not covariates:
         raise DesignError("covariates= is empty; name the baseline columns to compare.")
-    categorical = set(categorical or [])
-    unknown = categorical - set(covariates)
+    cat_set = set(categorical or [])
+    unknown = cat_set - set(covariates)
     if unknown:
         raise DesignError(f"categorical= names {sorted(unknown)} which are not in covariates=; add them to covariates.")
     if (treatment is None) == (assignment is None):
@@ -234,7 +234,7 @@ def balance_table(
     for c in covariates:
         if c not in frame.columns:
             raise DataError(f"covariate {c!r}: no such column. The data have {', '.join(map(repr, list(frame.columns)[:20]))}.")
-    cat_cols = [c for c in covariates if c in categorical or _is_categorical(frame[c])]
+    cat_cols = [c for c in covariates if c in cat_set or _is_categorical(frame[c])]
     num_cols = [c for c in covariates if c not in cat_cols]
     cols = check_columns(frame, treatment=treatment, covariates=num_cols or None, arms=arms)
     for c in cat_cols:
@@ -246,13 +246,15 @@ def balance_table(
             )
     if assignment is None:
         arm_labels = (cols.arms[0], cols.arms[1])
+    assert cols.z is not None  # treatment= is always given to check_columns here
     z = cols.z.astype(bool)
     n1, n0 = int(z.sum()), int((~z).sum())
 
     rows: list[dict[str, Any]] = []
     design_cols: list[np.ndarray] = []
+    X = cols.X if cols.X is not None else np.zeros((len(z), 0))
     for j, c in enumerate(num_cols):
-        x = cols.X[:, j]
+        x = X[:, j]
         x1, x0 = x[z], x[~z]
         if n1 < 2 or n0 < 2:
             raise DataError(f"covariate {c!r}: each arm needs at least two units for an SD; got {n1} and {n0}.")

@@ -398,9 +398,9 @@ class BatchLottery:
                 m -= 1
             limit = min(limit, m)
         if limit < n and self.on_full == "error":
-            left = {arm: max(cap - active[arm], 0) for arm, cap in self.capacity.items()}
+            places = {arm: max(cap - active[arm], 0) for arm, cap in self.capacity.items()}
             raise DesignError(
-                f"batch {batch!r} has {n} eligible units but the places left {left} admit only {limit} at "
+                f"batch {batch!r} has {n} eligible units but the places left {places} admit only {limit} at "
                 f"ratio {':'.join(map(str, self.ratio))}. Draw a smaller batch, withdraw units to free places, "
                 "or use on_full='stop' to admit a random subset."
             )
