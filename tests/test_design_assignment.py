@@ -315,3 +315,21 @@ def test_blocks_and_clusters_of_different_length_raise_data_error():
 def test_block_labels_must_be_a_sequence():
     with pytest.raises(DataError, match="one label per unit"):
         design.block(blocks="batch")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    n_groups=st.integers(1, 20),
+    key_values=st.integers(1, 2**64 - 1),
+    seed=st.integers(0, 2**32),
+)
+def test_random_order_is_lexsort(n, n_groups, key_values, seed):
+    # keys from a small set force ties in the packed words, and in the keys
+    from effekt.design._stream import random_order
+
+    rng = np.random.default_rng(seed)
+    keys = (rng.integers(0, min(key_values, 2**63 - 1), n, dtype=np.int64).astype(np.uint64)) << np.uint64(rng.integers(0, 2))
+    groups = rng.integers(0, n_groups, n)
+    np.testing.assert_array_equal(random_order(keys, groups, n_groups), np.lexsort((keys, groups)))
+    np.testing.assert_array_equal(random_order(keys), np.lexsort((keys,)))

@@ -270,22 +270,18 @@ def _systematic(n_level: np.ndarray, P: np.ndarray, u: np.ndarray) -> np.ndarray
 def _allocate(group: np.ndarray | None, n_level: np.ndarray, counts: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Arm codes: in each group the units in key order take arms by ``counts``."""
     n = keys.size
-    order = random_order(keys, group)
-    if group is None:
-        rank = np.arange(n)
-        gs = np.zeros(n, dtype=np.int64)
-    else:
-        gs = group[order]
-        starts = np.cumsum(n_level) - n_level
-        rank = np.arange(n) - starts[gs]
+    order = random_order(keys, group, n_level.size)
+    # In sorted order the groups come one after another, n_level[g] units each.
+    sizes = n_level if group is not None else np.array([n])
+    starts = np.cumsum(sizes) - sizes
+    rank = np.arange(n) - np.repeat(starts, sizes)
     cum = np.cumsum(counts, axis=1)[:, :-1]
-    if cum.shape[1] == 1:
-        sorted_codes = (rank >= cum[gs, 0]).astype(np.int64)
-    else:
-        sorted_codes = (rank[:, None] >= cum[gs]).sum(axis=1)
-    out = np.empty(n, dtype=np.int64)
+    sorted_codes = np.zeros(n, dtype=np.int8)
+    for j in range(cum.shape[1]):
+        sorted_codes += rank >= np.repeat(cum[:, j], sizes)
+    out = np.empty(n, dtype=np.int8)
     out[order] = sorted_codes
-    return out
+    return out.astype(np.int64)
 
 
 # --------------------------------------------------------------------------- Assignment
@@ -481,11 +477,26 @@ class Assignment:
 # --------------------------------------------------------------------------- input checks
 
 
+def _integer_codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Codes and sorted labels of integer labels in a compact range, in O(n)."""
+    lo, hi = int(values.min()), int(values.max())
+    if hi - lo > 4 * values.size + 1024:
+        return None
+    shifted = (values - lo).astype(np.intp, copy=False)
+    present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+    code_of = np.cumsum(present) - 1
+    return code_of[shifted].astype(np.int64), (np.flatnonzero(present) + lo).astype(values.dtype)
+
+
 def _labels(values: Any, role: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw labels, integer codes 0..k-1 (sorted labels) and the sorted labels."""
     if isinstance(values, (str, bytes)) or values is None:
         raise DataError(f"{role}= must be a sequence with one label per unit; got {values!r}.")
-    series = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object) if np.ndim(values) else [values])
+    if isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype.kind in "iu" and values.size:
+        fast = _integer_codes(values)
+        if fast is not None:
+            return values, fast[0], fast[1]
+    series = values if isinstance(values, pd.Series) else pd.Series(values if np.ndim(values) else [values])
     series = series.reset_index(drop=True)
     if series.ndim != 1 or len(series) == 0:
         raise DataError(f"{role}= has no units; pass one label per unit.")
@@ -598,7 +609,7 @@ def _resolve(
     value: Any = None
     if given:
         name, value = next(iter(given.items()))
-    block_names = labels if labels is not None else np.array(["all"], dtype=object)
+    block_names = np.array(labels.tolist() if labels is not None else ["all"], dtype=object)
 
     def where(g: int) -> str:
         return f"block {block_names[g]!r} ({n_level[g]} {unit}s)" if labels is not None else f"the {n_level[g]} {unit}s"
@@ -896,7 +907,7 @@ def _nested(block_codes: np.ndarray, cluster_codes: np.ndarray, block_labels: np
         c = bad[0]
         in_blocks = np.unique(block_codes[cluster_codes == c])
         raise DesignError(
-            f"cluster {cluster_labels[c]!r} spans blocks {block_labels[in_blocks][:5].tolist()} "
+            f"cluster {cluster_labels.tolist()[c]!r} spans blocks {block_labels[in_blocks][:5].tolist()} "
             f"({bad.size} cluster{'s' if bad.size > 1 else ''} cross blocks); clusters must be nested in "
             "blocks. Fix the labels or block on a coarser variable."
         )
