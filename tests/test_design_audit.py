@@ -162,3 +162,20 @@ def test_datasets_unknown_ids_and_row_mismatch(seed004_allocation):
 def test_doctests_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_design_guide_runs():
+    # docs/design.md: every python block runs as written, in order
+    import re
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    page = Path(__file__).resolve().parents[1] / "docs" / "design.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    assert len(blocks) >= 8
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), namespace)
+    assert namespace["audit"].n_swapped == namespace["alloc"]["batch"].isin(["lottery-03", "lottery-04", "lottery-05"]).sum()
