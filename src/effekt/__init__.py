@@ -7,9 +7,11 @@ True
 
 from importlib.metadata import PackageNotFoundError, version
 
-from effekt import design  # noqa: E402  (after the core names it uses)
+from effekt import design
+from effekt.counts import from_counts
 from effekt.errors import DataError, DesignError, EffektError, EffektWarning, EstimationError, PluginError
 from effekt.estimators.as_delivered import compare_as_randomised_as_delivered
+from effekt.estimators.multiplicity import adjust_pvalues, adjust_results
 from effekt.protocol import Estimator, EstimatorTags, PowerCalculator, Synthetic
 from effekt.registry import available, estimate, get_estimator, get_power_calculator, power, refresh
 from effekt.result import EffectResult, EffectTable, PowerResult
@@ -34,10 +36,13 @@ __all__ = [
     "PowerResult",
     "Synthetic",
     "__version__",
+    "adjust_pvalues",
+    "adjust_results",
     "available",
     "compare_as_randomised_as_delivered",
     "design",
     "estimate",
+    "from_counts",
     "get_estimator",
     "get_power_calculator",
     "power",
