@@ -52,6 +52,8 @@ import hashlib
 import itertools
 import json
 import math
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -59,6 +61,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from effekt.data import check_positive_int, check_seed, describe_rows
 from effekt.design._stream import random_order, raw, uniforms
@@ -464,7 +467,8 @@ class Assignment:
             return self._plan.enumerate()
         rng = check_seed(seed)
         out = np.empty((self.n, k), dtype=np.int64)
-        for i in range(k):
+        quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty() or self.n * k < 10_000_000
+        for i in tqdm(range(k), desc="re-randomising", disable=quiet, leave=False):
             out[:, i] = self._plan.draw(rng)
         return out
 

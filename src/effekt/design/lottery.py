@@ -485,14 +485,20 @@ class BatchLottery:
         return freed
 
     def allocations(self) -> pd.DataFrame:
-        """One row per allocated unit: id, batch, date, top_up, arm, withdrawn, withdraw_reason."""
+        """One row per allocated unit.
+
+        Columns: id, batch, date, top_up, arm, withdrawn, withdraw_reason, and
+        the draw's UTC time stamp and batch seed (hex) from the log.
+        """
         state = self._replay()
         rows = [
-            (uid, rec["batch"], rec["date"], rec["top_up"], arm, uid in state.withdrawn, state.withdrawn.get(uid))
+            (uid, rec["batch"], rec["date"], rec["top_up"], arm, uid in state.withdrawn, state.withdrawn.get(uid),
+             rec["time"], rec["batch_seed"])
             for rec in state.draws
             for uid, arm in rec["units"]
         ]
-        return pd.DataFrame(rows, columns=["id", "batch", "date", "top_up", "arm", "withdrawn", "withdraw_reason"])
+        columns = ["id", "batch", "date", "top_up", "arm", "withdrawn", "withdraw_reason", "time", "batch_seed"]
+        return pd.DataFrame(rows, columns=columns)
 
     def exclusions(self) -> pd.DataFrame:
         """One row per excluded unit: id, batch, reason."""
