@@ -352,7 +352,7 @@ def consort_from_lottery(
     allocated = {arm: int((alloc["arm"] == arm).sum()) for arm in lottery.arms}
     excluded = {str(r): int(n) for r, n in excl["reason"].value_counts(sort=False).items()}
     lost: dict[str, dict[str, int]] = {}
-    gone = alloc[alloc["withdrawn"]]
+    gone = alloc.loc[alloc["withdrawn"].to_numpy(dtype=bool)]
     for arm, reason in zip(gone["arm"], gone["withdraw_reason"]):
         by_reason = lost.setdefault(str(arm), {})
         by_reason[str(reason)] = by_reason.get(str(reason), 0) + 1

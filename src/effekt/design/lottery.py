@@ -498,7 +498,8 @@ class BatchLottery:
             for uid, arm in rec["units"]
         ]
         columns = ["id", "batch", "date", "top_up", "arm", "withdrawn", "withdraw_reason", "time", "batch_seed"]
-        return pd.DataFrame(rows, columns=columns)
+        frame = pd.DataFrame(rows, columns=columns)
+        return frame.astype({"top_up": bool, "withdrawn": bool})
 
     def exclusions(self) -> pd.DataFrame:
         """One row per excluded unit: id, batch, reason."""
