@@ -333,3 +333,23 @@ def test_random_order_is_lexsort(n, n_groups, key_values, seed):
     groups = rng.integers(0, n_groups, n)
     np.testing.assert_array_equal(random_order(keys, groups, n_groups), np.lexsort((keys, groups)))
     np.testing.assert_array_equal(random_order(keys), np.lexsort((keys,)))
+
+
+def test_prob_near_one_stays_exact():
+    # randomizr 1.0 treats floor(N * prob) = 2 of 3 when ceiling(N * prob) == N;
+    # effekt treats 3 with probability 0.7 and 2 with probability 0.3.
+    asg = design.complete(3, prob=0.9, seed=1)
+    (outcomes,) = asg._plan.outcomes()
+    assert {tuple(c.tolist()): round(p, 12) for c, p in outcomes} == {(0, 3): 0.7, (1, 2): 0.3}
+    np.testing.assert_allclose(asg.prob_treated, 0.9)
+
+
+def test_three_arm_fractions_that_sequential_sampling_gets_wrong():
+    # n = 10, prob_each = (0.12, 0.39, 0.49): floors (1, 3, 4), fractions
+    # (0.2, 0.9, 0.9), two units left over. Exact: arm 1 gets an extra unit
+    # with probability 0.2.
+    asg = design.complete(10, prob_each=[0.12, 0.39, 0.49], seed=1)
+    (outcomes,) = asg._plan.outcomes()
+    p_extra_first = sum(p for c, p in outcomes if c[0] == 2)
+    assert p_extra_first == pytest.approx(0.2, abs=1e-12)
+    assert all(c.sum() == 10 and c[0] in (1, 2) and c[1] in (3, 4) and c[2] in (4, 5) for c, _ in outcomes)

@@ -16,7 +16,16 @@ sampling with inclusion probabilities ``frac(n_b * p_j)`` (Madow 1949): one
 uniform ``U`` per block, arm ``j`` gets an extra unit when an integer lies in
 ``[F_{j-1} - U, F_j - U)``, ``F_j`` the running sum of the fractional parts.
 So every unit's probability of arm ``j`` is exactly ``p_j``, for any number
-of arms (randomizr's multi-arm remainders are not exact in general).
+of arms.
+
+Differences from randomizr 1.0: randomizr picks the leftover arms by
+sequential sampling without replacement (R's ``sample(prob=...)``), whose
+inclusion probabilities miss the targets when two or more units are left
+over and the fractional parts differ (three arms, fractions 0.2/0.9/0.9:
+about 0.26 instead of 0.2 for the first); and with ``prob`` it always treats
+``floor(N * prob)`` units when ``ceiling(N * prob) == N``, so that, e.g.,
+``N = 3, prob = 0.9`` treats 2 of 3 (probability 2/3). effekt keeps ``prob``
+exact in both cases.
 
 Within a block the units are put in a uniformly random order and the first
 ``c_1`` get arm 1, the next ``c_2`` arm 2, and so on.
