@@ -107,3 +107,26 @@ def test_three_arm_diagram(tmp_path):
 def test_bad_counts(kwargs, error, match):
     with pytest.raises(error, match=match):
         ConsortFlow(**kwargs)
+
+
+def test_flow_from_a_lottery_with_an_audit():
+    # seed 004: whole batches delivered in the other arm did not receive
+    # their allocated intervention.
+    import numpy as np
+
+    from effekt import design
+
+    lot = BatchLottery(None, seed=5, odd="alternate")
+    for b, size in enumerate([13, 28, 29]):
+        lot.draw(pd.DataFrame({"id": [f"{b}-{i}" for i in range(size)]}), batch=f"b{b}")
+    alloc = lot.allocations().rename(columns={"arm": "randomised"})
+    swap = {"treatment": "control", "control": "treatment"}
+    alloc["delivered"] = np.where(alloc["batch"] == "b2", alloc["randomised"].map(swap), alloc["randomised"])
+    flow = consort_from_lottery(lot, audit=design.audit(alloc))
+    assert flow.ok
+    assert sum(flow.received.values()) == 13 + 28
+    assert sum(v.get("swapped batch", 0) for v in flow.not_received.values()) == 29
+    with pytest.raises(DesignError, match="give audit= or received="):
+        consort_from_lottery(lot, audit=design.audit(alloc), received={"treatment": 1})
+    with pytest.raises(DataError, match="the audit covers other units than the lottery"):
+        consort_from_lottery(lot, audit=design.audit(alloc.iloc[:-1]))

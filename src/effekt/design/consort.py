@@ -47,6 +47,7 @@ from effekt.errors import DataError, DesignError
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from effekt.design.allocation_audit import Audit
     from effekt.design.lottery import BatchLottery
 
 __all__ = ["ConsortFlow", "consort_from_lottery"]
@@ -322,6 +323,7 @@ class ConsortFlow:
 def consort_from_lottery(
     lottery: BatchLottery,
     *,
+    audit: Audit | None = None,
     received: Mapping[str, int] | None = None,
     not_received: Mapping[str, Mapping[str, int]] | None = None,
     excluded_from_analysis: Mapping[str, Mapping[str, int]] | None = None,
@@ -332,7 +334,11 @@ def consort_from_lottery(
     Assessed = every unit listed in a batch; excluded = the units excluded
     before the draw, by reason (capacity and eligibility rules); allocated
     per arm; lost to follow-up = withdrawn units by arm and reason. The
-    other stages come from the arguments (``analysed`` defaults to
+    other stages come from the arguments, and ``audit=`` (an
+    :class:`~effekt.design.allocation_audit.Audit` of the same units) fills
+    *received* (delivered arm = allocated arm) and *did not receive*, by
+    the audit's status (``"swapped batch"``, ``"wrong arm"``, ``"not
+    delivered"``). ``analysed`` defaults to
     allocated minus excluded from analysis: intention to treat). Units
     found ineligible after the draw: build a :class:`ConsortFlow` directly
     with ``excluded_after``.
@@ -349,6 +355,26 @@ def consort_from_lottery(
     """
     alloc = lottery.allocations()
     excl = lottery.exclusions()
+    if audit is not None:
+        if received is not None or not_received is not None:
+            raise DesignError("give audit= or received=/not_received=, not both: the audit supplies them.")
+        units = audit.units
+        unknown = set(alloc["id"]) ^ set(units["id"])
+        if unknown:
+            raise DataError(
+                f"the audit covers other units than the lottery ({len(unknown)} ids differ, e.g. {sorted(map(str, unknown))[:3]}); "
+                "audit the lottery's allocations."
+            )
+        got: dict[str, int] = {}
+        missed: dict[str, dict[str, int]] = {}
+        for arm, status in zip(units["randomised"], units["status"]):
+            if status == "as randomised":
+                got[str(arm)] = got.get(str(arm), 0) + 1
+            else:
+                by = missed.setdefault(str(arm), {})
+                by[str(status)] = by.get(str(status), 0) + 1
+        received = {arm: got.get(arm, 0) for arm in lottery.arms}
+        not_received = missed
     allocated = {arm: int((alloc["arm"] == arm).sum()) for arm in lottery.arms}
     excluded = {str(r): int(n) for r, n in excl["reason"].value_counts(sort=False).items()}
     lost: dict[str, dict[str, int]] = {}
