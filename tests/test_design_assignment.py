@@ -353,3 +353,19 @@ def test_three_arm_fractions_that_sequential_sampling_gets_wrong():
     p_extra_first = sum(p for c, p in outcomes if c[0] == 2)
     assert p_extra_first == pytest.approx(0.2, abs=1e-12)
     assert all(c.sum() == 10 and c[0] in (1, 2) and c[1] in (3, 4) and c[2] in (4, 5) for c, _ in outcomes)
+
+
+def test_interface_estimators_rely_on():
+    blocks = pd.Series(["b"] * 4 + ["a"] * 3, index=range(10, 17))
+    asg = design.block(blocks=blocks, prob=0.5, seed=42)
+    assert asg.treatment.dtype.kind == "i" and set(asg.treatment.tolist()) <= {0, 1}
+    assert asg.conditions == (0, 1)
+    assert isinstance(asg.blocks, np.ndarray) and asg.blocks.tolist() == blocks.tolist()
+    assert asg.clusters is None
+    assert list(asg.probabilities.columns) == [0, 1] and len(asg.probabilities) == 7
+    assert asg.design == "block" and asg.seed == 42
+    assert len(asg.fingerprint) == 64
+    assert asg.permutations(3, seed=1).dtype.kind == "i"
+    np.testing.assert_allclose(asg.prob_treated, 0.5)
+    frame = asg.to_frame()
+    assert list(frame.columns) == ["treatment", "block", "prob_0", "prob_1"]

@@ -250,3 +250,18 @@ def test_effekt_command_errors_exit_2(tmp_path):
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "more than once" in out.stderr
     assert not (tmp_path / "l.jsonl.head").exists() or verify_log(tmp_path / "l.jsonl").ok
+
+
+def test_log_without_head_file_verifies_with_a_warning(tmp_path, pristine):
+    content, _ = pristine
+    path = tmp_path / "alloc.jsonl"
+    path.write_bytes(content)
+    check = verify_log(path)
+    assert check.ok and "no head file" in check.message
+
+
+def test_damaged_head_file(tmp_path, pristine):
+    content, _ = pristine
+    path = _write(tmp_path, content, b"not json\n")
+    check = verify_log(path)
+    assert not check.ok and "head file" in check.message
