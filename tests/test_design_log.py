@@ -265,3 +265,19 @@ def test_damaged_head_file(tmp_path, pristine):
     path = _write(tmp_path, content, b"not json\n")
     check = verify_log(path)
     assert not check.ok and "head file" in check.message
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_deletion_or_reordering_is_detected(tmp_path, pristine, data):
+    content, head = pristine
+    lines = content.splitlines(keepends=True)
+    order = data.draw(st.permutations(range(len(lines))))
+    keep = data.draw(st.integers(1, len(lines)))
+    changed = [lines[i] for i in order[:keep]]
+    if changed == lines:
+        return  # nothing was changed
+    check = verify_log(_write(tmp_path, b"".join(changed), head))
+    assert not check.ok
+    first = next((i for i, (a, b) in enumerate(zip(changed, lines)) if a != b), len(changed))
+    assert check.bad_line == first + 1
