@@ -54,8 +54,9 @@ import numpy as np
 import pandas as pd
 
 from effekt.data import as_frame, check_option, describe_rows
+from effekt.design._kernels import _allocate, _split
 from effekt.design._stream import derive_seed, raw, uniforms
-from effekt.design.assignment import Assignment, _allocate, _split, from_plan
+from effekt.design.assignment import Assignment, from_plan
 from effekt.design.log import AllocationLog, LogCheck, verify_log
 from effekt.errors import DataError, DesignError
 
