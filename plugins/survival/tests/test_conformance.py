@@ -13,7 +13,7 @@ _OURS = [
 def test_all_eight_registered():
     names = {cls.name for cls in _OURS}
     assert names == {"cox", "kaplan_meier", "logrank", "rmst", "aalen_johansen", "cause_specific_cox",
-                     "fine_gray", "discrete_time_hazard"}
+                     "fine_gray", "discrete_time_hazard", "mediation_survival"}
 
 
 @parametrize_with_checks(_OURS, max_examples=5, coverage_sims=100)
