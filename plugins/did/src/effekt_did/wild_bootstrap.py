@@ -75,35 +75,45 @@ class _WCB:
         B = self.mHM @ S.T  # (G, G): row g is m' H_g M S
         return a, np.diag(a) - B
 
-    def t_stats(self, beta0: float, V: np.ndarray, restricted: bool) -> tuple[float, np.ndarray]:
-        """Observed t for H0: b_0 = beta0 and the bootstrap t's under draws V (G, B)."""
-        t_obs = (self.b[0] - beta0) / self.se
+    def draws_for(self, V: np.ndarray, restricted: bool) -> tuple[np.ndarray, ...]:
+        """Sufficient statistics of the bootstrap t's, linear in the null value.
+
+        Restricted: residuals ``u(beta0) = u1 - beta0 u2`` are linear in beta0,
+        so the numerator is ``N1 - beta0 N2`` and the squared CR1 SE is
+        ``c (A - 2 beta0 B + beta0^2 C)``; each p-value of the test
+        inversion then costs O(draws). Unrestricted: ``t*`` does not depend
+        on beta0 (N2 = B = C = 0).
+        """
         if restricted:
-            # residuals of y - beta0 x0 on the other regressors
-            u = self.y_perp - beta0 * self.x0_perp
+            S1, S2 = self._scores(self.y_perp), self._scores(self.x0_perp)
         else:
-            u = self.y - self.X @ self.b
-        S = self._scores(u)
-        a, C = self._C(S)
-        num = a @ V
-        Q = C @ V
-        den = np.sqrt(self.c * np.einsum("gb,gb->b", Q, Q))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            t_b = np.where(den > 0, num / den, 0.0)
-        return float(t_obs), t_b
+            S1, S2 = self._scores(self.y - self.X @ self.b), None
+        a1, C1 = self._C(S1)
+        N1, Q1 = a1 @ V, C1 @ V
+        A = self.c * np.einsum("gb,gb->b", Q1, Q1)
+        if S2 is None:
+            z = np.zeros_like(N1)
+            return N1, z, A, z, z
+        a2, C2 = self._C(S2)
+        N2, Q2 = a2 @ V, C2 @ V
+        return (N1, N2, A, self.c * np.einsum("gb,gb->b", Q1, Q2), self.c * np.einsum("gb,gb->b", Q2, Q2))
 
 
 def wcb_kernel(X: np.ndarray, y: np.ndarray, cl: np.ndarray, G: int, V: np.ndarray, *, restricted: bool,
                alpha: float) -> dict[str, Any]:
     """p-value of b_0 = 0 and the test-inversion CI of b_0 (column 0 of X)."""
     wcb = _WCB(X, y, cl, G)
+    N1, N2, A, B, C = wcb.draws_for(V, restricted)
+    b, se = float(wcb.b[0]), wcb.se
 
     def pval(beta0: float) -> float:
-        t_obs, t_b = wcb.t_stats(beta0, V, restricted)
+        t_obs = (b - beta0) / se
+        num = N1 - beta0 * N2
+        den2 = A - 2 * beta0 * B + beta0**2 * C
+        t_b = np.divide(num, np.sqrt(np.maximum(den2, 0.0)), out=np.zeros_like(num), where=den2 > 0)
         return float(np.mean(np.abs(t_b) >= abs(t_obs)))
 
     p0 = pval(0.0)
-    b, se = float(wcb.b[0]), wcb.se
     ci = (_invert(pval, b, -se, alpha), _invert(pval, b, se, alpha))
     return {"estimate": b, "se": se, "p_value": p0, "conf_int": ci, "t": b / se}
 
