@@ -92,7 +92,8 @@ def demean(
     for j in range(Z.shape[1]):
         z = Z[:, j]
         scale = max(float(np.abs(z).max()), 1.0)
-        for it in range(1, maxiter + 1):
+        it = 0
+        for it in range(1, maxiter + 1):  # noqa: B007
             moved = 0.0
             for (c, k), ws in zip(fes, wsums):
                 m = _group_means(z, c, k, weights, ws)

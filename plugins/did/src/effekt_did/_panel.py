@@ -11,7 +11,6 @@ import numpy as np
 
 from effekt.data import as_frame, check_columns, check_option
 from effekt.errors import DataError, DesignError, EffektWarning
-
 from effekt_did._absorb import codes_of
 
 __all__ = ["Panel", "check_panel", "warn", "FEW_TREATED_CLUSTERS", "check_aggregation"]
@@ -47,6 +46,12 @@ class Panel:
     names: dict[str, Any] = field(default_factory=dict)
     dropped: int = 0
     is_panel: bool = True  # one row per (unit, time)
+
+    def cluster_codes(self) -> tuple[np.ndarray, int]:
+        """Cluster codes and count: ``clusters`` when given, else the units."""
+        if self.clusters is not None and self.cluster_labels is not None:
+            return self.clusters, len(self.cluster_labels)
+        return self.unit, self.n_units
 
     @property
     def n_units(self) -> int:
@@ -146,6 +151,7 @@ def check_panel(
         if post is not None:
             _check_constant_within_unit(z, panel.unit, panel.n_units, treatment, "treatment group")
             panel.group = z
+            assert panel.post is not None
             panel.d = (z * panel.post).astype(np.int8)
         else:
             panel.d = z
@@ -193,4 +199,5 @@ def cell_weights(panel: Panel) -> np.ndarray:
     w = panel.weights if panel.weights is not None else np.ones(panel.n)
     cell = panel.unit * panel.n_times + panel.time
     tot = np.bincount(cell, weights=w)
+    assert w is not None
     return w / tot[cell]  # type: ignore[no-any-return]

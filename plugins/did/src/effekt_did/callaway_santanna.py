@@ -7,13 +7,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from effekt.data import check_option, check_positive_int, check_seed
 from effekt.errors import DataError, DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
-
 from effekt_did._cs_kernels import aggregate, att_gt, multiplier_bootstrap
 from effekt_did._panel import check_panel
 
@@ -236,7 +234,7 @@ class CallawaySantAnna:
             "base": [times[c.base] for c in cells], "att": att, "std.error": se_gt,
             "n_treated": [c.n_treated for c in cells], "n_control": [c.n_control for c in cells]})
         n_treated = int((G >= 0).sum())
-        common = dict(estimator=self.name, n=panel.n, n_treated=n_treated, n_control=n - n_treated,
+        common: dict[str, Any] = dict(estimator=self.name, n=panel.n, n_treated=n_treated, n_control=n - n_treated,
                       design=f"staggered, {control_group}", outcome=outcome)
         se_type = "influence function" if not bootstrap else "multiplier bootstrap"
         extra_tab: dict[str, Any] = {"control_group": control_group, "est_method": est_method,

@@ -15,7 +15,6 @@ from effekt.errors import DataError, DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
 from effekt.sandwich import robust_ols
-
 from effekt_did._panel import FEW_TREATED_CLUSTERS
 
 __all__ = ["DiD2x2", "did_2x2_from_means"]
@@ -126,7 +125,7 @@ def did_2x2_from_means(
         scale = 100.0 if means.max() > 1.0 else 1.0
         ses = scale * np.sqrt(p * (1 - p) / nn)
     cells = _cell_table(means)
-    common = dict(estimator="did_2x2", estimand="att", term="treated:post", n=int(np.sum(n)) if n is not None else 0,
+    common: dict[str, Any] = dict(estimator="did_2x2", estimand="att", term="treated:post", n=int(np.sum(n)) if n is not None else 0,
                   design="2x2 from means", outcome=outcome)
     grad = np.array([-1.0, 1.0, 1.0, -1.0])
     if ses is not None and np.sum(ses**2) > 0:

@@ -12,7 +12,6 @@ from effekt.errors import DataError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
 from effekt.sandwich import robust_ols
-
 from effekt_did._panel import check_panel
 
 __all__ = ["DoseDiD"]

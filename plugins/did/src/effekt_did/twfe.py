@@ -14,7 +14,6 @@ from effekt.errors import DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
 from effekt.sandwich import robust_ols
-
 from effekt_did._absorb import FE_DF, Absorbed, absorb_ols, cr1_vcov, nested_in
 from effekt_did._panel import FEW_TREATED_CLUSTERS, Panel, cell_weights, check_aggregation, check_panel
 
@@ -210,8 +209,7 @@ class TWFE:
         check_option(se_type, "se_type", _SE_TYPES)
         check_option(fe_df, "fe_df", FE_DF)
         w = cell_weights(panel) if aggregation == "cluster" else panel.weights
-        cl, G = (panel.clusters, len(panel.cluster_labels)) if panel.clusters is not None else (
-            panel.unit, panel.n_units)
+        cl, G = panel.cluster_codes()
         assert cl is not None and panel.d is not None
         if G < 2:
             raise DesignError(f"{self.name}: only one cluster; cluster-robust SEs need two or more.")

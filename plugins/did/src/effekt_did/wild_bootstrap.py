@@ -7,13 +7,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import optimize
 
 from effekt.data import check_option, check_positive_int, check_seed
 from effekt.errors import DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
-
 from effekt_did._absorb import demean
 from effekt_did._panel import FEW_TREATED_CLUSTERS, cell_weights, check_aggregation, check_panel, warn
 
@@ -286,8 +284,7 @@ class WildClusterBootstrap:
         assert panel.d is not None
         aggregation = check_aggregation(aggregation, panel, self.name) if model == "twfe" else "citizen"
         w = cell_weights(panel) if aggregation == "cluster" else panel.weights
-        cl, G = (panel.clusters, len(panel.cluster_labels)) if panel.clusters is not None else (
-            panel.unit, panel.n_units)
+        cl, G = panel.cluster_codes()
         assert cl is not None
         if G < 2:
             raise DesignError(f"{self.name}: one cluster; the wild cluster bootstrap needs at least two.")
