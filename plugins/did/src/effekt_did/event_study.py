@@ -191,13 +191,7 @@ class EventStudy:
         tf = fit_twfe_arrays(panel, X, names, se_type=se_type, clusters=cl, n_clusters=G, weights=w, fe_df=fe_df)
         b = tf.absorbed.coef
         se = np.sqrt(np.diag(tf.vcov))
-        if se_type == "CR2":
-            from effekt.sandwich import robust_ols
-
-            df_each = robust_ols(tf.absorbed.Xt, tf.absorbed.yt, se_type="CR2", clusters=cl, weights=w,
-                                 df_coefs=list(range(len(times)))).df
-        else:
-            df_each = np.full(len(names), float(G - 1))
+        df_each = tf.df
         n_tc = int(np.unique(cl[treated]).size)
         warns = []
         if n_tc < FEW_TREATED_CLUSTERS:

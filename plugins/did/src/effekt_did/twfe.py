@@ -14,7 +14,7 @@ from effekt.errors import DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
 from effekt.sandwich import robust_ols
-from effekt_did._absorb import FE_DF, Absorbed, absorb_ols, cr1_vcov, nested_in
+from effekt_did._absorb import FE_DF, Absorbed, absorb_ols, cr1_vcov, demean, nested_in
 from effekt_did._panel import FEW_TREATED_CLUSTERS, Panel, cell_weights, check_aggregation, check_panel
 
 __all__ = ["TWFE", "simulate_panel", "TwfeFit", "fit_twfe_arrays"]
@@ -28,7 +28,7 @@ class TwfeFit:
 
     absorbed: Absorbed
     vcov: np.ndarray
-    df: float
+    df: np.ndarray  # per coefficient
     clusters: np.ndarray
     n_clusters: int
     weights: np.ndarray | None
@@ -67,12 +67,52 @@ def fit_twfe_arrays(
             "fixed effects."
         )
     if se_type == "CR2":
-        rf = robust_ols(fit.Xt, fit.yt, se_type="CR2", clusters=clusters, weights=weights, names=names)
-        vcov, df = rf.vcov, float(rf.df[0])
+        vcov, df = _cr2_pt(panel, X, names, clusters, weights, unit_nested, time_nested)
     else:
         vcov = cr1_vcov(fit, clusters, n_clusters, weights, k_df, small_sample=se_type == "CR1")
-        df = float(n_clusters - 1)
+        df = np.full(k, float(n_clusters - 1))
     return TwfeFit(fit, vcov, df, clusters, n_clusters, weights, k_df)
+
+
+#: explicit fixed-effect dummies allowed in the CR2 hat matrix before CR1 is advised
+_MAX_CR2_DUMMIES = 2000
+
+
+def _cr2_pt(panel: Panel, X: np.ndarray, names: list[str], clusters: np.ndarray, weights: np.ndarray | None,
+            unit_nested: bool, time_nested: bool) -> tuple[np.ndarray, np.ndarray]:
+    """CR2 with fixed effects as Pustejovsky & Tipton (2018, sec. 3.2) set it up.
+
+    Fixed effects nested in the clusters are absorbed; the others stay in the
+    hat matrix as explicit dummies (their Theorem 2: the adjustment then
+    equals the one from the full dummy design). Returns the covariance of
+    the coefficients on ``X`` and the Bell-McCaffrey df of the first.
+    """
+    absorb: list[tuple[np.ndarray, int]] = []
+    explicit: list[tuple[np.ndarray, int]] = []
+    for (codes, k), nested in (((panel.unit, panel.n_units), unit_nested), ((panel.time, panel.n_times), time_nested)):
+        (absorb if nested else explicit).append((codes, k))
+    dummies = []
+    for i, (codes, k) in enumerate(explicit):
+        first = 0 if (i == 0 and not absorb) else 1  # keep every level of the first when nothing is absorbed
+        if sum(k - first for _, k in explicit) > _MAX_CR2_DUMMIES:
+            raise EstimationError(
+                f"CR2 with clusters that do not nest the {k} levels of a fixed effect needs those levels as "
+                f"dummies in the hat matrix (more than {_MAX_CR2_DUMMIES}); use se_type='CR1', or cluster at "
+                "a level that nests the units."
+            )
+        D = np.zeros((codes.size, k))
+        D[np.arange(codes.size), codes] = 1.0
+        dummies.append(D[:, first:])
+    Z = np.column_stack([X, *dummies]) if dummies else X
+    if absorb:
+        Zt, _ = demean(np.column_stack([panel.y, Z]), absorb, weights)
+        yt, Zt = Zt[:, 0], Zt[:, 1:]
+    else:
+        yt, Zt = panel.y, Z
+    k = X.shape[1]
+    rf = robust_ols(Zt, yt, se_type="CR2", clusters=clusters, weights=weights, df_coefs=list(range(k)),
+                    names=names + [f"fe{j}" for j in range(Zt.shape[1] - k)])
+    return rf.vcov[:k, :k], rf.df[:k]
 
 
 class TWFE:
@@ -143,8 +183,9 @@ class TWFE:
 
     Notes
     -----
-    The CR2 adjustment is computed on the absorbed design, the form
-    Pustejovsky & Tipton (2018, sec. 3.2) recommend with fixed effects;
+    CR2 follows Pustejovsky & Tipton (2018, sec. 3.2): fixed effects nested
+    in the clusters are absorbed, the others (e.g. period effects) stay in
+    the hat matrix, which gives the CR2 of the full dummy regression;
     CR1 here equals pyfixest's ``vcov={"CRV1": unit}`` with its default
     ``ssc`` when ``fe_df="nonnested"``, and linearmodels ``PanelOLS``'s
     clustered covariance with ``group_debias=True, debiased=True`` when
@@ -244,7 +285,7 @@ class TWFE:
                 {"term": names, "estimate": tf.absorbed.coef, "std.error": se}
             ).to_dict(orient="records")
         return EffectResult.from_t(
-            tf.absorbed.coef[0], se[0], tf.df, alpha=alpha, estimator=self.name, estimand=self.estimand,
+            tf.absorbed.coef[0], se[0], float(tf.df[0]), alpha=alpha, estimator=self.name, estimand=self.estimand,
             term=term, n=panel.n, n_treated=int(units_treated), n_control=panel.n_units - int(units_treated),
             se_type=se_type, design=design, warnings=warns, extra=extra, outcome=outcome,
         )
