@@ -35,9 +35,17 @@ __all__ = [
     "check_seed",
     "check_positive_int",
     "describe_rows",
+    "label",
 ]
 
 _MAX_ROWS_SHOWN = 5
+
+
+def label(value: Any) -> str:
+    """repr of a label as the user wrote it (numpy scalars shown as Python ones)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
 
 
 def describe_rows(index: Iterable[Any]) -> str:
@@ -107,7 +115,8 @@ class Columns:
 
     def warnings(self) -> list[str]:
         if self.dropped:
-            return [f"{self.dropped} rows with missing values were dropped (missing='drop')."]
+            rows = "1 row with a missing value was" if self.dropped == 1 else f"{self.dropped} rows with missing values were"
+            return [f"{rows} dropped (missing='drop')."]
         return []
 
 
@@ -130,12 +139,15 @@ def _numeric(series: pd.Series, name: Any, role: str) -> np.ndarray:
         return series.to_numpy(dtype=float)
     if not pd.api.types.is_numeric_dtype(series):
         converted = pd.to_numeric(series, errors="coerce")
-        bad = series.notna() & converted.isna()
-        first = series[bad].iloc[0] if bad.any() else series.dropna().iloc[0] if series.notna().any() else None
+        bad = (series.notna() & converted.isna()).to_numpy()
+        if not bad.any():
+            bad = series.notna().to_numpy()
+        first = series[bad].iloc[0] if bad.any() else None
+        kind = "dates" if pd.api.types.is_datetime64_any_dtype(series) else "text"
         raise DataError(
-            f"{role} column {name!r} holds {series.dtype} values where numbers belong "
-            f"(e.g. {first!r} in {describe_rows(series.index[bad][:_MAX_ROWS_SHOWN + 1])}). "
-            "Convert it to numbers first, e.g. with pandas.to_numeric."
+            f"{role} column {name!r} holds {kind} where numbers belong: {int(bad.sum())} value"
+            f"{'s' if bad.sum() != 1 else ''} such as {first!r} ({_rows_summary(series.index[bad])}). "
+            "Convert it to numbers first, e.g. with pandas.to_numeric, or pick the right column."
         )
     if isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
         return series.to_numpy(dtype=float, na_value=np.nan)
@@ -339,7 +351,7 @@ def check_groups_have_both_arms(
         b = bad[0]
         others = f" ({bad.size - 1} more {role}s have the same problem)" if bad.size > 1 else ""
         raise DataError(
-            f"{role} {labels[b]!r} of column {column!r} has {int(n_treated[b])} treated and "
+            f"{role} {label(labels[b])} of column {column!r} has {int(n_treated[b])} treated and "
             f"{int(n_control[b])} control units{others}; every {role} needs both arms. Merge "
             f"it with a neighbouring {role}, or drop it and say why."
         )

@@ -77,6 +77,9 @@ class EstimatorTags:
         the standard error by ``|a|``.
     sign_flip : bool
         Swapping the arms negates the estimate.
+    binary_treatment : bool
+        ``treatment`` is a 0/1 (or two-label) arm column; ``False`` for,
+        e.g., the first-treated period of staggered designs.
     uses_seed : bool
         ``fit`` takes ``seed=`` (bootstraps, permutations, simulation).
     coverage_check : bool
@@ -92,6 +95,7 @@ class EstimatorTags:
     shift_equivariant: bool = True
     scale_equivariant: bool = True
     sign_flip: bool = True
+    binary_treatment: bool = True
     uses_seed: bool = False
     coverage_check: bool = True
 

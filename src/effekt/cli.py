@@ -1,0 +1,234 @@
+"""The ``effekt`` command.
+
+    effekt --version
+    effekt plugins [--json]
+    effekt estimate NAME --data FILE --outcome Y [--treatment Z] [--blocks B]
+                   [--clusters C] [--covariates a,b] [--weights W] [--se-type T]
+                   [--alpha A] [--option KEY=VALUE ...] [--json]
+    effekt power NAME --PARAM VALUE ... [--json]
+    effekt example
+
+An error in the input prints one line on standard error and exits with
+status 2; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from effekt import registry
+from effekt.errors import DataError, DesignError, EffektError
+
+__all__ = ["main", "read_table", "parse_value"]
+
+#: core modules that add subcommands through a ``register(subparsers)`` function
+_COMMAND_MODULES = ("effekt.design.cli",)
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame; DataError when it cannot."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"data file {str(p)!r} does not exist.")
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(p)
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {str(p)!r}: {exc}") from None
+    raise DataError(f"data file {str(p)!r}: use a .csv or .parquet file (got {suffix or 'no suffix'!r}).")
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as int, float, bool, None, a list (commas) or str."""
+    if "," in text:
+        return [parse_value(part) for part in text.split(",") if part != ""]
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, allow_nan=False))
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    table = registry.available()
+    if args.json:
+        _print_json(table.to_dict(orient="records"))
+    else:
+        print(table.to_string(index=False) if len(table) else "no estimators are installed")
+    return 0
+
+
+def _options(pairs: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DesignError(f"--option needs KEY=VALUE; got {pair!r}.")
+        out[key.replace("-", "_")] = parse_value(value)
+    return out
+
+
+def _cmd_estimate(args: argparse.Namespace) -> int:
+    data = read_table(args.data)
+    spec: dict[str, Any] = {"outcome": args.outcome}
+    for key in ("treatment", "blocks", "clusters", "weights"):
+        value = getattr(args, key)
+        if value is not None:
+            spec[key] = value
+    if args.covariates:
+        spec["covariates"] = [c for c in args.covariates.split(",") if c]
+    if args.se_type is not None:
+        spec["se_type"] = args.se_type
+    if args.alpha is not None:
+        spec["alpha"] = args.alpha
+    spec.update(_options(args.option or []))
+    try:
+        result = registry.estimate(args.name, data=data, **spec)
+    except TypeError as exc:
+        # an option the estimator does not take
+        raise DesignError(f"{args.name}: {exc}. `effekt estimate --help` and the estimator's documentation list its options.") from None
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(result.summary())
+        print()
+        print(result.tidy().to_string(index=False))
+    return 0
+
+
+def _power_params(extra: Sequence[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    key: str | None = None
+    for token in extra:
+        if token.startswith("--"):
+            if key is not None:
+                params[key] = True
+            name, sep, value = token[2:].partition("=")
+            if not name:
+                raise DesignError(f"cannot read {token!r}; write --name value.")
+            if sep:
+                params[name.replace("-", "_")] = parse_value(value)
+                key = None
+            else:
+                key = name.replace("-", "_")
+        elif key is not None:
+            params[key] = parse_value(token)
+            key = None
+        else:
+            raise DesignError(f"unexpected value {token!r}; give each parameter as --name value.")
+    if key is not None:
+        raise DesignError(f"--{key} needs a value.")
+    return params
+
+
+def _cmd_power(args: argparse.Namespace, extra: Sequence[str]) -> int:
+    params = _power_params(extra)
+    as_json = bool(params.pop("json", False)) or args.json
+    result = registry.power(args.name, **params)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        print(result.summary())
+    return 0
+
+
+def _cmd_example(args: argparse.Namespace) -> int:
+    from effekt.examples import run_example
+
+    print(run_example())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from effekt import __version__
+
+    parser = argparse.ArgumentParser(prog="effekt", description="Evaluate labour-market and social programmes.")
+    parser.add_argument("--version", action="version", version=f"effekt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("plugins", help="list installed estimators and power calculators")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=_cmd_plugins)
+
+    p = sub.add_parser("estimate", help="fit a registered estimator to a CSV or Parquet file")
+    p.add_argument("name", help="estimator name, see `effekt plugins`")
+    p.add_argument("--data", required=True, help="CSV or Parquet file, one row per unit")
+    p.add_argument("--outcome", required=True)
+    p.add_argument("--treatment")
+    p.add_argument("--blocks")
+    p.add_argument("--clusters")
+    p.add_argument("--weights")
+    p.add_argument("--covariates", help="comma-separated column names")
+    p.add_argument("--se-type", dest="se_type")
+    p.add_argument("--alpha", type=float)
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="any other option of the estimator")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=_cmd_estimate)
+
+    p = sub.add_parser(
+        "power",
+        help="solve a registered power calculation",
+        description="Give every quantity but one as --name value (comma lists are grids).",
+    )
+    p.add_argument("name", help="calculator name, see `effekt plugins`")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_power, takes_extra=True)
+
+    p = sub.add_parser("example", help="analyse the bundled synthetic trial and print the results")
+    p.set_defaults(func=_cmd_example)
+
+    for module_name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            # the module (or its package) is not part of this installation
+            if not exc.name or not (module_name + ".").startswith(exc.name + "."):
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``effekt`` console script."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if getattr(args, "command", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        if getattr(args, "takes_extra", False):
+            return int(args.func(args, extra))
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return int(args.func(args))
+    except EffektError as exc:
+        print("effekt: error: " + " ".join(str(exc).split()), file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. `effekt randomise ... | head`
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Design-based estimators registered by the effekt core."""

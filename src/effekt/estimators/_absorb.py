@@ -1,0 +1,172 @@
+"""Absorbing fixed effects: the within transformation and its hat matrix.
+
+A regression of ``y`` on ``X`` and the dummies ``D`` of one or more factors
+gives, by the Frisch-Waugh-Lovell theorem, the same coefficients on ``X`` as
+the regression of ``M_D y`` on ``M_D X``, where ``M_D = I - H_D`` sweeps out
+the (weighted) factor means. :class:`Absorber` computes ``M_D A`` without
+forming a dummy column:
+
+* one factor: subtract the weighted group means (exact, one pass);
+* several factors: alternating projections (the method of pyfixest and of
+  estimatr's ``demeanMat2``), iterated until the largest change is below
+  ``tol`` times the column's scale.
+
+HC2, HC3 and CR2 need the leverage of the *whole* model, ``H = H_D +
+H_{M_D X}``, not only that of the demeaned regressors: forgetting ``H_D``
+understates every correction (estimatr builds the dummies for this; we do
+not). With ``D1`` the factor with most levels and ``R = M_{D1} D_rest`` the
+other factors' dummies swept of it,
+
+    H_D = H_{D1} + R (R'R)^+ R',    (H_{D1})_{ij} = sqrt(w_i w_j) / W_g  [i, j in group g]
+
+so :meth:`Absorber.hat` returns the one factor's scale ``sqrt(w_i / W_g)``
+and an ``n x r`` basis ``B`` with ``B B' = R (R'R)^+ R'`` (``r`` = rank of
+the other factors after the first), built from ``R'R``, a
+``levels x levels`` matrix of weighted cross-tabulations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from effekt.errors import EstimationError
+from effekt.sandwich import AbsorbedHat
+
+__all__ = ["Absorber"]
+
+#: the other factors' levels above which their hat basis is not formed
+MAX_OTHER_LEVELS = 5_000
+
+
+class Absorber:
+    """Within transformation for one or more factors, with weights.
+
+    Parameters
+    ----------
+    factors : sequence of (n,) integer code arrays (0..L-1, every level used)
+    weights : (n,) positive array, optional
+    names : the factors' column names, for messages
+    tol, maxiter : convergence of the alternating projections (two or more factors)
+    """
+
+    def __init__(
+        self,
+        factors: Sequence[np.ndarray],
+        weights: np.ndarray | None = None,
+        names: Sequence[str] | None = None,
+        *,
+        tol: float = 1e-13,
+        maxiter: int = 10_000,
+    ) -> None:
+        if not factors:
+            raise ValueError("Absorber needs at least one factor")
+        n = len(factors[0])
+        self.n = n
+        self.weights = None if weights is None else np.asarray(weights, dtype=float)
+        w = np.ones(n) if self.weights is None else self.weights
+        levels = [int(f.max()) + 1 for f in factors]
+        # the factor with most levels is projected exactly; the rest enter R
+        order = sorted(range(len(factors)), key=lambda j: -levels[j])
+        self.codes = [np.asarray(factors[j], dtype=np.int64) for j in order]
+        self.levels = [levels[j] for j in order]
+        self.names = [str(names[j]) if names is not None else f"factor {j}" for j in order]
+        self.group_weight = [np.bincount(c, weights=w, minlength=L) for c, L in zip(self.codes, self.levels)]
+        self.tol = tol
+        self.maxiter = maxiter
+        self._w = w
+        self._rest: tuple[np.ndarray, np.ndarray, int] | None = None
+
+    # -- the within transformation -----------------------------------------
+    def _sweep(self, A: np.ndarray, j: int) -> np.ndarray:
+        codes, W = self.codes[j], self.group_weight[j]
+        wA = A * self._w[:, None]
+        sums = np.empty((self.levels[j], A.shape[1]))
+        for col in range(A.shape[1]):
+            sums[:, col] = np.bincount(codes, weights=wA[:, col], minlength=self.levels[j])
+        return A - (sums / W[:, None])[codes]
+
+    def demean(self, A: np.ndarray) -> np.ndarray:
+        """``M_D A``: ``A`` minus its projection on the factors' dummies."""
+        A = np.asarray(A, dtype=float)
+        vector = A.ndim == 1
+        out = A[:, None] if vector else A
+        out = self._sweep(out, 0)
+        if len(self.codes) > 1:
+            scale = np.maximum(np.abs(out).max(axis=0), 1e-300)
+            for _ in range(self.maxiter):
+                prev = out
+                for j in range(len(self.codes)):
+                    out = self._sweep(out, j)
+                if (np.abs(out - prev).max(axis=0) <= self.tol * scale).all():
+                    break
+            else:
+                raise EstimationError(
+                    f"absorbing the fixed effects {', '.join(self.names)} did not converge in "
+                    f"{self.maxiter} sweeps: the factors are nearly collinear or poorly "
+                    "connected. Absorb fewer factors or add the smaller one as covariates."
+                )
+        return out[:, 0] if vector else out
+
+    # -- rank and hat matrix -------------------------------------------------
+    def _other_factors(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """Eigen-basis ``(V Lambda^{-1/2}, C V Lambda^{-1/2} / W1, rank)`` of ``R'R``."""
+        if self._rest is not None:
+            return self._rest
+        n, w = self.n, self._w
+        offsets = np.cumsum([0] + self.levels[1:])
+        L_rest = int(offsets[-1])
+        if L_rest > MAX_OTHER_LEVELS:
+            raise EstimationError(
+                f"the fixed effects {', '.join(self.names[1:])} have {L_rest} levels together "
+                f"besides {self.names[0]!r}; the exact leverage (HC2, HC3, CR2) or rank is "
+                f"formed only up to {MAX_OTHER_LEVELS}. Use se_type='HC1' or 'CR1', or absorb "
+                "the largest factor and enter the others as covariates."
+            )
+        rows = np.tile(np.arange(n), len(self.codes) - 1)
+        cols = np.concatenate([c + off for c, off in zip(self.codes[1:], offsets[:-1])])
+        Dr = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=(n, L_rest))
+        DtWD = (Dr.T @ sp.diags(w) @ Dr).toarray()
+        C = (sp.csr_matrix((w, (self.codes[0], np.arange(n))), shape=(self.levels[0], n)) @ Dr).tocsr()
+        W1 = self.group_weight[0]
+        RtR = DtWD - (C.T @ sp.diags(1.0 / W1) @ C).toarray()
+        lam, V = np.linalg.eigh((RtR + RtR.T) / 2.0)
+        keep = lam > 1e-9 * max(lam.max(initial=0.0), 1.0)
+        basis = V[:, keep] / np.sqrt(lam[keep])  # R'R^+ = basis basis'
+        C_basis = np.asarray(C @ basis) / W1[:, None]
+        self._rest = (basis, C_basis, int(keep.sum()))
+        return self._rest
+
+    @property
+    def rank(self) -> int:
+        """Number of parameters the factors absorb (the rank of ``D``)."""
+        if len(self.codes) == 1:
+            return self.levels[0]
+        if sum(self.levels[1:]) > MAX_OTHER_LEVELS and len(self.codes) == 2:
+            # two factors: rank = L1 + L2 - connected components of the bipartite graph
+            from scipy.sparse.csgraph import connected_components
+
+            L1, L2 = self.levels
+            graph = sp.csr_matrix(
+                (np.ones(self.n), (self.codes[0], L1 + self.codes[1])), shape=(L1 + L2, L1 + L2)
+            )
+            n_comp = connected_components(graph, directed=False)[0]
+            return L1 + L2 - int(n_comp)
+        return self.levels[0] + self._other_factors()[2]
+
+    def hat(self) -> AbsorbedHat:
+        """The fixed effects' part of the hat matrix (weighted scale)."""
+        scale = np.sqrt(self._w / self.group_weight[0][self.codes[0]])
+        basis = None
+        if len(self.codes) > 1:
+            V, C_basis, r = self._other_factors()
+            if r:
+                offsets = np.cumsum([0] + self.levels[1:])
+                rows = np.zeros((self.n, r))
+                for c, off in zip(self.codes[1:], offsets[:-1]):
+                    rows += V[c + off]
+                rows -= C_basis[self.codes[0]]
+                basis = rows * np.sqrt(self._w)[:, None]
+        return AbsorbedHat(group=self.codes[0], scale=scale, basis=basis, n_groups=self.levels[0])

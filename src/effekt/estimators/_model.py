@@ -1,0 +1,329 @@
+"""Model frames shared by the regression estimators (lm_robust, lin, cace).
+
+:func:`model_frame` turns a data frame and either column arguments
+(``outcome``, ``treatment``, ``covariates``) or a formula (formulaic syntax,
+``"y ~ z + x1 + C(site) | block"``, fixed effects after ``|``) into checked
+numpy arrays: the outcome, a named regressor matrix, the design columns
+(clusters, weights, fixed-effect codes) and the rows used. Every check goes
+through :mod:`effekt.data`; formulaic builds the matrix only from columns
+already checked.
+
+:class:`LinearModel` is the fitted model every regression estimator
+returns underneath its :class:`~effekt.result.EffectResult`: all terms,
+their robust covariance, a tidy table and robust Wald tests of several
+coefficients.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from effekt.data import as_frame, check_columns, check_groups_have_both_arms, check_option, describe_rows
+from effekt.errors import DataError, DesignError, EstimationError
+from effekt.result import EffectResult, EffectTable
+
+__all__ = ["ModelFrame", "LinearModel", "model_frame", "split_formula", "infer_design"]
+
+
+@dataclass
+class ModelFrame:
+    """Checked arrays of one regression."""
+
+    y: np.ndarray
+    X: np.ndarray
+    terms: list[str]
+    n: int
+    z: np.ndarray | None = None
+    treatment: str | None = None
+    outcome: str | None = None
+    clusters: np.ndarray | None = None
+    weights: np.ndarray | None = None
+    fixed_effects: list[np.ndarray] = field(default_factory=list)
+    fe_names: list[str] = field(default_factory=list)
+    blocks: np.ndarray | None = None
+    frame: pd.DataFrame | None = None
+    dropped: int = 0
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def split_formula(formula: str) -> tuple[str, list[str]]:
+    """``"y ~ z + x | a + b"`` -> ``("y ~ z + x", ["a", "b"])``.
+
+    >>> split_formula("y ~ z + x | block")
+    ('y ~ z + x', ['block'])
+    """
+    if not isinstance(formula, str) or "~" not in formula:
+        raise DesignError(
+            f"formula must be a string like 'y ~ z + x' (fixed effects after '|'); got {formula!r}."
+        )
+    main, _, fe = formula.partition("|")
+    fes = [f.strip() for f in fe.split("+") if f.strip()] if fe else []
+    return main.strip(), fes
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, (str, int)):
+        return [value]
+    return list(value)
+
+
+def model_frame(
+    data: Any,
+    *,
+    outcome: Any = None,
+    treatment: Any = None,
+    covariates: Sequence[Any] | str | None = None,
+    formula: str | None = None,
+    fixed_effects: Sequence[Any] | str | None = None,
+    blocks: Any = None,
+    clusters: Any = None,
+    weights: Any = None,
+    extra_numeric: dict[str, Any] | None = None,
+    missing: str = "error",
+    intercept: bool = True,
+    estimator: str = "lm_robust",
+) -> ModelFrame:
+    """Check the inputs of a regression and build its arrays.
+
+    Either ``outcome`` (+ ``treatment``, ``covariates``) or ``formula``.
+    ``blocks`` is absorbed as a fixed effect. Rows with a missing value in
+    any used column raise a DataError, or are dropped with ``missing="drop"``.
+    """
+    frame = as_frame(data)
+    check_option(missing, "missing", ("error", "drop"))
+    fe_cols = _as_list(fixed_effects)
+    covariates = _as_list(covariates)
+    rhs_vars: list[Any] = []
+    main = None
+    if formula is not None:
+        main, fe_from_formula = split_formula(formula)
+        fe_cols += fe_from_formula
+        try:
+            from formulaic import Formula
+        except ImportError:  # pragma: no cover - formulaic is a dependency
+            raise DesignError("formula= needs the formulaic package: pip install formulaic.") from None
+        try:
+            parsed = Formula(main)
+        except Exception as exc:  # formulaic's parse error, shown without its traceback
+            raise DesignError(f"the formula {formula!r} cannot be parsed: {exc}") from None
+        lhs_vars = sorted(parsed.lhs.required_variables)
+        if len(lhs_vars) != 1:
+            raise DesignError(f"formula {formula!r} must have one outcome on the left of '~'.")
+        if outcome is not None and outcome != lhs_vars[0]:
+            raise DesignError(
+                f"outcome={outcome!r} disagrees with the formula's outcome {lhs_vars[0]!r}; pass one."
+            )
+        outcome = lhs_vars[0]
+        # names formulaic resolves itself (np, C, ...) are not columns
+        rhs_vars = sorted(v for v in parsed.rhs.required_variables if v in frame.columns)
+        if covariates:
+            raise DesignError("pass covariates in the formula or as covariates=, not both.")
+    elif outcome is None:
+        raise DesignError(f"{estimator} needs outcome= (and treatment=, covariates=) or formula=.")
+    if blocks is not None:
+        fe_cols = [blocks] + [c for c in fe_cols if c != blocks]
+    # every column used, checked for presence and missing values first
+    used = [outcome, treatment, clusters, weights, *covariates, *fe_cols, *rhs_vars]
+    used += list((extra_numeric or {}).values())
+    used = [u for u in dict.fromkeys(u for u in used if u is not None)]
+    for name in used:
+        if name not in frame.columns:
+            have = ", ".join(repr(c) for c in list(frame.columns)[:20])
+            raise DataError(
+                f"column {name!r} (used by {estimator}) is not in the data, which have {have}. "
+                "Check the spelling or add the column."
+            )
+    na = frame[used].isna().to_numpy()
+    dropped = 0
+    if na.any():
+        bad_rows = na.any(axis=1)
+        if missing == "error":
+            col = used[int(np.flatnonzero(na.any(axis=0))[0])]
+            rows = frame.index[frame[col].isna().to_numpy()]
+            raise DataError(
+                f"column {col!r} has {len(rows)} missing value{'s' if len(rows) != 1 else ''} "
+                f"({describe_rows(rows)}). Nothing is dropped silently: remove or impute them, "
+                "or pass missing='drop' to drop those rows and report how many."
+            )
+        dropped = int(bad_rows.sum())
+        frame = frame.loc[np.asarray(~bad_rows)]  # type: ignore[index]
+        if frame.shape[0] == 0:
+            raise DataError("every row has a missing value in a used column; nothing is left.")
+    cols = check_columns(
+        frame,
+        outcome=outcome,
+        treatment=treatment,
+        clusters=clusters,
+        weights=weights,
+        covariates=covariates if formula is None else None,
+        numeric=extra_numeric,
+    )
+    n = cols.n
+    assert cols.y is not None
+    fes = []
+    for c in fe_cols:
+        codes, labels = pd.factorize(frame[c], sort=True)
+        fes.append(codes.astype(np.int64))
+        if c == blocks and cols.z is not None:
+            check_groups_have_both_arms(codes, np.asarray(labels), cols.z, role="block", column=blocks)
+    has_fe = bool(fes)
+    if formula is not None:
+        assert main is not None
+        X, terms = _formula_matrix(frame, main, intercept=intercept and not has_fe, formula=formula)
+        if treatment is not None and treatment not in terms:
+            raise DesignError(
+                f"treatment={treatment!r} is not a term of the formula {formula!r} (terms: "
+                f"{', '.join(terms)}). Add it to the right-hand side."
+            )
+    else:
+        parts, terms = [], []
+        if intercept and not has_fe:
+            parts.append(np.ones(n))
+            terms.append("(Intercept)")
+        if cols.z is not None:
+            parts.append(cols.z.astype(float))
+            terms.append(str(treatment))
+        if cols.X is not None:
+            parts += list(cols.X.T)
+            terms += [str(c) for c in covariates]
+        if not parts:
+            raise DesignError(f"{estimator}: no regressors; pass treatment= or covariates=.")
+        X = np.column_stack(parts)
+    return ModelFrame(
+        y=cols.y,
+        X=X,
+        terms=terms,
+        n=n,
+        z=cols.z,
+        treatment=None if treatment is None else str(treatment),
+        outcome=str(outcome),
+        clusters=cols.clusters,
+        weights=cols.weights,
+        fixed_effects=fes,
+        fe_names=[str(c) for c in fe_cols],
+        blocks=fes[0] if blocks is not None else None,
+        frame=frame,
+        dropped=dropped,
+        extra=cols.extra,
+    )
+
+
+def _formula_matrix(frame: pd.DataFrame, rhs_formula: str, *, intercept: bool, formula: str) -> tuple[np.ndarray, list[str]]:
+    from formulaic import Formula
+
+    rhs = rhs_formula.split("~", 1)[1]
+    try:
+        mm = Formula(rhs).get_model_matrix(frame, na_action="raise")
+    except Exception as exc:  # formulaic's own parse or evaluation error
+        raise DesignError(f"the formula {formula!r} cannot be evaluated on the data: {exc}") from None
+    names = [str(c) for c in mm.columns]
+    X = np.asarray(mm, dtype=float)
+    if "Intercept" in names:
+        j = names.index("Intercept")
+        if intercept:
+            names[j] = "(Intercept)"
+        else:
+            X = np.delete(X, j, axis=1)
+            del names[j]
+    if X.shape[1] == 0:
+        raise DesignError(f"the formula {formula!r} has no regressors.")
+    if not np.isfinite(X).all():
+        j = int(np.flatnonzero(~np.isfinite(X).all(axis=0))[0])
+        raise DataError(f"term {names[j]!r} of the formula {formula!r} has infinite values; replace them.")
+    return X, names
+
+
+def infer_design(mf: ModelFrame) -> str:
+    """``"simple"``, ``"blocked"``, ``"clustered"`` or ``"blocked-clustered"``."""
+    if mf.clusters is not None:
+        return "blocked-clustered" if mf.blocks is not None else "clustered"
+    return "blocked" if mf.blocks is not None else "simple"
+
+
+@dataclass(frozen=True)
+class LinearModel:
+    """A fitted linear model with a robust covariance, all terms kept.
+
+    ``tidy()`` gives one row per term; ``result(term)`` one
+    :class:`~effekt.result.EffectResult`; ``wald_test(terms)`` the robust
+    F test that several coefficients are zero.
+    """
+
+    estimator: str
+    terms: tuple[str, ...]
+    coef: np.ndarray
+    vcov: np.ndarray
+    df: np.ndarray
+    se_type: str
+    design: str
+    n: int
+    n_clusters: int | None
+    df_residual: float
+    alpha: float = 0.05
+    outcome: str | None = None
+    fixed_effects: tuple[str, ...] = ()
+    n_absorbed: int = 0
+    warnings: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def std_error(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.vcov))
+
+    def index(self, term: str) -> int:
+        if term not in self.terms:
+            raise DesignError(f"{self.estimator}: no term {term!r}; the terms are {', '.join(self.terms)}.")
+        return self.terms.index(term)
+
+    def result(self, term: str, *, estimand: str = "ate", **fields: Any) -> EffectResult:
+        j = self.index(term)
+        df = self.df[j]
+        df_val = None if not math.isfinite(df) else float(df)
+        base: dict[str, Any] = dict(
+            estimator=self.estimator,
+            estimand=estimand,
+            term=term,
+            n=self.n,
+            se_type=self.se_type,
+            design=self.design,
+            warnings=self.warnings,
+            outcome=self.outcome,
+        )
+        base.update(fields)
+        return EffectResult.from_t(self.coef[j], self.std_error[j], df_val, alpha=self.alpha, **base)
+
+    def table(self, **fields: Any) -> EffectTable:
+        rows = tuple(self.result(t, **fields) for t in self.terms)
+        return EffectTable(estimator=self.estimator, rows=rows, extra=dict(self.extra), warnings=self.warnings)
+
+    def tidy(self) -> pd.DataFrame:
+        return self.table().tidy()
+
+    def wald_test(self, terms: Sequence[str]) -> dict[str, float]:
+        """Robust Wald test that the coefficients of ``terms`` are all zero.
+
+        ``F = b' V^{-1} b / q`` referred to F(q, df2), ``df2`` the residual
+        degrees of freedom (``G - 1`` when clustered), as estimatr's
+        ``fstatistic``.
+        """
+        idx = [self.index(t) for t in terms]
+        b = self.coef[idx]
+        V = self.vcov[np.ix_(idx, idx)]
+        try:
+            stat = float(b @ np.linalg.solve(V, b)) / len(idx)
+        except np.linalg.LinAlgError:
+            raise EstimationError(
+                f"{self.estimator}: the covariance of {', '.join(terms)} is singular; no joint test."
+            ) from None
+        df2 = float(self.n_clusters - 1) if self.n_clusters is not None else float(self.df_residual)
+        p = float(stats.f.sf(stat, len(idx), df2))
+        return {"statistic": stat, "df1": float(len(idx)), "df2": df2, "p_value": p}

@@ -1,0 +1,584 @@
+"""The conformance suite every estimator, core or plugin, passes.
+
+A plugin author runs it in one line::
+
+    from effekt.testing import check_estimator
+    check_estimator(MyEstimator)            # raises ConformanceError on failure
+
+or, one pytest test per check::
+
+    from effekt.testing import parametrize_with_checks
+
+    @parametrize_with_checks([MyEstimator])
+    def test_conformance(estimator, check):
+        check(estimator)
+
+Which checks run depends only on the estimator's declared
+:class:`~effekt.protocol.EstimatorTags`; exemptions need a reason
+(``expected_failures={"check_name": "why"}``). The properties are tested
+with hypothesis on synthetic data drawn by the estimator's ``simulate``
+classmethod (or, without one, a two-arm trial with outcome ``y`` and
+treatment ``z``): a failure names the estimator, the property, the numbers
+and hypothesis's falsifying example (seed and parameters), so it can be
+replayed.
+
+The checks
+----------
+check_protocol            name, estimand, kind and fit are present
+check_result              the result's type and fields are sound; to_dict() is JSON
+check_determinism         the same input (and seed) gives the same result
+check_row_order           shuffling the rows changes nothing
+check_outcome_shift       y + c leaves the effect alone; y + c*z moves it by c
+check_outcome_scale       a*y scales the estimate by a and the SE by |a|
+check_sign_flip           swapping the arms negates the estimate
+check_coverage            the CI covers a known effect at the nominal rate
+check_bad_*               every bad input of DESIGN.md section 4 raises DataError
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+from effekt.data import check_seed, label
+from effekt.errors import DataError, EffektError
+from effekt.protocol import EstimatorTags, Synthetic, get_tags
+from effekt.result import EffectResult, EffectTable
+
+__all__ = [
+    "CHECKS",
+    "CheckResult",
+    "ConformanceError",
+    "check_estimator",
+    "parametrize_with_checks",
+    "default_simulate",
+]
+
+
+class ConformanceError(AssertionError):
+    """An estimator broke a property of the contract."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check on one estimator."""
+
+    estimator: str
+    check: str
+    status: str  # "passed", "failed", "skipped", "expected failure"
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("passed", "skipped", "expected failure")
+
+
+@dataclass
+class _Context:
+    cls: type
+    tags: EstimatorTags
+    max_examples: int
+    coverage_sims: int
+    fit_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.cls, "name", self.cls.__name__))
+
+    def simulate(self, seed: int, *, n: int = 200, effect: float = 1.0) -> Synthetic:
+        rng = check_seed(seed)
+        sim = getattr(self.cls, "simulate", None)
+        if callable(sim):
+            return sim(rng, n=n, effect=effect)  # type: ignore[no-any-return]
+        return default_simulate(rng, self.tags, n=n, effect=effect)
+
+    def fit(self, syn: Synthetic, data: pd.DataFrame | None = None, **override: Any) -> EffectResult | EffectTable:
+        spec = {**syn.spec, **self.fit_kwargs, **override}
+        if self.tags.uses_seed and "seed" not in spec:
+            spec["seed"] = 12345
+        return self.cls().fit(syn.data if data is None else data, **spec)  # type: ignore[no-any-return]
+
+
+def default_simulate(
+    rng: np.random.Generator, tags: EstimatorTags, *, n: int = 200, effect: float = 1.0
+) -> Synthetic:
+    """A completely randomised two-arm trial with a known effect.
+
+    Outcome ``y`` (normal, or Bernoulli for ``tags.outcome == "binary"``),
+    treatment ``z`` (half treated), and, as the tags allow, blocks
+    ``batch`` (treatment balanced within each), a covariate ``x`` and
+    weights ``w``. The truth is ``effect`` (a risk difference for binary
+    outcomes, capped to keep probabilities inside (0.05, 0.95)).
+    """
+    n = max(n, 40)
+    batch = np.repeat(np.arange(n // 10), 10)[:n]
+    n = batch.size
+    # five of each batch of ten treated
+    ranks = np.argsort(rng.random((n // 10, 10)), axis=1).ravel()
+    z = (ranks < 5).astype(int)
+    x = rng.normal(size=n)
+    data = {"z": z, "x": x}
+    if tags.outcome == "binary":
+        p0 = 0.3
+        truth = float(np.clip(effect * 0.2, -0.25, 0.5))
+        data["y"] = (rng.random(n) < p0 + truth * z).astype(int)
+    else:
+        truth = effect
+        data["y"] = 1.0 + truth * z + 0.5 * x + rng.normal(size=n)
+    spec: dict[str, Any] = {"outcome": "y", "treatment": "z"}
+    if tags.supports_blocks:
+        data["batch"] = batch
+        spec["blocks"] = "batch"
+    if tags.supports_covariates:
+        spec["covariates"] = ["x"]
+    return Synthetic(data=pd.DataFrame(data), spec=spec, truth=truth)
+
+
+# -- helpers ----------------------------------------------------------------
+def _rows(res: EffectResult | EffectTable) -> list[EffectResult]:
+    return list(res.rows) if isinstance(res, EffectTable) else [res]
+
+
+def _headline(res: EffectResult | EffectTable) -> EffectResult:
+    if isinstance(res, EffectTable):
+        term = res.extra.get("headline")
+        return res.term(term) if term else res.rows[0]
+    return res
+
+
+def _close(a: float, b: float, scale: float = 1.0, rel: float = 1e-7) -> bool:
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return (math.isnan(a) and math.isnan(b)) or a == b
+    return abs(a - b) <= rel * max(abs(a), abs(b), scale) + 1e-12
+
+
+def _hypothesis_settings(ctx: _Context) -> settings:
+    return settings(
+        settings.default,
+        max_examples=ctx.max_examples,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
+
+
+_SEEDS = st.integers(min_value=0, max_value=2**31 - 1)
+
+
+# -- the checks -------------------------------------------------------------
+def check_protocol(ctx: _Context) -> None:
+    for attr in ("name", "estimand", "kind"):
+        value = getattr(ctx.cls, attr, None)
+        assert isinstance(value, str) and value, f"class attribute {attr!r} must be a non-empty string; got {value!r}"
+    assert callable(getattr(ctx.cls, "fit", None)), "fit() is missing"
+
+
+def check_result(ctx: _Context) -> None:
+    syn = ctx.simulate(1)
+    res = ctx.fit(syn)
+    assert isinstance(res, (EffectResult, EffectTable)), f"fit() returned {type(res).__name__}, not EffectResult/EffectTable"
+    for row in _rows(res):
+        where = f"term {row.term!r}"
+        assert isinstance(row.estimator, str) and row.estimator, f"{where}: estimator name missing"
+        assert math.isfinite(row.estimate), f"{where}: estimate is {row.estimate}"
+        if not math.isnan(row.std_error):
+            assert row.std_error > 0, f"{where}: std_error is {row.std_error}"
+        low, high = row.conf_int
+        if math.isfinite(low) and math.isfinite(high):
+            assert low <= row.estimate <= high, f"{where}: estimate {row.estimate} outside its CI [{low}, {high}]"
+        assert abs(row.conf_level - 0.95) < 1e-12, f"{where}: default conf_level is {row.conf_level}, not 0.95"
+        if not math.isnan(row.p_value):
+            assert 0.0 <= row.p_value <= 1.0, f"{where}: p_value {row.p_value} outside [0, 1]"
+        assert row.n > 0, f"{where}: n is {row.n}"
+    text = json.dumps(res.to_dict(), allow_nan=False)
+    assert json.loads(text), "to_dict() is empty"
+    tidy = res.tidy()
+    assert isinstance(tidy, pd.DataFrame) and len(tidy) == len(_rows(res)), "tidy() must give one row per term"
+    for col in ("term", "estimate", "std.error", "p.value", "conf.low", "conf.high"):
+        assert col in tidy.columns, f"tidy() lacks column {col!r}"
+    assert isinstance(res.summary(), str) and isinstance(repr(res), str)
+    # alpha is honoured
+    res90 = _headline(ctx.fit(syn, alpha=0.10))
+    assert abs(res90.conf_level - 0.90) < 1e-12, f"alpha=0.10 gave conf_level {res90.conf_level}"
+    h = _headline(res)
+    if all(math.isfinite(v) for v in (*h.conf_int, *res90.conf_int)):
+        assert res90.conf_int[1] - res90.conf_int[0] <= h.conf_int[1] - h.conf_int[0] + 1e-12, (
+            "the 90% interval is wider than the 95% interval"
+        )
+
+
+def check_determinism(ctx: _Context) -> None:
+    @_hypothesis_settings(ctx)
+    @given(seed=_SEEDS)
+    def prop(seed: int) -> None:
+        syn = ctx.simulate(seed)
+        first, second = ctx.fit(syn), ctx.fit(syn)
+        assert json.dumps(first.to_dict(), sort_keys=True) == json.dumps(second.to_dict(), sort_keys=True), (
+            "two fits of the same data gave different results"
+        )
+
+    prop()
+
+
+def check_row_order(ctx: _Context) -> None:
+    @_hypothesis_settings(ctx)
+    @given(seed=_SEEDS, perm_seed=_SEEDS)
+    def prop(seed: int, perm_seed: int) -> None:
+        syn = ctx.simulate(seed)
+        base = ctx.fit(syn)
+        order = np.random.default_rng(perm_seed).permutation(len(syn.data))
+        shuffled = ctx.fit(syn, data=syn.data.iloc[order])
+        for a, b in zip(_rows(base), _rows(shuffled)):
+            assert _close(a.estimate, b.estimate), f"term {a.term!r}: estimate {a.estimate} became {b.estimate}"
+            if not ctx.tags.uses_seed:
+                assert _close(a.std_error, b.std_error), f"term {a.term!r}: SE {a.std_error} became {b.std_error}"
+
+    prop()
+
+
+def check_outcome_shift(ctx: _Context) -> None:
+    @_hypothesis_settings(ctx)
+    @given(seed=_SEEDS, c=st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False))
+    def prop(seed: int, c: float) -> None:
+        syn = ctx.simulate(seed)
+        y, z = syn.outcome, syn.treatment
+        assert y is not None and z is not None
+        base = _headline(ctx.fit(syn))
+        moved = _headline(ctx.fit(syn, data=syn.data.assign(**{y: syn.data[y] + c})))
+        scale = abs(base.estimate) + abs(c) + base.std_error
+        assert _close(base.estimate, moved.estimate, scale), f"y + {c}: estimate {base.estimate} became {moved.estimate}"
+        if not ctx.tags.uses_seed:
+            assert _close(base.std_error, moved.std_error, scale), f"y + {c}: SE {base.std_error} became {moved.std_error}"
+        treated = _headline(ctx.fit(syn, data=syn.data.assign(**{y: syn.data[y] + c * syn.data[z]})))
+        assert _close(base.estimate + c, treated.estimate, scale), (
+            f"y + {c}*z: estimate should move from {base.estimate} to {base.estimate + c}; got {treated.estimate}"
+        )
+
+    prop()
+
+
+def check_outcome_scale(ctx: _Context) -> None:
+    @_hypothesis_settings(ctx)
+    @given(seed=_SEEDS, a=st.floats(0.01, 100.0).flatmap(lambda v: st.sampled_from([v, -v])))
+    def prop(seed: int, a: float) -> None:
+        syn = ctx.simulate(seed)
+        y = syn.outcome
+        assert y is not None
+        base = _headline(ctx.fit(syn))
+        scaled = _headline(ctx.fit(syn, data=syn.data.assign(**{y: syn.data[y] * a})))
+        scale = abs(a) * (abs(base.estimate) + base.std_error)
+        assert _close(a * base.estimate, scaled.estimate, scale), f"{a}*y: estimate should be {a * base.estimate}; got {scaled.estimate}"
+        if not ctx.tags.uses_seed:
+            assert _close(abs(a) * base.std_error, scaled.std_error, scale), (
+                f"{a}*y: SE should be {abs(a) * base.std_error}; got {scaled.std_error}"
+            )
+
+    prop()
+
+
+def check_sign_flip(ctx: _Context) -> None:
+    @_hypothesis_settings(ctx)
+    @given(seed=_SEEDS)
+    def prop(seed: int) -> None:
+        syn = ctx.simulate(seed)
+        z = syn.treatment
+        assert z is not None
+        base = _headline(ctx.fit(syn))
+        flipped = _headline(ctx.fit(syn, data=syn.data.assign(**{z: 1 - syn.data[z]})))
+        scale = abs(base.estimate) + base.std_error
+        assert _close(-base.estimate, flipped.estimate, scale), f"swapping arms: {base.estimate} became {flipped.estimate}"
+
+    prop()
+
+
+def check_coverage(ctx: _Context) -> None:
+    """Coverage of a known effect at the nominal 95% rate.
+
+    Fails when the number of covering intervals falls below the 0.1%
+    quantile of Binomial(sims, 0.95): a false alarm once in a thousand runs
+    for an exact interval, never for a conservative one.
+    """
+    sims = ctx.coverage_sims
+    covered = 0
+    truth = float("nan")
+    for i in range(sims):
+        syn = ctx.simulate(10_000 + i, effect=1.0)
+        truth = syn.truth
+        low, high = _headline(ctx.fit(syn)).conf_int
+        covered += int(low <= syn.truth <= high)
+    floor = int(stats.binom.ppf(0.001, sims, 0.95))
+    assert covered >= floor, (
+        f"95% intervals covered the true value {truth} in {covered} of {sims} simulations "
+        f"(seeds 10000-{10_000 + sims - 1}); at least {floor} expected"
+    )
+
+
+def _expect_data_error(ctx: _Context, data: pd.DataFrame, spec: Mapping[str, Any], must_mention: str) -> None:
+    try:
+        ctx.fit(Synthetic(data=data, spec=dict(spec), truth=0.0))
+    except DataError as exc:
+        assert must_mention in str(exc), f"the DataError does not name {must_mention!r}: {exc}"
+        return
+    except EffektError as exc:
+        raise AssertionError(f"expected a DataError naming {must_mention!r}; got {type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        raise AssertionError(f"expected a DataError naming {must_mention!r}; got {type(exc).__name__}: {exc}") from exc
+    raise AssertionError(f"no error was raised (expected a DataError naming {must_mention!r})")
+
+
+def _bad_input(role: str, make: Callable[[Synthetic], tuple[pd.DataFrame, dict[str, Any], str] | None]) -> Callable[[_Context], None]:
+    def check(ctx: _Context) -> None:
+        syn = ctx.simulate(2)
+        made = make(syn)
+        if made is None:
+            raise _Skip(f"the simulated data have no {role} column")
+        data, spec, mention = made
+        _expect_data_error(ctx, data, spec, mention)
+
+    return check
+
+
+class _Skip(Exception):
+    pass
+
+
+def _col(syn: Synthetic, role: str) -> str | None:
+    if role == "outcome":
+        return syn.outcome
+    if role == "treatment":
+        return syn.treatment
+    value = syn.spec.get(role)
+    return value if isinstance(value, str) else None
+
+
+def _bad_missing_column(syn: Synthetic) -> tuple[pd.DataFrame, dict[str, Any], str] | None:
+    y = syn.outcome
+    if y is None:
+        return None
+    key = next((k for k, v in syn.spec.items() if v == y), None)
+    if key is None:
+        return None
+    return syn.data, {**syn.spec, key: "no_such_column"}, "no_such_column"
+
+
+def _with_nan(role: str, value: Any = np.nan) -> Callable[[Synthetic], tuple[pd.DataFrame, dict[str, Any], str] | None]:
+    def make(syn: Synthetic) -> tuple[pd.DataFrame, dict[str, Any], str] | None:
+        col = _col(syn, role)
+        if col is None:
+            return None
+        data = syn.data.copy()
+        if value is np.nan and not pd.api.types.is_float_dtype(data[col]):
+            data[col] = data[col].astype(object)
+        data.loc[data.index[[1, 4, 7]], col] = value
+        return data, syn.spec, col
+
+    return make
+
+
+def _text_outcome(syn: Synthetic) -> tuple[pd.DataFrame, dict[str, Any], str] | None:
+    col = syn.outcome
+    if col is None:
+        return None
+    data = syn.data.copy()
+    data[col] = data[col].map(lambda v: f"{v} units")
+    return data, syn.spec, col
+
+
+def _nonbinary_treatment(syn: Synthetic) -> tuple[pd.DataFrame, dict[str, Any], str] | None:
+    col = syn.treatment
+    if col is None:
+        return None
+    data = syn.data.copy()
+    data.loc[data.index[[0, 3]], col] = 2
+    return data, syn.spec, col
+
+
+def _empty_arm(syn: Synthetic) -> tuple[pd.DataFrame, dict[str, Any], str] | None:
+    col = syn.treatment
+    if col is None:
+        return None
+    data = syn.data.copy()
+    data[col] = 0
+    return data, syn.spec, col
+
+
+def _one_arm_block(syn: Synthetic) -> tuple[pd.DataFrame, dict[str, Any], str] | None:
+    col, z = _col(syn, "blocks"), syn.treatment
+    if col is None or z is None:
+        return None
+    data = syn.data.copy()
+    first = data[col].iloc[0]
+    data.loc[data[col] == first, z] = 1
+    return data, syn.spec, label(first)
+
+
+def _bad_weights(syn: Synthetic) -> tuple[pd.DataFrame, dict[str, Any], str] | None:
+    data = syn.data.assign(__w__=1.0)
+    data.loc[data.index[[2, 5]], "__w__"] = [-1.0, 0.0]
+    return data, {**syn.spec, "weights": "__w__"}, "__w__"
+
+
+CHECKS: dict[str, Callable[[_Context], None]] = {
+    "check_protocol": check_protocol,
+    "check_result": check_result,
+    "check_determinism": check_determinism,
+    "check_row_order": check_row_order,
+    "check_outcome_shift": check_outcome_shift,
+    "check_outcome_scale": check_outcome_scale,
+    "check_sign_flip": check_sign_flip,
+    "check_coverage": check_coverage,
+    "check_bad_missing_column": _bad_input("outcome", _bad_missing_column),
+    "check_bad_text_outcome": _bad_input("outcome", _text_outcome),
+    "check_bad_nan_outcome": _bad_input("outcome", _with_nan("outcome")),
+    "check_bad_inf_outcome": _bad_input("outcome", _with_nan("outcome", np.inf)),
+    "check_bad_nan_treatment": _bad_input("treatment", _with_nan("treatment")),
+    "check_bad_nonbinary_treatment": _bad_input("treatment", _nonbinary_treatment),
+    "check_bad_empty_arm": _bad_input("treatment", _empty_arm),
+    "check_bad_nan_blocks": _bad_input("blocks", _with_nan("blocks")),
+    "check_bad_one_arm_block": _bad_input("blocks", _one_arm_block),
+    "check_bad_weights": _bad_input("weights", _bad_weights),
+}
+
+
+def _applies(check: str, tags: EstimatorTags) -> str | None:
+    """None when the check applies, else why it is skipped."""
+    rules = {
+        "check_outcome_shift": (tags.shift_equivariant, "shift_equivariant=False"),
+        "check_outcome_scale": (tags.scale_equivariant, "scale_equivariant=False"),
+        "check_sign_flip": (tags.sign_flip and tags.binary_treatment, "sign_flip=False"),
+        "check_coverage": (tags.coverage_check, "coverage_check=False"),
+        "check_bad_text_outcome": (tags.outcome in ("continuous", "binary", "panel"), f"outcome={tags.outcome!r}"),
+        "check_bad_nonbinary_treatment": (tags.binary_treatment, "binary_treatment=False"),
+        "check_bad_empty_arm": (tags.binary_treatment, "binary_treatment=False"),
+        "check_bad_nan_blocks": (tags.supports_blocks, "supports_blocks=False"),
+        "check_bad_one_arm_block": (tags.supports_blocks and tags.binary_treatment, "supports_blocks=False"),
+        "check_bad_weights": (tags.supports_weights, "supports_weights=False"),
+    }
+    ok, why = rules.get(check, (True, ""))
+    return None if ok else why
+
+
+def _run_one(ctx: _Context, check: str, expected_failures: Mapping[str, str]) -> CheckResult:
+    skip = _applies(check, ctx.tags)
+    if skip is not None:
+        return CheckResult(ctx.name, check, "skipped", skip)
+    try:
+        CHECKS[check](ctx)
+    except _Skip as exc:
+        return CheckResult(ctx.name, check, "skipped", str(exc))
+    except AssertionError as exc:
+        notes = "\n".join(getattr(exc, "__notes__", []))
+        message = f"{exc}\n{notes}".strip()
+        if check in expected_failures:
+            return CheckResult(ctx.name, check, "expected failure", expected_failures[check])
+        return CheckResult(ctx.name, check, "failed", message)
+    except Exception as exc:  # an unexpected crash is a failure of the check
+        notes = "\n".join(getattr(exc, "__notes__", []))
+        message = f"raised {type(exc).__name__}: {exc}\n{notes}".strip()
+        if check in expected_failures:
+            return CheckResult(ctx.name, check, "expected failure", expected_failures[check])
+        return CheckResult(ctx.name, check, "failed", message)
+    if check in expected_failures:
+        return CheckResult(
+            ctx.name, check, "failed",
+            f"listed in expected_failures ({expected_failures[check]!r}) but passed; remove the exemption",
+        )
+    return CheckResult(ctx.name, check, "passed")
+
+
+def check_estimator(
+    estimator: type,
+    *,
+    checks: Iterable[str] | None = None,
+    expected_failures: Mapping[str, str] | None = None,
+    max_examples: int = 10,
+    coverage_sims: int = 200,
+    fit_kwargs: Mapping[str, Any] | None = None,
+    raise_on_failure: bool = True,
+) -> list[CheckResult]:
+    """Run the conformance suite on an estimator class.
+
+    Parameters
+    ----------
+    estimator : class
+        The estimator class (not an instance).
+    checks : names, optional
+        A subset of :data:`CHECKS`; all by default.
+    expected_failures : mapping check name -> reason, optional
+        Known gaps; each must still fail (a passing exemption is an error).
+    max_examples : int, default 10
+        Hypothesis examples per property.
+    coverage_sims : int, default 200
+        Simulated data sets for the coverage check.
+    fit_kwargs : mapping, optional
+        Extra options passed to every ``fit`` (e.g. fewer bootstrap draws).
+    raise_on_failure : bool, default True
+        Raise :class:`ConformanceError` listing every failed check.
+
+    Returns
+    -------
+    list of CheckResult, one per check.
+
+    Examples
+    --------
+    >>> from effekt.estimators.difference_in_means import DifferenceInMeans
+    >>> results = check_estimator(DifferenceInMeans, checks=["check_result", "check_bad_nan_outcome"])
+    >>> [r.status for r in results]
+    ['passed', 'passed']
+    """
+    expected = dict(expected_failures or {})
+    unknown = set(expected) - set(CHECKS)
+    if unknown:
+        raise ValueError(f"expected_failures names unknown checks {sorted(unknown)}; the checks are {list(CHECKS)}")
+    names = list(CHECKS) if checks is None else list(checks)
+    bad = [c for c in names if c not in CHECKS]
+    if bad:
+        raise ValueError(f"unknown checks {bad}; the checks are {list(CHECKS)}")
+    ctx = _Context(
+        cls=estimator, tags=get_tags(estimator), max_examples=max_examples,
+        coverage_sims=coverage_sims, fit_kwargs=dict(fit_kwargs or {}),
+    )
+    results = [_run_one(ctx, c, expected) for c in names]
+    failed = [r for r in results if r.status == "failed"]
+    if failed and raise_on_failure:
+        raise ConformanceError(
+            "\n\n".join(f"{r.estimator}: {r.check} failed:\n{r.message}" for r in failed)
+        )
+    return results
+
+
+def parametrize_with_checks(
+    estimators: Iterable[type],
+    *,
+    expected_failures: Mapping[str, Mapping[str, str]] | None = None,
+    **options: Any,
+) -> Any:
+    """A pytest decorator giving each (estimator, check) pair its own test.
+
+    The decorated test receives ``estimator`` (the class) and ``check`` (a
+    callable taking the class) and calls ``check(estimator)``.
+    ``expected_failures`` maps an estimator's name to its exemptions.
+    """
+    import pytest
+
+    params = []
+    for est in estimators:
+        name = str(getattr(est, "name", est.__name__))
+        exempt = dict((expected_failures or {}).get(name, {}))
+        for check in CHECKS:
+
+            def run(cls: type, _check: str = check, _exempt: dict[str, str] = exempt) -> None:
+                check_estimator(cls, checks=[_check], expected_failures=_exempt, **options)
+
+            params.append(pytest.param(est, run, id=f"{name}-{check}"))
+    return pytest.mark.parametrize(("estimator", "check"), params)

@@ -1,0 +1,342 @@
+"""lm_robust: agreement with statsmodels and Stata, absorbed fixed effects,
+CR2 against a dense Bell-McCaffrey implementation, coverage, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import effekt as ef
+from effekt.errors import DataError, DesignError, EstimationError
+from effekt.estimators.lm_robust import lm_robust
+
+# R's datasets::mtcars (Henderson & Velleman 1981), the columns estimatr's
+# Stata comparison uses; values as shipped in plotnine's data/mtcars.csv.
+MTCARS = pd.DataFrame(
+    dict(
+        mpg=[21, 21, 22.8, 21.4, 18.7, 18.1, 14.3, 24.4, 22.8, 19.2, 17.8, 16.4, 17.3, 15.2, 10.4, 10.4,
+             14.7, 32.4, 30.4, 33.9, 21.5, 15.5, 15.2, 13.3, 19.2, 27.3, 26, 30.4, 15.8, 19.7, 15, 21.4],
+        hp=[110, 110, 93, 110, 175, 105, 245, 62, 95, 123, 123, 180, 180, 180, 205, 215, 230, 66, 52,
+            65, 97, 150, 150, 245, 175, 66, 91, 113, 264, 175, 335, 109],
+        cyl=[6, 6, 4, 6, 8, 6, 8, 4, 4, 6, 6, 8, 8, 8, 8, 8, 8, 4, 4, 4, 4, 8, 8, 8, 8, 4, 4, 4, 8, 6, 8, 4],
+        drat=[3.9, 3.9, 3.85, 3.08, 3.15, 2.76, 3.21, 3.69, 3.92, 3.92, 3.92, 3.07, 3.07, 3.07, 2.93, 3,
+              3.23, 4.08, 4.93, 4.22, 3.7, 2.76, 3.15, 3.73, 3.08, 4.08, 4.43, 3.77, 4.22, 3.62, 3.54, 4.11],
+        carb=[4, 4, 1, 1, 2, 1, 4, 2, 2, 4, 4, 3, 3, 3, 4, 4, 4, 1, 2, 1, 1, 2, 2, 4, 2, 1, 2, 2, 4, 6, 8, 2],
+    )
+)
+MTCARS["w"] = MTCARS["drat"] / 5
+
+
+def _trial(seed: int, n: int = 200, n_blocks: int = 8, n_clusters: int | None = 30) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame(
+        {
+            "block": rng.integers(0, n_blocks, n),
+            "f2": rng.integers(0, 4, n),
+            "cl": rng.integers(0, n_clusters or n, n),
+            "z": rng.integers(0, 2, n),
+            "x": rng.normal(size=n),
+            "w": rng.uniform(0.5, 2.0, n),
+        }
+    )
+    df["y"] = 1.0 + 0.7 * df.z + df.x + 0.3 * df.block + rng.normal(size=n) * (1 + df.z)
+    return df
+
+
+# -- Stata, via estimatr's tests/testthat/stata-ests.txt and stata-fe-ests.txt ----------------
+# (reg mpg hp [aweight=w], vce(...) and areg ... absorb(carb); V[1,1] is hp, V[2,2] the constant)
+@pytest.mark.parametrize(
+    ("se_type", "clusters", "weights", "v_hp", "v_cons"),
+    [
+        ("classical", None, None, 0.0001024, 2.669698),
+        ("HC1", None, None, 0.00018388, 4.3123302),
+        ("HC2", None, None, 0.00021652, 4.8093019),
+        ("HC3", None, None, 0.00027562, 5.8084222),
+        ("stata", "cyl", None, 0.00034882, 14.922475),
+        ("classical", None, "w", 0.00009984, 2.4918295),
+        ("HC1", None, "w", 0.00017632, 4.0902569),
+        ("stata", "cyl", "w", 0.00031337, 13.155473),
+    ],
+)
+def test_matches_stata_regress(se_type, clusters, weights, v_hp, v_cons):
+    # Stata prints 5 significant digits; weighted HC2/HC3 are left out because
+    # Stata builds the aweight hat matrix differently (estimatr's test does the same)
+    fit = lm_robust(MTCARS, "mpg ~ hp", se_type=se_type, clusters=clusters, weights=weights)
+    assert fit.vcov[1, 1] == pytest.approx(v_hp, rel=5e-5)
+    assert fit.vcov[0, 0] == pytest.approx(v_cons, rel=5e-6)
+
+
+@pytest.mark.parametrize(
+    ("se_type", "clusters", "weights", "v_hp"),
+    [
+        ("classical", None, None, 0.00024844),
+        ("HC1", None, None, 0.00018026),
+        ("stata", "cyl", None, 0.00021845),
+        ("classical", None, "w", 0.00023978),
+        ("HC1", None, "w", 0.00019399),
+        ("stata", "cyl", "w", 0.00018777),
+    ],
+)
+def test_absorbed_matches_stata_areg(se_type, clusters, weights, v_hp):
+    fit = lm_robust(MTCARS, "mpg ~ hp | carb", se_type=se_type, clusters=clusters, weights=weights)
+    assert fit.vcov[0, 0] == pytest.approx(v_hp, rel=5e-5)
+
+
+# -- statsmodels -------------------------------------------------------------------------
+@pytest.mark.parametrize("se_type", ["HC0", "HC1", "HC2", "HC3", "classical"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_hc_matches_statsmodels(se_type, weighted):
+    df = _trial(1)
+    X = sm.add_constant(df[["z", "x"]].to_numpy(float))
+    model = sm.WLS(df.y, X, weights=df.w) if weighted else sm.OLS(df.y, X)
+    ref = model.fit(cov_type="nonrobust" if se_type == "classical" else se_type)
+    fit = lm_robust(df, outcome="y", treatment="z", covariates=["x"], se_type=se_type,
+                    weights="w" if weighted else None)
+    np.testing.assert_allclose(fit.coef, ref.params, rtol=1e-10)
+    np.testing.assert_allclose(fit.vcov, ref.cov_params(), rtol=1e-8)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cr1_matches_statsmodels(weighted):
+    df = _trial(2)
+    X = sm.add_constant(df[["z", "x"]].to_numpy(float))
+    model = sm.WLS(df.y, X, weights=df.w) if weighted else sm.OLS(df.y, X)
+    ref = model.fit(cov_type="cluster", cov_kwds={"groups": df.cl.to_numpy()})
+    fit = lm_robust(df, "y ~ z + x", clusters="cl", se_type="CR1", weights="w" if weighted else None)
+    np.testing.assert_allclose(fit.vcov, ref.cov_params(), rtol=1e-8)
+    assert fit.df[1] == df.cl.nunique() - 1
+
+
+# -- absorbed fixed effects against the dummy-variable fit --------------------------------
+@pytest.mark.parametrize("se_type", ["classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "CR2"])
+@pytest.mark.parametrize("fe", [["block"], ["block", "f2"]])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_absorbed_equals_dummies(se_type, fe, weighted):
+    df = _trial(3)
+    clusters = "cl" if se_type.startswith("CR") else None
+    w = "w" if weighted else None
+    absorbed = lm_robust(df, "y ~ z + x | " + " + ".join(fe), se_type=se_type, clusters=clusters, weights=w)
+    dummies = lm_robust(df, "y ~ z + x + " + " + ".join(f"C({f})" for f in fe), se_type=se_type,
+                        clusters=clusters, weights=w)
+    np.testing.assert_allclose(absorbed.coef, dummies.coef[1:3], rtol=1e-9)
+    np.testing.assert_allclose(absorbed.vcov, dummies.vcov[1:3, 1:3], rtol=1e-8)
+    np.testing.assert_allclose(absorbed.df, dummies.df[1:3], rtol=1e-8)
+
+
+def test_blocks_are_absorbed_and_reported():
+    df = _trial(4)
+    res = ef.estimate("lm_robust", data=df, outcome="y", treatment="z", blocks="block")
+    ref = lm_robust(df, "y ~ z + C(block)")
+    assert res.design == "blocked" and res.se_type == "HC2"
+    assert res.extra["n_absorbed"] == df.block.nunique()
+    assert res.estimate == pytest.approx(ref.coef[1], rel=1e-10)
+    assert res.std_error == pytest.approx(ref.std_error[1], rel=1e-9)
+
+
+# -- CR2 against an independent dense Bell & McCaffrey (2002) implementation ----------------
+def _dense_cr2(Z, y, clusters, w=None):
+    """CR2 and Bell-McCaffrey df with n x n matrices (Pustejovsky & Tipton 2018, eq. 11, Phi = I)."""
+    sw = np.sqrt(np.ones(len(y)) if w is None else w)
+    Zw, yw = Z * sw[:, None], y * sw
+    Minv = np.linalg.pinv(Zw.T @ Zw)
+    e = yw - Zw @ (Minv @ Zw.T @ yw)
+    H = Zw @ Minv @ Zw.T
+    groups = [np.flatnonzero(clusters == g) for g in np.unique(clusters)]
+    A = []
+    for idx in groups:
+        lam, vec = np.linalg.eigh(np.eye(len(idx)) - H[np.ix_(idx, idx)])
+        inv_root = np.where(lam > 1e-12, 1 / np.sqrt(np.clip(lam, 1e-12, None)), 0.0)
+        A.append((vec * inv_root) @ vec.T)
+    meat = sum(np.outer(Zw[i].T @ a @ e[i], Zw[i].T @ a @ e[i]) for i, a in zip(groups, A))
+    V = Minv @ meat @ Minv
+    df = []
+    IH = np.eye(len(y)) - H
+    for j in range(Z.shape[1]):
+        P = np.zeros((len(y), len(groups)))
+        for g, (i, a) in enumerate(zip(groups, A)):
+            P[i, g] = a @ Zw[i] @ Minv[:, j]
+        Om = P.T @ IH @ P
+        df.append(np.trace(Om) ** 2 / (Om**2).sum())
+    return V, np.array(df)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cr2_matches_dense_bell_mccaffrey(weighted):
+    df = _trial(5, n=120, n_clusters=12)
+    Z = np.column_stack([np.ones(len(df)), df.z, df.x])
+    V, dof = _dense_cr2(Z, df.y.to_numpy(), df.cl.to_numpy(), df.w.to_numpy() if weighted else None)
+    fit = lm_robust(df, "y ~ z + x", clusters="cl", weights="w" if weighted else None)
+    assert fit.se_type == "CR2"
+    np.testing.assert_allclose(fit.vcov, V, rtol=1e-9)
+    np.testing.assert_allclose(fit.df, dof, rtol=1e-9)
+
+
+@pytest.mark.parametrize("fe", [["block"], ["block", "f2"]])
+def test_cr2_absorbed_matches_dense_bell_mccaffrey(fe):
+    # clusters cut across the blocks, so the fixed effects' hat block matters
+    df = _trial(6, n=150, n_clusters=15)
+    dummies = pd.get_dummies(df[fe].astype(str), drop_first=False).to_numpy(float)
+    Z = np.column_stack([df.z, df.x, dummies])
+    V, dof = _dense_cr2(Z, df.y.to_numpy(), df.cl.to_numpy(), df.w.to_numpy())
+    fit = lm_robust(df, "y ~ z + x | " + " + ".join(fe), clusters="cl", weights="w")
+    np.testing.assert_allclose(fit.vcov, V[:2, :2], rtol=1e-8)
+    np.testing.assert_allclose(fit.df, dof[:2], rtol=1e-8)
+
+
+def test_cr2_with_singleton_clusters_equals_hc2():
+    df = _trial(7)
+    df["unit"] = np.arange(len(df))
+    for formula in ("y ~ z + x", "y ~ z + x | block"):
+        cr2 = lm_robust(df, formula, clusters="unit", se_type="CR2")
+        hc2 = lm_robust(df, formula, se_type="HC2")
+        np.testing.assert_allclose(cr2.vcov, hc2.vcov, rtol=1e-9)
+
+
+# -- coverage at the nominal rate (fixed seed, binomial tolerance) -------------------------
+def test_hc2_coverage_n50():
+    rng = np.random.default_rng(20261125)
+    reps, tau, hits = 400, 1.0, 0
+    z = np.repeat([0, 1], 25)
+    for _ in range(reps):
+        x = rng.normal(size=50)
+        zz = rng.permutation(z)
+        y = 0.5 * x + tau * zz + rng.normal(size=50) * np.where(zz == 1, 2.0, 1.0)
+        res = ef.estimate("lm_robust", data=pd.DataFrame({"y": y, "z": zz, "x": x}),
+                          outcome="y", treatment="z", covariates=["x"])
+        hits += res.conf_int[0] <= tau <= res.conf_int[1]
+    sd = np.sqrt(0.95 * 0.05 / reps)
+    assert abs(hits / reps - 0.95) < 3 * sd
+
+
+def test_cr2_coverage_10_clusters():
+    rng = np.random.default_rng(7)
+    reps, tau, hits = 400, 0.5, 0
+    cl = np.repeat(np.arange(10), 8)
+    for _ in range(reps):
+        zc = rng.permutation(np.repeat([0, 1], 5))
+        u = rng.normal(size=10) * 0.7
+        y = tau * zc[cl] + u[cl] + rng.normal(size=80)
+        res = ef.estimate("lm_robust", data=pd.DataFrame({"y": y, "z": zc[cl], "cl": cl}),
+                          outcome="y", treatment="z", clusters="cl")
+        hits += res.conf_int[0] <= tau <= res.conf_int[1]
+    sd = np.sqrt(0.95 * 0.05 / reps)
+    assert abs(hits / reps - 0.95) < 3 * sd
+
+
+# -- properties ------------------------------------------------------------------------
+@settings(deadline=None, max_examples=25)
+@given(seed=st.integers(0, 10_000), shift=st.floats(-100, 100), scale=st.floats(0.1, 50))
+def test_equivariance_and_sign_flip(seed, shift, scale):
+    df = _trial(seed, n=80, n_blocks=4, n_clusters=10)
+    spec = dict(outcome="y", treatment="z", covariates=["x"], blocks="block", clusters="cl")
+    base = ef.estimate("lm_robust", data=df, **spec)
+    shifted = ef.estimate("lm_robust", data=df.assign(y=df.y + shift), **spec)
+    scaled = ef.estimate("lm_robust", data=df.assign(y=df.y * scale), **spec)
+    flipped = ef.estimate("lm_robust", data=df.assign(z=1 - df.z), **spec)
+    shuffled = ef.estimate("lm_robust", data=df.sample(frac=1.0, random_state=seed), **spec)
+    assert shifted.estimate == pytest.approx(base.estimate, abs=1e-8 * (1 + abs(shift)))
+    assert shifted.std_error == pytest.approx(base.std_error, rel=1e-6)
+    assert scaled.estimate == pytest.approx(scale * base.estimate, rel=1e-8, abs=1e-10)
+    assert scaled.std_error == pytest.approx(scale * base.std_error, rel=1e-8)
+    assert flipped.estimate == pytest.approx(-base.estimate, rel=1e-8, abs=1e-10)
+    assert shuffled.estimate == pytest.approx(base.estimate, rel=1e-9, abs=1e-12)
+    assert shuffled.df == pytest.approx(base.df, rel=1e-8)
+
+
+def test_formula_and_columns_agree():
+    df = _trial(8)
+    a = ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["x"], fixed_effects="f2")
+    b = ef.estimate("lm_robust", data=df, formula="y ~ z + x | f2", treatment="z")
+    assert a.estimate == b.estimate and a.std_error == b.std_error
+
+
+def test_wald_test_matches_statsmodels():
+    df = _trial(9)
+    fit = lm_robust(df, "y ~ z + x", se_type="HC1")
+    ref = sm.OLS(df.y, sm.add_constant(df[["z", "x"]])).fit(cov_type="HC1")
+    test = fit.wald_test(["z", "x"])
+    ref_test = ref.wald_test("z = 0, x = 0", use_f=True, scalar=True)
+    assert test["statistic"] == pytest.approx(float(ref_test.statistic), rel=1e-9)
+    assert test["p_value"] == pytest.approx(float(ref_test.pvalue), rel=1e-8)
+
+
+# -- bad input -------------------------------------------------------------------------
+def test_missing_column():
+    with pytest.raises(DataError, match="'nope'.*not in the data"):
+        ef.estimate("lm_robust", data=_trial(0), outcome="nope", treatment="z")
+
+
+def test_missing_values_named():
+    df = _trial(0)
+    df.loc[3, "x"] = np.nan
+    with pytest.raises(DataError, match="column 'x' has 1 missing value.*missing='drop'"):
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["x"])
+    res = ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["x"], missing="drop")
+    assert res.n == len(df) - 1 and "1 rows" in res.warnings[0]
+
+
+def test_treatment_not_binary():
+    df = _trial(0).assign(z=lambda d: d.z * 2)
+    with pytest.raises(DataError, match="must hold 0 .*and 1"):
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z")
+
+
+def test_text_outcome():
+    df = _trial(0).assign(y="a")
+    with pytest.raises(DataError, match="where numbers belong"):
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z")
+
+
+def test_nonpositive_weights():
+    df = _trial(0)
+    df.loc[0, "w"] = 0.0
+    with pytest.raises(DataError, match="weights must be positive"):
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", weights="w")
+
+
+def test_cluster_se_type_without_clusters():
+    with pytest.raises(DesignError, match="se_type='CR2' needs clusters="):
+        ef.estimate("lm_robust", data=_trial(0), outcome="y", treatment="z", se_type="CR2")
+
+
+def test_hc_se_type_with_clusters():
+    with pytest.raises(DesignError, match="ignores the clusters="):
+        ef.estimate("lm_robust", data=_trial(0), outcome="y", treatment="z", clusters="cl", se_type="HC2")
+
+
+def test_unknown_se_type():
+    with pytest.raises(DesignError, match="se_type='HC9' is not an option"):
+        ef.estimate("lm_robust", data=_trial(0), outcome="y", treatment="z", se_type="HC9")
+
+
+def test_singleton_fixed_effect_under_hc2():
+    df = _trial(0)
+    df.loc[0, "block"] = 99
+    with pytest.raises(EstimationError, match="leverage 1.*singleton"):
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", blocks="block")
+
+
+def test_collinear_regressors():
+    df = _trial(0).assign(x2=lambda d: 2 * d.x)
+    with pytest.raises(EstimationError, match="'x2' is a linear combination"):
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["x", "x2"])
+
+
+def test_term_not_in_model():
+    with pytest.raises(DesignError, match="term='age' is not in the model"):
+        ef.estimate("lm_robust", data=_trial(0), outcome="y", treatment="z", term="age")
+
+
+def test_formula_that_cannot_be_evaluated():
+    with pytest.raises(DesignError, match="cannot be (parsed|evaluated)"):
+        ef.estimate("lm_robust", data=_trial(0), formula="y ~ z + log(", treatment="z")
+
+
+def test_one_cluster():
+    df = _trial(0).assign(cl=1)
+    with pytest.raises(EstimationError, match="only one cluster"):
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", clusters="cl")

@@ -1,0 +1,127 @@
+"""effekt.sandwich against statsmodels and a dense Bell-McCaffrey implementation."""
+
+import numpy as np
+import pytest
+import statsmodels.api as sm
+
+from effekt.errors import DesignError, EstimationError
+from effekt.sandwich import default_se_type, robust_ols
+
+
+@pytest.fixture
+def regression():
+    rng = np.random.default_rng(20240601)
+    n = 80
+    X = np.column_stack([np.ones(n), rng.integers(0, 2, n), rng.normal(size=n)])
+    y = X @ [1.0, 2.0, 0.5] + rng.normal(size=n) * (1 + X[:, 1])
+    return X, y, rng.integers(0, 11, n), rng.uniform(0.5, 2.0, n)
+
+
+@pytest.mark.parametrize("se_type", ["HC0", "HC1", "HC2", "HC3"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_hc_matches_statsmodels(regression, se_type, weighted):
+    X, y, _, w = regression
+    ours = robust_ols(X, y, se_type=se_type, weights=w if weighted else None)
+    model = sm.WLS(y, X, weights=w) if weighted else sm.OLS(y, X)
+    ref = model.fit(cov_type=se_type)
+    np.testing.assert_allclose(ours.coef, ref.params, rtol=1e-10)
+    np.testing.assert_allclose(ours.vcov, ref.cov_params(), rtol=1e-8, atol=1e-14)
+    assert ours.df[1] == len(y) - 3
+
+
+def test_classical_matches_statsmodels(regression):
+    X, y, _, _ = regression
+    ref = sm.OLS(y, X).fit()
+    np.testing.assert_allclose(robust_ols(X, y, se_type="classical").vcov, ref.cov_params(), rtol=1e-10)
+
+
+def test_cr1_matches_statsmodels_stata_factor(regression):
+    # statsmodels' cluster covariance uses G/(G-1) * (n-1)/(n-k): Stata's CR1
+    X, y, cl, _ = regression
+    ours = robust_ols(X, y, se_type="CR1", clusters=cl)
+    ref = sm.OLS(y, X).fit(cov_type="cluster", cov_kwds={"groups": cl})
+    np.testing.assert_allclose(ours.vcov, ref.cov_params(), rtol=1e-8)
+    assert ours.df[1] == len(np.unique(cl)) - 1
+
+
+def _dense_cr2(X, y, cl, w=None):
+    """Bell & McCaffrey (2002) CR2 and Satterthwaite df with n x n matrices."""
+    if w is not None:
+        s = np.sqrt(w)
+        X, y = X * s[:, None], y * s
+    n, k = X.shape
+    M = np.linalg.inv(X.T @ X)
+    H = X @ M @ X.T
+    IH = np.eye(n) - H
+    e = IH @ y
+    meat = np.zeros((k, k))
+    P = {}
+    for g in np.unique(cl):
+        idx = np.flatnonzero(cl == g)
+        vals, vecs = np.linalg.eigh(IH[np.ix_(idx, idx)])
+        inv_root = np.array([1 / np.sqrt(v) if v > 1e-12 else 0.0 for v in vals])
+        A = vecs @ np.diag(inv_root) @ vecs.T
+        u = X[idx].T @ A @ e[idx]
+        meat += np.outer(u, u)
+        P[g] = (idx, A @ X[idx] @ M)
+    dfs = []
+    for j in range(k):
+        Q = np.column_stack([IH[:, idx] @ p[:, j] for idx, p in P.values()])
+        QQ = Q.T @ Q
+        dfs.append(np.trace(QQ) ** 2 / np.sum(QQ**2))
+    return M @ meat @ M, np.array(dfs)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cr2_matches_dense_bell_mccaffrey(regression, weighted):
+    X, y, cl, w = regression
+    ours = robust_ols(X, y, se_type="CR2", clusters=cl, weights=w if weighted else None)
+    vcov, df = _dense_cr2(X, y, cl, w if weighted else None)
+    np.testing.assert_allclose(ours.vcov, vcov, rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(ours.df, df, rtol=1e-9)
+
+
+def test_cr2_with_singleton_clusters_equals_hc2(regression):
+    X, y, _, _ = regression
+    cr2 = robust_ols(X, y, se_type="CR2", clusters=np.arange(len(y)))
+    hc2 = robust_ols(X, y, se_type="HC2")
+    np.testing.assert_allclose(cr2.vcov, hc2.vcov, rtol=1e-10)
+
+
+def test_cr2_with_cluster_fixed_effect_uses_pseudo_inverse():
+    # a cluster dummy makes I - H_gg singular; the pseudo-inverse root is used (estimatr does the same)
+    rng = np.random.default_rng(3)
+    cl = np.repeat(np.arange(6), 5)
+    X = np.column_stack([np.ones(30), rng.normal(size=30), (cl == 0).astype(float)])
+    y = rng.normal(size=30)
+    vcov, df = _dense_cr2(X, y, cl)
+    ours = robust_ols(X, y, se_type="CR2", clusters=cl)
+    np.testing.assert_allclose(ours.vcov, vcov, rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(ours.df[1], df[1], rtol=1e-8)
+
+
+def test_default_se_type():
+    assert default_se_type(None, clustered=False) == "HC2"
+    assert default_se_type(None, clustered=True) == "CR2"
+    assert default_se_type("stata", clustered=True) == "CR1"
+
+
+@pytest.mark.parametrize(
+    ("se_type", "clustered", "match"),
+    [("CR2", False, "needs clusters="), ("HC2", True, "ignores the clusters="), ("HC9", False, "not an option")],
+)
+def test_se_type_errors(se_type, clustered, match):
+    with pytest.raises(DesignError, match=match):
+        default_se_type(se_type, clustered)
+
+
+def test_collinear_design_names_the_column():
+    X = np.column_stack([np.ones(10), np.arange(10.0), 2 * np.arange(10.0)])
+    with pytest.raises(EstimationError, match="'x2' is a linear combination"):
+        robust_ols(X, np.arange(10.0), names=["(intercept)", "x", "x2"])
+
+
+def test_leverage_one_is_an_error_for_hc2():
+    X = np.column_stack([np.ones(6), [1.0, 0, 0, 0, 0, 0]])
+    with pytest.raises(EstimationError, match="leverage 1"):
+        robust_ols(X, np.arange(6.0), se_type="HC2")
