@@ -128,7 +128,8 @@ class CallawaySantAnna:
     estimand: ClassVar[str] = "att"
     kind: ClassVar[str] = "did"
     tags: ClassVar[EstimatorTags] = EstimatorTags(outcome="panel", supports_covariates=True,
-                                                  supports_weights=True, supports_clusters=True)
+                                                  supports_weights=True, supports_clusters=True,
+                                                  binary_treatment=False, sign_flip=False)
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 200, effect: float = 1.0) -> Synthetic:

@@ -109,7 +109,7 @@ class DoseDiD:
         data = pd.DataFrame({"unit": unit, "post": post, "dose": dose, "y": y,
                              "treated": (dose > 0).astype(int)})
         spec = {"outcome": "y", "unit": "unit", "post": "post", "dose": "dose", "treatment": "treated"}
-        return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment=None)
+        return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="treated")
 
     def fit(self, data: Any, *, outcome: str, unit: str, post: str, dose: str, treatment: str | None = None,
             weights: str | None = None, se_type: str = "HC2", alpha: float = 0.05,

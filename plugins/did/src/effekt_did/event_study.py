@@ -120,7 +120,7 @@ class EventStudy:
     kind: ClassVar[str] = "did"
     tags: ClassVar[EstimatorTags] = EstimatorTags(outcome="panel", supports_clusters=True,
                                                   supports_covariates=True, supports_weights=True,
-                                                  sign_flip=False, coverage_check=False)
+                                                  sign_flip=False, binary_treatment=False)
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 60, effect: float = 1.0) -> Synthetic:
@@ -219,6 +219,8 @@ class EventStudy:
         pre = [j for j, e in enumerate(times) if e < reference]
         extra: dict[str, Any] = {"reference": reference, "n_clusters": G, "n_treated_clusters": n_tc,
                                  "window": (lo, hi)}
+        if 0 in times:
+            extra["headline"] = "e=0"  # the effect at the start, the row summaries lead with
         if pre:
             bp = b[pre]
             Vp = tf.vcov[np.ix_(pre, pre)]

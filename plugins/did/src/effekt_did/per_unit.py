@@ -160,7 +160,7 @@ class PerUnitEffects:
     estimand: ClassVar[str] = "att by unit"
     kind: ClassVar[str] = "did"
     tags: ClassVar[EstimatorTags] = EstimatorTags(outcome="panel", supports_clusters=True, supports_weights=True,
-                                                  sign_flip=False, coverage_check=False)
+                                                  sign_flip=False)
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 400, effect: float = 1.0) -> Synthetic:

@@ -217,9 +217,10 @@ class TWFE:
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 60, effect: float = 1.0) -> Synthetic:
-        data = simulate_panel(rng, n_units=max(int(n), 8), n_times=4, effect=effect)
-        spec = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "treated", "post": "post"}
-        return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="treated")
+        data = simulate_panel(rng, n_units=max(int(n) // 4, 8), n_times=4, effect=effect)
+        data["D"] = data.treated * data.post  # the treatment indicator itself: y + c*D moves tau by c
+        spec = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "D"}
+        return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="D")
 
     def fit(
         self,

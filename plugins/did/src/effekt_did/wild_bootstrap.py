@@ -241,8 +241,9 @@ class WildClusterBootstrap:
         from effekt_did.twfe import simulate_panel
 
         data = simulate_panel(rng, n_units=max(int(n), 10), n_times=4, effect=effect)
-        spec = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "treated", "post": "post"}
-        return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="treated")
+        data["D"] = data.treated * data.post
+        spec = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "D"}
+        return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="D")
 
     def fit(
         self,
