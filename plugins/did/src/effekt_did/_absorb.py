@@ -134,7 +134,8 @@ def absorb_ols(
     Z, sweeps = demean(np.column_stack([y, X]), fes, weights)
     yt, Xt = Z[:, 0], Z[:, 1:]
     Xw = Xt if weights is None else Xt * weights[:, None]
-    gram = Xw.T @ Xt
+    # einsum rather than BLAS: on a shared machine a threaded BLAS call on millions of rows can stall
+    gram = np.einsum("ij,ik->jk", Xw, Xt)
     scale = np.sqrt(np.diag(gram))
     raw = np.sqrt(np.einsum("ij,ij->j", X if weights is None else X * weights[:, None], X))
     dead = scale <= 1e-9 * np.maximum(raw, 1.0)
@@ -151,8 +152,8 @@ def absorb_ols(
         raise EstimationError(
             f"the regressors {names} are collinear once the fixed effects are absorbed; drop one."
         ) from None
-    coef = M @ (Xw.T @ yt)
-    resid = yt - Xt @ coef
+    coef = M @ np.einsum("ij,i->j", Xw, yt)
+    resid = yt - np.einsum("ij,j->i", Xt, coef)
     return Absorbed(coef=coef, M=M, Xt=Xt, yt=yt, resid=resid, sweeps=sweeps)
 
 

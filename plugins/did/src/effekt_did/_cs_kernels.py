@@ -135,6 +135,7 @@ def att_gt(
     in the base period, as R did does).
     """
     n, T = Y.shape
+    Y = np.asfortranarray(Y)  # periods as contiguous columns
     cohorts = np.unique(G[G >= 0])
     cells: list[GTCell] = []
     infs: list[np.ndarray] = []
@@ -165,14 +166,20 @@ def att_gt(
             n_c = int(ctrl.sum())
             if n_c == 0:
                 continue
-            keep = is_g | ctrl
-            idx = np.flatnonzero(keep)
-            dy = Y[idx, t] - Y[idx, base]
-            D = is_g[idx].astype(float)
-            X = None if Xb is None else Xb[base][idx]
-            att, inf_sub = _did_2x2(dy, D, w[idx], X, method)
-            inf = np.zeros(n)
-            inf[idx] = inf_sub * (n / idx.size)
+            if Xb is None:
+                # difference of weighted mean changes, on full-length arrays (no subsetting)
+                dy = Y[:, t] - Y[:, base]
+                wt, wc = w * is_g, w * ctrl
+                st, sc = wt.sum(), wc.sum()
+                mt, mc = (wt * dy).sum() / st, (wc * dy).sum() / sc
+                att = float(mt - mc)
+                inf = n * (wt * (dy - mt) / st - wc * (dy - mc) / sc)
+            else:
+                idx = np.flatnonzero(is_g | ctrl)
+                dy = Y[idx, t] - Y[idx, base]
+                att, inf_sub = _did_2x2(dy, is_g[idx].astype(float), w[idx], Xb[base][idx], method)
+                inf = np.zeros(n)
+                inf[idx] = inf_sub * (n / idx.size)
             cells.append(GTCell(int(g), t, base, att, int(is_g.sum()), n_c))
             infs.append(inf)
     if not cells:

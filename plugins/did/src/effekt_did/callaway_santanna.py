@@ -230,10 +230,9 @@ class CallawaySantAnna:
         att = np.array([c.att for c in cells])
         se_gt = np.sqrt((inf**2).sum(axis=0)) / n
         rng = check_seed(seed) if bootstrap else None
-        att_gt_rows = pd.DataFrame({
-            "group": [times[c.g] for c in cells], "time": [times[c.t] for c in cells],
-            "base": [times[c.base] for c in cells], "att": att, "std.error": se_gt,
-            "n_treated": [c.n_treated for c in cells], "n_control": [c.n_control for c in cells]})
+        att_gt_rows = [{"group": float(times[c.g]), "time": float(times[c.t]), "base": float(times[c.base]),
+                        "att": float(a), "std.error": float(s), "n_treated": c.n_treated, "n_control": c.n_control}
+                       for c, a, s in zip(cells, att, se_gt)]
         n_treated = int((G >= 0).sum())
         common: dict[str, Any] = dict(estimator=self.name, n=panel.n, n_treated=n_treated, n_control=n - n_treated,
                       design=f"staggered, {control_group}", outcome=outcome)
@@ -258,7 +257,7 @@ class CallawaySantAnna:
             se_b, crit = multiplier_bootstrap(allpsi, cl, rng, int(bootstrap), alpha)
             se = se_b
             extra_tab.update(uniform_crit=crit, bootstrap=int(bootstrap))
-        extra_tab["att_gt"] = att_gt_rows.to_dict("records")
+        extra_tab["att_gt"] = att_gt_rows
         rows = []
         for j, (lab, e, s) in enumerate(zip(alllab, allest, se)):
             ex: dict[str, Any] = {}

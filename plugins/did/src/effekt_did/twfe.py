@@ -262,7 +262,8 @@ class TWFE:
             X = np.column_stack([X, panel.X])
             names += panel.covariates
         tf = fit_twfe_arrays(panel, X, names, se_type=se_type, clusters=cl, n_clusters=G, weights=w, fe_df=fe_df)
-        treated_cl = np.unique(cl[panel.d == 1]).size
+        on = panel.d == 1
+        treated_cl = int(np.count_nonzero(np.bincount(cl[on], minlength=G)))
         warns = [f"{panel.dropped} rows with missing values were dropped (missing='drop')."] if panel.dropped else []
         if treated_cl < FEW_TREATED_CLUSTERS:
             warns.append(
@@ -270,7 +271,7 @@ class TWFE:
                 f"than {FEW_TREATED_CLUSTERS}; check with wild_cluster_bootstrap or randomisation inference."
             )
         se = np.sqrt(np.diag(tf.vcov))
-        units_treated = np.unique(panel.unit[panel.d == 1]).size
+        units_treated = int(np.count_nonzero(np.bincount(panel.unit[on], minlength=panel.n_units)))
         extra: dict[str, Any] = {
             "n_clusters": G,
             "n_treated_clusters": int(treated_cl),
