@@ -75,6 +75,46 @@ def test_att_gt_and_aggregations_match_diff_diff(staggered, control_group):
         assert grp[f"g={float(g)}"].std_error == pytest.approx(v["se"], rel=1e-7)
 
 
+def test_unit_weights_match_csdid(staggered):
+    att_mod = pytest.importorskip("csdid.att_gt")
+    w = np.random.default_rng(1).uniform(0.5, 2.0, staggered.unit.max() + 1)
+    df = staggered.assign(w=w[staggered.unit])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = att_mod.ATTgt(yname="y", gname="first_treat", idname="unit", tname="time", xformla="y~x", data=df,
+                          control_group="nevertreated", est_method="dr", weights_name="w")
+        m.fit(est_method="dr", bstrap=False)
+    ours = _ours(cs(df, covariates=["x"], weights="w", aggregate="none"))
+    keys = zip(np.asarray(m.results["group"], float), np.asarray(m.results["year"], float))
+    for k, a, s in zip(keys, m.results["att"], m.results["se"]):
+        assert ours[k][0] == pytest.approx(a, abs=1e-8)
+        assert ours[k][1] == pytest.approx(s, rel=1e-7)
+
+
+@pytest.mark.parametrize(("kw", "dd_kw"), [
+    ({"base_period": "universal"}, {"base_period": "universal"}),
+    ({"anticipation": 1}, {"anticipation": 1}),
+    ({"anticipation": 1, "control_group": "notyettreated"}, {"anticipation": 1, "control_group": "not_yet_treated"}),
+])
+def test_base_period_and_anticipation_match_diff_diff(staggered, kw, dd_kw):
+    dd = pytest.importorskip("diff_diff")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = dd.CallawaySantAnna(estimation_method="reg", **dd_kw).fit(
+            staggered, outcome="y", unit="unit", time="time", first_treat="first_treat")
+    ours = _ours(cs(staggered, aggregate="none", **kw))
+    assert len(ours) == len(fit.group_time_effects)
+    for (g, t), v in fit.group_time_effects.items():
+        assert ours[(float(g), float(t))][0] == pytest.approx(v["effect"], abs=1e-8)
+
+
+def test_weights_vary_within_unit(staggered):
+    df = staggered.assign(w=1.0)
+    df.loc[df.index[0], "w"] = 2.0
+    with pytest.raises(ef.DataError, match="constant within each unit"):
+        cs(df, weights="w")
+
+
 def test_without_covariates_methods_coincide(staggered):
     a = cs(staggered, est_method="dr").estimate
     assert cs(staggered, est_method="ipw").estimate == pytest.approx(a, rel=1e-12)

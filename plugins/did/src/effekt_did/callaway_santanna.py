@@ -201,6 +201,9 @@ class CallawaySantAnna:
         if panel.weights is not None:
             w = np.zeros(n)
             w[panel.unit] = panel.weights
+            if np.any(w[panel.unit] != panel.weights):
+                raise DataError(f"weights column {weights!r} must be constant within each unit (unit weights, as "
+                                "in R did); some units have several values.")
         Xb = None
         if panel.X is not None:
             k = panel.X.shape[1]
