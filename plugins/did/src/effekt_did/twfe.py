@@ -13,8 +13,7 @@ from effekt.data import check_option
 from effekt.errors import DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
-from effekt.sandwich import robust_ols
-from effekt_did._absorb import FE_DF, Absorbed, absorb_ols, cr1_vcov, demean, nested_in
+from effekt_did._absorb import FE_DF, Absorbed, absorb_ols, cr1_vcov, cr2_patterns, demean, nested_in
 from effekt_did._panel import FEW_TREATED_CLUSTERS, Panel, cell_weights, check_aggregation, check_panel
 
 __all__ = ["TWFE", "simulate_panel", "TwfeFit", "fit_twfe_arrays"]
@@ -110,9 +109,9 @@ def _cr2_pt(panel: Panel, X: np.ndarray, names: list[str], clusters: np.ndarray,
     else:
         yt, Zt = panel.y, Z
     k = X.shape[1]
-    rf = robust_ols(Zt, yt, se_type="CR2", clusters=clusters, weights=weights, df_coefs=list(range(k)),
-                    names=names + [f"fe{j}" for j in range(Zt.shape[1] - k)])
-    return rf.vcov[:k, :k], rf.df[:k]
+    _, vcov, df = cr2_patterns(Zt, yt, clusters, int(clusters.max()) + 1, weights, k, order_key=panel.time,
+                               names=names)
+    return vcov, df
 
 
 class TWFE:
