@@ -55,15 +55,18 @@ def demean(
     *,
     tol: float = 1e-10,
     maxiter: int = 10_000,
+    copy: bool = True,
 ) -> tuple[np.ndarray, int]:
     """Sweep the fixed effects ``fes`` (codes, levels) out of each column of ``Z``.
 
     Alternating projections: subtract the (weighted) group mean of each
     fixed effect in turn until no column moves by more than ``tol`` times
     its scale. Returns the demeaned columns and the number of sweeps (0 for
-    the closed form of a balanced two-way panel).
+    the closed form of a balanced two-way panel). ``copy=False`` demeans a
+    Fortran-ordered float array in place.
     """
-    Z = np.array(Z, dtype=float, order="F", copy=True)
+    if copy or Z.dtype != np.float64 or not Z.flags.f_contiguous:
+        Z = np.array(Z, dtype=float, order="F", copy=True)
     if Z.ndim == 1:
         Z = Z[:, None]
     n = Z.shape[0]
@@ -236,7 +239,6 @@ def cr2_patterns(
     order = np.lexsort((order_key, clusters)) if order_key is not None else np.argsort(clusters, kind="stable")
     sizes = np.bincount(clusters, minlength=n_clusters)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    Zs, es = Z[order], e[order]
     scores = np.zeros((n_clusters, p))
     # per distinct block: multiplicity, X'AX and X'A^2X
     mult: list[int] = []
@@ -244,9 +246,9 @@ def cr2_patterns(
     xa2x: list[np.ndarray] = []
     for size in np.unique(sizes[sizes > 0]):
         ids = np.flatnonzero(sizes == size)
-        rows = starts[ids][:, None] + np.arange(size)[None, :]
-        blocks = Zs[rows]  # (m, s, p)
-        eg = es[rows]  # (m, s)
+        rows = order[starts[ids][:, None] + np.arange(size)[None, :]]  # original row numbers, by cluster
+        blocks = Z[rows]  # (m, s, p)
+        eg = e[rows]  # (m, s)
         flat = blocks.reshape(ids.size, -1)
         # group identical blocks: a random projection proposes, an exact comparison confirms
         proj = np.einsum("ij,j->i", flat, np.random.default_rng(0).standard_normal(flat.shape[1]))

@@ -84,30 +84,33 @@ def _cr2_pt(panel: Panel, X: np.ndarray, names: list[str], clusters: np.ndarray,
     Fixed effects nested in the clusters are absorbed; the others stay in the
     hat matrix as explicit dummies (their Theorem 2: the adjustment then
     equals the one from the full dummy design). Returns the covariance of
-    the coefficients on ``X`` and the Bell-McCaffrey df of the first.
+    the coefficients on ``X`` and their Bell-McCaffrey degrees of freedom.
     """
     absorb: list[tuple[np.ndarray, int]] = []
     explicit: list[tuple[np.ndarray, int]] = []
     for (codes, k), nested in (((panel.unit, panel.n_units), unit_nested), ((panel.time, panel.n_times), time_nested)):
         (absorb if nested else explicit).append((codes, k))
-    dummies = []
-    for i, (codes, k) in enumerate(explicit):
-        first = 0 if (i == 0 and not absorb) else 1  # keep every level of the first when nothing is absorbed
-        if sum(k - first for _, k in explicit) > _MAX_CR2_DUMMIES:
-            raise EstimationError(
-                f"CR2 with clusters that do not nest the {k} levels of a fixed effect needs those levels as "
-                f"dummies in the hat matrix (more than {_MAX_CR2_DUMMIES}); use se_type='CR1', or cluster at "
-                "a level that nests the units."
-            )
-        D = np.zeros((codes.size, k))
-        D[np.arange(codes.size), codes] = 1.0
-        dummies.append(D[:, first:])
-    Z = np.column_stack([X, *dummies]) if dummies else X
+    firsts = [0 if (i == 0 and not absorb) else 1 for i in range(len(explicit))]
+    n_dummies = sum(k - f for (_, k), f in zip(explicit, firsts))
+    if n_dummies > _MAX_CR2_DUMMIES:
+        raise EstimationError(
+            f"CR2 with clusters that do not nest a fixed effect needs its {n_dummies} levels as dummies in "
+            f"the hat matrix (more than {_MAX_CR2_DUMMIES}); use se_type='CR1', or cluster at a level that "
+            "nests the units."
+        )
+    # one Fortran array [y, X, dummies], demeaned in place: a 2e6-row panel is copied once
+    n, kx = X.shape
+    Z = np.zeros((n, 1 + kx + n_dummies), order="F")
+    Z[:, 0] = panel.y
+    Z[:, 1 : 1 + kx] = X
+    col = 1 + kx
+    for (codes, k), first in zip(explicit, firsts):
+        keep = codes >= first
+        Z[np.flatnonzero(keep), col + codes[keep] - first] = 1.0
+        col += k - first
     if absorb:
-        Zt, _ = demean(np.column_stack([panel.y, Z]), absorb, weights)
-        yt, Zt = Zt[:, 0], Zt[:, 1:]
-    else:
-        yt, Zt = panel.y, Z
+        Z, _ = demean(Z, absorb, weights, copy=False)
+    yt, Zt = Z[:, 0], Z[:, 1:]
     k = X.shape[1]
     _, vcov, df = cr2_patterns(Zt, yt, clusters, int(clusters.max()) + 1, weights, k, order_key=panel.time,
                                names=names)
