@@ -142,14 +142,14 @@ def _invert(pval: Callable[[float], float], b: float, step: float, alpha: float)
 def _ri(Dt_perm: Callable[[np.ndarray], np.ndarray], yt: np.ndarray, Dt: np.ndarray, perms: np.ndarray,
         alpha: float) -> dict[str, Any]:
     """Randomisation p-value and CI (constant-effect inversion) of the FWL coefficient."""
-    b = float(Dt @ yt / (Dt @ Dt))
+    b = float(np.einsum("i,i->", Dt, yt) / np.einsum("i,i->", Dt, Dt))
     a_b = np.empty(perms.shape[0])
     c_b = np.empty(perms.shape[0])
     for i, p in enumerate(perms):
         dp = Dt_perm(p)
-        den = dp @ dp
-        a_b[i] = dp @ yt / den
-        c_b[i] = dp @ Dt / den  # beta_perm(tau0) = a_b - tau0 c_b
+        den = np.einsum("i,i->", dp, dp)
+        a_b[i] = np.einsum("i,i->", dp, yt) / den
+        c_b[i] = np.einsum("i,i->", dp, Dt) / den  # beta_perm(tau0) = a_b - tau0 c_b
 
     def pval(tau0: float) -> float:
         return float((1 + np.sum(np.abs(a_b - tau0 * c_b) >= abs(b - tau0) - 1e-12)) / (1 + a_b.size))
@@ -362,8 +362,8 @@ class WildClusterBootstrap:
                 dt = demean(d, fes, w)[0][:, 0] * sw
             else:
                 dt = d * sw
-            if Mo is not None:
-                dt = dt - others @ (Mo @ (others.T @ dt))
+            if Mo is not None:  # einsum, not BLAS: many small products in a loop
+                dt = dt - np.einsum("ij,j->i", others, Mo @ np.einsum("ij,i->j", others, dt))
             return dt
 
         perms = np.array([rng.permutation(G) for _ in range(draws)])
