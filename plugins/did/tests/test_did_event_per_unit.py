@@ -33,15 +33,19 @@ def es(df, **kw):
         return ef.estimate("event_study", data=df, **{**ES, **kw})
 
 
-def test_event_study_matches_pyfixest(one_start):
+@pytest.mark.parametrize("covariates", [None, ["z"]])
+def test_event_study_matches_pyfixest(one_start, covariates):
     pf = pytest.importorskip("pyfixest")
     # never-treated units carry the reference event time, so all their indicators are 0
-    df = one_start.assign(rel=np.where(one_start.first_treat > 0, one_start.time - one_start.first_treat, -1))
+    df = one_start.assign(rel=np.where(one_start.first_treat > 0, one_start.time - one_start.first_treat, -1),
+                          z=np.random.default_rng(3).normal(size=len(one_start)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = pf.feols("y ~ i(rel, ref=-1) | unit + time", data=df, vcov={"CRV1": "unit"})
-    tab = es(one_start, se_type="CR1")
+        rhs = "i(rel, ref=-1)" + (" + z" if covariates else "")
+        m = pf.feols(f"y ~ {rhs} | unit + time", data=df, vcov={"CRV1": "unit"})
+    tab = es(df, se_type="CR1", covariates=covariates)
     coefs, ses = m.coef(), m.se()
+    coefs, ses = coefs[[n for n in coefs.index if n != "z"]], ses[[n for n in ses.index if n != "z"]]
     for name in coefs.index:
         e = int(float(name.split("::")[1].rstrip("]")))
         assert tab[f"e={e}"].estimate == pytest.approx(coefs[name], rel=1e-9)
@@ -49,7 +53,8 @@ def test_event_study_matches_pyfixest(one_start):
     # joint pre-trend Wald F with pyfixest's covariance
     pre = [n for n in coefs.index if float(n.split("::")[1].rstrip("]")) < -1]
     b = coefs[pre].to_numpy()
-    V = m._vcov[np.ix_([list(coefs.index).index(n) for n in pre], [list(coefs.index).index(n) for n in pre])]
+    allnames = list(m.coef().index)
+    V = m._vcov[np.ix_([allnames.index(n) for n in pre], [allnames.index(n) for n in pre])]
     F = b @ np.linalg.solve(V, b) / len(pre)
     assert tab.extra["pretrend_test"]["statistic"] == pytest.approx(F, rel=1e-8)
     assert tab.extra["pretrend_test"]["df1"] == len(pre)

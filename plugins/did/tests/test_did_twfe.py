@@ -71,17 +71,19 @@ def test_cr1_matches_linearmodels(panel):
     assert default.std_errors["D"] == pytest.approx(cr0.std_error * np.sqrt(n / (n - k)), rel=1e-10)
 
 
+@pytest.mark.parametrize("weights", [None, "w"])
 @pytest.mark.parametrize("cluster_col", [None, "pair"])
-def test_cr2_equals_full_dummy_regression(panel, cluster_col):
+def test_cr2_equals_full_dummy_regression(panel, cluster_col, weights):
     # oracle: the CR2 of the regression with every unit and period dummy (effekt.sandwich), both when the
-    # unit effects are nested in the clusters and when they are not
+    # unit effects are nested in the clusters and when they are not, with and without weights
     df = panel.assign(pair=panel.unit // 2)
-    res = fit(df, covariates=["x"], clusters=cluster_col)
+    res = fit(df, covariates=["x"], clusters=cluster_col, weights=weights)
     U = pd.get_dummies(df.unit, dtype=float).to_numpy()
     T = pd.get_dummies(df.time, dtype=float).to_numpy()[:, 1:]
     X = np.column_stack([df.D.to_numpy(float), df.x, U, T])
     cl = df[cluster_col or "unit"].to_numpy()
-    ref = robust_ols(X, df.y.to_numpy(), se_type="CR2", clusters=cl, df_coefs=[0])
+    w = None if weights is None else df[weights].to_numpy()
+    ref = robust_ols(X, df.y.to_numpy(), se_type="CR2", clusters=cl, weights=w, df_coefs=[0])
     assert res.estimate == pytest.approx(ref.coef[0], rel=1e-10)
     assert res.std_error == pytest.approx(ref.std_error[0], rel=1e-9)
     assert res.df == pytest.approx(ref.df[0], rel=1e-9)
@@ -106,6 +108,24 @@ def test_repeated_cross_sections_need_explicit_aggregation():
     ref = fit(cells)
     assert clu.estimate == pytest.approx(ref.estimate, rel=1e-9)
     assert cit.estimate != pytest.approx(clu.estimate, rel=1e-6)
+
+
+def test_repeated_cross_sections_cr2_equals_full_dummy_regression():
+    # citizens in unequal numbers per centre and period: cluster blocks of many sizes
+    rng = np.random.default_rng(17)
+    n = 1500
+    df = pd.DataFrame({"unit": rng.integers(0, 25, n), "time": rng.integers(0, 3, n)})
+    df["treated"] = (df.unit < 9).astype(int)
+    df["post"] = (df.time >= 1).astype(int)
+    df["y"] = rng.normal(size=25)[df.unit] + rng.normal(size=n) + 0.3 * df.treated * df.post
+    res = fit(df, aggregation="citizen")
+    U = pd.get_dummies(df.unit, dtype=float).to_numpy()
+    T = pd.get_dummies(df.time, dtype=float).to_numpy()[:, 1:]
+    X = np.column_stack([(df.treated * df.post).to_numpy(float), U, T])
+    ref = robust_ols(X, df.y.to_numpy(), se_type="CR2", clusters=df.unit.to_numpy(), df_coefs=[0])
+    assert res.estimate == pytest.approx(ref.coef[0], rel=1e-10)
+    assert res.std_error == pytest.approx(ref.std_error[0], rel=1e-9)
+    assert res.df == pytest.approx(ref.df[0], rel=1e-9)
 
 
 def test_balanced_closed_form_equals_iterated():
