@@ -115,3 +115,19 @@ def test_result_without_test_rejected():
 def test_bad_alpha():
     with pytest.raises(DesignError, match="alpha must lie strictly between 0 and 1"):
         ef.adjust_pvalues([0.1], alpha=1.5)
+
+
+def test_effect_table_family():
+    from effekt.result import EffectTable
+
+    rows = tuple(EffectResult.from_z(e, 1.0, estimator="es", estimand="att", term=f"t{i}", n=50)
+                 for i, e in enumerate((0.5, 2.5, 3.1)))
+    table = EffectTable(estimator="es", rows=rows)
+    tidy = ef.adjust_pvalues(table, "hochberg")
+    assert tidy["label"].tolist() == ["t0", "t1", "t2"]
+    ref = multipletests([r.p_value for r in rows], method="simes-hochberg")[1]
+    assert np.allclose(tidy["p.adjusted"], ref, rtol=0, atol=1e-12)
+    out = ef.adjust_results(table, "hochberg")
+    assert isinstance(out, EffectTable) and out is not table
+    assert [r.extra["p_adjusted"] for r in out] == pytest.approx(list(ref), abs=1e-12)
+    assert all("p_adjusted" not in r.extra for r in table)

@@ -336,3 +336,26 @@ def test_result_records_design_and_table(complaints):
 def test_small_expected_counts_warn():
     res = fit("chi2", two_arm(1, 12, 4, 10))
     assert any("expected counts are below 5" in w for w in res.warnings)
+
+
+def test_paired_newcombe_reference():
+    # Fagerland, Lydersen & Laake (2017), Statistical Analysis of Contingency Tables, ch. 8:
+    # Cavo et al. (2012) table [[59, 6], [16, 80]]; the R package contingencytables'
+    # Newcombe_square_and_add_CI_paired_2x2 gives estimate -0.0621 (95% CI -0.1186 to -0.0046)
+    df = ef.from_counts([[80, 6], [16, 59]], paired=True)  # rows: before 0/1; columns: after 0/1
+    res = ef.estimate("mcnemar", data=df, outcome="y", treatment="z", pairs="pair")
+    assert res.ci_method == "newcombe"
+    assert round(res.estimate, 4) == -0.0621
+    assert tuple(round(v, 4) for v in res.conf_int) == (-0.1186, -0.0046)
+
+
+def test_paired_wald_interval_by_hand():
+    # Agresti (2013) ch. 11: Var((b - c)/n) = ((b + c) - (b - c)^2 / n) / n^2
+    n11, b, c, n00 = 59, 6, 16, 80
+    n = n11 + b + c + n00
+    se = np.sqrt((b + c) - (b - c) ** 2 / n) / n
+    df = ef.from_counts([[n00, b], [c, n11]], paired=True)
+    res = ef.estimate("mcnemar", data=df, outcome="y", treatment="z", pairs="pair", ci="wald")
+    q = stats.norm.ppf(0.975)
+    assert res.std_error == pytest.approx(se, rel=1e-12)
+    assert res.conf_int == pytest.approx(((b - c) / n - q * se, (b - c) / n + q * se), rel=1e-12)

@@ -100,7 +100,7 @@ def _counts(frame: pd.DataFrame) -> np.ndarray:
             more = f" ({int(mask.sum()) - 1} more cells too)" if mask.sum() > 1 else ""
             raise DataError(
                 f"the count in row {frame.index[i]!r}, column {frame.columns[j]!r} is "
-                f"{values[i, j]!r}: {what}{more}. {todo[0].upper()}{todo[1:]}."
+                f"{float(values[i, j]):g}: {what}{more}. {todo[0].upper()}{todo[1:]}."
             )
     return values.astype(np.int64)
 

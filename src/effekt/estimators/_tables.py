@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import as_frame, check_columns, check_option, describe_rows
+from effekt.data import as_frame, check_columns, check_groups_have_both_arms, check_option, describe_rows
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.protocol import Synthetic
 from effekt.result import EffectResult, check_alpha
@@ -65,6 +65,8 @@ class Table:
     n: int
     dropped: int = 0
     names: dict[str, Any] = field(default_factory=dict)
+    strata: np.ndarray | None = None
+    block_labels: tuple[Any, ...] = ()
 
     @property
     def is_2x2(self) -> bool:
@@ -144,6 +146,23 @@ def _outcome_values(frame: pd.DataFrame, outcome: Any, missing: str) -> tuple[pd
     return frame, values, int(na.sum())
 
 
+def drop_missing_treatment(
+    frame: pd.DataFrame, values: np.ndarray, treatment: Any, missing: str, *others: Any
+) -> tuple[pd.DataFrame, np.ndarray, int]:
+    """With ``missing="drop"``, drop rows whose treatment (or another named
+    column, e.g. blocks) is missing, by position so that duplicated index
+    labels are safe, and count them."""
+    columns = [c for c in (treatment, *others) if isinstance(c, (str, int)) and c in frame.columns]
+    if missing != "drop" or not columns:
+        return frame, values, 0
+    keep = frame[columns].notna().all(axis=1).to_numpy()
+    if keep.all():
+        return frame, values, 0
+    if not keep.any():
+        raise DataError(f"every row has a missing value in column {columns[0]!r}; nothing is left.")
+    return frame.loc[keep], values[keep], int((~keep).sum())
+
+
 def _multi_arm(frame: pd.DataFrame, treatment: Any, arms: Sequence[Any]) -> np.ndarray:
     """Arm codes 0..k-1 for a treatment with k > 2 declared arms."""
     if treatment not in frame.columns:
@@ -194,6 +213,7 @@ def read_table(
     missing: str = "error",
     binary: bool = False,
     multi_arm: bool = False,
+    blocks: Any = None,
     estimator: str = "estimator",
 ) -> Table:
     """Cross-tabulate individual-level data into a :class:`Table`.
@@ -201,35 +221,40 @@ def read_table(
     ``binary=True`` requires a two-category outcome with a known event:
     0/1 (or bool, event 1), or any two labels with ``event=`` naming one.
     ``multi_arm=True`` allows ``arms=`` to declare more than two arms.
+    ``blocks`` also tabulates each block (``Table.strata``); every block
+    needs both arms.
     """
     check_option(missing, "missing", ("error", "drop"))
     frame = as_frame(data)
     if frame.shape[0] == 0:
         raise DataError("the data have no rows.")
     frame, y, dropped_y = _outcome_values(frame, outcome, missing)
+    frame, y, dropped_z = drop_missing_treatment(frame, y, treatment, missing, blocks)
+    dropped = dropped_y + dropped_z
+    block_codes: np.ndarray | None = None
+    block_labels: tuple[Any, ...] = ()
     if arms is not None and not isinstance(arms, (str, bytes)) and len(arms) > 2:
         if not multi_arm:
             raise DesignError(
                 f"{estimator} compares two arms; arms= names {len(arms)}: {list(arms)!r}. "
                 "Compare one pair at a time, or use chi2, fisher or g_test for an r x c table."
             )
-        if missing == "drop":
-            keep = frame[treatment].notna().to_numpy() if treatment in frame.columns else None
-            if keep is not None and not keep.all():
-                dropped_y += int((~keep).sum())
-                frame, y = frame.loc[keep], y[keep]
+        if blocks is not None:
+            raise DesignError(
+                f"{estimator}: blocks= (a stratified test) needs two arms; arms= names "
+                f"{len(arms)}. Compare two arms at a time within blocks."
+            )
         g = _multi_arm(frame, treatment, arms)
         arm_labels: tuple[Any, ...] = tuple(arms)
-        dropped = dropped_y
     else:
-        cols = check_columns(frame, treatment=treatment, arms=arms, missing=missing)
-        if cols.dropped:
-            keep = frame.index.isin(cols.index) if cols.index is not None else slice(None)
-            y = y[keep]
+        cols = check_columns(frame, treatment=treatment, arms=arms, blocks=blocks, missing="error")
         assert cols.z is not None
         g = (1 - cols.z).astype(np.int64)  # row 0 = treated, row 1 = control
         arm_labels = (cols.arms[1], cols.arms[0])
-        dropped = dropped_y + cols.dropped
+        if cols.blocks is not None and cols.block_labels is not None:
+            check_groups_have_both_arms(cols.blocks, cols.block_labels, cols.z, role="block", column=blocks)
+            block_codes = cols.blocks
+            block_labels = tuple(cols.block_labels.tolist())
     codes, categories = pd.factorize(pd.Series(y), sort=True)
     categories_t = tuple(categories.tolist())
     k = len(categories_t)
@@ -279,8 +304,13 @@ def read_table(
     n_groups = len(arm_labels)
     counts = np.zeros((n_groups, k), dtype=np.int64)
     np.add.at(counts, (g, codes), 1)
+    strata = None
+    if block_codes is not None:
+        strata = np.zeros((len(block_labels), n_groups, k), dtype=np.int64)
+        np.add.at(strata, (block_codes, g, codes), 1)
     if k == 2 and event_index == 1:  # event first: [[a, b], [c, d]] as in Table2x2
         counts = counts[:, ::-1].copy()
+        strata = None if strata is None else strata[:, :, ::-1].copy()
         categories_t = categories_t[::-1]
         event_index = 0
     if binary and event_index is None:
@@ -292,7 +322,9 @@ def read_table(
         event=event_index,
         n=int(counts.sum()),
         dropped=dropped,
-        names={"outcome": outcome, "treatment": treatment},
+        strata=strata,
+        block_labels=block_labels,
+        names={"outcome": outcome, "treatment": treatment, "blocks": blocks},
     )
 
 
@@ -525,6 +557,71 @@ def conditional_odds_ratio_result(tab: Table, *, alpha: float, estimator: str) -
     )
 
 
+def stratified_result(tab: Table, *, measure: str, alpha: float, estimator: str) -> EffectResult:
+    """Mantel-Haenszel risk difference (Sato variance), risk ratio
+    (Greenland-Robins) or odds ratio (Robins-Breslow-Greenland) over the
+    blocks of ``tab``, with a Wald interval (log scale for the ratios) and
+    the Wald p-value."""
+    from effekt.estimators._strata import (
+        mh_odds_ratio,
+        mh_risk_difference,
+        mh_risk_ratio,
+        split_strata,
+        wald_interval,
+    )
+
+    assert tab.strata is not None
+    a, n1, c, n0 = split_strata(tab.strata)
+    if measure == "risk_difference":
+        est, var = mh_risk_difference(a, n1, c, n0)
+        se_type, log = "Sato (Mantel-Haenszel)", False
+    elif measure == "risk_ratio":
+        est, var = mh_risk_ratio(a, n1, c, n0)
+        se_type, log = "Greenland-Robins (Mantel-Haenszel)", True
+    else:
+        est, var = mh_odds_ratio(a, n1, c, n0)
+        se_type, log = "Robins-Breslow-Greenland (Mantel-Haenszel)", True
+    se = math.sqrt(var)
+    warnings = tab.warnings()
+    if se > 0:
+        stat = (math.log(est) if log else est) / se
+        p = 2.0 * float(stats.norm.sf(abs(stat)))
+        conf = wald_interval(est, se, alpha, log=log)
+    else:
+        p, conf = 1.0, (est, est)
+        warnings.append("the variance is 0 (no block has both events and non-events); the interval is a point.")
+    weights = n1 * n0 / (n1 + n0)
+    return EffectResult(
+        estimator=estimator,
+        estimand=measure,
+        term=str(tab.names.get("treatment")),
+        estimate=est,
+        std_error=se,
+        conf_int=conf,
+        conf_level=1 - alpha,
+        p_value=p,
+        df=None,
+        n=tab.n,
+        n_treated=int(n1.sum()),
+        n_control=int(n0.sum()),
+        se_type=se_type,
+        design="blocked",
+        warnings=tuple(warnings),
+        extra={
+            "risk_treated": float(a.sum() / n1.sum()),
+            "risk_control": float(c.sum() / n0.sum()),
+            "measure": measure,
+            "pooling": "mantel-haenszel",
+            "test": "wald z" + (" (log scale)" if log else ""),
+            "n_blocks": len(tab.block_labels),
+            "block_weights": (weights / weights.sum()).tolist(),
+            **tab.extra(),
+        },
+        outcome=str(tab.names.get("outcome")),
+        ci_method="wald-log" if log else "wald",
+    )
+
+
 def cramers_v(counts: np.ndarray) -> float:
     """Cramér's V, ``sqrt(chi2 / (n (min(r, c) - 1)))``, of an r x c table."""
     return float(stats.contingency.association(counts, method="cramer", correction=False))
@@ -547,6 +644,15 @@ def measure_result(
     interval fields are NaN and ``ci_method`` is ``"none"``).
     """
     check_alpha(alpha)
+    if tab.is_2x2 and tab.event is None and measure is None:
+        outcome = tab.names.get("outcome")
+        shown = " and ".join(repr(_label(c)) for c in tab.categories)
+        raise DataError(
+            f"{estimator}: outcome column {outcome!r} holds {shown}, not 0/1, so the risk difference "
+            f"(the default estimate) does not know the event. Say which value is the event, e.g. "
+            f"event={_label(tab.categories[-1])!r}, or pass measure='cramers_v' for the test with "
+            "Cramér's V as the estimate."
+        )
     if tab.is_2x2 and tab.event is not None:
         measure = measure or "risk_difference"
         check_option(measure, "measure", (*MEASURES_2X2, "cramers_v"))
@@ -564,6 +670,13 @@ def measure_result(
                 f"this is {why}. Use measure='cramers_v', or collapse the table to two arms and "
                 "a binary outcome."
             )
+    if tab.strata is not None:
+        if measure == "cramers_v":
+            raise DesignError(
+                f"{estimator}: measure='cramers_v' has no stratified version; with blocks= use the "
+                "risk difference, risk ratio or odds ratio."
+            )
+        return stratified_result(tab, measure=measure, alpha=alpha, estimator=estimator)
     if measure == "risk_difference":
         return risk_difference_result(tab, ci=ci, alpha=alpha, estimator=estimator)
     if measure in ("risk_ratio", "odds_ratio"):
@@ -609,28 +722,43 @@ def check_table_for_test(tab: Table, estimator: str) -> None:
 # -- simulation for the conformance suite -----------------------------------------
 
 
-def simulate_binary(rng: np.random.Generator, *, n: int, effect: float, truth: str = "risk_difference") -> Synthetic:
+def simulate_binary(
+    rng: np.random.Generator, *, n: int, effect: float, truth: str = "risk_difference", blocks: bool = False
+) -> Synthetic:
     """A two-arm trial with a binary outcome ``y`` and treatment ``z``.
 
     Control risk 0.35; treated risk ``0.35 + effect`` kept within
     [0.10, 0.65] so that no cell of a moderate trial is empty. ``truth`` is
-    the population value of the named measure.
+    the population value of the named measure (common to all blocks). With
+    ``blocks=True`` the trial is block-randomised: lottery batches
+    ``batch`` of 10 units, 5 treated in each, passed as ``blocks``.
     """
-    n = max(int(n), 8)
+    n = max(int(n), 20)
     p0 = 0.35
     p1 = float(np.clip(p0 + float(effect), 0.10, 0.65))
-    z = np.zeros(n, dtype=np.int64)
-    z[: n // 2] = 1
-    z = rng.permutation(z)
+    if blocks:
+        n -= n % 10
+        batch = np.repeat(np.arange(n // 10), 10)
+        ranks = np.argsort(rng.random((n // 10, 10)), axis=1).ravel()
+        z = (ranks < 5).astype(np.int64)
+    else:
+        z = np.zeros(n, dtype=np.int64)
+        z[: n // 2] = 1
+        z = rng.permutation(z)
     y = (rng.random(n) < np.where(z == 1, p1, p0)).astype(float)
     values = {
         "risk_difference": p1 - p0,
         "risk_ratio": p1 / p0,
         "odds_ratio": (p1 / (1 - p1)) / (p0 / (1 - p0)),
     }
+    data = pd.DataFrame({"y": y, "z": z})
+    spec: dict[str, Any] = {"outcome": "y", "treatment": "z"}
+    if blocks:
+        data["batch"] = batch
+        spec["blocks"] = "batch"
     return Synthetic(
-        data=pd.DataFrame({"y": y, "z": z}),
-        spec={"outcome": "y", "treatment": "z"},
+        data=data,
+        spec=spec,
         truth=values[truth],
         outcome="y",
         treatment="z",

@@ -83,6 +83,8 @@ class FisherExact:
     alternative : {"two-sided", "less", "greater"}, default "two-sided"
         One-sided alternatives for 2 x 2 tables only.
     measure : {"risk_difference", "risk_ratio", "odds_ratio", "cramers_v"}, optional
+    blocks : str, optional
+        Not supported (raises DesignError naming the stratified alternatives).
     method : {"exact", "monte-carlo"}, default "exact"
     n_resamples : int, default 9999
         Random tables for ``method="monte-carlo"``.
@@ -142,12 +144,19 @@ class FisherExact:
         event: Any = None,
         alternative: str = "two-sided",
         measure: str | None = None,
+        blocks: str | None = None,
         method: str = "exact",
         n_resamples: int = 9999,
         seed: Any = None,
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
+        if blocks is not None:
+            raise DesignError(
+                f"fisher: blocks={blocks!r} is not supported: the exact test has no stratified version here. For a block-randomised trial "
+                "use chi2 with blocks= (the Cochran-Mantel-Haenszel test) or risk_difference with "
+                "blocks= (Mantel-Haenszel)."
+            )
         tab = read_table(
             data, outcome=outcome, treatment=treatment, arms=arms, event=event,
             missing=missing, multi_arm=True, estimator=self.name,

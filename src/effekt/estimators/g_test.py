@@ -9,6 +9,7 @@ import numpy as np
 from scipy import stats
 
 from effekt.data import check_option
+from effekt.errors import DesignError
 from effekt.estimators._tables import (
     check_table_for_test,
     expected_counts_warning,
@@ -57,9 +58,10 @@ class GTest:
     likelihood-ratio test of the independence model against the saturated
     one.
 
-    Default and why: ``correction="none"``, the plain G of R's
-    ``DescTools::GTest(correct="none")`` and of Agresti (2013, sec. 3.2.1);
-    ``"williams"`` brings its size closer to nominal in small samples.
+    Default and why: ``correction="none"``, the plain likelihood-ratio
+    statistic of Agresti (2013, ch. 3), equal to scipy's
+    ``chi2_contingency(lambda_="log-likelihood")`` (tested); ``"williams"``
+    brings its size closer to nominal in small samples.
 
     Parameters
     ----------
@@ -70,6 +72,8 @@ class GTest:
     event : label, optional
     correction : {"none", "williams"}, default "none"
     measure : {"risk_difference", "risk_ratio", "odds_ratio", "cramers_v"}, optional
+    blocks : str, optional
+        Not supported (raises DesignError naming the stratified alternatives).
     alpha : float, default 0.05
     missing : {"error", "drop"}, default "error"
 
@@ -87,7 +91,7 @@ class GTest:
 
     References
     ----------
-    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., eq. 3.11.
+    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., Wiley, ch. 3.
     Williams, D. A. (1976). Improved likelihood ratio tests for complete
     contingency tables. Biometrika 63, 33-37. doi:10.1093/biomet/63.1.33
 
@@ -119,9 +123,16 @@ class GTest:
         event: Any = None,
         correction: str = "none",
         measure: str | None = None,
+        blocks: str | None = None,
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
+        if blocks is not None:
+            raise DesignError(
+                f"g_test: blocks={blocks!r} is not supported: the G test has no stratified version here. For a block-randomised trial "
+                "use chi2 with blocks= (the Cochran-Mantel-Haenszel test) or risk_difference with "
+                "blocks= (Mantel-Haenszel)."
+            )
         tab = read_table(
             data, outcome=outcome, treatment=treatment, arms=arms, event=event,
             missing=missing, multi_arm=True, estimator=self.name,

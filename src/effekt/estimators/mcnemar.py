@@ -12,11 +12,11 @@ from scipy import stats
 
 from effekt.data import as_frame, check_columns, check_option, describe_rows
 from effekt.errors import DataError
-from effekt.estimators._tables import _label, _outcome_values
+from effekt.estimators._tables import _label, _outcome_values, drop_missing_treatment, wilson_interval
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
 
-__all__ = ["McNemar", "mcnemar_test"]
+__all__ = ["McNemar", "mcnemar_test", "paired_newcombe_interval"]
 
 
 def mcnemar_test(b: int, c: int, *, method: str = "exact", correction: bool = False) -> tuple[float, float]:
@@ -42,6 +42,40 @@ def mcnemar_test(b: int, c: int, *, method: str = "exact", correction: bool = Fa
     k = 1.0 if correction else 0.0
     statistic = max(abs(b - c) - k, 0.0) ** 2 / n_disc
     return float(statistic), float(stats.chi2.sf(statistic, 1))
+
+
+def paired_newcombe_interval(n11: int, b: int, c: int, n00: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Newcombe's (1998b) square-and-add interval for a paired difference.
+
+    With ``p1 = (n11 + b) / n``, ``p0 = (n11 + c) / n`` and their Wilson
+    limits ``(l1, u1)``, ``(l0, u0)``:
+    ``low = d - sqrt((p1 - l1)^2 + (u0 - p0)^2 - 2 phi (p1 - l1)(u0 - p0))``,
+    ``high = d + sqrt((p0 - l0)^2 + (u1 - p1)^2 - 2 phi (p0 - l0)(u1 - p1))``,
+    where ``phi`` is the correlation of the two margins with Newcombe's
+    continuity correction: ``A = n11 n00 - b c``; ``phi = (A - n/2) / sqrt(R)``
+    if ``A > n/2``, 0 if ``0 <= A <= n/2``, ``A / sqrt(R)`` if ``A < 0``,
+    ``R`` the product of the four margins (``phi = 0`` if one is 0).
+    Method 10 of Newcombe (1998b).
+
+    >>> tuple(round(v, 4) for v in paired_newcombe_interval(59, 6, 16, 80))
+    (-0.1186, -0.0046)
+    """
+    n = n11 + b + c + n00
+    p1, p0 = (n11 + b) / n, (n11 + c) / n
+    l1, u1 = wilson_interval(n11 + b, n, alpha)
+    l0, u0 = wilson_interval(n11 + c, n, alpha)
+    margins = (n11 + b) * (c + n00) * (n11 + c) * (b + n00)
+    a = n11 * n00 - b * c
+    if margins == 0 or 0 <= a <= n / 2:
+        phi = 0.0
+    elif a > n / 2:
+        phi = (a - n / 2) / math.sqrt(margins)
+    else:
+        phi = a / math.sqrt(margins)
+    d = p1 - p0
+    low = d - math.sqrt(max((p1 - l1) ** 2 + (u0 - p0) ** 2 - 2 * phi * (p1 - l1) * (u0 - p0), 0.0))
+    high = d + math.sqrt(max((p0 - l0) ** 2 + (u1 - p1) ** 2 - 2 * phi * (p0 - l0) * (u1 - p1), 0.0))
+    return low, high
 
 
 def _binary(values: np.ndarray, outcome: Any, event: Any, index: pd.Index) -> np.ndarray:
@@ -79,9 +113,13 @@ class McNemar:
 
     Formula: with ``b`` pairs that have the event only when
     ``treatment = 1`` and ``c`` pairs only when ``treatment = 0``, among
-    ``n`` pairs, the estimate is ``(b - c) / n`` with the Wald interval
-    ``+/- z sqrt(b + c - (b - c)^2 / n) / n`` (Agresti 2013, sec. 11.1.4).
-    The test uses the discordant pairs only:
+    ``n`` pairs, the estimate is ``(b - c) / n``. Its interval is
+    Newcombe's (1998b) square-and-add interval from the Wilson limits of the
+    two margins and their correlation (``ci="newcombe"``, default; see
+    :func:`paired_newcombe_interval`), or the Wald interval
+    ``+/- z sqrt(b + c - (b - c)^2 / n) / n`` (``ci="wald"``; Agresti 2013,
+    ch. 11). ``std_error`` is the Wald standard error. The test uses the
+    discordant pairs only:
 
     * ``method="exact"`` (default): ``2 P(Binom(b + c, 1/2) <= min(b, c))``,
       capped at 1;
@@ -90,7 +128,9 @@ class McNemar:
       ``k = 0`` otherwise.
 
     Default and why: the exact binomial test keeps its size for any number
-    of discordant pairs, which in programme data is often small;
+    of discordant pairs, which in programme data is often small; the
+    Newcombe interval keeps near-nominal coverage where the Wald interval
+    undercovers (few discordant pairs, margins near 0 or 1);
     ``correction=False`` for the asymptotic test, as in statsmodels'
     ``mcnemar(exact=False, correction=False)`` (R's ``mcnemar.test``
     corrects by default: pass ``correction=True`` to match it).
@@ -110,6 +150,7 @@ class McNemar:
     arms : (first, second), optional
     event : label, optional
     method : {"exact", "asymptotic"}, default "exact"
+    ci : {"newcombe", "wald"}, default "newcombe"
     correction : bool, default False
         Continuity correction of the asymptotic test.
     alpha : float, default 0.05
@@ -120,7 +161,8 @@ class McNemar:
     Returns
     -------
     EffectResult
-        ``estimand="paired_risk_difference"``, ``ci_method="wald"``,
+        ``estimand="paired_risk_difference"``, ``ci_method`` ``"newcombe"``
+        or ``"wald"``,
         ``p_value`` the test's; ``extra``: ``statistic``, ``df`` (None for
         exact, 1 otherwise), the paired table ``[[n11, b], [c, n00]]``
         (rows: event at treatment 1 yes/no; columns: at treatment 0 yes/no).
@@ -139,7 +181,10 @@ class McNemar:
     McNemar, Q. (1947). Note on the sampling error of the difference
     between correlated proportions or percentages. Psychometrika 12,
     153-157. doi:10.1007/BF02295996
-    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., sec. 11.1.
+    Agresti, A. (2013). Categorical Data Analysis, 3rd ed., Wiley, ch. 11.
+    Newcombe, R. G. (1998b). Improved confidence intervals for the difference
+    between binomial proportions based on paired data. Statistics in
+    Medicine 17, 2635-2650, method 10.
 
     Examples
     --------
@@ -169,11 +214,13 @@ class McNemar:
         arms: Sequence[Any] | None = None,
         event: Any = None,
         method: str = "exact",
+        ci: str = "newcombe",
         correction: bool = False,
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
         check_option(missing, "missing", ("error", "drop"))
+        check_option(ci, "ci", ("newcombe", "wald"))
         check_option(method, "method", ("exact", "asymptotic"))
         check_option(correction, "correction", (True, False))
         alpha = check_alpha(alpha)
@@ -181,11 +228,9 @@ class McNemar:
         if frame.shape[0] == 0:
             raise DataError("the data have no rows.")
         frame, values, dropped = _outcome_values(frame, outcome, missing)
-        cols = check_columns(frame, treatment=treatment, arms=arms, missing=missing, numeric=None)
-        if cols.dropped:
-            keep = frame.index.isin(cols.index) if cols.index is not None else slice(None)
-            frame, values = frame.loc[keep], values[keep]
-            dropped += cols.dropped
+        frame, values, dropped_z = drop_missing_treatment(frame, values, treatment, missing)
+        dropped += dropped_z
+        cols = check_columns(frame, treatment=treatment, arms=arms, missing="error")
         assert cols.z is not None
         z = cols.z.astype(np.int64)
         if pairs not in frame.columns:
@@ -230,10 +275,10 @@ class McNemar:
         y0 = np.zeros(k, dtype=np.int64)
         y1[codes[z == 1]] = y[z == 1]
         y0[codes[z == 0]] = y[z == 0]
-        return self._result(y1, y0, method=method, correction=correction, alpha=alpha,
+        return self._result(y1, y0, method=method, ci=ci, correction=correction, alpha=alpha,
                             outcome=outcome, treatment=treatment, dropped=dropped)
 
-    def _result(self, y1: np.ndarray, y0: np.ndarray, *, method: str, correction: bool, alpha: float,
+    def _result(self, y1: np.ndarray, y0: np.ndarray, *, method: str, ci: str, correction: bool, alpha: float,
                 outcome: str, treatment: str, dropped: int) -> EffectResult:
         n = int(y1.size)
         n11 = int(np.sum((y1 == 1) & (y0 == 1)))
@@ -256,7 +301,7 @@ class McNemar:
             term=str(treatment),
             estimate=est,
             std_error=se,
-            conf_int=(est - q * se, est + q * se),
+            conf_int=(est - q * se, est + q * se) if ci == "wald" else paired_newcombe_interval(n11, b, c, n00, alpha),
             conf_level=1 - alpha,
             p_value=p,
             df=None,
@@ -278,7 +323,7 @@ class McNemar:
                 "correction": bool(correction),
             },
             outcome=str(outcome),
-            ci_method="wald",
+            ci_method=ci,
         )
 
     @classmethod

@@ -205,13 +205,15 @@ def adjust_pvalues(family: Any, method: str = "holm", *, alpha: float = 0.05) ->
 
 
 def adjust_results(family: Sequence[EffectResult] | EffectTable, method: str = "holm", *,
-                   alpha: float = 0.05) -> tuple[EffectResult, ...]:
+                   alpha: float = 0.05) -> tuple[EffectResult, ...] | EffectTable:
     """New results carrying their adjusted p-values; the inputs are untouched.
 
     Each returned :class:`~effekt.result.EffectResult` is a copy with
-    ``extra["p_adjusted"]``, ``extra["p_adjust_method"]`` and
-    ``extra["family_size"]``; ``p_value`` stays the raw p-value of its own
-    test, so that nothing is mistaken for an unadjusted value.
+    ``extra["p_adjusted"]``, ``extra["p_adjust_method"]``,
+    ``extra["family_size"]`` and ``extra["reject_adjusted"]``; ``p_value``
+    stays the raw p-value of its own test, so that nothing is mistaken for
+    an unadjusted value. A tuple of results comes back for a sequence, a new
+    :class:`~effekt.result.EffectTable` for a table.
 
     >>> import effekt as ef
     >>> from effekt.result import EffectResult
@@ -233,4 +235,6 @@ def adjust_results(family: Sequence[EffectResult] | EffectTable, method: str = "
         assert r is not None
         out.append(replace(r, extra={**r.extra, "p_adjusted": float(a), "p_adjust_method": method,
                                      "family_size": len(results), "reject_adjusted": bool(a <= alpha)}))
+    if isinstance(family, EffectTable):
+        return replace(family, rows=tuple(out), extra={**family.extra, "p_adjust_method": method})
     return tuple(out)

@@ -9,11 +9,13 @@ from typing import Any, ClassVar
 import numpy as np
 
 from effekt.data import check_option
+from effekt.errors import DesignError
 from effekt.estimators._tables import (
     conditional_odds_ratio_result,
     ratio_result,
     read_table,
     simulate_binary,
+    stratified_result,
 )
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
@@ -39,6 +41,10 @@ class OddsRatio:
       p-value is Fisher's exact test. Computed by
       :func:`scipy.stats.contingency.odds_ratio`.
 
+    With ``blocks=``: the Mantel-Haenszel odds ratio ``sum(a_k d_k / N_k) /
+    sum(b_k c_k / N_k)`` with the Robins-Breslow-Greenland (1986) variance of
+    its log (as statsmodels' ``StratifiedTable``); ``design="blocked"``.
+
     Default and why: Woolf's interval is the standard large-sample one and
     agrees with statsmodels' ``Table2x2``; use ``ci="exact"`` for small
     arms or rare events, where it stays valid and handles zero cells.
@@ -54,6 +60,8 @@ class OddsRatio:
     arms : (control, treated), optional
     event : label, optional
         The outcome value that counts as the event (default: 1 / True).
+    blocks : str, optional
+        Block (stratum) column; every block needs both arms.
     ci : {"woolf", "exact"}, default "woolf"
     zero_cell : {"error", "haldane"}, default "error"
         For ``ci="woolf"``: raise on a zero cell, or add 0.5 to every cell.
@@ -79,6 +87,9 @@ class OddsRatio:
     Woolf, B. (1955). On estimating the relation between blood group and
     disease. Annals of Human Genetics 19, 251-253.
     doi:10.1111/j.1469-1809.1955.tb01348.x
+    Robins, J., Breslow, N. & Greenland, S. (1986). Estimators of the
+    Mantel-Haenszel variance consistent in both sparse data and large-strata
+    limiting models. Biometrics 42, 311-323. doi:10.2307/2531052
     Cornfield, J. (1956). A statistical problem arising from retrospective
     studies. Proc. Third Berkeley Symposium 4, 135-148.
 
@@ -97,7 +108,8 @@ class OddsRatio:
     estimand: ClassVar[str] = "odds_ratio"
     kind: ClassVar[str] = "itt"
     tags: ClassVar[EstimatorTags] = EstimatorTags(
-        outcome="binary", shift_equivariant=False, scale_equivariant=False, sign_flip=False
+        outcome="binary", supports_blocks=True, shift_equivariant=False, scale_equivariant=False,
+        sign_flip=False,
     )
 
     def fit(
@@ -108,6 +120,7 @@ class OddsRatio:
         treatment: str,
         arms: Sequence[Any] | None = None,
         event: Any = None,
+        blocks: str | None = None,
         ci: str = "woolf",
         zero_cell: str = "error",
         alpha: float = 0.05,
@@ -115,11 +128,19 @@ class OddsRatio:
     ) -> EffectResult:
         tab = read_table(
             data, outcome=outcome, treatment=treatment, arms=arms, event=event,
-            missing=missing, binary=True, estimator=self.name,
+            missing=missing, binary=True, blocks=blocks, estimator=self.name,
         )
         check_option(ci, "ci", ("woolf", "exact"))
         check_option(zero_cell, "zero_cell", ("error", "haldane"))
         alpha = check_alpha(alpha)
+        if blocks is not None:
+            if ci == "exact":
+                raise DesignError(
+                    "odds_ratio: ci='exact' is for a single 2 x 2 table; with blocks= the interval "
+                    "is the Mantel-Haenszel one (Robins-Breslow-Greenland variance). Pass ci='woolf' "
+                    "or leave ci unset."
+                )
+            return stratified_result(tab, measure="odds_ratio", alpha=alpha, estimator=self.name)
         if ci == "exact":
             return conditional_odds_ratio_result(tab, alpha=alpha, estimator=self.name)
         return ratio_result(tab, measure="odds_ratio", alpha=alpha, estimator=self.name, zero_cell=zero_cell)
@@ -127,4 +148,4 @@ class OddsRatio:
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int, effect: float) -> Synthetic:
         """A two-arm trial with a binary outcome; truth = the odds ratio."""
-        return simulate_binary(rng, n=n, effect=effect, truth="odds_ratio")
+        return simulate_binary(rng, n=n, effect=effect, truth="odds_ratio", blocks=True)
