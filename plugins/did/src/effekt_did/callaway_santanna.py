@@ -107,8 +107,12 @@ class CallawaySantAnna:
     Notes
     -----
     Point estimates and analytic SEs follow R did 2.x (``att_gt``,
-    ``compute.att_gt``, ``aggte``). The bootstrap uses Rademacher weights;
-    R did draws Mammen's. Tests compare ATT(g, t) with diff-diff and csdid.
+    ``compute.att_gt``, ``aggte``). The bootstrap uses Rademacher weights
+    and the rescaled interquartile range, as R did (``BMisc``'s multiplier
+    bootstrap); with ``clusters`` it multiplies each cluster's *sum* of
+    influence functions, the cluster-robust form, where R did multiplies
+    cluster *means* (the two agree for clusters of equal size). Tests compare
+    ATT(g, t) with diff-diff and csdid.
 
     References
     ----------
