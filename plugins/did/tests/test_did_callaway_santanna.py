@@ -200,6 +200,12 @@ def test_cohort_varies_within_unit(staggered):
         cs(df)
 
 
+def test_indicator_instead_of_first_period(staggered):
+    df = staggered.assign(first_treat=(staggered.first_treat > 0).astype(int))
+    with pytest.raises(ef.DataError, match="0/1 treatment indicator"):
+        cs(df)
+
+
 def test_bad_option(staggered):
     with pytest.raises(ef.DesignError, match="est_method"):
         cs(staggered, est_method="ols")

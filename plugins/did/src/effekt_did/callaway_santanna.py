@@ -194,6 +194,13 @@ class CallawaySantAnna:
             )
         G[treated & on_grid] = np.searchsorted(times, g_unit[treated & on_grid])
         first = G == 0
+        if first.any() and not (G > 0).any():
+            raise DataError(
+                f"treatment column {treatment!r} must hold each unit's first treated period, 0 for never "
+                f"treated; every treated unit has the first period of the data ({times[0]:g}), so no cohort has "
+                "a pre-treatment period. A 0/1 treatment indicator is not a first treated period: compute it, "
+                "e.g. the first period in which a unit is treated."
+            )
         if first.any():
             warns.append(f"{int(first.sum())} unit(s) treated in the first period were dropped: they have no "
                          "pre-treatment period (R did does the same).")
