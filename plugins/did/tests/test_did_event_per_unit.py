@@ -90,6 +90,11 @@ def test_event_study_bad_reference(one_start):
         es(one_start, leads=2, lags=1, reference=-5)
 
 
+def test_event_study_indicator_instead_of_first_period(one_start):
+    with pytest.raises(ef.DataError, match="first treated period"):
+        es(one_start.assign(first_treat=(one_start.first_treat > 0).astype(int)))
+
+
 def test_event_study_needs_never_treated(one_start):
     with pytest.raises(ef.EstimationError, match="never-treated"):
         es(one_start[one_start.first_treat > 0])

@@ -163,6 +163,12 @@ class EventStudy:
         treated = panel.cohort != 0
         if not treated.any():
             raise DataError(f"no unit is ever treated: treatment column {treatment!r} is 0 in every row.")
+        if np.all(panel.cohort[treated] <= tval.min()):
+            raise DataError(
+                f"treatment column {treatment!r} must hold each unit's first treated period, 0 for never "
+                f"treated; every treated unit starts in or before the first period ({tval.min():g}), so no lead "
+                "can be estimated. A 0/1 treatment indicator is not a first treated period."
+            )
         ev = np.where(treated, tval - panel.cohort, np.nan)
         e_min, e_max = np.nanmin(ev), np.nanmax(ev)
         lo = -int(leads) if leads is not None else int(e_min)
