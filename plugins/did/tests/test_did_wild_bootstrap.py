@@ -8,10 +8,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from effekt_did._absorb import codes_of, demean
 from effekt_did.twfe import simulate_panel
+from effekt_did.wild_bootstrap import wild_weights
 
 import effekt as ef
+from effekt.data import check_seed
 
 SPEC = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "treated", "post": "post"}
 B = 9999
@@ -36,23 +37,65 @@ def _mc_tol(p: float) -> float:
     return 4.5 * np.sqrt(2 * max(p * (1 - p), 0.01 * 0.99) / B)
 
 
+def _dummy_design(df: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
+    """The TWFE regression with every unit and period dummy written out."""
+    X = pd.DataFrame({"D": (df.treated * df.post).astype(float)})
+    for c in covariates:
+        X[c] = df[c].to_numpy()
+    X = pd.concat([X, pd.get_dummies(df.unit, prefix="u", dtype=float),
+                   pd.get_dummies(df.time, prefix="t", dtype=float).iloc[:, 1:]], axis=1)
+    return X.reset_index(drop=True)
+
+
 @pytest.mark.parametrize("restricted", [True, False])
 @pytest.mark.parametrize("kind", ["rademacher", "webb", "mammen"])
 def test_twfe_p_value_matches_wildboottest(panel, restricted, kind):
     wbt = pytest.importorskip("wildboottest.wildboottest")
     sm = pytest.importorskip("statsmodels.api")
-    # wildboottest on the same regression with the unit and period effects swept out (FWL)
-    u, _ = codes_of(panel.unit.to_numpy())
-    t, _ = codes_of(panel.time.to_numpy())
-    D = (panel.treated * panel.post).to_numpy(float)
-    Z, _ = demean(np.column_stack([panel.y, D, panel.x]), [(u, u.max() + 1), (t, t.max() + 1)])
-    X = pd.DataFrame({"D": Z[:, 1], "x": Z[:, 2]})
-    ref = wbt.wildboottest(sm.OLS(Z[:, 0], X), B=B, cluster=panel.unit.to_numpy(), param="D",
+    # wildboottest on the regression with every unit and period dummy
+    X = _dummy_design(panel, ["x"])
+    ref = wbt.wildboottest(sm.OLS(panel.y.to_numpy(), X), B=B, cluster=panel.unit.to_numpy(), param="D",
                            weights_type=kind, impose_null=restricted, seed=11, show=False)
     res = wcb(panel, covariates=["x"], draws=B, seed=3, restricted=restricted, bootstrap_weights=kind)
     p_ref = float(ref["p-value"].iloc[0])
-    assert res.extra["t"] == pytest.approx(float(ref["statistic"].iloc[0]), rel=1e-9)
+    # t differs only by the small-sample factor: wildboottest counts every dummy in (N-1)/(N-K)
+    n, k = X.shape
+    assert res.extra["t"] * np.sqrt((n - k) / (n - 2)) == pytest.approx(float(ref["statistic"].iloc[0]), rel=1e-9)
     assert abs(res.p_value - p_ref) < _mc_tol(p_ref)
+
+
+@pytest.mark.parametrize(("restricted", "weights"), [(True, None), (False, None), (True, "w")])
+def test_draws_equal_the_full_dummy_bootstrap(restricted, weights):
+    # oracle: refit the regression with every dummy on each bootstrap sample, same draws; the period
+    # effects are not nested in the unit clusters, so this checks their projection out of each draw
+    df = simulate_panel(np.random.default_rng(6), n_units=10, n_times=5, effect=0.4)
+    df = df.assign(x=np.random.default_rng(7).normal(size=len(df)), w=np.random.default_rng(8).uniform(1, 3, len(df)))
+    draws, seed = 400, 5
+    res = wcb(df, covariates=["x"], draws=draws, seed=seed, restricted=restricted, weights=weights)
+    V = wild_weights("rademacher", (10, draws), check_seed(seed))
+    X = _dummy_design(df, ["x"]).to_numpy()
+    y = df.y.to_numpy()
+    sw = np.sqrt(df.w.to_numpy()) if weights else np.ones(len(df))
+    X, y = X * sw[:, None], y * sw
+    g = df.unit.to_numpy()
+    M = np.linalg.inv(X.T @ X)
+
+    def t_stat(yy, null):
+        b = M @ X.T @ yy
+        e = yy - X @ b
+        sc = np.array([X[g == h].T @ e[g == h] for h in range(10)])
+        return (b[0] - null) / np.sqrt((M @ sc.T @ sc @ M)[0, 0]), b
+
+    t_obs, b_hat = t_stat(y, 0.0)
+    if restricted:
+        Xr = X[:, 1:]
+        fit = Xr @ np.linalg.lstsq(Xr, y, rcond=None)[0]
+    else:
+        fit = X @ b_hat
+    u = y - fit
+    t_b = np.array([t_stat(fit + u * V[g, j], 0.0 if restricted else b_hat[0])[0] for j in range(draws)])
+    # ties (a draw of all +1 reproduces the data) count as at least as extreme
+    assert res.p_value == pytest.approx(np.mean(np.abs(t_b) >= abs(t_obs) * (1 - 1e-9)), abs=1e-12)
 
 
 def test_did_2x2_p_value_matches_wildboottest(panel):

@@ -12,7 +12,7 @@ from effekt.data import check_option, check_positive_int, check_seed
 from effekt.errors import DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
-from effekt_did._absorb import demean
+from effekt_did._absorb import demean, nested_in
 from effekt_did._panel import FEW_TREATED_CLUSTERS, cell_weights, check_aggregation, check_panel, warn
 
 __all__ = ["WildClusterBootstrap", "wild_weights", "wcb_kernel"]
@@ -39,10 +39,21 @@ class _WCB:
     gives ``b* - b_dgp = m' S v`` (m = row 0 of (X'X)^{-1}) and the CR1 score
     of cluster g is ``a_g v_g - m' H_g M S v``, so every draw costs one
     product with a G x G matrix; no regression is refitted.
+
+    When fixed effects were swept out of ``X`` and ``y`` and some are not
+    nested in the clusters (period effects clustered by unit), the bootstrap
+    residuals of the full regression also lose their projection on those
+    effects: ``u* = M_FE(u v) - X M X'(u v)``. ``resid_fe`` applies ``M_FE``;
+    the score of cluster g becomes ``sum_h K_gh v_h - m' H_g M S v`` with
+    ``K_gh = m' X_g' [M_FE(u 1_h)]_g``, so the draws equal those of the
+    regression with every fixed effect as a dummy (tested), at the cost of
+    sweeping G vectors once.
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, cl: np.ndarray, G: int) -> None:
+    def __init__(self, X: np.ndarray, y: np.ndarray, cl: np.ndarray, G: int,
+                 resid_fe: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
         self.X, self.y, self.cl, self.G = X, y, cl, G
+        self.resid_fe = resid_fe
         n, k = X.shape
         self.M = np.linalg.inv(X.T @ X)
         self.m = self.M[0]
@@ -68,10 +79,28 @@ class _WCB:
         k = self.X.shape[1]
         return np.column_stack([np.bincount(self.cl, weights=self.X[:, j] * u, minlength=self.G) for j in range(k)])
 
-    def _C(self, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _C(self, S: np.ndarray, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         a = S @ self.m  # (G,)
         B = self.mHM @ S.T  # (G, G): row g is m' H_g M S
-        return a, np.diag(a) - B
+        return a, self._K(a, u) - B
+
+    def _K(self, a: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """K_gh = m' X_g' [M_FE(u 1_h)]_g; diag(a) when no fixed effect needs it."""
+        if self.resid_fe is None:
+            return np.diag(a)
+        n, G = u.size, self.G
+        xm = np.einsum("ij,j->i", self.X, self.m)
+        K = np.empty((G, G))
+        step = max(1, 20_000_000 // max(n, 1))
+        for lo in range(0, G, step):
+            hs = np.arange(lo, min(G, lo + step))
+            W = np.zeros((n, hs.size), order="F")
+            sel = np.flatnonzero(np.isin(self.cl, hs))
+            W[sel, self.cl[sel] - lo] = u[sel]
+            R = self.resid_fe(W)
+            for j, h in enumerate(hs):
+                K[:, h] = np.bincount(self.cl, weights=xm * R[:, j], minlength=G)
+        return K
 
     def draws_for(self, V: np.ndarray, restricted: bool) -> tuple[np.ndarray, ...]:
         """Sufficient statistics of the bootstrap t's, linear in the null value.
@@ -82,25 +111,23 @@ class _WCB:
         inversion then costs O(draws). Unrestricted: ``t*`` does not depend
         on beta0 (N2 = B = C = 0).
         """
-        if restricted:
-            S1, S2 = self._scores(self.y_perp), self._scores(self.x0_perp)
-        else:
-            S1, S2 = self._scores(self.y - self.X @ self.b), None
-        a1, C1 = self._C(S1)
+        u1 = self.y_perp if restricted else self.y - self.X @ self.b
+        S1 = self._scores(u1)
+        a1, C1 = self._C(S1, u1)
         N1, Q1 = a1 @ V, C1 @ V
         A = self.c * np.einsum("gb,gb->b", Q1, Q1)
-        if S2 is None:
+        if not restricted:
             z = np.zeros_like(N1)
             return N1, z, A, z, z
-        a2, C2 = self._C(S2)
+        a2, C2 = self._C(self._scores(self.x0_perp), self.x0_perp)
         N2, Q2 = a2 @ V, C2 @ V
         return (N1, N2, A, self.c * np.einsum("gb,gb->b", Q1, Q2), self.c * np.einsum("gb,gb->b", Q2, Q2))
 
 
 def wcb_kernel(X: np.ndarray, y: np.ndarray, cl: np.ndarray, G: int, V: np.ndarray, *, restricted: bool,
-               alpha: float) -> dict[str, Any]:
+               alpha: float, resid_fe: Callable[[np.ndarray], np.ndarray] | None = None) -> dict[str, Any]:
     """p-value of b_0 = 0 and the test-inversion CI of b_0 (column 0 of X)."""
-    wcb = _WCB(X, y, cl, G)
+    wcb = _WCB(X, y, cl, G, resid_fe)
     N1, N2, A, B, C = wcb.draws_for(V, restricted)
     b, se = float(wcb.b[0]), wcb.se
 
@@ -109,7 +136,9 @@ def wcb_kernel(X: np.ndarray, y: np.ndarray, cl: np.ndarray, G: int, V: np.ndarr
         num = N1 - beta0 * N2
         den2 = A - 2 * beta0 * B + beta0**2 * C
         t_b = np.divide(num, np.sqrt(np.maximum(den2, 0.0)), out=np.zeros_like(num), where=den2 > 0)
-        return float(np.mean(np.abs(t_b) >= abs(t_obs)))
+        # ties count as at least as extreme (with few clusters a draw of all +1 reproduces the data);
+        # the relative margin keeps rounding from deciding them
+        return float(np.mean(np.abs(t_b) >= abs(t_obs) * (1 - 1e-9)))
 
     p0 = pval(0.0)
     ci = (_invert(pval, b, -se, alpha), _invert(pval, b, se, alpha))
@@ -171,7 +200,9 @@ class WildClusterBootstrap:
     estimate. p = share of ``|t*| >= |t|``; the CI collects the nulls not
     rejected (test inversion, MacKinnon 2015), found by bisection on the same
     draws. Fixed effects are swept out first (Frisch-Waugh-Lovell), so each
-    draw costs one G x G matrix product (Roodman et al. 2019).
+    draw costs one G x G matrix product (Roodman et al. 2019); period
+    effects not nested in the clusters are projected out of each draw's
+    residuals as in the full dummy regression.
     ``inference="randomization"`` instead permutes the treated status across
     clusters (``draws`` permutations) and inverts a constant-effect test
     for the CI.
@@ -290,11 +321,17 @@ class WildClusterBootstrap:
         if G < 2:
             raise DesignError(f"{self.name}: one cluster; the wild cluster bootstrap needs at least two.")
         n = panel.n
+        resid_fe = None
         if model == "twfe":
             fes = [(panel.unit, panel.n_units), (panel.time, panel.n_times)]
             cols = [panel.d.astype(float)] + ([] if panel.X is None else list(panel.X.T))
             Z, _ = demean(np.column_stack([panel.y, *cols]), fes, w)
             yt, Xt = Z[:, 0], Z[:, 1:]
+            if not all(nested_in(c, cl, k) for c, k in fes):
+                sw_fe = np.ones(n) if w is None else np.sqrt(w)
+
+                def resid_fe(W: np.ndarray) -> np.ndarray:  # M_FE in the sqrt(w)-scaled metric
+                    return sw_fe[:, None] * demean(W / sw_fe[:, None], fes, w, copy=False)[0]
         else:
             assert panel.group is not None and panel.post is not None
             g_, p_ = panel.group.astype(float), panel.post.astype(float)
@@ -320,7 +357,7 @@ class WildClusterBootstrap:
                              "consider bootstrap_weights='webb'.")
             V = wild_weights(bootstrap_weights, (G, draws), rng)
             try:
-                out = wcb_kernel(Xt, yt, cl, G, V, restricted=restricted, alpha=alpha)
+                out = wcb_kernel(Xt, yt, cl, G, V, restricted=restricted, alpha=alpha, resid_fe=resid_fe)
             except np.linalg.LinAlgError:
                 raise EstimationError("the regressors are collinear after absorbing the fixed effects; the "
                                       "treatment must vary across units and periods.") from None
