@@ -36,7 +36,7 @@ def fit(df, **kw):
 
 def test_cr1_matches_pyfixest(panel):
     # pyfixest CRV1 with its default ssc: k_adj (N-1)/(N-K) with K = coefficients + fixed effects not
-    # nested in the clusters (fixest/reghdfe convention), and G/(G-1)
+    # nested in the clusters (fixest's convention), and G/(G-1)
     pf = pytest.importorskip("pyfixest")
     m = pf.feols("y ~ D + x | unit + time", data=panel, vcov={"CRV1": "unit"})
     res = fit(panel, covariates=["x"], se_type="CR1")

@@ -171,9 +171,9 @@ def cr1_vcov(
 ) -> np.ndarray:
     """CR1 (or CR0) covariance: M (sum_g s_g s_g') M, s_g = sum_i in g w_i x~_i e_i.
 
-    CR1 multiplies by G/(G-1) * (N-1)/(N-K) with K = ``k_df`` (Stata,
-    reghdfe and fixest's convention when ``k_df`` counts the fixed effects
-    not nested in the clusters).
+    CR1 multiplies by G/(G-1) * (N-1)/(N-K) with K = ``k_df`` (fixest's and
+    pyfixest's convention when ``k_df`` counts the fixed effects not nested
+    in the clusters).
     """
     n, k = fit.Xt.shape
     u = fit.resid if weights is None else fit.resid * weights

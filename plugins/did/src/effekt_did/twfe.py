@@ -56,7 +56,7 @@ def fit_twfe_arrays(
         k_df = k
     elif fe_df == "all":
         k_df = k + panel.n_units + panel.n_times - 1
-    else:  # fixest / reghdfe: drop FE nested in the clusters, keep one for each
+    else:  # fixest: drop FE nested in the clusters, keep one for each
         k_df = k + panel.n_units + panel.n_times - 1
         k_df -= (panel.n_units - 1) if unit_nested else 0
         k_df -= (panel.n_times - 1) if time_nested else 0
@@ -158,8 +158,8 @@ class TWFE:
     se_type : {"CR2", "CR1", "CR0"}, default "CR2"
     fe_df : {"nonnested", "all", "none"}, default "nonnested"
         How the absorbed effects count in CR1's ``(N-1)/(N-K)``:
-        ``"nonnested"`` counts those not nested in the clusters (Stata
-        reghdfe, R fixest and pyfixest); ``"all"`` counts every absorbed
+        ``"nonnested"`` counts those not nested in the clusters (R fixest's
+        convention, which pyfixest reproduces); ``"all"`` counts every absorbed
         effect (linearmodels ``PanelOLS``); ``"none"`` counts none.
     aggregation : {"citizen", "cluster"}, optional
         Required for repeated cross-sections (several rows per unit-period).
