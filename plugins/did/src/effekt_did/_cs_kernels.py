@@ -240,13 +240,13 @@ def aggregate(
         psi = psis @ wg + _wif(cohorts[used], pgg, w, G, ests)
         return rows, (float(ests @ wg), psi)
     if kind == "dynamic":
-        e_arr = t_arr - g_arr
+        e_arr = times[t_arr] - times[g_arr]  # event time in the units of the time column, as R did
         for e in np.unique(e_arr):
             k = np.flatnonzero(e_arr == e)
             wk = pg[k] / pg[k].sum()
             est = float(att[k] @ wk)
             psi = inf[:, k] @ wk + _wif(g_arr[k], pg[k], w, G, att[k])
-            rows.append((f"e={int(e)}", est, psi, int(e)))
+            rows.append((f"e={e:g}", est, psi, int(e)))
         post_rows = [r for r in rows if r[3] >= 0]
         est = float(np.mean([r[1] for r in post_rows]))
         psi = np.column_stack([r[2] for r in post_rows]).mean(axis=1)
