@@ -115,6 +115,32 @@ def test_weights_vary_within_unit(staggered):
         cs(df, weights="w")
 
 
+@pytest.mark.parametrize("agg", ["simple", "group", "dynamic", "calendar"])
+def test_aggregations_match_csdid_with_two_year_periods(agg):
+    # periods 2002, 2004, ...: event times in years, as R did's aggte
+    att_mod = pytest.importorskip("csdid.att_gt")
+    df = simulate_staggered(np.random.default_rng(0), n_units=600, n_times=6, cohorts=(3, 5), effect=1.0,
+                            dynamic=0.3)
+    df = df.assign(time=df.time * 2 + 2000, first_treat=np.where(df.first_treat > 0, df.first_treat * 2 + 2000, 0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = att_mod.ATTgt(yname="y", gname="first_treat", idname="unit", tname="time", data=df,
+                          control_group="nevertreated", est_method="reg")
+        m.fit(est_method="reg", bstrap=False)
+        m.aggte(typec=agg, bstrap=False)
+    ref = m.atte
+    res = cs(df, aggregate=agg)
+    overall = res if agg == "simple" else res[0]
+    assert overall.estimate == pytest.approx(ref["overall_att"], abs=1e-8)
+    assert overall.std_error == pytest.approx(ref["overall_se"], rel=1e-7)
+    if agg != "simple":
+        prefix = {"group": "g", "dynamic": "e", "calendar": "t"}[agg]
+        for e, a, se in zip(ref["egt"], ref["att_egt"], ref["se_egt"]):
+            row = res[f"{prefix}={float(e):g}"] if agg == "dynamic" else res[f"{prefix}={float(e)}"]
+            assert row.estimate == pytest.approx(a, abs=1e-8)
+            assert row.std_error == pytest.approx(se, rel=1e-7)
+
+
 def test_without_covariates_methods_coincide(staggered):
     a = cs(staggered, est_method="dr").estimate
     assert cs(staggered, est_method="ipw").estimate == pytest.approx(a, rel=1e-12)
