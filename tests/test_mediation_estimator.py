@@ -596,3 +596,9 @@ def test_bca_bootstrap_covers_and_needs_the_bootstrap() -> None:
     assert hits >= stats.binom.ppf(0.0005, reps, 0.95), hits
     with pytest.raises(DesignError, match="boot_ci='bca' needs method='bootstrap'"):
         _fit(_data(1, n=50), boot_ci="bca")
+
+
+def test_singleton_clusters_do_not_make_a_cluster_level_mediator() -> None:
+    df = _data(12, n=100).assign(g=np.arange(100))
+    tab = _fit(df, clusters="g", sims=20)
+    assert tab.extra["mediator_level"] == "unit"

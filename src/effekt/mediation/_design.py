@@ -168,7 +168,9 @@ def prepare(
         g = cols.clusters
         _, first = np.unique(g, return_index=True)  # first row of each cluster (codes 0..G-1)
         G = first.size
-        constant = np.all(m_unit == m_unit[first[g]])
+        # a cluster-level mediator: constant within every cluster, and some cluster has two or
+        # more units (with singleton clusters every column is "constant within clusters")
+        constant = bool(np.all(m_unit == m_unit[first[g]])) and bool(np.any(np.bincount(g) > 1))
         if constant:
             mediator_level = "cluster"
             unit_to_m_row = g
