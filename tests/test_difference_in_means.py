@@ -246,3 +246,10 @@ def test_cluster_spanning_blocks_is_a_design_error():
                        "b": [0, 0, 0, 0, 1, 1, 1, 1]})
     with pytest.raises(DesignError, match="spans more than one block"):
         dim(df, outcome="y", treatment="z", clusters="c", blocks="b")
+
+
+def test_polars_frames_are_accepted(trial):
+    import polars as pl
+
+    res = dim(pl.from_pandas(trial), outcome="y", treatment="z", blocks="b")
+    assert res.estimate == pytest.approx(dim(trial, outcome="y", treatment="z", blocks="b").estimate, abs=1e-12)
