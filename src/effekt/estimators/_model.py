@@ -88,6 +88,7 @@ def model_frame(
     clusters: Any = None,
     weights: Any = None,
     extra_numeric: dict[str, Any] | None = None,
+    other_columns: Sequence[Any] = (),
     missing: str = "error",
     intercept: bool = True,
     estimator: str = "lm_robust",
@@ -133,7 +134,7 @@ def model_frame(
         fe_cols = [blocks] + [c for c in fe_cols if c != blocks]
     # every column used, checked for presence and missing values first
     used = [outcome, treatment, clusters, weights, *covariates, *fe_cols, *rhs_vars]
-    used += list((extra_numeric or {}).values())
+    used += list((extra_numeric or {}).values()) + list(other_columns)
     used = [u for u in dict.fromkeys(u for u in used if u is not None)]
     for name in used:
         if name not in frame.columns:
