@@ -179,7 +179,7 @@ class Heterogeneity:
         assert mf.z is not None and mf.frame is not None
         term = str(mf.treatment)
         overall = fit_linear(mf, se_type=se_type, alpha=alpha, estimator=self.name, df_terms=[term])
-        counts = {"n_treated": int(mf.z.sum()), "n_control": int(mf.n - mf.z.sum())}
+        counts: dict[str, Any] = {"n_treated": int(mf.z.sum()), "n_control": int(mf.n - mf.z.sum())}
         rows = [replace(overall.result(term, **counts), term="overall")]
         tests: dict[str, dict[str, float]] = {}
         kinds: dict[str, str] = {}
