@@ -96,13 +96,18 @@ class Permutations:
         self.treated = np.bincount(b_unit, weights=z_unit).astype(np.int64)
         self.starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
         self.b_unit = b_unit
+        self.sorted_units = bool(np.all(self.order == np.arange(n_units)))
+        self.identity_units = clusters is None
         self.count = math.prod(math.comb(int(s), int(t)) for s, t in zip(sizes, self.treated))
 
     def _to_rows(self, U: np.ndarray) -> np.ndarray:
         """(k, units in block order) -> (k, n rows)."""
-        by_unit = np.empty_like(U)
-        by_unit[:, self.order] = U
-        return by_unit[:, self.unit]
+        if self.sorted_units:
+            by_unit = U
+        else:
+            by_unit = np.empty_like(U)
+            by_unit[:, self.order] = U
+        return by_unit if self.identity_units else by_unit[:, self.unit]
 
     def enumerate(self) -> np.ndarray:
         """Every assignment of the design, as a (count, n) 0/1 array."""
@@ -131,13 +136,19 @@ class Permutations:
                     )
                 yield draws.T.astype(np.int8)
             else:
-                template = np.zeros(int(self.sizes.sum()), dtype=np.int8)
-                for s0, t in zip(self.starts, self.treated):
-                    template[s0 : s0 + t] = 1
-                U = np.broadcast_to(template, (c, template.size)).copy()
-                for s0, s in zip(self.starts, self.sizes):
-                    if s > 1:
-                        U[:, s0 : s0 + s] = rng.permuted(U[:, s0 : s0 + s], axis=1)
+                # within each block, the units with the m smallest of uniform keys are treated:
+                # a uniform draw of the block's m-subsets in O(units) (np.partition)
+                U = np.zeros((c, int(self.sizes.sum())), dtype=bool)
+                for s0, size, t in zip(self.starts, self.sizes, self.treated):
+                    if t == 0:
+                        continue
+                    if t == size:
+                        U[:, s0 : s0 + size] = True
+                        continue
+                    keys = rng.random((c, int(size)))
+                    threshold = np.partition(keys, int(t) - 1, axis=1)[:, int(t) - 1]
+                    U[:, s0 : s0 + size] = keys <= threshold[:, None]
+                U = U.view(np.int8)
                 yield self._to_rows(U)
             done += c
 
@@ -164,8 +175,18 @@ class _Statistic:
 class _DifferenceInMeans(_Statistic):
     """Block-weighted (weighted) difference in means, as ``difference_in_means``."""
 
-    def __init__(self, blocks: np.ndarray | None, weights: np.ndarray | None, n: int) -> None:
+    def __init__(
+        self, blocks: np.ndarray | None, weights: np.ndarray | None, n: int, treated: np.ndarray | None = None
+    ) -> None:
+        """``treated``: units treated per block when every permutation keeps it fixed
+        (unweighted): the statistic is then linear in the assignment, one product."""
         b = np.zeros(n, dtype=np.int64) if blocks is None else blocks
+        self.fixed = None
+        if treated is not None and weights is None:
+            sizes = np.bincount(b).astype(float)
+            share = sizes / n
+            m = treated.astype(float)
+            self.fixed = (share * (1 / m + 1 / (sizes - m)), share / (sizes - m))
         L = int(b.max()) + 1
         self.w = np.ones(n) if weights is None else weights
         self.B = sp.csr_matrix((self.w, (np.arange(n), b)), shape=(n, L))  # weights in block columns
@@ -174,6 +195,12 @@ class _DifferenceInMeans(_Statistic):
         self.blocks = b
 
     def __call__(self, P: np.ndarray, y: np.ndarray) -> np.ndarray:
+        if self.fixed is not None:
+            # sum_b share_b (T1_b / m_b - (Y_b - T1_b) / (n_b - m_b)) = P @ a + const
+            coef, const = self.fixed
+            a = coef[self.blocks] * y
+            Yb = np.bincount(self.blocks, weights=y, minlength=coef.size)
+            return np.asarray(P @ a - const @ Yb)
         Pf = P.astype(np.float64)
         W1 = (self.B.T @ Pf.T).T  # (c, L)
         T1 = (self.B.T @ (Pf * y).T).T
@@ -391,12 +418,12 @@ class RandomizationInference:
             if value is not None:
                 fit_spec[key] = value
         observed = est_cls().fit(frame, outcome=outcome, treatment=treatment, **fit_spec)
-        stat = self._statistic(estimator, cols, fit_spec, frame, treatment)
         perms = Permutations(cols.z, cols.blocks, cols.clusters, assignment)
         exact = perms.count <= max_exact
         if exact and assignment is not None:
             probe = next(perms.sample(min(50, sims), rng))
             exact = perms.preserves_counts(probe)
+        stat = self._statistic(estimator, cols, fit_spec, frame, exact or assignment is None)
         z, y = cols.z, cols.y
         want_ci = stat is not None if ci is None else bool(ci)
         if want_ci and stat is None:
@@ -449,11 +476,17 @@ class RandomizationInference:
         )
 
     @staticmethod
-    def _statistic(estimator: str, cols: Any, spec: dict[str, Any], frame: pd.DataFrame, treatment: Any) -> _Statistic | None:
+    def _statistic(
+        estimator: str, cols: Any, spec: dict[str, Any], frame: pd.DataFrame, fixed_counts: bool
+    ) -> _Statistic | None:
         n = cols.n
         extra_keys = set(spec) - {"blocks", "clusters", "covariates", "weights"}
         if estimator == "difference_in_means" and cols.X is None and not extra_keys:
-            return _DifferenceInMeans(cols.blocks, cols.weights, n)
+            treated = None
+            if cols.clusters is None and fixed_counts:
+                b = np.zeros(n, dtype=np.int64) if cols.blocks is None else cols.blocks
+                treated = np.bincount(b, weights=cols.z)
+            return _DifferenceInMeans(cols.blocks, cols.weights, n, treated)
         if estimator == "lm_robust" and not (extra_keys - {"se_type"}):
             return _Coefficient(cols.X, cols.blocks, cols.weights, n)
         if estimator == "lin" and cols.X is not None and cols.blocks is None and not (extra_keys - {"se_type"}):
