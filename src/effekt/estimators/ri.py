@@ -200,8 +200,8 @@ class _DifferenceInMeans(_Statistic):
             coef, const = self.fixed
             a = coef[self.blocks] * y
             Yb = np.bincount(self.blocks, weights=y, minlength=coef.size)
-            return np.asarray(P @ a - const @ Yb)
-        Pf = P.astype(np.float64)
+            return np.asarray(np.asarray(P, dtype=np.float64) @ a - const @ Yb)
+        Pf = np.asarray(P, dtype=np.float64)
         W1 = (self.B.T @ Pf.T).T  # (c, L)
         T1 = (self.B.T @ (Pf * y).T).T
         Yb = np.bincount(self.blocks, weights=self.w * y, minlength=self.Wb.size)
@@ -231,7 +231,7 @@ class _Coefficient(_Statistic):
         self.Q = np.linalg.pinv(Ww.T @ Ww) @ Ww.T if Ww.shape[1] else np.zeros((0, n))
 
     def _residualise(self, P: np.ndarray) -> np.ndarray:
-        Pf = P.astype(np.float64)
+        Pf = np.asarray(P, dtype=np.float64)
         if self.absorber is not None:
             Pf = self.absorber.demean(Pf.T).T
         Pw = Pf * self.sw
@@ -257,7 +257,7 @@ class _Lin(_Statistic):
 
     def __call__(self, P: np.ndarray, y: np.ndarray) -> np.ndarray:
         q = self.U.shape[1]
-        Pf = P.astype(np.float64)
+        Pf = np.asarray(P, dtype=np.float64)
         G1 = (Pf @ self.outer).reshape(-1, q, q)
         Gt = self.outer.sum(axis=0).reshape(q, q)
         uy = self.U * (self.w * y)[:, None]
@@ -275,13 +275,13 @@ class _HorvitzThompson(_Statistic):
         self.pi = pi
 
     def __call__(self, P: np.ndarray, y: np.ndarray) -> np.ndarray:
-        Pf = P.astype(np.float64)
+        Pf = np.asarray(P, dtype=np.float64)
         n = y.size
         a = y / self.pi + y / (1 - self.pi)
         return np.asarray((Pf @ a - np.sum(y / (1 - self.pi))) / n)
 
     def on_self(self, P: np.ndarray) -> np.ndarray:
-        return np.asarray((P.astype(np.float64) @ (1 / self.pi)) / P.shape[1])
+        return np.asarray((np.asarray(P, dtype=np.float64) @ (1 / self.pi)) / P.shape[1])
 
 
 BUILT_IN = ("difference_in_means", "lm_robust", "lin", "horvitz_thompson")
@@ -435,6 +435,7 @@ class RandomizationInference:
         chunks = [perms.enumerate()] if exact else perms.sample(sims, rng)
         for P in chunks:
             if stat is not None:
+                P = P.astype(np.float64)  # once per batch: BLAS products from here on
                 A_parts.append(stat(P, y))
                 if want_ci:
                     B_parts.append(stat(P, z.astype(np.float64)))
