@@ -35,3 +35,15 @@ def test_plugin_guide_matches_the_example_plugin():
     for line in toml.strip().splitlines():
         if line.strip() and not line.startswith("["):
             assert line in shipped, f"the guide's line {line!r} is not in the example plugin's pyproject.toml"
+
+
+def test_site_builds_strict(tmp_path):
+    # every page in mkdocs.yml renders without a warning (broken links, missing pages)
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        cwd=DOCS.parent, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr

@@ -7,7 +7,9 @@ True
 
 from importlib.metadata import PackageNotFoundError, version
 
+from effekt.counts import from_counts
 from effekt.errors import DataError, DesignError, EffektError, EffektWarning, EstimationError, PluginError
+from effekt.estimators.multiplicity import adjust_pvalues, adjust_results
 from effekt.protocol import Estimator, EstimatorTags, PowerCalculator, Synthetic
 from effekt.registry import available, estimate, get_estimator, get_power_calculator, power, refresh
 from effekt.result import EffectResult, EffectTable, PowerResult
@@ -32,8 +34,11 @@ __all__ = [
     "PowerResult",
     "Synthetic",
     "__version__",
+    "adjust_pvalues",
+    "adjust_results",
     "available",
     "estimate",
+    "from_counts",
     "get_estimator",
     "get_power_calculator",
     "power",

@@ -377,8 +377,9 @@ def _with_nan(role: str, value: Any = np.nan) -> Callable[[Synthetic], tuple[pd.
         if col is None:
             return None
         data = syn.data.copy()
-        if value is np.nan and not pd.api.types.is_float_dtype(data[col]):
-            data[col] = data[col].astype(object)
+        if not pd.api.types.is_float_dtype(data[col]):
+            # a float column can hold NaN and inf; others keep their values as objects
+            data[col] = data[col].astype(float) if pd.api.types.is_numeric_dtype(data[col]) else data[col].astype(object)
         data.loc[data.index[[1, 4, 7]], col] = value
         return data, syn.spec, col
 

@@ -38,27 +38,34 @@ _SMALL_BLOCK_METHODS = ("hybrid_m", "hybrid_p")
 def _arm_moments(
     y: np.ndarray, z: np.ndarray, groups: np.ndarray, k: int, w: np.ndarray | None
 ) -> tuple[np.ndarray, ...]:
-    """Per group and arm: counts, (weighted) means and the HC2 variance of the mean.
+    """Per group and arm: counts, weight totals, (weighted) means and the HC2
+    variance of each mean, as ``(n1, w1, m1, v1, n0, w0, m0, v0)``.
 
     For arm a of group b with weights w (1 when unweighted), the HC2
     variance of the weighted mean is sum w_i^2 e_i^2 / (1 - h_i) / W^2 with
-    h_i = w_i / W; unweighted this is s^2 / n, Neyman's term.
+    h_i = w_i / W; unweighted this is s^2 / n, Neyman's term. A cell with a
+    single unit gets variance 0 (its variance is not estimable; callers
+    treat such blocks separately).
     """
-    w = np.ones_like(y) if w is None else w
+    cell = groups * 2 + z
+    count = np.bincount(cell, minlength=2 * k).astype(float)
+    safe = np.maximum(count, 1.0)
+    if w is None:
+        wsum = count
+        mean = np.bincount(cell, weights=y, minlength=2 * k) / safe
+        ss = np.bincount(cell, weights=(y - mean[cell]) ** 2, minlength=2 * k)
+        var = ss / (np.maximum(count - 1.0, 1.0) * safe) * (count > 1)
+    else:
+        wsum = np.bincount(cell, weights=w, minlength=2 * k)
+        mean = np.bincount(cell, weights=w * y, minlength=2 * k) / np.where(wsum > 0, wsum, 1.0)
+        h = w / wsum[cell]
+        single = count[cell] <= 1
+        term = (w * (y - mean[cell])) ** 2 / np.where(single, 1.0, 1.0 - h)
+        term[single] = 0.0
+        var = np.bincount(cell, weights=term, minlength=2 * k) / np.where(wsum > 0, wsum, 1.0) ** 2
     out = []
     for arm in (1, 0):
-        sel = z == arm
-        g = groups[sel]
-        ya, wa = y[sel], w[sel]
-        count = np.bincount(g, minlength=k).astype(float)
-        wsum = np.bincount(g, weights=wa, minlength=k)
-        mean = np.bincount(g, weights=wa * ya, minlength=k) / np.where(wsum > 0, wsum, 1.0)
-        resid = ya - mean[g]
-        h = wa / wsum[g]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            term = np.where(h < 1.0, wa**2 * resid**2 / (1.0 - h), 0.0)
-        var = np.bincount(g, weights=term, minlength=k) / np.where(wsum > 0, wsum, 1.0) ** 2
-        out += [count, wsum, mean, var]
+        out += [count[arm::2], wsum[arm::2], mean[arm::2], var[arm::2]]
     return tuple(out)
 
 

@@ -1,0 +1,31 @@
+"""Experiment designs: random assignment, batch lotteries, allocation logs, audit, CONSORT, balance.
+
+>>> from effekt import design
+>>> asg = design.block(blocks=[1, 1, 2, 2], prob=0.5, seed=42)
+>>> asg.treatment.tolist() in ([0, 1, 0, 1], [0, 1, 1, 0], [1, 0, 0, 1], [1, 0, 1, 0])
+True
+"""
+
+from effekt.design.assignment import EXACT_LIMIT, Assignment, block, block_cluster, cluster, complete, simple
+from effekt.design.balance import BalanceTable, balance_table, smd_binary, smd_numeric
+from effekt.design.log import AllocationLog, LogCheck, verify_log
+from effekt.design.lottery import BatchLottery, Draw
+
+__all__ = [
+    "EXACT_LIMIT",
+    "AllocationLog",
+    "Assignment",
+    "BalanceTable",
+    "BatchLottery",
+    "Draw",
+    "LogCheck",
+    "balance_table",
+    "block",
+    "block_cluster",
+    "cluster",
+    "complete",
+    "simple",
+    "smd_binary",
+    "smd_numeric",
+    "verify_log",
+]

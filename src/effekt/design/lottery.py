@@ -1,0 +1,571 @@
+"""Sequential batch lotteries with capacity caps, top-ups and an allocation log.
+
+Units arrive in batches (fortnightly referral lists, say) and each batch is
+randomised within itself at a fixed ratio: a block randomisation whose
+blocks are the batches (seed 004, section 2.2: 218 people in 13 lotteries,
+1:1, capacity 100 in the intervention arm).
+
+The draw of one batch
+---------------------
+1. **Eligibility.** Each exclusion rule ``{reason: predicate}`` marks units
+   to leave out, in the order given; a unit excluded by a rule is recorded
+   with that rule's reason. Units already randomised in an earlier batch are
+   excluded with the reason ``"already randomised in batch ..."``.
+2. **Order.** The eligible units are sorted by their identifier (as text),
+   so the draw does not depend on the row order of the list.
+3. **Seed.** The batch's generator is PCG64 seeded with
+   ``derive_seed(seed, batch)`` (SHA-256 of the master seed and the batch
+   identifier), recorded in the log.
+4. **Capacity.** With ``capacity={arm: places}``, at most ``n'`` units are
+   admitted, the largest number for which ``ceil(n' * share)`` fits the
+   places left in every capped arm; when fewer than all eligible units fit,
+   the admitted ones are chosen at random and the rest are recorded as
+   excluded with the reason ``"capacity reached"`` (``on_full="stop"``, as in
+   seed 004), or the draw is refused (``on_full="error"``). Withdrawn units
+   free their places, and a later (top-up) batch fills them.
+5. **Counts.** Arm ``j`` gets ``floor(n' * share_j)`` units; the ``r`` left
+   over go one each to ``r`` arms: by systematic sampling with inclusion
+   probabilities ``frac(n' * share_j)`` (``odd="random"``, exact marginal
+   probabilities), or to the arms furthest below their target share of all
+   units drawn so far, ties broken at random (``odd="alternate"``; at 1:1
+   the odd unit alternates between the arms, and the running totals never
+   differ by more than one).
+6. **Allocation.** The admitted units are put in random order and the
+   first ``c_1`` get arm 1, and so on.
+
+Stream contract (per batch generator): ``n_eligible`` raw words (admission
+keys), one uniform (systematic remainder), one raw word per arm (tie-break
+keys), ``n'`` raw words (allocation keys). Always in that order, all drawn.
+
+Drawing a batch that is already in the log returns the recorded allocation;
+it is never drawn again.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date as _date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from effekt.data import as_frame, check_option, describe_rows
+from effekt.design._stream import derive_seed, raw, uniforms
+from effekt.design.assignment import Assignment, _allocate, _split, from_plan
+from effekt.design.log import AllocationLog, LogCheck, verify_log
+from effekt.errors import DataError, DesignError
+
+__all__ = ["BatchLottery", "Draw", "parse_ratio", "ODD_POLICIES"]
+
+ODD_POLICIES = ("random", "alternate")
+_ON_FULL = ("stop", "error")
+CAPACITY_REASON = "capacity reached"
+
+
+def parse_ratio(ratio: Any, n_arms: int) -> tuple[int, ...]:
+    """``"2:1"`` or ``(2, 1)`` as a tuple of positive whole numbers, one per arm.
+
+    >>> parse_ratio("2:1", 2)
+    (2, 1)
+    """
+    if isinstance(ratio, str):
+        parts = ratio.replace(" ", "").split(":")
+    else:
+        try:
+            parts = list(ratio)
+        except TypeError:
+            raise DesignError(f"ratio must look like '1:1' or (2, 1); got {ratio!r}.") from None
+    try:
+        values = tuple(int(p) for p in parts)
+        ok = all(float(p) == int(p) for p in parts)
+    except (TypeError, ValueError):
+        ok, values = False, ()
+    if not ok or len(values) != n_arms or any(v <= 0 for v in values):
+        raise DesignError(
+            f"ratio={ratio!r} must give one positive whole number per arm ({n_arms} arms), e.g. "
+            f"'{':'.join(['1'] * n_arms)}' or '2:1'."
+        )
+    return values
+
+
+@dataclass(frozen=True)
+class Draw:
+    """The allocation of one batch.
+
+    ``allocation`` has columns ``id`` and ``arm``; ``excluded`` has ``id``
+    and ``reason``. ``replayed`` is True when the batch was already in the
+    log and the recorded allocation was returned.
+    """
+
+    batch: str
+    date: str
+    top_up: bool
+    allocation: pd.DataFrame
+    excluded: pd.DataFrame
+    counts: dict[str, int]
+    batch_seed: str
+    record_hash: str
+    replayed: bool = False
+
+
+@dataclass
+class _State:
+    config: dict[str, Any] | None = None
+    draws: list[dict[str, Any]] = field(default_factory=list)
+    unit_batch: dict[Any, str] = field(default_factory=dict)
+    unit_arm: dict[Any, str] = field(default_factory=dict)
+    withdrawn: dict[Any, str] = field(default_factory=dict)
+
+
+def _id_key(value: Any) -> Any:
+    """Identifiers as JSON keeps them: numpy scalars become Python scalars."""
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+class BatchLottery:
+    """A sequence of batch lotteries sharing a master seed, a ratio and capacity caps.
+
+    Parameters
+    ----------
+    log : path or None
+        The allocation log (JSON Lines, created when missing). ``None`` keeps
+        the log in memory. An existing log must have been started with the
+        same seed, arms, ratio, odd policy and capacity.
+    seed : int
+        Master seed; each batch's seed is derived from it and the batch id.
+    ratio : str or sequence of int, default "1:1"
+        Allocation ratio in the order of ``arms``.
+    arms : sequence of str, default ("treatment", "control")
+        Arm names. With two arms, :meth:`assignment` codes the first as 1.
+    odd : {"random", "alternate"}, default "random"
+        Who gets the units left over when a batch does not split exactly
+        (module notes, step 5).
+    capacity : mapping arm -> int, optional
+        Places per arm (units allocated and not withdrawn).
+    on_full : {"stop", "error"}, default "stop"
+        What to do when a batch does not fit the places left.
+    exclude : mapping reason -> callable, optional
+        Eligibility rules: ``predicate(units) -> boolean array``, True for
+        units to exclude for that reason, applied before the draw.
+
+    Raises
+    ------
+    DesignError
+        A ratio, policy or capacity out of range, or a log started with
+        other settings.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> lot = BatchLottery(None, seed=2017, odd="alternate")
+    >>> d = lot.draw(pd.DataFrame({"id": range(13)}), batch="2017-01-16")
+    >>> sorted(d.counts.values())
+    [6, 7]
+    >>> lot.allocation_table().iloc[-1]["total"]
+    13
+    """
+
+    def __init__(
+        self,
+        log: str | os.PathLike[str] | None = None,
+        *,
+        seed: int,
+        ratio: Any = "1:1",
+        arms: Sequence[str] = ("treatment", "control"),
+        odd: str = "random",
+        capacity: Mapping[str, int] | None = None,
+        on_full: str = "stop",
+        exclude: Mapping[str, Callable[[pd.DataFrame], Any]] | None = None,
+    ):
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise DesignError(f"seed must be a non-negative whole number; got {seed!r}.")
+        self.arms = tuple(str(a) for a in arms)
+        if len(self.arms) < 2 or len(set(self.arms)) != len(self.arms):
+            raise DesignError(f"arms must name two or more distinct arms; got {list(arms)!r}.")
+        self.seed = int(seed)
+        self.ratio = parse_ratio(ratio, len(self.arms))
+        self.shares = np.array(self.ratio, dtype=np.float64) / sum(self.ratio)
+        self.odd = check_option(odd, "odd", ODD_POLICIES)
+        self.on_full = check_option(on_full, "on_full", _ON_FULL)
+        caps: dict[str, int] = {}
+        for arm, places in (capacity or {}).items():
+            if arm not in self.arms:
+                raise DesignError(f"capacity names arm {arm!r}, which is not one of the arms {list(self.arms)}.")
+            if isinstance(places, bool) or not isinstance(places, (int, np.integer)) or places < 0:
+                raise DesignError(f"capacity for arm {arm!r} must be a whole number >= 0; got {places!r}.")
+            caps[arm] = int(places)
+        self.capacity = caps
+        self.exclude = dict(exclude or {})
+        for reason, rule in self.exclude.items():
+            if not callable(rule):
+                raise DesignError(f"exclusion rule {reason!r} must be a function of the units table; got {rule!r}.")
+        self._log = AllocationLog(log)
+        self._config = {
+            "seed": self.seed,
+            "arms": list(self.arms),
+            "ratio": list(self.ratio),
+            "odd": self.odd,
+            "capacity": dict(sorted(caps.items())),
+            "on_full": self.on_full,
+            "rules": list(self.exclude),
+        }
+        with self._log.locked():
+            state = self._replay()
+            if state.config is None:
+                self._log.append({"type": "open", "config": self._config})
+            else:
+                self._check_config(state.config)
+
+    # ------------------------------------------------------------------ state
+
+    def _check_config(self, recorded: dict[str, Any]) -> None:
+        for key in ("seed", "arms", "ratio", "odd", "capacity", "on_full"):
+            if recorded.get(key) != self._config[key]:
+                raise DesignError(
+                    f"the allocation log {str(self._log.path)!r} was started with {key}={recorded.get(key)!r}, "
+                    f"but this lottery has {key}={self._config[key]!r}. A trial keeps its settings: pass the "
+                    "recorded value, or start a new log for a new trial."
+                )
+
+    def _replay(self) -> _State:
+        state = _State()
+        for rec in self._log.records():
+            kind = rec.get("type")
+            if kind == "open":
+                state.config = rec["config"]
+            elif kind == "draw":
+                state.draws.append(rec)
+                for uid, arm in rec["units"]:
+                    state.unit_batch[uid] = rec["batch"]
+                    state.unit_arm[uid] = arm
+            elif kind == "withdraw":
+                for uid in rec["ids"]:
+                    state.withdrawn[uid] = rec["reason"]
+        return state
+
+    def _active(self, state: _State) -> dict[str, int]:
+        counts = dict.fromkeys(self.arms, 0)
+        for uid, arm in state.unit_arm.items():
+            if uid not in state.withdrawn:
+                counts[arm] += 1
+        return counts
+
+    def places_left(self) -> dict[str, int]:
+        """Places left per capped arm (capacity minus units allocated and not withdrawn)."""
+        active = self._active(self._replay())
+        return {arm: cap - active[arm] for arm, cap in self.capacity.items()}
+
+    # ------------------------------------------------------------------ draw
+
+    def draw(
+        self,
+        units: Any,
+        *,
+        batch: Any,
+        id: str = "id",
+        date: Any = None,
+        top_up: bool = False,
+    ) -> Draw:
+        """Randomise one batch (see the module notes for the steps).
+
+        Parameters
+        ----------
+        units : DataFrame or sequence of ids
+            One row per person, with the identifier in column ``id``.
+        batch : str
+            The batch's identifier (e.g. the lottery date); unique in the log.
+        id : str, default "id"
+            Identifier column.
+        date : str or date, optional
+            Lottery date for the allocation table (default: today).
+        top_up : bool, default False
+            Mark the batch as a top-up lottery filling freed places.
+
+        Returns
+        -------
+        Draw
+
+        Raises
+        ------
+        DataError
+            A missing id column, missing or duplicated ids, or an exclusion
+            rule that does not return one True/False per unit.
+        DesignError
+            The batch is already in the log with other units; the batch does
+            not fit the places left under ``on_full="error"``; a damaged log.
+        """
+        frame = self._units(units, id)
+        batch = str(batch)
+        day = str(date) if date is not None else _date.today().isoformat()
+        with self._log.locked():
+            state = self._replay()
+            for rec in state.draws:
+                if rec["batch"] == batch:
+                    return self._replayed(rec, frame, id)
+            ids = [_id_key(v) for v in frame[id].tolist()]
+            excluded: list[tuple[Any, str]] = []
+            keep = np.ones(len(ids), dtype=bool)
+            for reason, rule in self.exclude.items():
+                mask = self._rule_mask(rule, reason, frame) & keep
+                excluded += [(ids[i], reason) for i in np.flatnonzero(mask)]
+                keep &= ~mask
+            for i in np.flatnonzero(keep):
+                if ids[i] in state.unit_batch:
+                    excluded.append((ids[i], f"already randomised in batch {state.unit_batch[ids[i]]}"))
+                    keep[i] = False
+            eligible = sorted((ids[i] for i in np.flatnonzero(keep)), key=str)
+            batch_seed = derive_seed(self.seed, batch)
+            rng = np.random.Generator(np.random.PCG64(batch_seed))
+            admit_keys = raw(rng, len(eligible))
+            n_admit = self._admissible(len(eligible), self._active(state), batch)
+            if n_admit < len(eligible):
+                chosen = np.sort(np.argsort(admit_keys, kind="stable")[:n_admit])
+                out = np.setdiff1d(np.arange(len(eligible)), chosen)
+                excluded += [(eligible[i], CAPACITY_REASON) for i in out]
+                eligible = [eligible[i] for i in chosen]
+            counts = self._counts(len(eligible), state, rng)
+            keys = raw(rng, len(eligible))
+            codes = _allocate(None, np.array([len(eligible)]), counts[None, :], keys)
+            units_out = [[uid, self.arms[c]] for uid, c in zip(eligible, codes.tolist())]
+            rec = self._log.append(
+                {
+                    "type": "draw",
+                    "batch": batch,
+                    "date": day,
+                    "top_up": bool(top_up),
+                    "batch_seed": format(batch_seed, "032x"),
+                    "counts": {a: int(c) for a, c in zip(self.arms, counts)},
+                    "units": units_out,
+                    "excluded": [[uid, reason] for uid, reason in excluded],
+                }
+            )
+        return self._as_draw(rec, replayed=False)
+
+    def _units(self, units: Any, id: str) -> pd.DataFrame:
+        if isinstance(units, (list, tuple, np.ndarray, pd.Series, pd.Index)):
+            frame = pd.DataFrame({id: list(units)})
+        else:
+            frame = as_frame(units)
+        if id not in frame.columns:
+            cols = ", ".join(repr(c) for c in list(frame.columns)[:10])
+            raise DataError(f"id={id!r}: the units table has no such column (it has {cols}). Pass id= the identifier column.")
+        ids = frame[id]
+        missing = ids.isna().to_numpy()
+        if missing.any():
+            raise DataError(
+                f"id column {id!r} has {int(missing.sum())} missing identifiers ({describe_rows(frame.index[missing])}); "
+                "every person needs an identifier before the draw."
+            )
+        dup = ids.duplicated(keep=False).to_numpy()
+        if dup.any():
+            shown = sorted({str(v) for v in ids[dup]})[:5]
+            raise DataError(
+                f"id column {id!r} lists {', '.join(shown)} more than once ({describe_rows(frame.index[dup])}); "
+                "each person may appear once per batch. Remove the duplicates."
+            )
+        return frame.reset_index(drop=True)
+
+    @staticmethod
+    def _rule_mask(rule: Callable[[pd.DataFrame], Any], reason: str, frame: pd.DataFrame) -> np.ndarray:
+        try:
+            result = rule(frame)
+        except Exception as exc:
+            raise DataError(f"exclusion rule {reason!r} failed on this batch: {type(exc).__name__}: {exc}.") from None
+        mask = np.asarray(result)
+        if mask.shape != (len(frame),) or not (mask.dtype == bool or np.isin(mask, (0, 1)).all()):
+            raise DataError(
+                f"exclusion rule {reason!r} must return one True/False per unit ({len(frame)}); got "
+                f"{mask.dtype} of shape {mask.shape}."
+            )
+        return mask.astype(bool)
+
+    def _admissible(self, n: int, active: dict[str, int], batch: str) -> int:
+        if not self.capacity or n == 0:
+            return n
+        limit = n
+        for arm, cap in self.capacity.items():
+            share = float(self.shares[self.arms.index(arm)])
+            left = max(cap - active[arm], 0)
+            # largest m with ceil(m * share) <= left
+            m = math.floor((left + 1 - 1e-9) / share) if share > 0 else n
+            while m > 0 and math.ceil(m * share - 1e-9) > left:
+                m -= 1
+            limit = min(limit, m)
+        if limit < n and self.on_full == "error":
+            left = {arm: max(cap - active[arm], 0) for arm, cap in self.capacity.items()}
+            raise DesignError(
+                f"batch {batch!r} has {n} eligible units but the places left {left} admit only {limit} at "
+                f"ratio {':'.join(map(str, self.ratio))}. Draw a smaller batch, withdraw units to free places, "
+                "or use on_full='stop' to admit a random subset."
+            )
+        return limit
+
+    def _counts(self, n: int, state: _State, rng: np.random.Generator) -> np.ndarray:
+        J = len(self.arms)
+        floors, fracs, r = _split(np.array([n]), self.shares[None, :])
+        u = uniforms(rng, 1)
+        tie_keys = raw(rng, J)
+        counts = floors[0].copy()
+        if r[0] == 0:
+            return counts
+        if self.odd == "random":
+            F = np.cumsum(fracs[0])
+            F[-1] = r[0]
+            hits = np.ceil(F - u[0]).astype(np.int64)
+            return counts + np.diff(hits, prepend=0)
+        drawn = np.zeros(J, dtype=np.int64)
+        for rec in state.draws:
+            drawn += np.array([rec["counts"][a] for a in self.arms], dtype=np.int64)
+        total = drawn.sum() + n
+        deficit = self.shares * total - (drawn + counts)
+        candidates = [j for j in range(J) if fracs[0, j] > 0]
+        candidates.sort(key=lambda j: (-round(float(deficit[j]), 9), int(tie_keys[j])))
+        for j in candidates[: int(r[0])]:
+            counts[j] += 1
+        return counts
+
+    def _replayed(self, rec: dict[str, Any], frame: pd.DataFrame, id: str) -> Draw:
+        given = {str(_id_key(v)) for v in frame[id].tolist()}
+        recorded = {str(u) for u, _ in rec["units"]} | {str(u) for u, _ in rec["excluded"]}
+        if given != recorded:
+            new, gone = len(given - recorded), len(recorded - given)
+            raise DesignError(
+                f"batch {rec['batch']!r} was drawn on {rec['time']} with {len(recorded)} units; the units given now "
+                f"differ ({new} not in that draw, {gone} missing). A batch is never drawn twice: give new units a "
+                "new batch id."
+            )
+        return self._as_draw(rec, replayed=True)
+
+    def _as_draw(self, rec: dict[str, Any], *, replayed: bool) -> Draw:
+        return Draw(
+            batch=rec["batch"],
+            date=rec["date"],
+            top_up=rec["top_up"],
+            allocation=pd.DataFrame(rec["units"], columns=["id", "arm"]),
+            excluded=pd.DataFrame(rec["excluded"], columns=["id", "reason"]),
+            counts=dict(rec["counts"]),
+            batch_seed=rec["batch_seed"],
+            record_hash=rec["hash"],
+            replayed=replayed,
+        )
+
+    # ------------------------------------------------------------------ after the draw
+
+    def withdraw(self, ids: Any, *, reason: str) -> dict[str, int]:
+        """Record units leaving their arm (moved away, stopped); frees their places.
+
+        Withdrawn units stay randomised (they are analysed as assigned); only
+        the capacity count changes, so a top-up batch can fill the places.
+        Returns the places freed per arm.
+
+        Raises
+        ------
+        DataError
+            An id that was never allocated or is already withdrawn.
+        """
+        ids = [_id_key(v) for v in (ids if isinstance(ids, (list, tuple, np.ndarray, pd.Series)) else [ids])]
+        with self._log.locked():
+            state = self._replay()
+            unknown = [u for u in ids if u not in state.unit_arm]
+            if unknown:
+                raise DataError(f"cannot withdraw {unknown[:5]}: never allocated in this lottery. Check the ids.")
+            again = [u for u in ids if u in state.withdrawn]
+            if again:
+                raise DataError(f"cannot withdraw {again[:5]}: already withdrawn ({state.withdrawn[again[0]]!r}).")
+            self._log.append({"type": "withdraw", "ids": ids, "reason": str(reason)})
+        freed = dict.fromkeys(self.arms, 0)
+        for u in ids:
+            freed[state.unit_arm[u]] += 1
+        return freed
+
+    def allocations(self) -> pd.DataFrame:
+        """One row per allocated unit: id, batch, date, top_up, arm, withdrawn, withdraw_reason."""
+        state = self._replay()
+        rows = [
+            (uid, rec["batch"], rec["date"], rec["top_up"], arm, uid in state.withdrawn, state.withdrawn.get(uid))
+            for rec in state.draws
+            for uid, arm in rec["units"]
+        ]
+        return pd.DataFrame(rows, columns=["id", "batch", "date", "top_up", "arm", "withdrawn", "withdraw_reason"])
+
+    def exclusions(self) -> pd.DataFrame:
+        """One row per excluded unit: id, batch, reason."""
+        rows = [(uid, rec["batch"], reason) for rec in self._replay().draws for uid, reason in rec["excluded"]]
+        return pd.DataFrame(rows, columns=["id", "batch", "reason"])
+
+    def allocation_table(self, *, total: bool = True) -> pd.DataFrame:
+        """Allocation per batch: batch, date, top_up, one column per arm, total.
+
+        The layout of seed 004's appendix table 1.1 (lottery date, n per
+        arm, total), with a final ``"Total"`` row when ``total=True``.
+        """
+        draws = self._replay().draws
+        rows = [
+            {"batch": rec["batch"], "date": rec["date"], "top_up": rec["top_up"], **{a: rec["counts"][a] for a in self.arms}}
+            for rec in draws
+        ]
+        table = pd.DataFrame(rows, columns=["batch", "date", "top_up", *self.arms])
+        table[list(self.arms)] = table[list(self.arms)].astype(np.int64)
+        table["total"] = table[list(self.arms)].sum(axis=1).astype(np.int64)
+        if total:
+            sums = {a: int(table[a].sum()) for a in [*self.arms, "total"]}
+            table = pd.concat([table, pd.DataFrame([{"batch": "Total", "date": "", "top_up": False, **sums}])], ignore_index=True)
+        return table
+
+    def assignment(self) -> Assignment:
+        """The allocation so far as an :class:`Assignment` (blocks = batches).
+
+        Units are in allocation order (batch by batch, by id within a batch).
+        Two arms are coded 1 (first arm, e.g. treatment) and 0; more arms keep
+        their names. ``probabilities`` are the ratio's shares (exact for
+        ``odd="random"`` and, by symmetry, for ``"alternate"`` at 1:1).
+        ``permutations`` re-randomises within each batch keeping its realised
+        counts.
+        """
+        draws = self._replay().draws
+        if not draws:
+            raise DesignError("no batch has been drawn yet; draw one before asking for the assignment.")
+        ids, batches, arms = [], [], []
+        for rec in draws:
+            for uid, arm in rec["units"]:
+                ids.append(uid)
+                batches.append(rec["batch"])
+                arms.append(arm)
+        labels = np.array([rec["batch"] for rec in draws], dtype=object)
+        block_codes = pd.Index(labels).get_indexer(batches).astype(np.int64)
+        J = len(self.arms)
+        if J == 2:
+            conditions: tuple[Any, ...] = (0, 1)
+            order = [1, 0]  # column j of the plan is condition j: 0 = second arm, 1 = first arm
+        else:
+            conditions = self.arms
+            order = list(range(J))
+        arm_to_code = {self.arms[order[j]]: j for j in range(J)}
+        codes = np.array([arm_to_code[a] for a in arms], dtype=np.int64)
+        counts = np.array([[rec["counts"][self.arms[order[j]]] for j in range(J)] for rec in draws], dtype=np.int64)
+        P = np.tile(self.shares[order], (len(draws), 1))
+        return from_plan(
+            codes=codes,
+            conditions=conditions,
+            design="batch_lottery",
+            seed=self.seed,
+            blocks=np.asarray(batches, dtype=object),
+            block_codes=block_codes,
+            block_labels=labels,
+            probabilities=P,
+            redraw_counts=counts,
+            spec={"arms": {str(j): self.arms[order[j]] for j in range(J)}, "ratio": list(self.ratio), "odd": self.odd},
+            ids=np.asarray(ids, dtype=object),
+        )
+
+    def verify(self) -> LogCheck:
+        """Check the log's hash chain (always intact for an in-memory log)."""
+        if self._log.path is None:
+            return LogCheck(True, len(self._log.records()), None, "in-memory log")
+        return verify_log(self._log.path)
