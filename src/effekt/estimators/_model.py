@@ -244,9 +244,9 @@ def _formula_matrix(frame: pd.DataFrame, rhs_formula: str, *, intercept: bool, f
 
 
 def infer_design(mf: ModelFrame) -> str:
-    """``"simple"``, ``"blocked"``, ``"clustered"`` or ``"blocked-clustered"``."""
+    """``"simple"``, ``"blocked"``, ``"clustered"`` or ``"block_clustered"``."""
     if mf.clusters is not None:
-        return "blocked-clustered" if mf.blocks is not None else "clustered"
+        return "block_clustered" if mf.blocks is not None else "clustered"
     return "blocked" if mf.blocks is not None else "simple"
 
 

@@ -239,7 +239,7 @@ class HorvitzThompson:
             raise EstimationError("the Horvitz-Thompson variance estimate is not positive; check the outcome.")
         design = "clustered" if c.clusters is not None else "simple"
         if c.blocks is not None:
-            design = "blocked-clustered" if c.clusters is not None else "blocked"
+            design = "block_clustered" if c.clusters is not None else "blocked"
         return EffectResult.from_z(
             est, float(np.sqrt(var)), alpha=alpha, estimator=self.name, estimand=self.estimand,
             term=str(treatment), outcome=str(outcome), n=n, n_treated=c.n_treated, n_control=c.n_control,

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from effekt.errors import DesignError
 from effekt.estimators._absorb import Absorber
 from effekt.estimators._model import LinearModel, ModelFrame, infer_design, model_frame
 from effekt.protocol import EstimatorTags
@@ -257,8 +258,6 @@ class LmRobust:
 
 
 def _reported_term(term: str | None, mf: ModelFrame) -> str:
-    from effekt.errors import DesignError
-
     if term is None:
         if mf.treatment is None:
             raise DesignError(
