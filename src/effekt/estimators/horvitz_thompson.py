@@ -264,7 +264,11 @@ def _constant_within(unit: np.ndarray, values: np.ndarray, k: int, role: str, co
 
 def _simple_from_assignment(assignment: Any) -> bool:
     """Simple unless the design's permutations keep the number treated per block."""
-    draws = np.asarray(assignment.permutations(20, seed=0))
+    if getattr(assignment, "design", None) == "simple":
+        return True
+    from effekt.estimators.ri import _draw_from
+
+    draws = _draw_from(assignment, 20, 0)
     blocks = getattr(assignment, "blocks", None)
     b = np.zeros(draws.shape[0], dtype=np.int64) if blocks is None else pd.factorize(np.asarray(blocks))[0]
     counts = np.stack([draws[b == g].sum(axis=0) for g in np.unique(b)])

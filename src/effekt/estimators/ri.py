@@ -129,7 +129,7 @@ class Permutations:
         while done < k:
             c = min(chunk, k - done)
             if self.assignment is not None:
-                draws = np.asarray(self.assignment.permutations(c, seed=int(rng.integers(2**63 - 1))))
+                draws = _draw_from(self.assignment, c, int(rng.integers(2**63 - 1)))
                 if draws.shape != (self.n, c):
                     raise DesignError(
                         f"assignment.permutations({c}) returned shape {draws.shape}; expected ({self.n}, {c})."
@@ -419,11 +419,19 @@ class RandomizationInference:
                 fit_spec[key] = value
         observed = est_cls().fit(frame, outcome=outcome, treatment=treatment, **fit_spec)
         perms = Permutations(cols.z, cols.blocks, cols.clusters, assignment)
-        exact = perms.count <= max_exact
-        if exact and assignment is not None:
-            probe = next(perms.sample(min(50, sims), rng))
-            exact = perms.preserves_counts(probe)
-        stat = self._statistic(estimator, cols, fit_spec, frame, exact or assignment is None)
+        enumerated: np.ndarray | None = None
+        if assignment is not None and hasattr(assignment, "equiprobable") and hasattr(assignment, "n_possible"):
+            # the design says itself whether its support can be listed
+            n_possible = assignment.n_possible
+            if assignment.equiprobable and n_possible <= max_exact:
+                enumerated = np.asarray(assignment.permutations(int(n_possible), seed=0, exact=True)).T
+        elif perms.count <= max_exact:
+            # complete (block, cluster) randomisation: list its support, after checking an
+            # assignment's draws keep the number treated per block
+            if assignment is None or perms.preserves_counts(next(perms.sample(min(50, sims), rng))):
+                enumerated = perms.enumerate()
+        exact = enumerated is not None
+        stat = self._statistic(estimator, cols, fit_spec, frame, assignment is None)
         z, y = cols.z, cols.y
         want_ci = stat is not None if ci is None else bool(ci)
         if want_ci and stat is None:
@@ -432,7 +440,7 @@ class RandomizationInference:
                 "refitted for every permutation and every candidate effect. Pass ci=False."
             )
         A_parts, B_parts, C_parts = [], [], []
-        chunks = [perms.enumerate()] if exact else perms.sample(sims, rng)
+        chunks = [enumerated] if enumerated is not None else perms.sample(sims, rng)
         for P in chunks:
             if stat is not None:
                 P = P.astype(np.float64)  # once per batch: BLAS products from here on
@@ -562,13 +570,28 @@ def _check_clusters_constant(clusters: np.ndarray, labels: Any, z: np.ndarray, c
         )
 
 
+def _draw_from(assignment: Any, k: int, seed: int) -> np.ndarray:
+    """``k`` sampled re-randomisations of an assignment, as an (n, k) array."""
+    try:
+        return np.asarray(assignment.permutations(k, seed=seed, exact=False))
+    except TypeError:  # an assignment whose permutations() takes no exact=
+        return np.asarray(assignment.permutations(k, seed=seed))
+
+
 def _from_assignment(frame: pd.DataFrame, assignment: Any, treatment: Any, blocks: Any, clusters: Any) -> tuple[pd.DataFrame, str, Any, Any]:
     if treatment is not None or blocks is not None or clusters is not None:
         raise DesignError(
             "pass either assignment= or treatment=/blocks=/clusters=, not both: the assignment already "
             "says how units were randomised."
         )
-    z = np.asarray(assignment.treatment)
+    codes = getattr(assignment, "arm_codes", None)  # 0/1 whatever the arms' labels
+    z = np.asarray(assignment.treatment if codes is None else codes)
+    conditions = getattr(assignment, "conditions", None)
+    if conditions is not None and len(conditions) != 2:
+        raise DesignError(
+            f"the assignment has {len(conditions)} arms {list(conditions)}; these estimators compare two. "
+            "Analyse one pair of arms at a time."
+        )
     if z.shape[0] != frame.shape[0]:
         raise DataError(
             f"the assignment has {z.shape[0]} units but the data have {frame.shape[0]} rows; rows of the "
