@@ -317,7 +317,15 @@ def test_singleton_fixed_effect_under_hc2():
     df = _trial(0)
     df.loc[0, "block"] = 99
     with pytest.raises(EstimationError, match="leverage 1.*singleton"):
-        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", blocks="block")
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", fixed_effects="block")
+
+
+def test_block_with_one_arm():
+    df = _trial(0)
+    df.loc[0, "block"] = 99
+    with pytest.raises(DataError, match="block 99 of column 'block' has 1 treated and 0 control"):
+        ef.estimate("lm_robust", data=df.assign(z=lambda d: d.z.where(d.index != 0, 1)), outcome="y",
+                    treatment="z", blocks="block")
 
 
 def test_collinear_regressors():
