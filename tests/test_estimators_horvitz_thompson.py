@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import effekt as ef
+from effekt import design
 from effekt.errors import DataError, DesignError
 
 
@@ -197,3 +198,21 @@ def test_cluster_in_both_arms():
     df = pd.DataFrame({"y": [1.0, 2, 3, 4], "z": [0, 1, 0, 1], "cl": [1, 1, 2, 2]})
     with pytest.raises(DataError, match="treatment column 'z' varies within cluster 1"):
         ef.estimate("horvitz_thompson", data=df, outcome="y", treatment="z", clusters="cl")
+
+
+def test_with_effekt_design_assignments():
+    rng = np.random.default_rng(0)
+    blocks = np.repeat(["a", "b", "c"], 6)
+    asg = design.block(blocks=blocks, prob=0.5, seed=3)
+    y = rng.normal(size=18) + asg.treatment
+    res = ef.estimate("horvitz_thompson", data=pd.DataFrame({"y": y}), outcome="y", assignment=asg)
+    ref = ef.estimate("horvitz_thompson", data=pd.DataFrame({"y": y, "z": asg.treatment, "b": blocks}),
+                      outcome="y", treatment="z", blocks="b")
+    assert res.extra["randomisation"] == "complete"
+    assert (res.estimate, res.std_error) == pytest.approx((ref.estimate, ref.std_error), rel=1e-12)
+    bern = design.simple(30, prob=0.3, seed=2)
+    ys = rng.normal(size=30) + bern.treatment
+    res = ef.estimate("horvitz_thompson", data=pd.DataFrame({"y": ys}), outcome="y", assignment=bern)
+    t = bern.treatment == 1
+    assert res.extra["randomisation"] == "simple"
+    assert res.estimate == pytest.approx((ys[t].sum() / 0.3 - ys[~t].sum() / 0.7) / 30, rel=1e-12)

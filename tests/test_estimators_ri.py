@@ -11,6 +11,7 @@ import pytest
 from scipy import stats
 
 import effekt as ef
+from effekt import design
 from effekt.errors import DataError, DesignError, PluginError
 from effekt.estimators.ri import Permutations, _Coefficient, _DifferenceInMeans, _Lin
 
@@ -216,3 +217,23 @@ def test_assignment_and_columns_together():
     with pytest.raises(DesignError, match="either assignment= or treatment="):
         ef.estimate("ri", data=pd.DataFrame({"y": np.zeros(12), "z": asg.treatment}), outcome="y",
                     treatment="z", assignment=asg)
+
+
+def test_with_an_effekt_design_block_assignment():
+    blocks = np.repeat(["a", "b", "c"], 6)
+    asg = design.block(blocks=blocks, prob=0.5, seed=3)
+    y = np.random.default_rng(0).normal(size=18) + asg.treatment
+    via_asg = ef.estimate("ri", data=pd.DataFrame({"y": y}), outcome="y", assignment=asg)
+    via_cols = ef.estimate("ri", data=pd.DataFrame({"y": y, "z": asg.treatment, "b": blocks}), outcome="y",
+                           treatment="z", blocks="b")
+    assert via_asg.extra["exact"] and via_asg.extra["n_permutations"] == asg.n_possible == 20**3
+    assert via_asg.p_value == pytest.approx(via_cols.p_value, abs=1e-12)
+    assert via_asg.conf_int == pytest.approx(via_cols.conf_int, rel=1e-12)
+
+
+def test_with_an_effekt_design_cluster_assignment():
+    clusters = np.repeat(np.arange(10), 3)
+    asg = design.cluster(clusters=clusters, prob=0.5, seed=5)
+    y = np.random.default_rng(1).normal(size=30) + asg.treatment
+    res = ef.estimate("ri", data=pd.DataFrame({"y": y}), outcome="y", assignment=asg)
+    assert res.extra["exact"] and res.extra["n_permutations"] == 252
