@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from effekt.data import as_frame, check_columns, check_groups_have_both_arms, check_option, describe_rows
-from effekt.errors import DataError, DesignError, EstimationError
+from effekt.errors import DataError, DesignError
 from effekt.result import EffectResult, EffectTable
+from effekt.sandwich import wald_test
 
 __all__ = ["ModelFrame", "LinearModel", "model_frame", "split_formula", "infer_design"]
 
@@ -316,15 +316,12 @@ class LinearModel:
         degrees of freedom (``G - 1`` when clustered), as estimatr's
         ``fstatistic``.
         """
-        idx = [self.index(t) for t in terms]
-        b = self.coef[idx]
-        V = self.vcov[np.ix_(idx, idx)]
-        try:
-            stat = float(b @ np.linalg.solve(V, b)) / len(idx)
-        except np.linalg.LinAlgError:
-            raise EstimationError(
-                f"{self.estimator}: the covariance of {', '.join(terms)} is singular; no joint test."
-            ) from None
-        df2 = float(self.n_clusters - 1) if self.n_clusters is not None else float(self.df_residual)
-        p = float(stats.f.sf(stat, len(idx), df2))
-        return {"statistic": stat, "df1": float(len(idx)), "df2": df2, "p_value": p}
+        R = np.zeros((len(terms), len(self.terms)))
+        for row, t in enumerate(terms):
+            R[row, self.index(t)] = 1.0
+        return wald_test(self.coef, self.vcov, R, df=self.wald_df)
+
+    @property
+    def wald_df(self) -> float:
+        """Denominator df of robust F tests: ``G - 1`` clustered, else the residual df."""
+        return float(self.n_clusters - 1) if self.n_clusters is not None else float(self.df_residual)

@@ -31,14 +31,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from effekt.data import check_positive_int
-from effekt.errors import DataError, DesignError, EstimationError
+from effekt.errors import DataError, DesignError
 from effekt.estimators._model import LinearModel, ModelFrame, model_frame
 from effekt.estimators.lm_robust import fit_linear
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
+from effekt.sandwich import wald_test
 
 __all__ = ["Heterogeneity", "forest_plot", "contrast_test"]
 
@@ -49,14 +49,7 @@ def contrast_test(model: LinearModel, R: np.ndarray) -> dict[str, float]:
     ``F = (Rb)' (R V R')^{-1} (Rb) / q`` on ``(q, df)`` with ``df`` the
     residual degrees of freedom, or ``G - 1`` when clustered.
     """
-    Rb = R @ model.coef
-    RVR = R @ model.vcov @ R.T
-    try:
-        stat = float(Rb @ np.linalg.solve(RVR, Rb)) / R.shape[0]
-    except np.linalg.LinAlgError:
-        raise EstimationError("the interaction contrasts have a singular covariance; no test.") from None
-    df2 = float(model.n_clusters - 1) if model.n_clusters is not None else model.df_residual
-    return {"statistic": stat, "df1": float(R.shape[0]), "df2": df2, "p_value": float(stats.f.sf(stat, R.shape[0], df2))}
+    return wald_test(model.coef, model.vcov, R, df=model.wald_df)
 
 
 class Heterogeneity:

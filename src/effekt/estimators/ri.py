@@ -33,6 +33,8 @@ loop) and gets no interval.
 from __future__ import annotations
 
 import math
+import os
+import sys
 from collections.abc import Iterator, Sequence
 from itertools import combinations
 from typing import Any, ClassVar
@@ -40,6 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from tqdm import tqdm
 
 from effekt.data import (
     as_frame,
@@ -440,7 +443,12 @@ class RandomizationInference:
                 "refitted for every permutation and every candidate effect. Pass ci=False."
             )
         A_parts, B_parts, C_parts = [], [], []
-        chunks = [enumerated] if enumerated is not None else perms.sample(sims, rng)
+        chunks: Any = [enumerated] if enumerated is not None else perms.sample(sims, rng)
+        if enumerated is None:
+            # a progress bar from a terminal for long runs; silent in CI and in pipes
+            quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty() or sims * cols.n < 50_000_000
+            batch = max(1, min(sims, _CHUNK_FLOATS // max(cols.n, 1)))
+            chunks = tqdm(chunks, total=math.ceil(sims / batch), desc="permutations", disable=quiet, leave=False)
         for P in chunks:
             if stat is not None:
                 P = P.astype(np.float64)  # once per batch: BLAS products from here on
