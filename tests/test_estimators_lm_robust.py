@@ -348,3 +348,10 @@ def test_one_cluster():
     df = _trial(0).assign(cl=1)
     with pytest.raises(EstimationError, match="only one cluster"):
         ef.estimate("lm_robust", data=df, outcome="y", treatment="z", clusters="cl")
+
+
+def test_regressor_absorbed_by_the_fixed_effects():
+    df = _trial(0)
+    df["block_level"] = np.sin(1.3 * df.block)  # constant within blocks
+    with pytest.raises(EstimationError, match="'block_level' is constant within the levels of the fixed effects"):
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["block_level"], blocks="block")

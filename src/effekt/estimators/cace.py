@@ -37,7 +37,7 @@ import pandas as pd
 
 from effekt.data import describe_rows
 from effekt.errors import DataError, DesignError, EstimationError
-from effekt.estimators._absorb import Absorber
+from effekt.estimators._absorb import Absorber, check_not_absorbed
 from effekt.estimators._model import LinearModel, infer_design, model_frame
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
@@ -284,6 +284,9 @@ class Cace:
         if mf.fixed_effects:
             absorber = Absorber(mf.fixed_effects, mf.weights, mf.fe_names)
             A = absorber.demean(np.column_stack([X, Z[:, j_z], y]))
+            check_not_absorbed(
+                np.column_stack([X, Z[:, j_z]]), A[:, :-1], [*names, str(treatment)], mf.fe_names
+            )
             X, Z = A[:, : X.shape[1]], A[:, : X.shape[1]].copy()
             Z[:, j_z] = A[:, -2]
             y = A[:, -1]

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from effekt.errors import DesignError
-from effekt.estimators._absorb import Absorber
+from effekt.estimators._absorb import Absorber, check_not_absorbed
 from effekt.estimators._model import LinearModel, ModelFrame, infer_design, model_frame
 from effekt.protocol import EstimatorTags
 from effekt.result import EffectResult, check_alpha
@@ -51,6 +51,7 @@ def fit_linear(
     if mf.fixed_effects:
         absorber = Absorber(mf.fixed_effects, mf.weights, mf.fe_names)
         Xy = absorber.demean(np.column_stack([X, y]))
+        check_not_absorbed(X, Xy[:, :-1], mf.terms, mf.fe_names)
         X, y = Xy[:, :-1], Xy[:, -1]
         n_absorbed = absorber.rank
         if se in ("HC2", "HC3", "CR2"):
