@@ -50,6 +50,12 @@ class Absorber:
     weights : (n,) positive array, optional
     names : the factors' column names, for messages
     tol, maxiter : convergence of the alternating projections (two or more factors)
+
+    Examples
+    --------
+    >>> a = Absorber([np.array([0, 0, 1, 1])])
+    >>> a.demean(np.array([1.0, 3.0, 10.0, 14.0])).tolist(), a.rank
+    ([-1.0, 1.0, -2.0, 2.0], 2)
     """
 
     def __init__(

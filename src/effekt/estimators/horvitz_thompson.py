@@ -56,6 +56,10 @@ def ht_block(y: np.ndarray, z: np.ndarray, pi: np.ndarray, n_units: int, *, simp
     ``y``, ``z``, ``pi`` are per randomisation unit (cluster totals in
     cluster designs); ``n_units`` is the number of rows the block holds.
     Under complete randomisation ``pi`` must be the block's share treated.
+
+    >>> est, var = ht_block(np.array([2.0, 4, 3, 7]), np.array([0, 1, 0, 1]), np.full(4, 0.5), 4, simple=True)
+    >>> est, round(var, 4)    # ((4 + 7) / 0.5 - (2 + 3) / 0.5) / 4 and (8^2 + 14^2 + 4^2 + 6^2) / 16
+    (3.0, 19.5)
     """
     t, c = z == 1, z == 0
     Y1 = y[t] / pi[t]

@@ -42,6 +42,10 @@ def lin_design(
     ``blocks`` (integer codes) add ``z`` times the centred indicators of
     every block but the first; the blocks' own effects are left to be
     absorbed by the caller.
+
+    >>> X, terms, means = lin_design(np.array([0, 1, 0, 1]), np.array([[1.0], [2.0], [3.0], [6.0]]), ["age"])
+    >>> terms, means
+    (['(Intercept)', 'z', 'age_c', 'z:age_c'], {'age': 3.0})
     """
     n = z.shape[0]
     w = np.ones(n) if weights is None else weights

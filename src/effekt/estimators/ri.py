@@ -72,6 +72,10 @@ class Permutations:
     draws from it uniformly (rows = permutations, columns = data rows).
     An ``assignment`` from :mod:`effekt.design` supplies its own draws
     through ``assignment.permutations(k, seed)``.
+
+    >>> p = Permutations(np.array([1, 0, 1, 0, 0, 1]), np.array([0, 0, 0, 1, 1, 1]), None)
+    >>> p.count, p.enumerate().shape      # C(3, 2) * C(3, 1)
+    (9, (9, 6))
     """
 
     def __init__(
