@@ -355,3 +355,20 @@ def test_regressor_absorbed_by_the_fixed_effects():
     df["block_level"] = np.sin(1.3 * df.block)  # constant within blocks
     with pytest.raises(EstimationError, match="'block_level' is constant within the levels of the fixed effects"):
         ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["block_level"], blocks="block")
+
+
+def test_cr2_forms_no_cluster_sized_square_matrix():
+    # five clusters of 10,000 rows: one n_g x n_g block alone would be 800 MB
+    import tracemalloc
+
+    rng = np.random.default_rng(12)
+    n = 50_000
+    df = pd.DataFrame({"cl": np.repeat(np.arange(5), n // 5), "x": rng.normal(size=n),
+                       "z": np.tile([0, 1], n // 2)})
+    df["y"] = df.z + df.x + rng.normal(size=n)
+    tracemalloc.start()
+    fit = lm_robust(df, "y ~ z + x", clusters="cl", se_type="CR2")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.isfinite(fit.df).all()
+    assert peak < 100 * 2**20

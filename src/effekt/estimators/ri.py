@@ -376,7 +376,7 @@ class RandomizationInference:
     estimand: ClassVar[str] = "ate"
     kind: ClassVar[str] = "itt"
     tags: ClassVar[EstimatorTags] = EstimatorTags(
-        supports_blocks=True, supports_weights=True, uses_seed=True,
+        supports_blocks=True, supports_clusters=True, supports_weights=True, uses_seed=True,
     )
 
     def fit(
