@@ -372,3 +372,24 @@ def test_cr2_forms_no_cluster_sized_square_matrix():
     tracemalloc.stop()
     assert np.isfinite(fit.df).all()
     assert peak < 100 * 2**20
+
+
+def test_assignment_supplies_treatment_and_blocks():
+    from effekt import design
+
+    blocks = np.repeat(["a", "b", "c", "d"], 10)
+    asg = design.block(blocks=blocks, prob=0.5, seed=8)
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"y": rng.normal(size=40) + asg.treatment, "x": rng.normal(size=40)})
+    via = ef.estimate("lm_robust", data=df, outcome="y", covariates=["x"], assignment=asg)
+    cols = ef.estimate("lm_robust", data=df.assign(z=asg.treatment, b=blocks), outcome="y", treatment="z",
+                       covariates=["x"], blocks="b")
+    assert (via.estimate, via.std_error, via.design) == (cols.estimate, cols.std_error, "blocked")
+    for name, extra in (("lin", {}), ("cace", {"received": "d"})):
+        a = ef.estimate(name, data=df.assign(d=asg.treatment), outcome="y", covariates=["x"], assignment=asg,
+                        **extra)
+        b = ef.estimate(name, data=df.assign(z=asg.treatment, b=blocks, d=asg.treatment), outcome="y",
+                        treatment="z", covariates=["x"], blocks="b", **extra)
+        assert a.estimate == pytest.approx(b.estimate, rel=1e-12)
+    with pytest.raises(DesignError, match="not formula="):
+        ef.estimate("lm_robust", data=df, formula="y ~ x", assignment=asg)

@@ -89,6 +89,7 @@ def model_frame(
     weights: Any = None,
     extra_numeric: dict[str, Any] | None = None,
     other_columns: Sequence[Any] = (),
+    assignment: Any = None,
     missing: str = "error",
     intercept: bool = True,
     estimator: str = "lm_robust",
@@ -98,8 +99,17 @@ def model_frame(
     Either ``outcome`` (+ ``treatment``, ``covariates``) or ``formula``.
     ``blocks`` is absorbed as a fixed effect. Rows with a missing value in
     any used column raise a DataError, or are dropped with ``missing="drop"``.
+    An ``assignment`` (from :mod:`effekt.design`) supplies the treatment,
+    blocks and clusters; the data's rows are its units, in order.
     """
     frame = as_frame(data)
+    if assignment is not None:
+        if formula is not None:
+            raise DesignError(
+                "assignment= goes with outcome=/covariates=, not formula=: the treatment column it adds "
+                "is not in the formula. Add the assignment's treatment to the data and name it instead."
+            )
+        frame, treatment, blocks, clusters = _from_assignment(frame, assignment, treatment, blocks, clusters)
     check_option(missing, "missing", ("error", "drop"))
     fe_cols = _as_list(fixed_effects)
     covariates = _as_list(covariates)
@@ -325,3 +335,36 @@ class LinearModel:
     def wald_df(self) -> float:
         """Denominator df of robust F tests: ``G - 1`` clustered, else the residual df."""
         return float(self.n_clusters - 1) if self.n_clusters is not None else float(self.df_residual)
+
+
+def _from_assignment(
+    frame: pd.DataFrame, assignment: Any, treatment: Any, blocks: Any, clusters: Any
+) -> tuple[pd.DataFrame, str, Any, Any]:
+    """The data with the assignment's treatment (0/1 codes), blocks and clusters as columns."""
+    if treatment is not None or blocks is not None or clusters is not None:
+        raise DesignError(
+            "pass either assignment= or treatment=/blocks=/clusters=, not both: the assignment already "
+            "says how units were randomised."
+        )
+    codes = getattr(assignment, "arm_codes", None)  # 0/1 whatever the arms' labels
+    z = np.asarray(assignment.treatment if codes is None else codes)
+    conditions = getattr(assignment, "conditions", None)
+    if conditions is not None and len(conditions) != 2:
+        raise DesignError(
+            f"the assignment has {len(conditions)} arms {list(conditions)}; these estimators compare two. "
+            "Analyse one pair of arms at a time."
+        )
+    if z.shape[0] != frame.shape[0]:
+        raise DataError(
+            f"the assignment has {z.shape[0]} units but the data have {frame.shape[0]} rows; rows of the "
+            "data must be the assignment's units, in order."
+        )
+    frame = frame.assign(__treatment__=z)
+    b = c = None
+    if getattr(assignment, "blocks", None) is not None:
+        frame = frame.assign(__blocks__=np.asarray(assignment.blocks))
+        b = "__blocks__"
+    if getattr(assignment, "clusters", None) is not None:
+        frame = frame.assign(__clusters__=np.asarray(assignment.clusters))
+        c = "__clusters__"
+    return frame, "__treatment__", b, c

@@ -166,7 +166,7 @@ class Cace:
     covariates : list of str, optional
         Exogenous covariates (also their own instruments); their complier
         means are reported.
-    blocks, fixed_effects, clusters, weights, se_type, alpha, missing : as in ``lm_robust``
+    blocks, fixed_effects, clusters, weights, se_type, alpha, assignment, missing : as in ``lm_robust``
 
     Returns
     -------
@@ -242,7 +242,7 @@ class Cace:
         data: Any,
         *,
         outcome: Any,
-        treatment: Any,
+        treatment: Any = None,
         received: Any = None,
         covariates: Sequence[Any] | str | None = None,
         blocks: Any = None,
@@ -251,6 +251,7 @@ class Cace:
         weights: Any = None,
         se_type: str | None = None,
         alpha: float = 0.05,
+        assignment: Any = None,
         missing: str = "error",
     ) -> EffectResult:
         check_alpha(alpha)
@@ -269,9 +270,12 @@ class Cace:
             clusters=clusters,
             weights=weights,
             extra_numeric={"received": received},
+            assignment=assignment,
             missing=missing,
         )
-        assert mf.z is not None
+        if mf.z is None:
+            raise DesignError(f"{self.name} needs treatment= (the random assignment) or assignment=.")
+        treatment = mf.treatment
         d = mf.extra["received"]
         se = default_se_type(se_type, mf.clusters is not None)
         names = [n if n != mf.treatment else str(received) for n in mf.terms]

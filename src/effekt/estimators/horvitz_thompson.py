@@ -44,6 +44,7 @@ import pandas as pd
 
 from effekt.data import as_frame, check_columns, check_groups_have_both_arms, label
 from effekt.errors import DataError, DesignError, EstimationError
+from effekt.estimators._model import _from_assignment
 from effekt.protocol import EstimatorTags
 from effekt.result import EffectResult, check_alpha
 
@@ -174,8 +175,6 @@ class HorvitzThompson:
         frame = as_frame(data)
         pi_from_design = None
         if assignment is not None:
-            from effekt.estimators.ri import _from_assignment
-
             frame, treatment, blocks, clusters = _from_assignment(frame, assignment, treatment, blocks, clusters)
             pi_from_design = np.asarray(assignment.prob_treated, dtype=float)
             if probabilities is None:

@@ -94,6 +94,8 @@ class Lin:
     covariates : list of str
         Numeric pre-treatment covariates (dummy-code categorical ones).
     blocks, clusters, weights : str, optional
+    assignment : Assignment, optional
+        Supplies treatment, blocks and clusters (see ``lm_robust``).
     se_type : str, optional
     alpha : float, default 0.05
     missing : {"error", "drop"}, default "error"
@@ -149,25 +151,28 @@ class Lin:
         data: Any,
         *,
         outcome: Any,
-        treatment: Any,
+        treatment: Any = None,
         covariates: Sequence[Any] | str | None = None,
         blocks: Any = None,
         clusters: Any = None,
         weights: Any = None,
         se_type: str | None = None,
         alpha: float = 0.05,
+        assignment: Any = None,
         missing: str = "error",
     ) -> EffectResult:
         check_alpha(alpha)
-        if not covariates and blocks is None:
+        if not covariates and blocks is None and getattr(assignment, "blocks", None) is None:
             raise DesignError(
                 "lin adjusts for covariates: pass covariates= (or blocks=). Without them it is the "
                 "difference in means; use difference_in_means."
             )
         mf = model_frame(
             data, outcome=outcome, treatment=treatment, covariates=covariates, blocks=blocks,
-            clusters=clusters, weights=weights, missing=missing, estimator=self.name,
+            clusters=clusters, weights=weights, assignment=assignment, missing=missing, estimator=self.name,
         )
+        if mf.z is None:
+            raise DesignError("lin needs treatment= (a column) or assignment=.")
         assert mf.z is not None
         covs = [c for c in mf.terms if c not in ("(Intercept)", mf.treatment)]
         Xcov = mf.X[:, [mf.terms.index(c) for c in covs]] if covs else None

@@ -168,6 +168,9 @@ class LmRobust:
     alpha : float, default 0.05
     term : str, optional
         The coefficient to report when it is not ``treatment``.
+    assignment : Assignment, optional
+        From :mod:`effekt.design`: supplies treatment, blocks and clusters
+        (rows of ``data`` are its units, in order).
     missing : {"error", "drop"}, default "error"
 
     Returns
@@ -238,6 +241,7 @@ class LmRobust:
         se_type: str | None = None,
         alpha: float = 0.05,
         term: str | None = None,
+        assignment: Any = None,
         missing: str = "error",
     ) -> EffectResult:
         check_alpha(alpha)
@@ -251,6 +255,7 @@ class LmRobust:
             blocks=blocks,
             clusters=clusters,
             weights=weights,
+            assignment=assignment,
             missing=missing,
         )
         term = _reported_term(term, mf)

@@ -53,6 +53,7 @@ from effekt.data import (
     label,
 )
 from effekt.errors import DataError, DesignError, EstimationError
+from effekt.estimators._model import _from_assignment
 from effekt.protocol import EstimatorTags
 from effekt.result import EffectResult, check_alpha
 
@@ -588,33 +589,3 @@ def _draw_from(assignment: Any, k: int, seed: int) -> np.ndarray:
         return np.asarray(assignment.permutations(k, seed=seed, exact=False))
     except TypeError:  # an assignment whose permutations() takes no exact=
         return np.asarray(assignment.permutations(k, seed=seed))
-
-
-def _from_assignment(frame: pd.DataFrame, assignment: Any, treatment: Any, blocks: Any, clusters: Any) -> tuple[pd.DataFrame, str, Any, Any]:
-    if treatment is not None or blocks is not None or clusters is not None:
-        raise DesignError(
-            "pass either assignment= or treatment=/blocks=/clusters=, not both: the assignment already "
-            "says how units were randomised."
-        )
-    codes = getattr(assignment, "arm_codes", None)  # 0/1 whatever the arms' labels
-    z = np.asarray(assignment.treatment if codes is None else codes)
-    conditions = getattr(assignment, "conditions", None)
-    if conditions is not None and len(conditions) != 2:
-        raise DesignError(
-            f"the assignment has {len(conditions)} arms {list(conditions)}; these estimators compare two. "
-            "Analyse one pair of arms at a time."
-        )
-    if z.shape[0] != frame.shape[0]:
-        raise DataError(
-            f"the assignment has {z.shape[0]} units but the data have {frame.shape[0]} rows; rows of the "
-            "data must be the assignment's units, in order."
-        )
-    frame = frame.assign(__treatment__=z)
-    b = c = None
-    if getattr(assignment, "blocks", None) is not None:
-        frame = frame.assign(__blocks__=np.asarray(assignment.blocks))
-        b = "__blocks__"
-    if getattr(assignment, "clusters", None) is not None:
-        frame = frame.assign(__clusters__=np.asarray(assignment.clusters))
-        c = "__clusters__"
-    return frame, "__treatment__", b, c
