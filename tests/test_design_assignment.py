@@ -315,3 +315,57 @@ def test_blocks_and_clusters_of_different_length_raise_data_error():
 def test_block_labels_must_be_a_sequence():
     with pytest.raises(DataError, match="one label per unit"):
         design.block(blocks="batch")
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    n=st.integers(1, 300),
+    n_groups=st.integers(1, 20),
+    key_values=st.integers(1, 2**64 - 1),
+    seed=st.integers(0, 2**32),
+)
+def test_random_order_is_lexsort(n, n_groups, key_values, seed):
+    # keys from a small set force ties in the packed words, and in the keys
+    from effekt.design._stream import random_order
+
+    rng = np.random.default_rng(seed)
+    keys = (rng.integers(0, min(key_values, 2**63 - 1), n, dtype=np.int64).astype(np.uint64)) << np.uint64(rng.integers(0, 2))
+    groups = rng.integers(0, n_groups, n)
+    np.testing.assert_array_equal(random_order(keys, groups, n_groups), np.lexsort((keys, groups)))
+    np.testing.assert_array_equal(random_order(keys), np.lexsort((keys,)))
+
+
+def test_prob_near_one_stays_exact():
+    # randomizr 1.0 treats floor(N * prob) = 2 of 3 when ceiling(N * prob) == N;
+    # effekt treats 3 with probability 0.7 and 2 with probability 0.3.
+    asg = design.complete(3, prob=0.9, seed=1)
+    (outcomes,) = asg._plan.outcomes()
+    assert {tuple(c.tolist()): round(p, 12) for c, p in outcomes} == {(0, 3): 0.7, (1, 2): 0.3}
+    np.testing.assert_allclose(asg.prob_treated, 0.9)
+
+
+def test_three_arm_fractions_that_sequential_sampling_gets_wrong():
+    # n = 10, prob_each = (0.12, 0.39, 0.49): floors (1, 3, 4), fractions
+    # (0.2, 0.9, 0.9), two units left over. Exact: arm 1 gets an extra unit
+    # with probability 0.2.
+    asg = design.complete(10, prob_each=[0.12, 0.39, 0.49], seed=1)
+    (outcomes,) = asg._plan.outcomes()
+    p_extra_first = sum(p for c, p in outcomes if c[0] == 2)
+    assert p_extra_first == pytest.approx(0.2, abs=1e-12)
+    assert all(c.sum() == 10 and c[0] in (1, 2) and c[1] in (3, 4) and c[2] in (4, 5) for c, _ in outcomes)
+
+
+def test_interface_estimators_rely_on():
+    blocks = pd.Series(["b"] * 4 + ["a"] * 3, index=range(10, 17))
+    asg = design.block(blocks=blocks, prob=0.5, seed=42)
+    assert asg.treatment.dtype.kind == "i" and set(asg.treatment.tolist()) <= {0, 1}
+    assert asg.conditions == (0, 1)
+    assert isinstance(asg.blocks, np.ndarray) and asg.blocks.tolist() == blocks.tolist()
+    assert asg.clusters is None
+    assert list(asg.probabilities.columns) == [0, 1] and len(asg.probabilities) == 7
+    assert asg.design == "block" and asg.seed == 42
+    assert len(asg.fingerprint) == 64
+    assert asg.permutations(3, seed=1).dtype.kind == "i"
+    np.testing.assert_allclose(asg.prob_treated, 0.5)
+    frame = asg.to_frame()
+    assert list(frame.columns) == ["treatment", "block", "prob_0", "prob_1"]

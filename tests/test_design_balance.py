@@ -134,16 +134,16 @@ def test_omnibus_rejects_a_badly_imbalanced_split():
 
 
 def test_omnibus_calibration_under_randomisation():
-    # 200 seeded trials, covariates independent of treatment: the share of
-    # p <= 0.1 is Binomial(200, 0.1); accept within its 0.999 interval.
+    # 150 seeded trials, covariates independent of treatment: the number of
+    # p <= 0.1 is Binomial(150, 0.1); accept within its 0.999 interval.
     rng = np.random.default_rng(5)
     X = pd.DataFrame({"x": rng.normal(size=40), "w": rng.exponential(size=40)})
     ps = []
-    for s in range(200):
+    for s in range(150):
         asg = design.complete(40, seed=s)
-        ps.append(balance_table(X, assignment=asg, covariates=["x", "w"], sims=199, seed=s).omnibus["p_value"])
+        ps.append(balance_table(X, assignment=asg, covariates=["x", "w"], sims=99, seed=s).omnibus["p_value"])
     rejections = int(np.sum(np.array(ps) <= 0.1))
-    lo, hi = stats.binom.ppf([0.0005, 0.9995], 200, 0.1)
+    lo, hi = stats.binom.ppf([0.0005, 0.9995], 150, 0.1)
     assert lo <= rejections <= hi
 
 

@@ -212,3 +212,72 @@ def test_cli_bad_options(tmp_path, extra, error, match):
 def test_cli_missing_units_file(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         _cli("randomise", "--units", str(tmp_path / "none.csv"), "--batch", "b", "--log", str(tmp_path / "l"), "--seed", "1")
+
+
+# --------------------------------------------------------------------------- the installed command
+
+
+def _effekt(*args):
+    import shutil
+    import subprocess
+    import sys
+
+    exe = shutil.which("effekt") or str(Path(sys.executable).with_name("effekt"))
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_effekt_command_randomise_and_verify(tmp_path):
+    units = tmp_path / "referrals.csv"
+    units.write_text("id,age\n" + "".join(f"{i:04d},{30 + i}\n" for i in range(13)))
+    log = tmp_path / "alloc.jsonl"
+    out = _effekt("randomise", "--units", str(units), "--batch", "2017-01-16", "--log", str(log), "--seed", "2017",
+                  "--odd", "alternate", "--capacity", "treatment=100")
+    assert out.returncode == 0, out.stderr
+    frame = pd.read_csv(io.StringIO(out.stdout), dtype=str)
+    assert list(frame.columns) == ["id", "arm"] and len(frame) == 13
+    assert sorted(frame["arm"].value_counts().tolist()) == [6, 7]
+    ok = _effekt("verify-log", str(log))
+    assert ok.returncode == 0 and "intact" in ok.stdout
+    log.write_bytes(log.read_bytes().replace(b'"control"', b'"kontrol"', 1))
+    bad = _effekt("verify-log", str(log))
+    assert bad.returncode == 1 and "line 1:" in bad.stdout
+
+
+def test_effekt_command_errors_exit_2(tmp_path):
+    units = tmp_path / "u.csv"
+    units.write_text("id\n1\n1\n")
+    out = _effekt("randomise", "--units", str(units), "--batch", "b", "--log", str(tmp_path / "l.jsonl"), "--seed", "1")
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and "more than once" in out.stderr
+    assert not (tmp_path / "l.jsonl.head").exists() or verify_log(tmp_path / "l.jsonl").ok
+
+
+def test_log_without_head_file_verifies_with_a_warning(tmp_path, pristine):
+    content, _ = pristine
+    path = tmp_path / "alloc.jsonl"
+    path.write_bytes(content)
+    check = verify_log(path)
+    assert check.ok and "no head file" in check.message
+
+
+def test_damaged_head_file(tmp_path, pristine):
+    content, _ = pristine
+    path = _write(tmp_path, content, b"not json\n")
+    check = verify_log(path)
+    assert not check.ok and "head file" in check.message
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_deletion_or_reordering_is_detected(tmp_path, pristine, data):
+    content, head = pristine
+    lines = content.splitlines(keepends=True)
+    order = data.draw(st.permutations(range(len(lines))))
+    keep = data.draw(st.integers(1, len(lines)))
+    changed = [lines[i] for i in order[:keep]]
+    if changed == lines:
+        return  # nothing was changed
+    check = verify_log(_write(tmp_path, b"".join(changed), head))
+    assert not check.ok
+    first = next((i for i, (a, b) in enumerate(zip(changed, lines)) if a != b), len(changed))
+    assert check.bad_line == first + 1

@@ -242,3 +242,37 @@ def test_parse_ratio():
     assert parse_ratio((3, 2), 2) == (3, 2)
     with pytest.raises(DesignError, match="must give one positive whole number"):
         parse_ratio("1.5:1", 2)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32),
+    sizes=st.lists(st.integers(1, 25), min_size=1, max_size=10),
+    cap=st.integers(0, 60),
+    ratio=st.sampled_from(["1:1", "2:1", "1:2", "3:2"]),
+    odd=st.sampled_from(["random", "alternate"]),
+    data=st.data(),
+)
+def test_capacity_is_never_exceeded_and_every_unit_is_accounted_for(seed, sizes, cap, ratio, odd, data):
+    from effekt.design import consort_from_lottery
+
+    lot = BatchLottery(None, seed=seed, ratio=ratio, odd=odd, capacity={"treatment": cap},
+                       exclude={"odd id": lambda u: u["id"] % 7 == 3})
+    start, listed = 0, 0
+    for b, size in enumerate(sizes):
+        lot.draw(pd.DataFrame({"id": range(start, start + size)}), batch=f"b{b}")
+        start += size
+        listed += size
+        active = lot.allocations()
+        active = active[~active["withdrawn"]]
+        assert (active["arm"] == "treatment").sum() <= cap
+        if data.draw(st.booleans()) and len(active):
+            lot.withdraw(active["id"].iloc[:1].tolist(), reason="moved away")
+    alloc, excl = lot.allocations(), lot.exclusions()
+    assert len(alloc) + len(excl) == listed
+    assert set(alloc["id"]).isdisjoint(set(excl["id"]))
+    assert consort_from_lottery(lot).ok
+    # within every batch the split is as close to the ratio as whole units allow
+    shares = np.array(parse_ratio(ratio, 2)) / sum(parse_ratio(ratio, 2))
+    for _, row in lot.allocation_table(total=False).iterrows():
+        assert abs(row["treatment"] - row["total"] * shares[0]) < 1

@@ -7,8 +7,10 @@ True
 
 from importlib.metadata import PackageNotFoundError, version
 
+from effekt import design
 from effekt.counts import from_counts
 from effekt.errors import DataError, DesignError, EffektError, EffektWarning, EstimationError, PluginError
+from effekt.estimators.as_delivered import compare_as_randomised_as_delivered
 from effekt.estimators.multiplicity import adjust_pvalues, adjust_results
 from effekt.protocol import Estimator, EstimatorTags, PowerCalculator, Synthetic
 from effekt.registry import available, estimate, get_estimator, get_power_calculator, power, refresh
@@ -37,6 +39,8 @@ __all__ = [
     "adjust_pvalues",
     "adjust_results",
     "available",
+    "compare_as_randomised_as_delivered",
+    "design",
     "estimate",
     "from_counts",
     "get_estimator",

@@ -6,8 +6,10 @@
 True
 """
 
+from effekt.design.allocation_audit import Audit, audit
 from effekt.design.assignment import EXACT_LIMIT, Assignment, block, block_cluster, cluster, complete, simple
 from effekt.design.balance import BalanceTable, balance_table, smd_binary, smd_numeric
+from effekt.design.consort import ConsortFlow, consort_from_lottery
 from effekt.design.log import AllocationLog, LogCheck, verify_log
 from effekt.design.lottery import BatchLottery, Draw
 
@@ -15,15 +17,19 @@ __all__ = [
     "EXACT_LIMIT",
     "AllocationLog",
     "Assignment",
+    "Audit",
     "BalanceTable",
     "BatchLottery",
+    "ConsortFlow",
     "Draw",
     "LogCheck",
+    "audit",
     "balance_table",
     "block",
     "block_cluster",
     "cluster",
     "complete",
+    "consort_from_lottery",
     "simple",
     "smd_binary",
     "smd_numeric",

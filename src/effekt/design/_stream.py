@@ -48,16 +48,39 @@ def uniforms(rng: np.random.Generator, n: int) -> np.ndarray:
     return (raw(rng, n) >> np.uint64(11)).astype(np.float64) * _TWO_POW_MINUS_53
 
 
-def random_order(keys: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+def random_order(keys: np.ndarray, groups: np.ndarray | None = None, n_groups: int | None = None) -> np.ndarray:
     """Indices sorting units by group, and by their random key within a group.
 
-    Equivalent to ``np.lexsort((keys, groups))``, done as two stable sorts
-    (keys first, then groups), which is faster for large arrays.
+    The result is always ``np.lexsort((keys, groups))``: by group, then by
+    key, ties in the key broken by input order. It is computed faster than
+    that: each unit's group code, the top bits of its key and its index are
+    packed into one 64-bit word, and the words are sorted by value (numpy's
+    vectorised sort; the order of distinct values does not depend on the
+    algorithm). Units whose group and key bits tie are then put in
+    ``(key, index)`` order, which restores the exact lexsort order.
     """
-    order = np.argsort(keys, kind="stable")
-    if groups is None:
-        return order
-    return order[np.argsort(groups[order], kind="stable")]
+    n = keys.size
+    G = 1 if groups is None else int(n_groups if n_groups is not None else (groups.max() + 1 if n else 1))
+    gbits = 0 if groups is None else max(1, (G - 1).bit_length())
+    ibits = max(1, (n - 1).bit_length())
+    kbits = 64 - gbits - ibits
+    if kbits < 8:  # too many units and groups to pack: the plain two-pass sort
+        order = np.argsort(keys, kind="stable")
+        return order if groups is None else order[np.argsort(groups[order], kind="stable")]
+    word = (keys >> np.uint64(64 - kbits)) << np.uint64(ibits)
+    word |= np.arange(n, dtype=np.uint64)
+    if groups is not None:
+        word |= groups.astype(np.uint64) << np.uint64(64 - gbits)
+    word.sort()
+    order = (word & np.uint64((1 << ibits) - 1)).astype(np.intp)
+    head = word >> np.uint64(ibits)
+    tie = head[1:] == head[:-1]
+    if tie.any():
+        run = np.concatenate(([0], np.cumsum(~tie)))
+        at = np.flatnonzero(np.concatenate((tie, [False])) | np.concatenate(([False], tie)))
+        units = order[at]
+        order[at] = units[np.lexsort((units, keys[units], run[at]))]
+    return order
 
 
 def derive_seed(master: int, *parts: Any) -> int:

@@ -37,16 +37,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from scipy import stats
 
 from effekt.data import as_frame, check_columns, check_positive_int
 from effekt.design.assignment import Assignment
 from effekt.errors import DataError, DesignError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["BalanceTable", "balance_table", "smd_binary", "smd_numeric"]
 
@@ -105,6 +107,8 @@ class BalanceTable:
 
     def love_plot(self, *, ax: Any = None) -> Figure:
         """Dot plot of the SMD of every row, with lines at +/- the threshold."""
+        from matplotlib.figure import Figure
+
         labels = [v if not lv else f"{v}: {lv}" for v, lv in zip(self.table["variable"], self.table["level"])]
         smd = self.table["smd"].to_numpy(dtype=float)
         if ax is None:
@@ -200,8 +204,8 @@ def balance_table(
     >>> df = pd.DataFrame({"z": [1] * 109 + [0] * 109,
     ...                    "sex": ["F"] * 66 + ["M"] * 43 + ["F"] * 67 + ["M"] * 42})
     >>> bt = balance_table(df, treatment="z", covariates=["sex"], seed=1)
-    >>> round(bt.table.loc[0, "statistic"], 3), round(bt.table.loc[0, "p_value"], 3)
-    (0.019, 0.89)
+    >>> print(f"{bt.table.loc[0, 'statistic']:.3f} {bt.table.loc[0, 'p_value']:.3f}")
+    0.019 0.890
     """
     frame = as_frame(data).reset_index(drop=True)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
@@ -210,8 +214,8 @@ def balance_table(
     covariates = [covariates] if isinstance(covariates, str) else list(covariates)
     if not covariates:
         raise DesignError("covariates= is empty; name the baseline columns to compare.")
-    categorical = set(categorical or [])
-    unknown = categorical - set(covariates)
+    cat_set = set(categorical or [])
+    unknown = cat_set - set(covariates)
     if unknown:
         raise DesignError(f"categorical= names {sorted(unknown)} which are not in covariates=; add them to covariates.")
     if (treatment is None) == (assignment is None):
@@ -230,7 +234,7 @@ def balance_table(
     for c in covariates:
         if c not in frame.columns:
             raise DataError(f"covariate {c!r}: no such column. The data have {', '.join(map(repr, list(frame.columns)[:20]))}.")
-    cat_cols = [c for c in covariates if c in categorical or _is_categorical(frame[c])]
+    cat_cols = [c for c in covariates if c in cat_set or _is_categorical(frame[c])]
     num_cols = [c for c in covariates if c not in cat_cols]
     cols = check_columns(frame, treatment=treatment, covariates=num_cols or None, arms=arms)
     for c in cat_cols:
@@ -242,13 +246,15 @@ def balance_table(
             )
     if assignment is None:
         arm_labels = (cols.arms[0], cols.arms[1])
+    assert cols.z is not None  # treatment= is always given to check_columns here
     z = cols.z.astype(bool)
     n1, n0 = int(z.sum()), int((~z).sum())
 
     rows: list[dict[str, Any]] = []
     design_cols: list[np.ndarray] = []
+    X = cols.X if cols.X is not None else np.zeros((len(z), 0))
     for j, c in enumerate(num_cols):
-        x = cols.X[:, j]
+        x = X[:, j]
         x1, x0 = x[z], x[~z]
         if n1 < 2 or n0 < 2:
             raise DataError(f"covariate {c!r}: each arm needs at least two units for an SD; got {n1} and {n0}.")

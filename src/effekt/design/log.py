@@ -22,6 +22,9 @@ log. Killed between the two renames, the log is one record ahead of its head
 file; :func:`verify_log` accepts exactly that, and the next append repairs
 the head.
 
+Appends take an exclusive lock on ``LOG.lock`` (POSIX ``flock``), so two
+processes drawing at once cannot interleave.
+
 The chain detects accidental and naive edits. Someone who rewrites the log
 can recompute every hash; keep a copy of the head hash elsewhere (e.g. in
 the trial's registration) to anchor it.

@@ -54,8 +54,9 @@ import numpy as np
 import pandas as pd
 
 from effekt.data import as_frame, check_option, describe_rows
+from effekt.design._kernels import _allocate, _split
 from effekt.design._stream import derive_seed, raw, uniforms
-from effekt.design.assignment import Assignment, _allocate, _split, from_plan
+from effekt.design.assignment import Assignment, from_plan
 from effekt.design.log import AllocationLog, LogCheck, verify_log
 from effekt.errors import DataError, DesignError
 
@@ -167,7 +168,7 @@ class BatchLottery:
     >>> d = lot.draw(pd.DataFrame({"id": range(13)}), batch="2017-01-16")
     >>> sorted(d.counts.values())
     [6, 7]
-    >>> lot.allocation_table().iloc[-1]["total"]
+    >>> int(lot.allocation_table().iloc[-1]["total"])
     13
     """
 
@@ -398,9 +399,9 @@ class BatchLottery:
                 m -= 1
             limit = min(limit, m)
         if limit < n and self.on_full == "error":
-            left = {arm: max(cap - active[arm], 0) for arm, cap in self.capacity.items()}
+            places = {arm: max(cap - active[arm], 0) for arm, cap in self.capacity.items()}
             raise DesignError(
-                f"batch {batch!r} has {n} eligible units but the places left {left} admit only {limit} at "
+                f"batch {batch!r} has {n} eligible units but the places left {places} admit only {limit} at "
                 f"ratio {':'.join(map(str, self.ratio))}. Draw a smaller batch, withdraw units to free places, "
                 "or use on_full='stop' to admit a random subset."
             )
@@ -485,14 +486,21 @@ class BatchLottery:
         return freed
 
     def allocations(self) -> pd.DataFrame:
-        """One row per allocated unit: id, batch, date, top_up, arm, withdrawn, withdraw_reason."""
+        """One row per allocated unit.
+
+        Columns: id, batch, date, top_up, arm, withdrawn, withdraw_reason, and
+        the draw's UTC time stamp and batch seed (hex) from the log.
+        """
         state = self._replay()
         rows = [
-            (uid, rec["batch"], rec["date"], rec["top_up"], arm, uid in state.withdrawn, state.withdrawn.get(uid))
+            (uid, rec["batch"], rec["date"], rec["top_up"], arm, uid in state.withdrawn, state.withdrawn.get(uid),
+             rec["time"], rec["batch_seed"])
             for rec in state.draws
             for uid, arm in rec["units"]
         ]
-        return pd.DataFrame(rows, columns=["id", "batch", "date", "top_up", "arm", "withdrawn", "withdraw_reason"])
+        columns = ["id", "batch", "date", "top_up", "arm", "withdrawn", "withdraw_reason", "time", "batch_seed"]
+        frame = pd.DataFrame(rows, columns=columns)
+        return frame.astype({"top_up": bool, "withdrawn": bool})
 
     def exclusions(self) -> pd.DataFrame:
         """One row per excluded unit: id, batch, reason."""

@@ -1,0 +1,395 @@
+"""CONSORT participant flow: counts, reconciliation and a diagram.
+
+The flow of a two- (or more-) arm parallel trial, following the CONSORT 2010
+flow diagram (Schulz, Altman & Moher 2010, Figure 1): assessed for
+eligibility, excluded before randomisation (by reason), randomised, excluded
+after randomisation, allocated per arm (received / did not receive the
+allocated intervention), lost to follow-up, analysed and excluded from
+analysis.
+
+Reconciliation
+--------------
+Every stage must follow from the one before. :meth:`ConsortFlow.reconcile`
+checks, where the counts are given:
+
+1. assessed - excluded before randomisation = randomised;
+2. randomised - excluded after randomisation = sum of allocated;
+3. per arm: received + did not receive = allocated;
+4. per arm: allocated - excluded from analysis = analysed;
+5. per arm: lost to follow-up <= allocated.
+
+Seed 004 shows why: "223 took part in the lottery", 4 were excluded
+afterwards, and 218 were analysed, yet 223 - 4 = 219 (notes-004, section
+2.1). The report's own flow diagram is missing, and nothing flagged the
+difference.
+
+References
+----------
+Schulz, K. F., Altman, D. G. & Moher, D. (2010). CONSORT 2010 Statement:
+updated guidelines for reporting parallel group randomised trials. BMJ 340,
+c332. doi:10.1136/bmj.c332
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from effekt.errors import DataError, DesignError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from effekt.design.allocation_audit import Audit
+    from effekt.design.lottery import BatchLottery
+
+__all__ = ["ConsortFlow", "consort_from_lottery"]
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) and not (hasattr(value, "__index__")):
+        raise DataError(f"{what} must be a whole number of people; got {value!r}.")
+    value = int(value)
+    if value < 0:
+        raise DataError(f"{what} must not be negative; got {value}.")
+    return value
+
+
+def _reasons(mapping: Mapping[str, Any] | None, what: str) -> dict[str, int]:
+    return {str(k): _count(v, f"{what} ({k!r})") for k, v in (mapping or {}).items()}
+
+
+@dataclass(frozen=True)
+class ConsortFlow:
+    """Counts of a trial's participant flow (see the module notes).
+
+    Parameters
+    ----------
+    allocated : mapping arm -> int
+        Allocated to each arm (after any post-randomisation exclusions).
+    assessed : int, optional
+        Assessed for eligibility.
+    excluded : mapping reason -> int, optional
+        Excluded before randomisation.
+    randomised : int, optional
+        Randomised, as reported (default: assessed - excluded when assessed
+        is given, else the sum of allocated plus post-randomisation
+        exclusions).
+    excluded_after : mapping reason -> int, optional
+        Excluded after randomisation (e.g. found ineligible).
+    received : mapping arm -> int, optional
+        Received the allocated intervention.
+    not_received : mapping arm -> {reason: int}, optional
+        Did not receive it, by reason.
+    lost : mapping arm -> {reason: int}, optional
+        Lost to follow-up or discontinued, by reason (still analysed unless
+        also in ``excluded_from_analysis``).
+    excluded_from_analysis : mapping arm -> {reason: int}, optional
+    analysed : mapping arm -> int, optional
+        Analysed (default: allocated minus excluded from analysis).
+
+    Examples
+    --------
+    Seed 004 (notes-004, sections 2.1-2.2):
+
+    >>> flow = ConsortFlow(randomised=223, excluded_after={"not in the target group": 4},
+    ...                    allocated={"intervention": 109, "control": 109},
+    ...                    lost={"intervention": {"moved away": 2}, "control": {"moved away": 7}})
+    >>> flow.ok
+    False
+    >>> print(flow.problems[0])
+    randomised - excluded after randomisation = 223 - 4 = 219, but 218 are allocated (difference 1)
+    """
+
+    allocated: Mapping[str, int]
+    assessed: int | None = None
+    excluded: Mapping[str, int] = field(default_factory=dict)
+    randomised: int | None = None
+    excluded_after: Mapping[str, int] = field(default_factory=dict)
+    received: Mapping[str, int] | None = None
+    not_received: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    lost: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    excluded_from_analysis: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+    analysed: Mapping[str, int] | None = None
+
+    def __post_init__(self) -> None:
+        allocated = {str(a): _count(n, f"allocated to {a!r}") for a, n in dict(self.allocated).items()}
+        if len(allocated) < 2:
+            raise DesignError(f"allocated must give the count of two or more arms; got {allocated}.")
+        set_ = object.__setattr__
+        set_(self, "allocated", allocated)
+        if self.assessed is not None:
+            set_(self, "assessed", _count(self.assessed, "assessed"))
+        set_(self, "excluded", _reasons(self.excluded, "excluded"))
+        set_(self, "excluded_after", _reasons(self.excluded_after, "excluded after randomisation"))
+        for name in ("not_received", "lost", "excluded_from_analysis"):
+            value = {str(a): _reasons(r, f"{name} in arm {a!r}") for a, r in dict(getattr(self, name)).items()}
+            unknown = sorted(set(value) - set(allocated))
+            if unknown:
+                raise DataError(f"{name} names arm {unknown[0]!r}, which is not among the allocated arms {list(allocated)}.")
+            set_(self, name, value)
+        for name in ("received", "analysed"):
+            given = getattr(self, name)
+            if given is not None:
+                counts = {str(a): _count(n, f"{name} in arm {a!r}") for a, n in dict(given).items()}
+                unknown = sorted(set(counts) - set(allocated))
+                if unknown:
+                    raise DataError(f"{name} names arm {unknown[0]!r}, which is not among the allocated arms {list(allocated)}.")
+                set_(self, name, counts)
+        if self.randomised is not None:
+            set_(self, "randomised", _count(self.randomised, "randomised"))
+
+    # ------------------------------------------------------------------ derived counts
+
+    @property
+    def arms(self) -> list[str]:
+        return list(self.allocated)
+
+    @property
+    def n_randomised(self) -> int:
+        """Randomised: as reported, else derived (module notes)."""
+        if self.randomised is not None:
+            return int(self.randomised)
+        if self.assessed is not None:
+            return int(self.assessed) - sum(self.excluded.values())
+        return sum(self.allocated.values()) + sum(self.excluded_after.values())
+
+    def n_analysed(self, arm: str) -> int:
+        if self.analysed is not None and arm in self.analysed:
+            return int(self.analysed[arm])
+        return self.allocated[arm] - sum(self.excluded_from_analysis.get(arm, {}).values())
+
+    # ------------------------------------------------------------------ reconciliation
+
+    def reconcile(self) -> pd.DataFrame:
+        """One row per check: check, expected, reported, difference, ok."""
+        rows: list[dict[str, Any]] = []
+
+        def add(check: str, expected: int, reported: int, text: str) -> None:
+            rows.append({"check": check, "expected": expected, "reported": reported,
+                         "difference": expected - reported, "ok": expected == reported, "text": text})
+
+        n_excl = sum(self.excluded.values())
+        if self.assessed is not None and self.randomised is not None:
+            exp = int(self.assessed) - n_excl
+            add("assessed - excluded = randomised", exp, int(self.randomised),
+                f"assessed - excluded before randomisation = {self.assessed} - {n_excl} = {exp}, but {self.randomised} are randomised")
+        n_after = sum(self.excluded_after.values())
+        total = sum(self.allocated.values())
+        exp = self.n_randomised - n_after
+        add("randomised - excluded after = allocated", exp, total,
+            f"randomised - excluded after randomisation = {self.n_randomised} - {n_after} = {exp}, but {total} are allocated")
+        for arm in self.arms:
+            alloc = self.allocated[arm]
+            if self.received is not None and arm in self.received:
+                nr = sum(self.not_received.get(arm, {}).values())
+                got = self.received[arm] + nr
+                add(f"{arm}: received + not received = allocated", alloc, got,
+                    f"{arm}: received + did not receive = {self.received[arm]} + {nr} = {got}, but {alloc} are allocated")
+            if self.analysed is not None and arm in self.analysed:
+                ex = sum(self.excluded_from_analysis.get(arm, {}).values())
+                exp = alloc - ex
+                add(f"{arm}: allocated - excluded from analysis = analysed", exp, int(self.analysed[arm]),
+                    f"{arm}: allocated - excluded from analysis = {alloc} - {ex} = {exp}, but {self.analysed[arm]} are analysed")
+            lost = sum(self.lost.get(arm, {}).values())
+            if lost > alloc:
+                add(f"{arm}: lost <= allocated", alloc, lost, f"{arm}: {lost} lost to follow-up, more than the {alloc} allocated")
+        return pd.DataFrame(rows, columns=["check", "expected", "reported", "difference", "ok", "text"])
+
+    @property
+    def problems(self) -> list[str]:
+        """A sentence per failed check (empty when the flow adds up)."""
+        table = self.reconcile()
+        return [f"{t} (difference {d})" for t, d in zip(table.loc[~table["ok"], "text"], table.loc[~table["ok"], "difference"])]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every check holds."""
+        return not self.problems
+
+    def to_frame(self) -> pd.DataFrame:
+        """The flow as a tidy table: stage, arm, reason, n."""
+        rows: list[tuple[str, str, str, int]] = []
+        if self.assessed is not None:
+            rows.append(("assessed", "", "", int(self.assessed)))
+        rows += [("excluded", "", r, n) for r, n in self.excluded.items()]
+        rows.append(("randomised", "", "", self.n_randomised))
+        rows += [("excluded after randomisation", "", r, n) for r, n in self.excluded_after.items()]
+        for arm in self.arms:
+            rows.append(("allocated", arm, "", self.allocated[arm]))
+            if self.received is not None and arm in self.received:
+                rows.append(("received", arm, "", self.received[arm]))
+            rows += [("did not receive", arm, r, n) for r, n in self.not_received.get(arm, {}).items()]
+            rows += [("lost to follow-up", arm, r, n) for r, n in self.lost.get(arm, {}).items()]
+            rows += [("excluded from analysis", arm, r, n) for r, n in self.excluded_from_analysis.get(arm, {}).items()]
+            rows.append(("analysed", arm, "", self.n_analysed(arm)))
+        return pd.DataFrame(rows, columns=["stage", "arm", "reason", "n"])
+
+    # ------------------------------------------------------------------ diagram
+
+    def plot(self) -> Figure:
+        """The CONSORT diagram as a matplotlib Figure (failed checks noted in red)."""
+        from matplotlib.figure import Figure
+
+        J = len(self.arms)
+        width = max(8.0, 3.6 * J)
+        fig = Figure(figsize=(width, 9.0))
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_xlim(0, width)
+        ax.set_ylim(0, 9.0)
+        ax.axis("off")
+        style = {"boxstyle": "square,pad=0.4", "facecolor": "white", "edgecolor": "black"}
+
+        def box(x: float, y: float, text: str) -> None:
+            ax.text(x, y, text, ha="center", va="center", fontsize=8.5, bbox=style, wrap=True)
+
+        def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "color": "black"})
+
+        def reasons(title: str, n: int, by: Mapping[str, int]) -> str:
+            return "\n".join([f"{title} (n={n})", *[f"  - {r} (n={k})" for r, k in by.items()]])
+
+        mid = width / 2
+        top = 8.4
+        if self.assessed is not None:
+            box(mid, top, f"Assessed for eligibility (n={self.assessed})")
+            box(mid + width / 4, top - 0.9, reasons("Excluded", sum(self.excluded.values()), self.excluded))
+            arrow(mid, top - 0.25, mid, 6.95)
+            arrow(mid, top - 0.9, mid + width / 4 - 1.2, top - 0.9)
+        box(mid, 6.7, f"Randomised (n={self.n_randomised})")
+        if self.excluded_after:
+            box(mid + width / 4, 6.05, reasons("Excluded after randomisation", sum(self.excluded_after.values()), self.excluded_after))
+            arrow(mid, 6.05, mid + width / 4 - 1.4, 6.05)
+        xs = [width * (j + 0.5) / J for j in range(J)]
+        ax.plot([mid, mid], [6.45, 5.6], color="black", linewidth=1)
+        ax.plot([xs[0], xs[-1]], [5.6, 5.6], color="black", linewidth=1)
+        for x, arm in zip(xs, self.arms):
+            arrow(x, 5.6, x, 5.3)
+            lines = [f"Allocated to {arm} (n={self.allocated[arm]})"]
+            if self.received is not None and arm in self.received:
+                lines.append(f"  Received allocated intervention (n={self.received[arm]})")
+            nr = self.not_received.get(arm, {})
+            if nr:
+                lines.append(reasons("  Did not receive it", sum(nr.values()), nr))
+            box(x, 4.9, "\n".join(lines))
+            lost = self.lost.get(arm, {})
+            box(x, 3.3, reasons("Lost to follow-up", sum(lost.values()), lost))
+            exa = self.excluded_from_analysis.get(arm, {})
+            box(x, 1.8, "\n".join([f"Analysed (n={self.n_analysed(arm)})", *([reasons("  Excluded from analysis", sum(exa.values()), exa)] if exa else [])]))
+            arrow(x, 4.45, x, 3.65)
+            arrow(x, 2.95, x, 2.15)
+        for label, y in (("Enrolment", 7.6), ("Allocation", 4.9), ("Follow-up", 3.3), ("Analysis", 1.8)):
+            ax.text(0.1, y, label, rotation=90, va="center", fontsize=9, color="#2166ac", fontweight="bold")
+        problems = self.problems
+        if problems:
+            ax.text(mid, 0.5, "Counts do not add up:\n" + "\n".join(problems), ha="center", va="center", fontsize=8, color="#b2182b")
+        return fig
+
+    def save(self, path: str | os.PathLike[str]) -> list[Path]:
+        """Write the diagram as SVG and PNG: ``path`` with each suffix.
+
+        ``save("flow")`` (or ``"flow.svg"``) writes ``flow.svg`` and
+        ``flow.png``. Each file is written to a temporary file and renamed, so
+        no half-written diagram is left behind.
+        """
+        stem = Path(path)
+        if stem.suffix.lower() in (".svg", ".png"):
+            stem = stem.with_suffix("")
+        fig = self.plot()
+        out = []
+        for fmt in ("svg", "png"):
+            target = stem.with_name(f"{stem.name}.{fmt}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fig.savefig(fh, format=fmt, dpi=150, bbox_inches="tight")
+                os.replace(tmp, target)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+                raise
+            out.append(target)
+        return out
+
+
+def consort_from_lottery(
+    lottery: BatchLottery,
+    *,
+    audit: Audit | None = None,
+    received: Mapping[str, int] | None = None,
+    not_received: Mapping[str, Mapping[str, int]] | None = None,
+    excluded_from_analysis: Mapping[str, Mapping[str, int]] | None = None,
+    analysed: Mapping[str, int] | None = None,
+) -> ConsortFlow:
+    """The flow counts recorded by a batch lottery's log.
+
+    Assessed = every unit listed in a batch; excluded = the units excluded
+    before the draw, by reason (capacity and eligibility rules); allocated
+    per arm; lost to follow-up = withdrawn units by arm and reason. The
+    other stages come from the arguments, and ``audit=`` (an
+    :class:`~effekt.design.allocation_audit.Audit` of the same units) fills
+    *received* (delivered arm = allocated arm) and *did not receive*, by
+    the audit's status (``"swapped batch"``, ``"wrong arm"``, ``"not
+    delivered"``). ``analysed`` defaults to
+    allocated minus excluded from analysis: intention to treat). Units
+    found ineligible after the draw: build a :class:`ConsortFlow` directly
+    with ``excluded_after``.
+
+    Examples
+    --------
+    >>> from effekt.design import BatchLottery
+    >>> lot = BatchLottery(None, seed=1, exclude={"aged under 30": lambda u: u["age"] < 30})
+    >>> import pandas as pd
+    >>> _ = lot.draw(pd.DataFrame({"id": range(6), "age": [25, 40, 41, 52, 33, 29]}), batch="b1")
+    >>> flow = consort_from_lottery(lot)
+    >>> flow.assessed, flow.excluded, flow.ok
+    (6, {'aged under 30': 2}, True)
+    """
+    alloc = lottery.allocations()
+    excl = lottery.exclusions()
+    if audit is not None:
+        if received is not None or not_received is not None:
+            raise DesignError("give audit= or received=/not_received=, not both: the audit supplies them.")
+        units = audit.units
+        unknown = set(alloc["id"]) ^ set(units["id"])
+        if unknown:
+            raise DataError(
+                f"the audit covers other units than the lottery ({len(unknown)} ids differ, e.g. {sorted(map(str, unknown))[:3]}); "
+                "audit the lottery's allocations."
+            )
+        got: dict[str, int] = {}
+        missed: dict[str, dict[str, int]] = {}
+        for arm, status in zip(units["randomised"], units["status"]):
+            if status == "as randomised":
+                got[str(arm)] = got.get(str(arm), 0) + 1
+            else:
+                by = missed.setdefault(str(arm), {})
+                by[str(status)] = by.get(str(status), 0) + 1
+        received = {arm: got.get(arm, 0) for arm in lottery.arms}
+        not_received = missed
+    allocated = {arm: int((alloc["arm"] == arm).sum()) for arm in lottery.arms}
+    excluded = {str(r): int(n) for r, n in excl["reason"].value_counts(sort=False).items()}
+    lost: dict[str, dict[str, int]] = {}
+    gone = alloc.loc[alloc["withdrawn"].to_numpy(dtype=bool)]
+    for arm, reason in zip(gone["arm"], gone["withdraw_reason"]):
+        by_reason = lost.setdefault(str(arm), {})
+        by_reason[str(reason)] = by_reason.get(str(reason), 0) + 1
+    return ConsortFlow(
+        allocated=allocated,
+        assessed=len(alloc) + len(excl),
+        excluded=excluded,
+        randomised=len(alloc),
+        received=received,
+        not_received=dict(not_received or {}),
+        lost=lost,
+        excluded_from_analysis=dict(excluded_from_analysis or {}),
+        analysed=analysed,
+    )
