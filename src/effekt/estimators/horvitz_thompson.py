@@ -133,7 +133,11 @@ class HorvitzThompson:
     -----
     estimatr's ``horvitz_thompson`` gives the same estimate and standard
     error for simple, complete, blocked and clustered designs; its
-    ``condition_pr_mat`` for arbitrary designs has no counterpart here.
+    ``condition_pr_mat`` for arbitrary designs has no counterpart here. A
+    design whose number treated per block varies between draws (e.g. odd
+    blocks whose extra unit is assigned at random) is neither: with an
+    ``assignment`` it is analysed as simple (independent assignment), whose
+    joint probabilities only approximate its own.
 
     References
     ----------
