@@ -7,13 +7,13 @@ interval, changed every unit's outcome by the same ``tau``).
 Formula: with ``T(z, y)`` the estimator's statistic, ``z`` the realised
 assignment and ``z_1..z_K`` assignments the design could have produced,
 
-    p = #{k : |T(z_k, y) - 0| >= |T(z, y)|} / K                 (all K enumerated)
+    p = #{k : |T(z_k, y)| >= |T(z, y)|} / K                     (all K enumerated)
     p = (1 + #{k : |T(z_k, y)| >= |T(z, y)|}) / (1 + K)         (K sampled)
 
 and the interval is ``{tau : p(tau) > alpha}`` where ``p(tau)`` tests
-``y_i(1) = y_i(0) + tau`` using the outcomes ``y - tau z + tau z_k`` the
-null implies under ``z_k`` (Rosenbaum 2002, ch. 2; Imbens & Rubin 2015,
-ch. 5).
+``y_i(1) = y_i(0) + tau`` by the same count with ``|T - tau|``, ``T``
+computed on the outcomes ``y - tau z + tau z_k`` the null implies under
+``z_k`` (Rosenbaum 2002, ch. 2; Imbens & Rubin 2015, ch. 5).
 
 Defaults and why: ``estimator="difference_in_means"``; exact enumeration
 whenever the design has at most ``max_exact`` (10,000) assignments,
