@@ -118,6 +118,7 @@ def run_example() -> str:
             {
                 "outcome": outcome,
                 "estimator": name,
+                "estimand": head.estimand,
                 "design": head.design,
                 "estimate": head.estimate,
                 "conf.low": head.conf_int[0],

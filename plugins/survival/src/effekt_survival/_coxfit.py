@@ -1,0 +1,187 @@
+"""Cox fits shared by ``cox``, ``cause_specific_cox`` and ``fine_gray``.
+
+Takes checked arrays, fits the model through :mod:`effekt_survival._coxkernel`
+and assembles everything a hazard-ratio result reports: Wald, likelihood-ratio
+and score tests of the treatment term, Wald and profile-likelihood intervals,
+model-based or cluster-robust standard errors and the proportional-hazards
+test from scaled Schoenfeld residuals.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import optimize, stats
+
+from effekt.errors import EstimationError
+from effekt_survival import _coxkernel as K
+
+__all__ = ["CoxFit", "fit_cox", "ph_test", "km_transform"]
+
+
+@dataclass
+class CoxFit:
+    terms: list[str]
+    beta: np.ndarray
+    vcov: np.ndarray
+    vcov_model: np.ndarray
+    loglik: float
+    loglik_reduced: float
+    score_stat: float
+    iterations: int
+    n_events: int
+    profile_ci: tuple[float, float] | None
+    ph: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def se(self) -> np.ndarray:
+        return np.sqrt(np.diag(self.vcov))
+
+
+def km_transform(time: np.ndarray, event: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """1 - KM(t) of the pooled data, evaluated at each row's time (R's cox.zph default)."""
+    times, inv = np.unique(time, return_inverse=True)
+    d = np.bincount(inv, weights=weights * event, minlength=times.size)
+    n_at = np.bincount(inv, weights=weights, minlength=times.size)
+    at_risk = n_at[::-1].cumsum()[::-1]
+    surv = np.cumprod(1.0 - d / at_risk)
+    return np.asarray(1.0 - surv[inv])
+
+
+def ph_test(
+    P: K.CoxProblem,
+    beta: np.ndarray,
+    vcov: np.ndarray,
+    stop: np.ndarray,
+    event: np.ndarray,
+    weights: np.ndarray,
+    terms: list[str],
+    transform: str = "km",
+) -> list[dict[str, Any]]:
+    """Grambsch & Therneau (1994, Biometrika 81:515) test per term.
+
+    Scaled Schoenfeld residuals ``s*_i = d V s_i`` (plus beta); the statistic
+    for term k is ``(sum_i (g_i - gbar) s*_ik)^2 / (d V_kk sum_i (g_i - gbar)^2)``,
+    chi-squared with 1 df, ``g`` the transformed event time. This is the
+    approximation lifelines implements (and R used before survival 3.0).
+    """
+    resid, rows = K.schoenfeld(P, beta)
+    d = resid.shape[0]
+    scaled = d * resid @ vcov
+    if transform == "km":
+        g_all = km_transform(stop, event.astype(float), weights)
+        g = g_all[rows]
+    elif transform == "rank":
+        g = stats.rankdata(stop[rows])
+    elif transform == "identity":
+        g = stop[rows]
+    elif transform == "log":
+        g = np.log(stop[rows])
+    else:  # pragma: no cover - validated by the caller
+        raise ValueError(transform)
+    gc = g - g.mean()
+    denom = d * np.diag(vcov) * float(gc @ gc)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = (gc @ scaled) ** 2 / denom
+    out = []
+    for k, term in enumerate(terms):
+        s = float(stat[k])
+        p = float(stats.chi2.sf(s, 1)) if math.isfinite(s) else float("nan")
+        out.append({"term": term, "statistic": s, "p_value": p, "transform": transform})
+    return out
+
+
+def _profile_loglik(P: K.CoxProblem, X_other: np.ndarray, z: np.ndarray, b: float, start: np.ndarray) -> float:
+    Q = K.CoxProblem(**{**P.__dict__, "X": X_other, "offset": P.offset + b * z})
+    beta, ll, _, _ = K.newton(Q, start)
+    return ll
+
+
+def fit_cox(
+    stop: np.ndarray,
+    event: np.ndarray,
+    z: np.ndarray,
+    X: np.ndarray | None,
+    *,
+    terms: list[str],
+    strata: np.ndarray | None,
+    entry: np.ndarray | None,
+    weights: np.ndarray | None,
+    clusters: np.ndarray | None,
+    ties: str,
+    alpha: float,
+    profile: bool,
+    ph_transform: str | None,
+    estimator: str,
+) -> CoxFit:
+    """Fit ``h(t | z, x) = h0_s(t) exp(beta_z z + x' beta_x)`` and test ``beta_z = 0``."""
+    n = stop.shape[0]
+    full = np.column_stack([z.astype(float)] + ([X] if X is not None and X.size else []))
+    P = K.prepare(stop, event, full, strata=strata, start=entry, weights=weights, ties=ties)
+    try:
+        beta, ll, info, it = K.newton(P)
+    except EstimationError as exc:
+        raise EstimationError(f"{estimator}: {str(exc).removeprefix('cox: ')}") from None
+    try:
+        vcov_model = np.linalg.inv(info)
+    except np.linalg.LinAlgError:  # pragma: no cover - newton already solved with it
+        raise EstimationError(f"{estimator}: the information matrix is singular.") from None
+    vcov = vcov_model
+    if clusters is not None:
+        R = K.score_residuals(P, beta)
+        k = int(clusters.max()) + 1
+        Rc = np.zeros((k, R.shape[1]))
+        np.add.at(Rc, clusters, R)
+        vcov = vcov_model @ (Rc.T @ Rc) @ vcov_model
+    # reduced model: treatment coefficient fixed at 0
+    X_other = P.X[:, 1:]
+    z_sorted = P.X[:, 0]
+    Q = K.CoxProblem(**{**P.__dict__, "X": X_other})
+    beta_r, ll_r, _, _ = K.newton(Q)
+    b0 = np.concatenate([[0.0], beta_r])
+    _, U, I0 = K.loglik_grad_hess(P, b0)
+    try:
+        score_stat = float(U @ np.linalg.solve(I0, U))
+    except np.linalg.LinAlgError:
+        score_stat = float("nan")
+    pci = None
+    if profile:
+        crit = float(stats.chi2.ppf(1.0 - alpha, 1))
+        se_z = math.sqrt(vcov_model[0, 0])
+
+        def f(b: float) -> float:
+            return 2.0 * (ll - _profile_loglik(P, X_other, z_sorted, b, beta[1:])) - crit
+
+        ends = []
+        for sign in (-1.0, 1.0):
+            step = sign * 2.0 * se_z * math.sqrt(crit)
+            hi = beta[0] + step
+            tries = 0
+            while f(hi) < 0 and tries < 20:
+                hi = beta[0] + (hi - beta[0]) * 2.0
+                tries += 1
+            if tries == 20:
+                ends.append(sign * math.inf)
+                continue
+            ends.append(optimize.brentq(f, beta[0], hi, xtol=1e-10))
+        pci = (math.exp(ends[0]), math.exp(ends[1]))
+    ph = []
+    if ph_transform is not None:
+        w = np.ones(n) if weights is None else weights
+        ph = ph_test(P, beta, vcov, stop, (event > 0), w, terms, ph_transform)
+    return CoxFit(
+        terms=terms,
+        beta=beta,
+        vcov=vcov,
+        vcov_model=vcov_model,
+        loglik=ll,
+        loglik_reduced=ll_r,
+        score_stat=score_stat,
+        iterations=it,
+        n_events=P.n_events,
+        profile_ci=pci,
+        ph=ph,
+    )
