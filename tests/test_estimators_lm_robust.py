@@ -393,3 +393,15 @@ def test_assignment_supplies_treatment_and_blocks():
         assert a.estimate == pytest.approx(b.estimate, rel=1e-12)
     with pytest.raises(DesignError, match="not formula="):
         ef.estimate("lm_robust", data=df, formula="y ~ x", assignment=asg)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_r_squared_of_the_whole_model_matches_statsmodels(weighted):
+    df = _trial(13)
+    B = pd.get_dummies(df.block, drop_first=True).astype(float)
+    X = sm.add_constant(pd.concat([df[["z", "x"]].astype(float), B], axis=1))
+    ref = (sm.WLS(df.y, X, weights=df.w) if weighted else sm.OLS(df.y, X)).fit()
+    res = ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["x"], blocks="block",
+                      weights="w" if weighted else None)
+    assert res.extra["r_squared"] == pytest.approx(ref.rsquared, rel=1e-10)
+    assert res.extra["adj_r_squared"] == pytest.approx(ref.rsquared_adj, rel=1e-10)

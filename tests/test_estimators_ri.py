@@ -102,6 +102,8 @@ def _trial(seed, n=120):
         ("lm_robust", lambda d: _Coefficient(d[["x"]].to_numpy(), d.b.to_numpy(), d.w.to_numpy(), len(d)),
          dict(blocks="b", weights="w", covariates=["x"])),
         ("lin", lambda d: _Lin(d[["x"]].to_numpy(), d.w.to_numpy(), len(d)), dict(weights="w", covariates=["x"])),
+        ("lin", lambda d: _Lin(np.column_stack([d.x, pd.get_dummies(d.b, drop_first=True).astype(float)]),
+                               d.w.to_numpy(), len(d)), dict(weights="w", covariates=["x"], blocks="b")),
     ],
 )
 def test_vectorised_statistics_equal_the_estimators(name, make, spec):
@@ -237,3 +239,11 @@ def test_with_an_effekt_design_cluster_assignment():
     y = np.random.default_rng(1).normal(size=30) + asg.treatment
     res = ef.estimate("ri", data=pd.DataFrame({"y": y}), outcome="y", assignment=asg)
     assert res.extra["exact"] and res.extra["n_permutations"] == 252
+
+
+def test_lin_with_blocks_is_vectorised():
+    df = _trial(8, n=60)
+    res = ef.estimate("ri", data=df, outcome="y", treatment="z", estimator="lin", covariates=["x"], blocks="b",
+                      sims=200, seed=3)
+    assert not np.isnan(res.conf_int[0])  # built-in statistic: it has an interval
+    assert res.extra["statistic"] == pytest.approx(res.estimate, rel=1e-10)

@@ -85,7 +85,27 @@ def fit_linear(
         fixed_effects=tuple(mf.fe_names),
         n_absorbed=n_absorbed,
         warnings=tuple(warnings),
+        extra=_fit_statistics(mf, fit.residuals, fit.k),
     )
+
+
+def _fit_statistics(mf: ModelFrame, resid: np.ndarray, k_total: int) -> dict[str, float]:
+    """R-squared of the whole model (fixed effects included) and its adjusted form, as estimatr.
+
+    ``R2 = 1 - sum w e^2 / sum w (y - ybar_w)^2``, uncentred without an
+    intercept or fixed effects; ``adj = 1 - (1 - R2) (n - i) / (n - k)``, ``i``
+    one with an intercept (or fixed effects), else zero.
+    """
+    w = np.ones(mf.n) if mf.weights is None else mf.weights
+    centred = bool(mf.fixed_effects) or "(Intercept)" in mf.terms
+    ybar = (w @ mf.y) / w.sum() if centred else 0.0
+    sst = float(w @ (mf.y - ybar) ** 2)
+    ssr = float(w @ resid**2)
+    if sst <= 0:
+        return {}
+    r2 = 1.0 - ssr / sst
+    adj = 1.0 - (1.0 - r2) * (mf.n - int(centred)) / (mf.n - k_total)
+    return {"r_squared": r2, "adj_r_squared": adj}
 
 
 def lm_robust(
@@ -177,7 +197,9 @@ class LmRobust:
     -------
     EffectResult
         For ``term``; ``extra["terms"]`` holds every coefficient (tidy
-        records), ``extra["n_absorbed"]`` the fixed-effect parameters.
+        records), ``extra["n_absorbed"]`` the fixed-effect parameters,
+        ``extra["r_squared"]`` and ``extra["adj_r_squared"]`` the fit of the
+        whole model (fixed effects included).
 
     Raises
     ------
@@ -285,6 +307,7 @@ def report(model: LinearModel, mf: ModelFrame, term: str, **extra: Any) -> Effec
         "n_absorbed": model.n_absorbed,
         "fixed_effects": list(model.fixed_effects),
         "n_clusters": model.n_clusters,
+        **model.extra,
     }
     info.update(extra)
     counts: dict[str, Any] = {}

@@ -511,8 +511,13 @@ class RandomizationInference:
             return _DifferenceInMeans(cols.blocks, cols.weights, n, treated)
         if estimator == "lm_robust" and not (extra_keys - {"se_type"}):
             return _Coefficient(cols.X, cols.blocks, cols.weights, n)
-        if estimator == "lin" and cols.X is not None and cols.blocks is None and not (extra_keys - {"se_type"}):
-            return _Lin(cols.X, cols.weights, n)
+        if estimator == "lin" and (cols.X is not None or cols.blocks is not None) and not (extra_keys - {"se_type"}):
+            # blocks enter lin as centred indicators interacted with treatment: covariates of the arms' fits
+            X = np.zeros((n, 0)) if cols.X is None else cols.X
+            if cols.blocks is not None:
+                L = int(cols.blocks.max()) + 1
+                X = np.column_stack([X, (cols.blocks[:, None] == np.arange(1, L)[None, :]).astype(float)])
+            return _Lin(X, cols.weights, n)
         if estimator == "horvitz_thompson" and set(spec) <= {"probabilities", "blocks", "clusters"}:
             prob = spec.get("probabilities")
             if isinstance(prob, str) and prob in frame.columns:
