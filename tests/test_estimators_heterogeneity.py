@@ -103,3 +103,17 @@ def test_subgroup_without_both_arms():
 def test_moderator_named_twice():
     with pytest.raises(DesignError, match="moderator 'z' is also"):
         ef.estimate("heterogeneity", data=_trial(0), outcome="y", treatment="z", moderators=["z"])
+
+
+def test_moderator_constant_within_blocks():
+    # e.g. the organisation form of a job centre, with job centres as blocks: its main
+    # effect is absorbed by the block effects, the subgroup effects remain
+    df = _trial(6)
+    df["form"] = np.where(df.b == 0, "one person", "two people")
+    tab = ef.estimate("heterogeneity", data=df, outcome="y", treatment="z", moderators=["form"], blocks="b")
+    ref = ef.estimate("heterogeneity", data=df, outcome="y", treatment="z", moderators=["form"])
+    assert tab.terms == ["overall", "form=one person", "form=two people"]
+    assert np.isfinite(tab.extra["interaction_tests"]["form"]["p_value"])
+    assert tab["form=one person"].estimate == pytest.approx(
+        ef.estimate("lm_robust", data=df[df.b == 0], outcome="y", treatment="z").estimate, rel=1e-10)
+    assert ref["form=one person"].estimate == pytest.approx(tab["form=one person"].estimate, rel=1e-10)

@@ -215,8 +215,10 @@ class Heterogeneity:
                 "Merge it with a neighbouring level or drop the moderator."
             )
         base = [j for j, t in enumerate(mf.terms) if t != mf.treatment]
-        parts = [mf.X[:, base]] + [((codes == lv) & True).astype(float)[:, None] for lv in range(1, L)]
-        terms = [mf.terms[j] for j in base] + [f"{m}[{levels[lv]}]" for lv in range(1, L)]
+        mains = np.column_stack([(codes == lv).astype(float) for lv in range(1, L)])
+        keep = _not_absorbed(mf, mains)  # a moderator constant within blocks has its main effect absorbed
+        parts = [mf.X[:, base], mains[:, keep]]
+        terms = [mf.terms[j] for j in base] + [f"{m}[{levels[lv]}]" for lv in range(1, L) if keep[lv - 1]]
         effect_terms = [f"{m}={levels[lv]}" for lv in range(L)]
         parts += [(z * (codes == lv))[:, None] for lv in range(L)]
         terms += effect_terms
@@ -243,14 +245,26 @@ class Heterogeneity:
         w = np.ones(mf.n) if mf.weights is None else mf.weights
         vc = v - (w @ v) / w.sum()
         at_mean, slope = f"{m}@mean", f"{m}:slope"
-        X = np.column_stack([mf.X, vc, mf.z * vc])
-        terms = [at_mean if t == mf.treatment else t for t in mf.terms] + [str(m), slope]
+        main = vc[:, None][:, _not_absorbed(mf, vc[:, None])]
+        X = np.column_stack([mf.X, main, mf.z * vc])
+        terms = [at_mean if t == mf.treatment else t for t in mf.terms] + [str(m)] * main.shape[1] + [slope]
         sub = replace(mf, X=X, terms=terms, treatment=at_mean)
         model = fit_linear(sub, se_type=se_type, alpha=alpha, estimator=self.name, df_terms=[at_mean, slope])
         rows = [model.result(t, extra={"moderator": str(m)}) for t in (at_mean, slope)]
         R = np.zeros((1, len(terms)))
         R[0, model.index(slope)] = 1.0
         return rows, contrast_test(model, R)
+
+
+def _not_absorbed(mf: ModelFrame, A: np.ndarray) -> np.ndarray:
+    """Which columns of ``A`` survive the model's fixed effects (all, without them)."""
+    if not mf.fixed_effects:
+        return np.ones(A.shape[1], dtype=bool)
+    from effekt.estimators._absorb import Absorber
+
+    within = Absorber(mf.fixed_effects, mf.weights).demean(A)
+    before = np.sqrt((A**2).sum(axis=0))
+    return np.asarray(np.sqrt((within**2).sum(axis=0)) > 1e-9 * before)
 
 
 def forest_plot(table: EffectTable, *, ax: Any = None, title: str | None = None) -> Any:
