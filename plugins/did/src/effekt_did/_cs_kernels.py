@@ -1,0 +1,301 @@
+"""Arithmetic of the Callaway-Sant'Anna estimator on arrays.
+
+Everything here works on a balanced panel in wide form: ``Y`` is
+``(n_units, n_periods)``, ``G`` each unit's first treated period index
+(``-1`` = never treated within the sample), ``w`` unit weights with mean 1.
+Influence functions are on the full-sample scale: ``se = sqrt(sum psi^2) / n``
+(Callaway & Sant'Anna 2021, Theorem 2; R did's ``getSE``).
+
+The 2x2 building blocks follow Sant'Anna & Zhao (2020): outcome regression
+(their eq. 2.2), standardised IPW (eq. 2.4 with normalised weights) and the
+doubly robust estimator (eq. 3.1), each with its influence function.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from effekt.errors import EstimationError
+
+__all__ = ["GTCell", "att_gt", "aggregate", "multiplier_bootstrap", "logit_fit"]
+
+
+@dataclass(frozen=True)
+class GTCell:
+    g: int  # cohort index (period index of first treatment)
+    t: int  # period index
+    base: int  # base period index
+    att: float
+    n_treated: int
+    n_control: int
+
+
+def logit_fit(X: np.ndarray, d: np.ndarray, w: np.ndarray, *, maxiter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted logistic regression by Newton-Raphson; returns (coef, fitted)."""
+    beta = np.zeros(X.shape[1])
+    for _ in range(maxiter):
+        eta = np.clip(X @ beta, -35, 35)
+        p = 1.0 / (1.0 + np.exp(-eta))
+        grad = X.T @ (w * (d - p))
+        H = (X * (w * p * (1 - p))[:, None]).T @ X
+        try:
+            step = np.linalg.solve(H, grad)
+        except np.linalg.LinAlgError:
+            raise EstimationError("the propensity-score model is singular: a covariate is constant or "
+                                  "collinear within a comparison; drop it.") from None
+        beta += step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    eta = np.clip(X @ beta, -35, 35)
+    return beta, 1.0 / (1.0 + np.exp(-eta))
+
+
+def _did_2x2(dy: np.ndarray, D: np.ndarray, w: np.ndarray, X: np.ndarray | None, method: str
+             ) -> tuple[float, np.ndarray]:
+    """ATT and influence function (subset scale, mean over the subset) of one 2x2 comparison."""
+    n1 = dy.size
+    wt = w * D
+    if X is None:
+        wc = w * (1 - D)
+        mt = wt.sum() / n1
+        mc = wc.sum() / n1
+        eta_t = (wt * dy).sum() / n1 / mt
+        eta_c = (wc * dy).sum() / n1 / mc
+        inf = wt * (dy - eta_t) / mt - wc * (dy - eta_c) / mc
+        return float(eta_t - eta_c), inf
+    wo = w * (1 - D)
+    need_or = method in ("reg", "dr")
+    need_ps = method in ("ipw", "dr")
+    if need_or:
+        XtWX = (X * wo[:, None]).T @ X
+        try:
+            XpX_inv = np.linalg.inv(XtWX / n1)
+        except np.linalg.LinAlgError:
+            raise EstimationError("the outcome regression among the comparison units is singular: a "
+                                  "covariate is constant or collinear there; drop it.") from None
+        beta = np.linalg.solve(XtWX, X.T @ (wo * dy))
+        out = X @ beta
+        lin_ols = (wo * (dy - out))[:, None] * X @ XpX_inv  # (n1, k)
+    if need_ps:
+        _, ps = logit_fit(X, D, w)
+        ps = np.minimum(ps, 1 - 1e-6)
+        score_ps = (w * (D - ps))[:, None] * X
+        Hps = np.linalg.inv((X * (w * ps * (1 - ps))[:, None]).T @ X / n1)
+        lin_ps = score_ps @ Hps
+    if method == "reg":
+        mt = wt.mean()
+        eta_t = (wt * dy).mean() / mt
+        eta_c = (wt * out).mean() / mt
+        inf_t = (wt * dy - wt * eta_t) / mt
+        inf_c1 = wt * out - wt * eta_c
+        M1 = (wt[:, None] * X).mean(axis=0)
+        inf = inf_t - (inf_c1 + lin_ols @ M1) / mt
+        return float(eta_t - eta_c), inf
+    wc = w * ps * (1 - D) / (1 - ps)
+    mt, mc = wt.mean(), wc.mean()
+    if method == "ipw":
+        eta_t = (wt * dy).mean() / mt
+        eta_c = (wc * dy).mean() / mc
+        inf_t = (wt * dy - wt * eta_t) / mt
+        inf_c = (wc * dy - wc * eta_c) / mc
+        M2 = (wc * (dy - eta_c))[:, None] * X
+        inf = inf_t - (inf_c + lin_ps @ (M2.mean(axis=0) / mc))
+        return float(eta_t - eta_c), inf
+    r = dy - out
+    eta_t = (wt * r).mean() / mt
+    eta_c = (wc * r).mean() / mc
+    inf_t = (wt * r - wt * eta_t - lin_ols @ (wt[:, None] * X).mean(axis=0)) / mt
+    M2 = ((wc * (r - eta_c))[:, None] * X).mean(axis=0)
+    M3 = (wc[:, None] * X).mean(axis=0)
+    inf_c = (wc * r - wc * eta_c + lin_ps @ M2 - lin_ols @ M3) / mc
+    return float(eta_t - eta_c), inf_t - inf_c
+
+
+def att_gt(
+    Y: np.ndarray,
+    G: np.ndarray,
+    w: np.ndarray,
+    Xb: np.ndarray | None,
+    *,
+    control_group: str,
+    base_period: str,
+    anticipation: int,
+    method: str,
+) -> tuple[list[GTCell], np.ndarray]:
+    """All ATT(g, t) and their influence functions ``(n, n_cells)``.
+
+    Base period: ``varying`` compares t with t-1 before treatment and with
+    g-1-anticipation after; ``universal`` always with g-1-anticipation
+    (that cell itself is reported as 0 with a zero influence function).
+    Comparison units: never treated (``G == -1``), or not yet treated by
+    ``max(t, base) + anticipation`` and not in cohort g.
+    ``Xb(s)`` gives the covariates at period index s (covariates are taken
+    in the base period, as R did does).
+    """
+    n, T = Y.shape
+    Y = np.asfortranarray(Y)  # periods as contiguous columns
+    cohorts = np.unique(G[G >= 0])
+    cells: list[GTCell] = []
+    infs: list[np.ndarray] = []
+    never = G < 0
+    for g in cohorts:
+        is_g = G == g
+        ref = g - 1 - anticipation
+        for t in range(T):
+            if base_period == "varying":
+                if t < g - anticipation:
+                    if t == 0:
+                        continue
+                    base = t - 1
+                else:
+                    base = ref
+            else:
+                base = ref
+                if t == base:
+                    cells.append(GTCell(int(g), t, base, 0.0, int(is_g.sum()), 0))
+                    infs.append(np.zeros(n))
+                    continue
+            if base < 0:
+                continue
+            if control_group == "nevertreated":
+                ctrl = never
+            else:
+                ctrl = never | ((G > max(t, base) + anticipation) & ~is_g)
+            n_c = int(ctrl.sum())
+            if n_c == 0:
+                continue
+            if Xb is None:
+                # difference of weighted mean changes, on full-length arrays (no subsetting)
+                dy = Y[:, t] - Y[:, base]
+                wt, wc = w * is_g, w * ctrl
+                st, sc = wt.sum(), wc.sum()
+                mt, mc = (wt * dy).sum() / st, (wc * dy).sum() / sc
+                att = float(mt - mc)
+                inf = n * (wt * (dy - mt) / st - wc * (dy - mc) / sc)
+            else:
+                idx = np.flatnonzero(is_g | ctrl)
+                dy = Y[idx, t] - Y[idx, base]
+                att, inf_sub = _did_2x2(dy, is_g[idx].astype(float), w[idx], Xb[base][idx], method)
+                inf = np.zeros(n)
+                inf[idx] = inf_sub * (n / idx.size)
+            cells.append(GTCell(int(g), t, base, att, int(is_g.sum()), n_c))
+            infs.append(inf)
+    if not cells:
+        raise EstimationError("no group-time effect could be formed: no cohort has a comparison group "
+                              "and a base period in the data.")
+    return cells, np.column_stack(infs)
+
+
+def _wif(keep_groups: np.ndarray, pg: np.ndarray, w: np.ndarray, G: np.ndarray, att: np.ndarray) -> np.ndarray:
+    """Influence of estimating the cohort-share weights (R did's ``wif``)."""
+    ind = (G[:, None] == keep_groups[None, :]) * w[:, None] - pg[None, :]  # (n, k)
+    s = pg.sum()
+    if1 = ind / s
+    if2 = ind.sum(axis=1)[:, None] * (pg / s**2)[None, :]
+    return (if1 - if2) @ att  # type: ignore[no-any-return]
+
+
+def aggregate(
+    kind: str,
+    cells: list[GTCell],
+    inf: np.ndarray,
+    G: np.ndarray,
+    w: np.ndarray,
+    times: np.ndarray,
+) -> tuple[list[tuple[str, float, np.ndarray, int]], tuple[float, np.ndarray]]:
+    """Aggregate ATT(g, t) (Callaway & Sant'Anna 2021, sec. 3.1; R did's ``aggte``).
+
+    Returns the component rows ``(label, estimate, influence, e or g or t)``
+    and the overall ``(estimate, influence)``.
+    """
+    g_arr = np.array([c.g for c in cells])
+    t_arr = np.array([c.t for c in cells])
+    att = np.array([c.att for c in cells])
+    cohorts = np.unique(G[G >= 0])
+    pg_c = np.array([np.mean(w * (G == g)) for g in cohorts])
+    pg = pg_c[np.searchsorted(cohorts, g_arr)]
+    post = t_arr >= g_arr
+    rows: list[tuple[str, float, np.ndarray, int]] = []
+    if kind == "simple":
+        k = np.flatnonzero(post)
+        wk = pg[k] / pg[k].sum()
+        est = float(att[k] @ wk)
+        psi = inf[:, k] @ wk + _wif(g_arr[k], pg[k], w, G, att[k])
+        return rows, (est, psi)
+    if kind == "group":
+        used = []
+        for gi, g in enumerate(cohorts):
+            k = np.flatnonzero((g_arr == g) & post)
+            if k.size == 0:
+                continue
+            est = float(att[k].mean())
+            rows.append((f"g={times[g]}", est, inf[:, k].mean(axis=1), int(times[g])))
+            used.append(gi)
+        ests = np.array([r[1] for r in rows])
+        psis = np.column_stack([r[2] for r in rows])
+        pgg = pg_c[used]
+        wg = pgg / pgg.sum()
+        psi = psis @ wg + _wif(cohorts[used], pgg, w, G, ests)
+        return rows, (float(ests @ wg), psi)
+    if kind == "dynamic":
+        e_arr = times[t_arr] - times[g_arr]  # event time in the units of the time column, as R did
+        for e in np.unique(e_arr):
+            k = np.flatnonzero(e_arr == e)
+            wk = pg[k] / pg[k].sum()
+            est = float(att[k] @ wk)
+            psi = inf[:, k] @ wk + _wif(g_arr[k], pg[k], w, G, att[k])
+            rows.append((f"e={e:g}", est, psi, int(e)))
+        post_rows = [r for r in rows if r[3] >= 0]
+        est = float(np.mean([r[1] for r in post_rows]))
+        psi = np.column_stack([r[2] for r in post_rows]).mean(axis=1)
+        return rows, (est, psi)
+    if kind == "calendar":
+        first = int(cohorts.min())
+        for t in range(first, int(t_arr.max()) + 1):
+            k = np.flatnonzero((t_arr == t) & post)
+            if k.size == 0:
+                continue
+            wk = pg[k] / pg[k].sum()
+            est = float(att[k] @ wk)
+            psi = inf[:, k] @ wk + _wif(g_arr[k], pg[k], w, G, att[k])
+            rows.append((f"t={times[t]}", est, psi, int(times[t])))
+        est = float(np.mean([r[1] for r in rows]))
+        psi = np.column_stack([r[2] for r in rows]).mean(axis=1)
+        return rows, (est, psi)
+    raise ValueError(kind)
+
+
+def multiplier_bootstrap(
+    psi: np.ndarray,
+    clusters: np.ndarray | None,
+    rng: np.random.Generator,
+    draws: int,
+    alpha: float,
+) -> tuple[np.ndarray, float]:
+    """Bootstrap SEs and the uniform-band critical value (Callaway & Sant'Anna 2021, Algorithm 1).
+
+    ``psi`` is ``(n, m)``. Each draw multiplies the influence functions (summed
+    within clusters when given) by Rademacher weights; the SE of column j is
+    the rescaled interquartile range of its draws, and the critical value is
+    the (1 - alpha) quantile of ``max_j |draw_j| / se_j``.
+    """
+    n = psi.shape[0]
+    if clusters is not None:
+        k = int(clusters.max()) + 1
+        psi = np.column_stack([np.bincount(clusters, weights=psi[:, j], minlength=k) for j in range(psi.shape[1])])
+    draws_out = np.empty((draws, psi.shape[1]))
+    chunk = max(1, 2_000_000 // max(psi.shape[0], 1))
+    for lo in range(0, draws, chunk):
+        m = min(chunk, draws - lo)
+        v = rng.integers(0, 2, size=(m, psi.shape[0])) * 2.0 - 1.0
+        draws_out[lo:lo + m] = v @ psi / n
+    q75, q25 = np.quantile(draws_out, [0.75, 0.25], axis=0)
+    from scipy import stats
+
+    se = (q75 - q25) / (stats.norm.ppf(0.75) - stats.norm.ppf(0.25))
+    ok = se > np.sqrt(np.finfo(float).eps) * 10
+    tmax = np.max(np.abs(draws_out[:, ok]) / se[ok], axis=1) if ok.any() else np.zeros(draws)
+    crit = float(np.quantile(tmax, 1 - alpha))
+    return se, crit
