@@ -317,7 +317,15 @@ def test_singleton_fixed_effect_under_hc2():
     df = _trial(0)
     df.loc[0, "block"] = 99
     with pytest.raises(EstimationError, match="leverage 1.*singleton"):
-        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", blocks="block")
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", fixed_effects="block")
+
+
+def test_block_with_one_arm():
+    df = _trial(0)
+    df.loc[0, "block"] = 99
+    with pytest.raises(DataError, match="block 99 of column 'block' has 1 treated and 0 control"):
+        ef.estimate("lm_robust", data=df.assign(z=lambda d: d.z.where(d.index != 0, 1)), outcome="y",
+                    treatment="z", blocks="block")
 
 
 def test_collinear_regressors():
@@ -340,3 +348,60 @@ def test_one_cluster():
     df = _trial(0).assign(cl=1)
     with pytest.raises(EstimationError, match="only one cluster"):
         ef.estimate("lm_robust", data=df, outcome="y", treatment="z", clusters="cl")
+
+
+def test_regressor_absorbed_by_the_fixed_effects():
+    df = _trial(0)
+    df["block_level"] = np.sin(1.3 * df.block)  # constant within blocks
+    with pytest.raises(EstimationError, match="'block_level' is constant within the levels of the fixed effects"):
+        ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["block_level"], blocks="block")
+
+
+def test_cr2_forms_no_cluster_sized_square_matrix():
+    # five clusters of 10,000 rows: one n_g x n_g block alone would be 800 MB
+    import tracemalloc
+
+    rng = np.random.default_rng(12)
+    n = 50_000
+    df = pd.DataFrame({"cl": np.repeat(np.arange(5), n // 5), "x": rng.normal(size=n),
+                       "z": np.tile([0, 1], n // 2)})
+    df["y"] = df.z + df.x + rng.normal(size=n)
+    tracemalloc.start()
+    fit = lm_robust(df, "y ~ z + x", clusters="cl", se_type="CR2")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert np.isfinite(fit.df).all()
+    assert peak < 100 * 2**20
+
+
+def test_assignment_supplies_treatment_and_blocks():
+    from effekt import design
+
+    blocks = np.repeat(["a", "b", "c", "d"], 10)
+    asg = design.block(blocks=blocks, prob=0.5, seed=8)
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"y": rng.normal(size=40) + asg.treatment, "x": rng.normal(size=40)})
+    via = ef.estimate("lm_robust", data=df, outcome="y", covariates=["x"], assignment=asg)
+    cols = ef.estimate("lm_robust", data=df.assign(z=asg.treatment, b=blocks), outcome="y", treatment="z",
+                       covariates=["x"], blocks="b")
+    assert (via.estimate, via.std_error, via.design) == (cols.estimate, cols.std_error, "blocked")
+    for name, extra in (("lin", {}), ("cace", {"received": "d"})):
+        a = ef.estimate(name, data=df.assign(d=asg.treatment), outcome="y", covariates=["x"], assignment=asg,
+                        **extra)
+        b = ef.estimate(name, data=df.assign(z=asg.treatment, b=blocks, d=asg.treatment), outcome="y",
+                        treatment="z", covariates=["x"], blocks="b", **extra)
+        assert a.estimate == pytest.approx(b.estimate, rel=1e-12)
+    with pytest.raises(DesignError, match="not formula="):
+        ef.estimate("lm_robust", data=df, formula="y ~ x", assignment=asg)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_r_squared_of_the_whole_model_matches_statsmodels(weighted):
+    df = _trial(13)
+    B = pd.get_dummies(df.block, drop_first=True).astype(float)
+    X = sm.add_constant(pd.concat([df[["z", "x"]].astype(float), B], axis=1))
+    ref = (sm.WLS(df.y, X, weights=df.w) if weighted else sm.OLS(df.y, X)).fit()
+    res = ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["x"], blocks="block",
+                      weights="w" if weighted else None)
+    assert res.extra["r_squared"] == pytest.approx(ref.rsquared, rel=1e-10)
+    assert res.extra["adj_r_squared"] == pytest.approx(ref.rsquared_adj, rel=1e-10)

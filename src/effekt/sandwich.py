@@ -50,6 +50,7 @@ __all__ = [
     "RobustFit",
     "robust_ols",
     "robust_vcov",
+    "wald_test",
     "default_se_type",
 ]
 
@@ -342,6 +343,37 @@ def robust_vcov(
             df = np.full(k, float(G - 1))
         vcov = M @ meat @ M
     return vcov, df, n_clusters
+
+
+def wald_test(coef: np.ndarray, vcov: np.ndarray, R: np.ndarray, *, df: float | None) -> dict[str, float]:
+    """Robust Wald test of ``R b = 0``.
+
+    ``F = (R b)' (R V R')^{-1} (R b) / q`` with ``q`` rows of ``R``, referred
+    to ``F(q, df)``, or to ``chi2(q) / q`` when ``df`` is ``None``. Use the
+    residual degrees of freedom for the HC types and ``G - 1`` for the CR
+    types (estimatr's ``fstatistic`` convention).
+
+    Returns ``{"statistic", "df1", "df2", "p_value"}`` (``df2`` NaN for chi2).
+
+    >>> V = np.diag([1.0, 4.0])
+    >>> round(wald_test(np.array([2.0, 2.0]), V, np.eye(2), df=None)["statistic"], 3)
+    2.5
+    """
+    from scipy import stats
+
+    R = np.atleast_2d(np.asarray(R, dtype=float))
+    Rb = R @ coef
+    RVR = R @ vcov @ R.T
+    try:
+        stat = float(Rb @ np.linalg.solve(RVR, Rb)) / R.shape[0]
+    except np.linalg.LinAlgError:
+        raise EstimationError(
+            "the tested combinations of coefficients have a singular covariance; drop redundant rows of R."
+        ) from None
+    q = R.shape[0]
+    if df is None:
+        return {"statistic": stat, "df1": float(q), "df2": float("nan"), "p_value": float(stats.chi2.sf(q * stat, q))}
+    return {"statistic": stat, "df1": float(q), "df2": float(df), "p_value": float(stats.f.sf(stat, q, df))}
 
 
 def _cr2(

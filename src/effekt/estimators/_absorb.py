@@ -35,7 +35,7 @@ import scipy.sparse as sp
 from effekt.errors import EstimationError
 from effekt.sandwich import AbsorbedHat
 
-__all__ = ["Absorber"]
+__all__ = ["Absorber", "check_not_absorbed"]
 
 #: the other factors' levels above which their hat basis is not formed
 MAX_OTHER_LEVELS = 5_000
@@ -50,6 +50,12 @@ class Absorber:
     weights : (n,) positive array, optional
     names : the factors' column names, for messages
     tol, maxiter : convergence of the alternating projections (two or more factors)
+
+    Examples
+    --------
+    >>> a = Absorber([np.array([0, 0, 1, 1])])
+    >>> a.demean(np.array([1.0, 3.0, 10.0, 14.0])).tolist(), a.rank
+    ([-1.0, 1.0, -2.0, 2.0], 2)
     """
 
     def __init__(
@@ -170,3 +176,23 @@ class Absorber:
                 rows -= C_basis[self.codes[0]]
                 basis = rows * np.sqrt(self._w)[:, None]
         return AbsorbedHat(group=self.codes[0], scale=scale, basis=basis, n_groups=self.levels[0])
+
+
+def check_not_absorbed(
+    before: np.ndarray, after: np.ndarray, names: Sequence[str], fe_names: Sequence[str], *, tol: float = 1e-9
+) -> None:
+    """EstimationError for a regressor the fixed effects sweep out entirely.
+
+    A column constant within the levels of the absorbed factors is, after the
+    within transformation, rounding noise whose coefficient would be
+    meaningless; its norm falls below ``tol`` times its norm before.
+    """
+    norm_before = np.sqrt(np.einsum("ij,ij->j", before, before))
+    norm_after = np.sqrt(np.einsum("ij,ij->j", after, after))
+    gone = np.flatnonzero(norm_after <= tol * np.maximum(norm_before, 1e-300))
+    if gone.size:
+        raise EstimationError(
+            f"regressor {names[gone[0]]!r} is constant within the levels of the fixed effects "
+            f"{', '.join(repr(f) for f in fe_names)}, which absorb it: its coefficient is not identified. "
+            "Drop it, or do not absorb the factor it varies with."
+        )

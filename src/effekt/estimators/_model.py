@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from effekt.data import as_frame, check_columns, check_groups_have_both_arms, check_option, describe_rows
-from effekt.errors import DataError, DesignError, EstimationError
+from effekt.errors import DataError, DesignError
 from effekt.result import EffectResult, EffectTable
+from effekt.sandwich import wald_test
 
 __all__ = ["ModelFrame", "LinearModel", "model_frame", "split_formula", "infer_design"]
 
@@ -88,6 +88,8 @@ def model_frame(
     clusters: Any = None,
     weights: Any = None,
     extra_numeric: dict[str, Any] | None = None,
+    other_columns: Sequence[Any] = (),
+    assignment: Any = None,
     missing: str = "error",
     intercept: bool = True,
     estimator: str = "lm_robust",
@@ -97,8 +99,17 @@ def model_frame(
     Either ``outcome`` (+ ``treatment``, ``covariates``) or ``formula``.
     ``blocks`` is absorbed as a fixed effect. Rows with a missing value in
     any used column raise a DataError, or are dropped with ``missing="drop"``.
+    An ``assignment`` (from :mod:`effekt.design`) supplies the treatment,
+    blocks and clusters; the data's rows are its units, in order.
     """
     frame = as_frame(data)
+    if assignment is not None:
+        if formula is not None:
+            raise DesignError(
+                "assignment= goes with outcome=/covariates=, not formula=: the treatment column it adds "
+                "is not in the formula. Add the assignment's treatment to the data and name it instead."
+            )
+        frame, treatment, blocks, clusters = _from_assignment(frame, assignment, treatment, blocks, clusters)
     check_option(missing, "missing", ("error", "drop"))
     fe_cols = _as_list(fixed_effects)
     covariates = _as_list(covariates)
@@ -133,7 +144,7 @@ def model_frame(
         fe_cols = [blocks] + [c for c in fe_cols if c != blocks]
     # every column used, checked for presence and missing values first
     used = [outcome, treatment, clusters, weights, *covariates, *fe_cols, *rhs_vars]
-    used += list((extra_numeric or {}).values())
+    used += list((extra_numeric or {}).values()) + list(other_columns)
     used = [u for u in dict.fromkeys(u for u in used if u is not None)]
     for name in used:
         if name not in frame.columns:
@@ -243,9 +254,9 @@ def _formula_matrix(frame: pd.DataFrame, rhs_formula: str, *, intercept: bool, f
 
 
 def infer_design(mf: ModelFrame) -> str:
-    """``"simple"``, ``"blocked"``, ``"clustered"`` or ``"blocked-clustered"``."""
+    """``"simple"``, ``"blocked"``, ``"clustered"`` or ``"block_clustered"``."""
     if mf.clusters is not None:
-        return "blocked-clustered" if mf.blocks is not None else "clustered"
+        return "block_clustered" if mf.blocks is not None else "clustered"
     return "blocked" if mf.blocks is not None else "simple"
 
 
@@ -315,15 +326,45 @@ class LinearModel:
         degrees of freedom (``G - 1`` when clustered), as estimatr's
         ``fstatistic``.
         """
-        idx = [self.index(t) for t in terms]
-        b = self.coef[idx]
-        V = self.vcov[np.ix_(idx, idx)]
-        try:
-            stat = float(b @ np.linalg.solve(V, b)) / len(idx)
-        except np.linalg.LinAlgError:
-            raise EstimationError(
-                f"{self.estimator}: the covariance of {', '.join(terms)} is singular; no joint test."
-            ) from None
-        df2 = float(self.n_clusters - 1) if self.n_clusters is not None else float(self.df_residual)
-        p = float(stats.f.sf(stat, len(idx), df2))
-        return {"statistic": stat, "df1": float(len(idx)), "df2": df2, "p_value": p}
+        R = np.zeros((len(terms), len(self.terms)))
+        for row, t in enumerate(terms):
+            R[row, self.index(t)] = 1.0
+        return wald_test(self.coef, self.vcov, R, df=self.wald_df)
+
+    @property
+    def wald_df(self) -> float:
+        """Denominator df of robust F tests: ``G - 1`` clustered, else the residual df."""
+        return float(self.n_clusters - 1) if self.n_clusters is not None else float(self.df_residual)
+
+
+def _from_assignment(
+    frame: pd.DataFrame, assignment: Any, treatment: Any, blocks: Any, clusters: Any
+) -> tuple[pd.DataFrame, str, Any, Any]:
+    """The data with the assignment's treatment (0/1 codes), blocks and clusters as columns."""
+    if treatment is not None or blocks is not None or clusters is not None:
+        raise DesignError(
+            "pass either assignment= or treatment=/blocks=/clusters=, not both: the assignment already "
+            "says how units were randomised."
+        )
+    codes = getattr(assignment, "arm_codes", None)  # 0/1 whatever the arms' labels
+    z = np.asarray(assignment.treatment if codes is None else codes)
+    conditions = getattr(assignment, "conditions", None)
+    if conditions is not None and len(conditions) != 2:
+        raise DesignError(
+            f"the assignment has {len(conditions)} arms {list(conditions)}; these estimators compare two. "
+            "Analyse one pair of arms at a time."
+        )
+    if z.shape[0] != frame.shape[0]:
+        raise DataError(
+            f"the assignment has {z.shape[0]} units but the data have {frame.shape[0]} rows; rows of the "
+            "data must be the assignment's units, in order."
+        )
+    frame = frame.assign(__treatment__=z)
+    b = c = None
+    if getattr(assignment, "blocks", None) is not None:
+        frame = frame.assign(__blocks__=np.asarray(assignment.blocks))
+        b = "__blocks__"
+    if getattr(assignment, "clusters", None) is not None:
+        frame = frame.assign(__clusters__=np.asarray(assignment.clusters))
+        c = "__clusters__"
+    return frame, "__treatment__", b, c

@@ -37,7 +37,7 @@ import pandas as pd
 
 from effekt.data import describe_rows
 from effekt.errors import DataError, DesignError, EstimationError
-from effekt.estimators._absorb import Absorber
+from effekt.estimators._absorb import Absorber, check_not_absorbed
 from effekt.estimators._model import LinearModel, infer_design, model_frame
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
@@ -166,7 +166,7 @@ class Cace:
     covariates : list of str, optional
         Exogenous covariates (also their own instruments); their complier
         means are reported.
-    blocks, fixed_effects, clusters, weights, se_type, alpha, missing : as in ``lm_robust``
+    blocks, fixed_effects, clusters, weights, se_type, alpha, assignment, missing : as in ``lm_robust``
 
     Returns
     -------
@@ -242,7 +242,7 @@ class Cace:
         data: Any,
         *,
         outcome: Any,
-        treatment: Any,
+        treatment: Any = None,
         received: Any = None,
         covariates: Sequence[Any] | str | None = None,
         blocks: Any = None,
@@ -251,6 +251,7 @@ class Cace:
         weights: Any = None,
         se_type: str | None = None,
         alpha: float = 0.05,
+        assignment: Any = None,
         missing: str = "error",
     ) -> EffectResult:
         check_alpha(alpha)
@@ -269,9 +270,12 @@ class Cace:
             clusters=clusters,
             weights=weights,
             extra_numeric={"received": received},
+            assignment=assignment,
             missing=missing,
         )
-        assert mf.z is not None
+        if mf.z is None:
+            raise DesignError(f"{self.name} needs treatment= (the random assignment) or assignment=.")
+        treatment = mf.treatment
         d = mf.extra["received"]
         se = default_se_type(se_type, mf.clusters is not None)
         names = [n if n != mf.treatment else str(received) for n in mf.terms]
@@ -284,6 +288,9 @@ class Cace:
         if mf.fixed_effects:
             absorber = Absorber(mf.fixed_effects, mf.weights, mf.fe_names)
             A = absorber.demean(np.column_stack([X, Z[:, j_z], y]))
+            check_not_absorbed(
+                np.column_stack([X, Z[:, j_z]]), A[:, :-1], [*names, str(treatment)], mf.fe_names
+            )
             X, Z = A[:, : X.shape[1]], A[:, : X.shape[1]].copy()
             Z[:, j_z] = A[:, -2]
             y = A[:, -1]

@@ -42,6 +42,10 @@ def lin_design(
     ``blocks`` (integer codes) add ``z`` times the centred indicators of
     every block but the first; the blocks' own effects are left to be
     absorbed by the caller.
+
+    >>> X, terms, means = lin_design(np.array([0, 1, 0, 1]), np.array([[1.0], [2.0], [3.0], [6.0]]), ["age"])
+    >>> terms, means
+    (['(Intercept)', 'z', 'age_c', 'z:age_c'], {'age': 3.0})
     """
     n = z.shape[0]
     w = np.ones(n) if weights is None else weights
@@ -90,6 +94,8 @@ class Lin:
     covariates : list of str
         Numeric pre-treatment covariates (dummy-code categorical ones).
     blocks, clusters, weights : str, optional
+    assignment : Assignment, optional
+        Supplies treatment, blocks and clusters (see ``lm_robust``).
     se_type : str, optional
     alpha : float, default 0.05
     missing : {"error", "drop"}, default "error"
@@ -145,25 +151,28 @@ class Lin:
         data: Any,
         *,
         outcome: Any,
-        treatment: Any,
+        treatment: Any = None,
         covariates: Sequence[Any] | str | None = None,
         blocks: Any = None,
         clusters: Any = None,
         weights: Any = None,
         se_type: str | None = None,
         alpha: float = 0.05,
+        assignment: Any = None,
         missing: str = "error",
     ) -> EffectResult:
         check_alpha(alpha)
-        if not covariates and blocks is None:
+        if not covariates and blocks is None and getattr(assignment, "blocks", None) is None:
             raise DesignError(
                 "lin adjusts for covariates: pass covariates= (or blocks=). Without them it is the "
                 "difference in means; use difference_in_means."
             )
         mf = model_frame(
             data, outcome=outcome, treatment=treatment, covariates=covariates, blocks=blocks,
-            clusters=clusters, weights=weights, missing=missing, estimator=self.name,
+            clusters=clusters, weights=weights, assignment=assignment, missing=missing, estimator=self.name,
         )
+        if mf.z is None:
+            raise DesignError("lin needs treatment= (a column) or assignment=.")
         assert mf.z is not None
         covs = [c for c in mf.terms if c not in ("(Intercept)", mf.treatment)]
         Xcov = mf.X[:, [mf.terms.index(c) for c in covs]] if covs else None

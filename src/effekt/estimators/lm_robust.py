@@ -22,7 +22,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from effekt.estimators._absorb import Absorber
+from effekt.errors import DesignError
+from effekt.estimators._absorb import Absorber, check_not_absorbed
 from effekt.estimators._model import LinearModel, ModelFrame, infer_design, model_frame
 from effekt.protocol import EstimatorTags
 from effekt.result import EffectResult, check_alpha
@@ -50,6 +51,7 @@ def fit_linear(
     if mf.fixed_effects:
         absorber = Absorber(mf.fixed_effects, mf.weights, mf.fe_names)
         Xy = absorber.demean(np.column_stack([X, y]))
+        check_not_absorbed(X, Xy[:, :-1], mf.terms, mf.fe_names)
         X, y = Xy[:, :-1], Xy[:, -1]
         n_absorbed = absorber.rank
         if se in ("HC2", "HC3", "CR2"):
@@ -83,7 +85,27 @@ def fit_linear(
         fixed_effects=tuple(mf.fe_names),
         n_absorbed=n_absorbed,
         warnings=tuple(warnings),
+        extra=_fit_statistics(mf, fit.residuals, fit.k),
     )
+
+
+def _fit_statistics(mf: ModelFrame, resid: np.ndarray, k_total: int) -> dict[str, float]:
+    """R-squared of the whole model (fixed effects included) and its adjusted form, as estimatr.
+
+    ``R2 = 1 - sum w e^2 / sum w (y - ybar_w)^2``, uncentred without an
+    intercept or fixed effects; ``adj = 1 - (1 - R2) (n - i) / (n - k)``, ``i``
+    one with an intercept (or fixed effects), else zero.
+    """
+    w = np.ones(mf.n) if mf.weights is None else mf.weights
+    centred = bool(mf.fixed_effects) or "(Intercept)" in mf.terms
+    ybar = (w @ mf.y) / w.sum() if centred else 0.0
+    sst = float(w @ (mf.y - ybar) ** 2)
+    ssr = float(w @ resid**2)
+    if sst <= 0:
+        return {}
+    r2 = 1.0 - ssr / sst
+    adj = 1.0 - (1.0 - r2) * (mf.n - int(centred)) / (mf.n - k_total)
+    return {"r_squared": r2, "adj_r_squared": adj}
 
 
 def lm_robust(
@@ -166,13 +188,18 @@ class LmRobust:
     alpha : float, default 0.05
     term : str, optional
         The coefficient to report when it is not ``treatment``.
+    assignment : Assignment, optional
+        From :mod:`effekt.design`: supplies treatment, blocks and clusters
+        (rows of ``data`` are its units, in order).
     missing : {"error", "drop"}, default "error"
 
     Returns
     -------
     EffectResult
         For ``term``; ``extra["terms"]`` holds every coefficient (tidy
-        records), ``extra["n_absorbed"]`` the fixed-effect parameters.
+        records), ``extra["n_absorbed"]`` the fixed-effect parameters,
+        ``extra["r_squared"]`` and ``extra["adj_r_squared"]`` the fit of the
+        whole model (fixed effects included).
 
     Raises
     ------
@@ -236,6 +263,7 @@ class LmRobust:
         se_type: str | None = None,
         alpha: float = 0.05,
         term: str | None = None,
+        assignment: Any = None,
         missing: str = "error",
     ) -> EffectResult:
         check_alpha(alpha)
@@ -249,6 +277,7 @@ class LmRobust:
             blocks=blocks,
             clusters=clusters,
             weights=weights,
+            assignment=assignment,
             missing=missing,
         )
         term = _reported_term(term, mf)
@@ -257,8 +286,6 @@ class LmRobust:
 
 
 def _reported_term(term: str | None, mf: ModelFrame) -> str:
-    from effekt.errors import DesignError
-
     if term is None:
         if mf.treatment is None:
             raise DesignError(
@@ -280,6 +307,7 @@ def report(model: LinearModel, mf: ModelFrame, term: str, **extra: Any) -> Effec
         "n_absorbed": model.n_absorbed,
         "fixed_effects": list(model.fixed_effects),
         "n_clusters": model.n_clusters,
+        **model.extra,
     }
     info.update(extra)
     counts: dict[str, Any] = {}
