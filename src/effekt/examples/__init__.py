@@ -102,11 +102,12 @@ def run_example() -> str:
     installed = set(ef.available()["name"])
     analyses: list[tuple[str, str, dict[str, Any]]] = [
         ("activity_hours", "difference_in_means", {"outcome": "activity_hours", "treatment": "z", "blocks": "batch"}),
-        ("activity_hours", "lm_robust", {"outcome": "activity_hours", "treatment": "z", "covariates": ["female", "age"], "fixed_effects": ["batch"]}),
-        ("activity_hours", "cace", {"outcome": "activity_hours", "treatment": "z", "received": "took_up", "fixed_effects": ["batch"]}),
+        ("activity_hours", "lm_robust", {"outcome": "activity_hours", "treatment": "z", "covariates": ["female", "age"], "blocks": "batch"}),
+        ("activity_hours", "cace", {"outcome": "activity_hours", "treatment": "z", "received": "took_up", "blocks": "batch"}),
         ("complaint", "risk_difference", {"outcome": "complaint", "treatment": "z"}),
+        ("complaint", "fisher", {"outcome": "complaint", "treatment": "z"}),
         ("complaint", "chi2", {"outcome": "complaint", "treatment": "z"}),
-        ("clarification", "cox", {"time": "weeks", "event": "exit", "treatment": "z", "strata": "batch", "cause": "any"}),
+        ("clarification", "cox", {"time": "weeks", "event": "exit", "treatment": "z", "blocks": "batch", "cause": "any"}),
     ]
     rows = []
     for outcome, name, spec in analyses:
