@@ -62,7 +62,7 @@ def test_estimate_parquet_and_covariates(tmp_path):
         (["--outcome", "income", "--treatment", "z"], "outcome='income': no such column"),
         (["--outcome", "activity_hours", "--treatment", "batch"], "treatment column 'batch' must hold 0"),
         (["--outcome", "activity_hours", "--treatment", "z", "--blocks", "z"], "block 0 of column 'z' has 0 treated"),
-        (["--outcome", "activity_hours", "--treatment", "z", "--option", "colour=red"], "unexpected keyword argument 'colour'"),
+        (["--outcome", "activity_hours", "--treatment", "z", "--option", "colour=red"], "difference_in_means takes no option 'colour'"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(trial_csv, args, message):
@@ -87,3 +87,10 @@ def test_example_runs():
     out = run("example")
     assert out.returncode == 0, out.stderr
     assert "218 people" in out.stdout and "difference_in_means" in out.stdout
+
+
+def test_survival_estimators_run_without_outcome(trial_csv):
+    out = run("estimate", "cox", "--data", str(trial_csv), "--treatment", "z", "--blocks", "batch",
+              "--option", "time=weeks", "--option", "event=exit", "--option", "cause=any", "--json")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["estimand"] == "hazard_ratio"

@@ -179,3 +179,15 @@ def test_design_guide_runs():
     for block in blocks:
         exec(compile(block, str(page), "exec"), namespace)
     assert namespace["audit"].n_swapped == namespace["alloc"]["batch"].isin(["lottery-03", "lottery-04", "lottery-05"]).sum()
+
+
+def test_datasets_refuse_a_treated_label_that_is_not_an_arm():
+    import pandas as pd
+
+    from effekt import design
+    from effekt.errors import DataError
+
+    audit = design.audit(pd.DataFrame({"id": range(4), "batch": ["a"] * 4,
+                                       "randomised": ["T", "C", "T", "C"], "delivered": ["C", "T", "C", "T"]}))
+    with pytest.raises(DataError, match="treated='treatment' is not one of the audited arms"):
+        audit.datasets(column="z", treated="treatment")

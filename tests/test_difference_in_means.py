@@ -253,3 +253,20 @@ def test_polars_frames_are_accepted(trial):
 
     res = dim(pl.from_pandas(trial), outcome="y", treatment="z", blocks="b")
     assert res.estimate == pytest.approx(dim(trial, outcome="y", treatment="z", blocks="b").estimate, abs=1e-12)
+
+
+def test_constant_outcome_is_a_data_error(trial):
+    with pytest.raises(DataError, match="outcome column 'y' is constant"):
+        dim(trial.assign(y=7.3), outcome="y", treatment="z")
+
+
+def test_an_arm_of_one_unit_is_a_data_error(trial):
+    df = trial.assign(z=0)
+    df.loc[0, "z"] = 1
+    with pytest.raises(DataError, match="the treated arm has 1 unit"):
+        dim(df, outcome="y", treatment="z")
+
+
+def test_duplicated_column_names_are_a_data_error(trial):
+    with pytest.raises(DataError, match="2 columns with this name"):
+        dim(pd.concat([trial, trial[["z"]]], axis=1), outcome="y", treatment="z")

@@ -247,3 +247,15 @@ def test_lin_with_blocks_is_vectorised():
                       sims=200, seed=3)
     assert not np.isnan(res.conf_int[0])  # built-in statistic: it has an interval
     assert res.extra["statistic"] == pytest.approx(res.estimate, rel=1e-10)
+
+
+def test_ri_refuses_the_complier_effect_statistic():
+    import pandas as pd
+
+    import effekt as ef
+
+    rng = np.random.default_rng(0)
+    z = np.repeat([0, 1], 20)
+    df = pd.DataFrame({"y": rng.normal(size=40), "z": z, "d": z * (rng.random(40) < 0.7)})
+    with pytest.raises(ef.DesignError, match="intention-to-treat statistic"):
+        ef.estimate("ri", data=df, outcome="y", treatment="z", estimator="cace", received="d", seed=1)

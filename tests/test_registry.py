@@ -82,3 +82,9 @@ def test_broken_plugin_names_its_distribution_and_others_keep_working(fake_plugi
     table = ef.available()
     assert table.set_index("name").loc["acme_estimator", "status"].startswith("broken: RuntimeError")
     assert ef.get_estimator("example_ancova").name == "example_ancova"
+
+
+def test_a_misspelt_option_is_a_design_error_with_the_nearest_name():
+    df = pd.DataFrame({"y": [1.0, 2, 3, 4], "z": [0, 1, 0, 1], "b": [1, 1, 2, 2]})
+    with pytest.raises(ef.DesignError, match=r"takes no option 'blokcs'. Did you mean 'blocks'\?"):
+        ef.estimate("difference_in_means", data=df, outcome="y", treatment="z", blokcs="b")

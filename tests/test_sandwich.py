@@ -125,3 +125,10 @@ def test_leverage_one_is_an_error_for_hc2():
     X = np.column_stack([np.ones(6), [1.0, 0, 0, 0, 0, 0]])
     with pytest.raises(EstimationError, match="leverage 1"):
         robust_ols(X, np.arange(6.0), se_type="HC2")
+
+
+def test_exact_fit_is_an_error_not_a_tiny_standard_error():
+    # a constant outcome leaves rounding residuals of ~1e-16; they must not become p ~ 1e-10
+    X = np.column_stack([np.ones(40), np.repeat([0.0, 1.0], 20)])
+    with pytest.raises(EstimationError, match="fit the outcome exactly"):
+        robust_ols(X, np.full(40, 7.3), se_type="HC2")

@@ -91,8 +91,8 @@ def _options(pairs: Sequence[str]) -> dict[str, Any]:
 
 def _cmd_estimate(args: argparse.Namespace) -> int:
     data = read_table(args.data)
-    spec: dict[str, Any] = {"outcome": args.outcome}
-    for key in ("treatment", "blocks", "clusters", "weights"):
+    spec: dict[str, Any] = {}
+    for key in ("outcome", "treatment", "blocks", "clusters", "weights"):
         value = getattr(args, key)
         if value is not None:
             spec[key] = value
@@ -103,11 +103,7 @@ def _cmd_estimate(args: argparse.Namespace) -> int:
     if args.alpha is not None:
         spec["alpha"] = args.alpha
     spec.update(_options(args.option or []))
-    try:
-        result = registry.estimate(args.name, data=data, **spec)
-    except TypeError as exc:
-        # an option the estimator does not take
-        raise DesignError(f"{args.name}: {exc}. `effekt estimate --help` and the estimator's documentation list its options.") from None
+    result = registry.estimate(args.name, data=data, **spec)
     if args.json:
         _print_json(result.to_dict())
     else:
@@ -174,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("estimate", help="fit a registered estimator to a CSV or Parquet file")
     p.add_argument("name", help="estimator name, see `effekt plugins`")
     p.add_argument("--data", required=True, help="CSV or Parquet file, one row per unit")
-    p.add_argument("--outcome", required=True)
+    p.add_argument("--outcome", help="outcome column (survival estimators take --option time=... event=... instead)")
     p.add_argument("--treatment")
     p.add_argument("--blocks")
     p.add_argument("--clusters")

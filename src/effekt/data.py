@@ -123,6 +123,11 @@ class Columns:
 def _require_column(frame: pd.DataFrame, name: Any, role: str) -> pd.Series:
     if not isinstance(name, (str, int)) or isinstance(name, bool):
         raise DataError(f"{role}= must name a column; got {name!r}.")
+    if frame.columns.duplicated().any() and (frame.columns == name).sum() > 1:
+        raise DataError(
+            f"{role}={name!r}: the data have {(frame.columns == name).sum()} columns with this name. "
+            "Rename or drop the duplicates first."
+        )
     if name not in frame.columns:
         cols = ", ".join(repr(c) for c in list(frame.columns)[:20])
         more = " ..." if frame.shape[1] > 20 else ""

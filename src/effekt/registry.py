@@ -15,13 +15,14 @@ name is asked for; every other estimator keeps working.
 from __future__ import annotations
 
 import difflib
+import inspect
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 import pandas as pd
 
-from effekt.errors import PluginError
+from effekt.errors import DesignError, PluginError
 from effekt.protocol import Estimator, PowerCalculator
 from effekt.result import EffectResult, EffectTable, PowerResult
 
@@ -162,12 +163,32 @@ def estimate(name: str, data: Any = None, **spec: Any) -> EffectResult | EffectT
     estimator's documentation (``help(effekt.get_estimator(name))``).
 
     >>> import pandas as pd
-    >>> df = pd.DataFrame({"y": [1.0, 2, 3, 4, 6, 7], "z": [0, 0, 0, 1, 1, 1]})
+    >>> df = pd.DataFrame({"y": [1.0, 2, 3, 4, 6, 8], "z": [0, 0, 0, 1, 1, 1]})
     >>> estimate("difference_in_means", data=df, outcome="y", treatment="z").estimate
     4.0
     """
     cls = get_estimator(name)
+    _check_options(name, cls.fit, spec)
     return cls().fit(data, **spec)
+
+
+def _check_options(name: str, fit: Any, spec: dict[str, Any]) -> None:
+    """DesignError for an option ``fit`` does not take, with the nearest valid names."""
+    try:
+        params = inspect.signature(fit).parameters
+    except (TypeError, ValueError):  # a callable without an inspectable signature
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [k for k, p in params.items() if k not in ("self", "data") and p.kind is not inspect.Parameter.VAR_POSITIONAL]
+    unknown = [k for k in spec if k not in valid]
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, valid, n=2, cutoff=0.6)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise DesignError(
+            f"{name} takes no option {key!r}.{hint} Its options are: {', '.join(valid)}."
+        )
 
 
 def power(name: str, **params: Any) -> PowerResult:

@@ -184,6 +184,7 @@ def robust_ols(
     df_coefs: Sequence[int] | None = None,
     names: Sequence[str] | None = None,
     extra_k: int = 0,
+    allow_exact_fit: bool = False,
     absorbed: AbsorbedHat | None = None,
 ) -> RobustFit:
     """Weighted least squares with a robust covariance.
@@ -201,6 +202,10 @@ def robust_ols(
     df_coefs : indices of coefficients whose CR2 degrees of freedom are
         wanted (default: all). Others get ``nan``.
     names : column names, used in error messages.
+    allow_exact_fit : bool, default False
+        By default an exact fit (no residual variation, e.g. a constant
+        outcome) raises EstimationError, since its standard errors would be
+        rounding noise; a first stage under full compliance passes True.
     extra_k : int, default 0
         Parameters absorbed before the call (e.g. fixed effects swept out of
         ``X`` and ``y``); counted in ``n - k`` for classical/HC1/CR1.
@@ -240,6 +245,13 @@ def robust_ols(
     M = _inverse_gram(Xw, names)
     coef = M @ (Xw.T @ yw)
     e = yw - Xw @ coef
+    scale = float(np.sqrt(yw @ yw))
+    if not allow_exact_fit and (scale == 0.0 or float(np.sqrt(e @ e)) <= 1e-12 * scale):
+        raise EstimationError(
+            "the regressors fit the outcome exactly (is the outcome constant, or a copy of a "
+            "regressor?), so there is no residual variation to estimate standard errors from. "
+            "Check the outcome column."
+        )
     vcov, df, n_clusters = robust_vcov(
         Xw, e, M, se_type=se_type, clusters=clusters, k_total=k_total, absorbed=absorbed,
         df_coefs=df_coefs,

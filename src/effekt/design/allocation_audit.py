@@ -108,6 +108,14 @@ class Audit:
             not match.
         """
         units = self.units
+        if treated is not None:
+            arms = pd.unique(pd.concat([units["randomised"], units["delivered"]]).dropna())
+            if treated not in set(arms.tolist()):
+                raise DataError(
+                    f"treated={treated!r} is not one of the audited arms "
+                    f"({', '.join(repr(a) for a in sorted(map(str, arms)))}); name the arm that "
+                    "should be coded 1."
+                )
         if data is None:
             base = units[["id", "batch"]].copy()
             idx = np.arange(len(units))

@@ -124,7 +124,7 @@ def tsls(
     for j in endogenous:
         fs = robust_ols(
             Z, X[:, j], se_type=se_type, clusters=clusters, weights=weights, extra_k=extra_k,
-            absorbed=absorbed, df_coefs=excluded,
+            absorbed=absorbed, df_coefs=excluded, allow_exact_fit=True,
         )
         b = fs.coef[excluded]
         V = fs.vcov[np.ix_(excluded, excluded)]
@@ -314,7 +314,8 @@ class Cace:
             se_type=se, clusters=mf.clusters, weights=mf.weights, absorbed=absorbed, extra_k=n_absorbed
         )
         # first stage (complier share) and reduced form (ITT), same design and se_type
-        first = robust_ols(Z, X[:, j_z], df_coefs=[j_z], **common)
+        # full compliance makes the first stage an exact fit, which is allowed here
+        first = robust_ols(Z, X[:, j_z], df_coefs=[j_z], allow_exact_fit=True, **common)
         if abs(first.coef[j_z]) < 1e-10 * max(np.ptp(d), 1e-300):
             raise EstimationError(
                 f"assignment {treatment!r} does not change take-up {received!r} (first stage "

@@ -281,6 +281,7 @@ class DifferenceInMeans:
             data, outcome=outcome, treatment=treatment, blocks=blocks, clusters=clusters,
             weights=weights, arms=arms, missing=missing,
         )
+        _check_outcome_varies(c)
         # 2. infer the design
         if c.clusters is not None:
             _check_clusters(c)
@@ -289,6 +290,12 @@ class DifferenceInMeans:
         # 3. estimate with that design's variance
         if c.blocks is None and c.clusters is None:
             design, se_type = "simple", "HC2"
+            for arm, count in (("treated", c.n_treated), ("control", c.n_control)):
+                if count < 2:
+                    raise DataError(
+                        f"the {arm} arm has {count} unit; its variance, and so a standard error, "
+                        "cannot be estimated. At least two units per arm are needed."
+                    )
             est, se, df = _simple(c.y, c.z, c.weights)  # type: ignore[arg-type]
             extra: dict[str, Any] = {}
         elif c.blocks is None:
@@ -302,7 +309,8 @@ class DifferenceInMeans:
         extra.update({"arms": list(c.arms)})
         return EffectResult.from_t(
             est, se, df, alpha=alpha,
-            estimator=self.name, estimand=self.estimand, term=str(c.names["treatment"]),
+            estimator=self.name, estimand=self.estimand,
+            term="assignment" if assignment is not None else str(c.names["treatment"]),
             outcome=str(outcome), n=c.n, n_treated=c.n_treated, n_control=c.n_control,
             se_type=se_type, design=design, warnings=c.warnings(), extra=extra,
         )
@@ -322,6 +330,15 @@ class DifferenceInMeans:
             z[rng.choice(idx, size=idx.size // 2, replace=False)] = 1
         df = pd.DataFrame({"y": y0 + tau * z, "z": z, "batch": blocks})
         return Synthetic(data=df, spec={"outcome": "y", "treatment": "z", "blocks": "batch"}, truth=effect)
+
+
+def _check_outcome_varies(c: Columns) -> None:
+    assert c.y is not None
+    if c.y.size and np.ptp(c.y) == 0.0:
+        raise DataError(
+            f"outcome column {c.names['outcome']!r} is constant (every row is {c.y[0]:g}); a "
+            "difference in means of a constant has no variance to test. Check the outcome column."
+        )
 
 
 def _from_assignment(

@@ -406,6 +406,13 @@ class RandomizationInference:
         from effekt.registry import get_estimator
 
         est_cls = get_estimator(estimator)
+        if getattr(est_cls, "estimand", None) == "cace":
+            raise DesignError(
+                f"ri with estimator={estimator!r}: under the sharp null of no effect the complier "
+                "effect is tested by the intention-to-treat statistic, and refitting the Wald ratio on "
+                "permuted assignments with take-up held fixed gives an invalid test. Use "
+                "estimator='difference_in_means' (or 'lm_robust') on the outcome."
+            )
         frame = as_frame(data)
         if assignment is not None:
             frame, treatment, blocks, clusters = _from_assignment(frame, assignment, treatment, blocks, clusters)
@@ -471,7 +478,14 @@ class RandomizationInference:
             B, C = np.concatenate(B_parts), np.concatenate(C_parts)
             conf_int = _invert(A, B, C, t_obs, alpha, exact)
         obs = observed if isinstance(observed, EffectResult) else observed.rows[0]
+        notes = list(obs.warnings)
+        if not want_ci:
+            notes.append(
+                f"no confidence interval: {estimator!r} with these options is refitted for every "
+                "permutation, so only the p-value of the sharp null is computed."
+            )
         return EffectResult(
+            warnings=notes,
             estimator=self.name,
             estimand=obs.estimand,
             term=obs.term,
