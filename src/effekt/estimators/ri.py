@@ -485,7 +485,7 @@ class RandomizationInference:
                 "permutation, so only the p-value of the sharp null is computed."
             )
         return EffectResult(
-            warnings=notes,
+            warnings=tuple(notes),
             estimator=self.name,
             estimand=obs.estimand,
             term=obs.term,
