@@ -88,3 +88,9 @@ def test_a_misspelt_option_is_a_design_error_with_the_nearest_name():
     df = pd.DataFrame({"y": [1.0, 2, 3, 4], "z": [0, 1, 0, 1], "b": [1, 1, 2, 2]})
     with pytest.raises(ef.DesignError, match=r"takes no option 'blokcs'. Did you mean 'blocks'\?"):
         ef.estimate("difference_in_means", data=df, outcome="y", treatment="z", blokcs="b")
+
+
+def test_a_missing_required_option_is_a_design_error():
+    df = pd.DataFrame({"y": [1.0, 2, 3, 4], "z": [0, 1, 0, 1]})
+    with pytest.raises(ef.DesignError, match="difference_in_means needs outcome="):
+        ef.estimate("difference_in_means", data=df, treatment="z")

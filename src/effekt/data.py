@@ -151,20 +151,12 @@ def _numeric(series: pd.Series, name: Any, role: str) -> np.ndarray:
         kind = "dates" if pd.api.types.is_datetime64_any_dtype(series) else "text"
         raise DataError(
             f"{role} column {name!r} holds {kind} where numbers belong: {int(bad.sum())} value"
-            f"{'s' if bad.sum() != 1 else ''} such as {first!r} ({_rows_summary(series.index[bad])}). "
+            f"{'s' if bad.sum() != 1 else ''} such as {first!r} ({describe_rows(series.index[bad])}). "
             "Convert it to numbers first, e.g. with pandas.to_numeric, or pick the right column."
         )
     if isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
         return series.to_numpy(dtype=float, na_value=np.nan)
     return series.to_numpy(dtype=float)
-
-
-def _rows_summary(rows: pd.Index) -> str:
-    rows_list = list(rows)
-    if len(rows_list) <= _MAX_ROWS_SHOWN:
-        return describe_rows(rows_list)
-    shown = ", ".join(str(r) for r in rows_list[:_MAX_ROWS_SHOWN])
-    return f"rows {shown} and {len(rows_list) - _MAX_ROWS_SHOWN} more"
 
 
 def _treatment(series: pd.Series, name: Any, arms: Sequence[Any] | None) -> tuple[np.ndarray, tuple[Any, Any]]:
@@ -183,7 +175,7 @@ def _treatment(series: pd.Series, name: Any, arms: Sequence[Any] | None) -> tupl
             found = sorted({str(v) for v in series[other].unique()})
             raise DataError(
                 f"treatment column {name!r} holds {', '.join(found[:5])} in "
-                f"{_rows_summary(series.index[other.to_numpy()])}, which is neither of the "
+                f"{describe_rows(series.index[other.to_numpy()])}, which is neither of the "
                 f"declared arms {control!r} (control) and {treated!r} (treated). Drop those "
                 "rows first or declare the arms you mean."
             )
@@ -203,7 +195,7 @@ def _treatment(series: pd.Series, name: Any, arms: Sequence[Any] | None) -> tupl
         found = sorted({v for v in np.unique(numeric[bad]).tolist()})
         raise DataError(
             f"treatment column {name!r} must hold 0 (control) and 1 (treated); it also holds "
-            f"{', '.join(f'{v:g}' for v in found[:5])} in {_rows_summary(series.index[bad])}. "
+            f"{', '.join(f'{v:g}' for v in found[:5])} in {describe_rows(series.index[bad])}. "
             "Recode it, or declare the two arms to compare with arms=(control, treated)."
         )
     return numeric.astype(np.int8), (0, 1)
@@ -278,7 +270,7 @@ def check_columns(
             if missing == "error":
                 raise DataError(
                     f"{role} column {name!r} has {int(mask.sum())} missing value"
-                    f"{'s' if mask.sum() != 1 else ''} ({_rows_summary(frame.index[mask])}). "
+                    f"{'s' if mask.sum() != 1 else ''} ({describe_rows(frame.index[mask])}). "
                     "Nothing is dropped silently: remove or impute them, or pass "
                     "missing='drop' to drop those rows and report how many."
                 )
@@ -301,7 +293,7 @@ def check_columns(
         if bad.any():
             raise DataError(
                 f"{role} column {name!r} has {int(bad.sum())} infinite value"
-                f"{'s' if bad.sum() != 1 else ''} ({_rows_summary(index[bad])}). Replace "
+                f"{'s' if bad.sum() != 1 else ''} ({describe_rows(index[bad])}). Replace "
                 "them with finite numbers or drop those rows."
             )
         return arr
@@ -332,7 +324,7 @@ def check_columns(
         if bad.any():
             raise DataError(
                 f"weights column {weights!r} has {int(bad.sum())} zero or negative value"
-                f"{'s' if bad.sum() != 1 else ''} ({_rows_summary(index[bad])}); weights must "
+                f"{'s' if bad.sum() != 1 else ''} ({describe_rows(index[bad])}); weights must "
                 "be positive. Drop units that should not count instead of giving them weight 0."
             )
         cols.weights = w

@@ -178,6 +178,15 @@ def _check_options(name: str, fit: Any, spec: dict[str, Any]) -> None:
         params = inspect.signature(fit).parameters
     except (TypeError, ValueError):  # a callable without an inspectable signature
         return
+    missing = [
+        k for k, p in params.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty and k not in spec
+    ]
+    if missing:
+        raise DesignError(
+            f"{name} needs {', '.join(f'{k}=' for k in missing)} (the column"
+            f"{'s' if len(missing) > 1 else ''} or value{'s' if len(missing) > 1 else ''} it analyses)."
+        )
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     valid = [k for k, p in params.items() if k not in ("self", "data") and p.kind is not inspect.Parameter.VAR_POSITIONAL]

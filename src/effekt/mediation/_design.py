@@ -79,7 +79,7 @@ def _binary_column(values: np.ndarray, column: Any, role: str, family: str, inde
         found = ", ".join(f"{v:g}" for v in np.unique(values[bad])[:5])
         raise DataError(
             f"{role} column {column!r} must hold 0 and 1 for a {family} {role} model; it holds "
-            f"{found} in {describe_rows(np.asarray(index)[bad][:6])}. Recode it, or use "
+            f"{found} in {describe_rows(np.asarray(index)[bad])}. Recode it, or use "
             f"{role}_model='linear'."
         )
     if np.all(values == values[0]):
@@ -180,7 +180,7 @@ def prepare(
                 raise DesignError(
                     f"mediator {mediator!r} is constant within each cluster of {clusters!r}, so it "
                     "is a cluster-level mediator, but the treatment varies within cluster "
-                    f"{labels[g[bad[0]]]!r} ({describe_rows(np.asarray(index)[bad][:6])}). "
+                    f"{labels[g[bad[0]]]!r} ({describe_rows(np.asarray(index)[bad])}). "
                     "A cluster-level mediator needs a cluster-level treatment; with individual "
                     "treatment, measure the mediator per unit."
                 )

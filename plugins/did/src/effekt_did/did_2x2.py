@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import check_columns, check_option
+from effekt.data import check_columns, check_option, label
 from effekt.errors import DataError, DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
@@ -239,6 +239,19 @@ class DiD2x2:
         if not np.all(np.isin(p, (0.0, 1.0))):
             raise DataError(f"post column {post!r} must hold 0 (before) and 1 (after); it holds "
                             f"{np.unique(p[~np.isin(p, (0.0, 1.0))])[:5].tolist()}. Recode it.")
+        if unit is not None and cols.clusters is not None and clusters is None:
+            # with unit=, each unit belongs to one group for the whole panel
+            lo = np.full(len(cols.cluster_labels), 2)  # type: ignore[arg-type]
+            hi = np.full(len(cols.cluster_labels), -1)  # type: ignore[arg-type]
+            np.minimum.at(lo, cols.clusters, cols.z)
+            np.maximum.at(hi, cols.clusters, cols.z)
+            mixed = np.flatnonzero(lo != hi)
+            if mixed.size:
+                raise DataError(
+                    f"treatment column {treatment!r} must be constant within each unit of {unit!r} "
+                    f"(the treated group does not change over time); {mixed.size} unit(s) change, e.g. "
+                    f"unit {label(cols.cluster_labels[mixed[0]])}. Check the group coding."  # type: ignore[index]
+                )
         t = cols.z.astype(float)
         cell = 2 * cols.z.astype(int) + p.astype(int)
         counts = np.bincount(cell, minlength=4)

@@ -163,6 +163,14 @@ class EventStudy:
         treated = panel.cohort != 0
         if not treated.any():
             raise DataError(f"no unit is ever treated: treatment column {treatment!r} is 0 in every row.")
+        periods = panel.time_labels.astype(float)
+        off_grid = treated & ~np.isin(panel.cohort, periods) & (panel.cohort <= periods.max())
+        if off_grid.any():
+            raise DataError(
+                f"treatment column {treatment!r} must hold the first treated period (a value of "
+                f"{time!r}) or 0 for never treated; {int(off_grid.sum())} row(s) hold "
+                f"{np.unique(panel.cohort[off_grid])[:5].tolist()}, which are not periods of the data."
+            )
         if np.all(panel.cohort[treated] <= tval.min()):
             raise DataError(
                 f"treatment column {treatment!r} must hold each unit's first treated period, 0 for never "

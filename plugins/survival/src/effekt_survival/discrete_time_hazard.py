@@ -192,6 +192,14 @@ class DiscreteTimeHazard:
                             covariates=covariates, missing=missing, estimator=self.name,
                             strata_need_both_arms=True)
         ev, extra = _event_indicator(sc, cause, event, self.name)
+        z = np.asarray(sc.cols.z)
+        for arm, name in ((1, "treated"), (0, "control")):
+            if not np.any(ev[z == arm] > 0):
+                raise EstimationError(
+                    f"discrete_time_hazard: the {name} arm has no events, so the hazard ratio is 0 or "
+                    "infinite (monotone likelihood) and has no finite estimate. Report the event counts, "
+                    "or use an exact or penalised method."
+                )
         t = sc.time
         bad = (t != np.round(t)) | (t < 1)
         if bad.any():
