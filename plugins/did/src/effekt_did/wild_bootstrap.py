@@ -130,6 +130,11 @@ def wcb_kernel(X: np.ndarray, y: np.ndarray, cl: np.ndarray, G: int, V: np.ndarr
     wcb = _WCB(X, y, cl, G, resid_fe)
     N1, N2, A, B, C = wcb.draws_for(V, restricted)
     b, se = float(wcb.b[0]), wcb.se
+    if not np.isfinite(se) or se <= 1e-12 * max(abs(b), float(np.sqrt(np.mean(y**2))), 1e-300):
+        raise EstimationError(
+            "the cluster-robust standard error of the effect is zero: the outcome has no variation "
+            "left after the fixed effects (is it constant?). Check the outcome column."
+        )
 
     def pval(beta0: float) -> float:
         t_obs = (b - beta0) / se

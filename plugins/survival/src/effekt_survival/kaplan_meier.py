@@ -174,6 +174,15 @@ class KaplanMeier:
             nr = _km.at_risk(sc.time[m], rts, ent)
             risk.append({"arm": label, **{f"{t_:g}": int(v) for t_, v in zip(rts, nr)}})
         se = math.sqrt(var[1] + var[0])
+        notes = list(sc.cols.warnings())
+        for arm in (0, 1):
+            last = float(sc.time[sc.z == arm].max())
+            if h > last:
+                notes.append(
+                    f"horizon={h:g} lies beyond the last follow-up time of the "
+                    f"{'treated' if arm else 'control'} arm ({last:g}): its curve is carried forward "
+                    "unchanged there, which assumes no events after follow-up ends."
+                )
         extra = {
             "horizon": h, "survival_treated": est[1], "survival_control": est[0],
             "curves": curves, "median": medians, "survival_at": surv_at, "at_risk": risk,
@@ -182,7 +191,7 @@ class KaplanMeier:
         return EffectResult.from_z(
             est[1] - est[0], se, alpha=alpha, estimator=self.name, estimand=self.estimand, term=str(treatment),
             n=sc.n, n_treated=int(sc.z.sum()), n_control=int(sc.n - sc.z.sum()), se_type="greenwood",
-            design="simple", warnings=tuple(sc.cols.warnings()), extra=extra, outcome=str(event),
+            design="simple", warnings=tuple(notes), extra=extra, outcome=str(event),
         )
 
 

@@ -408,7 +408,19 @@ def first_entry(
     if (out["time"].to_numpy() < 0).any():  # pragma: no cover - excluded by the checks above
         raise DataError("negative follow-up time; check the origin weeks.")
     _warn(short, int(prevalent.sum()))
+    _warn_unused_causes(spec, ev_cause)
     return out
+
+
+def _warn_unused_causes(spec: _Spec, ev_cause: np.ndarray) -> None:
+    """A cause nobody reaches is most often a misspelt state: say so."""
+    for cause, states in spec.causes:
+        if not np.any(ev_cause == cause):
+            warnings.warn(
+                f"no person enters cause {cause}'s state(s) {[_v(s) for s in states]} during follow-up; "
+                "check the spelling of the event states against the panel's state column.",
+                EffektWarning, stacklevel=3,
+            )
 
 
 def _check_followed_after_origin(last: np.ndarray, origin: np.ndarray, persons: pd.DataFrame, person: Any) -> None:
