@@ -270,3 +270,8 @@ def test_an_arm_of_one_unit_is_a_data_error(trial):
 def test_duplicated_column_names_are_a_data_error(trial):
     with pytest.raises(DataError, match="2 columns with this name"):
         dim(pd.concat([trial, trial[["z"]]], axis=1), outcome="y", treatment="z")
+
+
+def test_numbers_stored_as_objects_are_named_as_such(trial):
+    with pytest.raises(DataError, match="holds numbers stored as object values"):
+        dim(trial.assign(y=trial.y.astype(object)), outcome="y", treatment="z")

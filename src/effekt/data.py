@@ -146,8 +146,12 @@ def _numeric(series: pd.Series, name: Any, role: str) -> np.ndarray:
         converted = pd.to_numeric(series, errors="coerce")
         bad = (series.notna() & converted.isna()).to_numpy()
         if not bad.any():
-            bad = series.notna().to_numpy()
-        first = series[bad].iloc[0] if bad.any() else None
+            # numbers kept as Python objects: not converted silently, but said plainly
+            raise DataError(
+                f"{role} column {name!r} holds numbers stored as {series.dtype} values, not as a numeric "
+                "column; nothing is converted silently. Convert it first, e.g. with .astype(float)."
+            )
+        first = series[bad].iloc[0]
         kind = "dates" if pd.api.types.is_datetime64_any_dtype(series) else "text"
         raise DataError(
             f"{role} column {name!r} holds {kind} where numbers belong: {int(bad.sum())} value"
