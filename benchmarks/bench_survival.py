@@ -29,8 +29,9 @@ def bench_cox(n: int, n_blocks: int, reps: int) -> None:
     import lifelines
     import statsmodels
     import statsmodels.api as sm
-    from effekt_survival.cox import Cox
     from lifelines import CoxPHFitter
+
+    from effekt_survival.cox import Cox
 
     rng = np.random.default_rng(2026)
     X = rng.normal(size=(n, 6))

@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from effekt_did.callaway_santanna import simulate_staggered
 
 import effekt as ef
+from effekt_did.callaway_santanna import simulate_staggered
 
 SPEC = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "first_treat"}
 

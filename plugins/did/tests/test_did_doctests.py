@@ -5,9 +5,10 @@ import importlib
 import pkgutil
 import warnings
 
-import effekt_did
 import matplotlib
 import pytest
+
+import effekt_did
 
 matplotlib.use("Agg")
 

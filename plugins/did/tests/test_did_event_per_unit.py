@@ -12,10 +12,10 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from effekt_did.callaway_santanna import simulate_staggered  # noqa: E402
-from effekt_did.per_unit import PerUnitEffects  # noqa: E402
 
 import effekt as ef  # noqa: E402
+from effekt_did.callaway_santanna import simulate_staggered  # noqa: E402
+from effekt_did.per_unit import PerUnitEffects  # noqa: E402
 
 ES = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "first_treat"}
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from effekt_did import change_index, did_2x2_from_means
 
 import effekt as ef
+from effekt_did import change_index, did_2x2_from_means
 
 # notes-001 §4.2 Table 1: caseload before (Jan-Feb 2018) and in P1..P5, 15 job centres in report order
 TABLE1 = np.array([

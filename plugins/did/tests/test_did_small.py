@@ -7,12 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from effekt_did import change_index, did_2x2_from_means
-from effekt_did.twfe import simulate_panel
 from scipy import stats
 
 import effekt as ef
 from effekt.sandwich import robust_ols
+from effekt_did import change_index, did_2x2_from_means
+from effekt_did.twfe import simulate_panel
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,12 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from effekt_did.twfe import simulate_panel
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import effekt as ef
 from effekt.sandwich import robust_ols
+from effekt_did.twfe import simulate_panel
 
 SPEC = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "treated", "post": "post"}
 

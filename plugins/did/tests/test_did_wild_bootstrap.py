@@ -8,11 +8,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from effekt_did.twfe import simulate_panel
-from effekt_did.wild_bootstrap import wild_weights
 
 import effekt as ef
 from effekt.data import check_seed
+from effekt_did.twfe import simulate_panel
+from effekt_did.wild_bootstrap import wild_weights
 
 SPEC = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "treated", "post": "post"}
 B = 9999

@@ -10,10 +10,10 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
-from effekt_power import simulate_power
 
 import effekt as ef
 from effekt import EffectResult
+from effekt_power import simulate_power
 
 matplotlib.use("Agg")
 

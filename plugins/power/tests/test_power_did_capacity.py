@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from effekt_power import did_variance
 from scipy import stats
 
 import effekt as ef
+from effekt_power import did_variance
 
 
 def _simulate_cluster_differences(rng, clusters, m, icc, rho, pre, post, sims):

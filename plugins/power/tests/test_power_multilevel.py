@@ -9,10 +9,10 @@ vignette (vignettes/cross_checks.Rmd, PowerUpR 1.1.0) and its help examples.
 
 import numpy as np
 import pytest
-from effekt_power import design_effect
 from scipy import stats
 
 import effekt as ef
+from effekt_power import design_effect
 
 
 # -- seed 002 (notes-002-flere-skal-med.md, section 4.14 "Design effect") ----------------------

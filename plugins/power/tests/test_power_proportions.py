@@ -2,8 +2,6 @@
 
 import numpy as np
 import pytest
-from effekt_power import fisher_power
-from effekt_power.proportions import _fisher_region
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
@@ -11,6 +9,8 @@ from statsmodels.stats.power import NormalIndPower
 from statsmodels.stats.proportion import power_proportions_2indep, proportion_effectsize
 
 import effekt as ef
+from effekt_power import fisher_power
+from effekt_power.proportions import _fisher_region
 
 
 # -- seed 004 (notes-004-resource-course-rct.md, section 2.4 "Power calculation") -------------

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-from effekt_power import event_probability
 from scipy import integrate, stats
 
 import effekt as ef
+from effekt_power import event_probability
 
 Z = stats.norm.isf(0.025) + stats.norm.isf(0.2)
 

@@ -12,6 +12,12 @@ matplotlib.use("Agg")
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lifelines import AalenJohansenFitter, CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter
+from scipy import stats
+
+from effekt.errors import DataError, DesignError
 from effekt_survival import _coxkernel as K
 from effekt_survival.aalen_johansen import (
     AalenJohansen,
@@ -22,12 +28,6 @@ from effekt_survival.aalen_johansen import (
 )
 from effekt_survival.cause_specific_cox import CauseSpecificCox
 from effekt_survival.fine_gray import FineGray, censoring_weights, simulate_fine_gray
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from lifelines import AalenJohansenFitter, CoxPHFitter, CoxTimeVaryingFitter, KaplanMeierFitter
-from scipy import stats
-
-from effekt.errors import DataError, DesignError
 
 
 @pytest.fixture

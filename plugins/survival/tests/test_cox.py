@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from effekt_survival import _coxkernel as K
-from effekt_survival.cox import Cox, simulate_weibull
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lifelines import CoxPHFitter
@@ -18,6 +16,8 @@ from scipy import stats
 
 import effekt as ef
 from effekt.errors import DataError, DesignError, EstimationError
+from effekt_survival import _coxkernel as K
+from effekt_survival.cox import Cox, simulate_weibull
 
 
 def _data(seed=3, n=300, ties=True, strata=5):

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from effekt_survival.discrete_time_hazard import DiscreteTimeHazard, person_period, simulate_weekly
 from scipy import stats
 
 from effekt.errors import DataError, DesignError
+from effekt_survival.discrete_time_hazard import DiscreteTimeHazard, person_period, simulate_weekly
 
 
 @pytest.fixture

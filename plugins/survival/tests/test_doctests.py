@@ -4,8 +4,9 @@ import doctest
 import importlib
 import pkgutil
 
-import effekt_survival
 import pytest
+
+import effekt_survival
 
 MODULES = sorted(m.name for m in pkgutil.iter_modules(effekt_survival.__path__, "effekt_survival."))
 

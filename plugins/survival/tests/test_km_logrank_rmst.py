@@ -10,10 +10,6 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
-from effekt_survival.cox import simulate_weibull
-from effekt_survival.kaplan_meier import KaplanMeier, plot_kaplan_meier, simulate_exponential
-from effekt_survival.logrank import Logrank
-from effekt_survival.rmst import RMST
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from lifelines import KaplanMeierFitter
@@ -24,6 +20,10 @@ from statsmodels.duration.survfunc import survdiff
 
 import effekt as ef
 from effekt.errors import DataError, DesignError
+from effekt_survival.cox import simulate_weibull
+from effekt_survival.kaplan_meier import KaplanMeier, plot_kaplan_meier, simulate_exponential
+from effekt_survival.logrank import Logrank
+from effekt_survival.rmst import RMST
 
 
 @pytest.fixture

@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from effekt_survival.mediation import MediationSurvival, breslow
 from lifelines import CoxPHFitter
 from scipy import integrate, special, stats
 
 import effekt as ef
 from effekt.errors import DataError, DesignError
+from effekt_survival.mediation import MediationSurvival, breslow
 
 pytestmark = pytest.mark.filterwarnings("ignore::effekt.errors.EffektWarning")
 

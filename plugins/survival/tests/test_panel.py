@@ -7,11 +7,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from effekt_survival.panel import first_entry, gap_times
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from effekt.errors import DataError, DesignError, EffektWarning
+from effekt_survival.panel import first_entry, gap_times
 
 EVENTS = {1: ["job", "flex"], 2: ["pension"]}
 

@@ -11,14 +11,14 @@ import math
 
 import pandas as pd
 import pytest
+
+from effekt.errors import DesignError
 from effekt_survival.checks import (
     check_reported_hr,
     information_fraction,
     schoenfeld_events,
     se_log_hr_from_events,
 )
-
-from effekt.errors import DesignError
 
 
 def test_primary_hr_ci_midpoint_flagged():

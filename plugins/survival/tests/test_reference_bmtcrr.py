@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from effekt_survival.aalen_johansen import gray_test
 
 import effekt as ef
+from effekt_survival.aalen_johansen import gray_test
 
 DATA = pd.read_csv(Path(__file__).with_name("data") / "bmtcrr.csv")
 
