@@ -145,6 +145,9 @@ def _numeric(series: pd.Series, name: Any, role: str) -> np.ndarray:
     if not pd.api.types.is_numeric_dtype(series):
         converted = pd.to_numeric(series, errors="coerce")
         bad = (series.notna() & converted.isna()).to_numpy()
+        is_text = series.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if not bad.any() and is_text.any():
+            bad = is_text  # numbers written as text, e.g. "1.5"
         if not bad.any():
             # numbers kept as Python objects: not converted silently, but said plainly
             raise DataError(
