@@ -142,7 +142,7 @@ def bench_wild(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
     y = rng.normal(size=G)[cl] + 0.1 * t + 0.05 * treated * post + rng.normal(size=n)
     df = pd.DataFrame({"unit": cl, "time": t, "treated": treated, "post": post, "y": y})
     spec = dict(outcome="y", unit="unit", time="time", treatment="treated", post="post", model="did_2x2",
-                draws=9999, seed=1)
+                sims=9999, seed=1)
     t_ef, r_ef = best_of(lambda: ef.estimate("wild_cluster_bootstrap", data=df, **spec), repeat)
     X = pd.DataFrame({"D": treated * post, "c": 1.0, "t": treated, "p": post}).astype(float)
     t_w, m_w = best_of(lambda: wildboottest(sm.OLS(y, X), B=9999, cluster=cl, param="D", seed=1, show=False),

@@ -91,10 +91,10 @@ def test_estimator_rxc_exact_and_monte_carlo():
     exact = ef.estimate("fisher", data=df, outcome="y", treatment="z")
     assert exact.p_value == pytest.approx(fisher_rxc_pvalue(t), rel=1e-12)
     mc = ef.estimate("fisher", data=df, outcome="y", treatment="z", method="monte-carlo", seed=3,
-                     n_resamples=4000)
+                     sims=4000)
     assert abs(mc.p_value - exact.p_value) < 4 * np.sqrt(exact.p_value * (1 - exact.p_value) / 4000) + 1e-3
     again = ef.estimate("fisher", data=df, outcome="y", treatment="z", method="monte-carlo", seed=3,
-                        n_resamples=4000)
+                        sims=4000)
     assert again.p_value == mc.p_value
 
 

@@ -164,7 +164,7 @@ def test_calendar_and_group_overall(staggered):
 
 
 def test_multiplier_bootstrap_uniform_band(staggered):
-    tab = cs(staggered, aggregate="dynamic", bootstrap=999, seed=5)
+    tab = cs(staggered, aggregate="dynamic", sims=999, seed=5)
     crit = tab.extra["uniform_crit"]
     assert 1.96 < crit < 4.0  # a uniform band is wider than the pointwise one
     analytic = cs(staggered, aggregate="dynamic")
@@ -172,7 +172,7 @@ def test_multiplier_bootstrap_uniform_band(staggered):
         assert b.std_error == pytest.approx(a.std_error, rel=0.15)  # IQR-based SE vs analytic
         lo, hi = b.extra["uniform_conf_int"]
         assert lo < b.conf_int[0] and hi > b.conf_int[1]
-    again = cs(staggered, aggregate="dynamic", bootstrap=999, seed=5)
+    again = cs(staggered, aggregate="dynamic", sims=999, seed=5)
     assert again.extra["uniform_crit"] == crit
 
 

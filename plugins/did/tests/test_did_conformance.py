@@ -43,6 +43,6 @@ def test_conformance(estimator, check):
 
 # the bootstrap's own Monte Carlo error is small next to the coverage tolerance with 999 draws
 @parametrize_with_checks([c for c in ESTIMATORS if c.name == "wild_cluster_bootstrap"], max_examples=5,
-                         coverage_sims=100, fit_kwargs={"draws": 999})
+                         coverage_sims=100, fit_kwargs={"sims": 999})
 def test_conformance_bootstrap(estimator, check):
     check(estimator)

@@ -61,10 +61,10 @@ def test_few_cluster_tools_agree_on_one_evaluation():
         warnings.simplefilter("ignore")
         cr2 = ef.estimate("did_2x2", data=df, outcome="y", treatment="treated", post="post", unit="centre")
         wcb = ef.estimate("wild_cluster_bootstrap", data=df, outcome="y", unit="centre", time="post",
-                          treatment="treated", post="post", model="did_2x2", draws=1999, seed=1)
+                          treatment="treated", post="post", model="did_2x2", sims=1999, seed=1)
         ri = ef.estimate("wild_cluster_bootstrap", data=df, outcome="y", unit="centre", time="post",
                          treatment="treated", post="post", model="did_2x2", inference="randomization",
-                         draws=999, seed=1)
+                         sims=999, seed=1)
     assert wcb.estimate == pytest.approx(cr2.estimate, rel=1e-12)
     assert ri.estimate == pytest.approx(cr2.estimate, rel=1e-12)
     # three few-cluster answers, all far less sure than the citizen-level one

@@ -56,7 +56,7 @@ def test_twfe_p_value_matches_wildboottest(panel, restricted, kind):
     X = _dummy_design(panel, ["x"])
     ref = wbt.wildboottest(sm.OLS(panel.y.to_numpy(), X), B=B, cluster=panel.unit.to_numpy(), param="D",
                            weights_type=kind, impose_null=restricted, seed=11, show=False)
-    res = wcb(panel, covariates=["x"], draws=B, seed=3, restricted=restricted, bootstrap_weights=kind)
+    res = wcb(panel, covariates=["x"], sims=B, seed=3, restricted=restricted, bootstrap_weights=kind)
     p_ref = float(ref["p-value"].iloc[0])
     # t differs only by the small-sample factor: wildboottest counts every dummy in (N-1)/(N-K)
     n, k = X.shape
@@ -71,7 +71,7 @@ def test_draws_equal_the_full_dummy_bootstrap(restricted, weights):
     df = simulate_panel(np.random.default_rng(6), n_units=10, n_times=5, effect=0.4)
     df = df.assign(x=np.random.default_rng(7).normal(size=len(df)), w=np.random.default_rng(8).uniform(1, 3, len(df)))
     draws, seed = 400, 5
-    res = wcb(df, covariates=["x"], draws=draws, seed=seed, restricted=restricted, weights=weights)
+    res = wcb(df, covariates=["x"], sims=draws, seed=seed, restricted=restricted, weights=weights)
     V = wild_weights("rademacher", (10, draws), check_seed(seed))
     X = _dummy_design(df, ["x"]).to_numpy()
     y = df.y.to_numpy()
@@ -105,7 +105,7 @@ def test_did_2x2_p_value_matches_wildboottest(panel):
     X = pd.DataFrame({"D": two.treated * two.post, "c": 1.0, "t": two.treated, "p": two.post}).astype(float)
     ref = wbt.wildboottest(sm.OLS(two.y.to_numpy(), X), B=B, cluster=two.unit.to_numpy(), param="D", seed=2,
                            show=False)
-    res = wcb(two, model="did_2x2", draws=B, seed=4)
+    res = wcb(two, model="did_2x2", sims=B, seed=4)
     p_ref = float(ref["p-value"].iloc[0])
     assert res.extra["t"] == pytest.approx(float(ref["statistic"].iloc[0]), rel=1e-9)
     assert abs(res.p_value - p_ref) < _mc_tol(p_ref)
@@ -116,7 +116,7 @@ def test_did_2x2_p_value_matches_wildboottest(panel):
 
 
 def test_ci_by_test_inversion_is_consistent_with_p(panel):
-    res = wcb(panel, draws=1999, seed=1)
+    res = wcb(panel, sims=1999, seed=1)
     lo, hi = res.conf_int
     assert lo < res.estimate < hi
     assert (lo > 0 or hi < 0) == (res.p_value < 0.05)
@@ -124,12 +124,12 @@ def test_ci_by_test_inversion_is_consistent_with_p(panel):
 
 
 def test_seed_reproducible(panel):
-    assert wcb(panel, draws=999, seed=8).p_value == wcb(panel, draws=999, seed=8).p_value
+    assert wcb(panel, sims=999, seed=8).p_value == wcb(panel, sims=999, seed=8).p_value
 
 
 def test_warns_with_few_treated_clusters(panel):
     with pytest.warns(ef.EffektWarning, match="treated clusters"):
-        ef.estimate("wild_cluster_bootstrap", data=panel, draws=199, seed=1, **SPEC)
+        ef.estimate("wild_cluster_bootstrap", data=panel, sims=199, seed=1, **SPEC)
 
 
 def test_randomization_matches_enumeration():
@@ -141,7 +141,7 @@ def test_randomization_matches_enumeration():
         d = df.assign(treated=df.unit.isin(treated).astype(int))
         stats_.append(ef.estimate("twfe", data=d, **SPEC).estimate)
     exact = np.mean(np.abs(np.array(stats_)) >= abs(obs) - 1e-12)
-    res = wcb(df, inference="randomization", draws=2000, seed=1)
+    res = wcb(df, inference="randomization", sims=2000, seed=1)
     assert res.estimate == pytest.approx(obs, rel=1e-10)
     assert abs(res.p_value - exact) < 4.5 * np.sqrt(exact * (1 - exact) / 2000) + 1e-3
     assert res.ci_method == "randomization"
@@ -154,8 +154,8 @@ def test_bad_weights_kind(panel):
 
 
 def test_too_few_draws(panel):
-    with pytest.raises(ef.DesignError, match="draws"):
-        wcb(panel, draws=10)
+    with pytest.raises(ef.DesignError, match="sims must be >= 99"):
+        wcb(panel, sims=10)
 
 
 def test_2x2_needs_post(panel):

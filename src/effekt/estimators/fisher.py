@@ -86,7 +86,7 @@ class FisherExact:
     blocks : str, optional
         Not supported (raises DesignError naming the stratified alternatives).
     method : {"exact", "monte-carlo"}, default "exact"
-    n_resamples : int, default 9999
+    sims : int, default 9999
         Random tables for ``method="monte-carlo"``.
     seed : int or numpy Generator, optional
         For ``method="monte-carlo"``.
@@ -146,7 +146,7 @@ class FisherExact:
         measure: str | None = None,
         blocks: str | None = None,
         method: str = "exact",
-        n_resamples: int = 9999,
+        sims: int = 9999,
         seed: Any = None,
         alpha: float = 0.05,
         missing: str = "error",
@@ -171,9 +171,9 @@ class FisherExact:
                 f"{tab.counts.shape[0]} x {tab.counts.shape[1]} (arms x outcome categories), "
                 "whose test has no direction. Use alternative='two-sided'."
             )
-        rng = None
+        rng, n_resamples = None, sims
         if method == "monte-carlo":
-            n_resamples = check_positive_int(n_resamples, "n_resamples")
+            n_resamples = check_positive_int(sims, "sims")
             rng = check_seed(seed)
         if measure == "odds_ratio" and tab.is_2x2 and tab.event is not None:
             effect = conditional_odds_ratio_result(tab, alpha=alpha, estimator=self.name)

@@ -57,7 +57,7 @@ class CallawaySantAnna:
 
     Defaults and why: R did's: never-treated comparisons, varying base
     period, ``est_method="dr"`` (without covariates all three coincide),
-    analytic SEs (``bootstrap=0``); ``bootstrap=999`` gives multiplier-
+    analytic SEs (``sims=0``); ``sims=999`` gives multiplier-
     bootstrap SEs and uniform confidence bands over the reported rows.
 
     Parameters
@@ -84,7 +84,7 @@ class CallawaySantAnna:
         Unit weights (constant within unit), normalised to mean 1.
     clusters : str, optional
         Only for the bootstrap: draws are shared within clusters.
-    bootstrap : int, default 0
+    sims : int, default 0
     alpha : float, default 0.05
     seed : int or Generator, optional
 
@@ -157,7 +157,7 @@ class CallawaySantAnna:
         aggregate: str = "simple",
         weights: str | None = None,
         clusters: str | None = None,
-        bootstrap: int = 0,
+        sims: int = 0,
         alpha: float = 0.05,
         seed: Any = None,
         missing: str = "error",
@@ -167,8 +167,8 @@ class CallawaySantAnna:
         check_option(est_method, "est_method", ("dr", "ipw", "reg"))
         check_option(base_period, "base_period", ("varying", "universal"))
         check_option(aggregate, "aggregate", _AGG)
-        if bootstrap:
-            check_positive_int(bootstrap, "bootstrap", minimum=99)
+        if sims:
+            check_positive_int(sims, "sims", minimum=99)
         if isinstance(anticipation, bool) or not isinstance(anticipation, (int, np.integer)) or anticipation < 0:
             raise DesignError(f"anticipation must be a whole number >= 0; got {anticipation!r}.")
         panel = check_panel(data, outcome=outcome, unit=unit, time=time, treatment=treatment, staggered=True,
@@ -243,14 +243,14 @@ class CallawaySantAnna:
                             anticipation=int(anticipation), method=est_method)
         att = np.array([c.att for c in cells])
         se_gt = np.sqrt((inf**2).sum(axis=0)) / n
-        rng = check_seed(seed) if bootstrap else None
+        rng = check_seed(seed) if sims else None
         att_gt_rows = [{"group": float(times[c.g]), "time": float(times[c.t]), "base": float(times[c.base]),
                         "att": float(a), "std.error": float(s), "n_treated": c.n_treated, "n_control": c.n_control}
                        for c, a, s in zip(cells, att, se_gt)]
         n_treated = int((G >= 0).sum())
         common: dict[str, Any] = dict(estimator=self.name, n=panel.n, n_treated=n_treated, n_control=n - n_treated,
                       design=f"staggered, {control_group}", outcome=outcome)
-        se_type = "influence function" if not bootstrap else "multiplier bootstrap"
+        se_type = "influence function" if not sims else "multiplier bootstrap"
         extra_tab: dict[str, Any] = {"control_group": control_group, "est_method": est_method,
                                      "base_period": base_period, "anticipation": int(anticipation)}
         if aggregate == "none":
@@ -266,11 +266,11 @@ class CallawaySantAnna:
         alllab = labels if overall is None else ["overall"] + labels
         se = np.sqrt((allpsi**2).sum(axis=0)) / n
         crit = None
-        if bootstrap:
+        if sims:
             assert rng is not None
-            se_b, crit = multiplier_bootstrap(allpsi, cl, rng, int(bootstrap), alpha)
+            se_b, crit = multiplier_bootstrap(allpsi, cl, rng, int(sims), alpha)
             se = se_b
-            extra_tab.update(uniform_crit=crit, bootstrap=int(bootstrap))
+            extra_tab.update(uniform_crit=crit, sims=int(sims))
         extra_tab["att_gt"] = att_gt_rows
         rows = []
         for j, (lab, e, s) in enumerate(zip(alllab, allest, se)):

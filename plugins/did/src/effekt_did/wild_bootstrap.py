@@ -234,7 +234,7 @@ class WildClusterBootstrap:
     inference : {"bootstrap", "randomization"}, default "bootstrap"
     restricted : bool, default True
     bootstrap_weights : {"rademacher", "webb", "mammen"}, default "rademacher"
-    draws : int, default 9999
+    sims : int, default 9999
     alpha : float, default 0.05
     seed : int or Generator, optional
 
@@ -261,7 +261,7 @@ class WildClusterBootstrap:
     --------
     >>> import effekt as ef
     >>> syn = WildClusterBootstrap.simulate(np.random.default_rng(3), n=30, effect=1.0)
-    >>> res = ef.estimate("wild_cluster_bootstrap", data=syn.data, draws=999, seed=1, **syn.spec)
+    >>> res = ef.estimate("wild_cluster_bootstrap", data=syn.data, sims=999, seed=1, **syn.spec)
     >>> res.ci_method, res.se_type
     ('test-inversion', 'wild cluster bootstrap (WCR, rademacher)')
     """
@@ -298,7 +298,7 @@ class WildClusterBootstrap:
         inference: str = "bootstrap",
         restricted: bool = True,
         bootstrap_weights: str = "rademacher",
-        draws: int = 9999,
+        sims: int = 9999,
         alpha: float = 0.05,
         seed: Any = None,
         missing: str = "error",
@@ -307,7 +307,7 @@ class WildClusterBootstrap:
         check_option(model, "model", ("twfe", "did_2x2"))
         check_option(inference, "inference", ("bootstrap", "randomization"))
         check_option(bootstrap_weights, "bootstrap_weights", ("rademacher", "webb", "mammen"))
-        draws = check_positive_int(draws, "draws", minimum=99)
+        draws = check_positive_int(sims, "sims", minimum=99)
         if not isinstance(restricted, bool):
             raise DesignError(f"restricted must be True (WCR) or False (WCU); got {restricted!r}.")
         rng = check_seed(seed)
@@ -354,7 +354,7 @@ class WildClusterBootstrap:
             warn(msg)
             warns.append(msg)
         term = f"{treatment}:{post}" if post is not None else str(treatment)
-        extra: dict[str, Any] = {"n_clusters": G, "n_treated_clusters": n_tc, "draws": draws, "model": model,
+        extra: dict[str, Any] = {"n_clusters": G, "n_treated_clusters": n_tc, "sims": draws, "model": model,
                                  "aggregation": aggregation}
         if inference == "bootstrap":
             if bootstrap_weights == "rademacher" and 2**G <= draws:
