@@ -109,3 +109,10 @@ def test_power_result():
 
 def test_to_jsonable_scalars():
     assert to_jsonable(np.int32(3)) == 3 and to_jsonable(float("-inf")) is None and to_jsonable((1, "a")) == [1, "a"]
+
+
+def test_power_result_summary_prints_grids_readably():
+    res = PowerResult(calculator="schoenfeld", solved="events", value=np.array([102.3357122, 732.5992291]),
+                      inputs={"hr": np.array([1.74, 1.23])}, method="schoenfeld")
+    text = res.summary()
+    assert "events = [102.335712, 732.599229]" in text and "hr=[1.74, 1.23]" in text

@@ -468,8 +468,13 @@ class PowerResult:
         )
 
     def summary(self) -> str:
-        given = ", ".join(f"{k}={v}" for k, v in self.inputs.items())
-        value = self.value if not isinstance(self.value, float) else round(self.value, 6)
+        def show(v: Any) -> str:
+            if isinstance(v, np.ndarray):
+                return np.array2string(v, precision=6, separator=", ", threshold=20)
+            return f"{round(v, 6)}" if isinstance(v, float) else str(v)
+
+        given = ", ".join(f"{k}={show(v)}" for k, v in self.inputs.items())
+        value = show(self.value)
         lines = [f"{self.calculator} ({self.method}): {self.solved} = {value}", f"  given {given}"]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
