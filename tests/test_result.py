@@ -116,3 +116,11 @@ def test_power_result_summary_prints_grids_readably():
                       inputs={"hr": np.array([1.74, 1.23])}, method="schoenfeld")
     text = res.summary()
     assert "events = [102.335712, 732.599229]" in text and "hr=[1.74, 1.23]" in text
+
+
+def test_new_level_drops_stale_level_dependent_extras():
+    res = EffectResult.from_z(0.5, 0.2, extra={"conf_int_profile": (0.1, 0.9), "events": 40}, **FIELDS)
+    new = res.with_conf_level(0.9)
+    assert "conf_int_profile" not in new.extra and new.extra["events"] == 40
+    assert "conf_int_profile dropped" in new.warnings[-1]
+    assert res.extra["conf_int_profile"] == (0.1, 0.9)

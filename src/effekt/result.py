@@ -256,7 +256,9 @@ class EffectResult:
 
         Works for Wald-type intervals (``ci_method`` ``"wald"`` or
         ``"wald-log"``); other intervals must be recomputed by the estimator
-        with ``alpha=``.
+        with ``alpha=``. Level-dependent figures in ``extra`` (keys starting
+        ``"conf_int"`` or ``"uniform_"``, e.g. a profile-likelihood interval)
+        are dropped, with a warning saying so.
         """
         check_alpha(1.0 - conf_level)
         q = _critical_value(conf_level, self.df)
@@ -271,7 +273,17 @@ class EffectResult:
                 "which cannot be rescaled from the fields alone. Refit with "
                 f"alpha={1 - conf_level:g}."
             )
-        return replace(self, conf_int=ci, conf_level=conf_level)
+        # figures an estimator computed at the old level (profile or uniform intervals, by
+        # convention under keys starting "conf_int" or "uniform_") would be stale: drop them
+        stale = [k for k in self.extra if k.startswith(("conf_int", "uniform_"))]
+        extra = {k: v for k, v in self.extra.items() if k not in stale}
+        notes = self.warnings
+        if stale:
+            notes = notes + (
+                f"{', '.join(stale)} dropped: computed at the {100 * self.conf_level:g}% level; refit with "
+                f"alpha={1 - conf_level:g} to recompute them.",
+            )
+        return replace(self, conf_int=ci, conf_level=conf_level, extra=extra, warnings=notes)
 
     # -- output -------------------------------------------------------------
     def tidy(self) -> pd.DataFrame:
