@@ -177,7 +177,15 @@ class EventStudy:
                 f"treated; every treated unit starts in or before the first period ({tval.min():g}), so no lead "
                 "can be estimated. A 0/1 treatment indicator is not a first treated period."
             )
-        ev = np.where(treated, tval - panel.cohort, np.nan)
+        # event time counted in periods of the data: on an evenly spaced grid (years, every other
+        # year) the difference divided by the step; on an uneven one (year-week codes such as
+        # 202452 -> 202501) the difference of the periods' positions
+        steps = np.diff(periods)
+        if steps.size == 0 or np.allclose(steps, steps[0]):
+            step = float(steps[0]) if steps.size else 1.0
+            ev = np.where(treated, np.round((tval - panel.cohort) / step), np.nan)
+        else:
+            ev = np.where(treated, panel.time - np.searchsorted(periods, panel.cohort), np.nan).astype(float)
         e_min, e_max = np.nanmin(ev), np.nanmax(ev)
         lo = -int(leads) if leads is not None else int(e_min)
         hi = int(lags) if lags is not None else int(e_max)
