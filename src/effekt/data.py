@@ -36,6 +36,7 @@ __all__ = [
     "check_positive_int",
     "describe_rows",
     "label",
+    "varying_groups",
 ]
 
 _MAX_ROWS_SHOWN = 5
@@ -340,6 +341,19 @@ def check_columns(
     for role, name in (numeric or {}).items():
         cols.extra[role] = numeric_finite(role, name)
     return cols
+
+
+def varying_groups(values: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the groups (codes ``0..k-1``) in which ``values`` is not constant.
+
+    >>> varying_groups(np.array([1, 1, 0, 1]), np.array([0, 0, 1, 1]), 2).tolist()
+    [1]
+    """
+    lo = np.full(k, np.inf)
+    hi = np.full(k, -np.inf)
+    np.minimum.at(lo, codes, values)
+    np.maximum.at(hi, codes, values)
+    return np.flatnonzero((lo != hi) & np.isfinite(lo))
 
 
 def check_groups_have_both_arms(

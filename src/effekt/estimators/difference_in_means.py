@@ -24,8 +24,17 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from effekt.data import Columns, check_columns, check_groups_have_both_arms, check_option, label
+from effekt.data import (
+    Columns,
+    as_frame,
+    check_columns,
+    check_groups_have_both_arms,
+    check_option,
+    label,
+    varying_groups,
+)
 from effekt.errors import DataError, DesignError
+from effekt.estimators._model import _from_assignment
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
 from effekt.sandwich import robust_ols
@@ -273,7 +282,7 @@ class DifferenceInMeans:
         check_option(small_blocks, "small_blocks", _SMALL_BLOCK_METHODS)
         if assignment is not None:
             data, treatment, blocks, clusters = _from_assignment(
-                data, assignment, treatment, blocks, clusters
+                as_frame(data), assignment, treatment, blocks, clusters
             )
         if treatment is None:
             raise DesignError("difference_in_means needs treatment= (a column) or assignment=.")
@@ -341,42 +350,10 @@ def _check_outcome_varies(c: Columns) -> None:
         )
 
 
-def _from_assignment(
-    data: Any, assignment: Any, treatment: Any, blocks: Any, clusters: Any
-) -> tuple[pd.DataFrame, str, str | None, str | None]:
-    if treatment is not None or blocks is not None or clusters is not None:
-        raise DesignError(
-            "pass either assignment= or treatment=/blocks=/clusters=, not both: the assignment "
-            "already says how units were randomised."
-        )
-    from effekt.data import as_frame
-
-    frame = as_frame(data)
-    z = np.asarray(assignment.treatment)
-    if z.shape[0] != frame.shape[0]:
-        raise DataError(
-            f"the assignment has {z.shape[0]} units but the data have {frame.shape[0]} rows; "
-            "rows of the data must be the assignment's units, in order."
-        )
-    frame = frame.assign(**{"__treatment__": z})
-    b = c = None
-    if getattr(assignment, "blocks", None) is not None:
-        frame = frame.assign(__blocks__=np.asarray(assignment.blocks))
-        b = "__blocks__"
-    if getattr(assignment, "clusters", None) is not None:
-        frame = frame.assign(__clusters__=np.asarray(assignment.clusters))
-        c = "__clusters__"
-    return frame, "__treatment__", b, c
-
-
 def _check_clusters(c: Columns) -> None:
     assert c.clusters is not None and c.z is not None
     k = len(c.cluster_labels)  # type: ignore[arg-type]
-    lo = np.full(k, 2, dtype=np.int8)
-    hi = np.full(k, -1, dtype=np.int8)
-    np.minimum.at(lo, c.clusters, c.z)
-    np.maximum.at(hi, c.clusters, c.z)
-    mixed = np.flatnonzero(lo != hi)
+    mixed = varying_groups(c.z, c.clusters, k)
     if mixed.size:
         raise DesignError(
             f"cluster {label(c.cluster_labels[mixed[0]])} of column {c.names['clusters']!r} has units in "  # type: ignore[index]

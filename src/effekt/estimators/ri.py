@@ -51,6 +51,7 @@ from effekt.data import (
     check_positive_int,
     check_seed,
     label,
+    varying_groups,
 )
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.estimators._model import _from_assignment
@@ -587,12 +588,7 @@ def _invert(A: np.ndarray, B: np.ndarray, C: np.ndarray, t_obs: float, alpha: fl
 
 
 def _check_clusters_constant(clusters: np.ndarray, labels: Any, z: np.ndarray, column: Any) -> None:
-    k = int(clusters.max()) + 1
-    lo = np.full(k, 2, dtype=np.int8)
-    hi = np.full(k, -1, dtype=np.int8)
-    np.minimum.at(lo, clusters, z)
-    np.maximum.at(hi, clusters, z)
-    mixed = np.flatnonzero(lo != hi)
+    mixed = varying_groups(z, clusters, int(clusters.max()) + 1)
     if mixed.size:
         raise DataError(
             f"cluster {label(labels[mixed[0]])} of column {column!r} has units in both arms "

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from effekt.data import as_frame, check_columns, check_option
+from effekt.data import as_frame, check_columns, check_option, varying_groups
 from effekt.errors import DataError, DesignError, EffektWarning
 from effekt_did._absorb import codes_of
 
@@ -159,11 +159,7 @@ def check_panel(
 
 
 def _check_constant_within_unit(v: np.ndarray, unit: np.ndarray, n_units: int, column: Any, what: str) -> None:
-    lo = np.full(n_units, np.inf)
-    hi = np.full(n_units, -np.inf)
-    np.minimum.at(lo, unit, v)
-    np.maximum.at(hi, unit, v)
-    bad = np.flatnonzero(lo != hi)
+    bad = varying_groups(v, unit, n_units)
     if bad.size:
         raise DataError(
             f"treatment column {column!r} is the {what} and must be constant within each unit, "

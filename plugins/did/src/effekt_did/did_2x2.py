@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import check_columns, check_option, label
+from effekt.data import check_columns, check_option, label, varying_groups
 from effekt.errors import DataError, DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
@@ -241,11 +241,7 @@ class DiD2x2:
                             f"{np.unique(p[~np.isin(p, (0.0, 1.0))])[:5].tolist()}. Recode it.")
         if unit is not None and cols.clusters is not None and clusters is None:
             # with unit=, each unit belongs to one group for the whole panel
-            lo = np.full(len(cols.cluster_labels), 2)  # type: ignore[arg-type]
-            hi = np.full(len(cols.cluster_labels), -1)  # type: ignore[arg-type]
-            np.minimum.at(lo, cols.clusters, cols.z)
-            np.maximum.at(hi, cols.clusters, cols.z)
-            mixed = np.flatnonzero(lo != hi)
+            mixed = varying_groups(cols.z, cols.clusters, len(cols.cluster_labels))  # type: ignore[arg-type]
             if mixed.size:
                 raise DataError(
                     f"treatment column {treatment!r} must be constant within each unit of {unit!r} "
