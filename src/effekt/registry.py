@@ -25,6 +25,7 @@ import pandas as pd
 from effekt.errors import DesignError, PluginError
 from effekt.protocol import Estimator, PowerCalculator
 from effekt.result import EffectResult, EffectTable, PowerResult
+from effekt.vocabulary import validate_options
 
 __all__ = [
     "ESTIMATOR_GROUP",
@@ -168,41 +169,16 @@ def estimate(name: str, data: Any = None, **spec: Any) -> EffectResult | EffectT
     4.0
     """
     cls = get_estimator(name)
-    _check_options(name, cls.fit, spec)
+    if not getattr(cls.fit, "__effekt_validated__", False):  # a plugin's fit without @validated
+        spec = validate_options(cls, spec, values=False)
     return cls().fit(data, **spec)
-
-
-def _check_options(name: str, fit: Any, spec: dict[str, Any]) -> None:
-    """DesignError for an option ``fit`` does not take, with the nearest valid names."""
-    try:
-        params = inspect.signature(fit).parameters
-    except (TypeError, ValueError):  # a callable without an inspectable signature
-        return
-    missing = [
-        k for k, p in params.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty and k not in spec
-    ]
-    if missing:
-        raise DesignError(
-            f"{name} needs {', '.join(f'{k}=' for k in missing)} (the column"
-            f"{'s' if len(missing) > 1 else ''} or value{'s' if len(missing) > 1 else ''} it analyses)."
-        )
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    valid = [k for k, p in params.items() if k not in ("self", "data") and p.kind is not inspect.Parameter.VAR_POSITIONAL]
-    unknown = [k for k in spec if k not in valid]
-    if unknown:
-        key = unknown[0]
-        close = difflib.get_close_matches(key, valid, n=2, cutoff=0.6)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise DesignError(
-            f"{name} takes no option {key!r}.{hint} Its options are: {', '.join(valid)}."
-        )
 
 
 def power(name: str, **params: Any) -> PowerResult:
     """Solve the power calculation ``name`` for the one quantity left out."""
     cls = get_power_calculator(name)
+    if not getattr(cls.solve, "__effekt_validated__", False):
+        params = validate_options(cls, params, cls.solve, values=False)
     return cls().solve(**params)
 
 

@@ -31,15 +31,152 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from effekt.errors import EstimationError
 
-__all__ = ["EffectResult", "EffectTable", "PowerResult", "to_jsonable"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "EffectResult",
+    "EffectTable",
+    "FrozenDict",
+    "PowerResult",
+    "Result",
+    "freeze",
+    "monte_carlo_p_value",
+    "to_jsonable",
+]
+
+
+@runtime_checkable
+class Result(Protocol):
+    """What every result type keeps, so reports and simulations consume any of them.
+
+    ``tidy()`` gives a DataFrame (one row per term or record), ``summary()``
+    text a person reads, ``to_dict()`` a JSON-safe dict and ``to_json()`` its
+    text. Results that have a picture add ``plot(*, ax=None, labels=None)``
+    returning a :class:`matplotlib.figure.Figure` built without pyplot.
+    Results are immutable: nothing edits them in place.
+    """
+
+    def tidy(self) -> pd.DataFrame: ...
+
+    def summary(self) -> str: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+    def to_json(self, **kwargs: Any) -> str: ...
+
+
+class FrozenDict(Mapping[str, Any]):
+    """A read-only mapping (the ``extra`` of every result).
+
+    Built by :func:`freeze`: nested dicts become FrozenDicts, lists become
+    tuples and numpy arrays are marked read-only, so a result cannot be
+    changed after it is made. It pickles (for parallel simulation) and
+    compares equal to a dict with the same items.
+
+    >>> d = FrozenDict({"a": 1})
+    >>> d["a"], d == {"a": 1}
+    (1, True)
+    >>> d["a"] = 2
+    Traceback (most recent call last):
+    ...
+    TypeError: 'FrozenDict' object does not support item assignment
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        object.__setattr__(self, "_data", {k: freeze(v) for k, v in dict(data or {}).items()})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("FrozenDict is read-only")
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return dict(self.items()) == dict(other.items())
+        return NotImplemented
+
+    def __hash__(self) -> int:  # pragma: no cover - rarely hashed
+        return hash(tuple(sorted(self._data)))
+
+    def __repr__(self) -> str:
+        return repr(self._data)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (FrozenDict, (self._data,))
+
+    def copy(self) -> dict[str, Any]:
+        """A plain (mutable) dict with the same items, to build a new result from."""
+        return dict(self._data)
+
+
+class FrozenList(tuple):  # type: ignore[type-arg]
+    """A read-only list: a tuple that compares equal to a list with the same items."""
+
+    __slots__ = ()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, list):
+            return list(self) == other
+        return tuple.__eq__(self, other)  # type: ignore[arg-type]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    __hash__ = tuple.__hash__
+
+
+def freeze(value: Any) -> Any:
+    """``value`` made read-only: mappings to FrozenDict, lists to tuples, arrays not writeable."""
+    if isinstance(value, FrozenDict):
+        return value
+    if isinstance(value, Mapping):
+        return FrozenDict(value)
+    if isinstance(value, list):
+        return FrozenList(freeze(v) for v in value)
+    if isinstance(value, tuple) and not hasattr(value, "_fields"):
+        return tuple(freeze(v) for v in value)
+    if isinstance(value, np.ndarray):
+        if value.flags.writeable:
+            value = value.view()
+            value.flags.writeable = False
+        return value
+    if isinstance(value, (pd.DataFrame, pd.Series)):
+        value = value.copy()
+        for arr in ([value.to_numpy()] if isinstance(value, pd.Series) else []):
+            arr.flags.writeable = False
+        return value
+    return value
+
+
+def monte_carlo_p_value(extreme: int, sims: int) -> float:
+    """``(1 + extreme) / (1 + sims)``: a Monte Carlo p-value that is never 0.
+
+    ``extreme`` draws of ``sims`` were at least as extreme as the observed
+    statistic; counting the observed one among the draws keeps the test
+    exact and the p-value at least ``1 / (sims + 1)`` (Phipson & Smyth 2010,
+    doi:10.2202/1544-6115.1585).
+
+    >>> monte_carlo_p_value(0, 999)
+    0.001
+    """
+    return (1.0 + float(extreme)) / (1.0 + float(sims))
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -90,6 +227,8 @@ def _as_int(value: Any) -> int | None:
 
 
 def _critical_value(conf_level: float, df: float | None) -> float:
+    from scipy import stats
+
     upper = 0.5 + conf_level / 2.0
     if df is None or not math.isfinite(df):
         return float(stats.norm.ppf(upper))
@@ -104,11 +243,20 @@ def _fmt(value: float | None, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
-def _fmt_p(p: float) -> str:
-    if not math.isfinite(p):
+def _fmt_p(p: float, sims: int | None = None) -> str:
+    """A p-value as printed: four decimals, "< 0.0001" below that.
+
+    A Monte Carlo p-value from ``sims`` draws is at least ``1 / (sims + 1)``
+    and is printed as "<= 1/(sims+1)" at that floor, never as 0.
+    """
+    if p is None or not math.isfinite(p):
         return "NA"
+    if sims:
+        floor = 1.0 / (sims + 1.0)
+        if p <= floor * (1 + 1e-9):
+            return f"<= {floor:.2g}"
     if p < 1e-4:
-        return f"{p:.2e}"
+        return "< 0.0001"
     return f"{p:.4f}"
 
 
@@ -147,9 +295,12 @@ class EffectResult:
     se_type: str | None = None
     design: str | None = None
     warnings: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
     outcome: str | None = None
     ci_method: str = "wald"
+    n_units: int | None = None
+    n_clusters: int | None = None
+    plotter: Callable[..., Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -163,8 +314,10 @@ class EffectResult:
         set_(self, "n", int(self.n))
         set_(self, "n_treated", _as_int(self.n_treated))
         set_(self, "n_control", _as_int(self.n_control))
+        set_(self, "n_units", _as_int(self.n_units))
+        set_(self, "n_clusters", _as_int(self.n_clusters))
         set_(self, "warnings", tuple(str(w) for w in self.warnings))
-        set_(self, "extra", dict(self.extra))
+        set_(self, "extra", FrozenDict(self.extra))
         if not 0.0 < self.conf_level < 1.0:
             raise EstimationError(
                 f"conf_level must lie strictly between 0 and 1; got {self.conf_level}. "
@@ -211,6 +364,8 @@ class EffectResult:
                     f"{fields_.get('estimator', 'estimator')}: degrees of freedom must be "
                     f"positive; got {df}. The design has too few units or clusters."
                 )
+        from scipy import stats
+
         conf_level = 1.0 - alpha
         q = _critical_value(conf_level, df)
         statistic = estimate / std_error
@@ -310,9 +465,26 @@ class EffectResult:
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, JSON-safe (see :func:`to_jsonable`)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "plotter"}
         out["statistic"] = self.statistic
         return to_jsonable(out)  # type: ignore[no-any-return]
+
+    def plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None, **kwargs: Any) -> Figure:
+        """The result's picture (a Kaplan-Meier curve, cumulative incidence, ...).
+
+        ``ax`` draws into an existing matplotlib Axes; ``labels`` maps arm or
+        cause values to the names shown. Returns a
+        :class:`matplotlib.figure.Figure` (made without pyplot's global state).
+        Raises :class:`~effekt.errors.EstimationError` when the estimator has no
+        picture.
+        """
+        if self.plotter is None:
+            raise EstimationError(
+                f"{self.estimator}: this result has no picture; tidy() gives its numbers. "
+                "Results with plots: Kaplan-Meier, cumulative incidence, Cox, event studies, "
+                "per-unit effects, heterogeneity, mediation, power, balance and CONSORT."
+            )
+        return self.plotter(self, ax=ax, labels=labels, **kwargs)  # type: ignore[no-any-return]
 
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
@@ -330,14 +502,28 @@ class EffectResult:
         counts = f"n = {self.n}"
         if self.n_treated is not None and self.n_control is not None:
             counts += f" ({self.n_treated} treated, {self.n_control} control)"
+        if self.n_units is not None:
+            counts += f", {self.n_units} units"
+        if self.n_clusters is not None:
+            counts += f", {self.n_clusters} clusters"
         df = "normal" if self.df is None else _fmt(self.df)
+        sims = self.extra.get("sims")
+        sims = int(sims) if isinstance(sims, (int, np.integer)) and not isinstance(sims, bool) else None
+        test = ""
+        stat = self.extra.get("statistic")
+        if stat is not None and self.extra.get("statistic_name"):
+            test = f"   {self.extra['statistic_name']} = {_fmt(float(stat))}"
+            if self.extra.get("df") is not None:
+                test += f" on {_fmt(self.extra['df'])} df"
         lines = [
             head + (f"  [{design}]" if design else ""),
             f"outcome: {self.outcome or '-'}   term: {self.term}   {counts}",
             f"  estimate   {_fmt(self.estimate)}",
             f"  std.error  {_fmt(self.std_error)}" + ("  (log scale)" if self.ci_method == "wald-log" else ""),
             f"  {level} CI    [{_fmt(self.conf_int[0])}, {_fmt(self.conf_int[1])}]  ({self.ci_method})",
-            f"  p-value    {_fmt_p(self.p_value)}   df: {df}",
+            f"  p-value    {_fmt_p(self.p_value, sims)}"
+            + (test if test else f"   df: {df}")
+            + (f"   ({sims} draws)" if sims else ""),
         ]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -346,7 +532,7 @@ class EffectResult:
         return (
             f"EffectResult({self.estimator}: estimate={_fmt(self.estimate)}, "
             f"se={_fmt(self.std_error)}, {100 * self.conf_level:g}% CI "
-            f"[{_fmt(self.conf_int[0])}, {_fmt(self.conf_int[1])}], p={_fmt_p(self.p_value)}, "
+            f"[{_fmt(self.conf_int[0])}, {_fmt(self.conf_int[1])}], p={_fmt_p(self.p_value, None)}, "
             f"n={self.n}, design={self.design!r}, se_type={self.se_type!r})"
         )
 
@@ -371,20 +557,44 @@ def check_alpha(alpha: float) -> float:
 class EffectTable(Sequence[EffectResult]):
     """Several effects from one fit, each an :class:`EffectResult` row.
 
-    Index by position or by term name; ``tidy()`` stacks the rows;
-    ``extra`` holds figures that belong to the whole table (a joint
-    pre-trend test, heterogeneity statistics, ...).
+    ``headline_term`` names the row that summarises the fit (the overall ATT
+    of an event study, the ACME of a mediation analysis); it is required, and
+    ``table.headline`` is that row. The scalar fields (``estimate``,
+    ``std_error``, ``conf_int``, ``p_value``, ``df``, ``n``, ...) are the
+    headline's, so anything that consumes one effect (power simulation,
+    randomisation inference, a report) can take a table. Index by position
+    or by term name; ``tidy()`` stacks the rows; ``extra`` holds figures that
+    belong to the whole table (a joint pre-trend test, ...).
+
+    >>> a = EffectResult.from_z(1.0, 0.5, estimator="demo", estimand="ate", term="a", n=10)
+    >>> b = EffectResult.from_z(2.0, 0.5, estimator="demo", estimand="ate", term="b", n=10)
+    >>> tab = EffectTable("demo", (a, b), headline_term="b")
+    >>> tab.estimate, tab["a"].estimate
+    (2.0, 1.0)
     """
 
     estimator: str
     rows: tuple[EffectResult, ...]
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    headline_term: str | None = None
+    plotter: Callable[..., Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", tuple(self.rows))
-        object.__setattr__(self, "extra", dict(self.extra))
+        object.__setattr__(self, "extra", FrozenDict(self.extra))
         object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
+        if not self.rows:
+            raise EstimationError(f"{self.estimator}: the fit gave no effects to report.")
+        if self.headline_term is None:
+            raise EstimationError(
+                f"{self.estimator}: an EffectTable needs headline_term= naming the row that summarises "
+                f"the fit; the terms are {self.terms}."
+            )
+        if self.headline_term not in self.terms:
+            raise EstimationError(
+                f"{self.estimator}: headline_term={self.headline_term!r} is not a term; the terms are {self.terms}."
+            )
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -407,13 +617,92 @@ class EffectTable(Sequence[EffectResult]):
                 return row
         raise KeyError(f"{self.estimator}: no term {name!r}; the terms are {self.terms}.")
 
+    # -- the headline's fields ------------------------------------------------
+    @property
+    def headline(self) -> EffectResult:
+        """The row that summarises the fit."""
+        assert self.headline_term is not None
+        return self.term(self.headline_term)
+
+    @property
+    def estimate(self) -> float:
+        return self.headline.estimate
+
+    @property
+    def std_error(self) -> float:
+        return self.headline.std_error
+
+    @property
+    def conf_int(self) -> tuple[float, float]:
+        return self.headline.conf_int
+
+    @property
+    def conf_level(self) -> float:
+        return self.headline.conf_level
+
+    @property
+    def p_value(self) -> float:
+        return self.headline.p_value
+
+    @property
+    def df(self) -> float | None:
+        return self.headline.df
+
+    @property
+    def n(self) -> int:
+        return self.headline.n
+
+    @property
+    def n_treated(self) -> int | None:
+        return self.headline.n_treated
+
+    @property
+    def n_control(self) -> int | None:
+        return self.headline.n_control
+
+    @property
+    def n_units(self) -> int | None:
+        return self.headline.n_units
+
+    @property
+    def n_clusters(self) -> int | None:
+        return self.headline.n_clusters
+
+    @property
+    def estimand(self) -> str:
+        return self.headline.estimand
+
+    @property
+    def se_type(self) -> str | None:
+        return self.headline.se_type
+
+    @property
+    def design(self) -> str | None:
+        return self.headline.design
+
+    @property
+    def outcome(self) -> str | None:
+        return self.headline.outcome
+
+    @property
+    def ci_method(self) -> str:
+        return self.headline.ci_method
+
+    @property
+    def statistic(self) -> float:
+        return self.headline.statistic
+
+    # -- output -----------------------------------------------------------------
     def tidy(self) -> pd.DataFrame:
-        return pd.DataFrame([r._tidy_row() for r in self.rows])
+        frame = pd.DataFrame([r._tidy_row() for r in self.rows])
+        frame["headline"] = [r.term == self.headline_term for r in self.rows]
+        return frame
 
     def to_dict(self) -> dict[str, Any]:
         return to_jsonable(  # type: ignore[no-any-return]
             {
                 "estimator": self.estimator,
+                "headline": self.headline_term,
                 "rows": [r.to_dict() for r in self.rows],
                 "extra": self.extra,
                 "warnings": self.warnings,
@@ -425,12 +714,30 @@ class EffectTable(Sequence[EffectResult]):
 
     def summary(self) -> str:
         table = self.tidy()[["term", "estimate", "std.error", "conf.low", "conf.high", "p.value"]]
-        lines = [f"{self.estimator}: {len(self)} terms", table.to_string(index=False)]
+        lines = [
+            f"{self.estimator}: {len(self)} terms; headline: {self.headline_term}",
+            table.to_string(index=False),
+        ]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
+    def plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None, **kwargs: Any) -> Figure:
+        """The table's picture (event-time coefficients, a forest plot, ...).
+
+        ``ax`` draws into an existing Axes; ``labels`` maps values to the
+        names shown. Returns a :class:`matplotlib.figure.Figure`.
+        """
+        if self.plotter is None:
+            from effekt.plotting import forest
+
+            return forest(self, ax=ax, labels=labels, **kwargs)
+        return self.plotter(self, ax=ax, labels=labels, **kwargs)  # type: ignore[no-any-return]
+
     def __repr__(self) -> str:
-        return f"EffectTable({self.estimator}: {len(self)} terms {self.terms[:6]}{'...' if len(self) > 6 else ''})"
+        return (
+            f"EffectTable({self.estimator}: {len(self)} terms {self.terms[:6]}{'...' if len(self) > 6 else ''}, "
+            f"headline={self.headline_term!r})"
+        )
 
 
 @dataclass(frozen=True, repr=False)
@@ -439,18 +746,21 @@ class PowerResult:
 
     ``solved`` names the quantity left out (``"n"``, ``"power"``, ``"p2"``,
     ``"events"``, ...), ``value`` is its value (an array when an input was a
-    grid), ``inputs`` are the quantities given, ``method`` names the formula.
-    ``plot()`` draws the power curve when the calculator supplies one.
+    grid), ``counts`` says in words what the value counts ("individuals per
+    arm", "clusters per arm", "events in total", "probability"), ``inputs``
+    are the quantities given, ``method`` names the formula. ``plot()`` draws
+    the power curve when the calculator supplies one.
     """
 
     calculator: str
     solved: str
     value: Any
-    inputs: dict[str, Any]
+    inputs: Mapping[str, Any]
     method: str
     warnings: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
     curve: Callable[..., Any] | None = field(default=None, compare=False)
+    counts: str = ""
 
     def __post_init__(self) -> None:
         value = self.value
@@ -458,9 +768,9 @@ class PowerResult:
             value = value.item()
         if isinstance(value, (np.floating, np.integer)):
             value = value.item()
-        object.__setattr__(self, "value", value)
-        object.__setattr__(self, "inputs", dict(self.inputs))
-        object.__setattr__(self, "extra", dict(self.extra))
+        object.__setattr__(self, "value", freeze(value))
+        object.__setattr__(self, "inputs", FrozenDict(self.inputs))
+        object.__setattr__(self, "extra", FrozenDict(self.extra))
         object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
 
     def __float__(self) -> float:
@@ -472,12 +782,30 @@ class PowerResult:
                 "calculator": self.calculator,
                 "solved": self.solved,
                 "value": self.value,
+                "counts": self.counts,
                 "inputs": self.inputs,
                 "method": self.method,
                 "warnings": self.warnings,
                 "extra": self.extra,
             }
         )
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per grid point: every input, and the solved quantity."""
+        grid = {k: np.asarray(v) for k, v in self.inputs.items() if isinstance(v, (int, float, np.ndarray, tuple))}
+        grid[self.solved] = np.asarray(self.value, dtype=float)
+        try:
+            arrays = np.broadcast_arrays(*grid.values())
+        except ValueError:  # inputs that do not broadcast (a list option): one row
+            return pd.DataFrame([{**{k: v for k, v in self.inputs.items()}, self.solved: self.value}])
+        frame = pd.DataFrame({k: a.ravel() for k, a in zip(grid, arrays)})
+        frame["solved"] = self.solved
+        frame["counts"] = self.counts
+        frame["calculator"] = self.calculator
+        return frame
 
     def summary(self) -> str:
         def show(v: Any) -> str:
@@ -487,16 +815,18 @@ class PowerResult:
 
         given = ", ".join(f"{k}={show(v)}" for k, v in self.inputs.items())
         value = show(self.value)
-        lines = [f"{self.calculator} ({self.method}): {self.solved} = {value}", f"  given {given}"]
+        what = f" ({self.counts})" if self.counts else ""
+        lines = [f"{self.calculator} ({self.method}): {self.solved} = {value}{what}", f"  given {given}"]
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
-    def plot(self, **kwargs: Any) -> Any:
+    def plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None, **kwargs: Any) -> Figure:
         """A matplotlib Figure of the power curve around this solution."""
         if self.curve is None:
             raise EstimationError(f"{self.calculator}: this calculator draws no power curve.")
-        return self.curve(self, **kwargs)
+        return self.curve(self, ax=ax, **kwargs)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         value = self.value if not isinstance(self.value, float) else f"{self.value:.6g}"
-        return f"PowerResult({self.calculator}: {self.solved}={value}, method={self.method!r})"
+        what = f" ({self.counts})" if self.counts else ""
+        return f"PowerResult({self.calculator}: {self.solved}={value}{what}, method={self.method!r})"

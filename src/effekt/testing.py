@@ -32,13 +32,23 @@ check_outcome_shift       y + c leaves the effect alone; y + c*z moves it by c
 check_outcome_scale       a*y scales the estimate by a and the SE by |a|
 check_sign_flip           swapping the arms negates the estimate
 check_coverage            the CI covers a known effect at the nominal rate
+check_vocabulary          every option is in effekt.vocabulary, keyword-only, and documented
+check_bad_options         a wrongly typed or unknown option raises DesignError naming it
+check_text_treatment      text arms declared with arms= give the 0/1 result
 check_bad_*               every bad input of DESIGN.md section 4 raises DataError
+
+A check that does not apply to an estimator (by its tags, or because its
+simulated data lack the column) is reported as skipped, never as passed:
+``parametrize_with_checks`` turns it into a pytest skip with the reason.
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,8 +59,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from effekt import vocabulary
 from effekt.data import check_seed, label
-from effekt.errors import DataError, EffektError
+from effekt.errors import DataError, DesignError, EffektError
 from effekt.protocol import EstimatorTags, Synthetic, get_tags
 from effekt.result import EffectResult, EffectTable
 
@@ -79,7 +90,12 @@ class CheckResult:
 
     @property
     def passed(self) -> bool:
-        return self.status in ("passed", "skipped", "expected failure")
+        """True only for a check that ran and held."""
+        return self.status == "passed"
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
 
 
 @dataclass
@@ -140,6 +156,17 @@ def default_simulate(
         spec["blocks"] = "batch"
     if tags.supports_covariates:
         spec["covariates"] = ["x"]
+    if tags.supports_clusters and not tags.supports_blocks:
+        # pairs of units form clusters; each batch of ten is five clusters
+        data["cluster"] = np.arange(n) // 2
+        order = np.argsort(rng.random(n // 2))
+        data["z"] = np.repeat((order < n // 4).astype(int), 2)[:n]
+        z = data["z"]
+        if tags.outcome == "binary":
+            data["y"] = (rng.random(n) < 0.3 + truth * z).astype(int)
+        else:
+            data["y"] = 1.0 + truth * z + 0.5 * x + rng.normal(size=n)
+        spec["clusters"] = "cluster"
     return Synthetic(data=pd.DataFrame(data), spec=spec, truth=truth)
 
 
@@ -149,10 +176,7 @@ def _rows(res: EffectResult | EffectTable) -> list[EffectResult]:
 
 
 def _headline(res: EffectResult | EffectTable) -> EffectResult:
-    if isinstance(res, EffectTable):
-        term = res.extra.get("headline")
-        return res.term(term) if term else res.rows[0]
-    return res
+    return res.headline if isinstance(res, EffectTable) else res
 
 
 def _close(a: float, b: float, scale: float = 1.0, rel: float = 1e-7) -> bool:
@@ -200,6 +224,22 @@ def check_result(ctx: _Context) -> None:
         if not math.isnan(row.p_value):
             assert 0.0 <= row.p_value <= 1.0, f"{where}: p_value {row.p_value} outside [0, 1]"
         assert row.n > 0, f"{where}: n is {row.n}"
+        estimands = vocabulary.codes("estimand")
+        assert row.estimand in estimands, (
+            f"{where}: estimand {row.estimand!r} is not in the vocabulary's estimands {sorted(estimands)}; "
+            "use one, or register a new one through the effekt.vocabulary entry point"
+        )
+        designs = vocabulary.codes("design")
+        assert row.design is None or row.design in designs, (
+            f"{where}: design {row.design!r} is not in the vocabulary's designs {sorted(designs)}"
+        )
+        assert isinstance(row.extra, Mapping) and not isinstance(row.extra, dict), f"{where}: extra is editable"
+    head = _headline(res)
+    if head.n_treated is not None and head.n_control is not None:
+        assert head.n_treated + head.n_control == head.n, (
+            f"n counts rows analysed ({head.n}); n_treated ({head.n_treated}) and n_control "
+            f"({head.n_control}) must count rows too (units go in n_units, clusters in n_clusters)"
+        )
     text = json.dumps(res.to_dict(), allow_nan=False)
     assert json.loads(text), "to_dict() is empty"
     tidy = res.tidy()
@@ -320,6 +360,86 @@ def check_coverage(ctx: _Context) -> None:
     assert covered >= floor, (
         f"95% intervals covered the true value {truth} in {covered} of {sims} simulations "
         f"(seeds 10000-{10_000 + sims - 1}); at least {floor} expected"
+    )
+
+
+def check_vocabulary(ctx: _Context) -> None:
+    """Every option of ``fit`` is in the vocabulary, keyword-only, documented, and its default valid."""
+    fit = getattr(ctx.cls, "fit")
+    raw = inspect.unwrap(fit)
+    params = inspect.signature(raw).parameters
+    known = vocabulary.terms()
+    doc = inspect.getdoc(ctx.cls) or ""
+    fit_doc = inspect.getdoc(raw) or ""
+    documented = doc + "\n" + fit_doc
+    for name, p in params.items():
+        if name in ("self", "data") or p.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
+            continue
+        assert p.kind is inspect.Parameter.KEYWORD_ONLY, f"option {name!r} must be keyword-only"
+        assert name in known, (
+            f"option {name!r} is not in effekt's vocabulary; use the vocabulary's name for the concept "
+            f"({', '.join(difflib.get_close_matches(name, list(known), n=3)) or 'see docs/vocabulary.md'}), "
+            "or register a new term through the effekt.vocabulary entry point"
+        )
+        assert re.search(rf"^\s*{re.escape(name)}\b.*:", documented, flags=re.M), (
+            f"option {name!r} is not documented under Parameters (as '{name} : type, default=...')"
+        )
+        if p.default is not inspect.Parameter.empty and p.default is not None:
+            c = vocabulary.constraint_for(ctx.cls, name)
+            if c is not None:
+                try:
+                    c.check(p.default, name, ctx.name)
+                except DesignError as exc:
+                    raise AssertionError(f"the default of {name!r} breaks its own constraint: {exc}") from None
+    own = getattr(ctx.cls, "options", {}) or {}
+    extra = [k for k in own if k not in params]
+    assert not extra, f"options= narrows {extra}, which fit() does not take"
+    assert getattr(fit, "__effekt_validated__", False), (
+        "fit is not wrapped with effekt.vocabulary.validated, so its options are not checked before any work"
+    )
+
+
+def check_bad_options(ctx: _Context) -> None:
+    """A wrongly typed or unknown option gives a DesignError naming it, before any work."""
+    syn = ctx.simulate(3)
+    cases: list[tuple[str, Any]] = [("alpha", "0.05"), ("alpha", 1.5), ("no_such_option", 1)]
+    if ctx.tags.uses_seed:
+        cases.append(("seed", "abc"))
+    params = inspect.signature(inspect.unwrap(ctx.cls.fit)).parameters
+    if "sims" in params:
+        cases.append(("sims", 2.5))
+    if "horizon" in params:
+        cases.append(("horizon", "52"))
+    for option, value in cases:
+        try:
+            ctx.fit(syn, **{option: value})
+        except DesignError as exc:
+            assert option in str(exc), f"{option}={value!r}: the DesignError does not name {option!r}: {exc}"
+            continue
+        except Exception as exc:
+            raise AssertionError(
+                f"{option}={value!r}: expected a DesignError naming {option!r}; got {type(exc).__name__}: {exc}"
+            ) from exc
+        raise AssertionError(f"{option}={value!r} was accepted")
+
+
+def check_text_treatment(ctx: _Context) -> None:
+    """Arms given as text labels with arms=(control, treated) give the same estimate as 0/1."""
+    syn = ctx.simulate(4)
+    z = syn.treatment
+    if z is None or "treatment" not in syn.spec:
+        raise _Skip("the simulated data have no treatment column")
+    base = _headline(ctx.fit(syn))
+    text = syn.data.assign(**{z: np.where(syn.data[z] == 1, "programme", "control")})
+    labelled = _headline(ctx.fit(syn, data=text, arms=("control", "programme")))
+    scale = abs(base.estimate) + abs(base.std_error)
+    assert _close(base.estimate, labelled.estimate, scale), (
+        f"arms=('control', 'programme'): estimate {labelled.estimate}, with 0/1 {base.estimate}"
+    )
+    cat = syn.data.assign(**{z: pd.Categorical(syn.data[z])})
+    as_cat = _headline(ctx.fit(syn, data=cat))
+    assert _close(base.estimate, as_cat.estimate, scale), (
+        f"a categorical 0/1 treatment gave {as_cat.estimate}, a numeric one {base.estimate}"
     )
 
 
@@ -448,6 +568,10 @@ CHECKS: dict[str, Callable[[_Context], None]] = {
     "check_bad_nan_blocks": _bad_input("blocks", _with_nan("blocks")),
     "check_bad_one_arm_block": _bad_input("blocks", _one_arm_block),
     "check_bad_weights": _bad_input("weights", _bad_weights),
+    "check_bad_nan_clusters": _bad_input("clusters", _with_nan("clusters")),
+    "check_vocabulary": check_vocabulary,
+    "check_bad_options": check_bad_options,
+    "check_text_treatment": check_text_treatment,
 }
 
 
@@ -464,6 +588,8 @@ def _applies(check: str, tags: EstimatorTags) -> str | None:
         "check_bad_nan_blocks": (tags.supports_blocks, "supports_blocks=False"),
         "check_bad_one_arm_block": (tags.supports_blocks and tags.binary_treatment, "supports_blocks=False"),
         "check_bad_weights": (tags.supports_weights, "supports_weights=False"),
+        "check_bad_nan_clusters": (tags.supports_clusters, "supports_clusters=False"),
+        "check_text_treatment": (tags.binary_treatment, "binary_treatment=False"),
     }
     ok, why = rules.get(check, (True, ""))
     return None if ok else why
@@ -579,7 +705,11 @@ def parametrize_with_checks(
         for check in CHECKS:
 
             def run(cls: type, _check: str = check, _exempt: dict[str, str] = exempt) -> None:
-                check_estimator(cls, checks=[_check], expected_failures=_exempt, **options)
+                (result,) = check_estimator(cls, checks=[_check], expected_failures=_exempt, **options)
+                if result.status == "skipped":
+                    pytest.skip(f"{result.check} does not apply: {result.message}")
+                if result.status == "expected failure":
+                    pytest.xfail(result.message)
 
             params.append(pytest.param(est, run, id=f"{name}-{check}"))
     return pytest.mark.parametrize(("estimator", "check"), params)

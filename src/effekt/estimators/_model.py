@@ -312,12 +312,15 @@ class LinearModel:
         base.update(fields)
         return EffectResult.from_t(self.coef[j], self.std_error[j], df_val, alpha=self.alpha, **base)
 
-    def table(self, **fields: Any) -> EffectTable:
+    def table(self, headline_term: str, **fields: Any) -> EffectTable:
+        """Every coefficient as a row; ``headline_term`` is the effect the fit reports."""
         rows = tuple(self.result(t, **fields) for t in self.terms)
-        return EffectTable(estimator=self.estimator, rows=rows, extra=dict(self.extra), warnings=self.warnings)
+        return EffectTable(estimator=self.estimator, rows=rows, extra=dict(self.extra), warnings=self.warnings,
+                           headline_term=headline_term)
 
     def tidy(self) -> pd.DataFrame:
-        return self.table().tidy()
+        """One row per coefficient (broom/estimatr columns)."""
+        return pd.DataFrame([self.result(t)._tidy_row() for t in self.terms])
 
     def wald_test(self, terms: Sequence[str]) -> dict[str, float]:
         """Robust Wald test that the coefficients of ``terms`` are all zero.

@@ -194,7 +194,8 @@ class Heterogeneity:
             "moderator_kinds": kinds,
             "headline": "overall",
         }
-        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=overall.warnings)
+        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=overall.warnings,
+                           headline_term="overall")
 
     def _categorical(
         self, mf: ModelFrame, m: Any, col: pd.Series, se_type: str | None, alpha: float

@@ -339,7 +339,8 @@ class Mediation:
         }
         if clustered:
             extra["n_clusters"] = int(prob.cols.clusters.max()) + 1  # type: ignore[union-attr]
-        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warn))
+        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warn),
+                           headline_term="acme")
 
 
 def resolve_se_type(se_type: str | None, method: str, clustered: bool) -> str:

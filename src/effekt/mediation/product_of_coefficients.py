@@ -195,4 +195,5 @@ class ProductOfCoefficients:
             "se_type": se_type,
             "sims": sims,
         }
-        return EffectTable(estimator=self.name, rows=tuple(rows_out), extra=extra, warnings=tuple(warn))
+        return EffectTable(estimator=self.name, rows=tuple(rows_out), extra=extra, warnings=tuple(warn),
+                           headline_term="indirect")

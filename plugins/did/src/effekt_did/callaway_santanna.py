@@ -282,7 +282,8 @@ class CallawaySantAnna:
             rows.append(_row(e, s, alpha, lab, se_type, ex, warns, aggregate, common))
         if aggregate == "simple":
             return rows[0]
-        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra_tab, warnings=tuple(warns))
+        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra_tab, warnings=tuple(warns),
+                           headline_term=rows[0].term)
 
 
 def _aggregate(kind: str, cells: Any, inf: np.ndarray, G: np.ndarray, w: np.ndarray, times: np.ndarray

@@ -224,4 +224,5 @@ class ChangeIndex:
             warnings.warn(w, EffektWarning, stacklevel=2)
         n_nc = sum(1 for r in rows if not r.extra["computable"])
         extra = {"not_computable": n_nc}
-        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warns))
+        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warns),
+                           headline_term=rows[0].term)

@@ -252,4 +252,5 @@ class EventStudy:
                                       "p_value": float(stats.f.sf(stat, q, G - 1)), "leads": [times[j] for j in pre]}
         if panel.X is not None:
             extra["coefficients"] = pd.DataFrame({"term": names, "estimate": b, "std.error": se}).to_dict("records")
-        return EventStudyTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warns))
+        return EventStudyTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warns),
+                               headline_term=extra.get("headline", rows[0].term))

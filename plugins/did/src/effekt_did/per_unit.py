@@ -242,5 +242,5 @@ class PerUnitEffects:
         het = {k2: re[k2] for k2 in ("tau2", "I2", "Q", "Q_df", "Q_p_value")}
         extra = {"heterogeneity": het, "comparison_change": comp_change, "n_treated_units": m,
                  "holm_rejections": int(np.sum(p_holm < alpha)), "bh_rejections": int(np.sum(p_bh < alpha))}
-        return PerUnitTable(estimator=self.name, rows=tuple(rows), extra=extra)
+        return PerUnitTable(estimator=self.name, rows=tuple(rows), extra=extra, headline_term="pooled")
 

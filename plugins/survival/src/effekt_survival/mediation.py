@@ -457,4 +457,5 @@ class MediationSurvival:
             "n_events": int(np.sum(sc.event == 1)),
             "assumptions": SURVIVAL_MEDIATION_ASSUMPTIONS,
         }
-        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warn))
+        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warn),
+                           headline_term="acme")

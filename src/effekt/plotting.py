@@ -1,0 +1,110 @@
+"""One visual style for every picture effekt draws.
+
+Plots are methods of their results (``res.plot(ax=None, labels=None)``);
+they all start from :func:`figure_and_axes`, which makes a
+:class:`matplotlib.figure.Figure` directly, without pyplot's global state
+(no figure is left open, nothing is shown, it works without a display), or
+draws into the Axes the caller passes. Colours, line widths and the
+interval style come from here, so a report's figures look alike.
+
+A plugin draws in the same style by importing these helpers (they are public
+API) and passing its drawing function as the result's ``plotter``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "ARM_COLOURS",
+    "COLOURS",
+    "arm_colour",
+    "figure_and_axes",
+    "forest",
+    "label_for",
+    "reference_line",
+]
+
+# Colour-blind-safe (Okabe & Ito 2008); control first, then the programme.
+COLOURS: tuple[str, ...] = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+ARM_COLOURS: dict[int, str] = {0: "#555555", 1: "#D55E00"}
+INTERVAL_ALPHA = 0.2
+LINE_WIDTH = 1.6
+FIG_SIZE = (6.4, 4.0)
+
+
+def figure_and_axes(ax: Axes | None = None, *, size: tuple[float, float] = FIG_SIZE) -> tuple[Figure, Axes]:
+    """A new Figure with one Axes in effekt's style, or ``ax`` and its Figure.
+
+    >>> fig, ax = figure_and_axes()
+    >>> type(fig).__name__
+    'Figure'
+    """
+    if ax is not None:
+        return ax.figure, ax  # type: ignore[return-value]
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.add_subplot()
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.grid(True, axis="y", linewidth=0.5, alpha=0.4)
+    return fig, axes
+
+
+def arm_colour(arm: int) -> str:
+    """The colour of arm 0 (control) or 1 (treated)."""
+    return ARM_COLOURS.get(int(arm), COLOURS[int(arm) % len(COLOURS)])
+
+
+def label_for(value: Any, labels: Mapping[Any, str] | None, default: str | None = None) -> str:
+    """The name shown for ``value``: ``labels[value]``, else ``default``, else ``str(value)``."""
+    if labels is not None and value in labels:
+        return str(labels[value])
+    return default if default is not None else str(value)
+
+
+def reference_line(ax: Axes, value: float = 0.0, *, vertical: bool = False) -> None:
+    """A thin line at the null value."""
+    if vertical:
+        ax.axvline(value, color="black", linewidth=0.8, linestyle="--")
+    else:
+        ax.axhline(value, color="black", linewidth=0.8, linestyle="--")
+
+
+def forest(
+    table: Any,
+    *,
+    ax: Axes | None = None,
+    labels: Mapping[Any, str] | None = None,
+    title: str | None = None,
+    terms: Sequence[str] | None = None,
+    null: float | None = None,
+) -> Figure:
+    """Estimates and confidence intervals of a table's rows, one line each.
+
+    The default picture of an :class:`~effekt.result.EffectTable`; the
+    headline row is drawn in the programme's colour.
+    """
+    rows = [r for r in table.rows if terms is None or r.term in terms]
+    fig, axes = figure_and_axes(ax, size=(6.4, max(2.0, 0.35 * len(rows) + 1.2)))
+    ys = list(range(len(rows)))[::-1]
+    headline = getattr(table, "headline_term", None)
+    for y, row in zip(ys, rows):
+        colour = ARM_COLOURS[1] if row.term == headline else COLOURS[0]
+        low, high = row.conf_int
+        axes.plot([low, high], [y, y], color=colour, linewidth=LINE_WIDTH)
+        axes.plot([row.estimate], [y], "o", color=colour)
+    axes.set_yticks(ys, [label_for(r.term, labels) for r in rows])
+    if null is None:
+        null = 1.0 if rows and rows[0].ci_method == "wald-log" else 0.0
+    reference_line(axes, null, vertical=True)
+    level = f"{100 * rows[0].conf_level:g}%" if rows else ""
+    axes.set_xlabel(f"estimate with {level} confidence interval")
+    axes.grid(False, axis="y")
+    axes.set_title(title or table.estimator)
+    return fig
