@@ -15,14 +15,13 @@ name is asked for; every other estimator keeps working.
 from __future__ import annotations
 
 import difflib
-import inspect
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 import pandas as pd
 
-from effekt.errors import DesignError, PluginError
+from effekt.errors import PluginError
 from effekt.protocol import Estimator, PowerCalculator
 from effekt.result import EffectResult, EffectTable, PowerResult
 from effekt.vocabulary import validate_options

@@ -365,7 +365,7 @@ def check_coverage(ctx: _Context) -> None:
 
 def check_vocabulary(ctx: _Context) -> None:
     """Every option of ``fit`` is in the vocabulary, keyword-only, documented, and its default valid."""
-    fit = getattr(ctx.cls, "fit")
+    fit = ctx.cls.fit
     raw = inspect.unwrap(fit)
     params = inspect.signature(raw).parameters
     known = vocabulary.terms()

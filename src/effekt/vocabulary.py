@@ -66,11 +66,11 @@ import functools
 import inspect
 import math
 import numbers
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from effekt.errors import DesignError, PluginError
+from effekt.errors import DesignError
 
 __all__ = [
     "Anything",
