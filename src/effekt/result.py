@@ -31,13 +31,18 @@ import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
+from effekt._lazy import lazy_module
 from effekt.errors import EstimationError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from scipy import stats
+else:  # imported on first use: a power result needs neither
+    pd, stats = lazy_module("pandas"), lazy_module("scipy.stats")
 
 __all__ = ["EffectResult", "EffectTable", "PowerResult", "to_jsonable"]
 
@@ -62,14 +67,14 @@ def to_jsonable(obj: Any) -> Any:
         return value if math.isfinite(value) else None
     if isinstance(obj, Mapping):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, pd.DataFrame):
-        return [to_jsonable(r) for r in obj.to_dict(orient="records")]
-    if isinstance(obj, pd.Series):
-        return to_jsonable(obj.to_dict())
     if isinstance(obj, np.ndarray):
         return [to_jsonable(v) for v in obj.tolist()]
     if isinstance(obj, (list, tuple, set, frozenset)):
         return [to_jsonable(v) for v in obj]
+    if isinstance(obj, pd.DataFrame):
+        return [to_jsonable(r) for r in obj.to_dict(orient="records")]
+    if isinstance(obj, pd.Series):
+        return to_jsonable(obj.to_dict())
     if hasattr(obj, "to_dict"):
         return to_jsonable(obj.to_dict())
     if isinstance(obj, (pd.Timestamp,)):
