@@ -5,7 +5,7 @@ from the code:
 
 * a power calculator may declare ``parameters()``, a classmethod returning
   one mapping per parameter with ``name``, ``default`` (as text) and
-  ``meaning`` (``""`` to take it from the docstring);
+  ``meaning`` (used where the docstring does not describe the parameter);
 * an estimator's options are the keyword-only parameters of ``fit`` with
   their defaults;
 * meanings come from the numpydoc ``Parameters`` section of the class's
@@ -96,7 +96,7 @@ def calculator_parameters(cls: Any) -> list[tuple[str, str, str]]:
         for row in declared():
             name = str(row["name"])
             kind, described = docs.get(name, ("", ""))
-            meaning = str(row.get("meaning") or described or kind)
+            meaning = str(described or row.get("meaning") or kind)
             rows.append((name, str(row.get("default", "")), meaning))
         return rows
     return [

@@ -381,12 +381,20 @@ class Calculator:
 
     # -- what the command line shows -------------------------------------------------
     #: meanings of parameters that the class docstring's Parameters section does not give
-    meanings: ClassVar[dict[str, str]] = {}
+    meanings: ClassVar[dict[str, str]] = {
+        "power": "Power; leave out to solve for it.",
+        "alpha": "Significance level; give none to solve for it.",
+        "alternative": '"two-sided", "larger" (the effect is positive) or "smaller".',
+        "n": "Size of arm 1; leave out to solve for it.",
+        "n1": "Size of arm 1 (the same as n).",
+        "n2": "Size of arm 2; given without n, n1 is solved with n2 fixed.",
+        "ratio": "n2 / n1 when n2 is not given.",
+    }
 
     @classmethod
     def parameters(cls) -> list[dict[str, str]]:
         """Every parameter ``solve`` takes, in declaration order: ``name``, ``default``
-        (as text) and ``meaning`` (``""``: see the class docstring).
+        (as text) and ``meaning`` (for parameters the class docstring does not describe).
 
         Read by ``effekt power NAME --help``; the names and defaults are the ones
         ``solve`` checks, so the help cannot drift from the code.
@@ -402,7 +410,8 @@ class Calculator:
         rows: list[dict[str, str]] = []
 
         def add(name: str, default: str) -> None:
-            rows.append({"name": name, "default": default, "meaning": cls.meanings.get(name, "")})
+            meaning = cls.meanings.get(name) or Calculator.meanings.get(name, "")
+            rows.append({"name": name, "default": default, "meaning": meaning})
 
         for key, (default, *_range) in cls.numeric.items():
             if default is _MISSING:
@@ -420,6 +429,7 @@ class Calculator:
             add("ratio", "1")
         if cls.methods:
             add("method", text(cls.method_default))
+            rows[-1]["meaning"] = rows[-1]["meaning"] or "One of " + ", ".join(repr(m) for m in cls.methods) + "."
         for key, default in cls.options.items():
             add(key, text(default))
         return rows
