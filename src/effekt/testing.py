@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 try:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
