@@ -6,35 +6,53 @@
                    [--clusters C] [--covariates a,b] [--weights W] [--se-type T]
                    [--alpha A] [--option KEY=VALUE ...] [--json]
     effekt power NAME --PARAM VALUE ... [--json]
+    effekt power NAME --help          (the calculator's parameters)
+    effekt estimate NAME --help       (the estimator's options)
     effekt example
 
 An error in the input prints one line on standard error and exits with
 status 2; no traceback.
+
+The command starts without pandas or scipy.stats: each subcommand imports
+what it needs, so ``effekt --help`` and ``effekt power ...`` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from effekt import registry
 from effekt.errors import DataError, DesignError, EffektError
 
-__all__ = ["main", "read_table", "parse_value"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["main", "read_table", "parse_value", "parquet_engine"]
 
 #: core modules that add subcommands through a ``register(subparsers)`` function
 _COMMAND_MODULES = ("effekt.design.cli",)
 
 
+def parquet_engine(what: str) -> None:
+    """DataError naming ``pip install effekt[parquet]`` when no Parquet engine is installed."""
+    if not any(importlib.util.find_spec(m) is not None for m in ("pyarrow", "fastparquet")):
+        raise DataError(
+            f"{what} is a Parquet file, and reading Parquet needs pyarrow, which is not "
+            "installed. Install it with `pip install effekt[parquet]`, or give a .csv file."
+        )
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame; DataError when it cannot."""
+    import pandas as pd
+
     p = Path(path)
     if not p.exists():
         raise DataError(f"data file {str(p)!r} does not exist.")
@@ -43,6 +61,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         if suffix == ".csv":
             return pd.read_csv(p)
         if suffix in (".parquet", ".pq"):
+            parquet_engine(f"data file {str(p)!r}")
             return pd.read_parquet(p)
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read {str(p)!r}: {exc}") from None
@@ -156,19 +175,101 @@ def _cmd_example(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from effekt import __version__
+class _Version(argparse.Action):
+    """``--version``, reading the installed version only when asked (importlib.metadata is slow to load)."""
 
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0,
+                         help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from effekt import __version__
+
+        print(f"effekt {__version__}")
+        parser.exit()
+
+
+class _NamedHelp(argparse.Action):
+    """``-h``/``--help`` of ``power`` and ``estimate``: with a NAME, also the
+    parameters that calculator or estimator takes, read from its class."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        self.describe = kwargs.pop("describe")
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0,
+                         help="show this help (with NAME: its parameters) and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        name = getattr(namespace, "name", None)
+        if name is None:
+            parser.print_help()
+            parser.exit()
+        try:
+            text = self.describe(parser, name)
+        except EffektError as exc:
+            parser.exit(2, "effekt: error: " + " ".join(str(exc).split()) + "\n")
+        print(text)
+        parser.exit()
+
+
+def _summary_line(cls: Any) -> str:
+    import inspect
+
+    doc = inspect.getdoc(cls) or ""
+    return doc.split("\n\n")[0].replace("\n", " ").strip()
+
+
+def _describe_power(parser: argparse.ArgumentParser, name: str) -> str:
+    from effekt._help import calculator_parameters, format_table
+
+    cls = registry.get_power_calculator(name)
+    lines = [f"usage: effekt power {name} --PARAM VALUE ... [--json]", "", _summary_line(cls), ""]
+    solvable = getattr(cls, "solvable", None)
+    if solvable:
+        lines += [
+            "Leave out exactly one of " + ", ".join(solvable) + " (or give it as `none`) to solve for it;",
+            "a comma list (--n 100,200,400) is a grid.",
+            "",
+        ]
+    lines += ["parameters (name, default, meaning):", format_table(calculator_parameters(cls)), ""]
+    lines.append(f"Python: help(effekt.get_power_calculator({name!r}))")
+    return "\n".join(lines)
+
+
+def _describe_estimator(parser: argparse.ArgumentParser, name: str) -> str:
+    from effekt._help import estimator_parameters, format_table
+
+    cls = registry.get_estimator(name)
+    lines = [
+        f"usage: effekt estimate {name} --data FILE [--outcome Y] [--treatment Z] ... "
+        "[--option KEY=VALUE ...] [--json]",
+        "",
+        _summary_line(cls),
+        "",
+        "options of this estimator (name, default, meaning); give each as --NAME VALUE",
+        "where the command has that flag (below), otherwise as --option NAME=VALUE:",
+        format_table(estimator_parameters(cls), full=False, prefix=""),
+        "",
+        parser.format_help().split("\n\n", 1)[1].rstrip(),
+        "",
+        f"Python: help(effekt.get_estimator({name!r}))",
+    ]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="effekt", description="Evaluate labour-market and social programmes.")
-    parser.add_argument("--version", action="version", version=f"effekt {__version__}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("plugins", help="list installed estimators and power calculators")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_plugins)
 
-    p = sub.add_parser("estimate", help="fit a registered estimator to a CSV or Parquet file")
-    p.add_argument("name", help="estimator name, see `effekt plugins`")
+    p = sub.add_parser("estimate", help="fit a registered estimator to a CSV or Parquet file", add_help=False)
+    p.add_argument("-h", "--help", action=_NamedHelp, describe=_describe_estimator)
+    p.add_argument("name", help="estimator name, see `effekt plugins`; `effekt estimate NAME --help` lists its options")
     p.add_argument("--data", required=True, help="CSV or Parquet file, one row per unit")
     p.add_argument("--outcome", help="outcome column (survival estimators take --option time=... event=... instead)")
     p.add_argument("--treatment")
@@ -186,8 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
         "power",
         help="solve a registered power calculation",
         description="Give every quantity but one as --name value (comma lists are grids).",
+        add_help=False,
     )
-    p.add_argument("name", help="calculator name, see `effekt plugins`")
+    p.add_argument("-h", "--help", action=_NamedHelp, describe=_describe_power)
+    p.add_argument("name", help="calculator name, see `effekt plugins`; `effekt power NAME --help` lists its parameters")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_power, takes_extra=True)
 

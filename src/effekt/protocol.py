@@ -25,11 +25,12 @@ what to check:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
-import pandas as pd
+if TYPE_CHECKING:  # annotations only, so that the protocol loads without pandas
+    import pandas as pd
 
-from effekt.result import EffectResult, EffectTable, PowerResult
+    from effekt.result import EffectResult, EffectTable, PowerResult
 
 __all__ = ["Estimator", "PowerCalculator", "EstimatorTags", "Synthetic", "get_tags"]
 

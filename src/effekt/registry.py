@@ -16,15 +16,18 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
-from importlib import metadata
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from effekt.errors import PluginError
-from effekt.protocol import Estimator, PowerCalculator
-from effekt.result import EffectResult, EffectTable, PowerResult
 from effekt.vocabulary import validate_options
+
+if TYPE_CHECKING:  # imported for annotations only: a name lookup needs no pandas
+    from importlib import metadata
+
+    import pandas as pd
+
+    from effekt.protocol import Estimator, PowerCalculator
+    from effekt.result import EffectResult, EffectTable, PowerResult
 
 __all__ = [
     "ESTIMATOR_GROUP",
@@ -94,6 +97,8 @@ def refresh() -> None:
 
 
 def _discover(group: str) -> dict[str, list[_Entry]]:
+    from importlib import metadata
+
     found: dict[str, list[_Entry]] = {}
     seen: set[tuple[str, str, str]] = set()
     for ep in metadata.entry_points(group=group):
@@ -188,6 +193,8 @@ def available(kind: str | None = None) -> pd.DataFrame:
     ``status`` is ``"ok"``, or says why the entry cannot be used (a failed
     import, a name claimed twice); such an entry does not stop the others.
     """
+    import pandas as pd
+
     rows = []
     for group in (ESTIMATOR_GROUP, POWER_GROUP):
         for name, claims in sorted(_REGISTRY.group(group).items()):

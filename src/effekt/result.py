@@ -34,12 +34,16 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import pandas as pd
 
+from effekt._lazy import lazy_module
 from effekt.errors import EstimationError
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
+    from scipy import stats
+else:  # imported on first use: a power result needs neither
+    pd, stats = lazy_module("pandas"), lazy_module("scipy.stats")
 
 __all__ = [
     "EffectResult",
@@ -157,7 +161,7 @@ def freeze(value: Any) -> Any:
             value = value.view()
             value.flags.writeable = False
         return value
-    if isinstance(value, (pd.DataFrame, pd.Series)):
+    if type(value).__module__.startswith("pandas") and isinstance(value, (pd.DataFrame, pd.Series)):
         value = value.copy()
         for arr in ([value.to_numpy()] if isinstance(value, pd.Series) else []):
             arr.flags.writeable = False
@@ -199,14 +203,14 @@ def to_jsonable(obj: Any) -> Any:
         return value if math.isfinite(value) else None
     if isinstance(obj, Mapping):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, pd.DataFrame):
-        return [to_jsonable(r) for r in obj.to_dict(orient="records")]
-    if isinstance(obj, pd.Series):
-        return to_jsonable(obj.to_dict())
     if isinstance(obj, np.ndarray):
         return [to_jsonable(v) for v in obj.tolist()]
     if isinstance(obj, (list, tuple, set, frozenset)):
         return [to_jsonable(v) for v in obj]
+    if isinstance(obj, pd.DataFrame):
+        return [to_jsonable(r) for r in obj.to_dict(orient="records")]
+    if isinstance(obj, pd.Series):
+        return to_jsonable(obj.to_dict())
     if hasattr(obj, "to_dict"):
         return to_jsonable(obj.to_dict())
     if isinstance(obj, (pd.Timestamp,)):
@@ -227,8 +231,6 @@ def _as_int(value: Any) -> int | None:
 
 
 def _critical_value(conf_level: float, df: float | None) -> float:
-    from scipy import stats
-
     upper = 0.5 + conf_level / 2.0
     if df is None or not math.isfinite(df):
         return float(stats.norm.ppf(upper))
@@ -364,8 +366,6 @@ class EffectResult:
                     f"{fields_.get('estimator', 'estimator')}: degrees of freedom must be "
                     f"positive; got {df}. The design has too few units or clusters."
                 )
-        from scipy import stats
-
         conf_level = 1.0 - alpha
         q = _critical_value(conf_level, df)
         statistic = estimate / std_error

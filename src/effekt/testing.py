@@ -55,8 +55,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+
+try:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+except ModuleNotFoundError as exc:  # an extra: plugin authors install it, users need not
+    if exc.name != "hypothesis":
+        raise
+    from effekt.errors import PluginError  # an ImportError too
+
+    raise PluginError(
+        "effekt.testing (check_estimator) needs hypothesis, which is not installed. "
+        "Install it with `pip install effekt[testing]`."
+    ) from None
 from scipy import stats
 
 from effekt import vocabulary

@@ -15,24 +15,32 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from effekt.design.log import verify_log
-from effekt.design.lottery import ODD_POLICIES, BatchLottery
 from effekt.errors import DataError, DesignError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["register"]
 
+#: effekt.design.lottery.ODD_POLICIES, written out so that `effekt --help` needs
+#: neither pandas nor the lottery (tests/test_cli.py checks that the two agree)
+ODD_POLICIES = ("random", "alternate")
+
 
 def _read_units(path: str, id_column: str) -> pd.DataFrame:
+    import pandas as pd
+
+    from effekt.cli import parquet_engine
+
     p = Path(path)
     if not p.exists():
         raise DataError(f"--units {path!r}: no such file.")
     suffix = p.suffix.lower()
     try:
         if suffix in (".parquet", ".pq"):
+            parquet_engine(f"--units {path!r}")
             frame = pd.read_parquet(p)
         elif suffix in (".csv", ".txt", ""):
             frame = pd.read_csv(p, dtype={id_column: str}, keep_default_na=False, na_values=[""])
@@ -65,6 +73,8 @@ def _seed(text: str) -> int:
 
 def randomise(args: argparse.Namespace) -> int:
     """Draw one batch and print its allocation (id,arm) as CSV."""
+    from effekt.design.lottery import BatchLottery
+
     units = _read_units(args.units, args.id)
     lottery = BatchLottery(
         args.log,
@@ -84,6 +94,8 @@ def randomise(args: argparse.Namespace) -> int:
 
 def verify(args: argparse.Namespace) -> int:
     """Check the log: 0 when intact, 1 with the first bad line."""
+    from effekt.design.log import verify_log
+
     check = verify_log(args.log)
     print(check.message if check.ok else f"{args.log}: {check.message}")
     return 0 if check.ok else 1

@@ -120,8 +120,11 @@ def model_frame(
         fe_cols += fe_from_formula
         try:
             from formulaic import Formula
-        except ImportError:  # pragma: no cover - formulaic is a dependency
-            raise DesignError("formula= needs the formulaic package: pip install formulaic.") from None
+        except ImportError:  # formulaic is the extra effekt[formula]
+            raise DesignError(
+                "formula= needs the formulaic package, which is not installed. Install it with "
+                "`pip install effekt[formula]`, or name the columns with outcome= and covariates=."
+            ) from None
         try:
             parsed = Formula(main)
         except Exception as exc:  # formulaic's parse error, shown without its traceback

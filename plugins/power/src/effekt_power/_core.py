@@ -27,10 +27,12 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import linalg, special
-from scipy.optimize import elementwise
+from scipy import special
 
 from effekt import DesignError, EstimationError, PowerResult
+
+# scipy.optimize and scipy.linalg are imported where they are used: together they
+# take about as long to import as the rest of a command-line power calculation
 
 __all__ = ["Calculator", "ALTERNATIVES", "as_array", "z_crit", "t_crit"]
 
@@ -174,6 +176,8 @@ def _chi_nodes(df: float) -> tuple[np.ndarray, np.ndarray]:
     (Golub & Welsch 1969), which needs no Gamma function and so no overflow
     at large df.
     """
+    from scipy import linalg
+
     a = df / 2.0 - 1.0
     k = np.arange(_QUAD_NODES, dtype=float)
     u, vec = linalg.eigh_tridiagonal(2.0 * k + a + 1.0, np.sqrt(k[1:] * (k[1:] + a)))
@@ -375,6 +379,61 @@ class Calculator:
             curve=curve,
         )
 
+    # -- what the command line shows -------------------------------------------------
+    #: meanings of parameters that the class docstring's Parameters section does not give
+    meanings: ClassVar[dict[str, str]] = {
+        "power": "Power; leave out to solve for it.",
+        "alpha": "Significance level; give none to solve for it.",
+        "alternative": '"two-sided", "larger" (the effect is positive) or "smaller".',
+        "n": "Size of arm 1; leave out to solve for it.",
+        "n1": "Size of arm 1 (the same as n).",
+        "n2": "Size of arm 2; given without n, n1 is solved with n2 fixed.",
+        "ratio": "n2 / n1 when n2 is not given.",
+    }
+
+    @classmethod
+    def parameters(cls) -> list[dict[str, str]]:
+        """Every parameter ``solve`` takes, in declaration order: ``name``, ``default``
+        (as text) and ``meaning`` (for parameters the class docstring does not describe).
+
+        Read by ``effekt power NAME --help``; the names and defaults are the ones
+        ``solve`` checks, so the help cannot drift from the code.
+
+        >>> from effekt_power.proportions import TwoProportions
+        >>> [r["default"] for r in TwoProportions.parameters() if r["name"] in ("alpha", "ratio")]
+        ['0.05 (none: solve)', '1']
+        """
+
+        def text(value: Any) -> str:
+            return value if isinstance(value, str) else repr(value)
+
+        rows: list[dict[str, str]] = []
+
+        def add(name: str, default: str) -> None:
+            meaning = cls.meanings.get(name) or Calculator.meanings.get(name, "")
+            rows.append({"name": name, "default": default, "meaning": meaning})
+
+        for key, (default, *_range) in cls.numeric.items():
+            if default is _MISSING:
+                add(key, "solved if left out" if key in cls.solvable else "required")
+            elif default is None:
+                add(key, "optional")
+            elif key in cls.solvable:
+                add(key, f"{text(default)} (none: solve)")
+            else:
+                add(key, text(default))
+        if cls.two_arm:
+            add("n", "solved if left out")
+            add("n1", "same as n")
+            add("n2", "ratio * n1")
+            add("ratio", "1")
+        if cls.methods:
+            add("method", text(cls.method_default))
+            rows[-1]["meaning"] = rows[-1]["meaning"] or "One of " + ", ".join(repr(m) for m in cls.methods) + "."
+        for key, default in cls.options.items():
+            add(key, text(default))
+        return rows
+
     # -- parsing ---------------------------------------------------------------------
     def _known_names(self) -> list[str]:
         names = list(self.numeric) + list(self.options)
@@ -525,6 +584,8 @@ class Calculator:
         closed = self._closed_form(unknown, self._broadcast(v), opts)
         if closed is not None:
             return closed
+        from scipy.optimize import elementwise
+
         b = self._broadcast(v)
         lo, hi = self._bracket(unknown, b, opts)
         keys = list(b)

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from effekt import DesignError
 from effekt_power._core import MISSING, Calculator, z_crit
@@ -20,6 +20,8 @@ def _exact_rejection(m: int, alpha: float, alternative: str) -> np.ndarray:
     Conditional on m, b ~ Bin(m, 1/2) under the null; the two-sided p-value is
     min(1, 2 min(P(B <= b), P(B >= b))), as in the seed notes and R's mcnemar.exact.
     """
+    from scipy import stats  # only the exact test needs it; the normal ones start faster without
+
     b = np.arange(m + 1)
     lower = stats.binom.cdf(b, m, 0.5)
     upper = stats.binom.sf(b - 1, m, 0.5)
@@ -39,6 +41,8 @@ def exact_mcnemar_power(n: Any, p10: Any, p01: Any, alpha: Any, alternative: str
     psi = p10 + p01: the discordant count m is binomial, and given m the count
     b of (1, 0) pairs is binomial with probability p10/psi.
     """
+    from scipy import stats
+
     n_a, p10_a, p01_a, a_a = np.broadcast_arrays(
         *(np.asarray(x, dtype=float) for x in (n, p10, p01, alpha))
     )

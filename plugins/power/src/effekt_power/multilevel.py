@@ -51,6 +51,29 @@ class _PowerUp(Calculator):
     options = {"alternative": "two-sided"}
     effect = "d"
     model: ClassVar[str]
+    # the notation of the module docstring, as `effekt power NAME --help` shows it
+    meanings: ClassVar[dict[str, str]] = {
+        "d": "Minimum detectable effect size (MDES), in units of the outcome's total SD.",
+        "power": "Power.",
+        "alpha": "Significance level.",
+        "p": "Share of units assigned to treatment.",
+        "g": "Number of covariates at the top level.",
+        "n": "Level-1 units per level-2 unit (IRA: the total sample).",
+        "J": "Level-2 units (per level-3 unit in three-level designs).",
+        "K": "Level-3 units.",
+        "rho2": "Unconditional ICC at level 2.",
+        "rho3": "Unconditional ICC at level 3.",
+        "omega2": "Effect heterogeneity across level-2 blocks (its variance over the level's outcome variance).",
+        "omega3": "Effect heterogeneity across level-3 blocks (its variance over the level's outcome variance).",
+        "r21": "Share of level-1 variance explained by covariates.",
+        "r22": "Share of level-2 variance explained by covariates.",
+        "r23": "Share of level-3 variance explained by covariates.",
+        "r2t2": "Share of the level-2 effect variance explained by covariates.",
+        "r2t3": "Share of the level-3 effect variance explained by covariates.",
+        "block_effects": '"random" or "fixed" block effects.',
+        "method": '"multiplier" (Dong & Maynard\'s MDES multiplier) or "noncentral_t" (PowerUpR\'s power.*).',
+        "alternative": '"two-sided" or "larger" (one-tailed).',
+    }
 
     def _sse(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         raise NotImplementedError

@@ -7,7 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from effekt import DesignError
 from effekt_power._core import MISSING, Calculator, normal_power, z_crit
@@ -254,6 +254,8 @@ def _fisher_region(n1: int, n2: int, alpha: float, alternative: str) -> np.ndarr
     with the observed margins that are no more likely than the one observed
     (relative tolerance 1e-7, as scipy.stats.fisher_exact).
     """
+    from scipy import stats  # only the exact method needs it; the normal ones start faster without
+
     region = np.zeros((n1 + 1, n2 + 1), dtype=bool)
     total = n1 + n2
     for t in range(total + 1):
@@ -286,6 +288,8 @@ def fisher_power(
     Vectorised over ``p1`` and ``p2``; the rejection region is computed once
     per (n1, n2, alpha).
     """
+    from scipy import stats
+
     n1a, n2a, p1a, p2a, aa = np.broadcast_arrays(
         np.asarray(n1, float), np.asarray(n2, float), np.asarray(p1, float), np.asarray(p2, float),
         np.asarray(alpha, float),
