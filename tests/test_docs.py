@@ -1,8 +1,8 @@
 """The user guide and the API reference stay whole and true.
 
 Every page is in the navigation, every public module is in the API reference,
-every python example runs as written (the docs cannot drift), and the site
-builds with ``--strict``.
+every install instruction is the README's one line, every python example runs
+as written (the docs cannot drift), and the site builds with ``--strict``.
 """
 
 import doctest
@@ -18,6 +18,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
+# the README's quick start, which every page's install instruction repeats
+INSTALL = "python3 -m venv .venv && .venv/bin/pip install -r requirements/all.txt"
 PAGES = sorted(p.relative_to(DOCS).as_posix() for p in DOCS.rglob("*.md"))
 PACKAGES = {
     "effekt": ROOT / "src" / "effekt",
@@ -69,6 +71,31 @@ def test_every_public_module_is_in_the_api_reference():
             public.add(".".join((package, *parts)))
     missing = sorted(public - documented)
     assert not missing, f"add these modules to a page in docs/api/: {missing}"
+
+
+def _install_commands(text: str) -> list[str]:
+    # a line of a shell block, or an inline `code span`, that runs pip install
+    commands = []
+    for line in text.splitlines():
+        if not re.search(r"\bpip3? install\b", line):
+            continue
+        spans = [span for span in re.findall(r"`([^`]+)`", line) if re.search(r"\bpip3? install\b", span)]
+        commands += spans or [line.strip()]
+    return commands
+
+
+@pytest.mark.parametrize("page", [*PAGES, "../README.md"])
+def test_install_instructions_are_the_quick_start_line(page):
+    text = (DOCS / page).read_text()
+    if page == "../README.md":
+        # the test command installs the test tools; CI runs it from between its markers
+        text = re.sub(r"<!-- test-command -->.*?<!-- /test-command -->", "", text, flags=re.S)
+        assert INSTALL in text, "the README's quick start is the install line every page repeats"
+    for command in _install_commands(text):
+        assert command.startswith(INSTALL), (
+            f"{page}: install with the README's line {INSTALL!r} (or link to getting-started.md), "
+            f"not {command!r}"
+        )
 
 
 RUNNABLE = [page for page in PAGES if _blocks(page, "python")]
