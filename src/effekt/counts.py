@@ -117,7 +117,7 @@ def from_counts(
     """Individual-level data from a table of counts.
 
     Table format (unpaired): **rows are outcome categories, columns are
-    arms**, as trial reports print them (seed 004's Table 8.8 has the
+    arms**, as trial reports print them (the resource-course trial's Table 8.8 has the
     outcome "complaint no / yes" down the side and the arms across). Each
     cell ``[k, g]`` becomes that many rows with ``outcome = k``'s label and
     ``treatment = g``'s label.
@@ -166,7 +166,7 @@ def from_counts(
 
     Examples
     --------
-    Seed 004, Table 8.8 (complaints), as printed with its totals:
+    The Copenhagen resource-course trial (VIVE 2019), Table 8.8 (complaints), as printed with its totals:
 
     >>> import pandas as pd
     >>> t = pd.DataFrame({"I": [106, 3, 109], "C": [95, 14, 109], "Total": [201, 17, 218]},

@@ -1,6 +1,6 @@
 """Allocation audit: randomised arm against delivered arm, and batch-level swaps.
 
-Seed 004 (section 2.2): at three of thirteen lotteries the allocation was
+The Copenhagen resource-course trial (VIVE 2019): at three of thirteen lotteries the allocation was
 swapped by mistake, so the 72 people drawn for the intervention got usual
 practice and vice versa. A whole batch delivered with the arms relabelled is
 still a random split within its block, so the as-delivered comparison stays

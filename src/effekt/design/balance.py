@@ -8,7 +8,7 @@ Per covariate, by arm:
   ``categorical=``): count and column % per level, the binary SMD per level
   ``(p_1 - p_0) / sqrt((p_1 (1 - p_1) + p_0 (1 - p_0)) / 2)`` (Austin 2009,
   eq. 2 and 3), and Pearson's chi-square test of the levels-by-arm table
-  without continuity correction (as in seed 004, Tables 8.1 and 8.2).
+  without continuity correction (as in the Copenhagen resource-course trial, VIVE 2019, Tables 8.1 and 8.2).
 
 ``|SMD| > threshold`` (default 0.1, Austin 2009) is flagged.
 
@@ -72,7 +72,7 @@ def smd_binary(p_treated: float, p_control: float) -> float:
 
     ``(p_1 - p_0) / sqrt((p_1 (1 - p_1) + p_0 (1 - p_0)) / 2)``.
 
-    Seed 002, Table 1 (later vs earlier cohort, aged under 30: 10 % vs 6 %):
+    Flere skal med (Rambøll for STAR, 2019), Table 1 (later vs earlier cohort, aged under 30: 10 % vs 6 %):
 
     >>> round(smd_binary(0.10, 0.06), 3)
     0.148

@@ -18,9 +18,9 @@ checks, where the counts are given:
 4. per arm: allocated - excluded from analysis = analysed;
 5. per arm: lost to follow-up <= allocated.
 
-Seed 004 shows why: "223 took part in the lottery", 4 were excluded
-afterwards, and 218 were analysed, yet 223 - 4 = 219 (notes-004, section
-2.1). The report's own flow diagram is missing, and nothing flagged the
+The Copenhagen resource-course trial (VIVE 2019) shows why: "223 took part in the lottery", 4 were excluded
+afterwards, and 218 were analysed, yet 223 - 4 = 219 (the report's
+section 2.1). The report's own flow diagram is missing, and nothing flagged the
 difference.
 
 References
@@ -97,7 +97,7 @@ class ConsortFlow:
 
     Examples
     --------
-    Seed 004 (notes-004, sections 2.1-2.2):
+    The Copenhagen resource-course trial (VIVE 2019):
 
     >>> flow = ConsortFlow(randomised=223, excluded_after={"not in the target group": 4},
     ...                    allocated={"intervention": 109, "control": 109},

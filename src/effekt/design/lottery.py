@@ -2,7 +2,7 @@
 
 Units arrive in batches (fortnightly referral lists, say) and each batch is
 randomised within itself at a fixed ratio: a block randomisation whose
-blocks are the batches (seed 004, section 2.2: 218 people in 13 lotteries,
+blocks are the batches (the Copenhagen resource-course trial, VIVE 2019: 218 people in 13 lotteries,
 1:1, capacity 100 in the intervention arm).
 
 The draw of one batch
@@ -21,7 +21,7 @@ The draw of one batch
    places left in every capped arm; when fewer than all eligible units fit,
    the admitted ones are chosen at random and the rest are recorded as
    excluded with the reason ``"capacity reached"`` (``on_full="stop"``, as in
-   seed 004), or the draw is refused (``on_full="error"``). Withdrawn units
+   the resource-course trial), or the draw is refused (``on_full="error"``). Withdrawn units
    free their places, and a later (top-up) batch fills them.
 5. **Counts.** Arm ``j`` gets ``floor(n' * share_j)`` units; the ``r`` left
    over go one each to ``r`` arms: by systematic sampling with inclusion
@@ -510,7 +510,7 @@ class BatchLottery:
     def allocation_table(self, *, total: bool = True) -> pd.DataFrame:
         """Allocation per batch: batch, date, top_up, one column per arm, total.
 
-        The layout of seed 004's appendix table 1.1 (lottery date, n per
+        The layout of the resource-course trial's appendix table 1.1 (lottery date, n per
         arm, total), with a final ``"Total"`` row when ``total=True``.
         """
         draws = self._replay().draws

@@ -1,14 +1,14 @@
 """As-randomised and as-delivered analyses of one trial, side by side.
 
-When part of a trial was delivered in other arms than drawn (seed 004: three
-whole batches swapped, 72 of 218 people), two analyses answer two questions:
+When part of a trial was delivered in other arms than drawn (the Copenhagen
+resource-course trial, VIVE 2019: three whole batches swapped, 72 of 218 people), two analyses answer two questions:
 
 * **as randomised** (intention to treat on the drawn allocation): the effect
   of being drawn for the intervention, protected by the randomisation;
 * **as delivered**: the comparison of the arms people actually got. When
   whole batches were swapped it is still a random split within each batch,
   so it remains a randomised comparison unless the swap was related to
-  outcomes; seed 004's evaluators reported only this one.
+  outcomes; that trial's evaluators reported only this one.
 
 :func:`compare_as_randomised_as_delivered` runs one registered estimator
 (through :func:`effekt.estimate`) on both data sets of an

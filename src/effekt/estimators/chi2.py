@@ -61,7 +61,7 @@ class ChiSquared:
     Default and why: ``correction=False``. Yates' correction makes the test
     conservative (its size is often well below alpha; Agresti 2013, ch. 3),
     and the uncorrected statistic is the one published reports usually give
-    (seed 004's chi2 = 7.7 is uncorrected). R's ``chisq.test`` and scipy
+    (the Copenhagen resource-course trial's chi2 = 7.7 is uncorrected). R's ``chisq.test`` and scipy
     default to the correction; pass ``correction=True`` to match them.
 
     Parameters
@@ -120,7 +120,7 @@ class ChiSquared:
 
     Examples
     --------
-    Seed 004, Table 8.8 (complaints): 3 of 109 treated, 14 of 109 controls.
+    The Copenhagen resource-course trial (VIVE 2019), Table 8.8 (complaints): 3 of 109 treated, 14 of 109 controls.
 
     >>> import effekt as ef
     >>> df = ef.from_counts([[95, 106], [14, 3]])

@@ -188,7 +188,7 @@ class McNemar:
 
     Examples
     --------
-    Seed 000/003 (notes sec. 4.12a): 35 pairs gain the outcome, 21 lose it.
+    The CTI / Job Focus evaluation (Rambøll for Socialstyrelsen, 2019): 35 pairs gain the outcome, 21 lose it.
 
     >>> import effekt as ef
     >>> df = ef.from_counts([[48, 35], [21, 0]], paired=True)  # rows: before 0/1; columns: after 0/1

@@ -178,8 +178,8 @@ def adjust_pvalues(family: Any, method: str = "holm", *, alpha: float = 0.05) ->
 
     Examples
     --------
-    Seed 004's six outcomes (the primary and five secondary; p-values
-    from the report and notes sec. 4): only complaints survives Holm.
+    The Copenhagen resource-course trial's six outcomes (VIVE 2019; the
+    primary and five secondary, p-values from the report): only complaints survives Holm.
 
     >>> import effekt as ef
     >>> p = {"clarification": 0.0988, "support": 0.204, "completion": 0.45,

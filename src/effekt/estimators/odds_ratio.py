@@ -95,7 +95,7 @@ class OddsRatio:
 
     Examples
     --------
-    Seed 004, Table 8.8 (complaints): 3 of 109 treated, 14 of 109 controls.
+    The Copenhagen resource-course trial (VIVE 2019), Table 8.8 (complaints): 3 of 109 treated, 14 of 109 controls.
 
     >>> import effekt as ef
     >>> df = ef.from_counts([[95, 106], [14, 3]])

@@ -107,7 +107,7 @@ def change_index(
 
     Examples
     --------
-    >>> round(change_index(30, 10).estimate, 6)   # seed 002: index 200 = three times as many
+    >>> round(change_index(30, 10).estimate, 6)   # Flere skal med: index 200 = three times as many
     200.0
     >>> change_index(4, 0).extra["computable"]
     False

@@ -65,7 +65,7 @@ def did_2x2_from_means(
 
     Formula: ``tau = (Y_T,post - Y_T,pre) - (Y_C,post - Y_C,pre)``; the
     relative effect is ``tau / Y_T,pre`` (the treated group's pre-period
-    mean, the base the seed-001 evaluation uses). With ``std_errors`` of the
+    mean, the base the HIR caseload evaluation (2019) uses). With ``std_errors`` of the
     four (independent) means, ``SE = sqrt(sum se^2)``; with ``n`` and
     ``proportions=True``, ``se^2 = p (1 - p) / n`` for each cell. Without
     either the effect carries no uncertainty and ``std_error`` is NaN,
@@ -98,7 +98,7 @@ def did_2x2_from_means(
 
     Examples
     --------
-    >>> res = did_2x2_from_means(17.2, 20.8, 14.9, 16.8)   # seed 001, Table 4
+    >>> res = did_2x2_from_means(17.2, 20.8, 14.9, 16.8)   # HIR caseload evaluation, Table 4
     >>> round(res.estimate, 1), round(res.extra["relative"]["percent"], 1)
     (1.7, 9.9)
     """

@@ -102,7 +102,7 @@ class PerUnitEffects:
 
     Estimand: for treated unit j, ``tau_j = (Y_j,post - Y_j,pre) - (Y_C,post -
     Y_C,pre)``, its own change minus the change of all comparison units pooled
-    (seed 001's per-job-centre effects).
+    (the HIR caseload evaluation's per-job-centre effects).
 
     Formula: cell means from a saturated least-squares fit (weighted when
     ``weights`` is given) with a robust covariance of all cell means (HC2

@@ -18,7 +18,7 @@ def _exact_rejection(m: int, alpha: float, alternative: str) -> np.ndarray:
     """For m discordant pairs, which counts b of the first kind the exact test rejects.
 
     Conditional on m, b ~ Bin(m, 1/2) under the null; the two-sided p-value is
-    min(1, 2 min(P(B <= b), P(B >= b))), as in the seed notes and R's mcnemar.exact.
+    min(1, 2 min(P(B <= b), P(B >= b))), as in R's mcnemar.exact.
     """
     from scipy import stats  # only the exact test needs it; the normal ones start faster without
 
@@ -77,7 +77,7 @@ class McNemar(Calculator):
               + Phi((-sqrt(n) delta - z sqrt(psi)) / sqrt(psi - delta^2))
 
     Defaults and why: ``alpha=0.05`` two-sided; the uncorrected McNemar
-    statistic, as in the seed notes' chi-squared of 3.50.
+    statistic, as in the chi-squared of 3.50 from the CTI / Job Focus evaluation.
 
     Parameters
     ----------

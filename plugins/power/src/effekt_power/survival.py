@@ -277,7 +277,7 @@ class LogRank(Calculator):
     PowerResult
         ``extra`` holds ``p_event1``, ``p_event2``, ``events`` (expected) and
         the arm sizes; ``warnings`` says when fewer than 25% of arm-1
-        subjects reach the event before the cut-off (seed 004: 18% within the
+        subjects reach the event before the cut-off (the Copenhagen resource-course trial: 18% within the
         two-year window of a programme lasting 1-5 years).
 
     Raises
