@@ -432,17 +432,17 @@ def test_mediator_is_outcome() -> None:
 
 
 def test_unknown_model_family() -> None:
-    with pytest.raises(DesignError, match="mediator_model='poisson' is not an option"):
+    with pytest.raises(DesignError, match="mediator_model='poisson' is not valid; mediator_model must be one of 'linear', 'logit', 'probit'"):
         _fit(_data(1, n=50), mediator_model="poisson")
 
 
 def test_unknown_method() -> None:
-    with pytest.raises(DesignError, match="method='mcmc' is not an option"):
+    with pytest.raises(DesignError, match="method='mcmc' is not valid; method must be one of 'quasi-bayesian', 'bootstrap'"):
         _fit(_data(1, n=50), method="mcmc")
 
 
 def test_too_few_sims() -> None:
-    with pytest.raises(DesignError, match="sims must be >= 10"):
+    with pytest.raises(DesignError, match="sims=3 is not valid; sims must be a whole number >= 10"):
         _fit(_data(1, n=50), sims=3)
 
 

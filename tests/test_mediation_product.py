@@ -87,5 +87,5 @@ def test_bad_input_mediator_missing() -> None:
 
 
 def test_bad_se_type() -> None:
-    with pytest.raises(DesignError, match="se_type='HC9' is not an option"):
+    with pytest.raises(DesignError, match="se_type='HC9' is not valid; se_type must be one of 'classical', 'HC0'"):
         ef.estimate("product_of_coefficients", data=_data(6), **SPEC, se_type="HC9")
