@@ -35,7 +35,6 @@ doi:10.1214/08-STS254
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -98,8 +97,9 @@ class BalanceTable:
     A result like every other (:class:`effekt.result.Result`): ``tidy()``
     (a copy of ``table``), ``summary()``, ``to_dict()``, ``to_json()`` and
     ``plot(ax=None, labels=None)``, the love plot. It is immutable:
-    ``omnibus`` and ``extra`` are read-only mappings, and ``table`` is a
-    private copy whose columns are read-only.
+    ``omnibus`` and ``extra`` are read-only mappings, and ``table`` is the
+    result's own copy of the frame it was built from (``tidy()`` hands out
+    another copy, so editing that changes nothing here).
     """
 
     table: pd.DataFrame
@@ -112,7 +112,7 @@ class BalanceTable:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        set_(self, "table", _read_only(self.table))
+        set_(self, "table", self.table.copy())
         set_(self, "omnibus", FrozenDict(self.omnibus))
         set_(self, "extra", FrozenDict(self.extra))
         set_(self, "arms", tuple(self.arms))
@@ -187,17 +187,6 @@ class BalanceTable:
             f"Omnibus randomisation test: Mahalanobis T = {stat}, p = {p} ({how})",
         ]
         return "\n".join(lines)
-
-
-def _read_only(frame: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``frame`` whose numpy-backed columns cannot be written to."""
-    out = frame.copy()
-    for name in out.columns:
-        values = out[name].to_numpy(copy=False)
-        if isinstance(values, np.ndarray):
-            with contextlib.suppress(ValueError):
-                values.flags.writeable = False
-    return out
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
