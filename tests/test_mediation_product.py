@@ -102,3 +102,10 @@ def test_options_validated_and_estimands_from_the_vocabulary() -> None:
             ef.estimate("product_of_coefficients", data=_data(6), **{**SPEC, option: value})
     with pytest.raises(DesignError, match="takes no option 'interaction'"):
         ef.estimate("product_of_coefficients", data=_data(6), **SPEC, interaction=True)
+
+
+def test_messages_never_suggest_an_option_it_refuses() -> None:
+    df = _data(6).assign(g=np.repeat(np.arange(30), 10))
+    with pytest.raises(DesignError, match="ignores the clusters") as info:
+        ef.estimate("product_of_coefficients", data=df, **SPEC, clusters="g", se_type="HC2")
+    assert "method=" not in str(info.value)

@@ -379,8 +379,12 @@ class Mediation:
                            headline_term="acme", plotter=plot_mediation)
 
 
-def resolve_se_type(se_type: str | None, method: str, clustered: bool) -> str:
-    """The covariance type of the quasi-Bayesian draws (ignored by the bootstrap)."""
+def resolve_se_type(se_type: str | None, method: str, clustered: bool, *, has_method: bool = True) -> str:
+    """The covariance type of the quasi-Bayesian draws (ignored by the bootstrap).
+
+    ``has_method=False`` (product of coefficients) keeps the messages from
+    suggesting ``method=``, an option that estimator does not take.
+    """
     if method == "bootstrap":
         if se_type is not None:
             raise DesignError(
@@ -393,8 +397,8 @@ def resolve_se_type(se_type: str | None, method: str, clustered: bool) -> str:
     check_option(se_type, "se_type", SE_TYPES)
     if clustered and not se_type.startswith("CR"):
         raise DesignError(
-            f"se_type={se_type!r} ignores the clusters; with clusters= use 'CR0' or 'CR1' "
-            "(or method='bootstrap' for a cluster bootstrap)."
+            f"se_type={se_type!r} ignores the clusters; with clusters= use 'CR0' or 'CR1'"
+            + (" (or method='bootstrap' for a cluster bootstrap)." if has_method else ".")
         )
     if not clustered and se_type.startswith("CR"):
         raise DesignError(

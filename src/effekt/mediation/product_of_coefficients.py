@@ -169,7 +169,7 @@ class ProductOfCoefficients:
         sims = check_positive_int(sims, "sims", minimum=10)
         rng = check_seed(seed)
         clustered = prob.cols.clusters is not None
-        se_type = resolve_se_type(se_type, "quasi-bayesian", clustered)
+        se_type = resolve_se_type(se_type, "quasi-bayesian", clustered, has_method=False)
         m_se = {"CR0": "HC0", "CR1": "HC1"}.get(se_type, se_type) if prob.mediator_level == "cluster" else se_type
         fm = fit_model("linear", prob.m, prob.W, prob.w_m, names=prob.m_names, what="mediator",
                        se_type=m_se, clusters=None if prob.mediator_level == "cluster" else prob.cols.clusters)
