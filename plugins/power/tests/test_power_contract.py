@@ -300,10 +300,10 @@ def test_cli_solves_alpha_when_asked_with_none():
 @pytest.mark.parametrize(
     ("name", "params"),
     [
-        ("two_proportions", {"p1": 0.3, "p2": 0.2, "power": 0.8, "alternative": "larger"}),
-        ("two_means", {"d": -0.3, "power": 0.8, "alternative": "larger"}),
-        ("schoenfeld", {"hr": 0.7, "power": 0.8, "alternative": "larger"}),
-        ("correlation", {"r": 0.3, "power": 0.8, "alternative": "smaller"}),
+        ("two_proportions", {"p1": 0.3, "p2": 0.2, "power": 0.8, "alternative": "greater"}),
+        ("two_means", {"d": -0.3, "power": 0.8, "alternative": "greater"}),
+        ("schoenfeld", {"hr": 0.7, "power": 0.8, "alternative": "greater"}),
+        ("correlation", {"r": 0.3, "power": 0.8, "alternative": "less"}),
     ],
 )
 def test_effect_against_the_one_sided_alternative(name, params):

@@ -9,13 +9,13 @@ from statsmodels.stats.power import NormalIndPower, TTestIndPower, TTestPower
 import effekt as ef
 
 CASES = [(0.5, 30, 1.0), (0.2, 200, 2.0), (0.8, 12, 0.5), (1.3, 7, 3.0)]
-ALTS = ["two-sided", "larger", "smaller"]
+ALTS = ["two-sided", "greater", "less"]
 
 
 @pytest.mark.parametrize(("d", "n", "ratio"), CASES)
 @pytest.mark.parametrize("alternative", ALTS)
 def test_t_power_matches_statsmodels(d, n, ratio, alternative):
-    dd = -d if alternative == "smaller" else d
+    dd = -d if alternative == "less" else d
     ref = TTestIndPower().power(dd, n, 0.05, ratio=ratio, alternative=alternative)
     ours = ef.power("two_means", d=dd, n=n, ratio=ratio, alternative=alternative).value
     assert ours == pytest.approx(ref, abs=1e-6)
@@ -84,9 +84,9 @@ def test_round_trip_property(d, n, ratio, method):
 @settings(deadline=None)
 @given(d=st.floats(0.05, 1.5), n=st.floats(5.0, 500.0))
 def test_sign_flip_property(d, n):
-    # a negative effect under "smaller" has the power of the positive one under "larger"
-    a = ef.power("two_means", d=d, n=n, alternative="larger").value
-    b = ef.power("two_means", d=-d, n=n, alternative="smaller").value
+    # a negative effect under "less" has the power of the positive one under "greater"
+    a = ef.power("two_means", d=d, n=n, alternative="greater").value
+    b = ef.power("two_means", d=-d, n=n, alternative="less").value
     assert a == pytest.approx(b, abs=1e-12)
     # two-sided power is symmetric in the sign of d
     assert ef.power("two_means", d=d, n=n).value == pytest.approx(ef.power("two_means", d=-d, n=n).value, abs=1e-12)

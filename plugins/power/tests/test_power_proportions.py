@@ -61,7 +61,7 @@ def test_fleiss_continuity_formula_closed_form():
     ) ** 2
     n_cc = n / 4 * (1 + np.sqrt(1 + 2 * (r + 1) / (n * r * abs(p2 - p1)))) ** 2
     res = ef.power(
-        "two_proportions", p1=p1, p2=p2, ratio=r, power=0.8, alpha=0.025, alternative="larger", continuity=True
+        "two_proportions", p1=p1, p2=p2, ratio=r, power=0.8, alpha=0.025, alternative="greater", continuity=True
     )
     assert res.value == pytest.approx(n_cc, rel=1e-9)
 
@@ -91,12 +91,12 @@ GRID = [(0.10, 0.20, 100, 1.0), (0.30, 0.22, 57, 2.5), (0.05, 0.12, 400, 0.4), (
 
 
 @pytest.mark.parametrize(("p1", "p2", "n", "ratio"), GRID)
-@pytest.mark.parametrize("alternative", ["two-sided", "larger", "smaller"])
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
 def test_pooled_power_matches_statsmodels(p1, p2, n, ratio, alternative):
     ours = ef.power("two_proportions", p1=p1, p2=p2, n=n, ratio=ratio, alternative=alternative).value
     # statsmodels: diff = prop1 - prop2 for sample 1 (nobs1) vs sample 2 (nobs2 = ratio nobs1);
-    # its "larger" means prop1 > prop2, so our arm 2 is its sample 1
-    sm_alt = {"larger": "larger", "smaller": "smaller", "two-sided": "two-sided"}[alternative]
+    # its "greater" means prop1 > prop2, so our arm 2 is its sample 1
+    sm_alt = {"greater": "greater", "less": "less", "two-sided": "two-sided"}[alternative]
     ref = power_proportions_2indep(
         p2 - p1, p1, n * ratio, ratio=1 / ratio, alternative=sm_alt, return_results=False
     )
@@ -153,16 +153,16 @@ def test_fixed_second_arm_solves_first():
 
 
 def test_smaller_alternative_solves_below_p1():
-    res = ef.power("two_proportions", p1=0.3, n=200, power=0.8, alternative="smaller")
+    res = ef.power("two_proportions", p1=0.3, n=200, power=0.8, alternative="less")
     assert res.value < 0.3
-    assert ef.power("two_proportions", p1=0.3, p2=res.value, n=200, alternative="smaller").value == pytest.approx(0.8)
+    assert ef.power("two_proportions", p1=0.3, p2=res.value, n=200, alternative="less").value == pytest.approx(0.8)
 
 
 # -- Fisher's exact test ------------------------------------------------------------------------
-@pytest.mark.parametrize("alternative", ["two-sided", "larger", "smaller"])
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
 def test_fisher_region_matches_scipy(alternative):
     n1, n2 = 12, 17
-    scipy_alt = {"two-sided": "two-sided", "larger": "less", "smaller": "greater"}[alternative]
+    scipy_alt = {"two-sided": "two-sided", "greater": "less", "less": "greater"}[alternative]
     # table [[x1, n1-x1], [x2, n2-x2]]: arm 2 larger <=> odds ratio below 1 <=> scipy "less"
     expected = np.array(
         [
@@ -219,8 +219,8 @@ def test_swapping_the_arms_changes_nothing_two_sided(p1, p2, n1, n2, method, con
     b = ef.power("two_proportions", p1=p2, p2=p1, n1=n2, n2=n1, **kw).value
     assert a == pytest.approx(b, abs=1e-12)
     # the one-sided tests mirror each other
-    c = ef.power("two_proportions", p1=p1, p2=p2, n1=n1, n2=n2, alternative="larger", **kw).value
-    d = ef.power("two_proportions", p1=p2, p2=p1, n1=n2, n2=n1, alternative="smaller", **kw).value
+    c = ef.power("two_proportions", p1=p1, p2=p2, n1=n1, n2=n2, alternative="greater", **kw).value
+    d = ef.power("two_proportions", p1=p2, p2=p1, n1=n2, n2=n1, alternative="less", **kw).value
     assert c == pytest.approx(d, abs=1e-12)
 
 

@@ -24,7 +24,7 @@ class TwoProportions(Calculator):
     units) with arm 2 (proportion ``p2``, ``n2 = ratio * n1`` units). The
     effect is the difference ``p2 - p1``; leaving out ``p2`` gives the
     minimal detectable proportion in arm 2 (above ``p1``, or below it for
-    ``alternative="smaller"``).
+    ``alternative="less"``).
 
     Formula (``d = p2 - p1``, ``q = 1 - p``, ``z`` the normal critical value)::
 
@@ -63,8 +63,8 @@ class TwoProportions(Calculator):
         Power; leave out to solve for it.
     alpha : float or array, default 0.05
         Significance level; pass ``alpha=None`` to solve for it.
-    alternative : {"two-sided", "larger", "smaller"}, default "two-sided"
-        ``"larger"`` tests ``p2 > p1``.
+    alternative : {"two-sided", "greater", "less"}, default "two-sided"
+        ``"greater"`` tests ``p2 > p1``.
     method : {"pooled", "unpooled", "arcsine", "fisher"}, default "pooled"
     continuity : bool, default False
         Yates continuity correction (pooled and unpooled methods).
@@ -110,6 +110,8 @@ class TwoProportions(Calculator):
     """
 
     name = "two_proportions"
+    example = {"p1": 0.10, "p2": 0.20, "n": 200.0, "power": 0.6, "alpha": 0.05}
+    effect_null = "p1"
     methods = ("pooled", "unpooled", "arcsine", "fisher")
     method_default = "pooled"
     solvable = ("n", "power", "p2", "alpha")
@@ -120,7 +122,7 @@ class TwoProportions(Calculator):
         "power": (MISSING, 0.0, 1.0, True, True),
         "alpha": (0.05, 0.0, 1.0, True, True),
     }
-    options = {"alternative": "two-sided", "continuity": False}
+    settings = {"alternative": "two-sided", "continuity": False}
     effect = "p2"
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:
@@ -180,7 +182,7 @@ class TwoProportions(Calculator):
     ) -> tuple[np.ndarray, np.ndarray]:
         if unknown == "p2":
             p1 = v["p1"]
-            if opts["alternative"] == "smaller":
+            if opts["alternative"] == "less":
                 return np.full_like(p1, _EPS), p1 - _EPS
             return p1 + _EPS, np.full_like(p1, 1.0 - _EPS)
         if unknown == "alpha":
@@ -239,9 +241,9 @@ def _normal_power(
     # Fleiss, Levin & Paik (2003), eqs. 4.14 and 4.19, both rejection regions
     upper = special.ndtr((d - c - crit * s0) / s1)
     lower = special.ndtr((-d - c - crit * s0) / s1)
-    if alternative == "larger":
+    if alternative == "greater":
         return upper
-    if alternative == "smaller":
+    if alternative == "less":
         return lower
     return upper + lower
 
@@ -262,9 +264,9 @@ def _fisher_region(n1: int, n2: int, alpha: float, alternative: str) -> np.ndarr
         lo, hi = max(0, t - n1), min(t, n2)
         x2 = np.arange(lo, hi + 1)
         pmf = stats.hypergeom.pmf(x2, total, t, n2)
-        if alternative == "larger":  # arm 2 has more successes
+        if alternative == "greater":  # arm 2 has more successes
             p = np.cumsum(pmf[::-1])[::-1]
-        elif alternative == "smaller":
+        elif alternative == "less":
             p = np.cumsum(pmf)
         else:
             order = np.argsort(pmf, kind="stable")
