@@ -96,7 +96,7 @@ def test_pooled_power_matches_statsmodels(p1, p2, n, ratio, alternative):
     ours = ef.power("two_proportions", p1=p1, p2=p2, n=n, ratio=ratio, alternative=alternative).value
     # statsmodels: diff = prop1 - prop2 for sample 1 (nobs1) vs sample 2 (nobs2 = ratio nobs1);
     # its "greater" means prop1 > prop2, so our arm 2 is its sample 1
-    sm_alt = {"greater": "greater", "less": "less", "two-sided": "two-sided"}[alternative]
+    sm_alt = {"greater": "larger", "less": "smaller", "two-sided": "two-sided"}[alternative]  # statsmodels
     ref = power_proportions_2indep(
         p2 - p1, p1, n * ratio, ratio=1 / ratio, alternative=sm_alt, return_results=False
     )
