@@ -60,7 +60,7 @@ def test_r2_scales_sample_size_for_z():
 
 def test_r2_with_t_equals_larger_effect_with_fewer_df():
     # d with r2 is the same test as d / sqrt(1 - r2) without it, minus one df per covariate
-    ours = ef.power("two_means", d=0.3, n=50, r2=0.36, covariates=2).value
+    ours = ef.power("two_means", d=0.3, n=50, r2=0.36, n_covariates=2).value
     ref = TTestIndPower().power(0.3 / 0.8, 50, 0.05, df=96)
     assert ours == pytest.approx(ref, abs=1e-6)
 
