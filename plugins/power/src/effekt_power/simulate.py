@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from types import SimpleNamespace
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
