@@ -85,6 +85,7 @@ __all__ = [
     "Number",
     "Numbers",
     "POWER_ALIASES",
+    "POWER_ALIAS_NOTES",
     "Seed",
     "Term",
     "Text",
@@ -646,7 +647,7 @@ _CORE_TERMS: tuple[Term, ...] = (
         Text(),
         "'none'",
         "Always a string: a bool cannot say which correction.",
-        ("chi2", "g_test", "mcnemar"),
+        ("chi2", "g_test", "mcnemar", "power"),
     ),
     Term("measure", "The effect measure a test reports ('risk_difference', 'risk_ratio', 'odds_ratio').",
          Choice(("risk_difference", "risk_ratio", "odds_ratio"), none_ok=True), "'risk_difference'",
@@ -710,11 +711,12 @@ _CORE_TERMS: tuple[Term, ...] = (
          families=("mediation",)),
 )
 
-# PowerUp! (Dong & Maynard 2013) notation, accepted only as these aliases.
+# PowerUp! (Dong & Maynard 2013) notation, accepted only as these aliases: alias -> canonical name.
+# J and K mean different things in different PowerUp! designs (POWER_ALIAS_NOTES); the name here is
+# the commonest, and the power calculators map each design's J and K to its own name.
 POWER_ALIASES: dict[str, str] = {
-    "J": "n_clusters (cra2, where J = 2 n_clusters counts all clusters); n_blocks (bira2); "
-         "clusters_per_site (bcra3, cra3)",
-    "K": "n_blocks (bcra3); n_sites (cra3, where K = 2 n_sites counts all sites)",
+    "J": "n_clusters",
+    "K": "n_blocks",
     "P": "allocation",
     "rho2": "icc2",
     "rho3": "icc3",
@@ -723,12 +725,21 @@ POWER_ALIASES: dict[str, str] = {
     "n1": "n",
 }
 
+#: What each alias stands for where it depends on the design.
+POWER_ALIAS_NOTES: dict[str, str] = {
+    "J": "n_clusters in cra2 (J = 2 n_clusters counts all clusters); n_blocks in bira2; "
+         "clusters_per_site in bcra3 and cra3",
+    "K": "n_blocks in bcra3; n_sites in cra3 (K = 2 n_sites counts all sites)",
+    "P": "the share treated (allocation), not statsmodels' ratio",
+    "n1": "the control arm's size (arm 1) in the two-arm calculators",
+}
+
 _POWER_TERMS: tuple[Term, ...] = (
     Term("n", "Individuals per arm (the control arm's size when arms differ; see ratio).",
          Number(low=0, low_open=True, none_ok=True), "solved for when left out", families=("power",)),
     Term("n_total", "Individuals in all arms together.", Number(low=0, low_open=True, none_ok=True),
          "solved for when left out", families=("power",)),
-    Term("n2", "Individuals in the second (treated) arm when it is fixed.", Number(low=0, low_open=True, none_ok=True),
+    Term("n2", "The second (treated) arm's size when it is fixed: individuals, or clusters in did.", Number(low=0, low_open=True, none_ok=True),
          "None: ratio * n", families=("power",)),
     Term("n_clusters", "Clusters per arm (PowerUp!'s J counts all clusters; see POWER_ALIASES).",
          Number(low=0, low_open=True, none_ok=True), "solved for when left out", families=("power",)),
@@ -819,8 +830,6 @@ _POWER_TERMS: tuple[Term, ...] = (
          "None: one stratum", families=("power",)),
     Term("strata_hazards", "The control arm's hazard in each stratum.", Numbers(Number(low=0, low_open=True),
          none_ok=True), "None: one stratum", families=("power",)),
-    Term("continuity", "Apply Fleiss' continuity correction to the normal approximation.", Flag(), "False",
-         families=("power",)),
     Term("generate", "A function rng -> DataFrame or effekt.Synthetic drawing one simulated data set.",
          Anything(), "required", families=("simulation",)),
     Term("n_jobs", "Parallel workers (joblib).", Number(low=1, integer=True), "1", families=("simulation",)),
@@ -1116,8 +1125,8 @@ def markdown() -> str:
                 f"| {_cell(', '.join(t.families))} | {t.source} |"
             )
         lines.append("")
-    lines += ["## PowerUp! aliases", "", "| alias | canonical name |", "|---|---|"]
-    lines += [f"| `{a}` | `{c}` |" for a, c in POWER_ALIASES.items()]
+    lines += ["## PowerUp! aliases", "", "| alias | canonical name | note |", "|---|---|---|"]
+    lines += [f"| `{a}` | `{c}` | {_cell(POWER_ALIAS_NOTES.get(a, ''))} |" for a, c in POWER_ALIASES.items()]
     lines.append("")
     for field_, title in (("estimand", "Estimands"), ("design", "Designs")):
         lines += [f"## {title}", "", f"The values of a result's `{field_}` field, and how they are displayed.", "",

@@ -36,17 +36,17 @@ def test_seed004_power_for_expected_effect():
 
 
 @pytest.mark.parametrize(
-    ("p2", "method", "continuity", "expected"),
+    ("p2", "method", "correction", "expected"),
     [
-        (0.25, "pooled", False, 99.5),  # section 2.4: 99.5/arm (Fleiss)
-        (0.25, "arcsine", False, 96.3),  # 96.3/arm (arcsine)
-        (0.25, "pooled", True, 112.5),  # 112.5/arm (Fleiss with continuity correction)
-        (0.20, "pooled", False, 199.0),  # "about 199/arm (Fleiss)"
-        (0.20, "pooled", True, 219.0),  # "219/arm with continuity correction"
+        (0.25, "pooled", "none", 99.5),  # section 2.4: 99.5/arm (Fleiss)
+        (0.25, "arcsine", "none", 96.3),  # 96.3/arm (arcsine)
+        (0.25, "pooled", "yates", 112.5),  # 112.5/arm (Fleiss with continuity correction)
+        (0.20, "pooled", "none", 199.0),  # "about 199/arm (Fleiss)"
+        (0.20, "pooled", "yates", 219.0),  # "219/arm with continuity correction"
     ],
 )
-def test_seed004_sample_sizes(p2, method, continuity, expected):
-    res = ef.power("two_proportions", p1=0.10, p2=p2, power=0.80, method=method, continuity=continuity)
+def test_seed004_sample_sizes(p2, method, correction, expected):
+    res = ef.power("two_proportions", p1=0.10, p2=p2, power=0.80, method=method, correction=correction)
     assert res.solved == "n"
     assert res.value == pytest.approx(expected, abs=0.55)
 
@@ -61,7 +61,7 @@ def test_fleiss_continuity_formula_closed_form():
     ) ** 2
     n_cc = n / 4 * (1 + np.sqrt(1 + 2 * (r + 1) / (n * r * abs(p2 - p1)))) ** 2
     res = ef.power(
-        "two_proportions", p1=p1, p2=p2, ratio=r, power=0.8, alpha=0.025, alternative="greater", continuity=True
+        "two_proportions", p1=p1, p2=p2, ratio=r, power=0.8, alpha=0.025, alternative="greater", correction="yates"
     )
     assert res.value == pytest.approx(n_cc, rel=1e-9)
 
@@ -210,12 +210,12 @@ def test_fisher_n_is_smallest_reaching_power():
     n1=st.floats(5, 2000),
     n2=st.floats(5, 2000),
     method=st.sampled_from(["pooled", "unpooled", "arcsine"]),
-    continuity=st.booleans(),
+    correction=st.sampled_from(["none", "yates"]),
 )
-def test_swapping_the_arms_changes_nothing_two_sided(p1, p2, n1, n2, method, continuity):
-    if abs(p1 - p2) < 1e-3 or (continuity and method == "arcsine"):
+def test_swapping_the_arms_changes_nothing_two_sided(p1, p2, n1, n2, method, correction):
+    if abs(p1 - p2) < 1e-3 or (correction == "yates" and method == "arcsine"):
         return
-    kw = {"method": method, "continuity": continuity}
+    kw = {"method": method, "correction": correction}
     a = ef.power("two_proportions", p1=p1, p2=p2, n1=n1, n2=n2, **kw).value
     b = ef.power("two_proportions", p1=p2, p2=p1, n1=n2, n2=n1, **kw).value
     assert a == pytest.approx(b, abs=1e-12)

@@ -136,6 +136,30 @@ def _range_text(low: float | None, high: float | None, low_open: bool, high_open
     return "a finite number"
 
 
+def _check_grid(owner: Any, key: str, value: Any) -> None:
+    """A grid of numbers with a bad value: name its position and how many are bad.
+
+    (The vocabulary's check names the option and the value; on a grid the
+    position tells which point to fix.)
+    """
+    if isinstance(value, (str, bytes, Mapping)) or np.ndim(value) == 0:
+        return
+    from effekt.vocabulary import constraint_for
+
+    c = constraint_for(owner, key)
+    if not isinstance(c, Numbers):
+        return
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return  # not numbers: the vocabulary's check says so
+    e = c.each
+    try:
+        as_array(key, arr, low=e.low, high=e.high, low_open=e.low_open, high_open=e.high_open)
+    except DesignError as exc:
+        raise DesignError(f"{owner.name}: {exc}") from None
+
+
 def z_crit(alpha: np.ndarray, alternative: str) -> np.ndarray:
     """Upper critical value of the standard normal for the test."""
     tail = alpha / 2.0 if alternative == "two-sided" else alpha
@@ -333,6 +357,7 @@ class Calculator:
         own: dict[str, Constraint] = {"alpha": _ALPHA_GRID}
         if cls.methods:
             own["method"] = Choice(tuple(cls.methods), none_ok=True)
+        own.update(cls.__dict__.get("options", {}))  # the calculator's own narrowing
         cls.options = own
 
     # -- what subclasses implement -------------------------------------------------
@@ -489,7 +514,10 @@ class Calculator:
                 f"{cls.name}: unknown parameter(s) {', '.join(repr(k) for k in unknown_names)}.{hint} "
                 f"This calculator takes {', '.join(sorted(known))}."
             )
-        validate_options(cls, {k: v for k, v in out.items() if v is not None})
+        given = {k: v for k, v in out.items() if v is not None}
+        for key, value in given.items():
+            _check_grid(cls, key, value)
+        validate_options(cls, given)
         return out
 
     # -- what the command line shows -------------------------------------------------

@@ -48,7 +48,7 @@ class Capacity:
         Binary outcome: control and intervention proportions.
     d : float or array, optional
         Continuous outcome: standardised effect.
-    power, alpha, alternative, method, continuity, r2, n_covariates
+    power, alpha, alternative, method, correction, r2, n_covariates
         Passed to the two-arm calculator.
 
     Returns
