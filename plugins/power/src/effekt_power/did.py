@@ -52,7 +52,7 @@ class DiD(Calculator):
 
     Formula (``Var_D`` from :func:`did_variance`)::
 
-        n_control = n_clusters, n_treated = ratio * n_clusters
+        n_control = n_clusters, n_treated = ratio * n_clusters (or n2, fixed)
         se = sqrt(Var_D (1/n_treated + 1/n_control))
         t:   power from the noncentral t with df = n_treated + n_control - 2, ncp = effect/se
         z:   power = Phi(effect/se - z) + Phi(-effect/se - z)
@@ -75,6 +75,10 @@ class DiD(Calculator):
         Control clusters (clusters per arm when ``ratio=1``); leave out to solve for it.
     ratio : float or array, default 1
         Treated clusters per control cluster (n_treated / n_control).
+    n2 : float or array, optional
+        Treated clusters, fixed (instead of ``ratio``): leaving out
+        ``n_clusters`` then asks how many control clusters reach the power,
+        as with a programme run in a few job centres.
     cluster_size : float or array
         Individuals per cluster and period.
     icc : float or array
@@ -133,7 +137,8 @@ class DiD(Calculator):
     numeric = {
         "effect": (MISSING, None, None, True, True),
         "n_clusters": (MISSING, 0.0, None, True, True),
-        "ratio": (1.0, 0.0, None, True, True),
+        "ratio": (None, 0.0, None, True, True),
+        "n2": (None, 0.0, None, True, True),
         "cluster_size": (MISSING, 1.0, None, False, True),
         "icc": (MISSING, 0.0, 1.0, False, False),
         "autocorrelation": (0.0, -1.0, 1.0, True, True),
@@ -149,12 +154,19 @@ class DiD(Calculator):
     effect = "effect"
     example = {"effect": 0.05, "n_clusters": 40.0, "cluster_size": 60.0, "icc": 0.02, "autocorrelation": 0.5,
                "periods_before": 4.0, "periods_after": 4.0, "p0": 0.2, "power": 0.8, "alpha": 0.05}
-    counts = {"n_clusters": "clusters per arm (the control arm's when ratio != 1)"}
+    counts = {"n_clusters": "clusters per arm (the control arm's when ratio != 1 or n2 is fixed)"}
 
     @staticmethod
     def _arms(v: Mapping[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Treated and control clusters."""
-        return v["ratio"] * v["n_clusters"], v["n_clusters"]
+        if "n2" in v:
+            return v["n2"], v["n_clusters"]
+        return v.get("ratio", 1.0) * v["n_clusters"], v["n_clusters"]
+
+    @staticmethod
+    def _treated_share(v: Mapping[str, Any]) -> Any:
+        """Treated clusters per control cluster, for the t test's lower bound on n_clusters."""
+        return v.get("ratio", 1.0) if v.get("ratio") is not None else 1.0
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:
         return "cluster-level DiD, " + ("noncentral t" if opts["method"] == "t" else "normal (z)")
@@ -162,14 +174,19 @@ class DiD(Calculator):
     def _check(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> None:
         if "sd" in v and "p0" in v:
             raise DesignError("give the outcome's sd= or a baseline share p0=, not both.")
+        if "n2" in v and "ratio" in v:
+            raise DesignError(
+                "give n2= (treated clusters, fixed) or ratio= (treated per control cluster), not both."
+            )
         if "effect" in v and np.any(v["effect"] == 0):
             raise DesignError("effect = 0 means no effect; give a non-zero effect or leave it out.")
         if opts["method"] == "t" and "n_clusters" in v:
-            total = v["n_clusters"] * (1.0 + v["ratio"])
+            treated, control = self._arms(v)
+            total = treated + control
             if np.any(total < 3.0):
                 raise DesignError(
                     "the cluster-level t test needs at least 3 clusters in all (df = clusters - 2); "
-                    f"got n_clusters * (1 + ratio) = {np.min(total):g}. Add clusters or use method='z'."
+                    f"got {np.min(total):g}. Add clusters or use method='z'."
                 )
 
     @staticmethod
@@ -206,8 +223,20 @@ class DiD(Calculator):
             return 1e-12 * ones, scale
         if unknown == "alpha":
             return 1e-12 * ones, (1.0 - 1e-12) * ones
-        low = np.maximum(3.0 / (1.0 + v["ratio"]), 1e-3) if opts["method"] == "t" else 1e-3
+        if "n2" in v:
+            low = np.maximum(3.0 - v["n2"], 1e-3) if opts["method"] == "t" else 1e-3
+        else:
+            low = np.maximum(3.0 / (1.0 + v.get("ratio", 1.0)), 1e-3) if opts["method"] == "t" else 1e-3
         return low * ones, 1e7 * ones
+
+    def _unreachable_hint(self, unknown: str) -> str:
+        if unknown == "n_clusters":
+            return (
+                "With the treated clusters fixed (n2), even unlimited control clusters may not give "
+                "that power: the standard error cannot fall below sqrt(Var_D / n2) "
+                "(extra['se_limit']). Add treated clusters or periods, or accept a larger effect."
+            )
+        return super()._unreachable_hint(unknown)
 
     def _extra(self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> dict[str, Any]:
         b = self._broadcast(v)
@@ -227,6 +256,9 @@ class DiD(Calculator):
     ) -> tuple[float, float]:
         lo, hi = super()._curve_range(x_key, centre, point, opts)
         if x_key == "n_clusters" and opts["method"] == "t":
-            lo = max(lo, 3.0 / (1.0 + float(point["ratio"])), 1.0)
+            if "n2" in point:
+                lo = max(lo, 3.0 - float(point["n2"]), 1.0)
+            else:
+                lo = max(lo, 3.0 / (1.0 + float(point.get("ratio", 1.0))), 1.0)
             hi = max(hi, lo + 1.0)
         return lo, hi
