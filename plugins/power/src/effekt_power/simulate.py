@@ -208,7 +208,7 @@ def _names_only(cls: Any, spec: dict[str, Any]) -> None:
     fn = inspect.unwrap(fit)
     options = signature_options(fn)
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
-    name = getattr(cls, "name", None) or getattr(cls, "__name__", "estimator")
+    name = str(getattr(cls, "name", None) or getattr(cls, "__name__", "estimator"))
     for key, value in spec.items():
         if key not in options and not takes_any:
             raise DesignError(f"{name} takes no option {key!r}. Its options are: {', '.join(options)}.")
