@@ -7,7 +7,8 @@ from importlib import metadata
 import pytest
 
 from effekt import get_power_calculator
-from effekt._calculator_checks import CHECKS, check_calculator
+from effekt.testing import CALCULATOR_CHECKS as CHECKS
+from effekt.testing import check_calculator
 
 NAMES = sorted({ep.name for ep in metadata.entry_points(group="effekt.power")})
 
