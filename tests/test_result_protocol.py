@@ -65,7 +65,7 @@ def power_result() -> Any:
 
 
 def power_result_clusters() -> Any:
-    return ef.power("cra2", d=0.3, rho2=0.1, n=20, power=0.8)
+    return ef.power("cra2", d=0.3, icc2=0.1, cluster_size=20, power=0.8)
 
 
 def _seed004() -> pd.DataFrame:
