@@ -88,7 +88,7 @@ def test_matched_pairs_gerber_green_3_16():
     df = pd.DataFrame({"pair": np.repeat(np.arange(J), 2), "z": np.tile([1, 0], J), "y": rng.normal(size=2 * J)})
     diffs = df[df.z == 1].y.to_numpy() - df[df.z == 0].y.to_numpy()
     res = dim(df, outcome="y", treatment="z", blocks="pair")
-    assert res.design == "matched_pairs"
+    assert res.design == "paired"
     assert res.estimate == pytest.approx(diffs.mean(), abs=1e-12)
     # Gerber & Green (2012) eq. 3.16: SE = sqrt(sum (d_j - mean d)^2 / (J (J - 1)))
     assert res.std_error == pytest.approx(np.sqrt(np.sum((diffs - diffs.mean()) ** 2) / (J * (J - 1))), abs=1e-12)
@@ -110,7 +110,7 @@ def _small_block_data():
 def test_small_blocks_pashley_miratrix_hybrid_m():
     df = _small_block_data()
     res = dim(df, outcome="y", treatment="z", blocks="b")
-    assert res.design == "blocked_small"
+    assert res.design == "blocked" and res.se_type == "HC2+hybrid_m"
     n = len(df)
     table = df.groupby("b").apply(
         lambda g: pd.Series({
@@ -226,8 +226,8 @@ def test_missing_drop_reports_count(trial):
         (lambda d: d.assign(z=np.where(d.b == 0, 1, d.z)), {"blocks": "b"}, DataError, "block 0 of column 'b' has .* treated and 0 control"),
         (lambda d: d.assign(b=d.b.where(d.index != 5)), {"blocks": "b"}, DataError, "blocks column 'b' has 1 missing value"),
         (lambda d: d.assign(w=d.w.where(d.index != 6, -1.0)), {"weights": "w"}, DataError, "weights column 'w' has 1 zero or negative"),
-        (lambda d: d, {"alpha": 1.5}, DesignError, "alpha must lie strictly between 0 and 1"),
-        (lambda d: d, {"small_blocks": "pooled"}, DesignError, "small_blocks='pooled' is not an option"),
+        (lambda d: d, {"alpha": 1.5}, DesignError, "alpha must be a number in \\(0, 1\\)"),
+        (lambda d: d, {"small_blocks": "pooled"}, DesignError, "small_blocks='pooled' is not valid"),
     ],
 )
 def test_bad_input(trial, mutate, spec, error, match):

@@ -309,7 +309,7 @@ def test_hc_se_type_with_clusters():
 
 
 def test_unknown_se_type():
-    with pytest.raises(DesignError, match="se_type='HC9' is not an option"):
+    with pytest.raises(DesignError, match="se_type='HC9' is not valid"):
         ef.estimate("lm_robust", data=_trial(0), outcome="y", treatment="z", se_type="HC9")
 
 

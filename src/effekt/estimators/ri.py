@@ -56,7 +56,7 @@ from effekt.errors import DataError, DesignError, EstimationError
 from effekt.estimators._model import _from_assignment
 from effekt.protocol import EstimatorTags
 from effekt.result import EffectResult, EffectTable, monte_carlo_p_value
-from effekt.vocabulary import Choice, Constraint, validate_options, validated
+from effekt.vocabulary import Choice, Constraint, Number, validate_options, validated
 
 __all__ = ["RandomizationInference", "Permutations", "BUILT_IN"]
 
@@ -342,7 +342,8 @@ class RandomizationInference:
     sims : int, default=1000
         Sampled permutations when the design has more than ``max_exact``.
     max_exact : int, default=10000
-        Enumerate every assignment when there are at most this many.
+        Enumerate every assignment when there are at most this many (0:
+        always sample).
     seed : int or Generator, default=None
         Seed of the sampled permutations.
     alpha : float, default=0.05
@@ -407,7 +408,10 @@ class RandomizationInference:
     tags: ClassVar[EstimatorTags] = EstimatorTags(
         supports_blocks=True, supports_clusters=True, supports_weights=True, uses_seed=True,
     )
-    options: ClassVar[dict[str, Constraint]] = {"ci_method": Choice(("inversion",), none_ok=True)}
+    options: ClassVar[dict[str, Constraint]] = {
+        "ci_method": Choice(("inversion",), none_ok=True),
+        "max_exact": Number(low=0, integer=True),  # 0: always sample
+    }
 
     @validated
     def fit(
