@@ -34,6 +34,9 @@ __all__ = [
     "check_probability",
     "check_seed",
     "check_positive_int",
+    "Covariates",
+    "expand_covariates",
+    "is_categorical",
     "describe_rows",
     "label",
     "varying_groups",
@@ -102,6 +105,8 @@ class Columns:
     weights: np.ndarray | None = None
     X: np.ndarray | None = None
     covariates: list[str] = field(default_factory=list)
+    covariate_names: list[str] = field(default_factory=list)
+    reference_levels: dict[Any, Any] = field(default_factory=dict)
     extra: dict[str, np.ndarray] = field(default_factory=dict)
     dropped: int = 0
     index: pd.Index | None = None
@@ -403,10 +408,136 @@ def check_columns(
             )
         cols.weights = w
     if covariates:
-        cols.X = np.column_stack([numeric_finite("covariate", c) for c in covariates])
+        parts, names = [], []
+        for c in covariates:
+            s_c = series[("covariate", c)]
+            if is_categorical(s_c):
+                exp = _indicators(s_c, c)
+                parts.append(exp.matrix)
+                names += exp.names
+                cols.reference_levels.update(exp.reference_levels)
+            else:
+                parts.append(numeric_finite("covariate", c)[:, None])
+                names.append(str(c))
+        cols.X = np.column_stack(parts) if parts else None
+        cols.covariate_names = names
     for role, name in (numeric or {}).items():
         cols.extra[role] = numeric_finite(role, name)
     return cols
+
+
+MAX_LEVELS = 50
+
+
+@dataclass(frozen=True)
+class Covariates:
+    """Adjustment columns as a numeric matrix, text and categories expanded.
+
+    ``matrix`` has one column per numeric covariate and one indicator per
+    non-reference level of each text or categorical covariate; ``names``
+    names its columns (``"sector[retail]"``); ``reference_levels`` gives each
+    expanded covariate's reference level; ``expanded`` maps each expanded
+    covariate to its indicator columns.
+    """
+
+    matrix: np.ndarray
+    names: list[str]
+    reference_levels: dict[Any, Any]
+    expanded: dict[Any, list[str]]
+
+
+def is_categorical(series: pd.Series) -> bool:
+    """True for text, object and categorical columns (bool and numbers are numeric)."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.CategoricalDtype):
+        return True
+    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype):
+        return False
+    return pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+
+
+def _indicators(series: pd.Series, name: Any) -> Covariates:
+    """Indicators for every level but the first, as R codes a factor (treatment contrasts).
+
+    The levels are a categorical's categories in their order, or the sorted
+    distinct values of a text column; the first is the reference.
+    """
+    if series.isna().any():
+        mask = series.isna().to_numpy()
+        raise DataError(
+            f"covariate column {name!r} has {int(mask.sum())} missing value{'s' if mask.sum() != 1 else ''} "
+            f"({describe_rows(series.index[mask])}). Remove or impute them, or pass missing='drop'."
+        )
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        levels = [lv for lv in series.cat.categories if (series == lv).any()]
+    else:
+        try:
+            levels = sorted(series.unique().tolist())
+        except TypeError:  # mixed types: order by their text
+            levels = sorted(series.unique().tolist(), key=str)
+    if len(levels) < 2:
+        raise DataError(
+            f"covariate column {name!r} holds only {levels[0]!r}; a constant covariate adjusts for "
+            "nothing. Drop it from covariates=."
+        )
+    if len(levels) > MAX_LEVELS:
+        raise DataError(
+            f"covariate column {name!r} holds {len(levels)} distinct text values; expanding it would "
+            f"add {len(levels) - 1} indicator columns. Absorb it instead (blocks= or fixed_effects=), "
+            "or group its levels first."
+        )
+    values = series.to_numpy()
+    cols = [f"{name}[{lv}]" for lv in levels[1:]]
+    matrix = np.column_stack([(values == lv).astype(float) for lv in levels[1:]])
+    return Covariates(matrix=matrix, names=cols, reference_levels={name: levels[0]}, expanded={name: cols})
+
+
+def expand_covariates(frame: Any, covariates: Sequence[Any] | str | None, *, missing: str = "error") -> Covariates:
+    """The covariates as a numeric matrix, text and categorical columns as indicators.
+
+    A text or categorical covariate becomes one 0/1 column per level but the
+    first (the reference: a categorical's first category, else the first
+    value in sorted order), as R's treatment contrasts code a factor; numeric
+    and bool columns pass through. Missing values raise a
+    :class:`~effekt.errors.DataError` naming the column (``missing="drop"``
+    is the caller's: drop the rows before calling).
+
+    >>> df = pd.DataFrame({"age": [30, 40, 50, 60], "sector": ["retail", "care", "care", "build"]})
+    >>> cov = expand_covariates(df, ["age", "sector"])
+    >>> cov.names, cov.reference_levels
+    (['age', 'sector[care]', 'sector[retail]'], {'sector': 'build'})
+    >>> cov.matrix[:, 1].tolist()
+    [0.0, 1.0, 1.0, 0.0]
+    """
+    frame = as_frame(frame)
+    check_option(missing, "missing", ("error", "drop"))
+    if isinstance(covariates, str):
+        covariates = [covariates]
+    parts: list[np.ndarray] = []
+    names: list[str] = []
+    refs: dict[Any, Any] = {}
+    expanded: dict[Any, list[str]] = {}
+    for c in list(covariates or []):
+        series = _require_column(frame, c, "covariate")
+        if is_categorical(series):
+            exp = _indicators(series, c)
+            parts.append(exp.matrix)
+            names += exp.names
+            refs.update(exp.reference_levels)
+            expanded.update(exp.expanded)
+        else:
+            arr = _numeric(series, c, "covariate")
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                raise DataError(
+                    f"covariate column {c!r} has {int(bad.sum())} missing or infinite value"
+                    f"{'s' if bad.sum() != 1 else ''} ({describe_rows(series.index[bad])}). Remove or "
+                    "impute them, or pass missing='drop'."
+                )
+            parts.append(arr[:, None])
+            names.append(str(c))
+    matrix = np.column_stack(parts) if parts else np.empty((frame.shape[0], 0))
+    return Covariates(matrix=matrix, names=names, reference_levels=refs, expanded=expanded)
 
 
 def varying_groups(values: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
