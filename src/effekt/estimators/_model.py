@@ -51,6 +51,7 @@ class ModelFrame:
     frame: pd.DataFrame | None = None
     dropped: int = 0
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    reference_levels: dict[str, Any] = field(default_factory=dict)
 
 
 def split_formula(formula: str) -> tuple[str, list[str]]:
@@ -218,7 +219,7 @@ def model_frame(
             terms.append(str(treatment))
         if cols.X is not None:
             parts += list(cols.X.T)
-            terms += [str(c) for c in covariates]
+            terms += cols.covariate_names or [str(c) for c in covariates]
         if not parts:
             raise DesignError(f"{estimator}: no regressors; pass treatment= or covariates=.")
         X = np.column_stack(parts)
@@ -238,6 +239,7 @@ def model_frame(
         frame=frame,
         dropped=dropped,
         extra=cols.extra,
+        reference_levels={str(k): v for k, v in cols.reference_levels.items()},
     )
 
 

@@ -385,6 +385,8 @@ class Cace:
             "n_clusters": fit.n_clusters,
             "received": str(received),
         }
+        if mf.reference_levels:
+            extra["reference_levels"] = dict(mf.reference_levels)
         return model.result(
             str(received), estimand=self.estimand, extra=extra, warnings=tuple(warnings),
             n_treated=int(mf.z.sum()), n_control=int(mf.n - mf.z.sum()), n_clusters=fit.n_clusters,

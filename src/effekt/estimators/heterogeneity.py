@@ -217,6 +217,8 @@ class Heterogeneity:
             "moderator_kinds": kinds,
             "headline": "overall",
         }
+        if mf.reference_levels:
+            extra["reference_levels"] = dict(mf.reference_levels)
         return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=overall.warnings,
                            headline_term="overall", plotter=forest_plot)
 

@@ -331,6 +331,8 @@ def report(model: LinearModel, mf: ModelFrame, term: str, *, estimand: str = "at
         "n_clusters": model.n_clusters,
         **model.extra,
     }
+    if mf.reference_levels:
+        info["reference_levels"] = dict(mf.reference_levels)
     info.update(extra)
     counts: dict[str, Any] = {"n_clusters": model.n_clusters}
     if mf.z is not None:

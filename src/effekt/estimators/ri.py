@@ -569,6 +569,7 @@ class RandomizationInference:
                 "statistic": t_obs,
                 "statistic_estimator": estimator,
                 "estimator_result": obs.to_dict(),
+                **({"reference_levels": obs.extra["reference_levels"]} if "reference_levels" in obs.extra else {}),
             },
         )
 
