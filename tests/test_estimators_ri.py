@@ -259,3 +259,48 @@ def test_ri_refuses_the_complier_effect_statistic():
     df = pd.DataFrame({"y": rng.normal(size=40), "z": z, "d": z * (rng.random(40) < 0.7)})
     with pytest.raises(ef.DesignError, match="intention-to-treat statistic"):
         ef.estimate("ri", data=df, outcome="y", treatment="z", estimator="cace", received="d", seed=1)
+
+
+# -- options forwarded, Monte Carlo p-values, headline, missing= ----------------------------------
+def test_an_unknown_forwarded_option_is_a_design_error_naming_it():
+    with pytest.raises(DesignError, match="takes no option 'foo'"):
+        ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", foo=1)
+    with pytest.raises(DesignError, match="se_type='HC9' is not valid"):
+        ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", estimator="lm_robust", se_type="HC9")
+
+
+def test_ci_is_gone_for_ci_method():
+    with pytest.raises(DesignError, match="'ci'"):
+        ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", ci=True)
+    res = ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", sims=50, max_exact=0, seed=1)
+    assert res.ci_method == "inversion"
+
+
+def test_a_sampled_p_value_is_never_zero():
+    df = _trial(0).assign(y=lambda d: d.z * 100.0 + d.x * 0.01)
+    res = ef.estimate("ri", data=df, outcome="y", treatment="z", sims=99, max_exact=0, seed=1)
+    assert not res.extra["exact"] and res.extra["sims"] == 99
+    assert res.p_value == pytest.approx(1 / 100)
+    assert "<= 0.01" in res.summary()
+
+
+def test_a_table_estimator_is_read_at_its_headline():
+    df = _trial(1).assign(g=lambda d: np.where(d.index % 2 == 0, "a", "b"))
+    tab = ef.estimate("heterogeneity", data=df, outcome="y", treatment="z", moderators=["g"])
+    res = ef.estimate("ri", data=df, outcome="y", treatment="z", estimator="heterogeneity", moderators=["g"],
+                      sims=20, max_exact=0, seed=2)
+    assert res.estimate == pytest.approx(tab.headline.estimate) and res.term == "overall"
+    assert res.ci_method is None
+
+
+def test_missing_drop_and_text_arms():
+    df = _trial(0)
+    df.loc[[3, 8], "y"] = np.nan
+    with pytest.raises(DataError, match="missing"):
+        ef.estimate("ri", data=df, outcome="y", treatment="z", sims=20, max_exact=0, seed=1)
+    dropped = ef.estimate("ri", data=df, outcome="y", treatment="z", missing="drop", sims=20, max_exact=0, seed=1)
+    assert dropped.n == len(df) - 2
+    text = df.dropna().assign(z=lambda d: np.where(d.z == 1, "JKI", "CAB"))
+    labelled = ef.estimate("ri", data=text, outcome="y", treatment="z", arms=("CAB", "JKI"),
+                           sims=20, max_exact=0, seed=1)
+    assert labelled.estimate == pytest.approx(dropped.estimate) and labelled.p_value == dropped.p_value

@@ -203,7 +203,7 @@ def arms_advice(found: Sequence[Any], *, arms_ok: bool = True) -> str:
     "Declare which label is the programme with arms=(control, treated): arms=('JKI', 'CAB') if 'CAB' is the programme, arms=('CAB', 'JKI') if 'JKI' is. effekt does not guess: the order sets the sign of the effect."
     """
     if not arms_ok:
-        return "Recode it to 0 (control) and 1 (the programme); this estimator takes no arms= option."
+        return "Recode it to 0 (control) and 1 (the programme)."
     if len(found) == 2:
         a, b = (label(v) for v in found)
         return (
