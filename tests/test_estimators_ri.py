@@ -290,7 +290,7 @@ def test_a_table_estimator_is_read_at_its_headline():
     res = ef.estimate("ri", data=df, outcome="y", treatment="z", estimator="heterogeneity", moderators=["g"],
                       sims=20, max_exact=0, seed=2)
     assert res.estimate == pytest.approx(tab.headline.estimate) and res.term == "overall"
-    assert res.ci_method is None
+    assert res.ci_method == "none"
 
 
 def test_missing_drop_and_text_arms():

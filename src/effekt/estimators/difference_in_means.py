@@ -334,7 +334,7 @@ class DifferenceInMeans:
             if se_type == "HC2":
                 est, se, df = _simple(c.y, c.z, c.weights)  # type: ignore[arg-type]
             else:
-                X = np.column_stack([np.ones(c.n), c.z])
+                X = np.column_stack([np.ones(c.n), c.z])  # type: ignore[list-item]
                 fit = robust_ols(X, c.y, se_type=se_type, weights=c.weights)  # type: ignore[arg-type]
                 est, se, df = float(fit.coef[1]), float(fit.std_error[1]), float(c.n - 2)
             extra: dict[str, Any] = {}

@@ -363,7 +363,7 @@ class RandomizationInference:
         ``estimate`` the estimator's headline estimate, ``p_value`` the
         randomisation p-value (never 0 when sampled: at least
         ``1 / (sims + 1)``), ``conf_int`` by test inversion
-        (``ci_method="inversion"``), ``std_error`` the standard deviation of
+        (``ci_method="inversion"``; ``"none"`` without one), ``std_error`` the standard deviation of
         the statistic over the permutations. ``extra``: ``sims`` (the number
         of assignments used), ``exact``, ``statistic`` (its observed value),
         ``statistic_estimator`` (whose estimate it is), ``estimator_result``
@@ -560,7 +560,7 @@ class RandomizationInference:
             se_type="randomization",
             design=obs.design,
             outcome=obs.outcome,
-            ci_method="inversion" if want_ci else None,
+            ci_method="inversion" if want_ci else "none",
             n_clusters=obs.n_clusters,
             n_units=obs.n_units,
             extra={
