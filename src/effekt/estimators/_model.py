@@ -168,7 +168,9 @@ def model_frame(
             col = used[int(np.flatnonzero(na.any(axis=0))[0])]
             rows = frame.index[frame[col].isna().to_numpy()]
             role = {outcome: "outcome", treatment: "treatment", clusters: "clusters", weights: "weights",
-                    blocks: "blocks", **{c: "covariate" for c in covariates}}.get(col)
+                    blocks: "blocks", **{c: "covariate" for c in covariates},
+                    **{c: "moderator" for c in other_columns},
+                    **{v: k for k, v in (extra_numeric or {}).items()}}.get(col)
             role = role or ("fixed_effects" if col in fe_cols else None)
             raise DataError(
                 f"{role + ' ' if role else ''}column {col!r} has {len(rows)} missing value{'s' if len(rows) != 1 else ''} "
