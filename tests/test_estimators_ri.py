@@ -274,6 +274,9 @@ def test_ci_is_gone_for_ci_method():
         ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", ci=True)
     res = ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", sims=50, max_exact=0, seed=1)
     assert res.ci_method == "inversion"
+    bare = ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", sims=50, max_exact=0, seed=1,
+                       ci_method="none")
+    assert bare.ci_method == "none" and np.isnan(bare.conf_int[0]) and bare.p_value == res.p_value
 
 
 def test_a_sampled_p_value_is_never_zero():

@@ -348,10 +348,11 @@ class RandomizationInference:
         Seed of the sampled permutations.
     alpha : float, default=0.05
         The interval is ``{tau : p(tau) > alpha}``.
-    ci_method : {"inversion"}, default=None
-        ``"inversion"`` inverts the test for an interval; None gives it for
-        the built-in statistics and no interval for the others (which would
-        be refitted for every permutation and candidate effect).
+    ci_method : {"inversion", "none"}, default=None
+        ``"inversion"`` inverts the test for an interval, ``"none"`` skips
+        it (faster); None gives it for the built-in statistics and no
+        interval for the others (which would be refitted for every
+        permutation and candidate effect).
     missing : {"error", "drop"}, default="error"
         ``"drop"`` drops rows with a missing value in a used column (before
         permuting) and says how many.
@@ -409,7 +410,7 @@ class RandomizationInference:
         supports_blocks=True, supports_clusters=True, supports_weights=True, uses_seed=True,
     )
     options: ClassVar[dict[str, Constraint]] = {
-        "ci_method": Choice(("inversion",), none_ok=True),
+        "ci_method": Choice(("inversion", "none"), none_ok=True),
         "max_exact": Number(low=0, integer=True),  # 0: always sample
     }
 
@@ -538,7 +539,7 @@ class RandomizationInference:
             conf_int = _invert(A, B, C, t_obs, alpha, exact)
         obs = observed.headline if isinstance(observed, EffectTable) else observed
         notes = list(obs.warnings)
-        if not want_ci:
+        if not want_ci and stat is None:
             notes.append(
                 f"no confidence interval: {estimator!r} with these options is refitted for every "
                 "permutation, so only the p-value of the sharp null is computed."
