@@ -95,6 +95,7 @@ class FrozenDict(Mapping[str, Any]):
     """
 
     __slots__ = ("_data",)
+    _data: dict[str, Any]
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_data", {k: freeze(v) for k, v in dict(data or {}).items()})

@@ -5,7 +5,10 @@ A plugin author runs it in one line::
     from effekt.testing import check_estimator
     check_estimator(MyEstimator)            # raises ConformanceError on failure
 
-or, one pytest test per check::
+(a power calculator: ``check_calculator(MyCalculator)``: solving for each
+quantity and plugging it back returns the inputs, power is monotone in the
+sample size and the effect, bad inputs are refused), or, one pytest test per
+check::
 
     from effekt.testing import parametrize_with_checks
 
@@ -71,15 +74,20 @@ except ModuleNotFoundError as exc:  # an extra: plugin authors install it, users
 from scipy import stats
 
 from effekt import vocabulary
+from effekt._calculator_checks import CHECKS as CALCULATOR_CHECKS
+from effekt._calculator_checks import CalculatorCheck, check_calculator
 from effekt.data import check_seed, label
 from effekt.errors import DataError, DesignError, EffektError
 from effekt.protocol import EstimatorTags, Synthetic, get_tags
 from effekt.result import EffectResult, EffectTable
 
 __all__ = [
+    "CALCULATOR_CHECKS",
     "CHECKS",
+    "CalculatorCheck",
     "CheckResult",
     "ConformanceError",
+    "check_calculator",
     "check_estimator",
     "parametrize_with_checks",
     "default_simulate",
@@ -111,7 +119,7 @@ class CheckResult:
 
 @dataclass
 class _Context:
-    cls: type
+    cls: Any  # the estimator class under test
     tags: EstimatorTags
     max_examples: int
     coverage_sims: int
