@@ -90,9 +90,10 @@ def test_alpha_out_of_range(alpha):
 
 def test_effect_table_indexing_and_output():
     rows = tuple(EffectResult.from_t(float(k), 0.5, 20, **{**FIELDS, "term": f"lag{k}"}) for k in range(3))
-    table = EffectTable(estimator="event_study", rows=rows, extra={"pretrend_p": 0.4})
+    table = EffectTable(estimator="event_study", rows=rows, extra={"pretrend_p": 0.4}, headline_term="lag1")
     assert len(table) == 3 and table["lag1"].estimate == 1.0 and table[2].term == "lag2"
     assert table.tidy()["term"].tolist() == ["lag0", "lag1", "lag2"]
+    assert table.tidy()["headline"].tolist() == [False, True, False]
     assert json.loads(json.dumps(table.to_dict(), allow_nan=False))["extra"]["pretrend_p"] == 0.4
     with pytest.raises(KeyError, match="no term 'lag9'"):
         table.term("lag9")
@@ -124,3 +125,58 @@ def test_new_level_drops_stale_level_dependent_extras():
     assert "conf_int_profile" not in new.extra and new.extra["events"] == 40
     assert "conf_int_profile dropped" in new.warnings[-1]
     assert res.extra["conf_int_profile"] == (0.1, 0.9)
+
+
+def test_effect_table_needs_an_explicit_headline_and_hands_it_the_scalar_fields():
+    rows = tuple(EffectResult.from_t(float(k), 0.5, 20, **{**FIELDS, "term": f"e={k}"}) for k in range(3))
+    with pytest.raises(EstimationError, match="needs headline_term="):
+        EffectTable(estimator="event_study", rows=rows)
+    with pytest.raises(EstimationError, match="headline_term='post' is not a term"):
+        EffectTable(estimator="event_study", rows=rows, headline_term="post")
+    table = EffectTable(estimator="event_study", rows=rows, headline_term="e=2")
+    head = table.headline
+    assert head.term == "e=2"
+    for name in ("estimate", "std_error", "conf_int", "p_value", "df", "n", "n_treated", "n_control",
+                 "se_type", "design", "estimand", "outcome", "ci_method", "statistic"):
+        assert getattr(table, name) == getattr(head, name), name
+    assert json.loads(table.to_json())["headline"] == "e=2"
+
+
+def test_results_are_immutable_in_fact():
+    arr = np.arange(3.0)
+    res = EffectResult.from_z(0.5, 0.2, extra={"curve": arr, "nested": {"a": [1, 2]}}, **FIELDS)
+    with pytest.raises(TypeError):
+        res.extra["new"] = 1  # type: ignore[index]
+    with pytest.raises(TypeError):
+        res.extra["nested"]["a"] = 3  # type: ignore[index]
+    with pytest.raises(ValueError, match="read-only"):
+        res.extra["curve"][0] = 9.0
+    with pytest.raises(AttributeError):
+        res.extra["nested"]["a"].append(3)  # a read-only list has no append
+    assert res.extra["nested"]["a"] == [1, 2]  # ...but compares equal to the list it was made from
+    arr[0] = 5.0  # the caller's own array stays theirs
+    with pytest.raises(AttributeError):
+        res.estimate = 1.0  # type: ignore[misc]
+    import pickle
+
+    assert pickle.loads(pickle.dumps(res)) == res
+
+
+def test_monte_carlo_p_value_is_never_printed_as_zero():
+    from effekt.result import monte_carlo_p_value
+
+    p = monte_carlo_p_value(0, 9999)
+    assert p == pytest.approx(1e-4)
+    res = EffectResult.from_z(0.5, 0.1, **FIELDS)
+    mc = EffectResult(**{**{f: getattr(res, f) for f in ("estimator", "estimand", "term", "estimate", "std_error",
+                                                            "conf_int", "conf_level", "df", "n")},
+                         "p_value": p, "extra": {"sims": 9999}})
+    assert "p-value    <= 0.0001" in mc.summary()
+    tiny = EffectResult.from_z(5.0, 0.1, **FIELDS)
+    assert "p-value    < 0.0001" in tiny.summary() and "e-" not in tiny.summary().split("p-value")[1].split()[0]
+
+
+def test_a_result_without_a_picture_says_so():
+    res = EffectResult.from_z(0.5, 0.2, **FIELDS)
+    with pytest.raises(EstimationError, match="has no picture"):
+        res.plot()

@@ -122,7 +122,7 @@ def test_effect_table_family():
 
     rows = tuple(EffectResult.from_z(e, 1.0, estimator="es", estimand="att", term=f"t{i}", n=50)
                  for i, e in enumerate((0.5, 2.5, 3.1)))
-    table = EffectTable(estimator="es", rows=rows)
+    table = EffectTable(estimator="es", rows=rows, headline_term=rows[0].term)
     tidy = ef.adjust_pvalues(table, "hochberg")
     assert tidy["label"].tolist() == ["t0", "t1", "t2"]
     ref = multipletests([r.p_value for r in rows], method="simes-hochberg")[1]

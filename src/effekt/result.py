@@ -113,7 +113,7 @@ class FrozenDict(Mapping[str, Any]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Mapping):
-            return dict(self.items()) == dict(other.items())
+            return set(self) == set(other) and all(_same(self[k], other[k]) for k in self)
         return NotImplemented
 
     def __hash__(self) -> int:  # pragma: no cover - rarely hashed
@@ -128,6 +128,22 @@ class FrozenDict(Mapping[str, Any]):
     def copy(self) -> dict[str, Any]:
         """A plain (mutable) dict with the same items, to build a new result from."""
         return dict(self._data)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality that also holds for arrays and frames (element-wise, NaN equal to NaN)."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        try:
+            return bool(np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True))
+        except TypeError:
+            return bool(np.array_equal(np.asarray(a), np.asarray(b)))
+    if hasattr(a, "equals") and type(a).__module__.startswith("pandas"):
+        return bool(a.equals(b))
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
 
 
 class FrozenList(tuple):  # type: ignore[type-arg]

@@ -114,7 +114,7 @@ def run_example() -> str:
         if name not in installed:
             continue
         res = ef.estimate(name, data=df, **spec)
-        head = res if isinstance(res, ef.EffectResult) else res.rows[0]
+        head = res if isinstance(res, ef.EffectResult) else res.headline
         rows.append(
             {
                 "outcome": outcome,
