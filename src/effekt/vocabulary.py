@@ -1139,4 +1139,8 @@ def markdown() -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through the docs test
-    print(markdown(), end="")
+    # run as a script this file is a second module, __main__; the plugins' terms are instances of
+    # effekt.vocabulary's classes, so the page is written by that module
+    from effekt import vocabulary as _vocabulary
+
+    print(_vocabulary.markdown(), end="")

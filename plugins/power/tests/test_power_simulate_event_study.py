@@ -2,7 +2,6 @@
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from effekt_power import simulate_power
 
@@ -17,7 +16,6 @@ def _panel(rng: np.random.Generator) -> pd.DataFrame:
     return pd.DataFrame({"y": y, "unit": unit, "period": period, "first_treated": first})
 
 
-@pytest.mark.xfail(reason="needs the DiD plugin's event_study headline", strict=False)
 def test_event_study_power_with_true_effect_one():
     res = simulate_power("event_study", _panel, sims=50, seed=1, outcome="y", unit="unit",
                          period="period", first_treated="first_treated")
