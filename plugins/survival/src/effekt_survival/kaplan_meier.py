@@ -197,7 +197,7 @@ class KaplanMeier:
         notes = sc.warnings()
         for arm in (0, 1):
             last = float(sc.time[sc.z == arm].max())
-            if h > last:
+            if h > last and est[arm] > 0:
                 notes.append(
                     f"horizon={h:g} lies beyond the last follow-up time of the "
                     f"{_arm_name(sc, arm)} arm ({last:g}): its curve is carried forward "
@@ -214,11 +214,14 @@ class KaplanMeier:
             "risk_times": rts, "conf_type": conf_type, "cause": None if code is None else sc.label_of(code),
             "arms": {"control": sc.arm_labels[0], "treated": sc.arm_labels[1]},
         }
-        return EffectResult.from_z(
-            est[1] - est[0], se, alpha=alpha, estimator=self.name, estimand=self.estimand, term=str(treatment),
-            n=sc.n, n_treated=sc.n_treated, n_control=sc.n_control, se_type="greenwood",
-            design="simple", warnings=tuple(notes), extra=extra, outcome=str(event), plotter=plot_kaplan_meier,
-        )
+        common = dict(estimator=self.name, estimand=self.estimand, term=str(treatment), n=sc.n,
+                      n_treated=sc.n_treated, n_control=sc.n_control, se_type="greenwood", design="simple",
+                      warnings=tuple(notes), extra=extra, outcome=str(event), plotter=plot_kaplan_meier)
+        if not math.isfinite(se):  # a curve at 0: undefined variance, reported as NA (R survfit)
+            nan = float("nan")
+            return EffectResult(estimate=float(est[1] - est[0]), std_error=nan, conf_int=(nan, nan),
+                                conf_level=1 - alpha, p_value=nan, df=None, **common)  # type: ignore[arg-type]
+        return EffectResult.from_z(est[1] - est[0], se, alpha=alpha, **common)  # type: ignore[arg-type]
 
 
 def _arm_name(sc: SurvivalColumns, arm: int) -> str:
