@@ -129,6 +129,7 @@ def cox_result(
         n=sc.n,
         n_treated=sc.n_treated,
         n_control=sc.n_control,
+        n_clusters=int(sc.cols.cluster_labels.size) if sc.cols.cluster_labels is not None else None,
         se_type=se_type,
         design=design_of(sc),
         warnings=tuple(sc.warnings() + warnings + ph_warn),

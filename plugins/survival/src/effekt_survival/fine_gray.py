@@ -194,6 +194,7 @@ class FineGray:
                             estimator=self.name, strata_need_both_arms=True,
                             one_arm_strata="warn" if covariates else "error")
         code = sc.code_of(cause, estimator=self.name, competing=True)
+        assert code is not None
         ev = sc.event == code
         if not ev.any():
             raise DataError(f"fine_gray: event column {event!r} has no events of cause {cause!r}.")
