@@ -213,3 +213,15 @@ def test_panel_events_keyed_by_labels_feed_the_estimators():
                     horizon=30)
     b = ef.estimate("aalen_johansen", data=num, time="time", event="event", treatment="z", cause=2, horizon=30)
     assert a.estimate == pytest.approx(b.estimate, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", ["fine_gray", "cause_specific_cox"])
+def test_competing_regressions_expand_text_covariates(competing, name):
+    sector = np.random.default_rng(9).choice(["industry", "retail", "care"], size=len(competing))
+    coded = competing.assign(industry=(sector == "industry").astype(float), retail=(sector == "retail").astype(float))
+    a = ef.estimate(name, data=coded, time="time", event="event", treatment="z", cause=1,
+                    covariates=["industry", "retail"])
+    b = ef.estimate(name, data=competing.assign(sector=sector), time="time", event="exit", censored="censored",
+                    treatment="arm", arms=("usual", "programme"), cause="job", covariates=["sector"])
+    assert b.estimate == pytest.approx(a.estimate, abs=1e-10)
+    assert [r["term"] for r in b.extra["coefficients"]][1:] == ["sector[industry]", "sector[retail]"]

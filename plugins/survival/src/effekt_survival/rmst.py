@@ -13,7 +13,7 @@ from effekt.result import EffectResult, check_alpha
 from effekt.vocabulary import validated
 from effekt_survival import _km
 from effekt_survival._data import check_survival, require_events
-from effekt_survival.kaplan_meier import simulate_exponential
+from effekt_survival.kaplan_meier import _arm_name, simulate_exponential
 
 __all__ = ["RMST", "rmst_arm"]
 
@@ -149,7 +149,7 @@ class RMST:
                 last = float(sc.time[m].max())
                 at_last = ev[m][sc.time[m] == last]
                 ends_in_event = bool(at_last.size) and bool((at_last > 0).all())
-                label = repr(sc.arm_labels[arm]) if sc.cols.arms != (0, 1) else ("treated" if arm else "control")
+                label = _arm_name(sc, arm)
                 if tau > last and not ends_in_event:
                     raise DesignError(
                         f"rmst: horizon={tau:g} lies beyond the last follow-up time of the {label} arm ({last:g}); "
