@@ -107,7 +107,7 @@ def run_example() -> str:
         ("complaint", "risk_difference", {"outcome": "complaint", "treatment": "z"}),
         ("complaint", "fisher", {"outcome": "complaint", "treatment": "z"}),
         ("complaint", "chi2", {"outcome": "complaint", "treatment": "z"}),
-        ("clarification", "cox", {"time": "weeks", "event": "exit", "treatment": "z", "blocks": "batch", "cause": "any"}),
+        ("clarification", "cox", {"time": "weeks", "event": "exit", "treatment": "z", "blocks": "batch"}),
     ]
     rows = []
     for outcome, name, spec in analyses:
