@@ -226,7 +226,9 @@ def prepare_treatment(
             np.where(series.isna().to_numpy(), np.nan, [float(v) if _is_zero_one(v) else np.nan for v in series]),
             index=series.index,
         )
-        return frame.assign(**{treatment: as_float})
+        frame = frame.copy()
+        frame[treatment] = as_float
+        return frame
     labels = [_label(v) for v in values]
     shown = " and ".join(repr(v) for v in labels[:2]) if len(labels) == 2 else ", ".join(repr(v) for v in labels[:6])
     if len(labels) == 2:
