@@ -123,7 +123,8 @@ class McNemar:
 
     Formula: with ``b`` pairs that have the event only when
     ``treatment = 1`` and ``c`` pairs only when ``treatment = 0``, among
-    ``n`` pairs, the estimate is ``(b - c) / n``. Its interval is
+    ``n`` pairs (``n_units`` of the result; ``n`` there counts rows, two per
+    pair), the estimate is ``(b - c) / n``. Its interval is
     Newcombe's (1998b) square-and-add interval from the Wilson limits of the
     two margins and their correlation (``ci_method="newcombe"``, default;
     see :func:`paired_newcombe_interval`), or the Wald interval
