@@ -165,7 +165,7 @@ class FrozenList(tuple):  # type: ignore[type-arg]
 
 def freeze(value: Any) -> Any:
     """``value`` made read-only: mappings to FrozenDict, lists to tuples, arrays not writeable."""
-    if isinstance(value, FrozenDict):
+    if isinstance(value, (FrozenDict, FrozenList)):  # already frozen: re-freezing keeps list equality
         return value
     if isinstance(value, Mapping):
         return FrozenDict(value)
