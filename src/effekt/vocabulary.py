@@ -907,15 +907,21 @@ class _Book:
     terms: dict[str, Term] | None = None
     codes: dict[tuple[str, str], Code] | None = None
     errors: list[str] = field(default_factory=list)
+    core: dict[str, Term] = field(default_factory=dict)
 
 
-_BOOK = _Book()
+_BOOK = _Book(core={t.name: t for t in _CORE_TERMS + _POWER_TERMS})
+
+
+def _core_term(name: str) -> Term | None:
+    """A core term without reading the plugins' vocabularies (which imports the plugins)."""
+    return _BOOK.core.get(name)
 
 
 def _load() -> _Book:
     if _BOOK.terms is not None:
         return _BOOK
-    found: dict[str, Term] = {t.name: t for t in _CORE_TERMS + _POWER_TERMS}
+    found: dict[str, Term] = dict(_BOOK.core)
     codes: dict[tuple[str, str], Code] = {(c.field, c.code): c for c in _BUILTIN_CODES}
     errors: list[str] = []
     from importlib import metadata
@@ -966,6 +972,9 @@ def term(name: str) -> Term:
     >>> term("alpha").default
     '0.05'
     """
+    core = _core_term(name)
+    if core is not None:
+        return core
     book = _load()
     assert book.terms is not None
     if name not in book.terms:
@@ -1018,6 +1027,9 @@ def constraint_for(owner: Any, option: str) -> Constraint | None:
     own = getattr(owner, "options", None)
     if isinstance(own, Mapping) and option in own:
         return own[option]  # type: ignore[no-any-return]
+    core = _core_term(option)
+    if core is not None:
+        return core.constraint
     book = _load()
     assert book.terms is not None
     t = book.terms.get(option)

@@ -469,6 +469,9 @@ class Calculator:
             curve=curve,
         )
 
+
+    solve.__effekt_validated__ = True  # type: ignore[attr-defined]  # it checks its options itself
+
     def _counts(self, solved: str, params: Mapping[str, Any]) -> str:
         """What the solved number counts, in words."""
         if self.two_arm and solved == "n":

@@ -169,6 +169,8 @@ class Capacity:
             curve=res.curve,
         )
 
+    solve.__effekt_validated__ = True  # type: ignore[attr-defined]  # checked inside
+
     @staticmethod
     def _by_ratio(calc: Any, base: dict[str, Any], res: PowerResult, effect: str) -> dict[str, Any]:
         if np.ndim(base["n2"]) or any(np.ndim(v) for v in base.values() if not isinstance(v, str)):

@@ -251,3 +251,6 @@ class SimulatedPower:
         estimator = params.pop("estimator")
         generate = params.pop("generate")
         return simulate_power(estimator, generate, **params)
+
+    solve.__effekt_validated__ = True  # type: ignore[attr-defined]  # checked inside
+
