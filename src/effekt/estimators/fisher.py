@@ -194,7 +194,7 @@ class FisherExact:
     estimand: ClassVar[str] = "risk_difference"
     kind: ClassVar[str] = "test"
     tags: ClassVar[EstimatorTags] = EstimatorTags(
-        outcome="binary", shift_equivariant=False, scale_equivariant=False, sign_flip=True
+        outcome="binary", supports_blocks=True, shift_equivariant=False, scale_equivariant=False, sign_flip=True
     )
     options: ClassVar[dict[str, Constraint]] = {
         "arms": ArmLabels(),
