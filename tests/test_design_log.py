@@ -543,3 +543,67 @@ def test_pinned_head_detects_truncation_and_rollback(tmp_path):
     assert not check.ok and "rolled back" in check.message
     with pytest.raises(DesignError, match="must look like"):
         verify_log(path, pin="3:xyz")
+
+
+# --------------------------------------------------------------------------- CLI: errors, keys and pins
+
+
+def test_cli_blank_line_in_units_is_an_error_naming_it(tmp_path):
+    units = tmp_path / "u.csv"
+    units.write_text("id\n1\n2\n\n3\n")
+    with pytest.raises(DataError, match=r"line 4 is blank"):
+        _cli("randomise", "--units", str(units), "--batch", "b", "--log", str(tmp_path / "l.jsonl"), "--seed", "1")
+    units.write_text("id\n1\n2\n3\n\n\n")  # blank lines at the end are ignored
+    code, out = _cli("randomise", "--units", str(units), "--batch", "b", "--log", str(tmp_path / "l.jsonl"), "--seed", "1")
+    assert code == 0 and sorted(pd.read_csv(io.StringIO(out))["id"]) == [1, 2, 3]
+
+
+def test_effekt_command_os_errors_are_one_line(tmp_path):
+    units = tmp_path / "u.csv"
+    units.write_text("id\n1\n2\n")
+    for args in (["randomise", "--units", str(units), "--batch", "b", "--log", str(tmp_path), "--seed", "1"],
+                 ["verify-log", str(tmp_path)],
+                 ["randomise", "--units", str(tmp_path), "--batch", "b", "--log", str(tmp_path / "l"), "--seed", "1"]):
+        out = _effekt(*args)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+        assert "directory" in out.stderr or "could not be read" in out.stderr
+
+
+def test_main_turns_an_os_error_into_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from effekt.cli import main
+
+    def full(self):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "l.jsonl.lock"))
+
+    monkeypatch.setattr(logmod.AllocationLog, "locked", full)
+    units = tmp_path / "u.csv"
+    units.write_text("id\n1\n2\n")
+    code = main(["randomise", "--units", str(units), "--batch", "b", "--log", str(tmp_path / "l.jsonl"), "--seed", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "the disk is full" in err and "l.jsonl.lock" in err
+
+
+def test_cli_keyed_log_head_and_pin(tmp_path):
+    from effekt.cli import main
+
+    key = tmp_path / "keys" / "trial.key"
+    key.parent.mkdir()
+    log = tmp_path / "log" / "alloc.jsonl"
+    units = tmp_path / "u.csv"
+    units.write_text("id\n1\n2\n3\n")
+    assert main(["log-key", str(key)]) == 0 and len(key.read_text().strip()) == 64
+    assert main(["log-key", str(key)]) == 2  # never overwritten
+    base = ["randomise", "--units", str(units), "--log", str(log), "--seed", "1", "--key", str(key)]
+    code, _ = _cli(*base, "--batch", "a")
+    assert code == 0
+    code, pin = _cli("log-head", str(log), "--key", str(key))
+    pin = pin.strip()
+    assert code == 0 and pin.startswith("2:") and len(pin) == 66
+    code, out = _cli("verify-log", str(log), "--key", str(key), "--pin", pin)
+    assert code == 0 and "intact" in out
+    _forge_last(log)
+    code, out = _cli("verify-log", str(log), "--key", str(key), "--pin", pin)
+    assert code == 1 and "line 3:" in out and "MAC" in out
