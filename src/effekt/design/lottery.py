@@ -52,6 +52,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date as _date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,7 @@ from effekt.data import as_frame, check_option, describe_rows
 from effekt.design._kernels import _allocate, _split
 from effekt.design._stream import derive_seed, raw, uniforms
 from effekt.design.assignment import Assignment, from_plan
-from effekt.design.log import AllocationLog, LogCheck, unit_key, verify_log
+from effekt.design.log import AllocationLog, LogCheck, head_pin, unit_key, verify_log
 from effekt.errors import DataError, DesignError
 
 __all__ = ["BatchLottery", "Draw", "parse_ratio", "ODD_POLICIES"]
@@ -588,6 +589,17 @@ class BatchLottery:
             spec={"arms": {str(j): self.arms[order[j]] for j in range(J)}, "ratio": list(self.ratio), "odd": self.odd},
             ids=np.asarray(ids, dtype=object),
         )
+
+    @property
+    def log_path(self) -> Path | None:
+        """The allocation log's file (None for an in-memory log)."""
+        return self._log.path
+
+    def head_pin(self) -> str:
+        """The log's head as ``"RECORDS:HASH"`` to pin in a report (see :func:`effekt.design.log.head_pin`)."""
+        if self._log.path is None:
+            raise DesignError("an in-memory log has no head to pin; give the lottery a log file.")
+        return head_pin(self._log.path, key=self._log._key)
 
     def verify(self, *, pin: str | None = None) -> LogCheck:
         """Check the log's hash chain (with the lottery's key, and against ``pin`` if given).
