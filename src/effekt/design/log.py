@@ -19,8 +19,9 @@ temporary file in the same directory, ``fsync``-ing it and renaming it over
 the log (``os.replace`` is atomic on POSIX and Windows), then the head file
 the same way. A process killed at any point leaves either the old or the new
 log. Killed between the two renames, the log is one record ahead of its head
-file; :func:`verify_log` accepts exactly that, and the next append repairs
-the head.
+file; :func:`verify_log` accepts exactly that, and the next append first
+brings the head up to date (before writing its own record, so that repeated
+kills at that point never leave the log two records ahead of its head).
 
 Every append takes an exclusive lock on ``LOG.lock`` (POSIX ``flock``, held
 by :class:`AllocationLog` itself, so two processes appending directly, or
@@ -524,6 +525,12 @@ class AllocationLog:
                     finally:
                         fh.close()
 
+    def _head_line(self, n: int, last: str) -> bytes:
+        head: dict[str, Any] = {"records": n, "hash": last}
+        if self._key is not None:
+            head["mac"] = _head_mac(self._key, head)
+        return _canonical(head).encode("ascii") + b"\n"
+
     def append(self, content: dict[str, Any]) -> dict[str, Any]:
         """Append one record (``content`` plus seq, time, prev, [mac,] hash) under the lock; returns it.
 
@@ -551,11 +558,13 @@ class AllocationLog:
             if self.path is None:
                 self._memory.append(record)
                 return record
-            head_body: dict[str, Any] = {"records": len(records) + 1, "hash": record["hash"]}
-            if self._key is not None:
-                head_body["mac"] = _head_mac(self._key, head_body)
-            head = _canonical(head_body).encode("ascii") + b"\n"
+            head = self._head_line(len(records) + 1, record["hash"])
             try:
+                # An append killed between its two renames left the log one record ahead of its head:
+                # bring the head up to date first, or a second such kill would leave it two behind.
+                current = _read_head(self.path)
+                if records and (current is None or current["records"] != len(records)):
+                    _atomic_write(_head_path(self.path), self._head_line(len(records), records[-1]["hash"]))
                 old = self.path.read_bytes() if self.path.exists() else b""
                 _atomic_write(self.path, old + line)
             except OSError as exc:
