@@ -139,6 +139,31 @@ def test_crash_between_log_and_head_is_valid_and_repaired(tmp_path, monkeypatch)
     assert check.ok and "interrupted" not in check.message and check.n_records == 5
 
 
+def test_two_appends_killed_between_log_and_head_keep_the_log_valid(tmp_path, monkeypatch):
+    # found by tests/reliability: the second kill left the log two records ahead of its head
+    path = tmp_path / "alloc.jsonl"
+    _make_log(path, batches=1)
+    real = logmod._atomic_write
+    writes = []
+
+    def head_killed(target, data):
+        after_log = bool(writes) and writes[-1] == "alloc.jsonl"
+        writes.append(Path(target).name)
+        if str(target).endswith(".head") and after_log:  # killed between the log's rename and the head's
+            raise KeyboardInterrupt("killed")
+        real(target, data)
+
+    monkeypatch.setattr(logmod, "_atomic_write", head_killed)
+    log = AllocationLog(path)
+    for text in ("first", "second"):
+        with pytest.raises(KeyboardInterrupt):
+            log.append({"type": "note", "text": text})
+        writes.clear()
+        check = verify_log(path)
+        assert check.ok and "interrupted" in check.message, check.message
+    assert check.n_records == 4
+
+
 def test_memory_log_chains():
     log = AllocationLog(None)
     a = log.append({"type": "note"})
