@@ -68,6 +68,7 @@ import hashlib
 import hmac
 import json
 import math
+import numbers
 import os
 import re
 import tempfile
@@ -111,8 +112,6 @@ def unit_key(value: Any) -> str:
     >>> unit_key(1), unit_key(1.0), unit_key("1"), unit_key("01")
     ('1', '1', '1', '01')
     """
-    import numbers
-
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
         with contextlib.suppress(TypeError, ValueError):
             value = value.item()
@@ -458,13 +457,18 @@ class AllocationLog:
         if self.path is None or not self.path.parent.is_dir():
             return []
         pattern = _temp_pattern(self.path)
+        if not any(pattern.fullmatch(name) for name in os.listdir(self.path.parent)):
+            return []
         removed = []
-        with self.locked():
-            for entry in os.scandir(self.path.parent):
-                if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(entry.path)
-                        removed.append(Path(entry.path))
+        try:
+            with self.locked():  # an append in another process may be writing its temporary file right now
+                for entry in os.scandir(self.path.parent):
+                    if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.path)
+                            removed.append(Path(entry.path))
+        except PermissionError:  # a read-only copy of the log: nothing to clean here
+            return removed
         return removed
 
     def records(self) -> list[dict[str, Any]]:
