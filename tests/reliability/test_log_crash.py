@@ -80,6 +80,7 @@ class Tally:
     completed_runs: int = 0
     checks: int = 0
     temp_files_cleaned: int = 0
+    appends: int = 0
     lost: int = 0
     duplicated: int = 0
     reported: set[str] = field(default_factory=set)
@@ -116,10 +117,13 @@ def _draw_batches(path: Path, *, prefix: str = "", order: list[int] | None = Non
     return run
 
 
-def _append_notes(path: Path, tag: str, n: int):
+def _append_notes(path: Path, tag: str, n: int, *, resume: bool = False):
+    """Append notes tag-0 .. tag-(n-1); ``resume``: continue after the notes already in the log."""
+
     def run(report):
         log = AllocationLog(path)
-        for i in range(n):
+        start = len(log.records()) if resume else 0
+        for i in range(start, n):
             log.append({"type": "note", "text": f"{tag}-{i}"})
             report(f"note {tag}-{i}")
 
@@ -187,7 +191,9 @@ def _check_log(path: Path, tally: Tally, *, prefixes: tuple[str, ...] = ("",), r
             if key in holders:
                 tally.duplicated += 1
             holders[key] = rec["batch"]
-    notes = {r["text"] for r in records if r.get("type") == "note"}
+    texts = [r["text"] for r in records if r.get("type") == "note"]
+    notes = set(texts)
+    tally.duplicated += len(texts) - len(notes)
     for item in tally.reported:
         kind, _, name = item.partition(" ")
         if (kind == "draw" and name not in draws) or (kind == "note" and name not in notes):
@@ -224,6 +230,9 @@ def _kill_loop(tmp_path: Path, tally: Tally, kills: int, make_target, max_delay:
             tally.kills += 1
             tally.kills_mid_run += bool(lines) or path.exists()
         _check_log(path, tally, replay_all=replay_all and (tally.checks % 4 == 0 or not killed))
+        if not replay_all and path.exists():  # notes: exactly n-0 .. n-(k-1), none lost, none twice
+            texts = [r["text"] for r in AllocationLog(path).records()]
+            assert texts == [f"n-{i}" for i in range(len(texts))]
         if not killed:  # the run finished: start a new log
             tally.completed_runs += 1
             run += 1
@@ -248,7 +257,8 @@ def test_sigkill_during_batch_lottery_draws(tmp_path):
 
 def test_sigkill_during_direct_appends(tmp_path):
     tally = Tally()
-    _kill_loop(tmp_path, tally, KILLS - int(KILLS * 0.75), lambda p: _append_notes(p, "n", 40), 0.08, replay_all=False)
+    _kill_loop(tmp_path, tally, KILLS - int(KILLS * 0.75), lambda p: _append_notes(p, "n", 20, resume=True), 0.08,
+               replay_all=False)
     _summary("AllocationLog SIGKILL", tally)
     assert tally.kills >= KILLS - int(KILLS * 0.75)
 
@@ -319,8 +329,10 @@ def test_processes_drawing_and_appending_at_once(tmp_path):
             assert set(allocated) | excluded == offered
             assert len([r for r in records if r.get("type") == "draw"]) == 3 * N_BATCHES
             assert len([r for r in records if r.get("type") == "note"]) == 16
+        tally.appends += len(records)
         tally.reported = set()
-    _summary("concurrent processes", tally)
+    print(f"\nconcurrent processes: {ROUNDS} rounds of 5 processes, {tally.appends} records appended, {tally.kills} "
+          f"killed mid-round, {tally.lost} lost, {tally.duplicated} duplicated allocations")
 
 
 def test_cli_on_a_full_disk_prints_one_line(tmp_path):
