@@ -9,6 +9,10 @@
     effekt power NAME --help          (the calculator's parameters)
     effekt estimate NAME --help       (the estimator's options)
     effekt example
+    effekt randomise --units FILE --batch ID --log LOG --seed N [--key KEYFILE] ...
+    effekt verify-log LOG [--key KEYFILE] [--pin RECORDS:HASH]
+    effekt log-head LOG [--key KEYFILE]
+    effekt log-key FILE
 
 An error in the input, and an operating-system error (a full disk, a
 directory given where a file belongs, no permission), prints one line on

@@ -14,9 +14,10 @@ disk), or runs several at once. After every fault:
   those of an uninterrupted in-memory run with the same seed;
 * temporary files left beside the log are removed on the next open.
 
-The budget is bounded for CI (``EFFEKT_RELIABILITY`` unset: 200 kills,
+The budget is bounded for CI (``EFFEKT_RELIABILITY`` unset: 200 kills and
+20 of a keyed log,
 40 full-disk faults, 6 concurrent rounds: about 40 s).
-``EFFEKT_RELIABILITY=full`` runs 2,000 kills, 400 faults and 60 rounds and
+``EFFEKT_RELIABILITY=full`` runs 2,000 kills (and 200 keyed), 400 faults and 60 rounds and
 prints the counts for the table in tests/reliability/README.md.
 """
 
@@ -107,9 +108,9 @@ def _child(target, write_fd: int) -> None:
         os._exit(code)
 
 
-def _draw_batches(path: Path, *, prefix: str = "", order: list[int] | None = None):
+def _draw_batches(path: Path, *, prefix: str = "", order: list[int] | None = None, key: bytes | None = None):
     def run(report):
-        lot = BatchLottery(path, **SETTINGS)
+        lot = BatchLottery(path, **SETTINGS, key=key)
         for b in order if order is not None else range(N_BATCHES):
             d = lot.draw(batch_units(b), batch=prefix + batch_name(b), date="2017-01-16")
             report(f"draw {d.batch}")
@@ -170,7 +171,8 @@ def _crashes(lines: list[str]) -> list[str]:
     return [x for x in lines if x.startswith("!crash") or x.startswith("!oserror")]
 
 
-def _check_log(path: Path, tally: Tally, *, prefixes: tuple[str, ...] = ("",), replay_all: bool = True) -> None:
+def _check_log(path: Path, tally: Tally, *, prefixes: tuple[str, ...] = ("",), replay_all: bool = True,
+               key: bytes | None = None) -> None:
     temps = [p for p in path.parent.iterdir() if _temp_pattern(path).fullmatch(p.name)] if path.parent.exists() else []
     tally.temp_files_cleaned += len(temps)
     if not path.exists():  # stopped before its first record was written
@@ -178,19 +180,19 @@ def _check_log(path: Path, tally: Tally, *, prefixes: tuple[str, ...] = ("",), r
         assert not tally.reported
         tally.checks += 1
         return
-    check = verify_log(path)
+    check = verify_log(path, key=key)
     assert check.ok, check.message
-    records = AllocationLog(path).records()  # also removes the temporary files
+    records = AllocationLog(path, key=key).records()  # also removes the temporary files
     assert not [p for p in path.parent.iterdir() if _temp_pattern(path).fullmatch(p.name)]
     tally.checks += 1
     draws = {r["batch"]: r for r in records if r.get("type") == "draw"}
     holders: dict[str, str] = {}
     for rec in draws.values():
         for uid, _ in rec["units"]:
-            key = unit_key(uid)
-            if key in holders:
+            who = unit_key(uid)
+            if who in holders:
                 tally.duplicated += 1
-            holders[key] = rec["batch"]
+            holders[who] = rec["batch"]
     texts = [r["text"] for r in records if r.get("type") == "note"]
     notes = set(texts)
     tally.duplicated += len(texts) - len(notes)
@@ -203,7 +205,7 @@ def _check_log(path: Path, tally: Tally, *, prefixes: tuple[str, ...] = ("",), r
         if prefix == "":
             assert [(unit_key(u), a) for u, a in rec["units"]] == REFERENCE[name], f"{name} differs from the reference"
     if replay_all and draws:
-        lot = BatchLottery(path, **SETTINGS)
+        lot = BatchLottery(path, **SETTINGS, key=key)
         for name, rec in draws.items():
             b = int(name.rsplit("-", 1)[1])
             again = lot.draw(batch_units(b), batch=name)
@@ -218,7 +220,8 @@ def _reported(lines: list[str]) -> set[str]:
 # --------------------------------------------------------------------------- tests
 
 
-def _kill_loop(tmp_path: Path, tally: Tally, kills: int, make_target, max_delay: float, *, replay_all: bool) -> None:
+def _kill_loop(tmp_path: Path, tally: Tally, kills: int, make_target, max_delay: float, *, replay_all: bool,
+               key: bytes | None = None) -> None:
     rng = random.Random(20170116)
     run = 0
     path = tmp_path / f"run{run}" / "alloc.jsonl"
@@ -229,7 +232,7 @@ def _kill_loop(tmp_path: Path, tally: Tally, kills: int, make_target, max_delay:
         if killed:
             tally.kills += 1
             tally.kills_mid_run += bool(lines) or path.exists()
-        _check_log(path, tally, replay_all=replay_all and (tally.checks % 4 == 0 or not killed))
+        _check_log(path, tally, replay_all=replay_all and (tally.checks % 4 == 0 or not killed), key=key)
         if not replay_all and path.exists():  # notes: exactly n-0 .. n-(k-1), none lost, none twice
             texts = [r["text"] for r in AllocationLog(path).records()]
             assert texts == [f"n-{i}" for i in range(len(texts))]
@@ -253,6 +256,16 @@ def test_sigkill_during_batch_lottery_draws(tmp_path):
     _kill_loop(tmp_path, tally, int(KILLS * 0.75), _draw_batches, 0.08, replay_all=True)
     _summary("BatchLottery SIGKILL", tally)
     assert tally.kills >= int(KILLS * 0.75) and tally.lost == 0 and tally.duplicated == 0
+
+
+def test_sigkill_during_keyed_draws(tmp_path):
+    """The same for a keyed log: the MACs of every record and of the repaired heads verify after each kill."""
+    key = b"k" * 32
+    tally = Tally()
+    kills = KILLS // 10
+    _kill_loop(tmp_path, tally, kills, lambda p: _draw_batches(p, key=key), 0.08, replay_all=True, key=key)
+    _summary("keyed BatchLottery SIGKILL", tally)
+    assert tally.kills >= kills
 
 
 def test_sigkill_during_direct_appends(tmp_path):
