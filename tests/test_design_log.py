@@ -578,6 +578,9 @@ def test_cli_blank_line_in_units_is_an_error_naming_it(tmp_path):
     units.write_text("id\n1\n2\n\n3\n")
     with pytest.raises(DataError, match=r"line 4 is blank"):
         _cli("randomise", "--units", str(units), "--batch", "b", "--log", str(tmp_path / "l.jsonl"), "--seed", "1")
+    units.write_text("id,age\n1,30\n   \n2,40\n,\n3,50\n")  # spaces only, or separators only
+    with pytest.raises(DataError, match=r"lines 3, 5 are blank"):
+        _cli("randomise", "--units", str(units), "--batch", "b", "--log", str(tmp_path / "l.jsonl"), "--seed", "1")
     units.write_text("id\n1\n2\n3\n\n\n")  # blank lines at the end are ignored
     code, out = _cli("randomise", "--units", str(units), "--batch", "b", "--log", str(tmp_path / "l.jsonl"), "--seed", "1")
     assert code == 0 and sorted(pd.read_csv(io.StringIO(out))["id"]) == [1, 2, 3]

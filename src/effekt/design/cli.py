@@ -69,7 +69,8 @@ def _refuse_blank_lines(frame: pd.DataFrame, path: str) -> None:
     """DataError naming the first blank line (pandas would skip it silently); trailing blank lines are dropped."""
     if frame.empty:
         return
-    blank = frame.isna().all(axis=1).to_numpy()
+    empty = frame.isna() | frame.apply(lambda col: col.map(lambda v: isinstance(v, str) and not v.strip()))
+    blank = empty.all(axis=1).to_numpy()  # nothing but separators and spaces on the line
     n = len(blank)
     while n and blank[n - 1]:
         n -= 1
@@ -79,7 +80,8 @@ def _refuse_blank_lines(frame: pd.DataFrame, path: str) -> None:
         lines = [str(int(i) + 2) for i in inside[:5]]  # line 1 is the header
         more = f" and {inside.size - 5} more" if inside.size > 5 else ""
         raise DataError(
-            f"--units {path!r}: line {', '.join(lines)}{more} is blank; every line after the header is one "
+            f"--units {path!r}: {'line' if inside.size == 1 else 'lines'} {', '.join(lines)}{more} "
+            f"{'is' if inside.size == 1 else 'are'} blank; every line after the header is one "
             "person. Remove the blank line, or give the person's identifier."
         )
 
