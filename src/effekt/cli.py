@@ -9,9 +9,14 @@
     effekt power NAME --help          (the calculator's parameters)
     effekt estimate NAME --help       (the estimator's options)
     effekt example
+    effekt randomise --units FILE --batch ID --log LOG --seed N [--key KEYFILE] ...
+    effekt verify-log LOG [--key KEYFILE] [--pin RECORDS:HASH]
+    effekt log-head LOG [--key KEYFILE]
+    effekt log-key FILE
 
-An error in the input prints one line on standard error and exits with
-status 2; no traceback.
+An error in the input, and an operating-system error (a full disk, a
+directory given where a file belongs, no permission), prints one line on
+standard error and exits with status 2; no traceback.
 
 The command starts without pandas or scipy.stats: each subcommand imports
 what it needs, so ``effekt --help`` and ``effekt power ...`` answer at once.
@@ -327,6 +332,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # e.g. `effekt randomise ... | head`
         return 0
+    except OSError as exc:  # a full disk, a directory where a file belongs, no permission
+        print("effekt: error: " + _os_error(exc), file=sys.stderr)
+        return 2
+
+
+def _os_error(exc: OSError) -> str:
+    """One line for an operating-system error, naming the file."""
+    import errno
+
+    where = f" {exc.filename!r}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        what = "the disk is full"
+    elif exc.errno == errno.EFBIG:
+        what = "the file-size limit was reached"
+    elif isinstance(exc, IsADirectoryError):
+        what = "is a directory, where a file was expected"
+    elif isinstance(exc, PermissionError):
+        what = "permission denied"
+    else:
+        what = exc.strerror or str(exc)
+    return " ".join(f"cannot use{where}: {what}.".split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,24 +19,60 @@ temporary file in the same directory, ``fsync``-ing it and renaming it over
 the log (``os.replace`` is atomic on POSIX and Windows), then the head file
 the same way. A process killed at any point leaves either the old or the new
 log. Killed between the two renames, the log is one record ahead of its head
-file; :func:`verify_log` accepts exactly that, and the next append repairs
-the head.
+file; :func:`verify_log` accepts exactly that, and the next append first
+brings the head up to date (before writing its own record, so that repeated
+kills at that point never leave the log two records ahead of its head).
 
-Appends take an exclusive lock on ``LOG.lock`` (POSIX ``flock``), so two
-processes drawing at once cannot interleave.
+Every append takes an exclusive lock on ``LOG.lock`` (POSIX ``flock``, held
+by :class:`AllocationLog` itself, so two processes appending directly, or
+drawing through :class:`~effekt.design.lottery.BatchLottery`, cannot
+interleave). Temporary files left by a killed process (``.LOG.XXXXXXXX.tmp``
+and ``.LOG.head.XXXXXXXX.tmp``, the names :func:`tempfile.mkstemp` gives
+them here) are removed under that lock when the log is next opened.
 
-The chain detects accidental and naive edits. Someone who rewrites the log
-can recompute every hash; keep a copy of the head hash elsewhere (e.g. in
-the trial's registration) to anchor it.
+What each check guarantees
+--------------------------
+* **The unkeyed chain** detects accidental damage and edits in the middle:
+  any edited byte, a deleted, inserted or reordered line, a truncated tail,
+  and a deleted head file (once the log has two records). Anyone who can
+  write the folder can still recompute every hash, or add a last record and
+  pass it off as "the last append was interrupted".
+* **A keyed log** (``key=``: an HMAC-SHA256 key the team keeps *outside* the
+  log folder) adds a MAC to every record and to the head file
+  (:func:`record_mac`). Verified with the key, a forged record (also a
+  forged last one), a replaced or rewritten head and a deleted head file
+  are detected, by anyone who does not hold the key. A keyed log still
+  verifies without the key (the chain only), and refuses appends without it.
+* **A pinned head** (:func:`head_pin`, e.g. ``"12:3f5a..."``: the number of
+  records and the last hash, printed by ``effekt log-head``) copied into a
+  report, the study file or the trial registration detects truncation and
+  rollback after the pin: ``verify_log(path, pin=...)`` fails unless record
+  number 12 is still the record whose hash was pinned. Without a pin, a
+  copy of an older log with its older (keyed) head still verifies.
+
+Unit identifiers
+----------------
+:func:`unit_key` is the one form under which a unit is known in the log
+(the "already randomised" check, replay and withdrawals compare it): text is
+kept verbatim, a whole number is its decimal digits. So ``1``,
+``numpy.int64(1)``, ``1.0`` and ``"1"`` are the same person, while ``"01"``,
+``" 1"`` and ``"1.0"`` (text) are three other people. Booleans, fractional
+or non-finite numbers, and floats beyond 2**53 are refused.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
+import hmac
 import json
+import math
+import numbers
 import os
+import re
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +82,7 @@ from typing import Any
 from effekt.errors import DataError, DesignError
 from effekt.result import to_jsonable
 
-__all__ = ["AllocationLog", "LogCheck", "verify_log", "GENESIS"]
+__all__ = ["AllocationLog", "LogCheck", "verify_log", "head_pin", "read_key", "new_key", "record_mac", "unit_key", "GENESIS"]
 
 GENESIS = "0" * 64
 
@@ -57,6 +93,94 @@ def _canonical(obj: Any) -> str:
 
 def _hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(_canonical(body).encode("ascii")).hexdigest()
+
+
+def record_mac(key: bytes, body: dict[str, Any]) -> str:
+    """HMAC-SHA256 of a record's (or head's) canonical JSON without ``mac`` and ``hash``."""
+    plain = {k: v for k, v in body.items() if k not in ("mac", "hash")}
+    return hmac.new(key, _canonical(plain).encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def _head_mac(key: bytes, head: dict[str, Any]) -> str:
+    plain = {"records": head.get("records"), "hash": head.get("hash")}
+    return hmac.new(key, b"head:" + _canonical(plain).encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def unit_key(value: Any) -> str:
+    """The canonical form of a unit identifier in the log (module notes).
+
+    >>> unit_key(1), unit_key(1.0), unit_key("1"), unit_key("01")
+    ('1', '1', '1', '01')
+    """
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        with contextlib.suppress(TypeError, ValueError):
+            value = value.item()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        raise DataError(f"unit identifier {value!r} is a True/False value; identifiers are text or whole numbers.")
+    if isinstance(value, numbers.Integral):
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        f = float(value)
+        if not math.isfinite(f) or f != int(f) or abs(f) > 2**53:
+            raise DataError(
+                f"unit identifier {value!r} is not a whole number (or too large to be exact as a float); "
+                "give identifiers as text or whole numbers."
+            )
+        return str(int(f))
+    raise DataError(f"unit identifier {value!r} ({type(value).__name__}) must be text or a whole number.")
+
+
+def read_key(key: bytes | str | os.PathLike[str], log_path: str | os.PathLike[str] | None = None) -> bytes:
+    """A log key: ``bytes`` as given, or the contents of a key file (surrounding whitespace removed).
+
+    The key file must hold at least 16 bytes and lie outside the log's folder
+    (a key kept beside the log protects nothing).
+    """
+    if isinstance(key, bytes):
+        data = key
+        where = "key"
+    else:
+        kp = Path(key)
+        where = f"key file {str(kp)!r}"
+        if not kp.is_file():
+            raise DataError(f"{where} does not exist or is not a file; create one with `effekt log-key FILE`.")
+        if log_path is not None:
+            folder = Path(log_path).resolve().parent
+            if kp.resolve().parent == folder or folder in kp.resolve().parents:
+                raise DataError(
+                    f"{where} is inside the log's folder {str(folder)!r}; keep the key elsewhere, or it "
+                    "protects nothing against someone who can write the folder."
+                )
+        data = kp.read_bytes().strip()
+    if len(data) < 16:
+        raise DataError(f"{where} holds {len(data)} bytes; a log key needs at least 16 (`effekt log-key FILE` writes one).")
+    return data
+
+
+def new_key(path: str | os.PathLike[str]) -> Path:
+    """Write a new random key (32 bytes, hex) to ``path``, readable by its owner only; refuses to overwrite."""
+    import secrets
+
+    p = Path(path)
+    if p.exists():
+        raise DataError(f"key file {str(p)!r} already exists; a log key is never overwritten.")
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32) + "\n")
+    return p
+
+
+def head_pin(path: str | os.PathLike[str], *, key: bytes | str | os.PathLike[str] | None = None) -> str:
+    """The head of an intact log as ``"RECORDS:HASH"``, for a report or the study file to pin.
+
+    Raises DesignError when the log does not verify.
+    """
+    check = verify_log(path, key=key)
+    if not check.ok:
+        raise DesignError(f"allocation log {str(path)!r} is damaged ({check.message}); a damaged log has no head to pin.")
+    return f"{check.n_records}:{check.head_hash}"
 
 
 @dataclass(frozen=True)
@@ -118,8 +242,12 @@ def _read_lines(path: Path) -> tuple[list[bytes], LogCheck | None]:
     return data[:-1].split(b"\n"), None
 
 
+def _head_path(path: Path) -> Path:
+    return Path(str(path) + ".head")
+
+
 def _read_head(path: Path) -> dict[str, Any] | None:
-    head = Path(str(path) + ".head")
+    head = _head_path(path)
     if not head.exists():
         return None
     try:
@@ -131,13 +259,38 @@ def _read_head(path: Path) -> dict[str, Any] | None:
     return {"records": -1, "hash": ""}
 
 
-def verify_log(path: str | os.PathLike[str]) -> LogCheck:
+def _check_path(p: Path, what: str = "allocation log") -> None:
+    if p.is_dir():
+        raise DataError(f"{what} {str(p)!r} is a directory; give the path of the log file (e.g. {str(p / 'allocation.jsonl')!r}).")
+
+
+def _parse_pin(pin: str) -> tuple[int, str]:
+    count, sep, digest = str(pin).strip().partition(":")
+    if not sep or not count.isdigit() or not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise DesignError(f"pin={pin!r} must look like '12:<64 hex digits>', as printed by head_pin / `effekt log-head`.")
+    return int(count), digest
+
+
+def verify_log(
+    path: str | os.PathLike[str],
+    *,
+    key: bytes | str | os.PathLike[str] | None = None,
+    pin: str | None = None,
+) -> LogCheck:
     """Check an allocation log's hash chain and its head file.
 
     Parameters
     ----------
     path : path
         The JSON Lines log.
+    key : bytes or path, optional
+        The log's key (bytes, or a key file): every record's and the head's
+        MAC are checked too, so a forged last record, a replaced head and a
+        deleted head file are detected (module notes).
+    pin : str, optional
+        A head pinned earlier (``"RECORDS:HASH"`` from :func:`head_pin`): the
+        log must still hold that record, so truncation and rollback are
+        detected.
 
     Returns
     -------
@@ -148,7 +301,7 @@ def verify_log(path: str | os.PathLike[str]) -> LogCheck:
     Raises
     ------
     DataError
-        The file does not exist.
+        The file does not exist, is a directory, or the key cannot be read.
 
     Examples
     --------
@@ -160,8 +313,11 @@ def verify_log(path: str | os.PathLike[str]) -> LogCheck:
     True
     """
     p = Path(path)
+    _check_path(p)
     if not p.exists():
         raise DataError(f"allocation log {str(p)!r} does not exist; check the path.")
+    secret = read_key(key, p) if key is not None else None
+    pinned = _parse_pin(pin) if pin is not None else None
     lines, problem = _read_lines(p)
     if problem is not None:
         return problem
@@ -170,12 +326,33 @@ def verify_log(path: str | os.PathLike[str]) -> LogCheck:
         return problem
     n = len(records)
     last = records[-1]["hash"] if records else GENESIS
+    keyed = any("mac" in r for r in records)
+    if secret is not None:
+        for i, rec in enumerate(records):
+            if not hmac.compare_digest(str(rec.get("mac", "")), record_mac(secret, rec)):
+                why = "has no MAC (the log was not written with a key)" if "mac" not in rec else "its MAC does not match the key"
+                return LogCheck(False, n, i + 1, f"line {i + 1}: {why}; it was not written by effekt with this key")
+    if pinned is not None:
+        k, digest = pinned
+        if n < k or (k > 0 and records[k - 1]["hash"] != digest) or (k == 0 and digest != GENESIS):
+            where = min(n, k) + 1 if n < k else k
+            return LogCheck(
+                False, n, where,
+                f"the pinned head {k}:{digest[:16]}... is not in the log (it has {n} records): the log was truncated, "
+                "rolled back or rewritten after the pin",
+            )
     head = _read_head(p)
     if head is None:
-        return LogCheck(True, n, None, f"intact: {n} records (no head file, so a deleted last line could not be detected)", last)
+        if secret is not None and n > 1:
+            return LogCheck(False, n, n, f"the head file {str(p)}.head is missing (a keyed log always has one; it was deleted)")
+        if n > 1:
+            return LogCheck(False, n, n, f"the head file {str(p)}.head is missing (effekt writes it with every append; it was deleted)")
+        return LogCheck(True, n, None, f"intact: {n} records (the first append was interrupted before its head file was written)", last)
     k = head["records"]
     if k < 0:
         return LogCheck(False, n, max(n, 1), f"the head file {str(p)}.head is damaged")
+    if secret is not None and not hmac.compare_digest(str(head.get("mac", "")), _head_mac(secret, head)):
+        return LogCheck(False, n, max(n, 1), f"the head file {str(p)}.head does not carry this key's MAC (it was replaced or forged)")
     if n < k:
         return LogCheck(False, n, n + 1, f"line {n + 1}: missing; the head file records {k} records but the log has {n} (lines were deleted)")
     if k > 0 and records[k - 1]["hash"] != head["hash"]:
@@ -183,7 +360,14 @@ def verify_log(path: str | os.PathLike[str]) -> LogCheck:
     if n > k + 1:
         return LogCheck(False, n, k + 2, f"line {k + 2}: the head file records {k} records; lines after {k + 1} were added outside effekt")
     note = " (the last append was interrupted before its head file was updated; the next append repairs it)" if n == k + 1 else ""
+    if secret is None and keyed:
+        note += "; the log is keyed: pass its key to check the MACs"
     return LogCheck(True, n, None, f"intact: {n} records, last hash {last[:16]}...{note}", last)
+
+
+#: the temporary names _atomic_write gives (tempfile.mkstemp: 8 characters of [a-z0-9_])
+def _temp_pattern(path: Path) -> re.Pattern[str]:
+    return re.compile(r"\." + re.escape(path.name) + r"(\.head)?\.[a-z0-9_]{8}\.tmp")
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -206,10 +390,45 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.close(dfd)
 
 
+# One lock per log file and process: flock locks belong to an open file, so a
+# second open of LOG.lock in the same process would wait for itself.
+_LOCKS: dict[str, tuple[threading.RLock, list[Any]]] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _process_lock(path: Path) -> tuple[threading.RLock, list[Any]]:
+    name = os.path.realpath(path)
+    with _LOCKS_GUARD:
+        if name not in _LOCKS:
+            _LOCKS[name] = (threading.RLock(), [None, 0])  # [open lock file, depth]
+        return _LOCKS[name]
+
+
+def _write_failed(path: Path, exc: OSError, *, appended: bool) -> DataError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        why = "the disk is full"
+    elif exc.errno == errno.EFBIG:
+        why = "the file-size limit was reached"
+    else:
+        why = exc.strerror or str(exc)
+    if appended:
+        return DataError(
+            f"the record was appended to the allocation log {str(path)!r}, but its head file could not be "
+            f"updated: {why}. The log verifies and the next append repairs the head; fix this, then draw the "
+            "same batch again to get its recorded allocation."
+        )
+    return DataError(
+        f"could not write the allocation log {str(path)!r}: {why}. Nothing was appended (the log is unchanged "
+        "and still verifies); fix this and draw again."
+    )
+
+
 class AllocationLog:
     """An append-only, hash-chained JSON Lines log (see the module notes).
 
     ``path=None`` keeps the records in memory (same chain, no file).
+    ``key`` (bytes, or the path of a key file outside the log's folder)
+    makes a keyed log: every record and the head carry an HMAC-SHA256.
 
     Examples
     --------
@@ -219,17 +438,54 @@ class AllocationLog:
     (0, True, 64)
     """
 
-    def __init__(self, path: str | os.PathLike[str] | None):
+    def __init__(self, path: str | os.PathLike[str] | None, *, key: bytes | str | os.PathLike[str] | None = None):
         self.path = Path(path) if path is not None else None
         self._memory: list[dict[str, Any]] = []
+        self._key = read_key(key, self.path) if key is not None else None
+        if self.path is not None:
+            _check_path(self.path)
+            if self.path.parent.is_dir():
+                self.clean_temporary_files()
+
+    @property
+    def keyed(self) -> bool:
+        """True when records are written with a key."""
+        return self._key is not None
+
+    def clean_temporary_files(self) -> list[Path]:
+        """Remove temporary files a killed append left beside the log (under the lock); returns them."""
+        if self.path is None or not self.path.parent.is_dir():
+            return []
+        pattern = _temp_pattern(self.path)
+        if not any(pattern.fullmatch(name) for name in os.listdir(self.path.parent)):
+            return []
+        removed = []
+        try:
+            with self.locked():  # an append in another process may be writing its temporary file right now
+                for entry in os.scandir(self.path.parent):
+                    if pattern.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.path)
+                            removed.append(Path(entry.path))
+        except PermissionError:  # a read-only copy of the log: nothing to clean here
+            return removed
+        return removed
 
     def records(self) -> list[dict[str, Any]]:
-        """Every record, after checking the chain; DesignError if it is broken."""
+        """Every record, after checking the chain (and the MACs of a keyed log); DesignError if it is broken."""
         if self.path is None:
             return list(self._memory)
         if not self.path.exists():
             return []
-        check = verify_log(self.path)
+        if self._key is not None:
+            with open(self.path, "rb") as fh:
+                first = fh.readline()
+            if first and b'"mac":' not in first:
+                raise DesignError(
+                    f"allocation log {str(self.path)!r} was started without a key; use it without key=, "
+                    "or start a new keyed log."
+                )
+        check = verify_log(self.path, key=self._key)
         if not check.ok:
             raise DesignError(
                 f"allocation log {str(self.path)!r} is damaged ({check.message}); nothing is drawn from a "
@@ -240,7 +496,7 @@ class AllocationLog:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold an exclusive lock on the log (POSIX ``flock``) while drawing."""
+        """Hold an exclusive lock on the log (POSIX ``flock`` on ``LOG.lock``); re-entrant within a process."""
         if self.path is None:
             yield
             return
@@ -249,30 +505,76 @@ class AllocationLog:
         except ImportError:  # pragma: no cover - Windows
             yield
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(str(self.path) + ".lock", "a") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        rlock, state = _process_lock(self.path)
+        with rlock:
+            if state[1] == 0:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fh = open(str(self.path) + ".lock", "a")  # noqa: SIM115 - held across the yield
+                try:
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                except BaseException:
+                    fh.close()
+                    raise
+                state[0] = fh
+            state[1] += 1
             try:
                 yield
             finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                state[1] -= 1
+                if state[1] == 0:
+                    fh = state[0]
+                    state[0] = None
+                    try:
+                        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                    finally:
+                        fh.close()
+
+    def _head_line(self, n: int, last: str) -> bytes:
+        head: dict[str, Any] = {"records": n, "hash": last}
+        if self._key is not None:
+            head["mac"] = _head_mac(self._key, head)
+        return _canonical(head).encode("ascii") + b"\n"
 
     def append(self, content: dict[str, Any]) -> dict[str, Any]:
-        """Append one record (``content`` plus seq, time, prev, hash); returns it."""
-        records = self.records()
-        body = to_jsonable(dict(content))
-        body.pop("hash", None)
-        body["seq"] = len(records)
-        body["prev"] = records[-1]["hash"] if records else GENESIS
-        body.setdefault("time", datetime.now(UTC).isoformat(timespec="seconds"))
-        record = {**body, "hash": _hash(body)}
-        line = _canonical(record).encode("ascii") + b"\n"
-        if self.path is None:
-            self._memory.append(record)
+        """Append one record (``content`` plus seq, time, prev, [mac,] hash) under the lock; returns it.
+
+        Raises
+        ------
+        DesignError
+            The log is damaged, or keyed and no key (or a log without MACs and a key) was given.
+        DataError
+            The disk is full or the log cannot be written; nothing was appended.
+        """
+        with self.locked():
+            records = self.records()
+            if records and self._key is None and "mac" in records[0]:
+                raise DesignError(f"allocation log {str(self.path)!r} is keyed; pass its key to append to it.")
+            body = to_jsonable(dict(content))
+            for name in ("hash", "mac"):
+                body.pop(name, None)
+            body["seq"] = len(records)
+            body["prev"] = records[-1]["hash"] if records else GENESIS
+            body.setdefault("time", datetime.now(UTC).isoformat(timespec="seconds"))
+            if self._key is not None:
+                body["mac"] = record_mac(self._key, body)
+            record = {**body, "hash": _hash(body)}
+            line = _canonical(record).encode("ascii") + b"\n"
+            if self.path is None:
+                self._memory.append(record)
+                return record
+            head = self._head_line(len(records) + 1, record["hash"])
+            try:
+                # An append killed between its two renames left the log one record ahead of its head:
+                # bring the head up to date first, or a second such kill would leave it two behind.
+                current = _read_head(self.path)
+                if records and (current is None or current["records"] != len(records)):
+                    _atomic_write(_head_path(self.path), self._head_line(len(records), records[-1]["hash"]))
+                old = self.path.read_bytes() if self.path.exists() else b""
+                _atomic_write(self.path, old + line)
+            except OSError as exc:
+                raise _write_failed(self.path, exc, appended=False) from exc
+            try:
+                _atomic_write(_head_path(self.path), head)
+            except OSError as exc:
+                raise _write_failed(self.path, exc, appended=True) from exc
             return record
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        old = self.path.read_bytes() if self.path.exists() else b""
-        _atomic_write(self.path, old + line)
-        head = _canonical({"records": len(records) + 1, "hash": record["hash"]}).encode("ascii") + b"\n"
-        _atomic_write(Path(str(self.path) + ".head"), head)
-        return record

@@ -10,9 +10,13 @@ The draw of one batch
 1. **Eligibility.** Each exclusion rule ``{reason: predicate}`` marks units
    to leave out, in the order given; a unit excluded by a rule is recorded
    with that rule's reason. Units already randomised in an earlier batch are
-   excluded with the reason ``"already randomised in batch ..."``.
-2. **Order.** The eligible units are sorted by their identifier (as text),
-   so the draw does not depend on the row order of the list.
+   excluded with the reason ``"already randomised in batch ..."``. A unit is
+   known by :func:`~effekt.design.log.unit_key` of its identifier (text
+   verbatim, whole numbers as their digits), so ``1`` given through Python
+   and ``"1"`` read from a file by ``effekt randomise`` are the same person,
+   and ``"01"`` another.
+2. **Order.** The eligible units are sorted by that key (text), so the draw
+   does not depend on the row order of the list.
 3. **Seed.** The batch's generator is PCG64 seeded with
    ``derive_seed(seed, batch)`` (SHA-256 of the master seed and the batch
    identifier), recorded in the log.
@@ -48,6 +52,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date as _date
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,7 +62,7 @@ from effekt.data import as_frame, check_option, describe_rows
 from effekt.design._kernels import _allocate, _split
 from effekt.design._stream import derive_seed, raw, uniforms
 from effekt.design.assignment import Assignment, from_plan
-from effekt.design.log import AllocationLog, LogCheck, verify_log
+from effekt.design.log import AllocationLog, LogCheck, head_pin, unit_key, verify_log
 from effekt.errors import DataError, DesignError
 
 __all__ = ["BatchLottery", "Draw", "parse_ratio", "ODD_POLICIES"]
@@ -123,10 +128,12 @@ class _State:
 
 
 def _id_key(value: Any) -> Any:
-    """Identifiers as JSON keeps them: numpy scalars become Python scalars."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    """An identifier as the log records it: text as given, a whole number (also 1.0, numpy) as an int.
+
+    Its identity is :func:`unit_key` (DataError for booleans, fractions, NaN).
+    """
+    key = unit_key(value)
+    return value if isinstance(value, str) else int(key)
 
 
 class BatchLottery:
@@ -154,6 +161,10 @@ class BatchLottery:
     exclude : mapping reason -> callable, optional
         Eligibility rules: ``predicate(units) -> boolean array``, True for
         units to exclude for that reason, applied before the draw.
+    key : bytes or path, optional
+        Key of a keyed log (bytes, or a key file kept outside the log's
+        folder): every record and the head carry an HMAC-SHA256, so a forged
+        record or head is detected (see :mod:`effekt.design.log`).
 
     Raises
     ------
@@ -183,6 +194,7 @@ class BatchLottery:
         capacity: Mapping[str, int] | None = None,
         on_full: str = "stop",
         exclude: Mapping[str, Callable[[pd.DataFrame], Any]] | None = None,
+        key: bytes | str | os.PathLike[str] | None = None,
     ):
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise DesignError(f"seed must be a non-negative whole number; got {seed!r}.")
@@ -206,7 +218,7 @@ class BatchLottery:
         for reason, rule in self.exclude.items():
             if not callable(rule):
                 raise DesignError(f"exclusion rule {reason!r} must be a function of the units table; got {rule!r}.")
-        self._log = AllocationLog(log)
+        self._log = AllocationLog(log, key=key)
         self._config = {
             "seed": self.seed,
             "arms": list(self.arms),
@@ -243,11 +255,11 @@ class BatchLottery:
             elif kind == "draw":
                 state.draws.append(rec)
                 for uid, arm in rec["units"]:
-                    state.unit_batch[uid] = rec["batch"]
-                    state.unit_arm[uid] = arm
+                    state.unit_batch[unit_key(uid)] = rec["batch"]
+                    state.unit_arm[unit_key(uid)] = arm
             elif kind == "withdraw":
                 for uid in rec["ids"]:
-                    state.withdrawn[uid] = rec["reason"]
+                    state.withdrawn[unit_key(uid)] = rec["reason"]
         return state
 
     def _active(self, state: _State) -> dict[str, int]:
@@ -310,6 +322,7 @@ class BatchLottery:
                 if rec["batch"] == batch:
                     return self._replayed(rec, frame, id)
             ids = [_id_key(v) for v in frame[id].tolist()]
+            ukeys = [unit_key(v) for v in ids]
             excluded: list[tuple[Any, str]] = []
             keep = np.ones(len(ids), dtype=bool)
             for reason, rule in self.exclude.items():
@@ -317,10 +330,10 @@ class BatchLottery:
                 excluded += [(ids[i], reason) for i in np.flatnonzero(mask)]
                 keep &= ~mask
             for i in np.flatnonzero(keep):
-                if ids[i] in state.unit_batch:
-                    excluded.append((ids[i], f"already randomised in batch {state.unit_batch[ids[i]]}"))
+                if ukeys[i] in state.unit_batch:
+                    excluded.append((ids[i], f"already randomised in batch {state.unit_batch[ukeys[i]]}"))
                     keep[i] = False
-            eligible = sorted((ids[i] for i in np.flatnonzero(keep)), key=str)
+            eligible = sorted((ids[i] for i in np.flatnonzero(keep)), key=unit_key)
             batch_seed = derive_seed(self.seed, batch)
             rng = np.random.Generator(np.random.PCG64(batch_seed))
             admit_keys = raw(rng, len(eligible))
@@ -363,9 +376,13 @@ class BatchLottery:
                 f"id column {id!r} has {int(missing.sum())} missing identifiers ({describe_rows(frame.index[missing])}); "
                 "every person needs an identifier before the draw."
             )
-        dup = ids.duplicated(keep=False).to_numpy()
+        try:
+            canonical = pd.Series([unit_key(v) for v in ids.tolist()], index=ids.index)
+        except DataError as exc:
+            raise DataError(f"id column {id!r}: {exc}") from None
+        dup = canonical.duplicated(keep=False).to_numpy()
         if dup.any():
-            shown = sorted({str(v) for v in ids[dup]})[:5]
+            shown = sorted({str(v) for v in canonical[dup]})[:5]
             raise DataError(
                 f"id column {id!r} lists {', '.join(shown)} more than once ({describe_rows(frame.index[dup])}); "
                 "each person may appear once per batch. Remove the duplicates."
@@ -432,8 +449,8 @@ class BatchLottery:
         return counts
 
     def _replayed(self, rec: dict[str, Any], frame: pd.DataFrame, id: str) -> Draw:
-        given = {str(_id_key(v)) for v in frame[id].tolist()}
-        recorded = {str(u) for u, _ in rec["units"]} | {str(u) for u, _ in rec["excluded"]}
+        given = {unit_key(v) for v in frame[id].tolist()}
+        recorded = {unit_key(u) for u, _ in rec["units"]} | {unit_key(u) for u, _ in rec["excluded"]}
         if given != recorded:
             new, gone = len(given - recorded), len(recorded - given)
             raise DesignError(
@@ -473,16 +490,16 @@ class BatchLottery:
         ids = [_id_key(v) for v in (ids if isinstance(ids, (list, tuple, np.ndarray, pd.Series)) else [ids])]
         with self._log.locked():
             state = self._replay()
-            unknown = [u for u in ids if u not in state.unit_arm]
+            unknown = [u for u in ids if unit_key(u) not in state.unit_arm]
             if unknown:
                 raise DataError(f"cannot withdraw {unknown[:5]}: never allocated in this lottery. Check the ids.")
-            again = [u for u in ids if u in state.withdrawn]
+            again = [u for u in ids if unit_key(u) in state.withdrawn]
             if again:
-                raise DataError(f"cannot withdraw {again[:5]}: already withdrawn ({state.withdrawn[again[0]]!r}).")
+                raise DataError(f"cannot withdraw {again[:5]}: already withdrawn ({state.withdrawn[unit_key(again[0])]!r}).")
             self._log.append({"type": "withdraw", "ids": ids, "reason": str(reason)})
         freed = dict.fromkeys(self.arms, 0)
         for u in ids:
-            freed[state.unit_arm[u]] += 1
+            freed[state.unit_arm[unit_key(u)]] += 1
         return freed
 
     def allocations(self) -> pd.DataFrame:
@@ -493,7 +510,8 @@ class BatchLottery:
         """
         state = self._replay()
         rows = [
-            (uid, rec["batch"], rec["date"], rec["top_up"], arm, uid in state.withdrawn, state.withdrawn.get(uid),
+            (uid, rec["batch"], rec["date"], rec["top_up"], arm, unit_key(uid) in state.withdrawn,
+             state.withdrawn.get(unit_key(uid)),
              rec["time"], rec["batch_seed"])
             for rec in state.draws
             for uid, arm in rec["units"]
@@ -572,8 +590,22 @@ class BatchLottery:
             ids=np.asarray(ids, dtype=object),
         )
 
-    def verify(self) -> LogCheck:
-        """Check the log's hash chain (always intact for an in-memory log)."""
+    @property
+    def log_path(self) -> Path | None:
+        """The allocation log's file (None for an in-memory log)."""
+        return self._log.path
+
+    def head_pin(self) -> str:
+        """The log's head as ``"RECORDS:HASH"`` to pin in a report (see :func:`effekt.design.log.head_pin`)."""
+        if self._log.path is None:
+            raise DesignError("an in-memory log has no head to pin; give the lottery a log file.")
+        return head_pin(self._log.path, key=self._log._key)
+
+    def verify(self, *, pin: str | None = None) -> LogCheck:
+        """Check the log's hash chain (with the lottery's key, and against ``pin`` if given).
+
+        Always intact for an in-memory log.
+        """
         if self._log.path is None:
             return LogCheck(True, len(self._log.records()), None, "in-memory log")
-        return verify_log(self._log.path)
+        return verify_log(self._log.path, key=self._log._key, pin=pin)
