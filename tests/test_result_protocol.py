@@ -123,22 +123,11 @@ def _registered(name: str, **overrides: Any) -> Callable[[], Any]:
     return make
 
 
-def _todo(reason: str) -> pytest.MarkDecorator:
-    """Not yet on this branch; owned and being done elsewhere (merged later)."""
-    return pytest.mark.xfail(reason=reason, strict=False)
-
-
-_DID_FROZEN = _todo("the DiD plugin's tables become frozen (read-only attributes) on its branch")
-_DID_PYPLOT = _todo("the DiD plugin's plots move to effekt.plotting (no pyplot) on its branch")
-_SURVIVAL_PLOT = _todo("the survival plugin's plots become result methods on its branch")
-
 # (id, factory, has a picture, marks of the protocol test, marks of the plot test)
 CASES: list[tuple[str, Callable[[], Any], bool, tuple[Any, ...], tuple[Any, ...]]] = [
     ("EffectResult", effect_result, False, (), ()),
     ("EffectTable", effect_table, True, (), ()),
-    ("LinearModel", linear_model, False,
-     (_todo("LinearModel (returned by lm_robust()) has no summary/to_dict/to_json yet and its extra is a dict"),),
-     ()),
+    ("LinearModel", linear_model, False, (), ()),
     ("PowerResult", power_result, True, (), ()),
     ("PowerResult-clusters", power_result_clusters, True, (), ()),
     ("BalanceTable", balance, True, (), ()),
@@ -147,12 +136,12 @@ CASES: list[tuple[str, Callable[[], Any], bool, tuple[Any, ...], tuple[Any, ...]
     ("MediationSensitivity", mediation_sensitivity, True, (), ()),
     ("mediation", _registered("mediation", sims=100, seed=1), True, (), ()),
     ("product_of_coefficients", _registered("product_of_coefficients", sims=100, seed=1), True, (), ()),
-    ("kaplan_meier", _registered("kaplan_meier"), True, (), (_SURVIVAL_PLOT,)),
-    ("aalen_johansen", _registered("aalen_johansen"), True, (), (_SURVIVAL_PLOT,)),
-    ("cox", _registered("cox"), True, (), (_SURVIVAL_PLOT,)),
+    ("kaplan_meier", _registered("kaplan_meier"), True, (), ()),
+    ("aalen_johansen", _registered("aalen_johansen"), True, (), ()),
+    ("cox", _registered("cox"), True, (), ()),
     ("mediation_survival", _registered("mediation_survival", sims=100, seed=1), True, (), ()),
-    ("event_study", _registered("event_study"), True, (_DID_FROZEN,), (_DID_PYPLOT,)),
-    ("per_unit_effects", _registered("per_unit_effects"), True, (_DID_FROZEN,), (_DID_PYPLOT,)),
+    ("event_study", _registered("event_study"), True, (), ()),
+    ("per_unit_effects", _registered("per_unit_effects"), True, (), ()),
     ("heterogeneity", _registered("heterogeneity"), True, (), ()),
 ]
 

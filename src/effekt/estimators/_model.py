@@ -16,8 +16,9 @@ coefficients.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +27,7 @@ import pandas as pd
 
 from effekt.data import as_frame, check_columns, check_groups_have_both_arms, check_option, describe_rows
 from effekt.errors import DataError, DesignError
-from effekt.result import EffectResult, EffectTable
+from effekt.result import EffectResult, EffectTable, FrozenDict, freeze, to_jsonable
 from effekt.sandwich import wald_test
 
 __all__ = ["ModelFrame", "LinearModel", "model_frame", "split_formula", "infer_design"]
@@ -301,7 +302,12 @@ class LinearModel:
     fixed_effects: tuple[str, ...] = ()
     n_absorbed: int = 0
     warnings: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("coef", "vcov", "df"):
+            object.__setattr__(self, name, freeze(np.asarray(getattr(self, name), dtype=float)))
+        object.__setattr__(self, "extra", FrozenDict(self.extra))
 
     @property
     def std_error(self) -> np.ndarray:
@@ -338,6 +344,34 @@ class LinearModel:
     def tidy(self) -> pd.DataFrame:
         """One row per coefficient (broom/estimatr columns)."""
         return pd.DataFrame([self.result(t)._tidy_row() for t in self.terms])
+
+    def summary(self) -> str:
+        """The coefficient table with the model's design and variance."""
+        head = f"{self.estimator}: {len(self.terms)} terms, n = {self.n}"
+        if self.n_clusters is not None:
+            head += f", {self.n_clusters} clusters"
+        head += f"  [design: {self.design}, se_type: {self.se_type}]"
+        table = self.tidy()[["term", "estimate", "std.error", "conf.low", "conf.high", "p.value", "df"]]
+        lines = [head, table.to_string(index=False)]
+        if self.fixed_effects:
+            lines.append(f"absorbed: {', '.join(map(str, self.fixed_effects))} ({self.n_absorbed} levels)")
+        lines += [f"warning: {w}" for w in self.warnings]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fit, JSON-safe: coefficients, covariance, df and the design facts."""
+        return to_jsonable(  # type: ignore[no-any-return]
+            {
+                "estimator": self.estimator, "terms": self.terms, "coef": self.coef, "vcov": self.vcov,
+                "df": self.df, "se_type": self.se_type, "design": self.design, "n": self.n,
+                "n_clusters": self.n_clusters, "df_residual": self.df_residual, "alpha": self.alpha,
+                "outcome": self.outcome, "fixed_effects": self.fixed_effects, "n_absorbed": self.n_absorbed,
+                "warnings": self.warnings, "extra": self.extra,
+            }
+        )
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
 
     def wald_test(self, terms: Sequence[str]) -> dict[str, float]:
         """Robust Wald test that the coefficients of ``terms`` are all zero.

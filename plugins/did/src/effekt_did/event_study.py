@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -61,6 +62,7 @@ def plot_event_study(table: EffectTable, *, ax: Any = None, labels: Mapping[Any,
     return fig
 
 
+@dataclass(frozen=True, repr=False)
 class EventStudyTable(EffectTable):
     """An :class:`EffectTable` of event-time effects; ``plot(ax=None, labels=None)`` draws them."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
@@ -93,6 +94,7 @@ def plot_per_unit(table: EffectTable, *, ax: Any = None, labels: Mapping[Any, st
     return fig
 
 
+@dataclass(frozen=True, repr=False)
 class PerUnitTable(EffectTable):
     """Per-unit effects; ``plot(ax=None, labels=None, highlight=())`` draws the forest plot."""
 
