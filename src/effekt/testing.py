@@ -38,6 +38,7 @@ check_coverage            the CI covers a known effect at the nominal rate
 check_vocabulary          every option is in effekt.vocabulary, keyword-only, and documented
 check_bad_options         a wrongly typed or unknown option raises DesignError naming it
 check_text_treatment      text arms declared with arms= give the 0/1 result
+check_text_covariate      a text covariate gives the estimate of its 0/1 indicators
 check_bad_*               every bad input of DESIGN.md section 4 raises DataError
 
 A check that does not apply to an estimator (by its tags, or because its
@@ -467,6 +468,28 @@ def check_text_treatment(ctx: _Context) -> None:
     )
 
 
+def check_text_covariate(ctx: _Context) -> None:
+    """A text covariate gives the estimate of its hand-made 0/1 indicators (R's treatment contrasts)."""
+    syn = ctx.simulate(5)
+    rng = np.random.default_rng(5)
+    levels = np.array(["build", "care", "retail"])
+    sector = levels[rng.integers(0, 3, len(syn.data))]
+    data = syn.data.assign(__sector__=sector, __care__=(sector == "care").astype(float),
+                           __retail__=(sector == "retail").astype(float))
+    own = syn.spec.get("covariates") or []
+    own = [own] if isinstance(own, str) else list(own)
+    text = _headline(ctx.fit(syn, data=data, covariates=[*own, "__sector__"]))
+    dummies = _headline(ctx.fit(syn, data=data, covariates=[*own, "__care__", "__retail__"]))
+    scale = abs(dummies.estimate) + abs(dummies.std_error)
+    assert _close(text.estimate, dummies.estimate, scale), (
+        f"a text covariate gave {text.estimate}; its 0/1 indicators (reference 'build') gave {dummies.estimate}"
+    )
+    if not ctx.tags.uses_seed:
+        assert _close(text.std_error, dummies.std_error, scale), (
+            f"a text covariate gave SE {text.std_error}; its indicators {dummies.std_error}"
+        )
+
+
 def _expect_data_error(ctx: _Context, data: pd.DataFrame, spec: Mapping[str, Any], must_mention: str) -> None:
     try:
         ctx.fit(Synthetic(data=data, spec=dict(spec), truth=0.0))
@@ -610,6 +633,7 @@ CHECKS: dict[str, Callable[[_Context], None]] = {
     "check_vocabulary": check_vocabulary,
     "check_bad_options": check_bad_options,
     "check_text_treatment": check_text_treatment,
+    "check_text_covariate": check_text_covariate,
 }
 
 
@@ -628,6 +652,7 @@ def _applies(check: str, tags: EstimatorTags) -> str | None:
         "check_bad_weights": (tags.supports_weights, "supports_weights=False"),
         "check_bad_nan_clusters": (tags.supports_clusters, "supports_clusters=False"),
         "check_text_treatment": (tags.binary_treatment, "binary_treatment=False"),
+        "check_text_covariate": (tags.supports_covariates, "supports_covariates=False"),
     }
     ok, why = rules.get(check, (True, ""))
     return None if ok else why

@@ -171,7 +171,7 @@ def prepare(
         B = np.zeros((n, 0))
         b_names = ()
     Xc = cols.X if cols.X is not None else np.zeros((n, 0))
-    c_names = tuple(str(c) for c in cols.covariates)
+    c_names = tuple(cols.covariate_names) if cols.covariate_names else tuple(str(c) for c in cols.covariates)
 
     # is the mediator a cluster-level variable?
     mediator_level = "unit"

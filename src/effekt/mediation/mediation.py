@@ -359,7 +359,7 @@ class Mediation:
                 )
             )
         extra = {
-            "headline": "acme",
+            "reference_levels": dict(prob.cols.reference_levels),
             "mediator": str(mediator),
             "mediator_model": mediator_model,
             "outcome_model": outcome_model,

@@ -213,7 +213,7 @@ class ProductOfCoefficients:
                                 alpha=alpha, estimand="total_effect", term="total", se_type=se_type, **common),
         ]
         extra = {
-            "headline": "indirect",
+            "reference_levels": dict(prob.cols.reference_levels),
             "assumptions": PRODUCT_ASSUMPTIONS,
             "mediator": str(mediator),
             "mediator_level": prob.mediator_level,
