@@ -180,3 +180,21 @@ def test_a_result_without_a_picture_says_so():
     res = EffectResult.from_z(0.5, 0.2, **FIELDS)
     with pytest.raises(EstimationError, match="has no picture"):
         res.plot()
+
+
+def test_warnings_point_at_the_users_line():
+    import warnings
+
+    import pandas as pd
+
+    import effekt as ef
+    from effekt.errors import EffektWarning
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"y": rng.normal(size=60), "z": np.tile([0, 1], 30), "m": rng.normal(size=60)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ef.estimate("mediation", data=df, outcome="y", treatment="z", mediator="m", sims=20, seed=1)  # few sims
+    ours = [w for w in caught if issubclass(w.category, EffektWarning)]
+    assert ours, "expected the few-draws warning"
+    assert all(w.filename == __file__ for w in ours), [w.filename for w in ours]

@@ -18,6 +18,7 @@ __all__ = [
     "EstimationError",
     "PluginError",
     "EffektWarning",
+    "warn",
 ]
 
 
@@ -49,3 +50,28 @@ class EffektWarning(UserWarning):
     """A result was produced, but something about it needs the user's
     attention (few clusters, unequal windows, an information fraction below
     one, ...)."""
+
+
+def _ours(module: str, extra: tuple[str, ...]) -> bool:
+    top = module.split(".", 1)[0]
+    return top == "effekt" or top.startswith("effekt_") or top in extra
+
+
+def warn(message: str, category: type[Warning] = EffektWarning, *, packages: tuple[str, ...] = ()) -> None:
+    """Issue a warning that points at the user's line.
+
+    The warning is attributed to the first frame outside effekt and its
+    plugins (packages ``effekt`` and ``effekt_*``, plus ``packages``), so it
+    names the line of the user's script that called ``ef.estimate`` or
+    ``fit``, however deep inside the package it was raised (as pyfixest's
+    ``find_stack_level``).
+    """
+    import sys
+    import warnings
+
+    level = 1
+    frame = sys._getframe(1)
+    while frame is not None and _ours(str(frame.f_globals.get("__name__", "")), packages):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    warnings.warn(message, category, stacklevel=level + 1)

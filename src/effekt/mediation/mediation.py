@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-import os
-import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from effekt.data import check_option, check_positive_int, check_seed
-from effekt.errors import DesignError, EffektWarning
+from effekt.errors import DesignError
+from effekt.errors import warn as warn_user
 from effekt.mediation._design import Problem, prepare
 from effekt.mediation._effects import summaries
 from effekt.mediation._glm import FAMILIES, SE_TYPES, Fit, fit_model
@@ -58,19 +56,6 @@ SEQUENTIAL_IGNORABILITY = (
     "confounder affected by the treatment). Randomising the treatment secures only the first "
     "half; effekt.mediation.sensitivity shows how far the ACME moves when the second fails."
 )
-
-
-def user_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside effekt
-    (the user's line, whether they called ``ef.estimate`` or ``fit``)."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame = inspect.currentframe()
-    frame = frame.f_back if frame is not None else None  # the function that warns
-    level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 class Mediation:
@@ -336,7 +321,7 @@ class Mediation:
                 "undefined, and report the ACME and ADE instead."
             )
         for w in warn:
-            warnings.warn(w, EffektWarning, stacklevel=user_stacklevel())
+            warn_user(w)
         rows = []
         for term in TERMS:
             est = float(point[term][0])

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 
 from effekt.data import check_positive_int, check_seed
-from effekt.errors import EffektWarning
+from effekt.errors import warn as warn_user
 from effekt.mediation._design import prepare
 from effekt.mediation._glm import SE_TYPES, fit_model, ols_batch
 from effekt.mediation._inference import _pval, resample_batches
-from effekt.mediation.mediation import Mediation, design_warnings, resolve_se_type, user_stacklevel
+from effekt.mediation.mediation import Mediation, design_warnings, resolve_se_type
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
 from effekt.vocabulary import Choice, Constraint, Number, validated
@@ -190,7 +189,7 @@ class ProductOfCoefficients:
 
         warn = list(prob.cols.warnings()) + design_warnings(prob)
         for w in warn:
-            warnings.warn(w, EffektWarning, stacklevel=user_stacklevel())
+            warn_user(w)
         common: dict[str, Any] = {
             "estimator": self.name, "n": prob.cols.n, "n_treated": prob.cols.n_treated,
             "n_control": prob.cols.n_control, "design": prob.design, "warnings": tuple(warn),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -11,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from effekt.data import as_frame, check_columns, check_option, describe_rows, label, varying_groups
-from effekt.errors import DataError, DesignError, EffektWarning
+from effekt.errors import DataError, DesignError
+from effekt.errors import warn as _warn
 from effekt_did._absorb import codes_of
 
 __all__ = ["Panel", "check_panel", "warn", "FEW_TREATED_CLUSTERS", "check_aggregation", "numeric_categories",
@@ -23,7 +23,8 @@ FEW_TREATED_CLUSTERS = 20
 
 
 def warn(message: str) -> None:
-    warnings.warn(message, EffektWarning, stacklevel=4)
+    """An EffektWarning pointing at the user's line."""
+    _warn(message)
 
 
 @dataclass

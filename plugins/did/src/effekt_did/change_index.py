@@ -12,7 +12,7 @@ import pandas as pd
 from scipy import stats
 
 from effekt.data import as_frame, check_columns, check_option
-from effekt.errors import DataError, EffektWarning
+from effekt.errors import DataError, EffektWarning, warn
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
 from effekt.vocabulary import Choice, validated
@@ -133,7 +133,7 @@ def change_index(
         if window_after != window_before:
             msg = (f"windows of unequal length ({window_after:g} after vs {window_before:g} before): the "
                    "index compares counts, not rates; extra['rate_index'] compares rates per unit of time.")
-            warnings.warn(msg, EffektWarning, stacklevel=2)
+            warn(msg)
             warns.append(msg)
     if b == 0:
         return _not_computable(a, b, alpha, extra, warns, term)
@@ -241,7 +241,7 @@ class ChangeIndex:
                               n=cols.n)
         warns = sorted({w for r in rows for w in r.warnings if w.startswith("windows")})
         for w in warns:
-            warnings.warn(w, EffektWarning, stacklevel=2)
+            warn(w)
         n_nc = sum(1 for r in rows if not r.extra["computable"])
         extra = {"not_computable": n_nc}
         return EffectTable(estimator=self.name, rows=(overall, *rows), extra=extra, warnings=tuple(warns),

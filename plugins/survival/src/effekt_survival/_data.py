@@ -9,7 +9,6 @@ before exit times, strata that default to the blocks.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from effekt.data import Columns, as_frame, check_columns, check_groups_have_both_arms, describe_rows, label
-from effekt.errors import DataError, DesignError, EffektWarning
+from effekt.errors import DataError, DesignError, warn
 
 __all__ = ["SurvivalColumns", "check_survival", "design_of", "rate_wording"]
 
@@ -278,7 +277,7 @@ def check_survival(
                     f"hold{'' if bad.size > 1 else 's'} one arm only; they carry no information on the treatment "
                     "effect and are kept because they inform the covariates' coefficients."
                 )
-                warnings.warn(f"{estimator}: {msg}", EffektWarning, stacklevel=3)
+                warn(f"{estimator}: {msg}")
                 notes.append(msg)
     return SurvivalColumns(
         cols=cols,

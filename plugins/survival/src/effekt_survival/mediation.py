@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-import os
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from effekt.data import check_columns, check_seed
-from effekt.errors import DataError, DesignError, EffektWarning, EstimationError
+from effekt.errors import DataError, DesignError, EstimationError
+from effekt.errors import warn as warn_user
 from effekt.mediation import SEQUENTIAL_IGNORABILITY
 from effekt.mediation.models import (
     FAMILIES,
@@ -41,23 +39,6 @@ SURVIVAL_MEDIATION_ASSUMPTIONS = (
     "mediator and covariates within each block (a Cox model), and censoring is independent of the "
     "event given them."
 )
-
-
-def _stacklevel() -> int:
-    """The stacklevel that points a warning at the first frame outside effekt and this plugin."""
-    import effekt
-
-    roots = (
-        os.path.dirname(os.path.abspath(str(effekt.__file__))),
-        os.path.dirname(os.path.abspath(__file__)),
-    )
-    frame = inspect.currentframe()
-    frame = frame.f_back if frame is not None else None
-    level = 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(roots):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def breslow(time: np.ndarray, event: np.ndarray, strata: np.ndarray, w: np.ndarray,
@@ -465,7 +446,7 @@ class MediationSurvival:
         # 4. the result
         warn = list(cols.warnings())
         for msg in warn:
-            warnings.warn(msg, EffektWarning, stacklevel=_stacklevel())
+            warn_user(msg)
         design = "clustered" if clustered else ("stratified" if sc.strata is not None else "simple")
         rows = []
         for term in TERMS:

@@ -25,7 +25,6 @@ is ``w - origin``; the state in the origin week itself is baseline.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from effekt.errors import DataError, DesignError, EffektWarning
+from effekt.errors import DataError, DesignError, warn
 
 __all__ = ["first_entry", "gap_times"]
 
@@ -327,7 +326,7 @@ def _warn(short: int, prevalent: int) -> None:
             "the first week after the origin in an event state."
         )
     for m in msgs:
-        warnings.warn(m, EffektWarning, stacklevel=3)
+        warn(m)
 
 
 def first_entry(
@@ -445,10 +444,9 @@ def _warn_unused_causes(spec: _Spec, ev_cause: np.ndarray) -> None:
     """A cause nobody reaches is most often a misspelt state: say so."""
     for cause, states in spec.causes:
         if not np.any(ev_cause == cause):
-            warnings.warn(
+            warn(
                 f"no person enters cause {spec.labels.get(cause, cause)!r}'s state(s) {[_v(s) for s in states]} during follow-up; "
-                "check the spelling of the event states against the panel's state column.",
-                EffektWarning, stacklevel=3,
+                "check the spelling of the event states against the panel's state column."
             )
 
 
