@@ -1,0 +1,48 @@
+"""Register data preparation: weekly state panels, windows, run-length outcomes, spells, rates, checks.
+
+Evaluations without a control group (Flere skal med, CTI job focus) are
+built from weekly benefit-status registers, municipal reports and surveys.
+This package turns such registers into the figures those reports print, with
+the definitions named and the arithmetic checked:
+
+* :mod:`effekt.registers.panel` -- person x week state panels, index dates,
+  follow-up and look-back windows (fixed, calendar, corresponding period),
+  per-person indicators with person-time, group summaries;
+* :mod:`effekt.registers.runs` -- run-length outcomes ("3 consecutive
+  months in any of ...") and attainment per municipality against a target;
+* :mod:`effekt.registers.spells` -- deduplication of overlapping spells by
+  configurable rules with a per-person audit;
+* :mod:`effekt.registers.rates` -- Wilson / Clopper-Pearson intervals, funnel
+  plots and empirical-Bayes shrinkage of small-area rates;
+* :mod:`effekt.registers.checks` -- report arithmetic: percentages
+  recomputed from counts, sums within rounding, round half up;
+* :mod:`effekt.registers.drift` -- baseline characteristics by entry cohort.
+"""
+
+from effekt.registers.panel import (
+    StatePanel,
+    Window,
+    follow_up,
+    look_back,
+    month_of,
+    summarise_windows,
+    week_of,
+    window_indicators,
+)
+from effekt.registers.rates import proportion_ci, small_area_rates
+from effekt.registers.runs import attainment, run_length
+
+__all__ = [
+    "StatePanel",
+    "Window",
+    "attainment",
+    "follow_up",
+    "look_back",
+    "month_of",
+    "proportion_ci",
+    "run_length",
+    "small_area_rates",
+    "summarise_windows",
+    "week_of",
+    "window_indicators",
+]
