@@ -31,11 +31,14 @@ from effekt.registers.panel import (
 )
 from effekt.registers.rates import proportion_ci, small_area_rates
 from effekt.registers.runs import attainment, run_length
+from effekt.registers.spells import SpellPeriod, deduplicate
 
 __all__ = [
+    "SpellPeriod",
     "StatePanel",
     "Window",
     "attainment",
+    "deduplicate",
     "follow_up",
     "look_back",
     "month_of",

@@ -235,7 +235,7 @@ class StatePanel:
                 f"{label(example[person])}, {period}={label(example[period])}; a state panel has one state per person "
                 "and period. Deduplicate first (effekt.registers.deduplicate for spells)."
             )
-        hours_matrix = None
+        hours_matrix: np.ndarray | None = None
         if hours is not None:
             h = pd.to_numeric(frame[hours], errors="coerce").to_numpy(dtype=float)
             bad = ~np.isnan(h) & (frame[hours].isna().to_numpy())
@@ -243,9 +243,9 @@ class StatePanel:
                 raise DataError(f"hours column {hours!r} holds values that are not numbers.")
             if (h < 0).any():
                 raise DataError(f"hours column {hours!r} has {int((h < 0).sum())} negative values.")
-            hours_matrix = np.full(n * n_t, np.nan)
-            hours_matrix[flat_index] = h
-            hours_matrix = hours_matrix.reshape(n, n_t)
+            flat_hours = np.full(n * n_t, np.nan)
+            flat_hours[flat_index] = h
+            hours_matrix = flat_hours.reshape(n, n_t)
         return cls(pd.Index(persons, name=person), first, codes.reshape(n, n_t), tuple(state_labels.tolist()),
                    hours_matrix, freq)
 
