@@ -19,6 +19,13 @@ the definitions named and the arithmetic checked:
 * :mod:`effekt.registers.drift` -- baseline characteristics by entry cohort.
 """
 
+from effekt.registers.checks import (
+    check_percentages,
+    check_pooled,
+    check_sums,
+    counts_from_percent,
+    round_half_up,
+)
 from effekt.registers.panel import (
     StatePanel,
     Window,
@@ -38,11 +45,16 @@ __all__ = [
     "StatePanel",
     "Window",
     "attainment",
+    "check_percentages",
+    "check_pooled",
+    "check_sums",
+    "counts_from_percent",
     "deduplicate",
     "follow_up",
     "look_back",
     "month_of",
     "proportion_ci",
+    "round_half_up",
     "run_length",
     "small_area_rates",
     "summarise_windows",
