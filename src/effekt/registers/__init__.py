@@ -26,6 +26,7 @@ from effekt.registers.checks import (
     counts_from_percent,
     round_half_up,
 )
+from effekt.registers.drift import cohort_drift
 from effekt.registers.panel import (
     StatePanel,
     Window,
@@ -48,6 +49,7 @@ __all__ = [
     "check_percentages",
     "check_pooled",
     "check_sums",
+    "cohort_drift",
     "counts_from_percent",
     "deduplicate",
     "follow_up",
