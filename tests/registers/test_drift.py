@@ -66,6 +66,8 @@ def test_numeric_characteristic_and_plot():
     assert row["mean_pooled"] == pytest.approx(df.activation_rate.mean())
     assert row["test"] == "welch_t" and row["smd"] > 0.1
     assert type(res.plot()).__name__ == "Figure"
+    same = cohort_drift(df.assign(activation_rate=1.0), cohort="cohort", covariates=["activation_rate"])
+    assert same.extra["flagged"] == [] and "none" in same.summary()
 
 
 def test_text_cohorts_need_their_order():

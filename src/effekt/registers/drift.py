@@ -148,13 +148,17 @@ def cohort_drift(
         if n1 < 2 or n0 < 2:
             raise DataError(f"covariate {c!r}: each cohort needs at least two persons for an SD; got {n1} and {n0}.")
         m1, m0, s1, s0 = x1.mean(), x0.mean(), x1.std(ddof=1), x0.std(ddof=1)
-        res = stats.ttest_ind(x1, x0, equal_var=False)
         v1, v0 = s1**2 / n1, s0**2 / n0
-        df = (v1 + v0) ** 2 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1)) if v1 + v0 > 0 else np.nan
+        if v1 + v0 > 0:
+            res = stats.ttest_ind(x1, x0, equal_var=False)
+            t_stat, p_val = float(res.statistic), float(res.pvalue)
+            df = (v1 + v0) ** 2 / (v1**2 / (n1 - 1) + v0**2 / (n0 - 1))  # Welch-Satterthwaite
+        else:  # constant in both cohorts: no test
+            t_stat = p_val = df = np.nan
         rows.append({"variable": c, "level": "", "kind": "numeric", "mean_later": m1, "sd_later": s1,
                      "mean_earlier": m0, "sd_earlier": s0, "mean_pooled": x.mean(), "sd_pooled": x.std(ddof=1),
-                     "smd": smd_numeric(m1, s1, m0, s0), "test": "welch_t", "statistic": float(res.statistic),
-                     "df": df, "p_value": float(res.pvalue)})
+                     "smd": smd_numeric(m1, s1, m0, s0), "test": "welch_t", "statistic": t_stat,
+                     "df": df, "p_value": p_val})
     for c in cat_cols:
         codes, levels = pd.factorize(frame[c], sort=True)
         table = np.zeros((len(levels), 2), dtype=np.int64)
@@ -180,10 +184,11 @@ def cohort_drift(
     t = t.reindex(columns=order)
     for c in ("n_earlier", "n_later", "n_pooled"):
         t[c] = t[c].astype("Int64")
-    flagged = t.loc[t["flagged"], ["variable", "level"]].astype(str).agg(": ".join, axis=1).str.rstrip(": ")
+    hit = t[t["flagged"]]
+    flagged = [f"{v}: {lv}" if lv else str(v) for v, lv in zip(hit["variable"], hit["level"])]
     return TableResult(
         "cohort_drift", f"Baseline by cohort: {later!r} ({n1}) vs {earlier!r} ({n0})", t,
         {"cohorts": [earlier, later], "n": {"earlier": n0, "later": n1}, "threshold": threshold,
-         "flagged": flagged.tolist(),
+         "flagged": flagged,
          "notes": (f"|SMD| > {threshold:g}: " + (", ".join(flagged) if len(flagged) else "none"),)},
         plotter=_plot)
