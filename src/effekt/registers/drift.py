@@ -28,15 +28,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from effekt._lazy import lazy_module
 from effekt.data import as_frame, check_columns, is_categorical
-from effekt.design.balance import smd_binary, smd_numeric
 from effekt.errors import DataError, DesignError
 from effekt.registers._results import TableResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from scipy import stats
+else:  # scipy.stats is imported on first use
+    stats = lazy_module("scipy.stats")
 
 __all__ = ["cohort_drift"]
 
@@ -118,6 +120,8 @@ def cohort_drift(
       30+         94.0       90.0      92.667 -0.148
       <30          6.0       10.0       7.333  0.148
     """
+    from effekt.design.balance import smd_binary, smd_numeric  # imports scipy.stats: on first use
+
     frame = as_frame(data)
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
         raise DesignError(f"threshold must be a positive number (|SMD| above it is flagged); got {threshold!r}.")

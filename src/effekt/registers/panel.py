@@ -103,6 +103,18 @@ def _periods(values: Any, name: str, freq: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def _factorize_sorted(series: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes and sorted labels; sorts the few labels, not the rows (pandas' sort=True sorts every row)."""
+    codes, labels = pd.factorize(series, sort=False)
+    try:
+        order = np.argsort(np.asarray(labels), kind="stable")
+    except TypeError:  # labels of mixed types: keep the order of appearance
+        return codes, pd.Index(labels)
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], pd.Index(labels).take(order)
+
+
 def _scalar_period(value: Any, name: str, freq: str) -> int:
     if isinstance(value, (bool, np.bool_)):
         raise DesignError(f"{name} must be a period number or a date; got {value!r}.")
@@ -206,16 +218,23 @@ class StatePanel:
                 raise DataError(f"{role} column {name!r} has {miss} missing values; drop those rows or give "
                                 "missing states their own code.")
         weeks = _periods(frame[period], f"period column {period!r}", freq)
-        pcode, persons = pd.factorize(frame[person], sort=True)
+        pcode, persons = _factorize_sorted(frame[person])
+        state_col = frame[state]
         if states is None:
-            scode, state_labels = pd.factorize(frame[state], sort=True)
+            scode, state_labels = _factorize_sorted(state_col)
         else:
             state_labels = pd.Index(list(states))
             if state_labels.has_duplicates:
                 raise DesignError(f"states= repeats codes: {list(state_labels[state_labels.duplicated()])!r}.")
-            scode = state_labels.get_indexer(frame[state])
+            if isinstance(state_col.dtype, pd.CategoricalDtype):
+                # map the few categories, then take: no per-row label lookup
+                lookup = state_labels.get_indexer(state_col.cat.categories)
+                cat_codes = state_col.cat.codes.to_numpy()
+                scode = np.where(cat_codes >= 0, lookup[cat_codes], -1)
+            else:
+                scode = state_labels.get_indexer(state_col)
             if (scode < 0).any():
-                odd = pd.unique(frame[state][scode < 0])[:5]
+                odd = pd.unique(state_col[scode < 0])[:5]
                 raise DataError(f"state column {state!r} holds codes not in states=: {list(odd)!r} "
                                 f"({int((scode < 0).sum())} rows); add them to states= or recode them.")
         if len(state_labels) > np.iinfo(np.int16).max:
@@ -237,10 +256,9 @@ class StatePanel:
             )
         hours_matrix: np.ndarray | None = None
         if hours is not None:
-            h = pd.to_numeric(frame[hours], errors="coerce").to_numpy(dtype=float)
-            bad = ~np.isnan(h) & (frame[hours].isna().to_numpy())
-            if np.isnan(h).sum() > frame[hours].isna().sum() or bad.any():
-                raise DataError(f"hours column {hours!r} holds values that are not numbers.")
+            if not pd.api.types.is_numeric_dtype(frame[hours]) or pd.api.types.is_bool_dtype(frame[hours]):
+                raise DataError(f"hours column {hours!r} must hold numbers; got {frame[hours].dtype}.")
+            h = frame[hours].to_numpy(dtype=float, na_value=np.nan)
             if (h < 0).any():
                 raise DataError(f"hours column {hours!r} has {int((h < 0).sum())} negative values.")
             flat_hours = np.full(n * n_t, np.nan)

@@ -34,14 +34,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from effekt._lazy import lazy_module
 from effekt.data import as_frame
 from effekt.errors import DataError, DesignError
 from effekt.registers._results import TableResult
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+    from scipy import stats
+else:  # scipy.stats is imported on first use
+    stats = lazy_module("scipy.stats")
 
 __all__ = ["proportion_ci", "small_area_rates"]
 
