@@ -10,6 +10,8 @@ the definitions named and the arithmetic checked:
   per-person indicators with person-time, group summaries;
 * :mod:`effekt.registers.runs` -- run-length outcomes ("3 consecutive
   months in any of ...") and attainment per municipality against a target;
+* :mod:`effekt.registers.monitor` -- shares over time by group, point-in-time
+  and ever since index, with a plot;
 * :mod:`effekt.registers.spells` -- deduplication of overlapping spells by
   configurable rules with a per-person audit;
 * :mod:`effekt.registers.rates` -- Wilson / Clopper-Pearson intervals, funnel
@@ -27,6 +29,7 @@ from effekt.registers.checks import (
     round_half_up,
 )
 from effekt.registers.drift import cohort_drift
+from effekt.registers.monitor import monitor_shares
 from effekt.registers.panel import (
     StatePanel,
     Window,
@@ -55,6 +58,7 @@ __all__ = [
     "follow_up",
     "look_back",
     "month_of",
+    "monitor_shares",
     "proportion_ci",
     "round_half_up",
     "run_length",
