@@ -16,6 +16,8 @@ the definitions named and the arithmetic checked:
   configurable rules with a per-person audit;
 * :mod:`effekt.registers.rates` -- Wilson / Clopper-Pearson intervals, funnel
   plots and empirical-Bayes shrinkage of small-area rates;
+* :mod:`effekt.registers.surveys` -- WHO-5 and GSE scoring, norms, two-wave
+  comparisons (unpaired and paired bounds), attrition tables;
 * :mod:`effekt.registers.checks` -- report arithmetic: percentages
   recomputed from counts, sums within rounding, round half up;
 * :mod:`effekt.registers.drift` -- baseline characteristics by entry cohort.
@@ -43,25 +45,39 @@ from effekt.registers.panel import (
 from effekt.registers.rates import proportion_ci, small_area_rates
 from effekt.registers.runs import attainment, run_length
 from effekt.registers.spells import SpellPeriod, deduplicate
+from effekt.registers.surveys import (
+    attrition,
+    compare_to_norm,
+    compare_waves,
+    mcnemar_bounds,
+    score_gse,
+    score_who5,
+)
 
 __all__ = [
     "SpellPeriod",
     "StatePanel",
     "Window",
     "attainment",
+    "attrition",
     "check_percentages",
     "check_pooled",
     "check_sums",
     "cohort_drift",
+    "compare_to_norm",
+    "compare_waves",
     "counts_from_percent",
     "deduplicate",
     "follow_up",
     "look_back",
+    "mcnemar_bounds",
     "month_of",
     "monitor_shares",
     "proportion_ci",
     "round_half_up",
     "run_length",
+    "score_gse",
+    "score_who5",
     "small_area_rates",
     "summarise_windows",
     "week_of",
