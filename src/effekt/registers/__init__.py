@@ -18,6 +18,8 @@ the definitions named and the arithmetic checked:
   plots and empirical-Bayes shrinkage of small-area rates;
 * :mod:`effekt.registers.surveys` -- WHO-5 and GSE scoring, norms, two-wave
   comparisons (unpaired and paired bounds), attrition tables;
+* :mod:`effekt.registers.projections` -- enrolment projections (ratio,
+  target-based, capacity-based) per site and in total;
 * :mod:`effekt.registers.checks` -- report arithmetic: percentages
   recomputed from counts, sums within rounding, round half up;
 * :mod:`effekt.registers.drift` -- baseline characteristics by entry cohort.
@@ -42,6 +44,7 @@ from effekt.registers.panel import (
     week_of,
     window_indicators,
 )
+from effekt.registers.projections import project_enrolment
 from effekt.registers.rates import proportion_ci, small_area_rates
 from effekt.registers.runs import attainment, run_length
 from effekt.registers.spells import SpellPeriod, deduplicate
@@ -73,6 +76,7 @@ __all__ = [
     "mcnemar_bounds",
     "month_of",
     "monitor_shares",
+    "project_enrolment",
     "proportion_ci",
     "round_half_up",
     "run_length",
