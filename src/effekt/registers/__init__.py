@@ -20,6 +20,8 @@ the definitions named and the arithmetic checked:
   comparisons (unpaired and paired bounds), attrition tables;
 * :mod:`effekt.registers.projections` -- enrolment projections (ratio,
   target-based, capacity-based) per site and in total;
+* :mod:`effekt.registers.outofcore` -- the window indicators and run lengths
+  of a register larger than memory, computed by DuckDB from Parquet;
 * :mod:`effekt.registers.checks` -- report arithmetic: percentages
   recomputed from counts, sums within rounding, round half up;
 * :mod:`effekt.registers.drift` -- baseline characteristics by entry cohort.
