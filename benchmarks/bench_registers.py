@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -90,35 +92,62 @@ def run_apply(frame: pd.DataFrame, index: pd.Series) -> pd.DataFrame:
     return frame.groupby("pnr", observed=True).apply(per_person, include_groups=False)
 
 
-def child(which: str, n: int) -> None:
+def run_sql(path: str, index: pd.Series) -> pd.DataFrame:
+    from effekt.registers.outofcore import window_indicators_sql
+
+    common = {"person": "pnr", "period": "week", "state": "ydelse", "cutoff": WEEKS - 1, "memory_limit": "700MB"}
+    a = window_indicators_sql(path, index, states=["ba"], name="ba", hours="timer", **common)
+    b = window_indicators_sql(path, index, states=["ba"], name="ba", window="before", **common)
+    runs = window_indicators_sql(path, index, states=TARGET, name="target", min_run=13, **common)
+    return pd.DataFrame({
+        "T": a["person_time"], "ba_after": a["ba_periods"], "ba_before": b["ba_periods"],
+        "hours_after": a["hours_total"], "longest_run": runs["longest_run"],
+    })
+
+
+def child(which: str, n: int, path: str | None = None) -> None:
     import effekt.registers  # noqa: F401  (import time is not the work measured)
 
-    frame, index = make(n)
-    fn = run_effekt if which == "effekt" else run_apply
-    start = time.perf_counter()
-    out = fn(frame, index)
-    elapsed = time.perf_counter() - start
+    if which == "write":
+        make(n)[0].to_parquet(path, row_group_size=1_000_000)
+        return
+    if which == "sql":
+        index = pd.Series(np.random.default_rng(1).integers(52, 80, n), index=np.arange(n), name="visit")
+        start = time.perf_counter()
+        out = run_sql(str(path), index)
+        elapsed = time.perf_counter() - start
+        input_mb = 0.0
+    else:
+        frame, index = make(n)
+        input_mb = frame.memory_usage(deep=True).sum() / 2**20
+    if which in ("effekt", "apply"):
+        fn = run_effekt if which == "effekt" else run_apply
+        start = time.perf_counter()
+        out = fn(frame, index)
+        elapsed = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     digest = [int(out[c].astype("int64").sum()) for c in ("T", "ba_after", "ba_before", "longest_run")]
     digest.append(round(float(out["hours_after"].sum()), 3))
-    print(json.dumps({"seconds": elapsed, "peak_mb": peak_mb, "digest": digest,
-                      "input_mb": frame.memory_usage(deep=True).sum() / 2**20}))
+    print(json.dumps({"seconds": elapsed, "peak_mb": peak_mb, "digest": digest, "input_mb": input_mb}))
 
 
-def measure(which: str, n: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", which, "--persons", str(n)],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def measure(which: str, n: int, path: str | None = None) -> dict:
+    cmd = [sys.executable, __file__, "--child", which, "--persons", str(n)] + (["--path", path] if path else [])
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    lines = out.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--persons", type=int, default=200_000)
     parser.add_argument("--apply-persons", type=int, default=5_000)
-    parser.add_argument("--child", choices=["effekt", "apply"])
+    parser.add_argument("--child", choices=["effekt", "apply", "write", "sql"])
+    parser.add_argument("--path")
+    parser.add_argument("--skip-sql", action="store_true")
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.persons)
+        child(args.child, args.persons, args.path)
         return
     print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}")
     m = args.apply_persons
@@ -133,6 +162,18 @@ def main() -> None:
           f"{full['seconds']:.2f} s, peak RSS {full['peak_mb']:.0f} MB (input frame {full['input_mb']:.0f} MB); "
           f"groupby-apply extrapolated {per_person * args.persons:.0f} s "
           f"(ratio ~{per_person * args.persons / full['seconds']:.0f}x)")
+    if args.skip_sql:
+        return
+    import duckdb
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "register.parquet")
+        measure("write", args.persons, path)
+        size = os.path.getsize(path) / 2**20
+        sql = measure("sql", args.persons, path)
+    assert sql["digest"] == full["digest"], (sql["digest"], full["digest"])
+    print(f"{args.persons:>8} persons, Parquet file {size:.0f} MB, duckdb {duckdb.__version__} (memory_limit 700MB): "
+          f"{sql['seconds']:.2f} s, peak RSS {sql['peak_mb']:.0f} MB; results equal the in-memory path")
 
 
 if __name__ == "__main__":
