@@ -74,3 +74,15 @@ def test_bad_input(register, tmp_path):
         window_indicators_sql(str(dup), index.head(1), person="pnr", period="week", state="s", states=["ba"])
     with pytest.raises(DataError, match="no rows in the register"):
         window_indicators_sql(path, pd.Series({99999: 30}), person="pnr", period="week", state="s", states=["ba"])
+
+
+def test_a_table_in_a_duckdb_connection(register):
+    import duckdb
+
+    df, path, index = register
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE dream AS SELECT * FROM read_parquet('{path}')").fetchall()
+    a = window_indicators_sql("dream", index, person="pnr", period="week", state="s", states=["ba"],
+                              connection=con)
+    b = window_indicators_sql(path, index, person="pnr", period="week", state="s", states=["ba"])
+    pd.testing.assert_frame_equal(a, b)

@@ -201,3 +201,39 @@ def test_window_errors(register):
     with pytest.warns(EffektWarning, match="starts before the panel's first period"):
         w = look_back(panel, index, length=40)
     assert (w.start == np.maximum(index.to_numpy() - 40, 100)).all()
+
+
+def test_monthly_hours_with_weekly_windows(tmp_path):
+    # seed 002 §2.7: "berørte" = at least one month with ordinary hours > 0 after visitation, to the end of
+    # the data (week 13 of 2018 for DREAM; monthly hours to March 2018)
+    weeks = pd.DataFrame({"pnr": np.repeat([1, 2], 40), "uge": np.tile(np.arange(40) + week_of("2017-07-03"), 2),
+                          "ydelse": "kh"})
+    panel = StatePanel.from_long(weeks, person="pnr", period="uge", state="ydelse")
+    visits = pd.Series({1: week_of("2017-08-07"), 2: week_of("2017-10-02")})
+    after = follow_up(panel, visits, cutoff=week_of("2018-03-26"))
+    months = pd.DataFrame({"pnr": [1, 1, 2, 2], "maaned": pd.to_datetime(["2017-07-01", "2017-09-01", "2017-08-01",
+                                                                          "2018-03-01"]),
+                           "timer": [20.0, 0.0, 15.0, 12.0]})
+    path = tmp_path / "hours.parquet"
+    months.to_parquet(path)
+    hours = StatePanel.from_long(str(path), person="pnr", period="maaned", hours="timer", freq="M")
+    assert hours.states == ("record",)
+    monthly = after.to_months()
+    assert (monthly.stop == month_of("2018-03-01") + 1).all()  # week 13 (26 Mar - 1 Apr) counts as March
+    assert monthly.start.tolist() == [month_of("2017-08-01"), month_of("2017-10-01")]
+    ind = window_indicators(hours, monthly)  # a window of the weekly panel, matched to the hours panel by person
+    # person 1: July's 20 hours are before visitation, September has 0 -> not "berørt"; person 2: March 2018
+    assert ind["hours_ever"].tolist() == [False, True]
+    assert ind["hours_total"].tolist() == [0.0, 12.0]
+    assert ind["person_time"].tolist() == [8, 6]  # Aug-Mar and Oct-Mar: months per person
+    wider = after.to_months(overlap="any_day")
+    assert wider.stop.tolist() == [month_of("2018-04-01") + 1] * 2
+    with pytest.warns(EffektWarning, match="reaches outside this panel's periods"):
+        window_indicators(hours, wider)  # the hours panel ends in March 2018
+
+
+def test_hours_only_panels_need_a_column():
+    with pytest.raises(DesignError, match="give state="):
+        StatePanel.from_long(pd.DataFrame({"pnr": [1], "m": [1]}), person="pnr", period="m")
+    with pytest.raises(DataError, match="cannot read the Parquet file"):
+        StatePanel.from_long("/nonexistent/x.parquet", person="pnr", period="m", hours="h")

@@ -30,7 +30,7 @@ import pandas as pd
 
 from effekt.errors import DataError, DesignError
 from effekt.registers._results import TableResult
-from effekt.registers.panel import StatePanel, Window
+from effekt.registers.panel import StatePanel, Window, window_rows
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -106,7 +106,7 @@ def monitor_shares(panel: StatePanel, window: Window, states: Any, *, by: Any = 
     if isinstance(every, bool) or not isinstance(every, (int, np.integer)) or every < 1:
         raise DesignError(f"every must be a positive whole number of periods; got {every!r}.")
     states_list = [states] if isinstance(states, (str, int)) else list(states)
-    x = panel.in_states(states_list, window.rows)
+    x = panel.in_states(states_list, window_rows(panel, window))
     n_t = x.shape[1]
     s_col = np.clip(window.start - panel.first, 0, n_t)
     e_col = np.clip(window.stop - panel.first, 0, n_t)

@@ -37,6 +37,7 @@ no Python loop runs over persons.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ __all__ = [
     "summarise_windows",
     "week_of",
     "window_indicators",
+    "window_rows",
 ]
 
 _MONDAY = np.datetime64("1970-01-05", "D")  # week 0 starts on this Monday
@@ -163,7 +165,7 @@ class StatePanel:
         *,
         person: str,
         period: str,
-        state: str,
+        state: str | None = None,
         hours: str | None = None,
         freq: str = "W",
         states: Sequence[Any] | None = None,
@@ -172,17 +174,21 @@ class StatePanel:
 
         Parameters
         ----------
-        data : DataFrame (pandas or polars)
-            One row per person and period; periods without a row are "no record".
+        data : DataFrame (pandas or polars), or the path of a Parquet file
+            One row per person and period; periods without a row are "no
+            record". A Parquet file is read for the named columns only (for a
+            register larger than memory see :mod:`effekt.registers.outofcore`).
         person : str
             Person column.
         period : str
             Period column: integer week (or month) numbers, or dates (converted
             with :func:`week_of` or :func:`month_of`).
-        state : str
-            State code column (any labels: numbers or text).
+        state : str, optional
+            State code column (any labels: numbers or text). Omit it for a
+            panel of hours only (e.g. monthly hours from eIndkomst): every
+            row is then the state ``"record"``.
         hours : str, optional
-            Hours in the period (e.g. ordinary hours from eIndkomst).
+            Hours in the period (e.g. ordinary hours).
         freq : {"W", "M"}, default "W"
             Weeks or months; used to convert dates.
         states : list, optional
@@ -205,9 +211,26 @@ class StatePanel:
         >>> p.codes.tolist(), p.states
         ([[0, 1], [-1, 1]], ('ba', 'kh'))
         """
-        frame = as_frame(data)
         if freq not in ("W", "M"):
             raise DesignError(f"freq must be 'W' (weeks) or 'M' (months); got {freq!r}.")
+        if state is None and hours is None:
+            raise DesignError("give state= (a state column), hours= (an hours column) or both.")
+        if isinstance(data, (str, os.PathLike)):
+            wanted = [c for c in (person, period, state, hours) if c is not None]
+            try:
+                frame = pd.read_parquet(data, columns=wanted)
+            except (FileNotFoundError, OSError) as exc:
+                raise DataError(f"cannot read the Parquet file {str(data)!r}: {exc}") from None
+            except (KeyError, ValueError) as exc:
+                raise DataError(f"the Parquet file {str(data)!r} lacks a column of {wanted!r}: {exc}") from None
+        else:
+            frame = as_frame(data)
+            if state is None:
+                frame = frame.assign(__state__="record")
+        if state is None:
+            if "__state__" not in frame.columns:
+                frame = frame.assign(__state__="record")
+            state = "__state__"
         for role, name in (("person", person), ("period", period), ("state", state), ("hours", hours)):
             if name is not None and name not in frame.columns:
                 raise DataError(f"{role} column {name!r}: no such column. The data have "
@@ -329,6 +352,34 @@ class Window:
     def length(self) -> np.ndarray:
         """Periods in each person's window (``stop - start``, never negative)."""
         return np.maximum(self.stop - self.start, 0)
+
+    def to_months(self, *, overlap: str = "first_day") -> Window:
+        """The same window on month numbers, for a monthly panel (hours from eIndkomst).
+
+        A weekly window ``[start, stop)`` covers the months from that of
+        week ``start`` to that of week ``stop - 1``; a week belongs to the
+        month of its Monday (``overlap="first_day"``, so week 13 of 2018,
+        26 March - 1 April, is March) or to every month it touches
+        (``"any_day"``). Index weeks map to the month of their Monday.
+
+        >>> w = Window("after", pd.Index([1]), [0], [int(week_of("2018-01-01"))], [int(week_of("2018-01-01"))],
+        ...            [int(week_of("2018-03-26")) + 1])
+        >>> m = w.to_months()
+        >>> int(m.stop[0] - m.start[0]), int(m.start[0]) == month_of("2018-01-01")
+        (3, True)
+        """
+        if overlap not in ("first_day", "any_day"):
+            raise DesignError(f"overlap must be 'first_day' or 'any_day'; got {overlap!r}.")
+
+        def month(weeks: np.ndarray, day: int = 0) -> np.ndarray:
+            dates = _MONDAY + (weeks * 7 + day).astype("timedelta64[D]")
+            return np.asarray(dates.astype("datetime64[M]").astype(np.int64))
+
+        start = month(self.start)
+        last = month(self.stop - 1, 6 if overlap == "any_day" else 0)
+        stop = np.where(self.stop > self.start, last + 1, start)
+        return Window(self.label, self.persons, self.rows, month(self.index), start, stop,
+                      f"{self.rule} in months ({overlap})")
 
     def tidy(self) -> pd.DataFrame:
         """One row per person: index, start, stop (exclusive) and length."""
@@ -516,6 +567,14 @@ def look_back(
     return Window(label, persons, rows, idx, start, stop, rule)
 
 
+def window_rows(panel: StatePanel, window: Window) -> np.ndarray:
+    """The panel rows of the window's persons (a window made on another panel is matched by person)."""
+    rows = window.rows
+    if len(rows) and rows.max() < len(panel.persons) and panel.persons[rows].equals(window.persons):
+        return rows
+    return panel.rows_of(window.persons, f"the {window.label!r} window")
+
+
 def _window_counts(matrix: np.ndarray, start_col: np.ndarray, stop_col: np.ndarray) -> np.ndarray:
     """Sum of ``matrix[i, start_i:stop_i]`` for every row, through cumulative sums."""
     n, t = matrix.shape
@@ -535,7 +594,8 @@ def _state_sets(states: Any) -> dict[str, list[Any]]:
     return sets
 
 
-def window_indicators(panel: StatePanel, window: Window, states: Any, *, hours: bool | None = None) -> pd.DataFrame:
+def window_indicators(panel: StatePanel, window: Window, states: Any = None, *,
+                      hours: bool | None = None) -> pd.DataFrame:
     """One row per person: person-time, periods in each set of states, ever, share, hours.
 
     For person ``i`` and state set ``S``: ``T_i = stop_i - start_i``,
@@ -549,9 +609,10 @@ def window_indicators(panel: StatePanel, window: Window, states: Any, *, hours: 
     ----------
     panel : StatePanel
     window : Window
-    states : list or dict of name -> list
+    states : list or dict of name -> list, optional
         States counted; a dict gives several sets (columns ``<name>_periods``,
         ``<name>_ever``, ``<name>_share``); a list is the set ``"state"``.
+        Omit for hours only.
     hours : bool, optional
         Add the hours columns (default: when the panel has hours).
 
@@ -575,14 +636,20 @@ def window_indicators(panel: StatePanel, window: Window, states: Any, *, hours: 
     """
     if not isinstance(window, Window):
         raise DesignError(f"window must be a Window (from follow_up or look_back); got {type(window).__name__}.")
-    sets = _state_sets(states)
+    sets = {} if states is None else _state_sets(states)
+    outside = (window.start < panel.first) | (window.stop > panel.last + 1)
+    if outside.any():
+        warnings.warn(f"the {window.label!r} window of {int(outside.sum())} person(s) reaches outside this panel's "
+                      f"periods {panel.first}-{panel.last}; it is cut to them and its person-time is shorter.",
+                      EffektWarning, stacklevel=2)
     s_col = np.clip(window.start - panel.first, 0, panel.codes.shape[1])
     e_col = np.clip(window.stop - panel.first, 0, panel.codes.shape[1])
     e_col = np.maximum(e_col, s_col)
     person_time = e_col - s_col
     out: dict[str, Any] = {"window": window.label, "start": window.start, "stop": window.stop,
                            "person_time": person_time}
-    codes = panel.codes[window.rows]
+    rows = window_rows(panel, window)
+    codes = panel.codes[rows]
     with np.errstate(invalid="ignore", divide="ignore"):
         for name, wanted in sets.items():
             lookup = np.zeros(len(panel.states) + 1, dtype=np.int8)
@@ -595,7 +662,7 @@ def window_indicators(panel: StatePanel, window: Window, states: Any, *, hours: 
         if use_hours:
             if panel.hours is None:
                 raise DesignError("hours=True, but the panel has no hours; build it with hours= the hours column.")
-            h = np.nan_to_num(panel.hours[window.rows], nan=0.0)
+            h = np.nan_to_num(panel.hours[rows], nan=0.0)
             total = _window_counts(h, s_col, e_col)
             out["hours_total"] = total
             out["hours_ever"] = _window_counts((h > 0).astype(np.int8), s_col, e_col) > 0

@@ -29,7 +29,7 @@ import pandas as pd
 
 from effekt.errors import DataError, DesignError
 from effekt.registers._results import TableResult
-from effekt.registers.panel import StatePanel, Window
+from effekt.registers.panel import StatePanel, Window, window_rows
 from effekt.registers.rates import proportion_ci
 
 if TYPE_CHECKING:
@@ -77,7 +77,8 @@ def run_length(panel: StatePanel, window: Window, states: Any, *, min_run: int) 
         raise DesignError(f"window must be a Window (from follow_up or look_back); got {type(window).__name__}.")
     if isinstance(min_run, bool) or not isinstance(min_run, (int, np.integer)) or min_run < 1:
         raise DesignError(f"min_run must be a positive whole number of periods (13 weeks = 3 months); got {min_run!r}.")
-    x = panel.in_states(states, window.rows)
+    rows = window_rows(panel, window)
+    x = panel.in_states(states, rows)
     n_t = x.shape[1]
     s_col = np.clip(window.start - panel.first, 0, n_t)
     e_col = np.maximum(np.clip(window.stop - panel.first, 0, n_t), s_col)
@@ -91,7 +92,6 @@ def run_length(panel: StatePanel, window: Window, states: Any, *, min_run: int) 
         hit = (run == min_run) & (first < 0)
         first[hit] = t
     attained = first >= 0
-    rows = window.rows
     states_arr = np.asarray(panel.states, dtype=object)
     att_state = np.full(len(rows), None, dtype=object)
     att_state[attained] = states_arr[panel.codes[rows[attained], first[attained]]]
