@@ -237,3 +237,17 @@ def test_hours_only_panels_need_a_column():
         StatePanel.from_long(pd.DataFrame({"pnr": [1], "m": [1]}), person="pnr", period="m")
     with pytest.raises(DataError, match="cannot read the Parquet file"):
         StatePanel.from_long("/nonexistent/x.parquet", person="pnr", period="m", hours="h")
+
+
+def test_row_order_and_label_types_change_nothing(register):
+    df, index, panel = register
+    shuffled = df.sample(frac=1.0, random_state=3)
+    again = StatePanel.from_long(shuffled, person="pnr", period="week", state="ydelse", hours="timer")
+    assert (again.codes == panel.codes).all() and again.persons.equals(panel.persons)
+    np.testing.assert_array_equal(again.hours, panel.hours)
+    text = StatePanel.from_long(df.assign(pnr="p" + df.pnr.astype(str)), person="pnr", period="week",
+                                state="ydelse")
+    w = follow_up(text, pd.Series(index.to_numpy(), index="p" + index.index.astype(str)), cutoff=155)
+    a = window_indicators(text, w, ["ba"])["state_periods"].to_numpy()
+    b = window_indicators(panel, follow_up(panel, index, cutoff=155), ["ba"])["state_periods"].to_numpy()
+    assert (a == b).all()

@@ -94,3 +94,32 @@ def test_bad_input():
         small_area_rates(df, area="kommune", outcome="y", count="y", total="y")
     with pytest.raises(DataError, match="area column 'nope'"):
         small_area_rates(df, area="nope", outcome="y")
+
+
+def test_change_index_of_nordfyns_and_undefined_baselines():
+    from effekt.registers import change_index
+
+    # seed 002 §4.5: Nordfyns +200 = three times as many; index(k, 0) is undefined ("(*)")
+    df = pd.DataFrame({"kommune": ["Nordfyns", "Z"], "post": [30, 5], "pre": [10, 0]})
+    res = change_index(df, area="kommune", post="post", pre="pre")
+    t = res.tidy().set_index("area")
+    assert t.loc["Nordfyns", "index"] == pytest.approx(200.0) and t.loc["Nordfyns", "ratio"] == pytest.approx(3.0)
+    assert not t.loc["Z", "computable"] and np.isnan(t.loc["Z", "index"])
+    assert res.extra["not_computable"] == ["Z"]
+    assert "unequal length" in res.extra["basis"]
+
+
+def test_change_index_interval_inverts_the_exact_conditional_test():
+    from statsmodels.stats.rates import test_poisson_2indep
+
+    from effekt.registers import change_index
+
+    # seed 002 §2.5: a 24-month historical baseline against 8 months of follow-up
+    df = pd.DataFrame({"kommune": ["A"], "post": [30], "pre": [10], "t1": [8.0], "t0": [24.0]})
+    t = change_index(df, area="kommune", post="post", pre="pre", post_time="t1", pre_time="t0").tidy().iloc[0]
+    assert t["ratio"] == pytest.approx(9.0)
+    low, high = 1 + t["index_low"] / 100, 1 + t["index_high"] / 100
+    p_low = test_poisson_2indep(30, 8, 10, 24, value=low, method="exact-cond", compare="ratio", alternative="larger")
+    p_high = test_poisson_2indep(30, 8, 10, 24, value=high, method="exact-cond", compare="ratio", alternative="smaller")
+    assert p_low.pvalue == pytest.approx(0.025, rel=1e-4)
+    assert p_high.pvalue == pytest.approx(0.025, rel=1e-4)

@@ -47,7 +47,7 @@ from effekt.registers.panel import (
     window_indicators,
 )
 from effekt.registers.projections import project_enrolment
-from effekt.registers.rates import proportion_ci, small_area_rates
+from effekt.registers.rates import change_index, proportion_ci, small_area_rates
 from effekt.registers.runs import attainment, run_length
 from effekt.registers.spells import SpellPeriod, deduplicate
 from effekt.registers.surveys import (
@@ -65,6 +65,7 @@ __all__ = [
     "Window",
     "attainment",
     "attrition",
+    "change_index",
     "check_percentages",
     "check_pooled",
     "check_sums",

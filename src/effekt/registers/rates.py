@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 else:  # scipy.stats is imported on first use
     stats = lazy_module("scipy.stats")
 
-__all__ = ["proportion_ci", "small_area_rates"]
+__all__ = ["change_index", "proportion_ci", "small_area_rates"]
 
 _METHODS = ("wilson", "clopper-pearson")
 
@@ -252,3 +252,94 @@ def small_area_rates(
                                "notes": (f"pooled rate {p0:.4f}; between-area variance tau^2 = {tau2:.3g} "
                                          "(empirical Bayes, method of moments)",)},
                        plotter=_funnel)
+
+
+def change_index(
+    data: Any,
+    *,
+    area: str,
+    post: str,
+    pre: str,
+    post_time: str | None = None,
+    pre_time: str | None = None,
+    alpha: float = 0.05,
+) -> TableResult:
+    """Change against a historical baseline: ``100 (R - 1)`` per area, with an exact interval.
+
+    ``R = (post / post_time) / (pre / pre_time)``: with person-time (or
+    window lengths) given, a ratio of rates, so that a 24-month baseline and
+    an 8-month follow-up compare fairly; without, a ratio of counts (and the
+    result says so). ``pre = 0`` gives no index ("not computable"), as the
+    "(*)" municipalities of Flere skal med's Figure 6.
+
+    The interval is the exact conditional one: given ``post + pre = N``,
+    ``post ~ Binomial(N, pi)`` with ``pi = R t1 / (R t1 + t0)``; the
+    Clopper-Pearson interval of ``pi`` maps to ``R = pi / (1 - pi) * t0 / t1``
+    (Breslow & Day 1987, §2.5).
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per area.
+    area, post, pre : str
+        Columns: the area, the count after and the count in the baseline.
+    post_time, pre_time : str, optional
+        Person-time (or window length) of each count.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    TableResult
+        ``kind="change_index"``; per area ``ratio``, ``index``, ``index_low``,
+        ``index_high`` and ``computable``.
+
+    References
+    ----------
+    Breslow, N. E. & Day, N. E. (1987). Statistical Methods in Cancer
+    Research II, IARC Sci. Publ. 82, §2.5.
+
+    Examples
+    --------
+    Nordfyns, Flere skal med Figure 6 (seed 002 §4.5): three times as many, +200.
+
+    >>> import pandas as pd
+    >>> t = change_index(pd.DataFrame({"kommune": ["Nordfyns", "X"], "post": [30, 4], "pre": [10, 0]}),
+    ...                  area="kommune", post="post", pre="pre").tidy()
+    >>> t[["area", "index", "computable"]].values.tolist()
+    [['Nordfyns', 200.0, True], ['X', nan, False]]
+    """
+    frame = as_frame(data)
+    for role, name in (("area", area), ("post", post), ("pre", pre), ("post_time", post_time),
+                       ("pre_time", pre_time)):
+        if name is not None and name not in frame.columns:
+            raise DataError(f"{role} column {name!r}: no such column.")
+    if (post_time is None) != (pre_time is None):
+        raise DesignError("give both post_time= and pre_time= (rates), or neither (counts).")
+    alpha = _check_alpha(alpha)
+    k1 = pd.to_numeric(frame[post], errors="coerce").to_numpy(float)
+    k0 = pd.to_numeric(frame[pre], errors="coerce").to_numpy(float)
+    if np.isnan(k1).any() or np.isnan(k0).any() or (k1 < 0).any() or (k0 < 0).any():
+        raise DataError(f"count columns {post!r} and {pre!r} must hold counts >= 0 without missing values.")
+    if post_time is None:
+        t1 = t0 = np.ones(len(frame))
+    else:
+        t1 = pd.to_numeric(frame[post_time], errors="coerce").to_numpy(float)
+        t0 = pd.to_numeric(frame[pre_time], errors="coerce").to_numpy(float)
+        if np.isnan(t1).any() or np.isnan(t0).any() or (t1 <= 0).any() or (t0 <= 0).any():
+            raise DataError("person-time must be positive for every area.")
+    ok = k0 > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(ok, (k1 / t1) / np.where(ok, k0 / t0, 1.0), np.nan)
+        n = k1 + k0
+        low_pi = np.where(k1 > 0, stats.beta.ppf(alpha / 2, k1, n - k1 + 1), 0.0)
+        high_pi = np.where(k0 > 0, stats.beta.ppf(1 - alpha / 2, k1 + 1, n - k1), 1.0)
+        low = np.where(ok, low_pi / (1 - low_pi) * t0 / t1, np.nan)
+        high = np.where(ok, high_pi / (1 - high_pi) * t0 / t1, np.nan)
+    table = pd.DataFrame({"area": frame[area].to_numpy(), "post": k1, "pre": k0, "ratio": ratio,
+                          "index": 100 * (ratio - 1), "index_low": 100 * (low - 1), "index_high": 100 * (high - 1),
+                          "computable": ok})
+    basis = "rates per person-time" if post_time else "counts (windows of unequal length are not comparable)"
+    return TableResult("change_index", f"Change against the baseline, 100 (R - 1), R a ratio of {basis.split(' (')[0]}",
+                       table, {"basis": basis, "not_computable": table.loc[~ok, "area"].tolist(),
+                               "notes": (f"ratio of {basis}; {int((~ok).sum())} area(s) without baseline events: "
+                                         "not computable",)})
