@@ -60,7 +60,7 @@ def bench_twfe(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
 
     df = twfe_data(100_000, 20)
     small = twfe_data(200, 5)
-    spec = dict(outcome="y", unit="unit", time="time", treatment="D", se_type="CR1")
+    spec = dict(outcome="y", unit="unit", period="time", treatment="D", se_type="CR1")
     ef.estimate("twfe", data=small, **spec)
     pf.feols("y ~ D | unit + time", data=small, vcov={"CRV1": "unit"})
 
@@ -99,10 +99,10 @@ def bench_cs(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
     from diff_diff import CallawaySantAnna
 
     df = cs_data(100_000, 8)
-    spec = dict(outcome="y", unit="unit", time="time", treatment="first_treat", aggregate="none")
+    spec = dict(outcome="y", unit="unit", period="time", first_treated="first_treat", aggregation="none")
     ef.estimate("callaway_santanna", data=cs_data(300, 8), **spec)
     t_ef, r_ef = best_of(lambda: ef.estimate("callaway_santanna", data=df, **spec), repeat)
-    ours = {(r["group"], r["time"]): r["att"] for r in r_ef.extra["att_gt"]}
+    ours = {(r["group"], r["period"]): r["att"] for r in r_ef.extra["att_gt"]}
 
     def dd() -> Any:
         return CallawaySantAnna(estimation_method="reg").fit(df, outcome="y", unit="unit", time="time",
@@ -141,7 +141,7 @@ def bench_wild(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
     post = (t >= 5).astype(int)
     y = rng.normal(size=G)[cl] + 0.1 * t + 0.05 * treated * post + rng.normal(size=n)
     df = pd.DataFrame({"unit": cl, "time": t, "treated": treated, "post": post, "y": y})
-    spec = dict(outcome="y", unit="unit", time="time", treatment="treated", post="post", model="did_2x2",
+    spec = dict(outcome="y", unit="unit", period="time", treatment="treated", post="post", estimator="did_2x2",
                 sims=9999, seed=1)
     t_ef, r_ef = best_of(lambda: ef.estimate("wild_cluster_bootstrap", data=df, **spec), repeat)
     X = pd.DataFrame({"D": treated * post, "c": 1.0, "t": treated, "p": post}).astype(float)
@@ -155,7 +155,7 @@ def bench_wild(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
                  f"{t_w:.3f}", f"{t_w / t_ef:.1f}x"])
 
     # the same data as a TWFE regression: unit and period effects (wildboottest: written out as dummies)
-    spec_fe = dict(spec, model="twfe", aggregation="citizen")
+    spec_fe = dict(spec, estimator="twfe", aggregation="citizen")
     t_ef2, r_ef2 = best_of(lambda: ef.estimate("wild_cluster_bootstrap", data=df, **spec_fe), repeat)
     Xd = pd.concat([pd.DataFrame({"D": (treated * post).astype(float)}),
                     pd.get_dummies(cl, prefix="u", dtype=float),

@@ -191,3 +191,25 @@ def test_datasets_refuse_a_treated_label_that_is_not_an_arm():
                                        "randomised": ["T", "C", "T", "C"], "delivered": ["C", "T", "C", "T"]}))
     with pytest.raises(DataError, match="treated='treatment' is not one of the audited arms"):
         audit.datasets(column="z", treated="treatment")
+
+
+def test_result_protocol_and_immutability():
+    import dataclasses
+    import json
+
+    from effekt.result import Result
+
+    df = pd.DataFrame({"id": range(6), "batch": ["a"] * 4 + ["b"] * 2,
+                       "randomised": ["T", "C", "T", "C", "T", "C"],
+                       "delivered": ["C", "T", "C", "T", "T", None]})
+    au = design.audit(df)
+    assert isinstance(au, Result)
+    d = au.to_dict()
+    assert json.loads(json.dumps(d, allow_nan=False)) == d == json.loads(au.to_json())
+    assert d["units"][5]["delivered"] is None  # not delivered: None, never "nan"
+    assert (d["swapped_batches"], d["n_swapped"], d["n_not_delivered"]) == (["a"], 4, 1)
+    assert list(au.tidy()["verdict"]) == ["swapped", "as randomised"]
+    df.loc[0, "delivered"] = "T"
+    assert au.units.loc[0, "delivered"] == "C"  # the result keeps its own copy
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        au.units = df

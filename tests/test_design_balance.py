@@ -203,3 +203,41 @@ def test_covariate_that_separates_the_arms():
     df = pd.DataFrame({"z": [1, 1, 0, 0], "x": [1.0, 1.0, 0.0, 0.0]})
     with pytest.raises(DataError, match="separates the arms perfectly"):
         balance_table(df, treatment="z", covariates=["x"])
+
+
+def test_plot_is_the_love_plot_and_draws_into_a_given_axes(seed004):
+    from effekt.plotting import figure_and_axes
+
+    bt = balance_table(seed004, treatment="z", covariates=["sex", "age"], seed=1)
+    fig = bt.plot()
+    assert isinstance(fig, Figure) and fig.canvas.manager is None
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == [
+        t.get_text() for t in bt.love_plot().axes[0].get_yticklabels()
+    ]
+    given, ax = figure_and_axes()
+    assert bt.plot(ax=ax, labels={"sex": "Sex", 1: "course", 0: "usual"}) is given
+    assert ax.get_yticklabels()[0].get_text().startswith("Sex: ")
+    assert "(course - usual)" in ax.get_xlabel()
+
+
+def test_result_protocol_and_immutability(seed004):
+    import dataclasses
+    import json
+
+    from effekt.result import Result
+
+    bt = balance_table(seed004, treatment="z", covariates=["sex", "age"], seed=1)
+    assert isinstance(bt, Result)
+    d = bt.to_dict()
+    assert json.loads(json.dumps(d, allow_nan=False)) == d == json.loads(bt.to_json())
+    assert d["table"][0]["mean_treated"] is None  # a categorical row has no mean: None, not NaN
+    assert d["omnibus"]["p_value"] == pytest.approx(bt.omnibus["p_value"])
+    tidy = bt.tidy()
+    tidy.loc[0, "smd"] = 99.0
+    assert bt.table.loc[0, "smd"] != 99.0  # tidy() hands out a copy
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        bt.threshold = 0.2
+    with pytest.raises(TypeError):
+        bt.omnibus["p_value"] = 0.0
+    with pytest.raises(TypeError):
+        bt.extra["new"] = 1

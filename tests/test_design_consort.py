@@ -130,3 +130,35 @@ def test_flow_from_a_lottery_with_an_audit():
         consort_from_lottery(lot, audit=design.audit(alloc), received={"treatment": 1})
     with pytest.raises(DataError, match="the audit covers other units than the lottery"):
         consort_from_lottery(lot, audit=design.audit(alloc.iloc[:-1]))
+
+
+def test_plot_draws_into_a_given_axes_with_arm_labels(seed004_flow):
+    from effekt.plotting import figure_and_axes
+
+    fig = seed004_flow.plot()
+    assert fig.canvas.manager is None  # not a pyplot figure
+    given, ax = figure_and_axes()
+    assert seed004_flow.plot(ax=ax, labels={"intervention": "Resource course"}) is given
+    texts = [t.get_text() for t in ax.texts]
+    assert any(t.startswith("Allocated to Resource course (n=109)") for t in texts)
+
+
+def test_result_protocol_and_immutability(seed004_flow):
+    import dataclasses
+    import json
+
+    from effekt.result import Result
+
+    assert isinstance(seed004_flow, Result)
+    d = seed004_flow.to_dict()
+    assert json.loads(json.dumps(d, allow_nan=False)) == d == json.loads(seed004_flow.to_json())
+    assert d["ok"] is False and d["randomised"] == 223
+    assert seed004_flow.tidy().equals(seed004_flow.to_frame())
+    text = seed004_flow.summary()
+    assert "Counts do not add up" in text and "219" in text
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        seed004_flow.assessed = 1
+    with pytest.raises(TypeError):
+        seed004_flow.allocated["control"] = 1
+    with pytest.raises(TypeError):
+        seed004_flow.lost["control"]["moved away"] = 0

@@ -88,7 +88,7 @@ def test_matched_pairs_gerber_green_3_16():
     df = pd.DataFrame({"pair": np.repeat(np.arange(J), 2), "z": np.tile([1, 0], J), "y": rng.normal(size=2 * J)})
     diffs = df[df.z == 1].y.to_numpy() - df[df.z == 0].y.to_numpy()
     res = dim(df, outcome="y", treatment="z", blocks="pair")
-    assert res.design == "matched_pairs"
+    assert res.design == "paired"
     assert res.estimate == pytest.approx(diffs.mean(), abs=1e-12)
     # Gerber & Green (2012) eq. 3.16: SE = sqrt(sum (d_j - mean d)^2 / (J (J - 1)))
     assert res.std_error == pytest.approx(np.sqrt(np.sum((diffs - diffs.mean()) ** 2) / (J * (J - 1))), abs=1e-12)
@@ -110,7 +110,7 @@ def _small_block_data():
 def test_small_blocks_pashley_miratrix_hybrid_m():
     df = _small_block_data()
     res = dim(df, outcome="y", treatment="z", blocks="b")
-    assert res.design == "blocked_small"
+    assert res.design == "blocked" and res.se_type == "HC2+hybrid_m"
     n = len(df)
     table = df.groupby("b").apply(
         lambda g: pd.Series({
@@ -226,8 +226,8 @@ def test_missing_drop_reports_count(trial):
         (lambda d: d.assign(z=np.where(d.b == 0, 1, d.z)), {"blocks": "b"}, DataError, "block 0 of column 'b' has .* treated and 0 control"),
         (lambda d: d.assign(b=d.b.where(d.index != 5)), {"blocks": "b"}, DataError, "blocks column 'b' has 1 missing value"),
         (lambda d: d.assign(w=d.w.where(d.index != 6, -1.0)), {"weights": "w"}, DataError, "weights column 'w' has 1 zero or negative"),
-        (lambda d: d, {"alpha": 1.5}, DesignError, "alpha must lie strictly between 0 and 1"),
-        (lambda d: d, {"small_blocks": "pooled"}, DesignError, "small_blocks='pooled' is not an option"),
+        (lambda d: d, {"alpha": 1.5}, DesignError, "alpha must be a number in \\(0, 1\\)"),
+        (lambda d: d, {"small_blocks": "pooled"}, DesignError, "small_blocks='pooled' is not valid"),
     ],
 )
 def test_bad_input(trial, mutate, spec, error, match):
@@ -275,3 +275,120 @@ def test_duplicated_column_names_are_a_data_error(trial):
 def test_numbers_stored_as_objects_are_named_as_such(trial):
     with pytest.raises(DataError, match="holds numbers stored as object values"):
         dim(trial.assign(y=trial.y.astype(object)), outcome="y", treatment="z")
+
+
+# -- se_type, arms, labels in messages ----------------------------------------------------------
+def _simple_trial(seed=3, n=60):
+    rng = np.random.default_rng(seed)
+    z = rng.permutation(np.arange(n) % 2)
+    return pd.DataFrame({"y": 1.0 + z + rng.normal(size=n), "z": z, "cl": np.arange(n) // 2,
+                         "b": np.arange(n) // 10})
+
+
+@pytest.mark.parametrize("se_type", ["classical", "HC0", "HC1", "HC3"])
+def test_se_type_of_a_simple_design_is_the_regression_sandwich(se_type):
+    df = _simple_trial()
+    res = dim(df, outcome="y", treatment="z", se_type=se_type)
+    ols = ef.estimate("lm_robust", data=df, outcome="y", treatment="z", se_type=se_type)
+    assert res.se_type == se_type and res.df == len(df) - 2
+    assert res.estimate == pytest.approx(ols.estimate) and res.std_error == pytest.approx(ols.std_error)
+
+
+def test_default_se_type_is_unchanged():
+    df = _simple_trial()
+    assert dim(df, outcome="y", treatment="z").se_type == "HC2"
+    assert dim(df, outcome="y", treatment="z", se_type="HC2").std_error == dim(df, outcome="y", treatment="z").std_error
+
+
+@pytest.mark.parametrize("se_type", ["CR0", "CR1", "stata", "CR2"])
+def test_se_type_of_a_clustered_design(se_type):
+    df = _simple_trial().assign(z=lambda d: d.cl % 2)
+    res = dim(df, outcome="y", treatment="z", clusters="cl", se_type=se_type)
+    ols = ef.estimate("lm_robust", data=df, outcome="y", treatment="z", clusters="cl", se_type=se_type)
+    assert res.std_error == pytest.approx(ols.std_error)
+    assert res.n == len(df) and res.n_clusters == df.cl.nunique()
+    assert res.n_treated + res.n_control == res.n
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ({"se_type": "CR2"}, "se_type='CR2' needs clusters="),
+        ({"se_type": "HC1", "clusters": "cl"}, "ignores the clusters"),
+        ({"se_type": "HC1", "blocks": "b"}, "does not apply to a blocked design"),
+        ({"se_type": "HC7"}, "se_type='HC7' is not valid"),
+    ],
+)
+def test_impossible_se_type_combinations(spec, match):
+    df = _simple_trial().assign(z=lambda d: d.cl % 2)
+    with pytest.raises(DesignError, match=match):
+        dim(df, outcome="y", treatment="z", **spec)
+
+
+def test_blocked_design_takes_its_own_se_type_by_name():
+    df = _simple_trial()
+    df["z"] = np.tile([0, 1], len(df) // 2)
+    assert dim(df, outcome="y", treatment="z", blocks="b", se_type="HC2").std_error == pytest.approx(
+        dim(df, outcome="y", treatment="z", blocks="b").std_error)
+
+
+def test_text_categorical_and_object_treatments_give_the_01_estimate():
+    df = _simple_trial()
+    base = dim(df, outcome="y", treatment="z").estimate
+    text = df.assign(z=np.where(df.z == 1, "JKI", "CAB"))
+    assert dim(text, outcome="y", treatment="z", arms=("CAB", "JKI")).estimate == pytest.approx(base)
+    assert dim(text, outcome="y", treatment="z", arms=("JKI", "CAB")).estimate == pytest.approx(-base)
+    cat = df.assign(z=pd.Categorical(np.where(df.z == 1, "JKI", "CAB")))
+    assert dim(cat, outcome="y", treatment="z", arms=("CAB", "JKI")).estimate == pytest.approx(base)
+    assert dim(df.assign(z=pd.Categorical(df.z)), outcome="y", treatment="z").estimate == pytest.approx(base)
+    assert dim(df.assign(z=df.z.astype(object)), outcome="y", treatment="z").estimate == pytest.approx(base)
+
+
+def test_text_treatment_advice_names_both_orders_never_alphabetical():
+    df = _simple_trial()
+    # the programme label first in the data, and first in the alphabet: no order is preferred
+    text = df.assign(z=np.where(df.z == 1, "A-programme", "B-control"))
+    with pytest.raises(DataError) as info:
+        dim(text, outcome="y", treatment="z")
+    msg = str(info.value)
+    first = text.z.iloc[0]
+    other = "B-control" if first == "A-programme" else "A-programme"
+    assert f"arms=({first!r}, {other!r}) if {other!r} is the programme" in msg
+    assert f"arms=({other!r}, {first!r}) if {first!r} is" in msg
+    assert "does not guess" in msg
+
+
+def test_advice_never_names_arms_when_the_estimator_refuses_it():
+    from effekt.data import check_columns
+
+    text = _simple_trial().assign(z=lambda d: np.where(d.z == 1, "JKI", "CAB"))
+    with pytest.raises(DataError) as info:
+        check_columns(text, outcome="y", treatment="z", arms_ok=False)
+    assert "arms=" not in str(info.value) and "Recode it to 0 (control) and 1" in str(info.value)
+
+
+def test_messages_name_the_users_argument_and_labels():
+    from effekt.data import check_columns
+
+    df = _simple_trial().assign(unit=lambda d: d.b.astype(float))
+    df.loc[3, "unit"] = np.nan
+    with pytest.raises(DataError, match="unit column 'unit' has 1 missing value"):
+        check_columns(df, outcome="y", treatment="z", blocks="unit", roles={"blocks": "unit"})
+    with pytest.raises(DataError, match="blocks column 'unit' has 1 missing value"):
+        check_columns(df, outcome="y", treatment="z", blocks="unit")  # unchanged without roles=
+    # blocks appear by their labels, not internal codes
+    lab = _simple_trial().assign(b=lambda d: np.where(d.b < 3, "north", "south"))
+    lab.loc[lab.b == "south", "z"] = 1
+    with pytest.raises(DataError, match="block 'south' of column 'b'"):
+        dim(lab, outcome="y", treatment="z", blocks="b")
+
+
+def test_designs_are_vocabulary_codes():
+    from effekt.vocabulary import codes
+
+    df = _simple_trial()
+    df["z"] = np.tile([0, 1], len(df) // 2)
+    pairs = df.assign(pair=np.arange(len(df)) // 2)
+    for res in (dim(df, outcome="y", treatment="z"), dim(df, outcome="y", treatment="z", blocks="b"),
+                dim(pairs, outcome="y", treatment="z", blocks="pair")):
+        assert res.design in codes("design")

@@ -235,3 +235,24 @@ def test_cace_matches_dense_two_stage_sandwich(se_type):
     assert res.se_type == se_type
     assert res.estimate == pytest.approx(b[1], rel=1e-10)
     assert res.std_error == pytest.approx(np.sqrt(V[1, 1]), rel=1e-9)
+
+
+def test_missing_take_up_is_named_by_its_argument_and_text_arms_label_both_columns():
+    rng = np.random.default_rng(3)
+    z = rng.permutation(np.arange(100) % 2)
+    d = z * (rng.random(100) < 0.7)
+    df = pd.DataFrame({"y": 1.5 * d + rng.normal(size=100), "z": z, "d": d.astype(float), "cl": np.arange(100) // 2})
+    base = ef.estimate("cace", data=df, outcome="y", treatment="z", received="d")
+    labels = {0: "usual", 1: "programme"}
+    text = df.assign(z=df.z.map(labels), d=df.d.astype(int).map(labels))
+    labelled = ef.estimate("cace", data=text, outcome="y", treatment="z", received="d", arms=("usual", "programme"))
+    assert labelled.estimate == base.estimate and labelled.std_error == base.std_error
+    cat = df.assign(d=pd.Categorical(df.d.astype(int)))
+    assert ef.estimate("cace", data=cat, outcome="y", treatment="z", received="d").estimate == base.estimate
+    df.loc[4, "d"] = np.nan
+    with pytest.raises(DataError, match="received column 'd' has 1 missing value"):
+        ef.estimate("cace", data=df, outcome="y", treatment="z", received="d")
+    df["z"] = (df.cl % 2).astype(int)
+    df["d"] = df.z * (rng.random(100) < 0.7)
+    clustered = ef.estimate("cace", data=df, outcome="y", treatment="z", received="d", clusters="cl")
+    assert clustered.n == 100 and clustered.n_clusters == 50 and clustered.n_treated + clustered.n_control == 100

@@ -117,3 +117,19 @@ def test_moderator_constant_within_blocks():
     assert tab["form=one person"].estimate == pytest.approx(
         ef.estimate("lm_robust", data=df[df.b == 0], outcome="y", treatment="z").estimate, rel=1e-10)
     assert ref["form=one person"].estimate == pytest.approx(tab["form=one person"].estimate, rel=1e-10)
+
+
+def test_the_table_plots_itself_and_rows_use_vocabulary_estimands():
+    from matplotlib.figure import Figure
+
+    from effekt.vocabulary import codes
+
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"z": np.tile([0, 1], 100), "sex": np.repeat(["f", "m"], 100), "age": rng.normal(40, 9, 200)})
+    df["y"] = df.z + rng.normal(size=200)
+    tab = ef.estimate("heterogeneity", data=df, outcome="y", treatment="z", moderators=["sex", "age"])
+    fig = tab.plot(labels={"sex=f": "women"})
+    assert isinstance(fig, Figure)
+    assert any(t.get_text().startswith("women") for t in fig.axes[0].get_yticklabels())
+    assert {r.estimand for r in tab} <= set(codes("estimand"))
+    assert tab.term("sex=f").estimand == "subgroup_effect" and tab.term("age:slope").estimand == "effect_difference"

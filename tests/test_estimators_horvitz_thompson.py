@@ -216,3 +216,48 @@ def test_with_effekt_design_assignments():
     t = bern.treatment == 1
     assert res.extra["randomisation"] == "simple"
     assert res.estimate == pytest.approx((ys[t].sum() / 0.3 - ys[~t].sum() / 0.7) / 30, rel=1e-12)
+
+
+# -- se_type ------------------------------------------------------------------------------------
+def _complete(seed=5, n=40, m=16):
+    rng = np.random.default_rng(seed)
+    z = np.zeros(n, dtype=int)
+    z[rng.choice(n, m, replace=False)] = 1
+    return pd.DataFrame({"y": 2.0 + z + rng.normal(size=n), "z": z})
+
+
+def test_constant_effect_variance_is_neyman_with_a_common_variance():
+    # Under a constant effect S1^2 = S0^2 and S_tau^2 = 0, so the variance of the difference in means
+    # (HT with pi = m/n) is S0^2 (1/m + 1/(n - m)) (Imbens & Rubin 2015, Causal Inference, thm 6.2);
+    # "constant" plugs in the imputed control outcomes y - z * tau.
+    df = _complete()
+    res = ef.estimate("horvitz_thompson", data=df, outcome="y", treatment="z", simple=False, se_type="constant")
+    m, n = int(df.z.sum()), len(df)
+    y0 = df.y - df.z * res.estimate
+    assert res.se_type == "constant"
+    assert res.std_error == pytest.approx(np.sqrt(y0.var(ddof=1) * (1 / m + 1 / (n - m))), rel=1e-12)
+    youngs = ef.estimate("horvitz_thompson", data=df, outcome="y", treatment="z", simple=False)
+    assert youngs.se_type == "youngs" and youngs.estimate == res.estimate
+
+
+def test_constant_effect_variance_under_simple_randomisation():
+    # independent assignment: Var = sum_i pi_i (1 - pi_i) a_i^2 / N^2 with a = y1/pi + y0/(1 - pi)
+    df = _complete().assign(p=0.4)
+    res = ef.estimate("horvitz_thompson", data=df, outcome="y", treatment="z", probabilities="p",
+                      simple=True, se_type="constant")
+    y0 = df.y - df.z * res.estimate
+    a = (y0 + res.estimate) / 0.4 + y0 / 0.6
+    assert res.std_error == pytest.approx(np.sqrt(np.sum(0.24 * a**2)) / len(df), rel=1e-12)
+
+
+def test_se_type_choices_and_counts():
+    df = _complete().assign(cl=np.arange(40) // 2)
+    df["z"] = (df.cl % 2).astype(int)
+    with pytest.raises(DesignError, match="se_type='HC2' is not valid"):
+        ef.estimate("horvitz_thompson", data=df, outcome="y", treatment="z", se_type="HC2")
+    res = ef.estimate("horvitz_thompson", data=df, outcome="y", treatment="z", clusters="cl", se_type="constant")
+    assert res.n == 40 and res.n_clusters == 20 and res.n_treated + res.n_control == 40
+    text = df.assign(z=np.where(df.z == 1, "JKI", "CAB"))
+    labelled = ef.estimate("horvitz_thompson", data=text, outcome="y", treatment="z", clusters="cl",
+                           arms=("CAB", "JKI"), se_type="constant")
+    assert labelled.estimate == pytest.approx(res.estimate) and labelled.std_error == pytest.approx(res.std_error)

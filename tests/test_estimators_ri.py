@@ -52,7 +52,7 @@ def test_exact_unblocked_matches_brute_force_and_scipy():
     z = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1, 0])
     y = y + z
     res = ef.estimate("ri", data=pd.DataFrame({"y": y, "z": z}), outcome="y", treatment="z")
-    assert res.extra["exact"] and res.extra["n_permutations"] == 252
+    assert res.extra["exact"] and res.extra["sims"] == 252
     assert res.p_value == pytest.approx(_brute_force_p(y, z), abs=1e-12)
     ref = stats.permutation_test((y[z == 1], y[z == 0]), lambda a, b: np.mean(a) - np.mean(b),
                                  permutation_type="independent", n_resamples=np.inf)
@@ -66,7 +66,7 @@ def test_exact_blocked_matches_brute_force():
     y = rng.normal(size=14) + 1.2 * z + blocks
     df = pd.DataFrame({"y": y, "z": z, "b": blocks})
     res = ef.estimate("ri", data=df, outcome="y", treatment="z", blocks="b")
-    assert res.extra["n_permutations"] == 6 * 20 * 6 and res.extra["exact"]
+    assert res.extra["sims"] == 6 * 20 * 6 and res.extra["exact"]
     assert res.p_value == pytest.approx(_brute_force_p(y, z, blocks), abs=1e-12)
     assert res.estimate == pytest.approx(
         ef.estimate("difference_in_means", data=df, outcome="y", treatment="z", blocks="b").estimate)
@@ -183,7 +183,7 @@ def test_assignment_supplies_treatment_blocks_and_permutations():
     via_asg = ef.estimate("ri", data=df, outcome="y", assignment=asg)
     via_cols = ef.estimate("ri", data=df.assign(z=asg.treatment, b=asg.blocks), outcome="y", treatment="z",
                            blocks="b")
-    assert via_asg.extra["exact"] and via_asg.extra["n_permutations"] == 20**3
+    assert via_asg.extra["exact"] and via_asg.extra["sims"] == 20**3
     assert via_asg.p_value == via_cols.p_value
     assert via_asg.conf_int == pytest.approx(via_cols.conf_int, rel=1e-12)
     sampled = ef.estimate("ri", data=df, outcome="y", assignment=asg, max_exact=0, sims=3000, seed=2)
@@ -191,9 +191,9 @@ def test_assignment_supplies_treatment_blocks_and_permutations():
 
 
 def test_ci_for_a_statistic_that_is_not_built_in():
-    with pytest.raises(DesignError, match="ci=True needs a built-in statistic"):
-        ef.estimate("ri", data=_trial(0, n=24), outcome="y", treatment="z", ci=True, small_blocks="hybrid_m",
-                    sims=10, seed=1)
+    with pytest.raises(DesignError, match="ci_method=.inversion. needs a built-in statistic"):
+        ef.estimate("ri", data=_trial(0, n=24), outcome="y", treatment="z", ci_method="inversion",
+                    small_blocks="hybrid_m", sims=10, seed=1)
 
 
 def test_cluster_with_both_arms():
@@ -205,7 +205,7 @@ def test_cluster_with_both_arms():
 
 
 def test_bad_sims():
-    with pytest.raises(DesignError, match="sims must be >= 1"):
+    with pytest.raises(DesignError, match="sims=0 is not valid"):
         ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", sims=0)
 
 
@@ -228,7 +228,7 @@ def test_with_an_effekt_design_block_assignment():
     via_asg = ef.estimate("ri", data=pd.DataFrame({"y": y}), outcome="y", assignment=asg)
     via_cols = ef.estimate("ri", data=pd.DataFrame({"y": y, "z": asg.treatment, "b": blocks}), outcome="y",
                            treatment="z", blocks="b")
-    assert via_asg.extra["exact"] and via_asg.extra["n_permutations"] == asg.n_possible == 20**3
+    assert via_asg.extra["exact"] and via_asg.extra["sims"] == asg.n_possible == 20**3
     assert via_asg.p_value == pytest.approx(via_cols.p_value, abs=1e-12)
     assert via_asg.conf_int == pytest.approx(via_cols.conf_int, rel=1e-12)
 
@@ -238,7 +238,7 @@ def test_with_an_effekt_design_cluster_assignment():
     asg = design.cluster(clusters=clusters, prob=0.5, seed=5)
     y = np.random.default_rng(1).normal(size=30) + asg.treatment
     res = ef.estimate("ri", data=pd.DataFrame({"y": y}), outcome="y", assignment=asg)
-    assert res.extra["exact"] and res.extra["n_permutations"] == 252
+    assert res.extra["exact"] and res.extra["sims"] == 252
 
 
 def test_lin_with_blocks_is_vectorised():
@@ -259,3 +259,51 @@ def test_ri_refuses_the_complier_effect_statistic():
     df = pd.DataFrame({"y": rng.normal(size=40), "z": z, "d": z * (rng.random(40) < 0.7)})
     with pytest.raises(ef.DesignError, match="intention-to-treat statistic"):
         ef.estimate("ri", data=df, outcome="y", treatment="z", estimator="cace", received="d", seed=1)
+
+
+# -- options forwarded, Monte Carlo p-values, headline, missing= ----------------------------------
+def test_an_unknown_forwarded_option_is_a_design_error_naming_it():
+    with pytest.raises(DesignError, match="takes no option 'foo'"):
+        ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", foo=1)
+    with pytest.raises(DesignError, match="se_type='HC9' is not valid"):
+        ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", estimator="lm_robust", se_type="HC9")
+
+
+def test_ci_is_gone_for_ci_method():
+    with pytest.raises(DesignError, match="'ci'"):
+        ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", ci=True)
+    res = ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", sims=50, max_exact=0, seed=1)
+    assert res.ci_method == "inversion"
+    bare = ef.estimate("ri", data=_trial(0), outcome="y", treatment="z", sims=50, max_exact=0, seed=1,
+                       ci_method="none")
+    assert bare.ci_method == "none" and np.isnan(bare.conf_int[0]) and bare.p_value == res.p_value
+
+
+def test_a_sampled_p_value_is_never_zero():
+    df = _trial(0).assign(y=lambda d: d.z * 100.0 + d.x * 0.01)
+    res = ef.estimate("ri", data=df, outcome="y", treatment="z", sims=99, max_exact=0, seed=1)
+    assert not res.extra["exact"] and res.extra["sims"] == 99
+    assert res.p_value == pytest.approx(1 / 100)
+    assert "<= 0.01" in res.summary()
+
+
+def test_a_table_estimator_is_read_at_its_headline():
+    df = _trial(1).assign(g=lambda d: np.where(d.index % 2 == 0, "a", "b"))
+    tab = ef.estimate("heterogeneity", data=df, outcome="y", treatment="z", moderators=["g"])
+    res = ef.estimate("ri", data=df, outcome="y", treatment="z", estimator="heterogeneity", moderators=["g"],
+                      sims=20, max_exact=0, seed=2)
+    assert res.estimate == pytest.approx(tab.headline.estimate) and res.term == "overall"
+    assert res.ci_method == "none"
+
+
+def test_missing_drop_and_text_arms():
+    df = _trial(0)
+    df.loc[[3, 8], "y"] = np.nan
+    with pytest.raises(DataError, match="missing"):
+        ef.estimate("ri", data=df, outcome="y", treatment="z", sims=20, max_exact=0, seed=1)
+    dropped = ef.estimate("ri", data=df, outcome="y", treatment="z", missing="drop", sims=20, max_exact=0, seed=1)
+    assert dropped.n == len(df) - 2
+    text = df.dropna().assign(z=lambda d: np.where(d.z == 1, "JKI", "CAB"))
+    labelled = ef.estimate("ri", data=text, outcome="y", treatment="z", arms=("CAB", "JKI"),
+                           sims=20, max_exact=0, seed=1)
+    assert labelled.estimate == pytest.approx(dropped.estimate) and labelled.p_value == dropped.p_value

@@ -432,17 +432,17 @@ def test_mediator_is_outcome() -> None:
 
 
 def test_unknown_model_family() -> None:
-    with pytest.raises(DesignError, match="mediator_model='poisson' is not an option"):
+    with pytest.raises(DesignError, match="mediator_model='poisson' is not valid; mediator_model must be one of 'linear', 'logit', 'probit'"):
         _fit(_data(1, n=50), mediator_model="poisson")
 
 
 def test_unknown_method() -> None:
-    with pytest.raises(DesignError, match="method='mcmc' is not an option"):
+    with pytest.raises(DesignError, match="method='mcmc' is not valid; method must be one of 'quasi-bayesian', 'bootstrap'"):
         _fit(_data(1, n=50), method="mcmc")
 
 
 def test_too_few_sims() -> None:
-    with pytest.raises(DesignError, match="sims must be >= 10"):
+    with pytest.raises(DesignError, match="sims=3 is not valid; sims must be a whole number >= 10"):
         _fit(_data(1, n=50), sims=3)
 
 
@@ -602,3 +602,76 @@ def test_singleton_clusters_do_not_make_a_cluster_level_mediator() -> None:
     df = _data(12, n=100).assign(g=np.arange(100))
     tab = _fit(df, clusters="g", sims=20)
     assert tab.extra["mediator_level"] == "unit"
+
+
+# --- one vocabulary, one result family -------------------------------------------------------------
+def test_rows_carry_vocabulary_estimands_with_the_arm_in_the_term() -> None:
+    from effekt.vocabulary import codes
+
+    tab = _fit(_data(3, n=200), sims=50)
+    expected = {"acme": "acme", "acme_control": "acme", "acme_treated": "acme", "ade": "ade",
+                "ade_control": "ade", "ade_treated": "ade", "total": "total_effect",
+                "prop_mediated": "proportion_mediated", "prop_mediated_control": "proportion_mediated",
+                "prop_mediated_treated": "proportion_mediated"}
+    assert {r.term: r.estimand for r in tab} == expected
+    assert set(expected.values()) <= set(codes("estimand"))
+    assert tab.headline_term == "acme" and tab.estimand == "acme"
+    assert tab.extra["sims"] == 50 and tab["acme"].extra["sims"] == 50
+
+
+def test_blocks_and_clusters_give_the_vocabulary_design() -> None:
+    df = _data(4, n=240)
+    df["site"] = np.repeat(np.arange(24), 10)
+    df["block"] = df["site"] // 6
+    # assignment by site, within blocks of 6 sites
+    rng = np.random.default_rng(4)
+    treated_sites = np.concatenate([rng.permutation(np.arange(b * 6, b * 6 + 6))[:3] for b in range(4)])
+    df["z"] = df["site"].isin(treated_sites).astype(int)
+    tab = _fit(df, blocks="block", clusters="site", sims=50)
+    assert tab.design == "block_clustered"
+    assert _fit(df, clusters="site", sims=50).design == "clustered"
+
+
+def test_options_are_checked_before_any_work() -> None:
+    df = _data(1, n=50)
+    for option, value in (("sims", 2.5), ("alpha", "0.05"), ("seed", "abc"), ("boot_ci", "student"),
+                          ("interaction", "yes")):
+        with pytest.raises(DesignError, match=option):
+            _fit(df, **{option: value})
+    with pytest.raises(DesignError, match="takes no option 'n_sims'"):
+        _fit(df, n_sims=100)
+
+
+def test_text_arms_and_categorical_treatment_give_the_numeric_estimate() -> None:
+    df = _data(5, n=200)
+    base = _fit(df, sims=50)
+    text = df.assign(z=np.where(df.z == 1, "course", "usual"))
+    labelled = _fit(text, arms=("usual", "course"), sims=50)
+    assert labelled.estimate == pytest.approx(base.estimate, rel=1e-12)
+    assert labelled.n_treated == base.n_treated
+    flipped = _fit(text, arms=("course", "usual"), sims=50)
+    assert flipped.estimate == pytest.approx(-base.estimate, rel=1e-9)
+    cat = _fit(df.assign(z=pd.Categorical(df.z)), sims=50)
+    assert cat.estimate == pytest.approx(base.estimate, rel=1e-12)
+
+
+def test_the_table_draws_its_picture_without_pyplot() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from effekt.mediation import plot_effects
+    from effekt.plotting import figure_and_axes
+
+    tab = _fit(_data(6, n=200), interaction=True, sims=50)
+    fig = tab.plot()
+    assert isinstance(fig, Figure) and fig.canvas.manager is None
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["Total effect", "ADE", "ACME"]
+    given, ax = figure_and_axes()
+    assert tab.plot(ax=ax, arms="both") is given and len(ax.get_yticklabels()) == 5
+    named = tab.plot(labels={"acme": "via job search"})
+    assert named.axes[0].get_yticklabels()[-1].get_text() == "via job search"
+    # the old function is the same picture
+    old = plot_effects(tab)
+    assert [t.get_text() for t in old.axes[0].get_yticklabels()] == ["Total effect", "ADE", "ACME"]

@@ -87,5 +87,25 @@ def test_bad_input_mediator_missing() -> None:
 
 
 def test_bad_se_type() -> None:
-    with pytest.raises(DesignError, match="se_type='HC9' is not an option"):
+    with pytest.raises(DesignError, match="se_type='HC9' is not valid; se_type must be one of 'classical', 'HC0'"):
         ef.estimate("product_of_coefficients", data=_data(6), **SPEC, se_type="HC9")
+
+
+def test_options_validated_and_estimands_from_the_vocabulary() -> None:
+    from effekt.vocabulary import codes
+
+    tab = ef.estimate("product_of_coefficients", data=_data(6), **SPEC)
+    assert {r.estimand for r in tab} <= set(codes("estimand"))
+    assert tab["indirect_bootstrap"].extra["sims"] == tab.extra["sims"]
+    for option, value in (("sims", 2.5), ("alpha", 1.5), ("seed", "abc"), ("se_type", "HC9")):
+        with pytest.raises(DesignError, match=option):
+            ef.estimate("product_of_coefficients", data=_data(6), **{**SPEC, option: value})
+    with pytest.raises(DesignError, match="takes no option 'interaction'"):
+        ef.estimate("product_of_coefficients", data=_data(6), **SPEC, interaction=True)
+
+
+def test_messages_never_suggest_an_option_it_refuses() -> None:
+    df = _data(6).assign(g=np.repeat(np.arange(30), 10))
+    with pytest.raises(DesignError, match="ignores the clusters") as info:
+        ef.estimate("product_of_coefficients", data=df, **SPEC, clusters="g", se_type="HC2")
+    assert "method=" not in str(info.value)

@@ -195,3 +195,36 @@ def test_interval_at_the_true_rho_covers_at_the_nominal_rate() -> None:
         hits += lo <= 0.8 * 0.6 <= hi
     lo_ok, hi_ok = stats.binom.ppf([0.0005, 0.9995], reps, 0.95)
     assert lo_ok <= hits <= hi_ok, hits
+
+
+def test_result_is_immutable_and_round_trips_through_json() -> None:
+    import json
+
+    sens = sensitivity(_correlated(6, 200, 0.0), **SPEC, rho=[-0.5, 0.5])
+    from effekt.result import Result
+
+    assert isinstance(sens, Result)
+    assert json.loads(sens.to_json()) == sens.to_dict()
+    json.dumps(sens.to_dict(), allow_nan=False)
+    with pytest.raises(AttributeError):
+        sens.method = "other"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        sens.extra["new"] = 1  # type: ignore[index]
+    with pytest.raises(TypeError):
+        sens.rho_at_zero["control"] = 0.0  # type: ignore[index]
+    with pytest.raises(ValueError):
+        sens.acme_control[0] = 1.0
+    assert not sens.rho.flags.writeable and not sens.ci_treated.flags.writeable
+    assert list(sens.tidy()["rho"]) == [-0.5, 0.0, 0.5]
+
+
+def test_plot_draws_into_a_given_axes_with_labels_and_no_pyplot() -> None:
+    from effekt.plotting import figure_and_axes
+
+    sens = sensitivity(_correlated(6, 200, 0.0), **SPEC, rho=[-0.5, 0.5])
+    fig = sens.plot()
+    assert fig.canvas.manager is None  # not a pyplot figure
+    given, ax = figure_and_axes()
+    assert sens.plot(ax=ax, arm="treated", labels={"treated": "course takers"}) is given
+    assert ax.get_title() == "ACME (course takers) under confounding of the mediator"
+    assert "ACME (course takers)" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -68,7 +68,7 @@ def test_power_help_lists_the_calculators_parameters(capsys):
     assert "usage: effekt power two_proportions" in out
     assert "Leave out exactly one of n, power, p2, alpha" in out
     rows = {line.split()[0]: line for line in out.splitlines() if line.startswith("  --")}
-    assert {"--p1", "--p2", "--n", "--n2", "--ratio", "--power", "--alpha", "--method", "--alternative", "--continuity"} <= set(rows)
+    assert {"--p1", "--p2", "--n", "--n2", "--ratio", "--power", "--alpha", "--method", "--alternative", "--correction"} <= set(rows)
     assert "required" in rows["--p1"] and "Proportion in arm 1" in rows["--p1"]
     assert "0.05" in rows["--alpha"] and "Significance level" in rows["--alpha"]
     assert "pooled" in rows["--method"]

@@ -88,14 +88,14 @@ def test_outcome_not_binary(name, df):
 @pytest.mark.parametrize("name", ["risk_difference", "risk_ratio", "odds_ratio"])
 def test_text_outcome_needs_event(name, df):
     df["y"] = np.where(df["y"] == 1, "yes", "no")
-    with pytest.raises(DataError, match="holds 'no', 'yes', not 0/1. Say which value is the event"):
+    with pytest.raises(DataError, match="holds 'no' and 'yes', not 0/1. Say which value counts as the event with positive="):
         ef.estimate(name, data=df, outcome="y", treatment="z")
 
 
 @pytest.mark.parametrize("name", BINARY)
-def test_unknown_event(name, df):
-    with pytest.raises(DataError, match="event='yes' does not occur in outcome column 'y'"):
-        ef.estimate(name, data=df, outcome="y", treatment="z", event="yes")
+def test_unknown_positive(name, df):
+    with pytest.raises(DataError, match="positive='yes' does not occur in outcome column 'y'"):
+        ef.estimate(name, data=df, outcome="y", treatment="z", positive="yes")
 
 
 @pytest.mark.parametrize("name", ["risk_difference", "risk_ratio", "odds_ratio"])
@@ -131,19 +131,19 @@ def test_zero_cell(name):
 
 @pytest.mark.parametrize("name", BINARY)
 def test_bad_alpha(name, df):
-    with pytest.raises(DesignError, match="alpha must lie strictly between 0 and 1"):
+    with pytest.raises(DesignError, match=r"alpha=0 is not valid; alpha must be a number in \(0, 1\)"):
         ef.estimate(name, data=df, outcome="y", treatment="z", alpha=0)
 
 
 def test_bad_ci_option(df):
-    with pytest.raises(DesignError, match="ci='agresti' is not an option; use one of 'newcombe', 'wald'"):
-        ef.estimate("risk_difference", data=df, outcome="y", treatment="z", ci="agresti")
+    with pytest.raises(DesignError, match="ci_method='agresti' is not valid; ci_method must be one of 'newcombe', 'wald'"):
+        ef.estimate("risk_difference", data=df, outcome="y", treatment="z", ci_method="agresti")
 
 
 def test_yates_on_larger_table():
     df = ef.from_counts([[5, 6], [3, 9], [4, 4]])
-    with pytest.raises(DesignError, match="Yates.*2 x 2 tables only; this table is 2 x 3"):
-        ef.estimate("chi2", data=df, outcome="y", treatment="z", correction=True)
+    with pytest.raises(DesignError, match="correction=.yates. applies to 2 x 2 tables only; this table is 2 x 3"):
+        ef.estimate("chi2", data=df, outcome="y", treatment="z", correction="yates")
 
 
 def test_measure_needs_2x2():
@@ -153,7 +153,7 @@ def test_measure_needs_2x2():
 
 
 def test_unknown_measure(df):
-    with pytest.raises(DesignError, match="measure='hazard_ratio' is not an option"):
+    with pytest.raises(DesignError, match="measure='hazard_ratio' is not valid"):
         ef.estimate("g_test", data=df, outcome="y", treatment="z", measure="hazard_ratio")
 
 
@@ -164,13 +164,14 @@ def test_one_sided_fisher_on_rxc():
 
 
 def test_fisher_bad_seed(df):
-    with pytest.raises(DesignError, match="seed must be non-negative"):
+    with pytest.raises(DesignError, match="seed=-1 is not valid"):
         ef.estimate("fisher", data=df, outcome="y", treatment="z", method="monte-carlo", seed=-1)
 
 
-def test_correction_must_be_bool(df):
-    with pytest.raises(DesignError, match="correction='yes' is not an option"):
-        ef.estimate("chi2", data=df, outcome="y", treatment="z", correction="yes")
+@pytest.mark.parametrize("value", ["yes", True, False])
+def test_correction_must_be_a_name(df, value):
+    with pytest.raises(DesignError, match=f"correction={value!r} is not valid; correction must be one of 'none', 'yates'"):
+        ef.estimate("chi2", data=df, outcome="y", treatment="z", correction=value)
 
 
 # -- mcnemar ---------------------------------------------------------------------------
@@ -197,7 +198,9 @@ def test_mcnemar_missing_outcome_drops_pair(pairs):
     with pytest.raises(DataError, match="outcome column 'y' has 1 missing value"):
         ef.estimate("mcnemar", data=data, outcome="y", treatment="z", pairs="pair")
     res = ef.estimate("mcnemar", data=data, outcome="y", treatment="z", pairs="pair", missing="drop")
-    assert res.n == 39 and "2 rows were dropped" in res.warnings[0]
+    # 39 complete pairs are left: 78 rows analysed (n), one row per pair in each arm
+    assert (res.n, res.n_units, res.n_treated, res.n_control) == (78, 39, 39, 39)
+    assert "2 rows were dropped" in res.warnings[0]
 
 
 def test_mcnemar_nan_pair_id(pairs):
@@ -222,14 +225,14 @@ def test_mcnemar_treatment_not_binary(pairs):
 
 
 def test_mcnemar_bad_method(pairs):
-    with pytest.raises(DesignError, match="method='midp' is not an option"):
+    with pytest.raises(DesignError, match="method='midp' is not valid"):
         ef.estimate("mcnemar", data=pairs, outcome="y", treatment="z", pairs="pair", method="midp")
 
 
 @pytest.mark.parametrize("name", ["chi2", "fisher", "g_test"])
 def test_two_label_outcome_needs_event_or_measure(name, df):
     df["y"] = np.where(df["y"] == 1, "yes", "no")
-    with pytest.raises(DataError, match="holds 'no' and 'yes', not 0/1.*event='yes'.*measure='cramers_v'"):
+    with pytest.raises(DataError, match="holds 'no' and 'yes', not 0/1.*positive= .one of 'no' and 'yes'.*measure='cramers_v'"):
         ef.estimate(name, data=df, outcome="y", treatment="z")
     res = ef.estimate(name, data=df, outcome="y", treatment="z", measure="cramers_v")
     assert res.estimand == "cramers_v" and 0 <= res.p_value <= 1

@@ -48,7 +48,7 @@ def test_custom_names_and_paired_layout():
 def test_paired_labelled_frame():
     t = pd.DataFrame({"no": [10, 2], "yes": [7, 5]}, index=["no", "yes"])
     df = ef.from_counts(t, paired=True)
-    res = ef.estimate("mcnemar", data=df, outcome="y", treatment="z", pairs="pair", event="yes")
+    res = ef.estimate("mcnemar", data=df, outcome="y", treatment="z", pairs="pair", positive="yes")
     assert res.extra["discordant"] == [7, 2]
 
 

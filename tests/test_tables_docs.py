@@ -32,6 +32,11 @@ def test_tables_page_runs():
     for block in blocks:
         exec(compile(block, str(DOCS), "exec"), namespace)
     assert round(namespace["res"].extra["statistic"], 3) == 7.720
+    # the summary shown on the page is the one printed
+    shown = re.findall(r"```text\n(.*?)```", DOCS.read_text(), flags=re.S)[0]
+    assert namespace["res"].summary().strip() == shown.strip()
+    mc = namespace["mc"]
+    assert (mc.n, mc.n_treated, mc.n_control, mc.n_units) == (208, 104, 104, 104)
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -131,3 +131,15 @@ def test_effect_table_family():
     assert isinstance(out, EffectTable) and out is not table
     assert [r.extra["p_adjusted"] for r in out] == pytest.approx(list(ref), abs=1e-12)
     assert all("p_adjusted" not in r.extra for r in table)
+    assert out.headline_term == table.headline_term and "p_adjusted" in out.headline.extra
+
+
+def test_effect_table_member_counts_as_its_headline():
+    from effekt.result import EffectTable
+
+    rows = tuple(EffectResult.from_z(e, 1.0, estimator="es", estimand="att", term=f"t{i}", n=50)
+                 for i, e in enumerate((0.5, 2.5)))
+    table = EffectTable(estimator="es", rows=rows, headline_term="t1")
+    tidy = ef.adjust_pvalues({"event study": table, "other": 0.2}, "bonferroni")
+    assert tidy["p.value"].iloc[0] == pytest.approx(rows[1].p_value, rel=1e-12)
+    assert tidy["estimate"].iloc[0] == 2.5

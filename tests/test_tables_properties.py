@@ -62,7 +62,7 @@ def test_labels_and_row_order(cells, seed):
     labelled = labelled.iloc[np.random.default_rng(seed).permutation(len(labelled))]
     for name in ("risk_difference", "risk_ratio", "chi2", "fisher"):
         a = ef.estimate(name, data=df, outcome="y", treatment="z")
-        b = ef.estimate(name, data=labelled, outcome="y", treatment="z", arms=("C", "T"), event="yes")
+        b = ef.estimate(name, data=labelled, outcome="y", treatment="z", arms=("C", "T"), positive="yes")
         assert b.estimate == pytest.approx(a.estimate, rel=1e-12, abs=1e-15)
         assert b.p_value == pytest.approx(a.p_value, rel=1e-12)
 

@@ -41,7 +41,7 @@ def complaints() -> pd.DataFrame:
 
 
 def fit_c(name: str, data: pd.DataFrame, **kw):
-    return ef.estimate(name, data=data, outcome="y", treatment="z", arms=("C", "I"), event="Yes", **kw)
+    return ef.estimate(name, data=data, outcome="y", treatment="z", arms=("C", "I"), positive="Yes", **kw)
 
 
 def test_complaints_pearson_chi2(complaints):
@@ -53,7 +53,7 @@ def test_complaints_pearson_chi2(complaints):
 
 
 def test_complaints_yates(complaints):
-    res = fit_c("chi2", complaints, correction=True)
+    res = fit_c("chi2", complaints, correction="yates")
     assert round(res.extra["statistic"], 3) == 6.380  # notes-004 sec. 4.10: Yates chi2 = 6.380
     assert round(res.p_value, 4) == 0.0115  # Yates p = 0.0115
 
@@ -76,7 +76,7 @@ def test_complaints_risk_difference_newcombe(complaints):
 
 
 def test_complaints_risk_difference_wald(complaints):
-    res = fit_c("risk_difference", complaints, ci="wald")
+    res = fit_c("risk_difference", complaints, ci_method="wald")
     assert tuple(round(v, 3) for v in res.conf_int) == (-0.171, -0.031)  # notes-004 sec. 4.10: Wald CI
 
 
@@ -105,12 +105,12 @@ def test_table_8_3_clarification():
     df = two_arm(25, 109, 15, 109)
     chi = fit("chi2", df)
     assert round(chi.extra["statistic"], 3) == 3.062 and round(chi.p_value, 3) == 0.080
-    assert round(fit("chi2", df, correction=True).p_value, 3) == 0.115
+    assert round(fit("chi2", df, correction="yates").p_value, 3) == 0.115
     assert round(fit("fisher", df).p_value, 3) == 0.115
     rd = fit("risk_difference", df)
     assert round(rd.estimate, 4) == 0.0917
     assert tuple(round(v, 3) for v in rd.conf_int) == (-0.012, 0.194)
-    assert tuple(round(v, 3) for v in fit("risk_difference", df, ci="wald").conf_int) == (-0.010, 0.194)
+    assert tuple(round(v, 3) for v in fit("risk_difference", df, ci_method="wald").conf_int) == (-0.010, 0.194)
     assert round(fit("risk_ratio", df).estimate, 3) == 1.667
 
 
@@ -198,7 +198,7 @@ def test_mcnemar_maximum_discordance():
 
 
 @pytest.mark.parametrize(("b", "c"), [(14, 0), (35, 21), (3, 9), (0, 0), (40, 41), (1, 30)])
-@pytest.mark.parametrize(("method", "correction"), [("exact", False), ("asymptotic", False), ("asymptotic", True)])
+@pytest.mark.parametrize(("method", "correction"), [("exact", "none"), ("asymptotic", "none"), ("asymptotic", "edwards")])
 def test_mcnemar_matches_statsmodels(b, c, method, correction):
     n11, n00 = 7, 50
     table = [[n00, b], [c, n11]]  # before x after
@@ -207,7 +207,7 @@ def test_mcnemar_matches_statsmodels(b, c, method, correction):
     if b + c == 0:  # statsmodels divides by zero here; no discordant pair means p = 1
         assert res.p_value == 1.0 and res.estimate == 0.0
         return
-    ref = mcnemar(np.array(table), exact=method == "exact", correction=correction)
+    ref = mcnemar(np.array(table), exact=method == "exact", correction=correction == "edwards")
     assert res.p_value == pytest.approx(float(ref.pvalue), rel=1e-12)
     if method == "asymptotic":
         assert res.extra["statistic"] == pytest.approx(float(ref.statistic), rel=1e-12)
@@ -224,7 +224,7 @@ def test_newcombe_and_wald_match_statsmodels(counts):
     a, n1, c, n0 = counts
     df = two_arm(a, n1, c, n0)
     for ci, method in (("newcombe", "newcomb"), ("wald", "wald")):
-        res = fit("risk_difference", df, ci=ci)
+        res = fit("risk_difference", df, ci_method=ci)
         low, high = confint_proportions_2indep(a, n1, c, n0, method=method, compare="diff")
         assert res.conf_int == pytest.approx((low, high), rel=1e-10, abs=1e-14)
     assert wilson_interval(a, n1) == pytest.approx(proportion_confint(a, n1, method="wilson"), rel=1e-12)
@@ -252,8 +252,8 @@ def test_tests_match_scipy(counts):
     a, n1, c, n0 = counts
     df = two_arm(a, n1, c, n0)
     table = np.array([[a, n1 - a], [c, n0 - c]])
-    for correction in (False, True):
-        ref = stats.chi2_contingency(table, correction=correction)
+    for correction in ("none", "yates"):
+        ref = stats.chi2_contingency(table, correction=correction == "yates")
         res = fit("chi2", df, correction=correction)
         assert res.extra["statistic"] == pytest.approx(ref.statistic, rel=1e-12)
         assert res.p_value == pytest.approx(ref.pvalue, rel=1e-12)
@@ -271,7 +271,7 @@ def test_exact_odds_ratio_matches_scipy(counts):
     a, n1, c, n0 = counts
     table = np.array([[a, n1 - a], [c, n0 - c]])
     ref = stats.contingency.odds_ratio(table, kind="conditional")
-    for name, kw in (("odds_ratio", {"ci": "exact"}), ("fisher", {"measure": "odds_ratio"})):
+    for name, kw in (("odds_ratio", {"ci_method": "exact"}), ("fisher", {"measure": "odds_ratio"})):
         res = fit(name, two_arm(a, n1, c, n0), **kw)
         assert res.estimate == pytest.approx(ref.statistic, rel=1e-10)
         assert res.conf_int == pytest.approx(tuple(ref.confidence_interval(0.95)), rel=1e-10)
@@ -355,7 +355,7 @@ def test_paired_wald_interval_by_hand():
     n = n11 + b + c + n00
     se = np.sqrt((b + c) - (b - c) ** 2 / n) / n
     df = ef.from_counts([[n00, b], [c, n11]], paired=True)
-    res = ef.estimate("mcnemar", data=df, outcome="y", treatment="z", pairs="pair", ci="wald")
+    res = ef.estimate("mcnemar", data=df, outcome="y", treatment="z", pairs="pair", ci_method="wald")
     q = stats.norm.ppf(0.975)
     assert res.std_error == pytest.approx(se, rel=1e-12)
     assert res.conf_int == pytest.approx(((b - c) / n - q * se, (b - c) / n + q * se), rel=1e-12)

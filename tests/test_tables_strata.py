@@ -47,9 +47,9 @@ def test_agresti_mh_risk_difference():
 def test_agresti_cmh_matches_statsmodels():
     data = blocked(AGRESTI)
     st_ = StratifiedTable([np.array([[a, b], [c, d]]) for a, b, c, d in AGRESTI])
-    for correction in (False, True):
+    for correction in ("none", "yates"):
         res = fit("chi2", data, correction=correction)
-        ref = st_.test_null_odds(correction=correction)
+        ref = st_.test_null_odds(correction=correction == "yates")
         assert res.extra["statistic"] == pytest.approx(ref.statistic, rel=1e-12)
         assert res.p_value == pytest.approx(ref.pvalue, rel=1e-10)
     assert round(fit("chi2", data).extra["statistic"], 2) == 6.38  # Agresti (2013) p. 227
@@ -126,13 +126,13 @@ def test_missing_block():
 
 
 def test_newcombe_not_with_blocks():
-    with pytest.raises(DesignError, match="ci='newcombe' is for a single 2 x 2 table"):
-        fit("risk_difference", blocked(AGRESTI), ci="newcombe")
+    with pytest.raises(DesignError, match="ci_method='newcombe' is for a single 2 x 2 table"):
+        fit("risk_difference", blocked(AGRESTI), ci_method="newcombe")
 
 
 def test_exact_or_not_with_blocks():
-    with pytest.raises(DesignError, match="ci='exact' is for a single 2 x 2 table"):
-        fit("odds_ratio", blocked(AGRESTI), ci="exact")
+    with pytest.raises(DesignError, match="ci_method='exact' is for a single 2 x 2 table"):
+        fit("odds_ratio", blocked(AGRESTI), ci_method="exact")
 
 
 def test_cmh_needs_binary_outcome():

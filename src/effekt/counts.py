@@ -124,7 +124,7 @@ def from_counts(
 
     * A pandas DataFrame keeps its labels: the index labels become outcome
       values, the column labels arm values (pass ``arms=(control,
-      treated)`` and ``event=`` to the estimator when they are not 0/1).
+      treated)`` and ``positive=`` to the estimator when they are not 0/1).
     * A nested list or numpy array is labelled by position: rows are outcome
       0, 1, ...; columns are arm 0, 1, ... So for a 2 x 2 table,
       ``[[control no-event, treated no-event], [control events, treated

@@ -172,8 +172,53 @@ def _numeric(series: pd.Series, name: Any, role: str) -> np.ndarray:
     return series.to_numpy(dtype=float)
 
 
-def _treatment(series: pd.Series, name: Any, arms: Sequence[Any] | None) -> tuple[np.ndarray, tuple[Any, Any]]:
-    values = series.to_numpy()
+def _labels_in_order(series: pd.Series) -> list[Any]:
+    """The distinct values of ``series`` in the order they first appear (never sorted)."""
+    return list(dict.fromkeys(v for v in series.tolist() if not (isinstance(v, float) and np.isnan(v))))
+
+
+def _as_binary_numbers(series: pd.Series) -> pd.Series | None:
+    """A categorical or object column holding only the numbers 0 and 1 (or bools), as numbers; else None."""
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        cats = series.cat.categories
+        if not (pd.api.types.is_numeric_dtype(cats) or pd.api.types.is_bool_dtype(cats)):
+            return None
+        values = series.astype(cats.dtype)
+    elif series.dtype == object:
+        if not all(isinstance(v, (bool, int, float, np.integer, np.floating, np.bool_)) for v in series.tolist()):
+            return None
+        values = series.astype(float)
+    else:
+        return None
+    numeric = values.astype(float)
+    if not numeric.isin((0.0, 1.0)).all():
+        return None
+    return numeric
+
+
+def arms_advice(found: Sequence[Any], *, arms_ok: bool = True) -> str:
+    """How to declare text arms, naming both orders: effekt never guesses which arm is the programme.
+
+    >>> arms_advice(["JKI", "CAB"])
+    "Declare which label is the programme with arms=(control, treated): arms=('JKI', 'CAB') if 'CAB' is the programme, arms=('CAB', 'JKI') if 'JKI' is. effekt does not guess: the order sets the sign of the effect."
+    """
+    if not arms_ok:
+        return "Recode it to 0 (control) and 1 (the programme)."
+    if len(found) == 2:
+        a, b = (label(v) for v in found)
+        return (
+            f"Declare which label is the programme with arms=(control, treated): arms=({a}, {b}) if {b} is "
+            f"the programme, arms=({b}, {a}) if {a} is. effekt does not guess: the order sets the sign of the effect."
+        )
+    return (
+        "Analyse two arms at a time: declare them with arms=(control, treated), naming which label is the "
+        "programme (effekt does not guess: the order sets the sign of the effect)."
+    )
+
+
+def _treatment(
+    series: pd.Series, name: Any, arms: Sequence[Any] | None, *, role: str = "treatment", arms_ok: bool = True
+) -> tuple[np.ndarray, tuple[Any, Any]]:
     if arms is not None:
         if len(arms) != 2:
             raise DesignError(
@@ -181,35 +226,40 @@ def _treatment(series: pd.Series, name: Any, arms: Sequence[Any] | None) -> tupl
                 "analyse one pair at a time."
             )
         control, treated = arms
-        is_t = series == treated
-        is_c = series == control
+        is_t = (series == treated).to_numpy(dtype=bool)
+        is_c = (series == control).to_numpy(dtype=bool)
         other = ~(is_t | is_c)
         if other.any():
-            found = sorted({str(v) for v in series[other].unique()})
+            found = _labels_in_order(series[other])
             raise DataError(
-                f"treatment column {name!r} holds {', '.join(found[:5])} in "
-                f"{describe_rows(series.index[other.to_numpy()])}, which is neither of the "
+                f"{role} column {name!r} holds {', '.join(label(v) for v in found[:5])} in "
+                f"{describe_rows(series.index[other])}, which is neither of the "
                 f"declared arms {control!r} (control) and {treated!r} (treated). Drop those "
                 "rows first or declare the arms you mean."
             )
-        return is_t.to_numpy().astype(np.int8), (control, treated)
+        return is_t.astype(np.int8), (control, treated)
     if pd.api.types.is_bool_dtype(series):
-        return values.astype(np.int8), (False, True)
+        return series.to_numpy().astype(np.int8), (False, True)
     if not pd.api.types.is_numeric_dtype(series):
-        found = sorted({str(v) for v in series.unique()})
+        as_numbers = _as_binary_numbers(series)
+        if as_numbers is not None:
+            return as_numbers.to_numpy().astype(np.int8), (0, 1)
+        found = _labels_in_order(series)
         raise DataError(
-            f"treatment column {name!r} holds {', '.join(found[:5])}; it must hold 0 "
-            "(control) and 1 (treated). Recode it, or declare the arms with "
-            f"arms=(control, treated), e.g. arms=({found[0]!r}, {found[-1]!r})."
+            f"{role} column {name!r} holds {', '.join(label(v) for v in found[:5])}; it must hold 0 "
+            f"(control) and 1 (treated). {arms_advice(found, arms_ok=arms_ok)}"
         )
-    numeric = values.astype(float)
+    numeric = series.to_numpy().astype(float)
     bad = ~np.isin(numeric, (0.0, 1.0))
     if bad.any():
-        found = sorted({v for v in np.unique(numeric[bad]).tolist()})
-        raise DataError(
-            f"treatment column {name!r} must hold 0 (control) and 1 (treated); it also holds "
-            f"{', '.join(f'{v:g}' for v in found[:5])} in {describe_rows(series.index[bad])}. "
+        found_n = sorted({v for v in np.unique(numeric[bad]).tolist()})
+        how = (
             "Recode it, or declare the two arms to compare with arms=(control, treated)."
+            if arms_ok else "Recode it to 0 (control) and 1 (the programme)."
+        )
+        raise DataError(
+            f"{role} column {name!r} must hold 0 (control) and 1 (treated); it also holds "
+            f"{', '.join(f'{v:g}' for v in found_n[:5])} in {describe_rows(series.index[bad])}. {how}"
         )
     return numeric.astype(np.int8), (0, 1)
 
@@ -227,6 +277,8 @@ def check_columns(
     numeric: Mapping[str, Any] | None = None,
     missing: str = "error",
     require_both_arms: bool = True,
+    roles: Mapping[str, str] | None = None,
+    arms_ok: bool = True,
 ) -> Columns:
     """Check and extract the columns an analysis uses.
 
@@ -247,6 +299,13 @@ def check_columns(
         reports the count in ``Columns.dropped``.
     require_both_arms : bool, default True
         Raise when an arm has no units.
+    roles : mapping role -> name shown, optional
+        The argument names the caller's users pass, for messages: a DiD
+        estimator that passes its ``unit=`` column as ``blocks`` gives
+        ``roles={"blocks": "unit"}`` so an error reads "unit column 'unit'".
+    arms_ok : bool, default True
+        Whether the calling estimator takes ``arms=``; advice for a text
+        treatment names that option only then.
 
     Raises
     ------
@@ -255,10 +314,15 @@ def check_columns(
     """
     frame = as_frame(data)
     check_option(missing, "missing", ("error", "drop"))
+    shown = dict(roles or {})
+
+    def show(role: str) -> str:
+        return shown.get(role, role)
+
     if isinstance(covariates, str):
         covariates = [covariates]
     covariates = list(covariates or [])
-    roles: list[tuple[str, Any]] = [
+    used: list[tuple[str, Any]] = [
         (role, name)
         for role, name in (
             ("outcome", outcome),
@@ -269,11 +333,11 @@ def check_columns(
         )
         if name is not None
     ]
-    roles += [("covariate", c) for c in covariates]
-    roles += list((numeric or {}).items())
+    used += [("covariate", c) for c in covariates]
+    used += list((numeric or {}).items())
     if frame.shape[0] == 0:
         raise DataError("the data have no rows.")
-    series = {(role, name): _require_column(frame, name, role) for role, name in roles}
+    series = {(role, name): _require_column(frame, name, show(role)) for role, name in used}
 
     # missing values: error (default) or drop
     na_mask = np.zeros(frame.shape[0], dtype=bool)
@@ -282,7 +346,7 @@ def check_columns(
         if mask.any():
             if missing == "error":
                 raise DataError(
-                    f"{role} column {name!r} has {int(mask.sum())} missing value"
+                    f"{show(role)} column {name!r} has {int(mask.sum())} missing value"
                     f"{'s' if mask.sum() != 1 else ''} ({describe_rows(frame.index[mask])}). "
                     "Nothing is dropped silently: remove or impute them, or pass "
                     "missing='drop' to drop those rows and report how many."
@@ -296,16 +360,16 @@ def check_columns(
         if frame.shape[0] == 0:
             raise DataError("every row has a missing value in a used column; nothing is left.")
     index = frame.index
-    cols = Columns(n=frame.shape[0], names=dict(roles), dropped=dropped, index=index)
-    cols.names = {role: name for role, name in roles if role != "covariate"}
+    cols = Columns(n=frame.shape[0], names=dict(used), dropped=dropped, index=index)
+    cols.names = {role: name for role, name in used if role != "covariate"}
     cols.covariates = covariates
 
     def numeric_finite(role: str, name: Any) -> np.ndarray:
-        arr = _numeric(series[(role, name)], name, role)
+        arr = _numeric(series[(role, name)], name, show(role))
         bad = ~np.isfinite(arr)
         if bad.any():
             raise DataError(
-                f"{role} column {name!r} has {int(bad.sum())} infinite value"
+                f"{show(role)} column {name!r} has {int(bad.sum())} infinite value"
                 f"{'s' if bad.sum() != 1 else ''} ({describe_rows(index[bad])}). Replace "
                 "them with finite numbers or drop those rows."
             )
@@ -314,14 +378,16 @@ def check_columns(
     if outcome is not None:
         cols.y = numeric_finite("outcome", outcome)
     if treatment is not None:
-        cols.z, cols.arms = _treatment(series[("treatment", treatment)], treatment, arms)
+        cols.z, cols.arms = _treatment(
+            series[("treatment", treatment)], treatment, arms, role=show("treatment"), arms_ok=arms_ok
+        )
         if require_both_arms:
             n_t = int(cols.z.sum())
             if n_t == 0 or n_t == cols.n:
                 empty = "treated" if n_t == 0 else "control"
                 label = cols.arms[1] if n_t == 0 else cols.arms[0]
                 raise DataError(
-                    f"the {empty} arm is empty: no row of treatment column {treatment!r} is "
+                    f"the {empty} arm is empty: no row of {show('treatment')} column {treatment!r} is "
                     f"{label!r} (all {cols.n} rows are in the other arm). An effect needs units "
                     "in both arms; check the treatment coding or the rows selected."
                 )
@@ -336,7 +402,7 @@ def check_columns(
         bad = w <= 0
         if bad.any():
             raise DataError(
-                f"weights column {weights!r} has {int(bad.sum())} zero or negative value"
+                f"{show('weights')} column {weights!r} has {int(bad.sum())} zero or negative value"
                 f"{'s' if bad.sum() != 1 else ''} ({describe_rows(index[bad])}); weights must "
                 "be positive. Drop units that should not count instead of giving them weight 0."
             )

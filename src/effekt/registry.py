@@ -174,7 +174,7 @@ def estimate(name: str, data: Any = None, **spec: Any) -> EffectResult | EffectT
     """
     cls = get_estimator(name)
     if not getattr(cls.fit, "__effekt_validated__", False):  # a plugin's fit without @validated
-        spec = validate_options(cls, spec, values=False)
+        spec = validate_options(cls, spec)
     return cls().fit(data, **spec)
 
 
@@ -182,7 +182,7 @@ def power(name: str, **params: Any) -> PowerResult:
     """Solve the power calculation ``name`` for the one quantity left out."""
     cls = get_power_calculator(name)
     if not getattr(cls.solve, "__effekt_validated__", False):
-        params = validate_options(cls, params, cls.solve, values=False)
+        params = validate_options(cls, params, cls.solve)
     return cls().solve(**params)
 
 

@@ -95,6 +95,7 @@ class FrozenDict(Mapping[str, Any]):
     """
 
     __slots__ = ("_data",)
+    _data: dict[str, Any]
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
         object.__setattr__(self, "_data", {k: freeze(v) for k, v in dict(data or {}).items()})
@@ -164,7 +165,7 @@ class FrozenList(tuple):  # type: ignore[type-arg]
 
 def freeze(value: Any) -> Any:
     """``value`` made read-only: mappings to FrozenDict, lists to tuples, arrays not writeable."""
-    if isinstance(value, FrozenDict):
+    if isinstance(value, (FrozenDict, FrozenList)):  # already frozen: re-freezing keeps list equality
         return value
     if isinstance(value, Mapping):
         return FrozenDict(value)

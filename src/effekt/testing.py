@@ -5,7 +5,10 @@ A plugin author runs it in one line::
     from effekt.testing import check_estimator
     check_estimator(MyEstimator)            # raises ConformanceError on failure
 
-or, one pytest test per check::
+(a power calculator: ``check_calculator(MyCalculator)``: solving for each
+quantity and plugging it back returns the inputs, power is monotone in the
+sample size and the effect, bad inputs are refused), or, one pytest test per
+check::
 
     from effekt.testing import parametrize_with_checks
 
@@ -71,15 +74,20 @@ except ModuleNotFoundError as exc:  # an extra: plugin authors install it, users
 from scipy import stats
 
 from effekt import vocabulary
+from effekt._calculator_checks import CHECKS as CALCULATOR_CHECKS
+from effekt._calculator_checks import CalculatorCheck, check_calculator
 from effekt.data import check_seed, label
 from effekt.errors import DataError, DesignError, EffektError
 from effekt.protocol import EstimatorTags, Synthetic, get_tags
 from effekt.result import EffectResult, EffectTable
 
 __all__ = [
+    "CALCULATOR_CHECKS",
     "CHECKS",
+    "CalculatorCheck",
     "CheckResult",
     "ConformanceError",
+    "check_calculator",
     "check_estimator",
     "parametrize_with_checks",
     "default_simulate",
@@ -111,7 +119,7 @@ class CheckResult:
 
 @dataclass
 class _Context:
-    cls: type
+    cls: Any  # the estimator class under test
     tags: EstimatorTags
     max_examples: int
     coverage_sims: int
@@ -402,6 +410,11 @@ def check_vocabulary(ctx: _Context) -> None:
                     c.check(p.default, name, ctx.name)
                 except DesignError as exc:
                     raise AssertionError(f"the default of {name!r} breaks its own constraint: {exc}") from None
+    for option, tag in (("blocks", "supports_blocks"), ("clusters", "supports_clusters"), ("weights", "supports_weights")):
+        assert (option in params) == getattr(ctx.tags, tag), (
+            f"fit {'takes' if option in params else 'does not take'} {option}= but the tags say "
+            f"{tag}={getattr(ctx.tags, tag)}; the tags drive which checks run, so they must agree"
+        )
     own = getattr(ctx.cls, "options", {}) or {}
     extra = [k for k in own if k not in params]
     assert not extra, f"options= narrows {extra}, which fit() does not take"
@@ -554,6 +567,20 @@ def _one_arm_block(syn: Synthetic) -> tuple[pd.DataFrame, dict[str, Any], str] |
     return data, syn.spec, label(first)
 
 
+def _nan_clusters(syn: Synthetic) -> tuple[pd.DataFrame, dict[str, Any], str] | None:
+    """NaN in the clusters column; data without one get pairs of rows as clusters."""
+    col = _col(syn, "clusters")
+    data = syn.data.copy()
+    spec = dict(syn.spec)
+    if col is None:
+        col = "__cluster__"
+        data[col] = np.arange(len(data)) // 2
+        spec["clusters"] = col
+    data[col] = data[col].astype(float)
+    data.loc[data.index[[1, 4, 7]], col] = np.nan
+    return data, spec, col
+
+
 def _bad_weights(syn: Synthetic) -> tuple[pd.DataFrame, dict[str, Any], str] | None:
     data = syn.data.assign(__w__=1.0)
     data.loc[data.index[[2, 5]], "__w__"] = [-1.0, 0.0]
@@ -579,7 +606,7 @@ CHECKS: dict[str, Callable[[_Context], None]] = {
     "check_bad_nan_blocks": _bad_input("blocks", _with_nan("blocks")),
     "check_bad_one_arm_block": _bad_input("blocks", _one_arm_block),
     "check_bad_weights": _bad_input("weights", _bad_weights),
-    "check_bad_nan_clusters": _bad_input("clusters", _with_nan("clusters")),
+    "check_bad_nan_clusters": _bad_input("clusters", _nan_clusters),
     "check_vocabulary": check_vocabulary,
     "check_bad_options": check_bad_options,
     "check_text_treatment": check_text_treatment,

@@ -85,6 +85,7 @@ __all__ = [
     "Number",
     "Numbers",
     "POWER_ALIASES",
+    "POWER_ALIAS_NOTES",
     "Seed",
     "Term",
     "Text",
@@ -646,7 +647,7 @@ _CORE_TERMS: tuple[Term, ...] = (
         Text(),
         "'none'",
         "Always a string: a bool cannot say which correction.",
-        ("chi2", "g_test", "mcnemar"),
+        ("chi2", "g_test", "mcnemar", "power"),
     ),
     Term("measure", "The effect measure a test reports ('risk_difference', 'risk_ratio', 'odds_ratio').",
          Choice(("risk_difference", "risk_ratio", "odds_ratio"), none_ok=True), "'risk_difference'",
@@ -710,15 +711,27 @@ _CORE_TERMS: tuple[Term, ...] = (
          families=("mediation",)),
 )
 
-# PowerUp! (Dong & Maynard 2013) notation, accepted only as these aliases.
+# PowerUp! (Dong & Maynard 2013) notation, accepted only as these aliases: alias -> canonical name.
+# J and K mean different things in different PowerUp! designs (POWER_ALIAS_NOTES); the name here is
+# the commonest, and the power calculators map each design's J and K to its own name.
 POWER_ALIASES: dict[str, str] = {
     "J": "n_clusters",
-    "K": "n_sites",
+    "K": "n_blocks",
     "P": "allocation",
     "rho2": "icc2",
     "rho3": "icc3",
     "MDES": "d",
+    "g": "n_covariates",
     "n1": "n",
+}
+
+#: What each alias stands for where it depends on the design.
+POWER_ALIAS_NOTES: dict[str, str] = {
+    "J": "n_clusters in cra2 (J = 2 n_clusters counts all clusters); n_blocks in bira2; "
+         "clusters_per_site in bcra3 and cra3",
+    "K": "n_blocks in bcra3; n_sites in cra3 (K = 2 n_sites counts all sites)",
+    "P": "the share treated (allocation), not statsmodels' ratio",
+    "n1": "the control arm's size (arm 1) in the two-arm calculators",
 }
 
 _POWER_TERMS: tuple[Term, ...] = (
@@ -726,7 +739,7 @@ _POWER_TERMS: tuple[Term, ...] = (
          Number(low=0, low_open=True, none_ok=True), "solved for when left out", families=("power",)),
     Term("n_total", "Individuals in all arms together.", Number(low=0, low_open=True, none_ok=True),
          "solved for when left out", families=("power",)),
-    Term("n2", "Individuals in the second (treated) arm when it is fixed.", Number(low=0, low_open=True, none_ok=True),
+    Term("n2", "The second (treated) arm's size when it is fixed: individuals, or clusters in did.", Number(low=0, low_open=True, none_ok=True),
          "None: ratio * n", families=("power",)),
     Term("n_clusters", "Clusters per arm (PowerUp!'s J counts all clusters; see POWER_ALIASES).",
          Number(low=0, low_open=True, none_ok=True), "solved for when left out", families=("power",)),
@@ -766,6 +779,62 @@ _POWER_TERMS: tuple[Term, ...] = (
          Number(low=0, high=1, high_open=True, none_ok=True), "0", families=("power",)),
     Term("r", "The correlation to detect.", Number(low=-1, high=1, low_open=True, high_open=True, none_ok=True),
          families=("power",)),
+    Term("n_blocks", "Blocks (sites) within which individuals or clusters are randomised, in total.",
+         Number(low=0, low_open=True, none_ok=True), "solved for when left out", families=("power",)),
+    Term("block_size", "Individuals per block, both arms together.", Number(low=0, low_open=True, none_ok=True),
+         families=("power",)),
+    Term("clusters_per_site", "Clusters (level-2 units) in each site or block (PowerUp!'s J at level 3).",
+         Number(low=0, low_open=True, none_ok=True), families=("power",)),
+    Term("n_covariates", "Number of covariates in the analysis (at the top level in multilevel designs).",
+         Number(low=0, none_ok=True), "0", families=("power",)),
+    Term("r21", "Share of the level-1 (individual) variance explained by covariates.",
+         Number(low=0, high=1, high_open=True, none_ok=True), "0", families=("power",)),
+    Term("r22", "Share of the level-2 (cluster) variance explained by covariates.",
+         Number(low=0, high=1, high_open=True, none_ok=True), "0", families=("power",)),
+    Term("r23", "Share of the level-3 (site) variance explained by covariates.",
+         Number(low=0, high=1, high_open=True, none_ok=True), "0", families=("power",)),
+    Term("r2t2", "Share of the variance of the effect across level-2 blocks explained by covariates.",
+         Number(low=0, high=1, high_open=True, none_ok=True), "0", families=("power",)),
+    Term("r2t3", "Share of the variance of the effect across level-3 blocks explained by covariates.",
+         Number(low=0, high=1, high_open=True, none_ok=True), "0", families=("power",)),
+    Term("omega2", "Variance of the effect across level-2 blocks, over the level-2 outcome variance.",
+         Number(low=0, none_ok=True), "0", families=("power",)),
+    Term("omega3", "Variance of the effect across level-3 blocks, over the level-3 outcome variance.",
+         Number(low=0, none_ok=True), "0", families=("power",)),
+    Term("block_effects", "Blocks' effects in a blocked multilevel design: 'random', 'fixed' or 'constant'.",
+         Choice(("random", "fixed", "constant")), "'random'", families=("power",)),
+    Term("cv", "Coefficient of variation of the cluster sizes.", Number(low=0, none_ok=True), "0",
+         families=("power",)),
+    Term("p0", "Baseline share of a binary outcome (gives its SD, sqrt(p0 (1 - p0))).",
+         Number(low=0, high=1, low_open=True, high_open=True, none_ok=True), "None", families=("power",)),
+    Term("p10", "Share of pairs whose treated member alone has the outcome (discordant, 1-0).",
+         Number(low=0, high=1, low_open=True, high_open=True, none_ok=True), families=("power",)),
+    Term("p01", "Share of pairs whose control member alone has the outcome (discordant, 0-1).",
+         Number(low=0, high=1, low_open=True, high_open=True, none_ok=True), families=("power",)),
+    Term("periods_before", "Periods observed before the programme starts.", Number(low=1, none_ok=True), "1",
+         "Named apart from post, the after-period indicator column of the DiD estimators.", ("power",)),
+    Term("periods_after", "Periods observed after the programme starts.", Number(low=1, none_ok=True), "1",
+         families=("power",)),
+    Term("hazard", "The control arm's hazard (events per unit of time), exponential survival.",
+         Number(low=0, low_open=True, none_ok=True), "None: from median", families=("power",)),
+    Term("median", "The control arm's median survival time (instead of hazard).",
+         Number(low=0, low_open=True, none_ok=True), "None", families=("power",)),
+    Term("follow_up", "Follow-up after accrual ends (time units of hazard).", Number(low=0, none_ok=True),
+         families=("power",)),
+    Term("accrual", "Length of the (uniform) accrual period.", Number(low=0, none_ok=True), "0",
+         families=("power",)),
+    Term("dropout", "Hazard of loss to follow-up.", Number(low=0, none_ok=True), "0", families=("power",)),
+    Term("competing", "Hazard of a competing exit that ends follow-up.", Number(low=0, none_ok=True), "0",
+         families=("power",)),
+    Term("strata_weights", "Shares of the sample in each stratum.", Numbers(Number(low=0), none_ok=True),
+         "None: one stratum", families=("power",)),
+    Term("strata_hazards", "The control arm's hazard in each stratum.", Numbers(Number(low=0, low_open=True),
+         none_ok=True), "None: one stratum", families=("power",)),
+    Term("generate", "A function rng -> DataFrame or effekt.Synthetic drawing one simulated data set.",
+         Anything(), "required", families=("simulation",)),
+    Term("n_jobs", "Parallel workers (joblib).", Number(low=1, integer=True), "1", families=("simulation",)),
+    Term("progress", "Show a progress bar.", Flag(none_ok=True), "None: when run from a terminal outside CI",
+         families=("simulation",)),
 )
 
 # power inputs may be grids: each quantity is a number or an array of numbers
@@ -838,15 +907,21 @@ class _Book:
     terms: dict[str, Term] | None = None
     codes: dict[tuple[str, str], Code] | None = None
     errors: list[str] = field(default_factory=list)
+    core: dict[str, Term] = field(default_factory=dict)
 
 
-_BOOK = _Book()
+_BOOK = _Book(core={t.name: t for t in _CORE_TERMS + _POWER_TERMS})
+
+
+def _core_term(name: str) -> Term | None:
+    """A core term without reading the plugins' vocabularies (which imports the plugins)."""
+    return _BOOK.core.get(name)
 
 
 def _load() -> _Book:
     if _BOOK.terms is not None:
         return _BOOK
-    found: dict[str, Term] = {t.name: t for t in _CORE_TERMS + _POWER_TERMS}
+    found: dict[str, Term] = dict(_BOOK.core)
     codes: dict[tuple[str, str], Code] = {(c.field, c.code): c for c in _BUILTIN_CODES}
     errors: list[str] = []
     from importlib import metadata
@@ -897,6 +972,9 @@ def term(name: str) -> Term:
     >>> term("alpha").default
     '0.05'
     """
+    core = _core_term(name)
+    if core is not None:
+        return core
     book = _load()
     assert book.terms is not None
     if name not in book.terms:
@@ -949,6 +1027,9 @@ def constraint_for(owner: Any, option: str) -> Constraint | None:
     own = getattr(owner, "options", None)
     if isinstance(own, Mapping) and option in own:
         return own[option]  # type: ignore[no-any-return]
+    core = _core_term(option)
+    if core is not None:
+        return core.constraint
     book = _load()
     assert book.terms is not None
     t = book.terms.get(option)
@@ -1056,8 +1137,8 @@ def markdown() -> str:
                 f"| {_cell(', '.join(t.families))} | {t.source} |"
             )
         lines.append("")
-    lines += ["## PowerUp! aliases", "", "| alias | canonical name |", "|---|---|"]
-    lines += [f"| `{a}` | `{c}` |" for a, c in POWER_ALIASES.items()]
+    lines += ["## PowerUp! aliases", "", "| alias | canonical name | note |", "|---|---|---|"]
+    lines += [f"| `{a}` | `{c}` | {_cell(POWER_ALIAS_NOTES.get(a, ''))} |" for a, c in POWER_ALIASES.items()]
     lines.append("")
     for field_, title in (("estimand", "Estimands"), ("design", "Designs")):
         lines += [f"## {title}", "", f"The values of a result's `{field_}` field, and how they are displayed.", "",
@@ -1070,4 +1151,8 @@ def markdown() -> str:
 
 
 if __name__ == "__main__":  # pragma: no cover - exercised through the docs test
-    print(markdown(), end="")
+    # run as a script this file is a second module, __main__; the plugins' terms are instances of
+    # effekt.vocabulary's classes, so the page is written by that module
+    from effekt import vocabulary as _vocabulary
+
+    print(_vocabulary.markdown(), end="")

@@ -11,7 +11,7 @@ import pytest
 import effekt as ef
 from effekt_did.callaway_santanna import simulate_staggered
 
-SPEC = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "first_treat"}
+SPEC = {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated"}
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +27,7 @@ def cs(df, **kw):
 
 
 def _ours(tab):
-    return {(r["group"], r["time"]): (r["att"], r["std.error"]) for r in tab.extra["att_gt"]}
+    return {(r["group"], r["period"]): (r["att"], r["std.error"]) for r in tab.extra["att_gt"]}
 
 
 @pytest.mark.parametrize("control_group", ["nevertreated", "notyettreated"])
@@ -36,13 +36,13 @@ def test_att_gt_matches_csdid_with_covariates(staggered, method, control_group):
     att_mod = pytest.importorskip("csdid.att_gt")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = att_mod.ATTgt(yname="y", gname="first_treat", idname="unit", tname="time", xformla="y~x",
+        m = att_mod.ATTgt(yname="y", gname="first_treated", idname="unit", tname="period", xformla="y~x",
                           data=staggered, control_group=control_group, est_method=method)
         m.fit(est_method=method, bstrap=False)
     ref_att = np.asarray(m.results["att"], float)
     ref_se = np.asarray(m.results["se"], float)
     ref_keys = list(zip(np.asarray(m.results["group"], float), np.asarray(m.results["year"], float)))
-    res = cs(staggered, covariates=["x"], est_method=method, control_group=control_group, aggregate="none")
+    res = cs(staggered, covariates=["x"], est_method=method, control_group=control_group, aggregation="none")
     ours = _ours(res)
     got = np.array([ours[k][0] for k in ref_keys])
     got_se = np.array([ours[k][1] for k in ref_keys])
@@ -56,20 +56,20 @@ def test_att_gt_and_aggregations_match_diff_diff(staggered, control_group):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = dd.CallawaySantAnna(estimation_method="reg", control_group=control_group).fit(
-            staggered, outcome="y", unit="unit", time="time", first_treat="first_treat", aggregate="all")
+            staggered, outcome="y", unit="unit", time="period", first_treat="first_treated", aggregate="all")
     cg = control_group.replace("_", "")
-    ours = _ours(cs(staggered, control_group=cg, aggregate="none"))
+    ours = _ours(cs(staggered, control_group=cg, aggregation="none"))
     for (g, t), v in fit.group_time_effects.items():
         assert ours[(float(g), float(t))][0] == pytest.approx(v["effect"], abs=1e-8)
         assert ours[(float(g), float(t))][1] == pytest.approx(v["se"], rel=1e-7)
     simple = cs(staggered, control_group=cg)
     assert simple.estimate == pytest.approx(fit.overall_att, abs=1e-8)
     assert simple.std_error == pytest.approx(fit.overall_se, rel=1e-7)
-    dyn = cs(staggered, control_group=cg, aggregate="dynamic")
+    dyn = cs(staggered, control_group=cg, aggregation="dynamic")
     for e, v in fit.event_study_effects.items():
         assert dyn[f"e={int(e)}"].estimate == pytest.approx(v["effect"], abs=1e-8)
         assert dyn[f"e={int(e)}"].std_error == pytest.approx(v["se"], rel=1e-7)
-    grp = cs(staggered, control_group=cg, aggregate="group")
+    grp = cs(staggered, control_group=cg, aggregation="group")
     for g, v in fit.group_effects.items():
         assert grp[f"g={float(g)}"].estimate == pytest.approx(v["effect"], abs=1e-8)
         assert grp[f"g={float(g)}"].std_error == pytest.approx(v["se"], rel=1e-7)
@@ -81,10 +81,10 @@ def test_unit_weights_match_csdid(staggered):
     df = staggered.assign(w=w[staggered.unit])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = att_mod.ATTgt(yname="y", gname="first_treat", idname="unit", tname="time", xformla="y~x", data=df,
+        m = att_mod.ATTgt(yname="y", gname="first_treated", idname="unit", tname="period", xformla="y~x", data=df,
                           control_group="nevertreated", est_method="dr", weights_name="w")
         m.fit(est_method="dr", bstrap=False)
-    ours = _ours(cs(df, covariates=["x"], weights="w", aggregate="none"))
+    ours = _ours(cs(df, covariates=["x"], weights="w", aggregation="none"))
     keys = zip(np.asarray(m.results["group"], float), np.asarray(m.results["year"], float))
     for k, a, s in zip(keys, m.results["att"], m.results["se"]):
         assert ours[k][0] == pytest.approx(a, abs=1e-8)
@@ -101,8 +101,8 @@ def test_base_period_and_anticipation_match_diff_diff(staggered, kw, dd_kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = dd.CallawaySantAnna(estimation_method="reg", **dd_kw).fit(
-            staggered, outcome="y", unit="unit", time="time", first_treat="first_treat")
-    ours = _ours(cs(staggered, aggregate="none", **kw))
+            staggered, outcome="y", unit="unit", time="period", first_treat="first_treated")
+    ours = _ours(cs(staggered, aggregation="none", **kw))
     assert len(ours) == len(fit.group_time_effects)
     for (g, t), v in fit.group_time_effects.items():
         assert ours[(float(g), float(t))][0] == pytest.approx(v["effect"], abs=1e-8)
@@ -121,15 +121,15 @@ def test_aggregations_match_csdid_with_two_year_periods(agg):
     att_mod = pytest.importorskip("csdid.att_gt")
     df = simulate_staggered(np.random.default_rng(0), n_units=600, n_times=6, cohorts=(3, 5), effect=1.0,
                             dynamic=0.3)
-    df = df.assign(time=df.time * 2 + 2000, first_treat=np.where(df.first_treat > 0, df.first_treat * 2 + 2000, 0))
+    df = df.assign(period=df.period * 2 + 2000, first_treated=np.where(df.first_treated > 0, df.first_treated * 2 + 2000, 0))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = att_mod.ATTgt(yname="y", gname="first_treat", idname="unit", tname="time", data=df,
+        m = att_mod.ATTgt(yname="y", gname="first_treated", idname="unit", tname="period", data=df,
                           control_group="nevertreated", est_method="reg")
         m.fit(est_method="reg", bstrap=False)
         m.aggte(typec=agg, bstrap=False)
     ref = m.atte
-    res = cs(df, aggregate=agg)
+    res = cs(df, aggregation=agg)
     overall = res if agg == "simple" else res[0]
     assert overall.estimate == pytest.approx(ref["overall_att"], abs=1e-8)
     assert overall.std_error == pytest.approx(ref["overall_se"], rel=1e-7)
@@ -149,30 +149,30 @@ def test_without_covariates_methods_coincide(staggered):
 
 def test_att_gt_is_difference_of_mean_changes(staggered):
     # oracle by hand: ATT(3, 4) = mean change 2->4 of cohort 3 minus that of the never treated
-    wide = staggered.pivot(index="unit", columns="time", values="y")
-    g = staggered.groupby("unit").first_treat.first()
+    wide = staggered.pivot(index="unit", columns="period", values="y")
+    g = staggered.groupby("unit").first_treated.first()
     d = wide[4] - wide[2]
     ref = d[g == 3].mean() - d[g == 0].mean()
-    ours = _ours(cs(staggered, aggregate="none"))
+    ours = _ours(cs(staggered, aggregation="none"))
     assert ours[(3.0, 4.0)][0] == pytest.approx(ref, rel=1e-12)
 
 
 def test_calendar_and_group_overall(staggered):
-    cal = cs(staggered, aggregate="calendar")
+    cal = cs(staggered, aggregation="calendar")
     assert cal.terms[0] == "overall"
     assert cal[0].estimate == pytest.approx(np.mean([r.estimate for r in cal.rows[1:]]), rel=1e-12)
 
 
 def test_multiplier_bootstrap_uniform_band(staggered):
-    tab = cs(staggered, aggregate="dynamic", sims=999, seed=5)
+    tab = cs(staggered, aggregation="dynamic", sims=999, seed=5)
     crit = tab.extra["uniform_crit"]
     assert 1.96 < crit < 4.0  # a uniform band is wider than the pointwise one
-    analytic = cs(staggered, aggregate="dynamic")
+    analytic = cs(staggered, aggregation="dynamic")
     for b, a in zip(tab.rows, analytic.rows):
         assert b.std_error == pytest.approx(a.std_error, rel=0.15)  # IQR-based SE vs analytic
         lo, hi = b.extra["uniform_conf_int"]
         assert lo < b.conf_int[0] and hi > b.conf_int[1]
-    again = cs(staggered, aggregate="dynamic", sims=999, seed=5)
+    again = cs(staggered, aggregation="dynamic", sims=999, seed=5)
     assert again.extra["uniform_crit"] == crit
 
 
@@ -195,7 +195,7 @@ def test_row_order_and_shift(staggered):
 
 def test_first_period_cohort_dropped_with_warning(staggered):
     df = staggered.copy()
-    df.loc[df.unit == 0, "first_treat"] = 1
+    df.loc[df.unit == 0, "first_treated"] = 1
     res = cs(df)
     assert any("first period" in w for w in res.warnings)
 
@@ -207,27 +207,27 @@ def test_unbalanced_panel(staggered):
 
 
 def test_first_treated_not_a_period(staggered):
-    df = staggered.astype({"first_treat": float})
-    df.loc[df.unit == 0, "first_treat"] = 2.5
+    df = staggered.astype({"first_treated": float})
+    df.loc[df.unit == 0, "first_treated"] = 2.5
     with pytest.raises(ef.DataError, match="not periods of the data"):
         cs(df)
 
 
 def test_no_never_treated(staggered):
-    df = staggered[staggered.first_treat > 0]
+    df = staggered[staggered.first_treated > 0]
     with pytest.raises(ef.DesignError, match="notyettreated"):
         cs(df)
 
 
 def test_cohort_varies_within_unit(staggered):
     df = staggered.copy()
-    df.loc[df.index[0], "first_treat"] = 5 if df.loc[df.index[0], "first_treat"] != 5 else 3
+    df.loc[df.index[0], "first_treated"] = 5 if df.loc[df.index[0], "first_treated"] != 5 else 3
     with pytest.raises(ef.DataError, match="constant within each unit"):
         cs(df)
 
 
 def test_indicator_instead_of_first_period(staggered):
-    df = staggered.assign(first_treat=(staggered.first_treat > 0).astype(int))
+    df = staggered.assign(first_treated=(staggered.first_treated > 0).astype(int))
     with pytest.raises(ef.DataError, match="0/1 treatment indicator"):
         cs(df)
 

@@ -17,7 +17,7 @@ import effekt as ef  # noqa: E402
 from effekt_did.callaway_santanna import simulate_staggered  # noqa: E402
 from effekt_did.per_unit import PerUnitEffects  # noqa: E402
 
-ES = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "first_treat"}
+ES = {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated"}
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +37,12 @@ def es(df, **kw):
 def test_event_study_matches_pyfixest(one_start, covariates):
     pf = pytest.importorskip("pyfixest")
     # never-treated units carry the reference event time, so all their indicators are 0
-    df = one_start.assign(rel=np.where(one_start.first_treat > 0, one_start.time - one_start.first_treat, -1),
+    df = one_start.assign(rel=np.where(one_start.first_treated > 0, one_start.period - one_start.first_treated, -1),
                           z=np.random.default_rng(3).normal(size=len(one_start)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rhs = "i(rel, ref=-1)" + (" + z" if covariates else "")
-        m = pf.feols(f"y ~ {rhs} | unit + time", data=df, vcov={"CRV1": "unit"})
+        m = pf.feols(f"y ~ {rhs} | unit + period", data=df, vcov={"CRV1": "unit"})
     tab = es(df, se_type="CR1", covariates=covariates)
     coefs, ses = m.coef(), m.se()
     coefs, ses = coefs[[n for n in coefs.index if n != "z"]], ses[[n for n in ses.index if n != "z"]]
@@ -72,15 +72,15 @@ def test_event_study_reference_row_and_plot(one_start):
 
 def test_event_study_binning(one_start):
     tab = es(one_start, leads=2, lags=1)
-    assert tab.terms == ["e=-2", "e=-1", "e=0", "e=1"]
+    assert tab.terms == ["e=-2", "e=-1", "e=0", "e=1", "post"]
     assert tab["e=1"].extra["binned"] and tab["e=-2"].extra["binned"]
 
 
 def test_event_study_single_period_equals_2x2(one_start):
     # with leads=1, lags=0 on periods 3 and 4 only, the one coefficient is the 2x2 DiD of means
-    two = one_start[one_start.time.isin([3, 4])]
+    two = one_start[one_start.period.isin([3, 4])]
     tab = es(two)
-    g = two.assign(tr=(two.first_treat > 0).astype(int), post=(two.time == 4).astype(int))
+    g = two.assign(tr=(two.first_treated > 0).astype(int), post=(two.period == 4).astype(int))
     ref = ef.estimate("did_2x2", data=g, outcome="y", treatment="tr", post="post", unit="unit")
     assert tab["e=0"].estimate == pytest.approx(ref.estimate, rel=1e-10)
 
@@ -92,12 +92,12 @@ def test_event_study_bad_reference(one_start):
 
 def test_event_study_indicator_instead_of_first_period(one_start):
     with pytest.raises(ef.DataError, match="first treated period"):
-        es(one_start.assign(first_treat=(one_start.first_treat > 0).astype(int)))
+        es(one_start.assign(first_treated=(one_start.first_treated > 0).astype(int)))
 
 
 def test_event_study_needs_never_treated(one_start):
     with pytest.raises(ef.EstimationError, match="never-treated"):
-        es(one_start[one_start.first_treat > 0])
+        es(one_start[one_start.first_treated > 0])
 
 
 # -- per-unit effects --------------------------------------------------------------------------

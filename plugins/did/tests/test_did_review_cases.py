@@ -34,9 +34,9 @@ def test_event_study_refuses_a_first_treated_period_not_in_the_data():
     from effekt_did.callaway_santanna import simulate_staggered
 
     st = simulate_staggered(np.random.default_rng(3), n_units=200, n_times=6, cohorts=(3, 4, 5), effect=1.0)
-    bad = st.assign(first_treat=st.first_treat.where(st.index > 5, -1))
+    bad = st.assign(first_treated=st.first_treated.where(st.index > 5, -1))
     with pytest.raises(ef.DataError, match=r"hold \[-1.0\], which are not periods of the data"):
-        ef.estimate("event_study", data=bad, outcome="y", unit="unit", time="time", treatment="first_treat")
+        ef.estimate("event_study", data=bad, outcome="y", unit="unit", period="period", first_treated="first_treated")
 
 
 @pytest.mark.parametrize("relabel", ["biennial", "year_week"])
@@ -53,8 +53,8 @@ def test_event_study_counts_event_time_in_periods(relabel):
         mapping = {t: 2010 + 2 * t for t in range(1, 7)}
     else:
         mapping = dict(zip(range(1, 7), [202450, 202451, 202452, 202501, 202502, 202503]))
-    other = st.assign(time=st.time.map(mapping), first_treat=st.first_treat.map(lambda g: mapping.get(g, 0)))
-    spec = dict(outcome="y", unit="unit", time="time", treatment="first_treat")
+    other = st.assign(period=st.period.map(mapping), first_treated=st.first_treated.map(lambda g: mapping.get(g, 0)))
+    spec = dict(outcome="y", unit="unit", period="period", first_treated="first_treated")
     base = ef.estimate("event_study", data=st, **spec)
     moved = ef.estimate("event_study", data=other, **spec)
     assert base.terms == moved.terms

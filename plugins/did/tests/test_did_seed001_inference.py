@@ -60,10 +60,10 @@ def test_few_cluster_tools_agree_on_one_evaluation():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cr2 = ef.estimate("did_2x2", data=df, outcome="y", treatment="treated", post="post", unit="centre")
-        wcb = ef.estimate("wild_cluster_bootstrap", data=df, outcome="y", unit="centre", time="post",
-                          treatment="treated", post="post", model="did_2x2", sims=1999, seed=1)
-        ri = ef.estimate("wild_cluster_bootstrap", data=df, outcome="y", unit="centre", time="post",
-                         treatment="treated", post="post", model="did_2x2", inference="randomization",
+        wcb = ef.estimate("wild_cluster_bootstrap", data=df, outcome="y", unit="centre", period="post",
+                          treatment="treated", post="post", estimator="did_2x2", sims=1999, seed=1)
+        ri = ef.estimate("wild_cluster_bootstrap", data=df, outcome="y", unit="centre", period="post",
+                         treatment="treated", post="post", estimator="did_2x2", inference="randomisation",
                          sims=999, seed=1)
     assert wcb.estimate == pytest.approx(cr2.estimate, rel=1e-12)
     assert ri.estimate == pytest.approx(cr2.estimate, rel=1e-12)

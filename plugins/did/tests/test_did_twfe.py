@@ -14,7 +14,7 @@ import effekt as ef
 from effekt.sandwich import robust_ols
 from effekt_did.twfe import simulate_panel
 
-SPEC = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "treated", "post": "post"}
+SPEC = {"outcome": "y", "unit": "unit", "period": "period", "treatment": "treated", "post": "post"}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def test_cr1_matches_pyfixest(panel):
     # pyfixest CRV1 with its default ssc: k_adj (N-1)/(N-K) with K = coefficients + fixed effects not
     # nested in the clusters (fixest's convention), and G/(G-1)
     pf = pytest.importorskip("pyfixest")
-    m = pf.feols("y ~ D + x | unit + time", data=panel, vcov={"CRV1": "unit"})
+    m = pf.feols("y ~ D + x | unit + period", data=panel, vcov={"CRV1": "unit"})
     res = fit(panel, covariates=["x"], se_type="CR1")
     assert res.estimate == pytest.approx(m.coef()["D"], rel=1e-10)
     assert res.std_error == pytest.approx(m.se()["D"], rel=1e-10)
@@ -47,7 +47,7 @@ def test_cr1_matches_pyfixest(panel):
 
 def test_cr1_weights_match_pyfixest(panel):
     pf = pytest.importorskip("pyfixest")
-    m = pf.feols("y ~ D + x | unit + time", data=panel, vcov={"CRV1": "unit"}, weights="w")
+    m = pf.feols("y ~ D + x | unit + period", data=panel, vcov={"CRV1": "unit"}, weights="w")
     res = fit(panel, covariates=["x"], se_type="CR1", weights="w")
     # weighted demeaning iterates; pyfixest stops its projections at a tolerance of 1e-8
     assert res.estimate == pytest.approx(m.coef()["D"], rel=1e-8)
@@ -59,7 +59,7 @@ def test_cr1_matches_linearmodels(panel):
     # with K counting every absorbed effect (fe_df="all"); its default (both False) scales the CR0
     # meat by N/(N-K) instead.
     lm = pytest.importorskip("linearmodels")
-    p = panel.set_index(["unit", "time"])
+    p = panel.set_index(["unit", "period"])
     mod = lm.PanelOLS(p.y, p[["D", "x"]], entity_effects=True, time_effects=True)
     deb = mod.fit(cov_type="clustered", cluster_entity=True, debiased=True, group_debias=True)
     res = fit(panel, covariates=["x"], se_type="CR1", fe_df="all")
@@ -79,7 +79,7 @@ def test_cr2_equals_full_dummy_regression(panel, cluster_col, weights):
     df = panel.assign(pair=panel.unit // 2)
     res = fit(df, covariates=["x"], clusters=cluster_col, weights=weights)
     U = pd.get_dummies(df.unit, dtype=float).to_numpy()
-    T = pd.get_dummies(df.time, dtype=float).to_numpy()[:, 1:]
+    T = pd.get_dummies(df.period, dtype=float).to_numpy()[:, 1:]
     X = np.column_stack([df.D.to_numpy(float), df.x, U, T])
     cl = df[cluster_col or "unit"].to_numpy()
     w = None if weights is None else df[weights].to_numpy()
@@ -93,17 +93,17 @@ def test_cr2_equals_full_dummy_regression(panel, cluster_col, weights):
 def test_repeated_cross_sections_need_explicit_aggregation():
     rng = np.random.default_rng(7)
     n = 2000
-    df = pd.DataFrame({"unit": rng.integers(0, 20, n), "time": rng.integers(0, 4, n)})
+    df = pd.DataFrame({"unit": rng.integers(0, 20, n), "period": rng.integers(0, 4, n)})
     df["treated"] = (df.unit < 8).astype(int)
-    df["post"] = (df.time >= 2).astype(int)
+    df["post"] = (df.period >= 2).astype(int)
     df["y"] = rng.normal(size=n) + 0.5 * df.treated * df.post
     with pytest.raises(ef.DesignError, match="aggregation='citizen'"):
         fit(df)
     cit = fit(df, aggregation="citizen")
     clu = fit(df, aggregation="cluster")
-    assert cit.design == "repeated cross-sections"
+    assert cit.design == "repeated_cross_section"
     # cluster-weighted = TWFE on the unit-period cell means, each cell weight 1
-    cells = df.groupby(["unit", "time"], as_index=False).agg(y=("y", "mean"), treated=("treated", "first"),
+    cells = df.groupby(["unit", "period"], as_index=False).agg(y=("y", "mean"), treated=("treated", "first"),
                                                             post=("post", "first"))
     ref = fit(cells)
     assert clu.estimate == pytest.approx(ref.estimate, rel=1e-9)
@@ -114,13 +114,13 @@ def test_repeated_cross_sections_cr2_equals_full_dummy_regression():
     # citizens in unequal numbers per centre and period: cluster blocks of many sizes
     rng = np.random.default_rng(17)
     n = 1500
-    df = pd.DataFrame({"unit": rng.integers(0, 25, n), "time": rng.integers(0, 3, n)})
+    df = pd.DataFrame({"unit": rng.integers(0, 25, n), "period": rng.integers(0, 3, n)})
     df["treated"] = (df.unit < 9).astype(int)
-    df["post"] = (df.time >= 1).astype(int)
+    df["post"] = (df.period >= 1).astype(int)
     df["y"] = rng.normal(size=25)[df.unit] + rng.normal(size=n) + 0.3 * df.treated * df.post
     res = fit(df, aggregation="citizen")
     U = pd.get_dummies(df.unit, dtype=float).to_numpy()
-    T = pd.get_dummies(df.time, dtype=float).to_numpy()[:, 1:]
+    T = pd.get_dummies(df.period, dtype=float).to_numpy()[:, 1:]
     X = np.column_stack([(df.treated * df.post).to_numpy(float), U, T])
     ref = robust_ols(X, df.y.to_numpy(), se_type="CR2", clusters=df.unit.to_numpy(), df_coefs=[0])
     assert res.estimate == pytest.approx(ref.coef[0], rel=1e-10)

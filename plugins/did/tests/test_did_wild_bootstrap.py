@@ -14,7 +14,7 @@ from effekt.data import check_seed
 from effekt_did.twfe import simulate_panel
 from effekt_did.wild_bootstrap import wild_weights
 
-SPEC = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "treated", "post": "post"}
+SPEC = {"outcome": "y", "unit": "unit", "period": "period", "treatment": "treated", "post": "post"}
 B = 9999
 
 
@@ -43,7 +43,7 @@ def _dummy_design(df: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
     for c in covariates:
         X[c] = df[c].to_numpy()
     X = pd.concat([X, pd.get_dummies(df.unit, prefix="u", dtype=float),
-                   pd.get_dummies(df.time, prefix="t", dtype=float).iloc[:, 1:]], axis=1)
+                   pd.get_dummies(df.period, prefix="t", dtype=float).iloc[:, 1:]], axis=1)
     return X.reset_index(drop=True)
 
 
@@ -94,18 +94,20 @@ def test_draws_equal_the_full_dummy_bootstrap(restricted, weights):
         fit = X @ b_hat
     u = y - fit
     t_b = np.array([t_stat(fit + u * V[g, j], 0.0 if restricted else b_hat[0])[0] for j in range(draws)])
-    # ties (a draw of all +1 reproduces the data) count as at least as extreme
-    assert res.p_value == pytest.approx(np.mean(np.abs(t_b) >= abs(t_obs) * (1 - 1e-9)), abs=1e-12)
+    # ties (a draw of all +1 reproduces the data) count as at least as extreme; the observed
+    # statistic counts among the draws, so p = (1 + extreme) / (1 + draws) is never 0
+    extreme = int(np.sum(np.abs(t_b) >= abs(t_obs) * (1 - 1e-9)))
+    assert res.p_value == pytest.approx((1 + extreme) / (1 + draws), abs=1e-12)
 
 
 def test_did_2x2_p_value_matches_wildboottest(panel):
     wbt = pytest.importorskip("wildboottest.wildboottest")
     sm = pytest.importorskip("statsmodels.api")
-    two = panel[panel.time.isin([2, 5])]
+    two = panel[panel.period.isin([2, 5])]
     X = pd.DataFrame({"D": two.treated * two.post, "c": 1.0, "t": two.treated, "p": two.post}).astype(float)
     ref = wbt.wildboottest(sm.OLS(two.y.to_numpy(), X), B=B, cluster=two.unit.to_numpy(), param="D", seed=2,
                            show=False)
-    res = wcb(two, model="did_2x2", sims=B, seed=4)
+    res = wcb(two, estimator="did_2x2", sims=B, seed=4)
     p_ref = float(ref["p-value"].iloc[0])
     assert res.extra["t"] == pytest.approx(float(ref["statistic"].iloc[0]), rel=1e-9)
     assert abs(res.p_value - p_ref) < _mc_tol(p_ref)
@@ -132,7 +134,7 @@ def test_warns_with_few_treated_clusters(panel):
         ef.estimate("wild_cluster_bootstrap", data=panel, sims=199, seed=1, **SPEC)
 
 
-def test_randomization_matches_enumeration():
+def test_randomisation_matches_enumeration():
     # 8 clusters, 4 treated: 70 assignments; the exact permutation p-value of the TWFE coefficient
     df = simulate_panel(np.random.default_rng(9), n_units=8, n_times=4, effect=1.5)
     obs = ef.estimate("twfe", data=df, **SPEC).estimate
@@ -141,10 +143,10 @@ def test_randomization_matches_enumeration():
         d = df.assign(treated=df.unit.isin(treated).astype(int))
         stats_.append(ef.estimate("twfe", data=d, **SPEC).estimate)
     exact = np.mean(np.abs(np.array(stats_)) >= abs(obs) - 1e-12)
-    res = wcb(df, inference="randomization", sims=2000, seed=1)
+    res = wcb(df, inference="randomisation", sims=2000, seed=1)
     assert res.estimate == pytest.approx(obs, rel=1e-10)
     assert abs(res.p_value - exact) < 4.5 * np.sqrt(exact * (1 - exact) / 2000) + 1e-3
-    assert res.ci_method == "randomization"
+    assert res.ci_method == "randomisation"
 
 
 # -- bad input ---------------------------------------------------------------------------------
@@ -160,7 +162,7 @@ def test_too_few_draws(panel):
 
 def test_2x2_needs_post(panel):
     with pytest.raises(ef.DesignError, match="needs post"):
-        wcb(panel.assign(D=panel.treated * panel.post), treatment="D", post=None, model="did_2x2")
+        wcb(panel.assign(D=panel.treated * panel.post), treatment="D", post=None, estimator="did_2x2")
 
 
 def test_bad_seed(panel):

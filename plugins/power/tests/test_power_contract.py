@@ -34,7 +34,7 @@ def test_every_calculator_is_registered_by_the_distribution():
 
 # -- bad input --------------------------------------------------------------------------------
 def test_proportion_outside_unit_interval():
-    with pytest.raises(ef.DesignError, match=r"p1 must be a number in \(0, 1\); got 1.2"):
+    with pytest.raises(ef.DesignError, match=r"p1=1.2 is not valid; p1 must be a number in \(0, 1\)"):
         ef.power("two_proportions", p1=1.2, n=100, power=0.8)
 
 
@@ -64,12 +64,12 @@ def test_unknown_parameter_lists_the_accepted_ones():
 
 
 def test_unknown_method_lists_the_choices():
-    with pytest.raises(ef.DesignError, match="method='exact' is not available; use one of 'pooled'"):
+    with pytest.raises(ef.DesignError, match="method='exact' is not valid; method must be one of 'pooled'"):
         ef.power("two_proportions", p1=0.1, p2=0.2, n=50, method="exact")
 
 
 def test_bad_alternative():
-    with pytest.raises(ef.DesignError, match="alternative='bigger' is not understood"):
+    with pytest.raises(ef.DesignError, match="alternative='bigger' is not valid; alternative must be one of 'two-sided', 'greater', 'less'"):
         ef.power("correlation", r=0.3, n=50, alternative="bigger")
 
 
@@ -78,9 +78,21 @@ def test_equal_proportions_have_no_effect():
         ef.power("two_proportions", p1=0.2, p2=0.2, power=0.8)
 
 
-def test_continuity_with_arcsine():
-    with pytest.raises(ef.DesignError, match="continuity=True applies to the 'pooled' and 'unpooled'"):
-        ef.power("two_proportions", p1=0.1, p2=0.2, n=50, method="arcsine", continuity=True)
+def test_yates_correction_with_arcsine():
+    with pytest.raises(ef.DesignError, match="correction='yates' applies to the 'pooled' and 'unpooled'"):
+        ef.power("two_proportions", p1=0.1, p2=0.2, n=50, method="arcsine", correction="yates")
+
+
+@pytest.mark.parametrize("bad", [True, "fleiss", "Yates"])
+def test_correction_is_a_name(bad):
+    # correction is a string everywhere (the vocabulary); a bool cannot say which correction
+    with pytest.raises(ef.DesignError, match=r"correction=.* is not valid; correction must be one of 'none', 'yates'"):
+        ef.power("two_proportions", p1=0.1, p2=0.2, n=50, correction=bad)
+
+
+def test_continuity_is_gone():
+    with pytest.raises(ef.DesignError, match=r"unknown parameter\(s\) 'continuity'"):
+        ef.power("two_proportions", p1=0.1, p2=0.2, n=50, continuity=True)
 
 
 def test_fisher_needs_whole_numbers():
@@ -104,17 +116,17 @@ def test_logrank_needs_an_event_rate():
 
 
 def test_icc_out_of_range():
-    with pytest.raises(ef.DesignError, match=r"icc must be a number in \[0, 1\]; got 1.5"):
+    with pytest.raises(ef.DesignError, match=r"icc=1.5 is not valid; icc must be a number in \[0, 1\)"):
         ef.power("cluster", d=0.3, cluster_size=10, icc=1.5, power=0.8)
 
 
 def test_n_and_n1_together():
-    with pytest.raises(ef.DesignError, match="give n or n1"):
+    with pytest.raises(ef.DesignError, match="n1 is PowerUp!/short notation for n; give one of them, not both"):
         ef.power("two_means", d=0.3, n=10, n1=10)
 
 
 def test_strings_where_numbers_belong():
-    with pytest.raises(ef.DesignError, match="n must be a number or an array of numbers; got 'many'"):
+    with pytest.raises(ef.DesignError, match="n='many' is not valid; n must be a number > 0"):
         ef.power("two_means", d=0.3, n="many")
 
 
@@ -133,8 +145,9 @@ def test_to_dict_is_json_with_grids():
         ("two_proportions", {"p1": 0.1, "n": 100, "power": 0.8}),
         ("two_means", {"d": 0.4, "power": 0.8}),
         ("schoenfeld", {"hr": 1.5, "power": 0.8}),
-        ("cra2", {"rho2": 0.1, "n": 20, "J": 30, "power": 0.8}),
-        ("did", {"delta": 0.3, "n_treated": 10, "n_control": 20, "cluster_size": 30, "icc": 0.05}),
+        ("cra2", {"icc2": 0.1, "cluster_size": 20, "n_clusters": 15, "power": 0.8}),
+        ("cra2", {"rho2": 0.1, "cluster_size": 20, "J": 30, "power": 0.8}),  # PowerUp!'s J counts both arms' clusters
+        ("did", {"effect": 0.3, "n2": 10, "n_clusters": 20, "cluster_size": 30, "icc": 0.05}),
         ("correlation", {"n": [30, 60, 90], "power": 0.8}),
     ],
 )
@@ -246,7 +259,7 @@ def test_simulate_power_bad_generate():
 
 
 def test_simulate_power_bad_sims():
-    with pytest.raises(ef.DesignError, match="sims must be a whole number >= 1; got 0"):
+    with pytest.raises(ef.DesignError, match="sims=0 is not valid; sims must be a whole number >= 1"):
         simulate_power(_WelchT, _two_arm(5, 0.1), sims=0)
 
 
@@ -300,10 +313,10 @@ def test_cli_solves_alpha_when_asked_with_none():
 @pytest.mark.parametrize(
     ("name", "params"),
     [
-        ("two_proportions", {"p1": 0.3, "p2": 0.2, "power": 0.8, "alternative": "larger"}),
-        ("two_means", {"d": -0.3, "power": 0.8, "alternative": "larger"}),
-        ("schoenfeld", {"hr": 0.7, "power": 0.8, "alternative": "larger"}),
-        ("correlation", {"r": 0.3, "power": 0.8, "alternative": "smaller"}),
+        ("two_proportions", {"p1": 0.3, "p2": 0.2, "power": 0.8, "alternative": "greater"}),
+        ("two_means", {"d": -0.3, "power": 0.8, "alternative": "greater"}),
+        ("schoenfeld", {"hr": 0.7, "power": 0.8, "alternative": "greater"}),
+        ("correlation", {"r": 0.3, "power": 0.8, "alternative": "less"}),
     ],
 )
 def test_effect_against_the_one_sided_alternative(name, params):
@@ -319,12 +332,14 @@ def test_effect_against_the_one_sided_alternative(name, params):
         ("freedman", {"hr": 1.5, "power": 0.8}, "events"),
         ("logrank", {"n": 300, "power": 0.8, "hazard": 0.2, "follow_up": 2}, "hr"),
         ("cluster", {"d": 0.3, "cluster_size": 20, "icc": 0.05, "power": 0.8}, "n_clusters"),
-        ("ira", {"n": 200, "power": 0.8}, "d"),
-        ("bira2", {"d": 0.2, "rho2": 0.2, "omega2": 0.1, "n": 20, "power": 0.8}, "J"),
-        ("bcra3", {"d": 0.3, "rho2": 0.1, "rho3": 0.1, "omega3": 0.2, "n": 10, "J": 4, "power": 0.8}, "K"),
-        ("cra3", {"d": 0.3, "rho2": 0.1, "rho3": 0.1, "n": 10, "J": 4, "power": 0.8}, "K"),
-        ("did", {"n_control": 50, "delta": 0.2, "cluster_size": 30, "icc": 0.05, "power": 0.8}, "n_treated"),
-        ("capacity", {"n_treated": 100, "p1": 0.1, "p2": 0.2, "power": 0.8}, "n1"),
+        ("ira", {"n_total": 200, "power": 0.8}, "d"),
+        ("bira2", {"d": 0.2, "icc2": 0.2, "omega2": 0.1, "block_size": 20, "power": 0.8}, "n_blocks"),
+        ("bcra3", {"d": 0.3, "icc2": 0.1, "icc3": 0.1, "omega3": 0.2, "cluster_size": 10, "clusters_per_site": 4,
+                   "power": 0.8}, "n_blocks"),
+        ("cra3", {"d": 0.3, "icc2": 0.1, "icc3": 0.1, "cluster_size": 10, "clusters_per_site": 4, "power": 0.8},
+         "n_sites"),
+        ("did", {"n2": 50, "effect": 0.2, "cluster_size": 30, "icc": 0.05, "power": 0.8}, "n_clusters"),
+        ("capacity", {"n2": 100, "p1": 0.1, "p2": 0.2, "power": 0.8}, "n1"),
         ("two_proportions", {"p1": 0.1, "p2": 0.3, "power": 0.8, "method": "fisher"}, "n1"),
     ],
 )

@@ -9,14 +9,15 @@ from statsmodels.stats.power import NormalIndPower, TTestIndPower, TTestPower
 import effekt as ef
 
 CASES = [(0.5, 30, 1.0), (0.2, 200, 2.0), (0.8, 12, 0.5), (1.3, 7, 3.0)]
-ALTS = ["two-sided", "larger", "smaller"]
+ALTS = ["two-sided", "greater", "less"]
 
 
 @pytest.mark.parametrize(("d", "n", "ratio"), CASES)
 @pytest.mark.parametrize("alternative", ALTS)
 def test_t_power_matches_statsmodels(d, n, ratio, alternative):
-    dd = -d if alternative == "smaller" else d
-    ref = TTestIndPower().power(dd, n, 0.05, ratio=ratio, alternative=alternative)
+    dd = -d if alternative == "less" else d
+    sm_alt = {"greater": "larger", "less": "smaller"}.get(alternative, alternative)  # statsmodels' names
+    ref = TTestIndPower().power(dd, n, 0.05, ratio=ratio, alternative=sm_alt)
     ours = ef.power("two_means", d=dd, n=n, ratio=ratio, alternative=alternative).value
     assert ours == pytest.approx(ref, abs=1e-6)
 
@@ -59,7 +60,7 @@ def test_r2_scales_sample_size_for_z():
 
 def test_r2_with_t_equals_larger_effect_with_fewer_df():
     # d with r2 is the same test as d / sqrt(1 - r2) without it, minus one df per covariate
-    ours = ef.power("two_means", d=0.3, n=50, r2=0.36, covariates=2).value
+    ours = ef.power("two_means", d=0.3, n=50, r2=0.36, n_covariates=2).value
     ref = TTestIndPower().power(0.3 / 0.8, 50, 0.05, df=96)
     assert ours == pytest.approx(ref, abs=1e-6)
 
@@ -84,9 +85,9 @@ def test_round_trip_property(d, n, ratio, method):
 @settings(deadline=None)
 @given(d=st.floats(0.05, 1.5), n=st.floats(5.0, 500.0))
 def test_sign_flip_property(d, n):
-    # a negative effect under "smaller" has the power of the positive one under "larger"
-    a = ef.power("two_means", d=d, n=n, alternative="larger").value
-    b = ef.power("two_means", d=-d, n=n, alternative="smaller").value
+    # a negative effect under "less" has the power of the positive one under "greater"
+    a = ef.power("two_means", d=d, n=n, alternative="greater").value
+    b = ef.power("two_means", d=-d, n=n, alternative="less").value
     assert a == pytest.approx(b, abs=1e-12)
     # two-sided power is symmetric in the sign of d
     assert ef.power("two_means", d=d, n=n).value == pytest.approx(ef.power("two_means", d=-d, n=n).value, abs=1e-12)

@@ -97,6 +97,26 @@ def sse_df(design, q):
     raise AssertionError(design)
 
 
+# PowerUp!'s notation -> effekt's names (and the factor: effekt value = PowerUp! value * factor)
+_NAMES = {
+    "ira": {"n": ("n_total", 1.0)},
+    "bira2": {"J": ("n_blocks", 1.0), "n": ("block_size", 1.0)},
+    "cra2": {"J": ("n_clusters", 0.5), "n": ("cluster_size", 1.0)},
+    "bcra3": {"K": ("n_blocks", 1.0), "J": ("clusters_per_site", 1.0), "n": ("cluster_size", 1.0)},
+    "cra3": {"K": ("n_sites", 0.5), "J": ("clusters_per_site", 1.0), "n": ("cluster_size", 1.0)},
+}
+_COMMON = {"rho2": ("icc2", 1.0), "rho3": ("icc3", 1.0), "g": ("n_covariates", 1.0), "p": ("allocation", 1.0)}
+
+
+def effekt_names(design, q):
+    table = {**_COMMON, **_NAMES[design]}
+    return {table.get(k, (k, 1.0))[0]: v * table.get(k, (k, 1.0))[1] for k, v in q.items()}
+
+
+def name_of(design, symbol):
+    return {**_COMMON, **_NAMES[design]}.get(symbol, (symbol, 1.0))
+
+
 CROSS_CHECKS = [
     ("ira", {"n": 250}, "n"),  # mdes.ira1r1(power=.80, n=250)
     ("bira2", {"rho2": 0.17, "omega2": 0.50, "n": 15, "J": 20}, "J"),  # mdes.bira2r1(...)
@@ -109,8 +129,9 @@ CROSS_CHECKS = [
 @pytest.mark.parametrize(("design", "q", "top"), CROSS_CHECKS)
 def test_powerup_mdes_matches_dong_maynard(design, q, top):
     sse, df = sse_df(design, q)
-    res = ef.power(design, power=0.8, **q)
+    res = ef.power(design, power=0.8, **effekt_names(design, q))
     assert res.solved == "d"
+    assert res.counts == "standardised effect"
     assert res.value == pytest.approx(_mdes(sse, df), rel=1e-10)
     assert res.extra["df"] == df
 
@@ -130,9 +151,11 @@ def test_powerup_mrss_matches_fixed_point(design, q, top):
             break
         x = 0.5 * (x + x_new)
     params = {k: v for k, v in q.items() if k != top}
-    res = ef.power(design, d=es, power=0.8, **params)
-    assert res.solved == top
-    assert res.value == pytest.approx(x, rel=1e-8)
+    res = ef.power(design, d=es, power=0.8, **effekt_names(design, params))
+    name, factor = name_of(design, top)
+    assert res.solved == name
+    assert res.value == pytest.approx(x * factor, rel=1e-8)
+    assert res.counts in ("individuals in total", "blocks in total", "clusters per arm", "sites per arm")
 
 
 @pytest.mark.parametrize(("design", "q", "top"), CROSS_CHECKS)
@@ -142,24 +165,35 @@ def test_powerup_noncentral_power_matches_powerupr_definition(design, q, top):
     es = 0.3
     t1 = stats.t.isf(0.025, df)
     ref = stats.nct.sf(t1, df, es / sse) + stats.nct.cdf(-t1, df, es / sse)
-    got = ef.power(design, d=es, method="noncentral_t", **q).value
+    e = effekt_names(design, q)
+    got = ef.power(design, d=es, method="noncentral_t", **e).value
     assert got == pytest.approx(ref, abs=1e-9)
     # the multiplier method's power is the inverse of its MDES
-    mdes = ef.power(design, power=0.8, **q).value
-    assert ef.power(design, d=mdes, **q).value == pytest.approx(0.8, abs=1e-10)
+    mdes = ef.power(design, power=0.8, **e).value
+    assert ef.power(design, d=mdes, **e).value == pytest.approx(0.8, abs=1e-10)
+
+
+@pytest.mark.parametrize(("design", "q", "top"), CROSS_CHECKS)
+def test_powerup_notation_is_accepted_as_documented_aliases(design, q, top):
+    # J, K, rho2, rho3 (POWER_ALIASES) give the same answer as effekt's names
+    aliased = {k: v for k, v in q.items() if k != "n"}
+    aliased.update({k: v for k, v in effekt_names(design, {"n": q["n"]}).items()})
+    a = ef.power(design, power=0.8, **aliased).value
+    b = ef.power(design, power=0.8, **effekt_names(design, q)).value
+    assert a == pytest.approx(b, rel=1e-12)
 
 
 def test_powerup_covariates_and_r2():
     # CRA2 with covariates: SSE with (1 - r22), (1 - r21); df = J - g - 2 (model 3.1)
     q = {"rho2": 0.2, "n": 20, "J": 40, "r21": 0.5, "r22": 0.6, "g": 1}
     sse = np.sqrt(0.2 * 0.4 / (0.25 * 40) + 0.8 * 0.5 / (0.25 * 40 * 20))
-    assert ef.power("cra2", power=0.8, **q).value == pytest.approx(_mdes(sse, 37), rel=1e-10)
+    assert ef.power("cra2", power=0.8, **effekt_names("cra2", q)).value == pytest.approx(_mdes(sse, 37), rel=1e-10)
     # CRA3 with covariates at every level (model 3.2): df = K - g - 2
     q3 = {"rho2": 0.1, "rho3": 0.15, "n": 20, "J": 4, "K": 50, "r21": 0.4, "r22": 0.5, "r23": 0.7, "g": 2}
     sse3 = np.sqrt(
         0.15 * 0.3 / (0.25 * 50) + 0.1 * 0.5 / (0.25 * 200) + 0.75 * 0.6 / (0.25 * 200 * 20)
     )
-    assert ef.power("cra3", power=0.8, **q3).value == pytest.approx(_mdes(sse3, 46), rel=1e-10)
+    assert ef.power("cra3", power=0.8, **effekt_names("cra3", q3)).value == pytest.approx(_mdes(sse3, 46), rel=1e-10)
 
 
 @pytest.mark.parametrize(
@@ -168,17 +202,17 @@ def test_powerup_covariates_and_r2():
 def test_bira2_fixed_and_constant(block_effects, df):
     # models 2.2 and 2.1: SSE = sqrt(1 / (P(1-P) J n)) with their own df
     sse = np.sqrt(1 / (0.25 * 20 * 15))
-    res = ef.power("bira2", n=15, J=20, power=0.8, block_effects=block_effects)
+    res = ef.power("bira2", block_size=15, n_blocks=20, power=0.8, block_effects=block_effects)
     assert res.value == pytest.approx(_mdes(sse, df), rel=1e-10)
 
 
 def test_bcra3_fixed():
     # model 4.1: SSE = sqrt(rho2/(P(1-P) J K) + (1 - rho2)/(P(1-P) J K n)), df = K (J - 2)
     sse = np.sqrt(0.1 / (0.25 * 44 * 5) + 0.9 / (0.25 * 44 * 5 * 20))
-    res = ef.power("bcra3", rho2=0.1, n=20, J=44, K=5, power=0.8, block_effects="fixed")
+    res = ef.power("bcra3", icc2=0.1, cluster_size=20, clusters_per_site=44, n_blocks=5, power=0.8, block_effects="fixed")
     assert res.value == pytest.approx(_mdes(sse, 5 * 42), rel=1e-10)
 
 
 def test_powerup_too_few_top_units_is_a_design_error():
     with pytest.raises(ef.DesignError, match="degrees of freedom"):
-        ef.power("cra2", rho2=0.1, n=10, J=2, power=0.8)
+        ef.power("cra2", icc2=0.1, cluster_size=10, n_clusters=1, power=0.8)

@@ -36,17 +36,17 @@ def test_seed004_power_for_expected_effect():
 
 
 @pytest.mark.parametrize(
-    ("p2", "method", "continuity", "expected"),
+    ("p2", "method", "correction", "expected"),
     [
-        (0.25, "pooled", False, 99.5),  # section 2.4: 99.5/arm (Fleiss)
-        (0.25, "arcsine", False, 96.3),  # 96.3/arm (arcsine)
-        (0.25, "pooled", True, 112.5),  # 112.5/arm (Fleiss with continuity correction)
-        (0.20, "pooled", False, 199.0),  # "about 199/arm (Fleiss)"
-        (0.20, "pooled", True, 219.0),  # "219/arm with continuity correction"
+        (0.25, "pooled", "none", 99.5),  # section 2.4: 99.5/arm (Fleiss)
+        (0.25, "arcsine", "none", 96.3),  # 96.3/arm (arcsine)
+        (0.25, "pooled", "yates", 112.5),  # 112.5/arm (Fleiss with continuity correction)
+        (0.20, "pooled", "none", 199.0),  # "about 199/arm (Fleiss)"
+        (0.20, "pooled", "yates", 219.0),  # "219/arm with continuity correction"
     ],
 )
-def test_seed004_sample_sizes(p2, method, continuity, expected):
-    res = ef.power("two_proportions", p1=0.10, p2=p2, power=0.80, method=method, continuity=continuity)
+def test_seed004_sample_sizes(p2, method, correction, expected):
+    res = ef.power("two_proportions", p1=0.10, p2=p2, power=0.80, method=method, correction=correction)
     assert res.solved == "n"
     assert res.value == pytest.approx(expected, abs=0.55)
 
@@ -61,7 +61,7 @@ def test_fleiss_continuity_formula_closed_form():
     ) ** 2
     n_cc = n / 4 * (1 + np.sqrt(1 + 2 * (r + 1) / (n * r * abs(p2 - p1)))) ** 2
     res = ef.power(
-        "two_proportions", p1=p1, p2=p2, ratio=r, power=0.8, alpha=0.025, alternative="larger", continuity=True
+        "two_proportions", p1=p1, p2=p2, ratio=r, power=0.8, alpha=0.025, alternative="greater", correction="yates"
     )
     assert res.value == pytest.approx(n_cc, rel=1e-9)
 
@@ -91,12 +91,12 @@ GRID = [(0.10, 0.20, 100, 1.0), (0.30, 0.22, 57, 2.5), (0.05, 0.12, 400, 0.4), (
 
 
 @pytest.mark.parametrize(("p1", "p2", "n", "ratio"), GRID)
-@pytest.mark.parametrize("alternative", ["two-sided", "larger", "smaller"])
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
 def test_pooled_power_matches_statsmodels(p1, p2, n, ratio, alternative):
     ours = ef.power("two_proportions", p1=p1, p2=p2, n=n, ratio=ratio, alternative=alternative).value
     # statsmodels: diff = prop1 - prop2 for sample 1 (nobs1) vs sample 2 (nobs2 = ratio nobs1);
-    # its "larger" means prop1 > prop2, so our arm 2 is its sample 1
-    sm_alt = {"larger": "larger", "smaller": "smaller", "two-sided": "two-sided"}[alternative]
+    # its "greater" means prop1 > prop2, so our arm 2 is its sample 1
+    sm_alt = {"greater": "larger", "less": "smaller", "two-sided": "two-sided"}[alternative]  # statsmodels
     ref = power_proportions_2indep(
         p2 - p1, p1, n * ratio, ratio=1 / ratio, alternative=sm_alt, return_results=False
     )
@@ -147,22 +147,23 @@ def test_solve_round_trip_every_quantity():
 def test_fixed_second_arm_solves_first():
     # n2 fixed at 100, solve n1: the power at the solution is the target
     res = ef.power("two_proportions", p1=0.1, p2=0.22, n2=100, power=0.8)
-    assert res.solved == "n1"
+    assert res.solved == "n"
+    assert res.counts.startswith("individuals in the control arm")
     check = ef.power("two_proportions", p1=0.1, p2=0.22, n1=res.value, n2=100).value
     assert check == pytest.approx(0.8, abs=1e-9)
 
 
 def test_smaller_alternative_solves_below_p1():
-    res = ef.power("two_proportions", p1=0.3, n=200, power=0.8, alternative="smaller")
+    res = ef.power("two_proportions", p1=0.3, n=200, power=0.8, alternative="less")
     assert res.value < 0.3
-    assert ef.power("two_proportions", p1=0.3, p2=res.value, n=200, alternative="smaller").value == pytest.approx(0.8)
+    assert ef.power("two_proportions", p1=0.3, p2=res.value, n=200, alternative="less").value == pytest.approx(0.8)
 
 
 # -- Fisher's exact test ------------------------------------------------------------------------
-@pytest.mark.parametrize("alternative", ["two-sided", "larger", "smaller"])
+@pytest.mark.parametrize("alternative", ["two-sided", "greater", "less"])
 def test_fisher_region_matches_scipy(alternative):
     n1, n2 = 12, 17
-    scipy_alt = {"two-sided": "two-sided", "larger": "less", "smaller": "greater"}[alternative]
+    scipy_alt = {"two-sided": "two-sided", "greater": "less", "less": "greater"}[alternative]
     # table [[x1, n1-x1], [x2, n2-x2]]: arm 2 larger <=> odds ratio below 1 <=> scipy "less"
     expected = np.array(
         [
@@ -209,18 +210,18 @@ def test_fisher_n_is_smallest_reaching_power():
     n1=st.floats(5, 2000),
     n2=st.floats(5, 2000),
     method=st.sampled_from(["pooled", "unpooled", "arcsine"]),
-    continuity=st.booleans(),
+    correction=st.sampled_from(["none", "yates"]),
 )
-def test_swapping_the_arms_changes_nothing_two_sided(p1, p2, n1, n2, method, continuity):
-    if abs(p1 - p2) < 1e-3 or (continuity and method == "arcsine"):
+def test_swapping_the_arms_changes_nothing_two_sided(p1, p2, n1, n2, method, correction):
+    if abs(p1 - p2) < 1e-3 or (correction == "yates" and method == "arcsine"):
         return
-    kw = {"method": method, "continuity": continuity}
+    kw = {"method": method, "correction": correction}
     a = ef.power("two_proportions", p1=p1, p2=p2, n1=n1, n2=n2, **kw).value
     b = ef.power("two_proportions", p1=p2, p2=p1, n1=n2, n2=n1, **kw).value
     assert a == pytest.approx(b, abs=1e-12)
     # the one-sided tests mirror each other
-    c = ef.power("two_proportions", p1=p1, p2=p2, n1=n1, n2=n2, alternative="larger", **kw).value
-    d = ef.power("two_proportions", p1=p2, p2=p1, n1=n2, n2=n1, alternative="smaller", **kw).value
+    c = ef.power("two_proportions", p1=p1, p2=p2, n1=n1, n2=n2, alternative="greater", **kw).value
+    d = ef.power("two_proportions", p1=p2, p2=p1, n1=n2, n2=n1, alternative="less", **kw).value
     assert c == pytest.approx(d, abs=1e-12)
 
 

@@ -28,7 +28,7 @@ def test_seed004_minimal_detectable_hr():
 def test_schoenfeld_closed_form_unequal_allocation():
     # Schoenfeld (1983): D = (z_a + z_b)^2 / (p1 p2 log(hr)^2), one-sided alpha/2 (no far region)
     d = Z**2 / (1 / 3 * 2 / 3 * np.log(0.7) ** 2)
-    res = ef.power("schoenfeld", hr=0.7, power=0.8, ratio=2, alternative="smaller", alpha=0.025)
+    res = ef.power("schoenfeld", hr=0.7, power=0.8, ratio=2, alternative="less", alpha=0.025)
     assert res.value == pytest.approx(d, rel=1e-12)
     # two-sided: the far rejection region changes D only in the sixth digit
     assert ef.power("schoenfeld", hr=0.7, power=0.8, ratio=2).value == pytest.approx(d, rel=1e-5)
@@ -38,7 +38,7 @@ def test_schoenfeld_closed_form_unequal_allocation():
 def test_freedman_closed_form(hr, r):
     # Freedman (1982): D = (z_a + z_b)^2 (1 + r hr)^2 / (r (1 - hr)^2)
     d = Z**2 * (1 + r * hr) ** 2 / (r * (1 - hr) ** 2)
-    alt = "larger" if hr > 1 else "smaller"
+    alt = "greater" if hr > 1 else "less"
     res = ef.power("freedman", hr=hr, power=0.8, ratio=r, alternative=alt, alpha=0.025)
     assert res.value == pytest.approx(d, rel=1e-9)
 
@@ -111,7 +111,7 @@ def test_seed002_minimal_detectable_r(n, r):
 def test_correlation_formula_one_sided():
     # Fisher z: one-sided power = Phi(atanh(r) sqrt(n - 3) - z_{1-alpha})
     ref = stats.norm.cdf(np.arctanh(0.3) * np.sqrt(47) - stats.norm.isf(0.05))
-    assert ef.power("correlation", r=0.3, n=50, alternative="larger").value == pytest.approx(ref, abs=1e-12)
+    assert ef.power("correlation", r=0.3, n=50, alternative="greater").value == pytest.approx(ref, abs=1e-12)
 
 
 # -- McNemar ------------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ def test_mcnemar_connor_closed_form():
     psi, delta = p10 + p01, p10 - p01
     za, zb = stats.norm.isf(0.025), stats.norm.isf(0.2)
     n = (za * np.sqrt(psi) + zb * np.sqrt(psi - delta**2)) ** 2 / delta**2
-    res = ef.power("mcnemar", p10=p10, p01=p01, power=0.8, alternative="larger", alpha=0.025)
+    res = ef.power("mcnemar", p10=p10, p01=p01, power=0.8, alternative="greater", alpha=0.025)
     assert res.value == pytest.approx(n, rel=1e-9)
 
 

@@ -194,7 +194,7 @@ def test_aalen_johansen_coverage():
     hits = 0
     for _ in range(200):
         d = simulate_competing(rng, n=200, log_hr=math.log(h1))
-        r = AalenJohansen().fit(d, time="time", event="event", treatment="z", horizon=1.0)
+        r = AalenJohansen().fit(d, time="time", event="event", treatment="z", horizon=1.0, cause=1)
         hits += r.conf_int[0] <= truth <= r.conf_int[1]
     lo, hi = stats.binom.ppf([0.0005, 0.9995], 200, 0.95)
     assert lo <= hits <= hi, hits
@@ -234,7 +234,7 @@ def _fine_gray_expanded(d, cause=1):
 def test_fine_gray_equals_weighted_cox_on_expanded_data():
     d = simulate_fine_gray(np.random.default_rng(2), n=300, log_shr=math.log(1.5))
     d["time"] = np.ceil(d.time * 30) / 30
-    res = FineGray().fit(d, time="time", event="event", treatment="z", blocks="block", ties="efron")
+    res = FineGray().fit(d, time="time", event="event", treatment="z", blocks="block", ties="efron", cause=1)
     ex = _fine_gray_expanded(d)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -267,7 +267,7 @@ def test_fine_gray_without_competing_events_is_cox():
     from effekt_survival.cox import Cox, simulate_weibull
 
     d = simulate_weibull(np.random.default_rng(3), n=300, log_hr=0.4)
-    fg = FineGray().fit(d, time="time", event="event", treatment="z", blocks="block", ties="breslow")
+    fg = FineGray().fit(d, time="time", event="event", treatment="z", blocks="block", ties="breslow", cause=1)
     cx = Cox().fit(d, time="time", event="event", treatment="z", blocks="block", ties="breslow")
     assert fg.estimate == pytest.approx(cx.estimate, rel=1e-10)
     assert fg.extra["se_model"] == pytest.approx(cx.std_error, rel=1e-8)
@@ -279,7 +279,7 @@ def test_fine_gray_coverage():
     hits = 0
     for _ in range(150):
         d = simulate_fine_gray(rng, n=300, log_shr=math.log(truth))
-        r = FineGray().fit(d, time="time", event="event", treatment="z")
+        r = FineGray().fit(d, time="time", event="event", treatment="z", cause=1)
         hits += r.conf_int[0] <= truth <= r.conf_int[1]
     lo, hi = stats.binom.ppf([0.0005, 0.9995], 150, 0.95)
     assert lo <= hits <= hi, hits
@@ -288,7 +288,7 @@ def test_fine_gray_coverage():
 # -- bad input ---------------------------------------------------------------------------
 
 def test_aalen_johansen_unknown_cause(df):
-    with pytest.raises(DataError, match="no events of cause 3"):
+    with pytest.raises(DataError, match="cause=3 is not a cause of exit in event column 'event'; its causes are 1, 2"):
         AalenJohansen().fit(df, time="time", event="event", treatment="z", horizon=1.0, cause=3)
 
 
@@ -297,13 +297,13 @@ def test_aalen_johansen_needs_horizon(df):
         AalenJohansen().fit(df, time="time", event="event", treatment="z")
 
 
-def test_fine_gray_bad_cause(df):
-    with pytest.raises(DesignError, match="cause= must be a positive whole number"):
-        FineGray().fit(df, time="time", event="event", treatment="z", cause=0)
+def test_fine_gray_needs_cause_with_several(df):
+    with pytest.raises(DesignError, match=r"holds 2 causes of exit \(1, 2\); name the one analysed with cause="):
+        FineGray().fit(df, time="time", event="event", treatment="z")
 
 
 def test_fine_gray_no_events_of_cause(df):
-    with pytest.raises(DataError, match="no events of cause 5"):
+    with pytest.raises(DataError, match="cause=5 is not a cause of exit"):
         FineGray().fit(df, time="time", event="event", treatment="z", cause=5)
 
 

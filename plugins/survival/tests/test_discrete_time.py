@@ -84,5 +84,5 @@ def test_zero_weeks(df):
 
 
 def test_bad_link(df):
-    with pytest.raises(DesignError, match="link='probit' is not an option"):
+    with pytest.raises(DesignError, match="link='probit' is not valid"):
         DiscreteTimeHazard().fit(df, time="week", event="event", treatment="z", link="probit")

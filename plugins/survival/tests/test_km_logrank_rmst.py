@@ -161,7 +161,7 @@ def _rmst_slow(time, event, tau):
 
 
 def test_rmst_matches_lifelines_mean_and_slow_variance(df):
-    res = RMST().fit(df, time="time", event="event", treatment="z", tau=25)
+    res = RMST().fit(df, time="time", event="event", treatment="z", horizon=25)
     for arm, lab in ((1, "treated"), (0, "control")):
         t, e = df.time[df.z == arm].to_numpy(), df.event[df.z == arm].to_numpy()
         kmf = KaplanMeierFitter().fit(t, e)
@@ -178,7 +178,7 @@ def test_rmst_coverage_exponential():
     hits = 0
     for _ in range(300):
         d = simulate_exponential(rng, n=200, log_hr=math.log(r))
-        res = RMST().fit(d, time="time", event="event", treatment="z", tau=1.5)
+        res = RMST().fit(d, time="time", event="event", treatment="z", horizon=1.5)
         hits += res.conf_int[0] <= truth <= res.conf_int[1]
     lo, hi = stats.binom.ppf([0.0005, 0.9995], 300, 0.95)
     assert lo <= hits <= hi, hits
@@ -200,7 +200,7 @@ def test_km_bands_inside_unit_interval(df, conf_type):
 
 
 def test_km_bad_conf_type(df):
-    with pytest.raises(DesignError, match="conf_type='arcsine' is not an option"):
+    with pytest.raises(DesignError, match="conf_type='arcsine' is not valid"):
         KaplanMeier().fit(df, time="time", event="event", treatment="z", horizon=20, conf_type="arcsine")
 
 
@@ -210,17 +210,17 @@ def test_km_needs_horizon(df):
 
 
 def test_km_negative_horizon(df):
-    with pytest.raises(DesignError, match="horizon must be non-negative"):
+    with pytest.raises(DesignError, match="horizon=-1 is not valid"):
         KaplanMeier().fit(df, time="time", event="event", treatment="z", horizon=-1)
 
 
 def test_rmst_tau_beyond_follow_up(df):
-    with pytest.raises(DesignError, match="tau=1000 lies beyond the last follow-up time of the"):
-        RMST().fit(df, time="time", event="event", treatment="z", tau=1000)
+    with pytest.raises(DesignError, match="horizon=1000 lies beyond the last follow-up time of the"):
+        RMST().fit(df, time="time", event="event", treatment="z", horizon=1000)
 
 
 def test_rmst_needs_tau(df):
-    with pytest.raises(DesignError, match="pass tau="):
+    with pytest.raises(DesignError, match="pass horizon="):
         RMST().fit(df, time="time", event="event", treatment="z")
 
 
@@ -245,7 +245,7 @@ def test_km_negative_time(df):
 
 def test_text_time(df):
     with pytest.raises(DataError, match="time column 'time' holds text where numbers belong"):
-        RMST().fit(df.assign(time=df.time.astype(str)), time="time", event="event", treatment="z", tau=5)
+        RMST().fit(df.assign(time=df.time.astype(str)), time="time", event="event", treatment="z", horizon=5)
 
 
 def test_km_delayed_entry_matches_lifelines(df):

@@ -80,7 +80,7 @@ def test_binary_mediator_matches_lifelines_and_statsmodels(scale: str) -> None:
         return float(np.mean(p * y(t, 1.0) + (1 - p) * y(t, 0.0)))
 
     tab = ef.estimate("mediation_survival", data=df.drop(columns="zm"), **SPEC, mediator_model="logit",
-                      interaction=True, tau=tau, scale=scale, sims=20, seed=1)
+                      interaction=True, horizon=tau, scale=scale, sims=20, seed=1)
     assert tab["acme_treated"].estimate == pytest.approx(ey(1, 1) - ey(1, 0), rel=1e-6)
     assert tab["acme_control"].estimate == pytest.approx(ey(0, 1) - ey(0, 0), rel=1e-6)
     assert tab["ade_control"].estimate == pytest.approx(ey(1, 0) - ey(0, 0), rel=1e-6)
@@ -103,7 +103,7 @@ def test_linear_mediator_matches_quadrature_on_the_survival_scale() -> None:
                 for ci, mi in zip(c, mu)]
         return float(np.mean(vals))
 
-    tab = ef.estimate("mediation_survival", data=df, **SPEC, tau=tau, scale="survival", sims=20, seed=1)
+    tab = ef.estimate("mediation_survival", data=df, **SPEC, horizon=tau, scale="survival", sims=20, seed=1)
     assert tab["acme_control"].estimate == pytest.approx(ey(0, 1) - ey(0, 0), rel=1e-6)
     assert tab["ade_treated"].estimate == pytest.approx(ey(1, 1) - ey(0, 1), rel=1e-6)
 
@@ -138,9 +138,9 @@ def test_intervals_cover_the_known_acme() -> None:
 
 def test_swapping_arms_negates_the_acme() -> None:
     df = _trial(4)
-    a = ef.estimate("mediation_survival", data=df, **SPEC, mediator_model="logit", tau=4.0, sims=20, seed=1)
+    a = ef.estimate("mediation_survival", data=df, **SPEC, mediator_model="logit", horizon=4.0, sims=20, seed=1)
     b = ef.estimate("mediation_survival", data=df.assign(z=1 - df.z), **SPEC, mediator_model="logit",
-                    tau=4.0, sims=20, seed=1)
+                    horizon=4.0, sims=20, seed=1)
     assert b["acme"].estimate == pytest.approx(-a["acme"].estimate, rel=1e-7)
     assert b["acme_control"].estimate == pytest.approx(-a["acme_treated"].estimate, rel=1e-7)
 
@@ -148,19 +148,19 @@ def test_swapping_arms_negates_the_acme() -> None:
 def test_default_tau_is_the_shorter_arms_follow_up() -> None:
     df = _trial(5)
     tab = ef.estimate("mediation_survival", data=df, **SPEC, mediator_model="logit", sims=20, seed=1)
-    assert tab.extra["tau"] == pytest.approx(min(df.time[df.z == 0].max(), df.time[df.z == 1].max()))
+    assert tab.extra["horizon"] == pytest.approx(min(df.time[df.z == 0].max(), df.time[df.z == 1].max()))
 
 
 def test_competing_causes_are_refused() -> None:
     df = _trial(6)
     df.loc[[1, 2], "event"] = 2
-    with pytest.raises(DataError, match="holds causes \\[2\\] besides 1"):
+    with pytest.raises(DataError, match="holds 2 causes of exit \\(1, 2\\)"):
         ef.estimate("mediation_survival", data=df, **SPEC, mediator_model="logit", sims=20)
 
 
 def test_tau_beyond_follow_up() -> None:
-    with pytest.raises(DesignError, match="no later than the shorter arm's longest follow-up"):
-        ef.estimate("mediation_survival", data=_trial(7), **SPEC, mediator_model="logit", tau=100.0, sims=20)
+    with pytest.raises(DesignError, match="no later than the shorter arm's longest"):
+        ef.estimate("mediation_survival", data=_trial(7), **SPEC, mediator_model="logit", horizon=100.0, sims=20)
 
 
 def test_missing_mediator_is_named() -> None:
@@ -184,7 +184,7 @@ def test_non_binary_mediator_for_logit() -> None:
 
 
 def test_unknown_scale() -> None:
-    with pytest.raises(DesignError, match="scale='hazard' is not an option"):
+    with pytest.raises(DesignError, match="scale='hazard' is not valid"):
         ef.estimate("mediation_survival", data=_trial(11), **SPEC, scale="hazard", sims=20)
 
 
@@ -213,7 +213,7 @@ def test_blocks_stratify_and_clusters_give_robust_draws() -> None:
     df["batch"] = np.arange(300) % 4
     df["team"] = np.arange(300) // 10
     blocked = ef.estimate("mediation_survival", data=df, **SPEC, mediator_model="logit", blocks="batch",
-                          tau=4.0, sims=100, seed=1)
+                          horizon=4.0, sims=100, seed=1)
     assert blocked["acme"].design == "stratified"
     # stratified Breslow baselines: the oracle with lifelines' stratified fit
     cph = CoxPHFitter().fit(df[["time", "event", "z", "m", "x", "batch"]], "time", "event", strata=["batch"],
@@ -221,8 +221,8 @@ def test_blocks_stratify_and_clusters_give_robust_draws() -> None:
     beta = cph.params_[["z", "m", "x"]].to_numpy()
     assert blocked.extra["cox_coef"]["m"] == pytest.approx(beta[1], rel=1e-6)
     clustered = ef.estimate("mediation_survival", data=df, **SPEC, mediator_model="logit", clusters="team",
-                            tau=4.0, sims=100, seed=1)
-    plain = ef.estimate("mediation_survival", data=df, **SPEC, mediator_model="logit", tau=4.0, sims=100, seed=1)
+                            horizon=4.0, sims=100, seed=1)
+    plain = ef.estimate("mediation_survival", data=df, **SPEC, mediator_model="logit", horizon=4.0, sims=100, seed=1)
     assert clustered["acme"].design == "clustered"
     assert clustered["acme"].estimate == pytest.approx(plain["acme"].estimate, rel=1e-12)
     assert clustered["acme"].std_error != pytest.approx(plain["acme"].std_error, rel=1e-3)

@@ -132,7 +132,7 @@ def test_seed004_style_cox_on_bundled_trial_matches_lifelines_and_phreg():
 
     df = load_trial()
     df["lottery_day"] = (pd.to_datetime(df.lottery_date) - pd.Timestamp("2017-01-16")).dt.days
-    res = ef.estimate("cox", data=df, time="weeks", event="exit", treatment="z", cause="any",
+    res = ef.estimate("cox", data=df, time="weeks", event="exit", treatment="z",
                       covariates=["female", "age", "lottery_day"])
     d = df.assign(any_exit=(df.exit > 0).astype(int))[["weeks", "any_exit", "z", "female", "age", "lottery_day"]]
     c = CoxPHFitter().fit(d, "weeks", "any_exit")

@@ -44,7 +44,7 @@ def test_aalen_johansen_matches_cuminc_estimates(bmt):
     ref = {("control", 1): [0.3713851, 0.3875571, 0.3875571], ("treated", 1): [0.2414530, 0.2663827, 0.2810390],
            ("control", 2): [0.3698630, 0.3860350, 0.3860350], ("treated", 2): [0.4439103, 0.4551473, 0.4551473]}
     for i, h in enumerate([20, 40, 60]):
-        res = ef.estimate("aalen_johansen", data=bmt, time="ftime", event="Status", treatment="AML", horizon=h)
+        res = ef.estimate("aalen_johansen", data=bmt, time="ftime", event="Status", treatment="AML", horizon=h, cause=1)
         got = {(r["arm"], r["cause"]): r["cif"] for r in res.extra["cif_at_horizon"]}
         for key, values in ref.items():
             assert round(got[key], 7) == values[i], (key, h)
@@ -72,7 +72,7 @@ def test_fine_gray_matches_crr(bmt):
 def test_one_minus_km_overstates_relapse(bmt):
     # treating the competing deaths as censoring inflates the relapse incidence
     km = ef.estimate("kaplan_meier", data=bmt.assign(rel=(bmt.Status == 1).astype(int)), time="ftime",
-                     event="rel", treatment="AML", horizon=20)
-    aj = ef.estimate("aalen_johansen", data=bmt, time="ftime", event="Status", treatment="AML", horizon=20)
+                     event="rel", treatment="AML", horizon=20, cause=1)
+    aj = ef.estimate("aalen_johansen", data=bmt, time="ftime", event="Status", treatment="AML", horizon=20, cause=1)
     assert 1 - km.extra["survival_control"] > aj.extra["cif_control"]
     assert np.isclose(aj.extra["cif_control"], 0.3713851, atol=5e-8)

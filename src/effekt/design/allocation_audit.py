@@ -22,6 +22,7 @@ units:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,7 @@ import pandas as pd
 
 from effekt.data import as_frame, describe_rows
 from effekt.errors import DataError, DesignError
+from effekt.result import to_jsonable
 
 __all__ = ["Audit", "audit"]
 
@@ -37,6 +39,11 @@ __all__ = ["Audit", "audit"]
 @dataclass(frozen=True)
 class Audit:
     """The result of :func:`audit`.
+
+    A result like every other (:class:`effekt.result.Result`): ``tidy()``
+    (one row per batch), ``summary()``, ``to_dict()`` and ``to_json()``; it
+    has no picture. It is immutable (a frozen dataclass holding its own
+    copies of the tables).
 
     Attributes
     ----------
@@ -52,6 +59,37 @@ class Audit:
 
     units: pd.DataFrame
     batches: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        # private copies, so that editing the caller's frames cannot change the result
+        object.__setattr__(self, "units", self.units.copy())
+        object.__setattr__(self, "batches", self.batches.copy())
+
+    @property
+    def n_not_delivered(self) -> int:
+        """Units never delivered an arm."""
+        return int((self.units["status"] == "not delivered").sum())
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per batch: counts, the arm mapping and the verdict (a copy of ``batches``)."""
+        return self.batches.copy()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The batches, the units and the totals, JSON-safe (missing arms as None)."""
+        return to_jsonable(  # type: ignore[no-any-return]
+            {
+                "batches": _records(self.batches),
+                "units": _records(self.units),
+                "swapped_batches": self.swapped_batches,
+                "n_swapped": self.n_swapped,
+                "n_wrong_arm": self.n_wrong_arm,
+                "n_not_delivered": self.n_not_delivered,
+            }
+        )
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), **kwargs)
 
     @property
     def swapped_batches(self) -> list[Any]:
@@ -157,9 +195,24 @@ class Audit:
         lines = [self.batches.to_string(index=False)]
         lines.append(
             f"{len(self.swapped_batches)} swapped batches ({self.n_swapped} units), {self.n_wrong_arm} units given "
-            f"another arm outside a swap, {int((self.units['status'] == 'not delivered').sum())} not delivered."
+            f"another arm outside a swap, {self.n_not_delivered} not delivered."
         )
         return "\n".join(lines)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as dicts, missing values (NaN, NA, None) as None."""
+    return [
+        {str(k): (None if _missing(v) else v) for k, v in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _verdict(r: np.ndarray, d: np.ndarray) -> tuple[str, str]:

@@ -35,7 +35,8 @@ doi:10.1214/08-STS254
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,8 @@ from scipy import stats
 from effekt.data import as_frame, check_columns, check_positive_int
 from effekt.design.assignment import Assignment
 from effekt.errors import DataError, DesignError
+from effekt.plotting import ARM_COLOURS, COLOURS, figure_and_axes, label_for, reference_line
+from effekt.result import FrozenDict, to_jsonable
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -90,55 +93,116 @@ class BalanceTable:
     ``pct_control`` (categorical), ``smd``, ``flagged``, ``test``,
     ``statistic``, ``df``, ``p_value`` (the variable's test, repeated on each
     of its levels).
+
+    A result like every other (:class:`effekt.result.Result`): ``tidy()``
+    (a copy of ``table``), ``summary()``, ``to_dict()``, ``to_json()`` and
+    ``plot(ax=None, labels=None)``, the love plot. It is immutable:
+    ``omnibus`` and ``extra`` are read-only mappings, and ``table`` is the
+    result's own copy of the frame it was built from (``tidy()`` hands out
+    another copy, so editing that changes nothing here).
     """
 
     table: pd.DataFrame
-    omnibus: dict[str, Any]
+    omnibus: Mapping[str, Any]
     threshold: float
     arms: tuple[Any, Any]
     n_treated: int
     n_control: int
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "table", self.table.copy())
+        set_(self, "omnibus", FrozenDict(self.omnibus))
+        set_(self, "extra", FrozenDict(self.extra))
+        set_(self, "arms", tuple(self.arms))
+        set_(self, "threshold", float(self.threshold))
+        set_(self, "n_treated", int(self.n_treated))
+        set_(self, "n_control", int(self.n_control))
 
     @property
     def flagged(self) -> pd.DataFrame:
         """Rows with ``|SMD|`` above the threshold."""
-        return self.table[self.table["flagged"]]
+        return self.table[self.table["flagged"]].copy()
 
-    def love_plot(self, *, ax: Any = None) -> Figure:
-        """Dot plot of the SMD of every row, with lines at +/- the threshold."""
-        from matplotlib.figure import Figure
+    def tidy(self) -> pd.DataFrame:
+        """The balance table: one row per numeric covariate or categorical level (a copy)."""
+        return self.table.copy()
 
-        labels = [v if not lv else f"{v}: {lv}" for v, lv in zip(self.table["variable"], self.table["level"])]
+    def to_dict(self) -> dict[str, Any]:
+        """Every figure, JSON-safe: the table as records, the omnibus test, the arms."""
+        return to_jsonable(  # type: ignore[no-any-return]
+            {
+                "table": _records(self.table),
+                "omnibus": self.omnibus,
+                "threshold": self.threshold,
+                "arms": [str(a) for a in self.arms],
+                "n_treated": self.n_treated,
+                "n_control": self.n_control,
+                "extra": self.extra,
+            }
+        )
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), **kwargs)
+
+    def plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None) -> Figure:
+        """The love plot: the SMD of every row, with lines at +/- the threshold.
+
+        ``ax`` draws into an existing matplotlib Axes; ``labels`` maps
+        covariate names (or arm labels, for the axis title) to the names
+        shown. Returns a :class:`matplotlib.figure.Figure` made without pyplot.
+        """
+        names = [label_for(v, labels) if not lv else f"{label_for(v, labels)}: {lv}"
+                 for v, lv in zip(self.table["variable"], self.table["level"])]
         smd = self.table["smd"].to_numpy(dtype=float)
-        if ax is None:
-            fig = Figure(figsize=(6.0, 0.35 * len(labels) + 1.2))
-            ax = fig.add_subplot()
-        else:
-            fig = ax.figure
-        y = np.arange(len(labels))[::-1]
-        colours = np.where(np.abs(smd) > self.threshold, "#b2182b", "#2166ac")
-        ax.scatter(smd, y, c=colours, zorder=3)
+        fig, axes = figure_and_axes(ax, size=(6.4, 0.35 * len(names) + 1.2))
+        y = np.arange(len(names))[::-1]
+        colours = np.where(np.abs(smd) > self.threshold, ARM_COLOURS[1], COLOURS[0])
+        axes.scatter(smd, y, c=list(colours), zorder=3)
         for x in (-self.threshold, self.threshold):
-            ax.axvline(x, color="grey", linestyle="--", linewidth=0.8)
-        ax.axvline(0.0, color="black", linewidth=0.8)
-        ax.set_yticks(y)
-        ax.set_yticklabels(labels)
-        ax.set_xlabel(f"standardised mean difference ({self.arms[1]} - {self.arms[0]})")
-        ax.set_title(f"Balance: |SMD| > {self.threshold:g} in red")
-        fig.tight_layout()
+            axes.axvline(x, color="grey", linestyle="--", linewidth=0.8)
+        reference_line(axes, 0.0, vertical=True)
+        axes.set_yticks(y, names)
+        axes.grid(False, axis="y")
+        treated, control = label_for(self.arms[1], labels), label_for(self.arms[0], labels)
+        axes.set_xlabel(f"standardised mean difference ({treated} - {control})")
+        axes.set_title(f"Balance: |SMD| > {self.threshold:g} highlighted")
         return fig
+
+    def love_plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None) -> Figure:
+        """The love plot; the same as :meth:`plot`."""
+        return self.plot(ax=ax, labels=labels)
 
     def summary(self) -> str:
         """Text a person reads: the table and the omnibus test."""
         om = self.omnibus
         how = "exact" if om["exact"] else f"{om['sims']} re-randomisations"
+        stat = "NA" if not np.isfinite(om["statistic"]) else f"{om['statistic']:.4f}"
+        p = "NA" if not np.isfinite(om["p_value"]) else f"{om['p_value']:.4f}"
         lines = [
             f"Balance by arm ({self.arms[1]!r}: {self.n_treated}, {self.arms[0]!r}: {self.n_control})",
             self.table.to_string(index=False),
-            f"Omnibus randomisation test: Mahalanobis T = {om['statistic']:.4f}, p = {om['p_value']:.4f} ({how})",
+            f"Omnibus randomisation test: Mahalanobis T = {stat}, p = {p} ({how})",
         ]
         return "\n".join(lines)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows of ``frame`` as dicts, missing values (NaN, NA, NaT) as None."""
+    obj = frame.astype(object)
+    return [
+        {str(k): (None if _missing(v) else v) for k, v in row.items()}
+        for row in obj.to_dict(orient="records")
+    ]
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _is_categorical(series: pd.Series) -> bool:

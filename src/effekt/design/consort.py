@@ -33,6 +33,7 @@ c332. doi:10.1136/bmj.c332
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Mapping
@@ -43,6 +44,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from effekt.errors import DataError, DesignError
+from effekt.plotting import ARM_COLOURS, COLOURS, figure_and_axes, label_for
+from effekt.result import FrozenDict, to_jsonable
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -145,6 +148,11 @@ class ConsortFlow:
                 set_(self, name, counts)
         if self.randomised is not None:
             set_(self, "randomised", _count(self.randomised, "randomised"))
+        for name in ("allocated", "excluded", "excluded_after", "not_received", "lost", "excluded_from_analysis",
+                     "received", "analysed"):
+            value = getattr(self, name)
+            if value is not None:
+                set_(self, name, FrozenDict(value))
 
     # ------------------------------------------------------------------ derived counts
 
@@ -232,16 +240,58 @@ class ConsortFlow:
             rows.append(("analysed", arm, "", self.n_analysed(arm)))
         return pd.DataFrame(rows, columns=["stage", "arm", "reason", "n"])
 
+    def tidy(self) -> pd.DataFrame:
+        """The flow as a tidy table (stage, arm, reason, n); the same as :meth:`to_frame`."""
+        return self.to_frame()
+
+    def summary(self) -> str:
+        """Text a person reads: the counts by stage and whether they add up."""
+        lines = ["CONSORT flow", self.to_frame().to_string(index=False)]
+        problems = self.problems
+        if problems:
+            lines.append("Counts do not add up:")
+            lines += [f"  {p}" for p in problems]
+        else:
+            lines.append("Every stage follows from the one before.")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The counts, the tidy flow, the reconciliation and ``ok``, JSON-safe."""
+        return to_jsonable(  # type: ignore[no-any-return]
+            {
+                "assessed": self.assessed,
+                "excluded": self.excluded,
+                "randomised": self.n_randomised,
+                "excluded_after": self.excluded_after,
+                "allocated": self.allocated,
+                "received": self.received,
+                "not_received": self.not_received,
+                "lost": self.lost,
+                "excluded_from_analysis": self.excluded_from_analysis,
+                "analysed": {arm: self.n_analysed(arm) for arm in self.arms},
+                "flow": self.to_frame(),
+                "checks": self.reconcile(),
+                "ok": self.ok,
+                "problems": self.problems,
+            }
+        )
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), **kwargs)
+
     # ------------------------------------------------------------------ diagram
 
-    def plot(self) -> Figure:
-        """The CONSORT diagram as a matplotlib Figure (failed checks noted in red)."""
-        from matplotlib.figure import Figure
+    def plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None) -> Figure:
+        """The CONSORT diagram as a matplotlib Figure (failed checks noted in red).
 
+        ``ax`` draws into an existing matplotlib Axes (its Figure is
+        returned); ``labels`` maps arm names to the names shown. Built with
+        :func:`effekt.plotting.figure_and_axes`, without pyplot.
+        """
         J = len(self.arms)
         width = max(8.0, 3.6 * J)
-        fig = Figure(figsize=(width, 9.0))
-        ax = fig.add_axes((0, 0, 1, 1))
+        fig, ax = figure_and_axes(ax, size=(width, 9.0))
         ax.set_xlim(0, width)
         ax.set_ylim(0, 9.0)
         ax.axis("off")
@@ -272,7 +322,7 @@ class ConsortFlow:
         ax.plot([xs[0], xs[-1]], [5.6, 5.6], color="black", linewidth=1)
         for x, arm in zip(xs, self.arms):
             arrow(x, 5.6, x, 5.3)
-            lines = [f"Allocated to {arm} (n={self.allocated[arm]})"]
+            lines = [f"Allocated to {label_for(arm, labels)} (n={self.allocated[arm]})"]
             if self.received is not None and arm in self.received:
                 lines.append(f"  Received allocated intervention (n={self.received[arm]})")
             nr = self.not_received.get(arm, {})
@@ -286,10 +336,11 @@ class ConsortFlow:
             arrow(x, 4.45, x, 3.65)
             arrow(x, 2.95, x, 2.15)
         for label, y in (("Enrolment", 7.6), ("Allocation", 4.9), ("Follow-up", 3.3), ("Analysis", 1.8)):
-            ax.text(0.1, y, label, rotation=90, va="center", fontsize=9, color="#2166ac", fontweight="bold")
+            ax.text(0.1, y, label, rotation=90, va="center", fontsize=9, color=COLOURS[0], fontweight="bold")
         problems = self.problems
         if problems:
-            ax.text(mid, 0.5, "Counts do not add up:\n" + "\n".join(problems), ha="center", va="center", fontsize=8, color="#b2182b")
+            ax.text(mid, 0.5, "Counts do not add up:\n" + "\n".join(problems), ha="center", va="center", fontsize=8,
+                    color=ARM_COLOURS[1])
         return fig
 
     def save(self, path: str | os.PathLike[str]) -> list[Path]:

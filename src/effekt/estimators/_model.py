@@ -51,6 +51,7 @@ class ModelFrame:
     frame: pd.DataFrame | None = None
     dropped: int = 0
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    reference_levels: dict[str, Any] = field(default_factory=dict)
 
 
 def split_formula(formula: str) -> tuple[str, list[str]]:
@@ -93,6 +94,7 @@ def model_frame(
     missing: str = "error",
     intercept: bool = True,
     estimator: str = "lm_robust",
+    arms: Sequence[Any] | None = None,
 ) -> ModelFrame:
     """Check the inputs of a regression and build its arrays.
 
@@ -101,6 +103,8 @@ def model_frame(
     any used column raise a DataError, or are dropped with ``missing="drop"``.
     An ``assignment`` (from :mod:`effekt.design`) supplies the treatment,
     blocks and clusters; the data's rows are its units, in order.
+    ``arms=(control, treated)`` declares text or categorical arms; the
+    treatment enters the model (and a formula) as 0/1.
     """
     frame = as_frame(data)
     if assignment is not None:
@@ -163,8 +167,13 @@ def model_frame(
         if missing == "error":
             col = used[int(np.flatnonzero(na.any(axis=0))[0])]
             rows = frame.index[frame[col].isna().to_numpy()]
+            role = {outcome: "outcome", treatment: "treatment", clusters: "clusters", weights: "weights",
+                    blocks: "blocks", **{c: "covariate" for c in covariates},
+                    **{c: "moderator" for c in other_columns},
+                    **{v: k for k, v in (extra_numeric or {}).items()}}.get(col)
+            role = role or ("fixed_effects" if col in fe_cols else None)
             raise DataError(
-                f"column {col!r} has {len(rows)} missing value{'s' if len(rows) != 1 else ''} "
+                f"{role + ' ' if role else ''}column {col!r} has {len(rows)} missing value{'s' if len(rows) != 1 else ''} "
                 f"({describe_rows(rows)}). Nothing is dropped silently: remove or impute them, "
                 "or pass missing='drop' to drop those rows and report how many."
             )
@@ -180,7 +189,11 @@ def model_frame(
         weights=weights,
         covariates=covariates if formula is None else None,
         numeric=extra_numeric,
+        arms=arms,
     )
+    if treatment is not None and cols.z is not None:
+        frame = frame.copy()
+        frame[treatment] = cols.z.astype(np.int64)  # the arms as 0/1, formulas included
     n = cols.n
     assert cols.y is not None
     fes = []
@@ -208,7 +221,7 @@ def model_frame(
             terms.append(str(treatment))
         if cols.X is not None:
             parts += list(cols.X.T)
-            terms += [str(c) for c in covariates]
+            terms += cols.covariate_names or [str(c) for c in covariates]
         if not parts:
             raise DesignError(f"{estimator}: no regressors; pass treatment= or covariates=.")
         X = np.column_stack(parts)
@@ -228,6 +241,7 @@ def model_frame(
         frame=frame,
         dropped=dropped,
         extra=cols.extra,
+        reference_levels={str(k): v for k, v in cols.reference_levels.items()},
     )
 
 

@@ -31,6 +31,14 @@ from effekt.data import as_frame, check_columns, check_groups_have_both_arms, ch
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.protocol import Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import Choice, Constraint, Label, Number
+
+# the options every table estimator narrows from the vocabulary
+ALTERNATIVE = Choice(("two-sided", "greater", "less"))
+MISSING = Choice(("error", "drop"))
+POSITIVE = Label()
+MEASURES = Choice(("risk_difference", "risk_ratio", "odds_ratio", "cramers_v"), none_ok=True)
+SIMS = Number(low=1, integer=True)
 
 __all__ = [
     "Table",
@@ -43,6 +51,8 @@ __all__ = [
     "MEASURES_2X2",
     "with_test",
     "expected_counts_warning",
+    "prepare_treatment",
+    "ArmLabels",
 ]
 
 MEASURES_2X2 = ("risk_difference", "risk_ratio", "odds_ratio")
@@ -55,7 +65,8 @@ class Table:
     ``counts[g, k]`` counts the units of arm ``g`` with outcome category
     ``k``. ``arms`` and ``categories`` are the labels of rows and columns;
     for two arms row 0 is the treated arm. ``event`` is the column index of
-    the event when the outcome is binary and the event is known, else None.
+    the event (the ``positive=`` level) when the outcome is binary and the
+    event is known, else None.
     """
 
     counts: np.ndarray
@@ -163,6 +174,81 @@ def drop_missing_treatment(
     return frame.loc[keep], values[keep], int((~keep).sum())
 
 
+class ArmLabels(Constraint):
+    """Two or more distinct arm labels: ``(control, treated)``, or every arm
+    of an r x c table (``chi2``, ``fisher``, ``g_test``)."""
+
+    none_ok = True
+
+    def _check(self, value: Any, option: str, owner: str) -> Any:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            self._fail(value, option, owner)
+        if len(value) < 2 or any(isinstance(v, (list, tuple, dict, set)) or v is None for v in value):
+            self._fail(value, option, owner)
+        try:
+            distinct = len(set(value)) == len(value)
+        except TypeError:
+            self._fail(value, option, owner)
+        if not distinct:
+            self._fail(value, option, owner, "Name each arm once.")
+        return tuple(value)
+
+    def describe(self) -> str:
+        return "(control, treated) labels, or a tuple of every arm's label"
+
+
+def _is_zero_one(value: Any) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return float(value) in (0.0, 1.0)
+    return False
+
+
+def prepare_treatment(
+    frame: pd.DataFrame, treatment: Any, arms: Sequence[Any] | None, estimator: str, *, multi_arm: bool = False
+) -> pd.DataFrame:
+    """A categorical or object treatment column holding 0/1 becomes numeric
+    0/1; one holding labels, without ``arms=``, raises a DataError that names
+    the labels and asks the user to say which arm is the programme (never
+    ordering them alphabetically: the order sets the sign of the effect)."""
+    if arms is not None or not isinstance(treatment, (str, int)) or treatment not in frame.columns:
+        return frame
+    series = frame[treatment]
+    if pd.api.types.is_bool_dtype(series) or (
+        pd.api.types.is_numeric_dtype(series) and not isinstance(series.dtype, pd.CategoricalDtype)
+    ):
+        return frame
+    present = series.dropna()
+    values = list(pd.unique(present.to_numpy(dtype=object)))
+    if values and all(_is_zero_one(v) for v in values):
+        as_float = pd.Series(
+            np.where(series.isna().to_numpy(), np.nan, [float(v) if _is_zero_one(v) else np.nan for v in series]),
+            index=series.index,
+        )
+        frame = frame.copy()
+        frame[treatment] = as_float
+        return frame
+    labels = [_label(v) for v in values]
+    shown = " and ".join(repr(v) for v in labels[:2]) if len(labels) == 2 else ", ".join(repr(v) for v in labels[:6])
+    if len(labels) == 2:
+        a, b = labels
+        advice = (
+            f"Say which arm is the control and which the programme with arms=(control, treated): "
+            f"arms=({a!r}, {b!r}) if {b!r} is the programme, or arms=({b!r}, {a!r}) if {a!r} is. "
+            "effekt does not guess, because the order sets the sign of the effect."
+        )
+    else:
+        advice = (
+            "Declare the arms with arms=(control, treated) to compare two of them"
+            + (", or list every arm in arms= for a table of all of them." if multi_arm else ".")
+        )
+    raise DataError(
+        f"{estimator}: treatment column {treatment!r} holds the labels {shown}, not 0 (control) and "
+        f"1 (treated). {advice}"
+    )
+
+
 def _multi_arm(frame: pd.DataFrame, treatment: Any, arms: Sequence[Any]) -> np.ndarray:
     """Arm codes 0..k-1 for a treatment with k > 2 declared arms."""
     if treatment not in frame.columns:
@@ -209,7 +295,7 @@ def read_table(
     outcome: Any,
     treatment: Any,
     arms: Sequence[Any] | None = None,
-    event: Any = None,
+    positive: Any = None,
     missing: str = "error",
     binary: bool = False,
     multi_arm: bool = False,
@@ -219,7 +305,8 @@ def read_table(
     """Cross-tabulate individual-level data into a :class:`Table`.
 
     ``binary=True`` requires a two-category outcome with a known event:
-    0/1 (or bool, event 1), or any two labels with ``event=`` naming one.
+    0/1 (or bool, event 1), or any two labels with ``positive=`` naming the
+    one that counts as the event.
     ``multi_arm=True`` allows ``arms=`` to declare more than two arms.
     ``blocks`` also tabulates each block (``Table.strata``); every block
     needs both arms.
@@ -230,6 +317,7 @@ def read_table(
         raise DataError("the data have no rows.")
     frame, y, dropped_y = _outcome_values(frame, outcome, missing)
     frame, y, dropped_z = drop_missing_treatment(frame, y, treatment, missing, blocks)
+    frame = prepare_treatment(frame, treatment, arms, estimator, multi_arm=multi_arm)
     dropped = dropped_y + dropped_z
     block_codes: np.ndarray | None = None
     block_labels: tuple[Any, ...] = ()
@@ -259,12 +347,12 @@ def read_table(
     categories_t = tuple(categories.tolist())
     k = len(categories_t)
     event_index: int | None = None
-    if event is not None:
-        matches = [i for i, c in enumerate(categories_t) if c == event]
+    if positive is not None:
+        matches = [i for i, c in enumerate(categories_t) if c == positive]
         if not matches:
-            shown = ", ".join(repr(c) for c in categories_t[:6])
+            shown = ", ".join(repr(_label(c)) for c in categories_t[:6])
             raise DataError(
-                f"event={event!r} does not occur in outcome column {outcome!r}, which holds "
+                f"positive={positive!r} does not occur in outcome column {outcome!r}, which holds "
                 f"{shown}. Name one of those values as the event (if no unit had the event, "
                 "recode the outcome to 0/1)."
             )
@@ -282,10 +370,10 @@ def read_table(
         if event_index is None:
             as_set = {_label(c) for c in categories_t}
             if not as_set <= {0, 1}:  # True == 1, False == 0
-                shown = ", ".join(repr(c) for c in categories_t)
+                shown = " and ".join(repr(_label(c)) for c in categories_t)
                 raise DataError(
                     f"{estimator}: outcome column {outcome!r} holds {shown}, not 0/1. Say which "
-                    f"value is the event, e.g. event={categories_t[-1]!r}, or recode to 0/1."
+                    f"value counts as the event with positive= (one of {shown}), or recode to 0/1."
                 )
             ones = [i for i, c in enumerate(categories_t) if _label(c) in (1, True)]
             if ones:
@@ -314,7 +402,7 @@ def read_table(
         categories_t = categories_t[::-1]
         event_index = 0
     if binary and event_index is None:
-        raise DataError(f"{estimator}: could not tell the event in outcome column {outcome!r}; pass event=.")
+        raise DataError(f"{estimator}: could not tell the event in outcome column {outcome!r}; pass positive=.")
     return Table(
         counts=counts,
         arms=arm_labels,
@@ -400,15 +488,15 @@ def _zero_cells(estimator: str, measure: str, a: int, b: int, c: int, d: int, ze
 def risk_difference_result(
     tab: Table,
     *,
-    ci: str,
+    ci_method: str,
     alpha: float,
     estimator: str,
     test: str | None = None,
 ) -> EffectResult:
     """The risk difference ``p1 - p0`` of a 2 x 2 table with its interval.
 
-    ``ci="wald"``: ``d +/- z sqrt(p1 q1 / n1 + p0 q0 / n0)``, p-value from
-    the same Wald statistic. ``ci="newcombe"``: Newcombe's hybrid score
+    ``ci_method="wald"``: ``d +/- z sqrt(p1 q1 / n1 + p0 q0 / n0)``, p-value
+    from the same Wald statistic. ``ci_method="newcombe"``: Newcombe's hybrid score
     interval, p-value from the pooled score test (equal to Pearson's chi2
     without continuity correction). ``test`` overrides the p-value source
     (the calling test estimator sets the p-value itself afterwards).
@@ -418,10 +506,9 @@ def risk_difference_result(
     est = p1 - p0
     se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
     z = _z(alpha)
-    if ci == "wald":
+    if ci_method == "wald":
         conf = (est - z * se, est + z * se)
         p = 2.0 * float(stats.norm.sf(abs(est) / se)) if se > 0 else (1.0 if est == 0 else 0.0)
-        ci_method = "wald"
     else:
         conf = newcombe_interval(a, n1, c, n0, alpha)
         pbar = (a + c) / (n1 + n0)
@@ -454,7 +541,7 @@ def risk_difference_result(
             "risk_treated": p1,
             "risk_control": p0,
             "measure": "risk_difference",
-            "test": test or ("wald z" if ci == "wald" else "score z (pooled)"),
+            "test": test or ("wald z" if ci_method == "wald" else "score z (pooled)"),
             **tab.extra(),
         },
         outcome=str(tab.names.get("outcome")),
@@ -633,7 +720,7 @@ def measure_result(
     measure: str | None,
     alpha: float,
     estimator: str,
-    ci: str = "newcombe",
+    ci_method: str = "newcombe",
     zero_cell: str = "error",
 ) -> EffectResult:
     """The effect measure a test of association reports as its estimate.
@@ -649,8 +736,8 @@ def measure_result(
         shown = " and ".join(repr(_label(c)) for c in tab.categories)
         raise DataError(
             f"{estimator}: outcome column {outcome!r} holds {shown}, not 0/1, so the risk difference "
-            f"(the default estimate) does not know the event. Say which value is the event, e.g. "
-            f"event={_label(tab.categories[-1])!r}, or pass measure='cramers_v' for the test with "
+            f"(the default estimate) does not know the event. Say which value counts as the event "
+            f"with positive= (one of {shown}), or pass measure='cramers_v' for the test with "
             "Cramér's V as the estimate."
         )
     if tab.is_2x2 and tab.event is not None:
@@ -661,7 +748,7 @@ def measure_result(
         if measure != "cramers_v":
             shape = f"{tab.counts.shape[0]} x {tab.counts.shape[1]}"
             why = (
-                "a 2 x 2 table whose event is unknown (pass event=)"
+                "a 2 x 2 table whose event is unknown (pass positive=)"
                 if tab.is_2x2
                 else f"a {shape} table (arms x outcome categories)"
             )
@@ -678,7 +765,7 @@ def measure_result(
             )
         return stratified_result(tab, measure=measure, alpha=alpha, estimator=estimator)
     if measure == "risk_difference":
-        return risk_difference_result(tab, ci=ci, alpha=alpha, estimator=estimator)
+        return risk_difference_result(tab, ci_method=ci_method, alpha=alpha, estimator=estimator)
     if measure in ("risk_ratio", "odds_ratio"):
         return ratio_result(tab, measure=measure, alpha=alpha, estimator=estimator, zero_cell=zero_cell)
     n1 = int(tab.counts[0].sum()) if tab.counts.shape[0] == 2 else None
@@ -782,7 +869,8 @@ def with_test(
     effect: EffectResult,
     *,
     p_value: float,
-    statistic: float,
+    statistic: float | None,
+    statistic_name: str | None,
     df: float | None,
     test: str,
     warnings: Sequence[str] = (),
@@ -791,14 +879,18 @@ def with_test(
     """The effect measure's result carrying a test's p-value and statistic.
 
     ``p_value`` is the test's, ``extra["statistic"]`` and ``extra["df"]``
-    its statistic and degrees of freedom (``df`` of the result stays None:
-    the measure's interval uses the normal reference).
+    its statistic and degrees of freedom, ``extra["statistic_name"]`` what
+    the statistic is (``"X-squared"``, ``"G"``), which the summary prints as
+    "X-squared = 7.72 on 1 df". ``df`` of the result stays None: the
+    measure's interval uses the normal reference.
     """
     from dataclasses import replace
 
+    stat = None if statistic is None else float(statistic)
+    named = {"statistic_name": statistic_name} if statistic_name and stat is not None else {}
     return replace(
         effect,
         p_value=float(p_value),
         warnings=(*effect.warnings, *warnings),
-        extra={**effect.extra, "statistic": float(statistic), "df": df, "test": test, **extra},
+        extra={**effect.extra, "statistic": stat, **named, "df": df, "test": test, **extra},
     )

@@ -35,13 +35,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from effekt.data import describe_rows
+from effekt.data import _as_binary_numbers, as_frame, describe_rows, label
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.estimators._absorb import Absorber, check_not_absorbed
 from effekt.estimators._model import LinearModel, infer_design, model_frame
 from effekt.protocol import EstimatorTags, Synthetic
-from effekt.result import EffectResult, check_alpha
+from effekt.result import EffectResult
 from effekt.sandwich import AbsorbedHat, _inverse_gram, default_se_type, robust_ols, robust_vcov
+from effekt.vocabulary import validated
 
 __all__ = ["Cace", "IvRobust", "tsls", "TSLSFit"]
 
@@ -159,14 +160,37 @@ class Cace:
     ----------
     data : DataFrame
     outcome : str
-    treatment : str
-        The random assignment (0/1), the instrument.
+        Outcome column.
+    treatment : str, default=None
+        The random assignment, the instrument: 0/1 (bool, or a
+        categorical/object column holding 0/1), or labels declared with ``arms``.
+    arms : (control, treated), default=None
+        The arms' labels, the control first. They label the assignment and,
+        when it holds them, ``received`` (the arm actually received); a
+        column already coded 0/1 is read as it is.
     received : str
-        The treatment actually received (0/1), the endogenous regressor.
-    covariates : list of str, optional
+        The treatment actually received (0/1, or the arms' labels), the
+        endogenous regressor.
+    covariates : list of str, default=None
         Exogenous covariates (also their own instruments); their complier
-        means are reported.
-    blocks, fixed_effects, clusters, weights, se_type, alpha, assignment, missing : as in ``lm_robust``
+        means are reported. Text or categorical columns are expanded to
+        indicators, the first level (sorted) the reference.
+    blocks : str, default=None
+        Randomisation blocks, absorbed as fixed effects.
+    fixed_effects : list of str, default=None
+        Further factors to absorb.
+    clusters : str, default=None
+        Clusters (CR2 by default); ``n_clusters`` reports their number.
+    weights : str, default=None
+        Positive weights.
+    se_type : str, default=None
+        As in ``lm_robust``: HC2, or CR2 with clusters.
+    alpha : float, default=0.05
+        Intervals are at ``1 - alpha``.
+    assignment : Assignment, default=None
+        Supplies treatment, blocks and clusters (see ``lm_robust``).
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value and says how many.
 
     Returns
     -------
@@ -237,12 +261,14 @@ class Cace:
             data=data, spec={"outcome": "y", "treatment": "z", "received": "d"}, truth=effect, treatment="d"
         )
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: Any,
         treatment: Any = None,
+        arms: tuple[Any, Any] | None = None,
         received: Any = None,
         covariates: Sequence[Any] | str | None = None,
         blocks: Any = None,
@@ -254,14 +280,17 @@ class Cace:
         assignment: Any = None,
         missing: str = "error",
     ) -> EffectResult:
-        check_alpha(alpha)
         if received is None:
             raise DesignError(
                 f"{self.name} needs received=: the column of treatment actually received "
                 "(take-up). Without non-compliance use lm_robust or difference_in_means."
             )
+        frame = as_frame(data)
+        frame = _received_as_numbers(frame, received, arms)
+        if arms is not None and treatment in frame.columns and _coded_01(frame[treatment], arms):
+            arms = None  # the assignment is already 0/1; the labels are received's
         mf = model_frame(
-            data,
+            frame,
             outcome=outcome,
             treatment=treatment,
             covariates=covariates,
@@ -272,6 +301,7 @@ class Cace:
             extra_numeric={"received": received},
             assignment=assignment,
             missing=missing,
+            arms=arms,
         )
         if mf.z is None:
             raise DesignError(f"{self.name} needs treatment= (the random assignment) or assignment=.")
@@ -355,9 +385,11 @@ class Cace:
             "n_clusters": fit.n_clusters,
             "received": str(received),
         }
+        if mf.reference_levels:
+            extra["reference_levels"] = dict(mf.reference_levels)
         return model.result(
             str(received), estimand=self.estimand, extra=extra, warnings=tuple(warnings),
-            n_treated=int(mf.z.sum()), n_control=int(mf.n - mf.z.sum()),
+            n_treated=int(mf.z.sum()), n_control=int(mf.n - mf.z.sum()), n_clusters=fit.n_clusters,
         )
 
     @staticmethod
@@ -384,8 +416,48 @@ class Cace:
         return out
 
 
+def _coded_01(series: pd.Series, arms: Sequence[Any]) -> bool:
+    """Whether a column is coded 0/1 (numbers or bools) and holds neither of the arms' labels."""
+    values = series.dropna()
+    if values.isin(list(arms)).any():
+        return False
+    if pd.api.types.is_bool_dtype(values):
+        return True
+    return bool(pd.api.types.is_numeric_dtype(values) and values.isin((0, 1)).all())
+
+
+def _received_as_numbers(frame: pd.DataFrame, received: Any, arms: Sequence[Any] | None) -> pd.DataFrame:
+    """Take-up as 0/1: the arms' labels (the arm received) or a categorical/object 0/1 column."""
+    if received not in frame.columns:
+        return frame  # model_frame names the missing column
+    s = frame[received]
+    present = s.notna()
+    if arms is not None and s[present].isin(list(arms)).any():
+        control, treated = arms
+        other = present & ~s.isin([control, treated])
+        if other.any():
+            found = list(dict.fromkeys(s[other].tolist()))
+            raise DataError(
+                f"received column {received!r} holds {', '.join(label(v) for v in found[:5])} in "
+                f"{describe_rows(s.index[other.to_numpy()])}, which is neither of the declared arms "
+                f"{control!r} (control) and {treated!r} (treated)."
+            )
+        coded = pd.Series(np.where(s == treated, 1.0, 0.0), index=s.index).where(present)
+        return frame.assign(**{str(received): coded}) if isinstance(received, str) else frame
+    if isinstance(s.dtype, pd.CategoricalDtype) or s.dtype == object:
+        numbers = _as_binary_numbers(s[present])
+        if numbers is not None:
+            out = frame.copy()
+            out[received] = numbers.reindex(s.index)
+            return out
+    return frame
+
+
 class IvRobust(Cace):
     """Alias of :class:`Cace` under estimatr's name ``iv_robust``."""
 
     name: ClassVar[str] = "iv_robust"
+
+
+IvRobust.__doc__ = "Alias of :class:`Cace` under estimatr's name ``iv_robust``.\n" + (Cace.__doc__ or "")
 

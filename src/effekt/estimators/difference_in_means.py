@@ -8,9 +8,10 @@ arguments                     ``design``           variance, degrees of freedom
 neither blocks nor clusters   ``simple``           Neyman (= HC2); Welch df
 clusters                      ``clustered``        CR2; Bell-McCaffrey df
 blocks, every arm >= 2        ``blocked``          sum of per-block Neyman; N - 2B
-blocks, all of size 2         ``matched_pairs``    Gerber & Green eq. 3.16; B - 1
-blocks, some with one unit    ``blocked_small``    Pashley & Miratrix hybrid; see Notes
-in an arm
+blocks, all of size 2         ``paired``           Gerber & Green eq. 3.16; B - 1
+blocks, some with one unit    ``blocked``          Pashley & Miratrix hybrid; see Notes
+in an arm                     (``se_type``
+                              ``"HC2+hybrid_m"``)
 blocks and clusters           ``block_clustered``  per-block CR2; C - 2B
 blocks of two clusters        ``matched_pair_      Imai, King & Nall eq. 6; B - 1
                               clustered``
@@ -29,15 +30,15 @@ from effekt.data import (
     as_frame,
     check_columns,
     check_groups_have_both_arms,
-    check_option,
     label,
     varying_groups,
 )
 from effekt.errors import DataError, DesignError
 from effekt.estimators._model import _from_assignment
 from effekt.protocol import EstimatorTags, Synthetic
-from effekt.result import EffectResult, check_alpha
-from effekt.sandwich import robust_ols
+from effekt.result import EffectResult
+from effekt.sandwich import CR_TYPES, HC_TYPES, default_se_type, robust_ols
+from effekt.vocabulary import Choice, Constraint, validated
 
 __all__ = ["DifferenceInMeans"]
 
@@ -183,31 +184,50 @@ class DifferenceInMeans:
     data : DataFrame
     outcome : str
         Outcome column (numeric).
-    treatment : str, optional
-        0/1 assignment column, or two labels given by ``arms``. Not needed
-        when ``assignment`` is given.
-    blocks, clusters : str, optional
-        Design columns. Clusters must be nested in blocks, and every unit of a
-        cluster must share its arm.
-    weights : str, optional
+    treatment : str, default=None
+        0/1 assignment column (bool, or a categorical/object column holding
+        0/1), or two labels given by ``arms``. Not needed when
+        ``assignment`` is given.
+    blocks : str, default=None
+        Randomisation blocks (strata, batches).
+    clusters : str, default=None
+        Clusters of assignment. Clusters must be nested in blocks, and every
+        unit of a cluster must share its arm.
+    weights : str, default=None
         Positive weights.
-    assignment : effekt.design.Assignment, optional
+    assignment : effekt.design.Assignment, default=None
         Supplies treatment, blocks and clusters (rows of ``data`` are its units,
         in order). Do not also pass ``treatment``/``blocks``/``clusters``.
-    arms : (control, treated), optional
-        The two labels to compare when ``treatment`` is not 0/1.
-    small_blocks : {"hybrid_m", "hybrid_p"}, default "hybrid_m"
+    arms : (control, treated), default=None
+        The two labels to compare when ``treatment`` is not 0/1, the
+        control first.
+    se_type : str, default=None
+        The variance: None gives the design's own (HC2, i.e. Neyman, for
+        simple and blocked designs; CR2 with clusters). A simple design also
+        takes ``"classical"``, ``"HC0"``, ``"HC1"`` or ``"HC3"`` (least
+        squares of ``y`` on ``[1, z]``, ``N - 2`` df); a clustered one
+        ``"CR0"``, ``"CR1"`` (``"stata"``) or ``"CR2"``. Blocked, paired and
+        block-clustered designs have one variance each (asked for as
+        ``"HC2"``, or ``"CR2"`` with clusters; reported as ``"HC2"``,
+        ``"pairs"`` or ``"HC2+hybrid_m"``); any other choice is a DesignError.
+    small_blocks : {"hybrid_m", "hybrid_p"}, default="hybrid_m"
         Variance for blocks with a single unit in an arm, when other blocks
         are larger (Pashley & Miratrix 2021).
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    alpha : float, default=0.05
+        Intervals are at ``1 - alpha``.
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value in a used column and
+        says how many.
 
     Returns
     -------
     EffectResult
-        ``design`` is one of ``simple, clustered, blocked, matched_pairs,
-        blocked_small, block_clustered, matched_pair_clustered``;
-        ``extra["blocks"]`` holds per-block estimates for blocked designs.
+        ``design`` is one of ``simple, clustered, blocked, paired,
+        block_clustered, matched_pair_clustered`` (blocks with a single unit
+        in an arm are ``blocked`` with ``se_type="HC2+hybrid_m"`` or
+        ``"HC2+hybrid_p"``); ``n`` counts rows, ``n_clusters`` clusters;
+        ``extra["blocks"]`` holds per-block estimates (by the user's block
+        labels) for blocked designs.
 
     Raises
     ------
@@ -252,6 +272,10 @@ class DifferenceInMeans:
     ('blocked', 'HC2', 2.5)
     """
 
+    options: ClassVar[dict[str, Constraint]] = {
+        "se_type": Choice(HC_TYPES + CR_TYPES + ("stata",), none_ok=True),
+    }
+
     name: ClassVar[str] = "difference_in_means"
     estimand: ClassVar[str] = "ate"
     kind: ClassVar[str] = "itt"
@@ -262,6 +286,7 @@ class DifferenceInMeans:
         supports_weights=True,
     )
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -273,13 +298,12 @@ class DifferenceInMeans:
         weights: str | None = None,
         assignment: Any = None,
         arms: tuple[Any, Any] | None = None,
+        se_type: str | None = None,
         small_blocks: str = "hybrid_m",
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
-        # 1. check the input
-        check_alpha(alpha)
-        check_option(small_blocks, "small_blocks", _SMALL_BLOCK_METHODS)
+        # 1. check the input (the options were checked by @validated)
         if assignment is not None:
             data, treatment, blocks, clusters = _from_assignment(
                 as_frame(data), assignment, treatment, blocks, clusters
@@ -297,24 +321,40 @@ class DifferenceInMeans:
         if c.blocks is not None:
             check_groups_have_both_arms(c.blocks, c.block_labels, c.z, role="block", column=blocks)  # type: ignore[arg-type]
         # 3. estimate with that design's variance
+        requested = se_type
         if c.blocks is None and c.clusters is None:
-            design, se_type = "simple", "HC2"
+            se_type = default_se_type(se_type, False)
+            design = "simple"
             for arm, count in (("treated", c.n_treated), ("control", c.n_control)):
                 if count < 2:
                     raise DataError(
                         f"the {arm} arm has {count} unit; its variance, and so a standard error, "
                         "cannot be estimated. At least two units per arm are needed."
                     )
-            est, se, df = _simple(c.y, c.z, c.weights)  # type: ignore[arg-type]
+            if se_type == "HC2":
+                est, se, df = _simple(c.y, c.z, c.weights)  # type: ignore[arg-type]
+            else:
+                X = np.column_stack([np.ones(c.n), c.z])  # type: ignore[list-item]
+                fit = robust_ols(X, c.y, se_type=se_type, weights=c.weights)  # type: ignore[arg-type]
+                est, se, df = float(fit.coef[1]), float(fit.std_error[1]), float(c.n - 2)
             extra: dict[str, Any] = {}
         elif c.blocks is None:
-            design, se_type = "clustered", "CR2"
-            est, se, df = _clustered(c)
-            extra = {"n_clusters": len(c.cluster_labels)}  # type: ignore[arg-type]
+            se_type = default_se_type(se_type, True)
+            design = "clustered"
+            est, se, df = _clustered(c, se_type)
+            extra = {}
         elif c.clusters is None:
             design, se_type, est, se, df, extra = _blocked(c, small_blocks)
         else:
             design, se_type, est, se, df, extra = _block_clustered(c)
+        if requested is not None and c.blocks is not None:
+            own = "CR2" if c.clusters is not None else "HC2"
+            if default_se_type(requested, c.clusters is not None) != own:
+                raise DesignError(
+                    f"se_type={requested!r} does not apply to a {design} design, whose variance is its own "
+                    f"({se_type}); leave se_type=None. The other choices apply to designs without blocks: "
+                    "'classical', 'HC0'-'HC3' when simple, 'CR0', 'CR1', 'CR2' when clustered."
+                )
         extra.update({"arms": list(c.arms)})
         return EffectResult.from_t(
             est, se, df, alpha=alpha,
@@ -322,6 +362,7 @@ class DifferenceInMeans:
             term="assignment" if assignment is not None else str(c.names["treatment"]),
             outcome=str(outcome), n=c.n, n_treated=c.n_treated, n_control=c.n_control,
             se_type=se_type, design=design, warnings=c.warnings(), extra=extra,
+            n_clusters=None if c.cluster_labels is None else len(c.cluster_labels),
         )
 
     @classmethod
@@ -373,10 +414,10 @@ def _check_clusters(c: Columns) -> None:
             )
 
 
-def _clustered(c: Columns) -> tuple[float, float, float]:
+def _clustered(c: Columns, se_type: str = "CR2") -> tuple[float, float, float]:
     assert c.y is not None and c.z is not None
     X = np.column_stack([np.ones(c.n), c.z])
-    fit = robust_ols(X, c.y, se_type="CR2", clusters=c.clusters, weights=c.weights, df_coefs=[1])  # type: ignore[arg-type]
+    fit = robust_ols(X, c.y, se_type=se_type, clusters=c.clusters, weights=c.weights, df_coefs=[1])  # type: ignore[arg-type]
     return float(fit.coef[1]), float(fit.std_error[1]), float(fit.df[1])
 
 
@@ -394,7 +435,7 @@ def _blocked(c: Columns, small_blocks: str) -> tuple[str, str, float, float, flo
         if tb.shape[0] < 2:
             raise DesignError("one matched pair gives no variance estimate; at least two pairs are needed.")
         var = _pairs_variance(tau, size)
-        design, se_type, df = "matched_pairs", "pairs", float(tb.shape[0] - 1)
+        design, se_type, df = "paired", "pairs", float(tb.shape[0] - 1)
     elif small.any():
         if c.weights is not None:
             raise DesignError(
@@ -409,7 +450,7 @@ def _blocked(c: Columns, small_blocks: str) -> tuple[str, str, float, float, flo
         groups = (tb_small["n1"] + tb_small["n0"]).value_counts()
         df_small = float((groups - 1).sum()) if small_blocks == "hybrid_m" else float(small.sum() - 1)
         df = float(size[big].sum() - 2 * big.sum()) + df_small
-        design, se_type = "blocked_small", f"HC2+{small_blocks}"
+        design, se_type = "blocked", f"HC2+{small_blocks}"
     else:
         var = float(np.sum(share**2 * tb["var"].to_numpy()))
         design, se_type, df = "blocked", "HC2", float(N - 2 * tb.shape[0])

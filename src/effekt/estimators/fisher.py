@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
-from effekt.data import check_option, check_positive_int, check_seed
+from effekt.data import check_seed
 from effekt.errors import DesignError
 from effekt.estimators._fisher_network import fisher_rxc_pvalue, table_log_probability
 from effekt.estimators._tables import (
+    ALTERNATIVE,
+    MEASURES,
+    MISSING,
+    POSITIVE,
+    SIMS,
+    ArmLabels,
     check_table_for_test,
     conditional_odds_ratio_result,
     measure_result,
@@ -20,9 +27,45 @@ from effekt.estimators._tables import (
     with_test,
 )
 from effekt.protocol import EstimatorTags, Synthetic
-from effekt.result import EffectResult, check_alpha
+from effekt.result import EffectResult, check_alpha, monte_carlo_p_value
+from effekt.vocabulary import Choice, Constraint, validated
 
-__all__ = ["FisherExact", "fisher_pvalue"]
+__all__ = ["FisherExact", "fisher_pvalue", "monte_carlo_fisher"]
+
+
+def monte_carlo_fisher(
+    counts: np.ndarray,
+    *,
+    sims: int,
+    rng: np.random.Generator,
+    alternative: str = "two-sided",
+) -> tuple[float, int]:
+    """Monte Carlo p-value of Fisher's test and the number of extreme tables.
+
+    ``sims`` random tables with the observed margins are drawn
+    (:func:`scipy.stats.random_table`, Patefield's algorithm). A table is
+    as extreme as the observed one when its probability under independence
+    is no larger (relative tolerance 1e-7, as the exact test); for a one-
+    sided alternative on a 2 x 2 table, when its treated-event count
+    ``a`` is at least (``"greater"``) or at most (``"less"``) the observed.
+    The p-value is ``(1 + extreme) / (1 + sims)``
+    (:func:`effekt.result.monte_carlo_p_value`), never 0.
+    """
+    x = np.asarray(counts, dtype=np.int64)
+    tables = stats.random_table(x.sum(axis=1), x.sum(axis=0), seed=rng).rvs(size=sims)
+    if alternative == "greater":
+        extreme = int(np.sum(tables[:, 0, 0] >= x[0, 0]))
+    elif alternative == "less":
+        extreme = int(np.sum(tables[:, 0, 0] <= x[0, 0]))
+    else:
+        const = float(
+            special.gammaln(x.sum(axis=1) + 1).sum() + special.gammaln(x.sum(axis=0) + 1).sum()
+            - special.gammaln(x.sum() + 1)
+        )
+        logp = const - special.gammaln(tables + 1.0).sum(axis=(1, 2))
+        observed = table_log_probability(x)
+        extreme = int(np.sum(logp <= observed + math.log1p(1e-7)))
+    return monte_carlo_p_value(extreme, sims), extreme
 
 
 def fisher_pvalue(
@@ -30,7 +73,7 @@ def fisher_pvalue(
     *,
     alternative: str = "two-sided",
     method: str = "exact",
-    n_resamples: int = 9999,
+    sims: int = 9999,
     rng: np.random.Generator | None = None,
 ) -> float:
     """p-value of Fisher's test on a table of counts.
@@ -38,15 +81,16 @@ def fisher_pvalue(
     2 x 2: :func:`scipy.stats.fisher_exact` (hypergeometric; two-sided by
     minimum likelihood). Larger tables: the exact network algorithm of
     :mod:`effekt.estimators._fisher_network`, or with
-    ``method="monte-carlo"`` scipy's Monte Carlo estimate from
-    ``n_resamples`` random tables with the observed margins.
+    ``method="monte-carlo"`` the Monte Carlo estimate of
+    :func:`monte_carlo_fisher` from ``sims`` random tables with the
+    observed margins, which is at least ``1 / (sims + 1)``.
     """
     x = np.asarray(counts, dtype=np.int64)
-    if x.shape == (2, 2) and method == "exact":
-        return float(stats.fisher_exact(x, alternative=alternative).pvalue)  # type: ignore[arg-type]
     if method == "monte-carlo":
-        mc = stats.MonteCarloMethod(n_resamples=n_resamples, rng=rng)
-        return float(stats.fisher_exact(x, method=mc).pvalue)
+        return monte_carlo_fisher(x, sims=sims, rng=rng if rng is not None else np.random.default_rng(),
+                                  alternative=alternative)[0]
+    if x.shape == (2, 2):
+        return float(stats.fisher_exact(x, alternative=alternative).pvalue)  # type: ignore[arg-type]
     return fisher_rxc_pvalue(x)
 
 
@@ -71,33 +115,52 @@ class FisherExact:
     random state and is not the exact value published tables and R's
     ``fisher.test`` report; effekt computes the exact value by a network
     algorithm (Mehta & Patel 1983) and keeps Monte Carlo
-    (``method="monte-carlo"``, with ``seed``) for tables too large for it.
+    (``method="monte-carlo"``, with ``sims`` and ``seed``) for tables too
+    large for it. A Monte Carlo p-value is ``(1 + extreme) / (1 + sims)``,
+    never 0; the summary prints it at its floor as "<= 1e-04" for
+    ``sims=9999``.
 
     Parameters
     ----------
     data : DataFrame
-    outcome, treatment : str
-    arms : sequence of labels, optional
+        One row per unit.
+    outcome : str
+        Outcome column; any number of categories.
+    treatment : str
+        Arm column: 0/1 (numeric, bool, or a categorical/object column
+        holding 0/1), or labels declared with ``arms=``.
+    arms : tuple of labels, default=None
         Two (control, treated), or more for an r x c table.
-    event : label, optional
-    alternative : {"two-sided", "less", "greater"}, default "two-sided"
-        One-sided alternatives for 2 x 2 tables only.
-    measure : {"risk_difference", "risk_ratio", "odds_ratio", "cramers_v"}, optional
-    blocks : str, optional
+    positive : label, default=None
+        For a binary outcome: the value that counts as the event (None: 1 / True).
+    alternative : {"two-sided", "greater", "less"}, default="two-sided"
+        One-sided alternatives for 2 x 2 tables only: the odds ratio
+        (treated over control) above / below 1.
+    measure : {"risk_difference", "risk_ratio", "odds_ratio", "cramers_v"}, default=None
+        The estimate reported (None: risk difference for 2 x 2 tables,
+        Cramér's V otherwise).
+    blocks : str, default=None
         Not supported (raises DesignError naming the stratified alternatives).
-    method : {"exact", "monte-carlo"}, default "exact"
-    sims : int, default 9999
-        Random tables for ``method="monte-carlo"``.
-    seed : int or numpy Generator, optional
+    method : {"exact", "monte-carlo"}, default="exact"
+    sims : int, default=9999
+        Random tables for ``method="monte-carlo"``; reported in
+        ``extra["sims"]`` (Monte Carlo only).
+    seed : int or numpy Generator, default=None
         For ``method="monte-carlo"``.
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value and reports how many.
 
     Returns
     -------
     EffectResult
-        ``p_value``: Fisher's; ``extra["statistic"]`` is the probability of
-        the observed table under independence, ``extra["df"]`` is None.
+        ``p_value``: Fisher's. For a 2 x 2 table ``extra["statistic"]`` is
+        the conditional maximum-likelihood odds ratio (treated over control,
+        R ``fisher.test``'s estimate; ``extra["statistic_name"]`` says so);
+        for larger tables it is None (the test has no one-number statistic).
+        ``extra["df"]`` is None. With ``method="monte-carlo"``:
+        ``extra["sims"]`` and ``extra["extreme"]`` (random tables at least
+        as extreme as the observed one).
 
     Raises
     ------
@@ -123,8 +186,8 @@ class FisherExact:
     >>> import effekt as ef
     >>> df = ef.from_counts([[95, 106], [14, 3]])
     >>> res = ef.estimate("fisher", data=df, outcome="y", treatment="z")
-    >>> round(res.p_value, 4), round(res.estimate, 3)
-    (0.0096, -0.101)
+    >>> round(res.p_value, 4), round(res.estimate, 3), round(res.extra["statistic"], 3)
+    (0.0096, -0.101, 0.193)
     """
 
     name: ClassVar[str] = "fisher"
@@ -133,7 +196,17 @@ class FisherExact:
     tags: ClassVar[EstimatorTags] = EstimatorTags(
         outcome="binary", shift_equivariant=False, scale_equivariant=False, sign_flip=True
     )
+    options: ClassVar[dict[str, Constraint]] = {
+        "arms": ArmLabels(),
+        "alternative": ALTERNATIVE,
+        "measure": MEASURES,
+        "method": Choice(("exact", "monte-carlo")),
+        "sims": SIMS,
+        "positive": POSITIVE,
+        "missing": MISSING,
+    }
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -141,7 +214,7 @@ class FisherExact:
         outcome: str,
         treatment: str,
         arms: Sequence[Any] | None = None,
-        event: Any = None,
+        positive: Any = None,
         alternative: str = "two-sided",
         measure: str | None = None,
         blocks: str | None = None,
@@ -157,13 +230,12 @@ class FisherExact:
                 "use chi2 with blocks= (the Cochran-Mantel-Haenszel test) or risk_difference with "
                 "blocks= (Mantel-Haenszel)."
             )
+        alpha = check_alpha(alpha)
+        rng = check_seed(seed) if method == "monte-carlo" else None
         tab = read_table(
-            data, outcome=outcome, treatment=treatment, arms=arms, event=event,
+            data, outcome=outcome, treatment=treatment, arms=arms, positive=positive,
             missing=missing, multi_arm=True, estimator=self.name,
         )
-        check_option(alternative, "alternative", ("two-sided", "less", "greater"))
-        check_option(method, "method", ("exact", "monte-carlo"))
-        alpha = check_alpha(alpha)
         check_table_for_test(tab, self.name)
         if alternative != "two-sided" and tab.counts.shape != (2, 2):
             raise DesignError(
@@ -171,10 +243,6 @@ class FisherExact:
                 f"{tab.counts.shape[0]} x {tab.counts.shape[1]} (arms x outcome categories), "
                 "whose test has no direction. Use alternative='two-sided'."
             )
-        rng, n_resamples = None, sims
-        if method == "monte-carlo":
-            n_resamples = check_positive_int(sims, "sims")
-            rng = check_seed(seed)
         if measure == "odds_ratio" and tab.is_2x2 and tab.event is not None:
             effect = conditional_odds_ratio_result(tab, alpha=alpha, estimator=self.name)
         else:
@@ -182,16 +250,26 @@ class FisherExact:
         counts = tab.counts
         if tab.is_2x2 and tab.event == 1:
             counts = counts[:, ::-1]  # columns (event, no event), so the odds ratio is treated / control
-        p = fisher_pvalue(counts, alternative=alternative, method=method, n_resamples=n_resamples, rng=rng)
+        mc: dict[str, Any] = {}
+        if method == "monte-carlo":
+            assert rng is not None
+            p, extreme = monte_carlo_fisher(counts, sims=sims, rng=rng, alternative=alternative)
+            mc = {"sims": sims, "extreme": extreme}
+        else:
+            p = fisher_pvalue(counts, alternative=alternative)
+        statistic = None
+        if tab.is_2x2 and tab.event is not None:
+            statistic = float(stats.contingency.odds_ratio(np.asarray(counts), kind="conditional").statistic)
         return with_test(
             effect,
             p_value=p,
-            statistic=float(np.exp(table_log_probability(counts))),
+            statistic=statistic,
+            statistic_name="conditional MLE odds ratio",
             df=None,
             test="fisher exact" + ("" if method == "exact" else " (monte carlo)"),
             alternative=alternative,
             method=method,
-            n_resamples=n_resamples if method == "monte-carlo" else None,
+            **mc,
         )
 
     @classmethod

@@ -8,9 +8,12 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import stats
 
-from effekt.data import check_option
 from effekt.errors import DesignError
 from effekt.estimators._tables import (
+    MEASURES,
+    MISSING,
+    POSITIVE,
+    ArmLabels,
     check_table_for_test,
     expected_counts_warning,
     measure_result,
@@ -20,6 +23,7 @@ from effekt.estimators._tables import (
 )
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import Choice, Constraint, validated
 
 __all__ = ["GTest", "likelihood_ratio_g"]
 
@@ -66,21 +70,33 @@ class GTest:
     Parameters
     ----------
     data : DataFrame
-    outcome, treatment : str
-    arms : sequence of labels, optional
+        One row per unit.
+    outcome : str
+        Outcome column; any number of categories.
+    treatment : str
+        Arm column: 0/1 (numeric, bool, or a categorical/object column
+        holding 0/1), or labels declared with ``arms=``.
+    arms : tuple of labels, default=None
         Two (control, treated), or more for an r x c table.
-    event : label, optional
-    correction : {"none", "williams"}, default "none"
-    measure : {"risk_difference", "risk_ratio", "odds_ratio", "cramers_v"}, optional
-    blocks : str, optional
+    positive : label, default=None
+        For a binary outcome: the value that counts as the event (None: 1 / True).
+    correction : {"none", "williams"}, default="none"
+        Williams' (1976) correction divides G by ``q``.
+    measure : {"risk_difference", "risk_ratio", "odds_ratio", "cramers_v"}, default=None
+        The estimate reported (None: risk difference for 2 x 2 tables,
+        Cramér's V otherwise).
+    blocks : str, default=None
         Not supported (raises DesignError naming the stratified alternatives).
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value and reports how many.
 
     Returns
     -------
     EffectResult
-        ``p_value``: the G test's; ``extra["statistic"]`` (G), ``extra["df"]``.
+        ``p_value``: the G test's; ``extra["statistic"]`` (G),
+        ``extra["statistic_name"]`` (``"G"``), ``extra["df"]``; the summary
+        prints "G = 8.325 on 1 df".
 
     Raises
     ------
@@ -104,6 +120,8 @@ class GTest:
     >>> res = ef.estimate("g_test", data=df, outcome="y", treatment="z")
     >>> round(res.extra["statistic"], 3), round(res.p_value, 4)
     (8.325, 0.0039)
+    >>> print(res.summary().splitlines()[5])
+      p-value    0.0039   G = 8.325 on 1 df
     """
 
     name: ClassVar[str] = "g_test"
@@ -112,7 +130,15 @@ class GTest:
     tags: ClassVar[EstimatorTags] = EstimatorTags(
         outcome="binary", shift_equivariant=False, scale_equivariant=False, sign_flip=True
     )
+    options: ClassVar[dict[str, Constraint]] = {
+        "arms": ArmLabels(),
+        "correction": Choice(("none", "williams")),
+        "measure": MEASURES,
+        "positive": POSITIVE,
+        "missing": MISSING,
+    }
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -120,7 +146,7 @@ class GTest:
         outcome: str,
         treatment: str,
         arms: Sequence[Any] | None = None,
-        event: Any = None,
+        positive: Any = None,
         correction: str = "none",
         measure: str | None = None,
         blocks: str | None = None,
@@ -133,12 +159,11 @@ class GTest:
                 "use chi2 with blocks= (the Cochran-Mantel-Haenszel test) or risk_difference with "
                 "blocks= (Mantel-Haenszel)."
             )
+        alpha = check_alpha(alpha)
         tab = read_table(
-            data, outcome=outcome, treatment=treatment, arms=arms, event=event,
+            data, outcome=outcome, treatment=treatment, arms=arms, positive=positive,
             missing=missing, multi_arm=True, estimator=self.name,
         )
-        check_option(correction, "correction", ("none", "williams"))
-        alpha = check_alpha(alpha)
         check_table_for_test(tab, self.name)
         effect = measure_result(tab, measure=measure, alpha=alpha, estimator=self.name)
         g, p, dof, expected = likelihood_ratio_g(tab.counts, correction=correction)
@@ -146,6 +171,7 @@ class GTest:
             effect,
             p_value=p,
             statistic=g,
+            statistic_name="G",
             df=dof,
             test="likelihood-ratio G" + (" (williams)" if correction == "williams" else ""),
             warnings=expected_counts_warning(expected),

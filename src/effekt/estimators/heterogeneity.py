@@ -32,13 +32,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from effekt.data import check_positive_int
 from effekt.errors import DataError, DesignError
 from effekt.estimators._model import LinearModel, ModelFrame, model_frame
 from effekt.estimators.lm_robust import fit_linear
 from effekt.protocol import EstimatorTags, Synthetic
-from effekt.result import EffectResult, EffectTable, check_alpha
+from effekt.result import EffectResult, EffectTable
 from effekt.sandwich import wald_test
+from effekt.vocabulary import validated
 
 __all__ = ["Heterogeneity", "forest_plot", "contrast_test"]
 
@@ -69,13 +69,32 @@ class Heterogeneity:
     Parameters
     ----------
     data : DataFrame
-    outcome, treatment : str
+    outcome : str
+        Outcome column.
+    treatment : str
+        0/1 treatment (bool, or a categorical/object column holding 0/1),
+        or labels declared with ``arms``.
+    arms : (control, treated), default=None
+        The treatment's two labels, the control first.
     moderators : list of str
         The pre-specified moderators.
-    covariates : list of str, optional
-        Adjustment covariates (not interacted).
-    blocks, clusters, weights, se_type, alpha, missing : as in ``lm_robust``
-    max_levels : int, default 10
+    covariates : list of str, default=None
+        Adjustment covariates (not interacted); text or categorical ones are
+        expanded to indicators, the first level (sorted) the reference.
+    blocks : str, default=None
+        Randomisation blocks, absorbed.
+    clusters : str, default=None
+        Clusters (CR2 by default).
+    weights : str, default=None
+        Positive weights.
+    se_type : str, default=None
+        As in ``lm_robust``: HC2, or CR2 with clusters.
+    alpha : float, default=0.05
+        Intervals are at ``1 - alpha``.
+    max_levels : int, default=10
+        A numeric moderator with at most this many values is categorical.
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value and says how many.
 
     Returns
     -------
@@ -84,7 +103,9 @@ class Heterogeneity:
         ``moderator@mean`` and ``moderator:slope`` (numeric). ``extra``:
         ``interaction_tests`` (moderator -> statistic, df1, df2, p_value),
         ``pre_specified`` (the moderators), ``headline`` ("overall").
-        :func:`forest_plot` draws it.
+        ``table.plot()`` draws the forest plot (:func:`forest_plot` is the
+        same picture). Subgroup rows have ``estimand="subgroup_effect"``,
+        slopes ``"effect_difference"``.
 
     Raises
     ------
@@ -140,12 +161,14 @@ class Heterogeneity:
         spec = {"outcome": "y", "treatment": "z", "moderators": ["g"], "blocks": "batch"}
         return Synthetic(data=data, spec=spec, truth=effect)
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: Any,
         treatment: Any,
+        arms: tuple[Any, Any] | None = None,
         moderators: Sequence[Any] | str | None = None,
         covariates: Sequence[Any] | str | None = None,
         blocks: Any = None,
@@ -156,8 +179,6 @@ class Heterogeneity:
         max_levels: int = 10,
         missing: str = "error",
     ) -> EffectTable:
-        check_alpha(alpha)
-        check_positive_int(max_levels, "max_levels")
         mods = [moderators] if isinstance(moderators, (str, int)) else list(moderators or [])
         if not mods:
             raise DesignError("heterogeneity needs moderators=: the pre-specified subgroup variables.")
@@ -168,11 +189,13 @@ class Heterogeneity:
         mf = model_frame(
             data, outcome=outcome, treatment=treatment, covariates=covs or None, blocks=blocks,
             clusters=clusters, weights=weights, other_columns=mods, missing=missing, estimator=self.name,
+            arms=arms,
         )
         assert mf.z is not None and mf.frame is not None
         term = str(mf.treatment)
         overall = fit_linear(mf, se_type=se_type, alpha=alpha, estimator=self.name, df_terms=[term])
-        counts: dict[str, Any] = {"n_treated": int(mf.z.sum()), "n_control": int(mf.n - mf.z.sum())}
+        counts: dict[str, Any] = {"n_treated": int(mf.z.sum()), "n_control": int(mf.n - mf.z.sum()),
+                                  "n_clusters": overall.n_clusters}
         rows = [replace(overall.result(term, **counts), term="overall")]
         tests: dict[str, dict[str, float]] = {}
         kinds: dict[str, str] = {}
@@ -194,8 +217,10 @@ class Heterogeneity:
             "moderator_kinds": kinds,
             "headline": "overall",
         }
+        if mf.reference_levels:
+            extra["reference_levels"] = dict(mf.reference_levels)
         return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=overall.warnings,
-                           headline_term="overall")
+                           headline_term="overall", plotter=forest_plot)
 
     def _categorical(
         self, mf: ModelFrame, m: Any, col: pd.Series, se_type: str | None, alpha: float
@@ -226,7 +251,8 @@ class Heterogeneity:
         sub = replace(mf, X=np.hstack(parts), terms=terms)
         model = fit_linear(sub, se_type=se_type, alpha=alpha, estimator=self.name, df_terms=effect_terms)
         rows = [
-            model.result(t, n_treated=int(n_t[lv]), n_control=int(n_all[lv] - n_t[lv]), extra={"moderator": str(m)})
+            model.result(t, estimand="subgroup_effect", n_treated=int(n_t[lv]), n_control=int(n_all[lv] - n_t[lv]),
+                         extra={"moderator": str(m)})
             for lv, t in enumerate(effect_terms)
         ]
         rows = [replace(r, n=int(n_all[lv])) for lv, r in enumerate(rows)]
@@ -251,7 +277,8 @@ class Heterogeneity:
         terms = [at_mean if t == mf.treatment else t for t in mf.terms] + [str(m)] * main.shape[1] + [slope]
         sub = replace(mf, X=X, terms=terms, treatment=at_mean)
         model = fit_linear(sub, se_type=se_type, alpha=alpha, estimator=self.name, df_terms=[at_mean, slope])
-        rows = [model.result(t, extra={"moderator": str(m)}) for t in (at_mean, slope)]
+        rows = [model.result(t, estimand=e, extra={"moderator": str(m)})
+                for t, e in ((at_mean, "subgroup_effect"), (slope, "effect_difference"))]
         R = np.zeros((1, len(terms)))
         R[0, model.index(slope)] = 1.0
         return rows, contrast_test(model, R)
@@ -268,55 +295,49 @@ def _not_absorbed(mf: ModelFrame, A: np.ndarray) -> np.ndarray:
     return np.asarray(np.sqrt((within**2).sum(axis=0)) > 1e-9 * before)
 
 
-def forest_plot(table: EffectTable, *, ax: Any = None, title: str | None = None) -> Any:
+def forest_plot(
+    table: EffectTable, *, ax: Any = None, labels: Any = None, title: str | None = None, **kwargs: Any
+) -> Any:
     """A forest plot of a heterogeneity table: one line per subgroup, the
     overall effect as a dashed line, interaction p-values by moderator.
 
-    Returns the matplotlib Figure (nothing is shown).
+    The table's ``plot()`` draws it; ``labels`` maps a term to the name
+    shown. Returns the matplotlib Figure (built without pyplot; nothing is
+    shown).
 
-    >>> import matplotlib
-    >>> matplotlib.use("Agg")
     >>> import numpy as np, pandas as pd, effekt as ef
     >>> df = pd.DataFrame({"z": np.tile([0, 1], 50), "g": np.repeat(["a", "b"], 50),
     ...                    "y": np.random.default_rng(1).normal(size=100)})
-    >>> fig = forest_plot(ef.estimate("heterogeneity", data=df, outcome="y", treatment="z", moderators=["g"]))
-    >>> type(fig).__name__
-    'Figure'
+    >>> tab = ef.estimate("heterogeneity", data=df, outcome="y", treatment="z", moderators=["g"])
+    >>> type(tab.plot()).__name__, type(forest_plot(tab)).__name__
+    ('Figure', 'Figure')
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
+    from effekt.plotting import ARM_COLOURS, COLOURS, LINE_WIDTH, figure_and_axes, label_for, reference_line
 
     rows = [r for r in table.rows if not r.term.endswith(":slope")]
-    if ax is None:
-        fig: Figure = plt.figure(figsize=(6.5, 0.45 * len(rows) + 1.4))
-        ax = fig.add_subplot(1, 1, 1)
-    else:
-        fig = ax.figure
+    fig, axes = figure_and_axes(ax, size=(6.5, 0.45 * len(rows) + 1.4))
     ypos = np.arange(len(rows))[::-1]
-    est = np.array([r.estimate for r in rows])
-    lo = np.array([r.conf_int[0] for r in rows])
-    hi = np.array([r.conf_int[1] for r in rows])
-    colours = ["black" if r.term == "overall" else "tab:blue" for r in rows]
-    ax.hlines(ypos, lo, hi, colors=colours, linewidth=1.5)
-    ax.scatter(est, ypos, c=colours, marker="s", zorder=3)
+    for y, r in zip(ypos, rows):
+        colour = ARM_COLOURS[1] if r.term == "overall" else COLOURS[0]
+        axes.plot(list(r.conf_int), [y, y], color=colour, linewidth=LINE_WIDTH)
+        axes.plot([r.estimate], [y], "s", color=colour, zorder=3)
     overall = next((r for r in rows if r.term == "overall"), None)
     if overall is not None:
-        ax.axvline(overall.estimate, color="grey", linestyle="--", linewidth=1)
-    ax.axvline(0.0, color="black", linewidth=0.8)
+        axes.axvline(overall.estimate, color="grey", linestyle="--", linewidth=1)
+    reference_line(axes, 0.0, vertical=True)
     tests = table.extra.get("interaction_tests", {})
-    labels = []
+    names = []
     for r in rows:
-        text = r.term
+        text = label_for(r.term, labels)
         mod = r.extra.get("moderator")
         if mod is not None and (r.term.startswith(f"{mod}=") or r.term.startswith(f"{mod}@")):
             first = next(x for x in rows if x.extra.get("moderator") == mod)
             if first is r and mod in tests:
                 text += f"   (interaction p = {tests[mod]['p_value']:.3g})"
-        labels.append(text)
-    ax.set_yticks(ypos)
-    ax.set_yticklabels(labels)
+        names.append(text)
+    axes.set_yticks(ypos, names)
+    axes.grid(False, axis="y")
     level = f"{100 * rows[0].conf_level:g}%" if rows else ""
-    ax.set_xlabel(f"effect ({level} CI)")
-    ax.set_title(title or f"{table.estimator}: pre-specified subgroups")
-    fig.tight_layout()
+    axes.set_xlabel(f"effect ({level} CI)")
+    axes.set_title(title or f"{table.estimator}: pre-specified subgroups")
     return fig

@@ -46,13 +46,23 @@ from effekt.data import as_frame, check_columns, check_groups_have_both_arms, la
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.estimators._model import _from_assignment
 from effekt.protocol import EstimatorTags
-from effekt.result import EffectResult, check_alpha
+from effekt.result import EffectResult
+from effekt.vocabulary import Choice, Constraint, validated
 
 __all__ = ["HorvitzThompson", "ht_block"]
 
 
-def ht_block(y: np.ndarray, z: np.ndarray, pi: np.ndarray, n_units: int, *, simple: bool) -> tuple[float, float]:
-    """HT estimate and Young's-inequality variance of one block.
+def ht_block(
+    y: np.ndarray, z: np.ndarray, pi: np.ndarray, n_units: int, *, simple: bool, se_type: str = "youngs"
+) -> tuple[float, float]:
+    """HT estimate and variance of one block: Young's-inequality bound, or under a constant effect.
+
+    ``se_type="constant"`` imputes the missing potential outcomes with the
+    block's estimate (``y0 = y - z tau``, ``y1 = y0 + tau``) and returns
+    the design variance of the estimator, ``a' Cov(z) a / N^2`` with
+    ``a = y1 / pi + y0 / (1 - pi)``; under complete randomisation of
+    ``m`` of ``n`` this is ``S0^2 (1/m + 1/(n - m))``, the Neyman variance
+    with a common ``S^2``.
 
     ``y``, ``z``, ``pi`` are per randomisation unit (cluster totals in
     cluster designs); ``n_units`` is the number of rows the block holds.
@@ -66,6 +76,8 @@ def ht_block(y: np.ndarray, z: np.ndarray, pi: np.ndarray, n_units: int, *, simp
     Y1 = y[t] / pi[t]
     Y0 = y[c] / (1.0 - pi[c])
     est = (Y1.sum() - Y0.sum()) / n_units
+    if se_type == "constant":
+        return float(est), _constant_variance(y, z, pi, n_units, float(est), simple=simple)
     var = (Y1**2).sum() + (Y0**2).sum()
     if not simple:
         n = y.size
@@ -80,6 +92,22 @@ def ht_block(y: np.ndarray, z: np.ndarray, pi: np.ndarray, n_units: int, *, simp
             var += (Y0.sum() ** 2 - (Y0**2).sum()) * (p00 - (1 - p) ** 2) / p00
         var -= 2.0 * Y1.sum() * Y0.sum() * (p10 - p * (1 - p)) / p10
     return float(est), float(var) / n_units**2
+
+
+def _constant_variance(y: np.ndarray, z: np.ndarray, pi: np.ndarray, n_units: int, tau: float, *, simple: bool,
+                       rows: np.ndarray | None = None) -> float:
+    r = np.ones_like(y) if rows is None else rows
+    y0 = y - z * tau * r
+    y1 = y0 + tau * r
+    a = y1 / pi + y0 / (1.0 - pi)
+    if simple:
+        quad = float(np.sum(pi * (1.0 - pi) * a**2))
+    else:
+        n, m = y.size, int(z.sum())
+        p = m / n
+        p11 = m * (m - 1) / (n * (n - 1))
+        quad = float(p * (1 - p) * np.sum(a**2) + (p11 - p * p) * (a.sum() ** 2 - np.sum(a**2)))
+    return quad / n_units**2
 
 
 class HorvitzThompson:
@@ -99,23 +127,40 @@ class HorvitzThompson:
     ----------
     data : DataFrame
     outcome : str
-    treatment : str, optional
-        0/1 column; or take it from ``assignment``.
-    assignment : Assignment, optional
+        Outcome column.
+    treatment : str, default=None
+        0/1 column (bool, or a categorical/object column holding 0/1), or
+        labels declared with ``arms``; or take it from ``assignment``.
+    arms : (control, treated), default=None
+        The treatment's two labels, the control first.
+    assignment : Assignment, default=None
         From :mod:`effekt.design`: treatment, blocks, clusters and
         ``prob_treated`` (rows of ``data`` are its units, in order).
-    probabilities : str, optional
+    probabilities : str, default=None
         Column of each unit's probability of treatment.
-    blocks, clusters : str, optional
-    simple : bool, optional
+    blocks : str, default=None
+        Randomisation blocks.
+    clusters : str, default=None
+        Clusters of assignment.
+    simple : bool, default=None
         Force simple (True) or complete (False) randomisation.
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    se_type : {"youngs", "constant"}, default=None
+        None gives ``"youngs"``: Aronow & Middleton's bound, conservative
+        for any effect heterogeneity, in every design. ``"constant"``
+        assumes a constant effect (estimatr's name): the design variance
+        with the missing potential outcomes imputed; smaller, and correct
+        only when effects do not vary. Both apply to simple, complete,
+        blocked and clustered designs.
+    alpha : float, default=0.05
+        Intervals are at ``1 - alpha``.
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value and says how many.
 
     Returns
     -------
     EffectResult
-        ``se_type="youngs"``, ``df=None`` (normal); ``extra``:
+        ``se_type`` "youngs" or "constant", ``df=None`` (normal); ``n``
+        counts rows and ``n_clusters`` clusters; ``extra``:
         ``randomisation`` ("simple" or "complete") and ``n_blocks``.
 
     Raises
@@ -160,22 +205,26 @@ class HorvitzThompson:
     estimand: ClassVar[str] = "ate"
     kind: ClassVar[str] = "itt"
     tags: ClassVar[EstimatorTags] = EstimatorTags(supports_blocks=True, supports_clusters=True)
+    options: ClassVar[dict[str, Constraint]] = {"se_type": Choice(("youngs", "constant"), none_ok=True)}
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: Any,
         treatment: Any = None,
+        arms: tuple[Any, Any] | None = None,
         assignment: Any = None,
         probabilities: Any = None,
         blocks: Any = None,
         clusters: Any = None,
         simple: bool | None = None,
+        se_type: str | None = None,
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
-        check_alpha(alpha)
+        se_type = se_type or "youngs"
         frame = as_frame(data)
         pi_from_design = None
         if assignment is not None:
@@ -190,7 +239,7 @@ class HorvitzThompson:
             raise DesignError("horvitz_thompson needs treatment= (a column) or assignment=.")
         numeric = {"probabilities": probabilities} if probabilities is not None else None
         c = check_columns(frame, outcome=outcome, treatment=treatment, blocks=blocks, clusters=clusters,
-                          numeric=numeric, missing=missing)
+                          numeric=numeric, missing=missing, arms=arms)
         assert c.y is not None and c.z is not None
         if c.blocks is not None:
             check_groups_have_both_arms(c.blocks, c.block_labels, c.z, role="block", column=blocks)  # type: ignore[arg-type]
@@ -239,7 +288,12 @@ class HorvitzThompson:
                     "simple=True for independent assignment."
                 )
             nb = int(rows_u[sel].sum())
-            e_b, v_b = ht_block(y_u[sel], z_u[sel], pi_u[sel], nb, simple=simple)
+            if se_type == "constant":
+                e_b, _ = ht_block(y_u[sel], z_u[sel], pi_u[sel], nb, simple=simple)
+                v_b = _constant_variance(y_u[sel], z_u[sel], pi_u[sel], nb, e_b, simple=simple,
+                                         rows=rows_u[sel].astype(float))
+            else:
+                e_b, v_b = ht_block(y_u[sel], z_u[sel], pi_u[sel], nb, simple=simple)
             est += nb / n * e_b
             var += (nb / n) ** 2 * v_b
         if var <= 0:
@@ -250,7 +304,8 @@ class HorvitzThompson:
         return EffectResult.from_z(
             est, float(np.sqrt(var)), alpha=alpha, estimator=self.name, estimand=self.estimand,
             term=str(treatment), outcome=str(outcome), n=n, n_treated=c.n_treated, n_control=c.n_control,
-            se_type="youngs", design=design, warnings=c.warnings(),
+            se_type=se_type, design=design, warnings=c.warnings(),
+            n_clusters=None if c.cluster_labels is None else len(c.cluster_labels),
             extra={"randomisation": "simple" if simple else "complete", "n_blocks": n_blocks},
         )
 

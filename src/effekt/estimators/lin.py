@@ -28,7 +28,8 @@ from effekt.errors import DesignError
 from effekt.estimators._model import ModelFrame, model_frame
 from effekt.estimators.lm_robust import fit_linear, report
 from effekt.protocol import EstimatorTags
-from effekt.result import EffectResult, check_alpha
+from effekt.result import EffectResult
+from effekt.vocabulary import validated
 
 __all__ = ["Lin", "lin_design"]
 
@@ -90,15 +91,31 @@ class Lin:
     Parameters
     ----------
     data : DataFrame
-    outcome, treatment : str
-    covariates : list of str
-        Numeric pre-treatment covariates (dummy-code categorical ones).
-    blocks, clusters, weights : str, optional
-    assignment : Assignment, optional
+    outcome : str
+        Outcome column.
+    treatment : str, default=None
+        0/1 treatment (bool, or a categorical/object column holding 0/1),
+        or two labels declared with ``arms``.
+    arms : (control, treated), default=None
+        The treatment's two labels, the control first.
+    covariates : list of str, default=None
+        Pre-treatment covariates. Text or categorical columns are expanded
+        to indicators, the first level (sorted) the reference, reported in
+        ``extra["reference_levels"]``.
+    blocks : str, default=None
+        Randomisation blocks (absorbed, and interacted with treatment).
+    clusters : str, default=None
+        Clusters for the cluster-robust variance.
+    weights : str, default=None
+        Positive weights.
+    assignment : Assignment, default=None
         Supplies treatment, blocks and clusters (see ``lm_robust``).
-    se_type : str, optional
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    se_type : str, default=None
+        As in ``lm_robust``: HC2, or CR2 with clusters.
+    alpha : float, default=0.05
+        Intervals are at ``1 - alpha``.
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value and says how many.
 
     Returns
     -------
@@ -146,12 +163,14 @@ class Lin:
         supports_blocks=True, supports_clusters=True, supports_covariates=True, supports_weights=True
     )
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: Any,
         treatment: Any = None,
+        arms: tuple[Any, Any] | None = None,
         covariates: Sequence[Any] | str | None = None,
         blocks: Any = None,
         clusters: Any = None,
@@ -161,7 +180,6 @@ class Lin:
         assignment: Any = None,
         missing: str = "error",
     ) -> EffectResult:
-        check_alpha(alpha)
         if not covariates and blocks is None and getattr(assignment, "blocks", None) is None:
             raise DesignError(
                 "lin adjusts for covariates: pass covariates= (or blocks=). Without them it is the "
@@ -170,6 +188,7 @@ class Lin:
         mf = model_frame(
             data, outcome=outcome, treatment=treatment, covariates=covariates, blocks=blocks,
             clusters=clusters, weights=weights, assignment=assignment, missing=missing, estimator=self.name,
+            arms=arms,
         )
         if mf.z is None:
             raise DesignError("lin needs treatment= (a column) or assignment=.")

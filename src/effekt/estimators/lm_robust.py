@@ -28,6 +28,7 @@ from effekt.estimators._model import LinearModel, ModelFrame, infer_design, mode
 from effekt.protocol import EstimatorTags
 from effekt.result import EffectResult, check_alpha
 from effekt.sandwich import default_se_type, robust_ols
+from effekt.vocabulary import validated
 
 __all__ = ["LmRobust", "lm_robust", "fit_linear"]
 
@@ -172,31 +173,48 @@ class LmRobust:
     Parameters
     ----------
     data : DataFrame
-    outcome, treatment : str
-        Outcome column and the 0/1 treatment whose coefficient is returned.
-    formula : str, optional
+    outcome : str, default=None
+        Outcome column (or the formula's left-hand side).
+    treatment : str, default=None
+        The treatment whose coefficient is returned: 0/1 (bool, or a
+        categorical/object column holding 0/1), or two labels declared
+        with ``arms``.
+    arms : (control, treated), default=None
+        The treatment's two labels, the control first; the treatment then
+        enters the model as 0/1 (formulas included).
+    formula : str, default=None
         formulaic formula instead of ``outcome``/``covariates``, e.g.
         ``"y ~ z + age + C(sex) | block"`` (fixed effects after ``|``).
-    covariates : list of str, optional
-        Further numeric regressors.
-    blocks : str, optional
+    covariates : list of str, default=None
+        Further regressors. Text or categorical columns are expanded to
+        indicators, the first level (sorted) the reference, reported in
+        ``extra["reference_levels"]``.
+    blocks : str, default=None
         Randomisation blocks, absorbed as fixed effects (``design="blocked"``).
-    fixed_effects : list of str, optional
+    fixed_effects : list of str, default=None
         Further factors to absorb.
-    clusters, weights : str, optional
-    se_type : {"HC0", "HC1", "HC2", "HC3", "classical", "CR0", "CR1", "stata", "CR2"}, optional
-    alpha : float, default 0.05
-    term : str, optional
-        The coefficient to report when it is not ``treatment``.
-    assignment : Assignment, optional
+    clusters : str, default=None
+        Clusters for the cluster-robust variance (CR2 by default).
+    weights : str, default=None
+        Positive weights.
+    se_type : {"HC0", "HC1", "HC2", "HC3", "classical", "CR0", "CR1", "stata", "CR2"}, default=None
+        None gives HC2, or CR2 with clusters.
+    alpha : float, default=0.05
+        Intervals are at ``1 - alpha``.
+    term : str, default=None
+        The coefficient to report when it is not ``treatment``
+        (``estimand="coefficient"``).
+    assignment : Assignment, default=None
         From :mod:`effekt.design`: supplies treatment, blocks and clusters
         (rows of ``data`` are its units, in order).
-    missing : {"error", "drop"}, default "error"
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value and says how many.
 
     Returns
     -------
     EffectResult
-        For ``term``; ``extra["terms"]`` holds every coefficient (tidy
+        For ``term``; ``n`` counts rows, ``n_clusters`` clusters (when
+        clustered); ``extra["terms"]`` holds every coefficient (tidy
         records), ``extra["n_absorbed"]`` the fixed-effect parameters,
         ``extra["r_squared"]`` and ``extra["adj_r_squared"]`` the fit of the
         whole model (fixed effects included).
@@ -248,12 +266,14 @@ class LmRobust:
         supports_blocks=True, supports_clusters=True, supports_covariates=True, supports_weights=True
     )
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: Any = None,
         treatment: Any = None,
+        arms: tuple[Any, Any] | None = None,
         formula: str | None = None,
         covariates: Sequence[Any] | str | None = None,
         blocks: Any = None,
@@ -279,10 +299,12 @@ class LmRobust:
             weights=weights,
             assignment=assignment,
             missing=missing,
+            arms=arms,
         )
         term = _reported_term(term, mf)
         model = fit_linear(mf, se_type=se_type, alpha=alpha, estimator=self.name, df_terms=[term])
-        return report(model, mf, term)
+        estimand = self.estimand if term == mf.treatment else "coefficient"
+        return report(model, mf, term, estimand=estimand)
 
 
 def _reported_term(term: str | None, mf: ModelFrame) -> str:
@@ -297,7 +319,7 @@ def _reported_term(term: str | None, mf: ModelFrame) -> str:
     return term
 
 
-def report(model: LinearModel, mf: ModelFrame, term: str, **extra: Any) -> EffectResult:
+def report(model: LinearModel, mf: ModelFrame, term: str, *, estimand: str = "ate", **extra: Any) -> EffectResult:
     """The EffectResult of ``term``, every coefficient in ``extra["terms"]``."""
     tidy = model.tidy()
     info: dict[str, Any] = {
@@ -309,8 +331,10 @@ def report(model: LinearModel, mf: ModelFrame, term: str, **extra: Any) -> Effec
         "n_clusters": model.n_clusters,
         **model.extra,
     }
+    if mf.reference_levels:
+        info["reference_levels"] = dict(mf.reference_levels)
     info.update(extra)
-    counts: dict[str, Any] = {}
+    counts: dict[str, Any] = {"n_clusters": model.n_clusters}
     if mf.z is not None:
-        counts = {"n_treated": int(mf.z.sum()), "n_control": int(mf.n - mf.z.sum())}
-    return model.result(term, extra=info, **counts)
+        counts.update(n_treated=int(mf.z.sum()), n_control=int(mf.n - mf.z.sum()))
+    return model.result(term, estimand=estimand, extra=info, **counts)

@@ -10,22 +10,32 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import as_frame, check_columns, check_option, describe_rows
-from effekt.errors import DataError
-from effekt.estimators._tables import _label, _outcome_values, drop_missing_treatment, wilson_interval
+from effekt.data import as_frame, check_columns, describe_rows
+from effekt.errors import DataError, DesignError
+from effekt.estimators._tables import (
+    MISSING,
+    POSITIVE,
+    _label,
+    _outcome_values,
+    drop_missing_treatment,
+    prepare_treatment,
+    wilson_interval,
+)
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import Choice, Constraint, validated
 
 __all__ = ["McNemar", "mcnemar_test", "paired_newcombe_interval"]
 
 
-def mcnemar_test(b: int, c: int, *, method: str = "exact", correction: bool = False) -> tuple[float, float]:
+def mcnemar_test(b: int, c: int, *, method: str = "exact", correction: str = "none") -> tuple[float, float]:
     """Statistic and two-sided p-value of McNemar's test on discordant counts.
 
     ``method="exact"``: the statistic is ``min(b, c)`` and
     ``p = min(1, 2 P(Binom(b + c, 1/2) <= min(b, c)))``.
     ``method="asymptotic"``: ``X2 = (|b - c| - k)^2 / (b + c)`` with
-    ``k = 1`` (Edwards' continuity correction) or 0, on chi-squared(1).
+    ``k = 1`` with ``correction="edwards"`` (Edwards' continuity
+    correction) or 0 with ``"none"``, on chi-squared(1).
     With no discordant pair the p-value is 1 (and the statistic 0).
 
     >>> s, p = mcnemar_test(35, 21, method="asymptotic")
@@ -39,7 +49,7 @@ def mcnemar_test(b: int, c: int, *, method: str = "exact", correction: bool = Fa
         return float(min(b, c)), float(min(1.0, 2.0 * stats.binom.cdf(min(b, c), n_disc, 0.5)))
     if n_disc == 0:
         return 0.0, 1.0
-    k = 1.0 if correction else 0.0
+    k = 1.0 if correction == "edwards" else 0.0
     statistic = max(abs(b - c) - k, 0.0) ** 2 / n_disc
     return float(statistic), float(stats.chi2.sf(statistic, 1))
 
@@ -78,13 +88,13 @@ def paired_newcombe_interval(n11: int, b: int, c: int, n00: int, alpha: float = 
     return low, high
 
 
-def _binary(values: np.ndarray, outcome: Any, event: Any, index: pd.Index) -> np.ndarray:
+def _binary(values: np.ndarray, outcome: Any, positive: Any, index: pd.Index) -> np.ndarray:
     uniq = pd.unique(pd.Series(values))
-    if event is not None:
-        if not any(u == event for u in uniq):
+    if positive is not None:
+        if not any(u == positive for u in uniq):
             shown = ", ".join(repr(_label(u)) for u in uniq[:6])
             raise DataError(
-                f"event={event!r} does not occur in outcome column {outcome!r}, which holds "
+                f"positive={positive!r} does not occur in outcome column {outcome!r}, which holds "
                 f"{shown}. Name one of those values as the event."
             )
         if len(uniq) > 2:
@@ -93,13 +103,13 @@ def _binary(values: np.ndarray, outcome: Any, event: Any, index: pd.Index) -> np
                 f"mcnemar needs a binary outcome; column {outcome!r} holds {len(uniq)} values "
                 f"({shown}). Recode it to two categories."
             )
-        return (values == event).astype(np.int64)
+        return (values == positive).astype(np.int64)
     labels = {_label(u) for u in uniq}
     if not labels <= {0, 1}:  # True == 1, False == 0
         shown = ", ".join(repr(_label(u)) for u in uniq[:6])
         raise DataError(
-            f"mcnemar: outcome column {outcome!r} holds {shown}, not 0/1. Say which value is the "
-            "event with event=, or recode to 0/1."
+            f"mcnemar: outcome column {outcome!r} holds {shown}, not 0/1. Say which value counts "
+            "as the event with positive=, or recode to 0/1."
         )
     return values.astype(np.int64)
 
@@ -113,48 +123,54 @@ class McNemar:
 
     Formula: with ``b`` pairs that have the event only when
     ``treatment = 1`` and ``c`` pairs only when ``treatment = 0``, among
-    ``n`` pairs, the estimate is ``(b - c) / n``. Its interval is
+    ``n`` pairs (``n_units`` of the result; ``n`` there counts rows, two per
+    pair), the estimate is ``(b - c) / n``. Its interval is
     Newcombe's (1998b) square-and-add interval from the Wilson limits of the
-    two margins and their correlation (``ci="newcombe"``, default; see
-    :func:`paired_newcombe_interval`), or the Wald interval
-    ``+/- z sqrt(b + c - (b - c)^2 / n) / n`` (``ci="wald"``; Agresti 2013,
+    two margins and their correlation (``ci_method="newcombe"``, default;
+    see :func:`paired_newcombe_interval`), or the Wald interval
+    ``+/- z sqrt(b + c - (b - c)^2 / n) / n`` (``ci_method="wald"``; Agresti 2013,
     ch. 11). ``std_error`` is the Wald standard error. The test uses the
     discordant pairs only:
 
     * ``method="exact"`` (default): ``2 P(Binom(b + c, 1/2) <= min(b, c))``,
       capped at 1;
     * ``method="asymptotic"``: ``(|b - c| - k)^2 / (b + c)`` on
-      chi-squared(1), ``k = 1`` with ``correction=True`` (Edwards 1948),
-      ``k = 0`` otherwise.
+      chi-squared(1), ``k = 1`` with ``correction="edwards"`` (Edwards
+      1948), ``k = 0`` with ``correction="none"``.
 
     Default and why: the exact binomial test keeps its size for any number
     of discordant pairs, which in programme data is often small; the
     Newcombe interval keeps near-nominal coverage where the Wald interval
     undercovers (few discordant pairs, margins near 0 or 1);
-    ``correction=False`` for the asymptotic test, as in statsmodels'
+    ``correction="none"`` for the asymptotic test, as in statsmodels'
     ``mcnemar(exact=False, correction=False)`` (R's ``mcnemar.test``
-    corrects by default: pass ``correction=True`` to match it).
+    corrects by default: pass ``correction="edwards"`` to match it).
 
     Parameters
     ----------
     data : DataFrame
         Long format: one row per unit and occasion.
     outcome : str
-        Binary outcome: 0/1 or bool, or two labels with ``event=``.
+        Binary outcome: 0/1 or bool, or two labels with ``positive=``.
     treatment : str
-        Occasion or condition, 0/1 (e.g. 0 = before, 1 = after), or two
-        labels declared with ``arms=``.
+        Occasion or condition, 0/1 (e.g. 0 = before, 1 = after; numeric,
+        bool, or a categorical/object column holding 0/1), or two labels
+        declared with ``arms=``.
     pairs : str
         The pair (unit) identifier; each pair needs exactly one row with
         each treatment value.
-    arms : (first, second), optional
-    event : label, optional
-    method : {"exact", "asymptotic"}, default "exact"
-    ci : {"newcombe", "wald"}, default "newcombe"
-    correction : bool, default False
-        Continuity correction of the asymptotic test.
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    arms : (control, treated), default=None
+        The labels of the first (control, e.g. before) and second (treated,
+        e.g. after) occasion.
+    positive : label, default=None
+        The outcome value that counts as the event (None: 1 / True).
+    method : {"exact", "asymptotic"}, default="exact"
+    ci_method : {"newcombe", "wald"}, default="newcombe"
+    correction : {"none", "edwards"}, default="none"
+        Continuity correction of the asymptotic test (``method="asymptotic"``
+        only).
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
         ``"drop"`` drops rows with a missing value, and then pairs left with
         one row, and reports how many rows.
 
@@ -163,18 +179,27 @@ class McNemar:
     EffectResult
         ``estimand="paired_risk_difference"``, ``ci_method`` ``"newcombe"``
         or ``"wald"``,
-        ``p_value`` the test's; ``extra``: ``statistic``, ``df`` (None for
-        exact, 1 otherwise), the paired table ``[[n11, b], [c, n00]]``
-        (rows: event at treatment 1 yes/no; columns: at treatment 0 yes/no).
+        ``p_value`` the test's; ``extra``: ``statistic`` (exact: the smaller
+        discordant count ``min(b, c)``; asymptotic: McNemar's chi-squared),
+        ``statistic_name``, ``df`` (None for exact, 1 otherwise), the paired
+        table ``[[n11, b], [c, n00]]`` (rows: event at treatment 1 yes/no;
+        columns: at treatment 0 yes/no).
 
     Raises
     ------
     DataError
         Bad columns or values; a pair without exactly one row per occasion.
+    DesignError
+        An option of the wrong type or value, ``correction="edwards"`` with
+        ``method="exact"`` (before any work).
 
     Notes
     -----
-    ``n``, ``n_treated`` and ``n_control`` count pairs.
+    Counts: a pair is a unit, a row is a unit on one occasion. ``n`` counts
+    the rows analysed (two per pair, as every result's ``n``),
+    ``n_treated`` the rows at treatment 1 and ``n_control`` those at
+    treatment 0 (one per pair each, so ``n_treated + n_control == n``), and
+    ``n_units`` the pairs. The estimate and its interval are per pair.
 
     References
     ----------
@@ -193,8 +218,8 @@ class McNemar:
     >>> import effekt as ef
     >>> df = ef.from_counts([[48, 35], [21, 0]], paired=True)  # rows: before 0/1; columns: after 0/1
     >>> res = ef.estimate("mcnemar", data=df, outcome="y", treatment="z", pairs="pair")
-    >>> round(res.p_value, 3), round(res.estimate, 4)
-    (0.081, 0.1346)
+    >>> round(res.p_value, 3), round(res.estimate, 4), res.n, res.n_units
+    (0.081, 0.1346, 208, 104)
     """
 
     name: ClassVar[str] = "mcnemar"
@@ -203,7 +228,15 @@ class McNemar:
     tags: ClassVar[EstimatorTags] = EstimatorTags(
         outcome="binary", shift_equivariant=False, scale_equivariant=False, sign_flip=True
     )
+    options: ClassVar[dict[str, Constraint]] = {
+        "method": Choice(("exact", "asymptotic")),
+        "ci_method": Choice(("newcombe", "wald")),
+        "correction": Choice(("none", "edwards")),
+        "positive": POSITIVE,
+        "missing": MISSING,
+    }
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -212,24 +245,27 @@ class McNemar:
         treatment: str,
         pairs: str,
         arms: Sequence[Any] | None = None,
-        event: Any = None,
+        positive: Any = None,
         method: str = "exact",
-        ci: str = "newcombe",
-        correction: bool = False,
+        ci_method: str = "newcombe",
+        correction: str = "none",
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
-        check_option(missing, "missing", ("error", "drop"))
-        check_option(ci, "ci", ("newcombe", "wald"))
-        check_option(method, "method", ("exact", "asymptotic"))
-        check_option(correction, "correction", (True, False))
         alpha = check_alpha(alpha)
+        if correction != "none" and method == "exact":
+            raise DesignError(
+                f"mcnemar: correction={correction!r} is a continuity correction of the asymptotic "
+                "test; the exact binomial test needs none. Pass method='asymptotic' with it, or "
+                "leave correction='none'."
+            )
         frame = as_frame(data)
         if frame.shape[0] == 0:
             raise DataError("the data have no rows.")
         frame, values, dropped = _outcome_values(frame, outcome, missing)
         frame, values, dropped_z = drop_missing_treatment(frame, values, treatment, missing)
         dropped += dropped_z
+        frame = prepare_treatment(frame, treatment, arms, self.name)
         cols = check_columns(frame, treatment=treatment, arms=arms, missing="error")
         assert cols.z is not None
         z = cols.z.astype(np.int64)
@@ -246,7 +282,7 @@ class McNemar:
                 )
             frame, values, z = frame.loc[~pair_na], values[~pair_na], z[~pair_na]
             dropped += int(pair_na.sum())
-        y = _binary(values, outcome, event, frame.index)
+        y = _binary(values, outcome, positive, frame.index)
         codes, labels = pd.factorize(frame[pairs], sort=True)
         k = len(labels)
         n_first = np.bincount(codes, weights=1 - z, minlength=k)
@@ -275,10 +311,10 @@ class McNemar:
         y0 = np.zeros(k, dtype=np.int64)
         y1[codes[z == 1]] = y[z == 1]
         y0[codes[z == 0]] = y[z == 0]
-        return self._result(y1, y0, method=method, ci=ci, correction=correction, alpha=alpha,
+        return self._result(y1, y0, method=method, ci_method=ci_method, correction=correction, alpha=alpha,
                             outcome=outcome, treatment=treatment, dropped=dropped)
 
-    def _result(self, y1: np.ndarray, y0: np.ndarray, *, method: str, ci: str, correction: bool, alpha: float,
+    def _result(self, y1: np.ndarray, y0: np.ndarray, *, method: str, ci_method: str, correction: str, alpha: float,
                 outcome: str, treatment: str, dropped: int) -> EffectResult:
         n = int(y1.size)
         n11 = int(np.sum((y1 == 1) & (y0 == 1)))
@@ -293,7 +329,7 @@ class McNemar:
         if b + c == 0:
             warnings.append("no pair is discordant, so the test has nothing to go on: p = 1.")
         test = "mcnemar exact (binomial)" if method == "exact" else (
-            "mcnemar chi2" + (" (continuity corrected)" if correction else "")
+            "mcnemar chi2" + (" (continuity corrected)" if correction == "edwards" else "")
         )
         return EffectResult(
             estimator=self.name,
@@ -301,18 +337,22 @@ class McNemar:
             term=str(treatment),
             estimate=est,
             std_error=se,
-            conf_int=(est - q * se, est + q * se) if ci == "wald" else paired_newcombe_interval(n11, b, c, n00, alpha),
+            conf_int=(
+                (est - q * se, est + q * se) if ci_method == "wald" else paired_newcombe_interval(n11, b, c, n00, alpha)
+            ),
             conf_level=1 - alpha,
             p_value=p,
             df=None,
-            n=n,
+            n=2 * n,
             n_treated=n,
             n_control=n,
+            n_units=n,
             se_type="paired binomial",
             design="paired",
             warnings=tuple(warnings),
             extra={
                 "statistic": statistic,
+                "statistic_name": "min(b, c)" if method == "exact" else "McNemar's chi-squared",
                 "df": None if method == "exact" else 1,
                 "test": test,
                 "discordant": [b, c],
@@ -320,10 +360,10 @@ class McNemar:
                 "risk_treated": (n11 + b) / n,
                 "risk_control": (n11 + c) / n,
                 "method": method,
-                "correction": bool(correction),
+                "correction": correction,
             },
             outcome=str(outcome),
-            ci_method=ci,
+            ci_method=ci_method,
         )
 
     @classmethod

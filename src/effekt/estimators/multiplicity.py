@@ -79,6 +79,8 @@ def _family(family: Any) -> tuple[list[str], np.ndarray, list[EffectResult | Non
     elif isinstance(family, (Sequence, np.ndarray)) and not isinstance(family, (str, bytes)):
         items = []
         for i, v in enumerate(family):
+            if isinstance(v, EffectTable):
+                v = v.headline
             if isinstance(v, EffectResult):
                 label = v.outcome if v.outcome not in (None, "None") else v.term
                 items.append((f"{label}" if label else str(i), v))
@@ -93,6 +95,8 @@ def _family(family: Any) -> tuple[list[str], np.ndarray, list[EffectResult | Non
         raise DataError("the family is empty: pass at least one result or p-value.")
     labels, pvals, results = [], [], []
     for label, v in items:
+        if isinstance(v, EffectTable):  # a member that is a table counts as its headline row
+            v = v.headline
         if isinstance(v, EffectResult):
             p, res = v.p_value, v
         else:
@@ -135,7 +139,9 @@ def adjust_pvalues(family: Any, method: str = "holm", *, alpha: float = 0.05) ->
     family : sequence of EffectResult or float, EffectTable, or mapping
         The family: results (their ``p_value`` is used; the label is the
         outcome, else the term), bare p-values, or a mapping
-        ``label -> result or p-value``.
+        ``label -> result or p-value``. An EffectTable passed as the family
+        contributes every row (labelled by term); a table that is one member
+        of a list or mapping contributes its headline row.
     method : {"holm", "hochberg", "bonferroni", "bh", "by"}, default "holm"
         Family-wise error control (Holm, Hochberg, Bonferroni) or false
         discovery rate (BH, BY). Aliases: ``"fdr_bh"``, ``"fdr_by"`` (the

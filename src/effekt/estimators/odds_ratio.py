@@ -8,9 +8,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from effekt.data import check_option
 from effekt.errors import DesignError
 from effekt.estimators._tables import (
+    MISSING,
+    POSITIVE,
+    ArmLabels,
     conditional_odds_ratio_result,
     ratio_result,
     read_table,
@@ -19,6 +21,7 @@ from effekt.estimators._tables import (
 )
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import Choice, Constraint, validated
 
 __all__ = ["OddsRatio"]
 
@@ -31,11 +34,11 @@ class OddsRatio:
 
     Formula and intervals:
 
-    * ``ci="woolf"`` (default): the sample odds ratio ``ad / (bc)`` with the
+    * ``ci_method="woolf"`` (default): the sample odds ratio ``ad / (bc)`` with the
       log-Wald interval ``exp(log OR +/- z SE)``,
       ``SE = sqrt(1/a + 1/b + 1/c + 1/d)`` (Woolf 1955); p-value: Wald test
       of ``log OR = 0``.
-    * ``ci="exact"``: the conditional maximum-likelihood odds ratio (the MLE
+    * ``ci_method="exact"``: the conditional maximum-likelihood odds ratio (the MLE
       given all margins, from the non-central hypergeometric distribution)
       with Cornfield's (1956) exact interval, as R's ``fisher.test``; the
       p-value is Fisher's exact test. Computed by
@@ -46,7 +49,7 @@ class OddsRatio:
     its log (as statsmodels' ``StratifiedTable``); ``design="blocked"``.
 
     Default and why: Woolf's interval is the standard large-sample one and
-    agrees with statsmodels' ``Table2x2``; use ``ci="exact"`` for small
+    agrees with statsmodels' ``Table2x2``; use ``ci_method="exact"`` for small
     arms or rare events, where it stays valid and handles zero cells.
 
     Parameters
@@ -54,19 +57,24 @@ class OddsRatio:
     data : DataFrame
         One row per unit.
     outcome : str
-        Binary outcome: 0/1 or bool, or two labels with ``event=``.
+        Binary outcome: 0/1 or bool, or two labels with ``positive=``.
     treatment : str
-        Assigned arm: 0/1, or two labels declared with ``arms=``.
-    arms : (control, treated), optional
-    event : label, optional
-        The outcome value that counts as the event (default: 1 / True).
-    blocks : str, optional
+        Assigned arm: 0/1 (numeric, bool, or a categorical/object column
+        holding 0/1), or two labels declared with ``arms=``.
+    arms : (control, treated), default=None
+        The labels of the control and treated arm, e.g. ``("C", "I")``.
+    positive : label, default=None
+        The outcome value that counts as the event (None: 1 / True).
+    blocks : str, default=None
         Block (stratum) column; every block needs both arms.
-    ci : {"woolf", "exact"}, default "woolf"
-    zero_cell : {"error", "haldane"}, default "error"
-        For ``ci="woolf"``: raise on a zero cell, or add 0.5 to every cell.
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    ci_method : {"woolf", "exact"}, default="woolf"
+        Woolf's log-Wald interval, or the conditional MLE with Cornfield's
+        exact interval (single 2 x 2 table only).
+    zero_cell : {"error", "haldane"}, default="error"
+        For ``ci_method="woolf"``: raise on a zero cell, or add 0.5 to every cell.
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value and reports how many.
 
     Returns
     -------
@@ -80,7 +88,7 @@ class OddsRatio:
     DataError
         Bad columns or values, an outcome that is not binary.
     EstimationError
-        A zero cell with ``ci="woolf"`` and ``zero_cell="error"``.
+        A zero cell with ``ci_method="woolf"`` and ``zero_cell="error"``.
 
     References
     ----------
@@ -111,7 +119,14 @@ class OddsRatio:
         outcome="binary", supports_blocks=True, shift_equivariant=False, scale_equivariant=False,
         sign_flip=False,
     )
+    options: ClassVar[dict[str, Constraint]] = {
+        "arms": ArmLabels(),
+        "ci_method": Choice(("woolf", "exact")),
+        "positive": POSITIVE,
+        "missing": MISSING,
+    }
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -119,29 +134,27 @@ class OddsRatio:
         outcome: str,
         treatment: str,
         arms: Sequence[Any] | None = None,
-        event: Any = None,
+        positive: Any = None,
         blocks: str | None = None,
-        ci: str = "woolf",
+        ci_method: str = "woolf",
         zero_cell: str = "error",
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
+        alpha = check_alpha(alpha)
+        if blocks is not None and ci_method == "exact":
+            raise DesignError(
+                "odds_ratio: ci_method='exact' is for a single 2 x 2 table; with blocks= the interval "
+                "is the Mantel-Haenszel one (Robins-Breslow-Greenland variance). Pass "
+                "ci_method='woolf' or leave ci_method unset."
+            )
         tab = read_table(
-            data, outcome=outcome, treatment=treatment, arms=arms, event=event,
+            data, outcome=outcome, treatment=treatment, arms=arms, positive=positive,
             missing=missing, binary=True, blocks=blocks, estimator=self.name,
         )
-        check_option(ci, "ci", ("woolf", "exact"))
-        check_option(zero_cell, "zero_cell", ("error", "haldane"))
-        alpha = check_alpha(alpha)
         if blocks is not None:
-            if ci == "exact":
-                raise DesignError(
-                    "odds_ratio: ci='exact' is for a single 2 x 2 table; with blocks= the interval "
-                    "is the Mantel-Haenszel one (Robins-Breslow-Greenland variance). Pass ci='woolf' "
-                    "or leave ci unset."
-                )
             return stratified_result(tab, measure="odds_ratio", alpha=alpha, estimator=self.name)
-        if ci == "exact":
+        if ci_method == "exact":
             return conditional_odds_ratio_result(tab, alpha=alpha, estimator=self.name)
         return ratio_result(tab, measure="odds_ratio", alpha=alpha, estimator=self.name, zero_cell=zero_cell)
 

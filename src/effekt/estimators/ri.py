@@ -48,7 +48,6 @@ from effekt.data import (
     as_frame,
     check_columns,
     check_groups_have_both_arms,
-    check_positive_int,
     check_seed,
     label,
     varying_groups,
@@ -56,7 +55,8 @@ from effekt.data import (
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.estimators._model import _from_assignment
 from effekt.protocol import EstimatorTags
-from effekt.result import EffectResult, check_alpha
+from effekt.result import EffectResult, EffectTable, monte_carlo_p_value
+from effekt.vocabulary import Choice, Constraint, Number, validate_options, validated
 
 __all__ = ["RandomizationInference", "Permutations", "BUILT_IN"]
 
@@ -316,31 +316,59 @@ class RandomizationInference:
     Parameters
     ----------
     data : DataFrame
-    outcome, treatment : str
-    estimator : str, default "difference_in_means"
-        Any registered estimator; the built-in ones are vectorised.
-    blocks, clusters, covariates, weights : str / list, optional
+    outcome : str
+        Outcome column.
+    treatment : str, default=None
+        0/1 treatment (bool, or a categorical/object column holding 0/1), or
+        labels declared with ``arms``; or take it from ``assignment``.
+    arms : (control, treated), default=None
+        The treatment's two labels, the control first.
+    estimator : str, default="difference_in_means"
+        Any registered estimator; the built-in ones are vectorised. Options
+        of that estimator are passed through ``**spec`` and checked against
+        it before any work.
+    blocks : str, default=None
         Passed to the estimator and respected by the permutations.
-    assignment : Assignment, optional
+    clusters : str, default=None
+        Passed to the estimator; whole clusters are permuted.
+    covariates : list of str, default=None
+        Passed to the estimator (text or categorical ones are expanded to
+        indicators there).
+    weights : str, default=None
+        Passed to the estimator.
+    assignment : Assignment, default=None
         From :mod:`effekt.design`: treatment, blocks, clusters and the
         permutations come from it (rows of ``data`` are its units in order).
-    sims : int, default 1000
-    max_exact : int, default 10000
-    seed : int or Generator, optional
-    alpha : float, default 0.05
-    ci : bool, optional
-        Test-inversion interval; default for the built-in statistics only.
+    sims : int, default=1000
+        Sampled permutations when the design has more than ``max_exact``.
+    max_exact : int, default=10000
+        Enumerate every assignment when there are at most this many (0:
+        always sample).
+    seed : int or Generator, default=None
+        Seed of the sampled permutations.
+    alpha : float, default=0.05
+        The interval is ``{tau : p(tau) > alpha}``.
+    ci_method : {"inversion", "none"}, default=None
+        ``"inversion"`` inverts the test for an interval, ``"none"`` skips
+        it (faster); None gives it for the built-in statistics and no
+        interval for the others (which would be refitted for every
+        permutation and candidate effect).
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value in a used column (before
+        permuting) and says how many.
     **spec : further options of ``estimator``
 
     Returns
     -------
     EffectResult
-        ``estimate`` the estimator's estimate, ``p_value`` the randomisation
-        p-value, ``conf_int`` by test inversion (``ci_method="test-inversion"``),
-        ``std_error`` the standard deviation of the statistic over the
-        permutations. ``extra``: ``n_permutations``, ``exact``,
-        ``statistic`` (its observed value), ``statistic_estimator`` (whose
-        estimate it is), ``estimator_result`` (that estimator's own result).
+        ``estimate`` the estimator's headline estimate, ``p_value`` the
+        randomisation p-value (never 0 when sampled: at least
+        ``1 / (sims + 1)``), ``conf_int`` by test inversion
+        (``ci_method="inversion"``; ``"none"`` without one), ``std_error`` the standard deviation of
+        the statistic over the permutations. ``extra``: ``sims`` (the number
+        of assignments used), ``exact``, ``statistic`` (its observed value),
+        ``statistic_estimator`` (whose estimate it is), ``estimator_result``
+        (that estimator's own result).
 
     Raises
     ------
@@ -348,8 +376,9 @@ class RandomizationInference:
         Bad columns (via the estimator's checks), units of one cluster in
         different arms.
     DesignError
-        An unknown estimator, ``ci=True`` for a statistic that is not built
-        in, bad ``sims`` or ``seed``.
+        An unknown estimator, an option the estimator does not take,
+        ``ci_method="inversion"`` for a statistic that is not built in, bad
+        ``sims`` or ``seed``.
 
     Notes
     -----
@@ -370,7 +399,7 @@ class RandomizationInference:
     >>> import effekt as ef
     >>> df = pd.DataFrame({"y": [3.0, 5, 4, 8, 9, 7, 1, 2], "z": [0, 1, 0, 1, 1, 1, 0, 0]})
     >>> res = ef.estimate("ri", data=df, outcome="y", treatment="z")
-    >>> res.extra["exact"], res.extra["n_permutations"], round(res.p_value, 4)
+    >>> res.extra["exact"], res.extra["sims"], round(res.p_value, 4)
     (True, 70, 0.0286)
     """
 
@@ -380,13 +409,19 @@ class RandomizationInference:
     tags: ClassVar[EstimatorTags] = EstimatorTags(
         supports_blocks=True, supports_clusters=True, supports_weights=True, uses_seed=True,
     )
+    options: ClassVar[dict[str, Constraint]] = {
+        "ci_method": Choice(("inversion", "none"), none_ok=True),
+        "max_exact": Number(low=0, integer=True),  # 0: always sample
+    }
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: Any,
         treatment: Any = None,
+        arms: tuple[Any, Any] | None = None,
         estimator: str = "difference_in_means",
         blocks: Any = None,
         clusters: Any = None,
@@ -397,12 +432,10 @@ class RandomizationInference:
         max_exact: int = 10_000,
         seed: Any = None,
         alpha: float = 0.05,
-        ci: bool | None = None,
+        ci_method: str | None = None,
+        missing: str = "error",
         **spec: Any,
     ) -> EffectResult:
-        check_alpha(alpha)
-        sims = check_positive_int(sims, "sims")
-        max_exact = check_positive_int(max_exact, "max_exact", minimum=0)
         rng = check_seed(seed)
         from effekt.registry import get_estimator
 
@@ -419,20 +452,46 @@ class RandomizationInference:
             frame, treatment, blocks, clusters = _from_assignment(frame, assignment, treatment, blocks, clusters)
         if treatment is None:
             raise DesignError("ri needs treatment= (a column) or assignment=.")
+        # the options forwarded to the estimator are checked against it, before any work
+        fit_spec = dict(spec)
+        for key, value in (("blocks", blocks), ("clusters", clusters), ("covariates", covariates),
+                           ("weights", weights), ("missing", missing)):
+            if value is not None and (key != "missing" or value != "error"):
+                fit_spec[key] = value
+        try:
+            fit_spec = {
+                k: v for k, v in validate_options(
+                    est_cls, {"outcome": outcome, "treatment": treatment, **fit_spec}
+                ).items() if k not in ("outcome", "treatment")
+            }
+        except DesignError as exc:
+            raise DesignError(f"ri(estimator={estimator!r}): {exc}") from None
+        used = [c for c in (outcome, treatment, blocks, clusters, weights,
+                            *([covariates] if isinstance(covariates, str) else list(covariates or [])))
+                if c is not None]
+        if missing == "drop":
+            keep = ~frame[[c for c in used if c in frame.columns]].isna().any(axis=1).to_numpy()
+            if assignment is not None and not keep.all():
+                raise DesignError(
+                    "missing='drop' with assignment= would drop units of the design, whose permutations "
+                    "are of all its units; impute or remove the missing values first."
+                )
+            frame = frame.loc[keep]
+        fit_spec.pop("missing", None)
         cols = check_columns(
             frame, outcome=outcome, treatment=treatment, blocks=blocks, clusters=clusters, weights=weights,
-            covariates=covariates,
+            covariates=covariates, arms=arms,
         )
+        if arms is not None:
+            # the estimator and the permutations see the arms as 0/1
+            frame = frame.copy()
+            frame[treatment] = cols.z.astype(np.int64)  # type: ignore[union-attr]
         assert cols.z is not None and cols.y is not None
         if cols.blocks is not None:
             check_groups_have_both_arms(cols.blocks, cols.block_labels, cols.z, role="block", column=blocks)  # type: ignore[arg-type]
         if cols.clusters is not None:
             _check_clusters_constant(cols.clusters, cols.cluster_labels, cols.z, clusters)
         # the estimator's own fit on the realised assignment
-        fit_spec = dict(spec)
-        for key, value in (("blocks", blocks), ("clusters", clusters), ("covariates", covariates), ("weights", weights)):
-            if value is not None:
-                fit_spec[key] = value
         observed = est_cls().fit(frame, outcome=outcome, treatment=treatment, **fit_spec)
         perms = Permutations(cols.z, cols.blocks, cols.clusters, assignment)
         enumerated: np.ndarray | None = None
@@ -449,11 +508,11 @@ class RandomizationInference:
         exact = enumerated is not None
         stat = self._statistic(estimator, cols, fit_spec, frame, assignment is None)
         z, y = cols.z, cols.y
-        want_ci = stat is not None if ci is None else bool(ci)
+        want_ci = stat is not None if ci_method is None else ci_method == "inversion"
         if want_ci and stat is None:
             raise DesignError(
-                f"ci=True needs a built-in statistic ({', '.join(BUILT_IN)}); {estimator!r} would be "
-                "refitted for every permutation and every candidate effect. Pass ci=False."
+                f"ci_method='inversion' needs a built-in statistic ({', '.join(BUILT_IN)}); {estimator!r} "
+                "would be refitted for every permutation and every candidate effect. Leave ci_method=None."
             )
         A_parts, B_parts, C_parts = [], [], []
         chunks: Any = [enumerated] if enumerated is not None else perms.sample(sims, rng)
@@ -478,9 +537,9 @@ class RandomizationInference:
         if want_ci:
             B, C = np.concatenate(B_parts), np.concatenate(C_parts)
             conf_int = _invert(A, B, C, t_obs, alpha, exact)
-        obs = observed if isinstance(observed, EffectResult) else observed.rows[0]
+        obs = observed.headline if isinstance(observed, EffectTable) else observed
         notes = list(obs.warnings)
-        if not want_ci:
+        if not want_ci and stat is None:
             notes.append(
                 f"no confidence interval: {estimator!r} with these options is refitted for every "
                 "permutation, so only the p-value of the sharp null is computed."
@@ -502,13 +561,16 @@ class RandomizationInference:
             se_type="randomization",
             design=obs.design,
             outcome=obs.outcome,
-            ci_method="test-inversion",
+            ci_method="inversion" if want_ci else "none",
+            n_clusters=obs.n_clusters,
+            n_units=obs.n_units,
             extra={
-                "n_permutations": int(A.size),
+                "sims": int(A.size),
                 "exact": bool(exact),
                 "statistic": t_obs,
                 "statistic_estimator": estimator,
                 "estimator_result": obs.to_dict(),
+                **({"reference_levels": obs.extra["reference_levels"]} if "reference_levels" in obs.extra else {}),
             },
         )
 
@@ -544,14 +606,14 @@ class RandomizationInference:
         out = np.empty(P.shape[0])
         for k in range(P.shape[0]):  # a statistic without a vectorised form: one fit per permutation
             res = est_cls().fit(frame.assign(**{treatment: P[k]}), outcome=outcome, treatment=treatment, **spec)
-            out[k] = (res if isinstance(res, EffectResult) else res.rows[0]).estimate
+            out[k] = (res.headline if isinstance(res, EffectTable) else res).estimate
         return out
 
 
 def _p_value(T: np.ndarray, t_obs: float, tau: float, exact: bool) -> float:
     tol = 1e-9 * max(1.0, abs(t_obs), float(np.abs(T).max(initial=0.0)))
     extreme = int(np.count_nonzero(np.abs(T - tau) >= abs(t_obs - tau) - tol))
-    return extreme / T.size if exact else (1 + extreme) / (1 + T.size)
+    return extreme / T.size if exact else monte_carlo_p_value(extreme, int(T.size))
 
 
 def _invert(A: np.ndarray, B: np.ndarray, C: np.ndarray, t_obs: float, alpha: float, exact: bool) -> tuple[float, float]:

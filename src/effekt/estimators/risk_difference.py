@@ -7,11 +7,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from effekt.data import check_option
 from effekt.errors import DesignError
-from effekt.estimators._tables import read_table, risk_difference_result, simulate_binary, stratified_result
+from effekt.estimators._tables import (
+    MISSING,
+    POSITIVE,
+    ArmLabels,
+    read_table,
+    risk_difference_result,
+    simulate_binary,
+    stratified_result,
+)
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import Choice, Constraint, validated
 
 __all__ = ["RiskDifference"]
 
@@ -25,12 +33,12 @@ class RiskDifference:
     Formula: ``d = a / n1 - c / n0`` with ``a`` events among ``n1`` treated
     and ``c`` among ``n0`` controls.
 
-    * ``ci="newcombe"`` (default): Newcombe's hybrid score interval (method
+    * ``ci_method="newcombe"`` (default): Newcombe's hybrid score interval (method
       10 of Newcombe 1998), built from the Wilson interval of each arm's
       risk; the p-value is the pooled score z test,
       ``z = d / sqrt(pbar (1 - pbar) (1/n1 + 1/n0))``, identical to Pearson's
       chi2 test without continuity correction.
-    * ``ci="wald"``: ``d +/- z sqrt(p1 q1 / n1 + p0 q0 / n0)`` with the
+    * ``ci_method="wald"``: ``d +/- z sqrt(p1 q1 / n1 + p0 q0 / n0)`` with the
       p-value of the same Wald statistic.
 
     ``std_error`` is the unpooled Wald standard error.
@@ -51,20 +59,23 @@ class RiskDifference:
     data : DataFrame
         One row per unit.
     outcome : str
-        Binary outcome column: 0/1 or bool, or two labels with ``event=``.
+        Binary outcome column: 0/1 or bool, or two labels with ``positive=``.
     treatment : str
-        Assigned arm: 0/1, or two labels declared with ``arms=``.
-    arms : (control, treated), optional
-        The labels of the control and treated arm.
-    event : label, optional
-        The outcome value that counts as the event (default: 1 / True).
-    blocks : str, optional
+        Assigned arm: 0/1 (numeric, bool, or a categorical/object column
+        holding 0/1), or two labels declared with ``arms=``.
+    arms : (control, treated), default=None
+        The labels of the control and treated arm, e.g. ``("C", "I")``.
+    positive : label, default=None
+        The outcome value that counts as the event (None: 1 / True).
+    blocks : str, default=None
         Block (stratum) column; every block needs both arms.
-    ci : {"newcombe", "wald"}, optional
-        Default ``"newcombe"``; with ``blocks`` only ``"wald"`` (the
+    ci_method : {"newcombe", "wald"}, default=None
+        None means ``"newcombe"``; with ``blocks`` only ``"wald"`` (the
         Mantel-Haenszel interval).
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing outcome, treatment or block and
+        reports how many in ``warnings``.
 
     Returns
     -------
@@ -79,7 +90,8 @@ class RiskDifference:
         A missing column, missing values, a treatment that is not two arms,
         an empty arm, an outcome that is not binary.
     DesignError
-        An unknown ``ci`` or an ``alpha`` outside (0, 1).
+        An unknown ``ci_method`` or an ``alpha`` outside (0, 1), raised
+        before any work.
 
     Notes
     -----
@@ -116,7 +128,14 @@ class RiskDifference:
         outcome="binary", supports_blocks=True, shift_equivariant=False, scale_equivariant=False,
         sign_flip=True,
     )
+    options: ClassVar[dict[str, Constraint]] = {
+        "arms": ArmLabels(),
+        "ci_method": Choice(("newcombe", "wald"), none_ok=True),
+        "positive": POSITIVE,
+        "missing": MISSING,
+    }
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -124,27 +143,26 @@ class RiskDifference:
         outcome: str,
         treatment: str,
         arms: Sequence[Any] | None = None,
-        event: Any = None,
+        positive: Any = None,
         blocks: str | None = None,
-        ci: str | None = None,
+        ci_method: str | None = None,
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
+        alpha = check_alpha(alpha)
+        if blocks is not None and ci_method not in (None, "wald"):
+            raise DesignError(
+                f"risk_difference: ci_method={ci_method!r} is for a single 2 x 2 table; with blocks= the "
+                "interval is the Mantel-Haenszel Wald interval with Sato's variance. Pass "
+                "ci_method='wald' or leave ci_method unset."
+            )
         tab = read_table(
-            data, outcome=outcome, treatment=treatment, arms=arms, event=event,
+            data, outcome=outcome, treatment=treatment, arms=arms, positive=positive,
             missing=missing, binary=True, blocks=blocks, estimator=self.name,
         )
-        alpha = check_alpha(alpha)
         if blocks is not None:
-            if ci not in (None, "wald"):
-                raise DesignError(
-                    f"risk_difference: ci={ci!r} is for a single 2 x 2 table; with blocks= the "
-                    "interval is the Mantel-Haenszel Wald interval with Sato's variance. Pass "
-                    "ci='wald' or leave ci unset."
-                )
             return stratified_result(tab, measure="risk_difference", alpha=alpha, estimator=self.name)
-        ci = check_option(ci or "newcombe", "ci", ("newcombe", "wald"))
-        return risk_difference_result(tab, ci=ci, alpha=alpha, estimator=self.name)
+        return risk_difference_result(tab, ci_method=ci_method or "newcombe", alpha=alpha, estimator=self.name)
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int, effect: float) -> Synthetic:

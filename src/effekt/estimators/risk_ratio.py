@@ -7,10 +7,18 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from effekt.data import check_option
-from effekt.estimators._tables import ratio_result, read_table, simulate_binary, stratified_result
+from effekt.estimators._tables import (
+    MISSING,
+    POSITIVE,
+    ArmLabels,
+    ratio_result,
+    read_table,
+    simulate_binary,
+    stratified_result,
+)
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import Constraint, validated
 
 __all__ = ["RiskRatio"]
 
@@ -41,17 +49,21 @@ class RiskRatio:
     data : DataFrame
         One row per unit.
     outcome : str
-        Binary outcome: 0/1 or bool, or two labels with ``event=``.
+        Binary outcome: 0/1 or bool, or two labels with ``positive=``.
     treatment : str
-        Assigned arm: 0/1, or two labels declared with ``arms=``.
-    arms : (control, treated), optional
-    event : label, optional
-        The outcome value that counts as the event (default: 1 / True).
-    blocks : str, optional
+        Assigned arm: 0/1 (numeric, bool, or a categorical/object column
+        holding 0/1), or two labels declared with ``arms=``.
+    arms : (control, treated), default=None
+        The labels of the control and treated arm, e.g. ``("C", "I")``.
+    positive : label, default=None
+        The outcome value that counts as the event (None: 1 / True).
+    blocks : str, default=None
         Block (stratum) column; every block needs both arms.
-    zero_cell : {"error", "haldane"}, default "error"
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    zero_cell : {"error", "haldane"}, default="error"
+        Raise on a zero cell, or add 0.5 to every cell (Haldane-Anscombe).
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
+        ``"drop"`` drops rows with a missing value and reports how many.
 
     Returns
     -------
@@ -100,7 +112,9 @@ class RiskRatio:
         outcome="binary", supports_blocks=True, shift_equivariant=False, scale_equivariant=False,
         sign_flip=False,
     )
+    options: ClassVar[dict[str, Constraint]] = {"arms": ArmLabels(), "positive": POSITIVE, "missing": MISSING}
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -108,18 +122,17 @@ class RiskRatio:
         outcome: str,
         treatment: str,
         arms: Sequence[Any] | None = None,
-        event: Any = None,
+        positive: Any = None,
         blocks: str | None = None,
         zero_cell: str = "error",
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
+        alpha = check_alpha(alpha)
         tab = read_table(
-            data, outcome=outcome, treatment=treatment, arms=arms, event=event,
+            data, outcome=outcome, treatment=treatment, arms=arms, positive=positive,
             missing=missing, binary=True, blocks=blocks, estimator=self.name,
         )
-        check_option(zero_cell, "zero_cell", ("error", "haldane"))
-        alpha = check_alpha(alpha)
         if blocks is not None:
             return stratified_result(tab, measure="risk_ratio", alpha=alpha, estimator=self.name)
         return ratio_result(tab, measure="risk_ratio", alpha=alpha, estimator=self.name, zero_cell=zero_cell)

@@ -107,14 +107,14 @@ def run_example() -> str:
         ("complaint", "risk_difference", {"outcome": "complaint", "treatment": "z"}),
         ("complaint", "fisher", {"outcome": "complaint", "treatment": "z"}),
         ("complaint", "chi2", {"outcome": "complaint", "treatment": "z"}),
-        ("clarification", "cox", {"time": "weeks", "event": "exit", "treatment": "z", "blocks": "batch", "cause": "any"}),
+        ("clarification", "cox", {"time": "weeks", "event": "exit", "treatment": "z", "blocks": "batch"}),
     ]
     rows = []
     for outcome, name, spec in analyses:
         if name not in installed:
             continue
         res = ef.estimate(name, data=df, **spec)
-        head = res if isinstance(res, ef.EffectResult) else res.rows[0]
+        head = res if isinstance(res, ef.EffectResult) else res.headline
         rows.append(
             {
                 "outcome": outcome,

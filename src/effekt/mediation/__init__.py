@@ -10,15 +10,20 @@
 * :class:`ProductOfCoefficients` (registered as ``"product_of_coefficients"``):
   Baron-Kenny's a * b with Sobel and bootstrap intervals, for comparison,
   labelled with the assumptions under which it is the ACME.
-* :func:`plot_effects`: ACME, ADE and total effect with their intervals.
+* :func:`plot_mediation` (the mediation table's ``plot()``; also under its
+  older name :func:`plot_effects`): ACME, ADE and total effect with their
+  intervals.
+* :data:`ESTIMANDS`: the vocabulary estimand of each row (``acme``, ``ade``,
+  ``total_effect``, ``proportion_mediated``; the arm is in the term name).
 """
 
-from effekt.mediation.mediation import SEQUENTIAL_IGNORABILITY, TERMS, Mediation
-from effekt.mediation.plot import plot_effects
+from effekt.mediation.mediation import ESTIMANDS, SEQUENTIAL_IGNORABILITY, TERMS, Mediation
+from effekt.mediation.plot import plot_effects, plot_mediation
 from effekt.mediation.product_of_coefficients import PRODUCT_ASSUMPTIONS, ProductOfCoefficients
 from effekt.mediation.sensitivity_analysis import MediationSensitivity, sensitivity
 
 __all__ = [
+    "ESTIMANDS",
     "Mediation",
     "MediationSensitivity",
     "PRODUCT_ASSUMPTIONS",
@@ -26,5 +31,6 @@ __all__ = [
     "SEQUENTIAL_IGNORABILITY",
     "TERMS",
     "plot_effects",
+    "plot_mediation",
     "sensitivity",
 ]

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from effekt.data import (
     Columns,
@@ -89,6 +90,16 @@ def _binary_column(values: np.ndarray, column: Any, role: str, family: str, inde
         )
 
 
+def _numeric_categorical_treatment(data: Any, treatment: Any, arms: Any) -> Any:
+    """A categorical treatment whose categories are numbers (0/1) as those numbers."""
+    if arms is not None or not isinstance(data, pd.DataFrame) or treatment not in data.columns:
+        return data
+    column = data[treatment]
+    if isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.is_numeric_dtype(column.cat.categories):
+        return data.assign(**{treatment: column.astype(float)})
+    return data
+
+
 def prepare(
     data: Any,
     *,
@@ -118,6 +129,7 @@ def prepare(
             f"mediator={mediator!r} is also the {'outcome' if mediator == outcome else 'treatment'}; "
             "the mediator must be a separate column measured after treatment and before the outcome."
         )
+    data = _numeric_categorical_treatment(data, treatment, arms)
     cols = check_columns(
         data,
         outcome=outcome,
@@ -227,12 +239,15 @@ def prepare(
         *c_names,
         *b_names,
     )
-    parts = []
-    if cols.blocks is not None:
-        parts.append("blocked")
-    if cols.clusters is not None:
-        parts.append("clustered")
-    design = "-".join(parts) if parts else "simple"
+    # the vocabulary's design codes
+    if cols.blocks is not None and cols.clusters is not None:
+        design = "block_clustered"
+    elif cols.blocks is not None:
+        design = "blocked"
+    elif cols.clusters is not None:
+        design = "clustered"
+    else:
+        design = "simple"
     return Problem(
         cols=cols,
         y=y,

@@ -16,17 +16,23 @@ from scipy import stats
 from effekt.mediation._design import Problem
 from effekt.mediation._effects import effects
 from effekt.mediation._glm import Fit, newton_batch, ols_batch
+from effekt.result import monte_carlo_p_value
 
 _BOOT_BATCH_ELEMENTS = 2_000_000
 
 
 def _pval(draws: np.ndarray, estimate: float) -> float:
     """Two-sided p-value from simulation draws, as R mediation's pval():
-    2 min(#{draw > 0}, #{draw < 0}) / #draws, and 1 when the estimate is 0."""
+    2 min(#{draw > 0}, #{draw < 0}) / #draws, and 1 when the estimate is 0.
+
+    Never 0: when no draw crosses zero it is the Monte Carlo floor
+    1 / (#draws + 1) (:func:`effekt.result.monte_carlo_p_value` of 0 extreme
+    draws), which the summary prints as "<= 1/(sims+1)"."""
     draws = draws[np.isfinite(draws)]
     if estimate == 0 or draws.size == 0:
         return 1.0
-    return float(min(1.0, 2.0 * min(np.sum(draws > 0), np.sum(draws < 0)) / draws.size))
+    p = min(1.0, 2.0 * min(np.sum(draws > 0), np.sum(draws < 0)) / draws.size)
+    return float(max(p, monte_carlo_p_value(0, draws.size)))
 
 
 def _mvn_draws(rng: np.random.Generator, mean: np.ndarray, cov: np.ndarray, sims: int) -> np.ndarray:

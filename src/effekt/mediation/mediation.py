@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,7 @@ from effekt.data import check_option, check_positive_int, check_seed
 from effekt.errors import DesignError, EffektWarning
 from effekt.mediation._design import Problem, prepare
 from effekt.mediation._effects import summaries
-from effekt.mediation._glm import SE_TYPES, Fit, fit_model
+from effekt.mediation._glm import FAMILIES, SE_TYPES, Fit, fit_model
 from effekt.mediation._inference import (
     _bootstrap,
     _jackknife,
@@ -23,10 +23,12 @@ from effekt.mediation._inference import (
     _quasi_bayes,
     bca_interval,
 )
+from effekt.mediation.plot import plot_mediation
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
+from effekt.vocabulary import Choice, Constraint, Number, validated
 
-__all__ = ["Mediation", "TERMS", "SEQUENTIAL_IGNORABILITY"]
+__all__ = ["ESTIMANDS", "Mediation", "TERMS", "SEQUENTIAL_IGNORABILITY"]
 
 TERMS = (
     "acme",
@@ -41,6 +43,14 @@ TERMS = (
     "prop_mediated_treated",
 )
 METHODS = ("quasi-bayesian", "bootstrap")
+# the vocabulary estimand of each row; the arm is in the term name
+ESTIMANDS = {
+    "acme": "acme", "acme_control": "acme", "acme_treated": "acme",
+    "ade": "ade", "ade_control": "ade", "ade_treated": "ade",
+    "total": "total_effect",
+    "prop_mediated": "proportion_mediated", "prop_mediated_control": "proportion_mediated",
+    "prop_mediated_treated": "proportion_mediated",
+}
 SEQUENTIAL_IGNORABILITY = (
     "ACME and ADE are causal only under sequential ignorability: the treatment is as good as "
     "randomised given the covariates, and the mediator is as good as randomised given the "
@@ -108,36 +118,51 @@ class Mediation:
     Parameters
     ----------
     data : DataFrame
-    outcome, treatment, mediator : str
-        Column names; the treatment is 0/1 (or two labels in ``arms=``).
-    covariates : list of str, optional
+        One row per unit.
+    outcome : str
+        The outcome column.
+    treatment : str
+        The arm: 0/1, bool, or two labels declared with ``arms=``.
+    mediator : str
+        The mediator column, measured after treatment and before the outcome.
+    covariates : list of str, default=None
         Pre-treatment covariates, in both models.
-    blocks : str, optional
+    blocks : str, default=None
         Randomisation blocks; enter both models as indicators.
-    clusters : str, optional
+    clusters : str, default=None
         Units of assignment (municipalities, job centres). A mediator that
         is constant within every cluster is a cluster-level mediator.
-    weights : str, optional
+    weights : str, default=None
         Positive unit weights, used in both models and in the averages.
-    mediator_model, outcome_model : {"linear", "logit", "probit"}, default "linear"
-    interaction : bool, default False
+    mediator_model : {"linear", "logit", "probit"}, default="linear"
+        The mediator's model.
+    outcome_model : {"linear", "logit", "probit"}, default="linear"
+        The outcome's model.
+    interaction : bool, default=False
         Add the treatment x mediator product to the outcome model, so that
         ACME and ADE differ between the arms.
-    method : {"quasi-bayesian", "bootstrap"}, optional
-        See the defaults above.
-    sims : int, default 1000
-        Number of quasi-Bayesian draws or bootstrap resamples.
-    se_type : {"classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1"}, optional
-        Covariance of the coefficients for the quasi-Bayesian draws.
-    boot_ci : {"percentile", "bca"}, default "percentile"
+    method : {"quasi-bayesian", "bootstrap"}, default=None
+        None: quasi-Bayesian, or the bootstrap for a cluster-level mediator
+        (see the defaults above).
+    sims : int, default=1000
+        Number of quasi-Bayesian draws or bootstrap resamples (at least 10);
+        ``extra["sims"]`` reports it.
+    se_type : {"classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1"}, default=None
+        Covariance of the coefficients for the quasi-Bayesian draws (None:
+        HC2, or CR1 with clusters).
+    boot_ci : {"percentile", "bca"}, default="percentile"
         Bootstrap interval: percentiles (R's default), or bias-corrected and
         accelerated (Efron 1987), the acceleration from a grouped jackknife
         over the resampling units.
-    alpha : float, default 0.05
+    alpha : float, default=0.05
         Intervals at level 1 - alpha.
-    seed : int or numpy Generator, optional
-    arms : (control, treated), optional
-    missing : {"error", "drop"}, default "error"
+    seed : int or numpy Generator, default=None
+        Seed of the draws.
+    arms : (control, treated), default=None
+        The labels of the treatment column's two arms, e.g.
+        ``("usual", "course")``; None for a 0/1 or bool treatment.
+    missing : {"error", "drop"}, default="error"
+        What to do with missing values in the columns used.
 
     Returns
     -------
@@ -145,10 +170,13 @@ class Mediation:
         Rows ``acme`` (headline, first), ``acme_control``, ``acme_treated``,
         ``ade``, ``ade_control``, ``ade_treated``, ``total``,
         ``prop_mediated``, ``prop_mediated_control``,
-        ``prop_mediated_treated``. ``std_error`` is the standard deviation of
-        the draws, ``conf_int`` their percentiles, ``p_value`` as R's
-        ``mediate()``. ``extra`` holds both models' coefficients, the
-        settings, and ``"assumptions"``.
+        ``prop_mediated_treated``, with estimands ``acme``, ``ade``,
+        ``total_effect`` and ``proportion_mediated`` (the arm is in the term
+        name). ``std_error`` is the standard deviation of the draws,
+        ``conf_int`` their percentiles, ``p_value`` as R's ``mediate()``.
+        ``extra`` holds both models' coefficients, the settings, ``"sims"``
+        and ``"assumptions"``. ``plot()`` draws ACME, ADE and total effect
+        with their intervals (:func:`~effekt.mediation.plot.plot_mediation`).
 
     Raises
     ------
@@ -203,6 +231,13 @@ class Mediation:
     name = "mediation"
     estimand = "acme"
     kind = "mediation"
+    options: ClassVar[dict[str, Constraint]] = {
+        "mediator_model": Choice(FAMILIES),
+        "outcome_model": Choice(FAMILIES),
+        "method": Choice(METHODS, none_ok=True),
+        "sims": Number(low=10, integer=True),
+        "se_type": Choice(SE_TYPES, none_ok=True),
+    }
     tags = EstimatorTags(
         outcome="continuous",
         supports_blocks=True,
@@ -235,6 +270,7 @@ class Mediation:
         return Synthetic(data=data, spec=spec, truth=float(effect), outcome="y", treatment="z",
                          extra={"ade": 0.3})
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -312,7 +348,7 @@ class Mediation:
                 lo, hi = (np.quantile(d, [alpha / 2, 1 - alpha / 2]) if d.size else (np.nan, np.nan))
             rows.append(
                 EffectResult(
-                    estimator=self.name, estimand=term, term=term, estimate=est,
+                    estimator=self.name, estimand=ESTIMANDS[term], term=term, estimate=est,
                     std_error=float(np.std(d, ddof=1)) if d.size > 1 else np.nan,
                     conf_int=(float(lo), float(hi)), conf_level=1 - alpha,
                     p_value=_pval(d, est), df=None, n=prob.cols.n,
@@ -340,11 +376,15 @@ class Mediation:
         if clustered:
             extra["n_clusters"] = int(prob.cols.clusters.max()) + 1  # type: ignore[union-attr]
         return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warn),
-                           headline_term="acme")
+                           headline_term="acme", plotter=plot_mediation)
 
 
-def resolve_se_type(se_type: str | None, method: str, clustered: bool) -> str:
-    """The covariance type of the quasi-Bayesian draws (ignored by the bootstrap)."""
+def resolve_se_type(se_type: str | None, method: str, clustered: bool, *, has_method: bool = True) -> str:
+    """The covariance type of the quasi-Bayesian draws (ignored by the bootstrap).
+
+    ``has_method=False`` (product of coefficients) keeps the messages from
+    suggesting ``method=``, an option that estimator does not take.
+    """
     if method == "bootstrap":
         if se_type is not None:
             raise DesignError(
@@ -357,8 +397,8 @@ def resolve_se_type(se_type: str | None, method: str, clustered: bool) -> str:
     check_option(se_type, "se_type", SE_TYPES)
     if clustered and not se_type.startswith("CR"):
         raise DesignError(
-            f"se_type={se_type!r} ignores the clusters; with clusters= use 'CR0' or 'CR1' "
-            "(or method='bootstrap' for a cluster bootstrap)."
+            f"se_type={se_type!r} ignores the clusters; with clusters= use 'CR0' or 'CR1'"
+            + (" (or method='bootstrap' for a cluster bootstrap)." if has_method else ".")
         )
     if not clustered and se_type.startswith("CR"):
         raise DesignError(

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from effekt.data import check_positive_int, check_seed
 from effekt.errors import EffektWarning
 from effekt.mediation._design import prepare
-from effekt.mediation._glm import fit_model, ols_batch
+from effekt.mediation._glm import SE_TYPES, fit_model, ols_batch
 from effekt.mediation._inference import _pval, resample_batches
 from effekt.mediation.mediation import Mediation, design_warnings, resolve_se_type, user_stacklevel
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
+from effekt.vocabulary import Choice, Constraint, Number, validated
 
 __all__ = ["ProductOfCoefficients", "PRODUCT_ASSUMPTIONS"]
 
@@ -54,14 +55,33 @@ class ProductOfCoefficients:
     Parameters
     ----------
     data : DataFrame
-    outcome, treatment, mediator : str
-    covariates, blocks, clusters, weights : optional
-        As in :class:`~effekt.mediation.Mediation`.
-    sims : int, default 1000
-    se_type : {"classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1"}, optional
-    alpha : float, default 0.05
-    seed : int or numpy Generator, optional
-    arms, missing : as in :func:`effekt.data.check_columns`
+        One row per unit.
+    outcome : str
+        The outcome column.
+    treatment : str
+        The arm: 0/1, bool, or two labels declared with ``arms=``.
+    mediator : str
+        The mediator column.
+    covariates : list of str, default=None
+        Pre-treatment covariates, in both regressions.
+    blocks : str, default=None
+        Randomisation blocks, as indicators in both regressions.
+    clusters : str, default=None
+        Units of assignment; cluster-robust SEs and a cluster bootstrap.
+    weights : str, default=None
+        Positive unit weights.
+    sims : int, default=1000
+        Bootstrap resamples (at least 10); ``extra["sims"]`` reports it.
+    se_type : {"classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1"}, default=None
+        None: HC2, or CR1 with clusters.
+    alpha : float, default=0.05
+        Intervals at level 1 - alpha.
+    seed : int or numpy Generator, default=None
+        Seed of the bootstrap.
+    arms : (control, treated), default=None
+        The labels of the treatment column's two arms; None for 0/1 or bool.
+    missing : {"error", "drop"}, default="error"
+        What to do with missing values in the columns used.
 
     Returns
     -------
@@ -99,6 +119,10 @@ class ProductOfCoefficients:
     name = "product_of_coefficients"
     estimand = "indirect_effect"
     kind = "mediation"
+    options: ClassVar[dict[str, Constraint]] = {
+        "sims": Number(low=10, integer=True),
+        "se_type": Choice(SE_TYPES, none_ok=True),
+    }
     tags = EstimatorTags(
         outcome="continuous",
         supports_blocks=True,
@@ -117,6 +141,7 @@ class ProductOfCoefficients:
         """The linear structural model of :meth:`Mediation.simulate` (a b = ``effect``)."""
         return Mediation.simulate(rng, n=n, effect=effect)
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -144,7 +169,7 @@ class ProductOfCoefficients:
         sims = check_positive_int(sims, "sims", minimum=10)
         rng = check_seed(seed)
         clustered = prob.cols.clusters is not None
-        se_type = resolve_se_type(se_type, "quasi-bayesian", clustered)
+        se_type = resolve_se_type(se_type, "quasi-bayesian", clustered, has_method=False)
         m_se = {"CR0": "HC0", "CR1": "HC1"}.get(se_type, se_type) if prob.mediator_level == "cluster" else se_type
         fm = fit_model("linear", prob.m, prob.W, prob.w_m, names=prob.m_names, what="mediator",
                        se_type=m_se, clusters=None if prob.mediator_level == "cluster" else prob.cols.clusters)

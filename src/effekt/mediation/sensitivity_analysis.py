@@ -52,9 +52,11 @@ Imai, K., Keele, L. & Tingley, D. (2010). Psychological Methods 15(4),
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -64,7 +66,19 @@ from effekt.data import check_positive_int, check_seed
 from effekt.errors import DesignError, EstimationError
 from effekt.mediation._design import Problem, prepare
 from effekt.mediation._glm import fit_model
-from effekt.result import check_alpha, to_jsonable
+from effekt.plotting import (
+    ARM_COLOURS,
+    COLOURS,
+    INTERVAL_ALPHA,
+    LINE_WIDTH,
+    figure_and_axes,
+    label_for,
+    reference_line,
+)
+from effekt.result import FrozenDict, check_alpha, freeze, to_jsonable
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["MediationSensitivity", "sensitivity"]
 
@@ -77,6 +91,12 @@ class MediationSensitivity:
     and treated ACME, the rho at which it crosses zero (``None`` when it does
     not on (-1, 1)); ``r2_star_prod`` and ``r2_tilde_prod`` translate each
     rho into the R*2 and R~2 products.
+
+    A result like every other (:class:`effekt.result.Result`): ``tidy()``
+    (one row per rho), ``summary()``, ``to_dict()``, ``to_json()`` and
+    ``plot(ax=None, labels=None)``. It is immutable: the arrays are
+    read-only and ``extra``, ``rho_at_zero`` and ``estimate`` are read-only
+    mappings.
     """
 
     rho: np.ndarray
@@ -84,7 +104,7 @@ class MediationSensitivity:
     acme_treated: np.ndarray
     ci_control: np.ndarray  # (len(rho), 2)
     ci_treated: np.ndarray
-    rho_at_zero: dict[str, float | None]
+    rho_at_zero: Mapping[str, float | None]
     r2_star_prod: np.ndarray
     r2_tilde_prod: np.ndarray
     r_squared_mediator: float
@@ -92,9 +112,22 @@ class MediationSensitivity:
     conf_level: float
     models: tuple[str, str]
     interaction: bool
-    estimate: dict[str, float]
+    estimate: Mapping[str, float]
     method: str
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        for name in ("rho", "acme_control", "acme_treated", "ci_control", "ci_treated", "r2_star_prod",
+                     "r2_tilde_prod"):
+            set_(self, name, freeze(np.array(getattr(self, name), dtype=float)))
+        for name in ("rho_at_zero", "estimate", "extra"):
+            set_(self, name, FrozenDict(getattr(self, name)))
+        set_(self, "models", tuple(self.models))
+        set_(self, "r_squared_mediator", float(self.r_squared_mediator))
+        set_(self, "r_squared_outcome", float(self.r_squared_outcome))
+        set_(self, "conf_level", float(self.conf_level))
+        set_(self, "interaction", bool(self.interaction))
 
     @property
     def acme(self) -> np.ndarray:
@@ -107,6 +140,7 @@ class MediationSensitivity:
         return {t: (None if r is None else r * r * k) for t, r in self.rho_at_zero.items()}
 
     def tidy(self) -> pd.DataFrame:
+        """One row per value of rho: both ACMEs, their intervals, the R*2 and R~2 products."""
         return pd.DataFrame(
             {
                 "rho": self.rho,
@@ -122,6 +156,7 @@ class MediationSensitivity:
         )
 
     def to_dict(self) -> dict[str, Any]:
+        """Every figure, JSON-safe (see :func:`effekt.result.to_jsonable`)."""
         return to_jsonable(  # type: ignore[no-any-return]
             {
                 "table": self.tidy(),
@@ -134,8 +169,13 @@ class MediationSensitivity:
                 "interaction": self.interaction,
                 "estimate": self.estimate,
                 "method": self.method,
+                "extra": self.extra,
             }
         )
+
+    def to_json(self, **kwargs: Any) -> str:
+        """:meth:`to_dict` as JSON text."""
+        return json.dumps(self.to_dict(), **kwargs)
 
     def summary(self) -> str:
         lines = [
@@ -153,45 +193,45 @@ class MediationSensitivity:
         return "\n".join(lines)
 
     def __repr__(self) -> str:
-        return f"MediationSensitivity(rho_at_zero={self.rho_at_zero}, {len(self.rho)} values of rho)"
+        return f"MediationSensitivity(rho_at_zero={dict(self.rho_at_zero)}, {len(self.rho)} values of rho)"
 
-    def plot(self, *, arm: str = "control", kind: str = "rho", sign: str = "positive",
-             ax: Any = None) -> Any:
+    def plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None, arm: str = "control",
+             kind: str = "rho", sign: str = "positive") -> Figure:
         """ACME against rho with its confidence band (``kind="rho"``), or the
         contours of the ACME over R~2_M x R~2_Y (``kind="r2"``) for a
         confounder that moves mediator and outcome in the same direction
         (``sign="positive"``, rho > 0) or in opposite directions
         (``sign="negative"``), as R's ``plot.medsens(sens.par="R2")``.
 
-        Returns the matplotlib Figure.
+        ``ax`` draws into an existing matplotlib Axes; ``labels`` maps the
+        arm (``"control"``, ``"treated"``, ``"average"``) to the name shown.
+        Returns the matplotlib Figure, made without pyplot
+        (:func:`effekt.plotting.figure_and_axes`).
         """
-        import matplotlib.pyplot as plt
-
         if arm not in ("control", "treated", "average"):
             raise DesignError(f"arm={arm!r} is not an option; use 'control', 'treated' or 'average'.")
         if kind not in ("rho", "r2"):
             raise DesignError(f"kind={kind!r} is not an option; use 'rho' or 'r2'.")
         if sign not in ("positive", "negative"):
             raise DesignError(f"sign={sign!r} is not an option; use 'positive' or 'negative'.")
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(6, 4))
-        else:
-            fig = ax.figure
+        fig, axes = figure_and_axes(ax)
+        shown = label_for(arm, labels)
         est = {"control": self.acme_control, "treated": self.acme_treated, "average": self.acme}[arm]
+        colour = COLOURS[0] if arm == "control" else ARM_COLOURS[1] if arm == "treated" else COLOURS[2]
         if kind == "rho":
             if arm != "average":
                 ci = self.ci_control if arm == "control" else self.ci_treated
-                ax.fill_between(self.rho, ci[:, 0], ci[:, 1], color="0.8",
-                                label=f"{100 * self.conf_level:g}% CI")
-            ax.plot(self.rho, est, color="k", label=f"ACME ({arm})")
-            ax.axhline(0.0, color="0.4", lw=0.8)
-            ax.axvline(0.0, color="0.4", lw=0.8, ls=":")
-            ax.axhline(self.estimate[f"acme_{arm}" if arm != "average" else "acme"], color="k",
-                       lw=0.8, ls="--")
-            ax.set_xlabel("sensitivity parameter rho")
-            ax.set_ylabel("average causal mediation effect")
-            ax.set_xlim(-1, 1)
-            ax.legend(loc="best", frameon=False)
+                axes.fill_between(self.rho, ci[:, 0], ci[:, 1], color=colour, alpha=INTERVAL_ALPHA,
+                                  linewidth=0, label=f"{100 * self.conf_level:g}% CI")
+            axes.plot(self.rho, est, color=colour, linewidth=LINE_WIDTH, label=f"ACME ({shown})")
+            reference_line(axes, 0.0)
+            axes.axvline(0.0, color="0.4", linewidth=0.8, linestyle=":")
+            axes.axhline(self.estimate[f"acme_{arm}" if arm != "average" else "acme"], color=colour,
+                         linewidth=0.8, linestyle="--")
+            axes.set_xlabel("sensitivity parameter rho")
+            axes.set_ylabel("average causal mediation effect")
+            axes.set_xlim(-1, 1)
+            axes.legend(loc="best", frameon=False)
         else:
             k = (1.0 - self.r_squared_mediator) * (1.0 - self.r_squared_outcome)
             grid = np.linspace(0.0, 1.0, 101)
@@ -199,14 +239,14 @@ class MediationSensitivity:
                                  grid * (1 - self.r_squared_outcome))
             rho_grid = (1.0 if sign == "positive" else -1.0) * np.sqrt(rm * ry / k)
             z = np.interp(rho_grid, self.rho, est)
-            cs = ax.contour(rm, ry, z, colors="k", linewidths=0.8)
-            ax.clabel(cs, fontsize=8)
-            ax.set_xlabel("R~2_M: share of the mediator's variance explained by the confounder")
-            ax.set_ylabel("R~2_Y: share of the outcome's variance")
-        title = f"ACME ({arm}) under confounding of the mediator"
+            cs = axes.contour(rm, ry, z, colors=COLOURS[0], linewidths=0.8)
+            axes.clabel(cs, fontsize=8)
+            axes.set_xlabel("R~2_M: share of the mediator's variance explained by the confounder")
+            axes.set_ylabel("R~2_Y: share of the outcome's variance")
+        title = f"ACME ({shown}) under confounding of the mediator"
         if kind == "r2":
             title += f" ({'same' if sign == 'positive' else 'opposite'} signs)"
-        ax.set_title(title)
+        axes.set_title(title)
         return fig
 
 

@@ -1,4 +1,4 @@
-"""Input checks shared by the panel estimators (unit, time, post, treatment)."""
+"""Input checks shared by the panel estimators (unit, period, post, treatment, first_treated)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from effekt.data import as_frame, check_columns, check_option, varying_groups
+from effekt.data import as_frame, check_columns, check_option, describe_rows, label, varying_groups
 from effekt.errors import DataError, DesignError, EffektWarning
 from effekt_did._absorb import codes_of
 
-__all__ = ["Panel", "check_panel", "warn", "FEW_TREATED_CLUSTERS", "check_aggregation"]
+__all__ = ["Panel", "check_panel", "warn", "FEW_TREATED_CLUSTERS", "check_aggregation", "numeric_categories",
+           "check_unit_column"]
 
 #: below this many treated clusters the few-cluster warning is given
 #: (MacKinnon & Webb 2017 find CR1 t-tests over-reject badly below about 20)
@@ -45,7 +47,8 @@ class Panel:
     covariates: list[str] = field(default_factory=list)
     names: dict[str, Any] = field(default_factory=dict)
     dropped: int = 0
-    is_panel: bool = True  # one row per (unit, time)
+    is_panel: bool = True  # one row per (unit, period)
+    reference_levels: dict[Any, Any] = field(default_factory=dict)
 
     def cluster_codes(self) -> tuple[np.ndarray, int]:
         """Cluster codes and count: ``clusters`` when given, else the units."""
@@ -62,15 +65,47 @@ class Panel:
         return len(self.time_labels)
 
 
+def check_unit_column(frame: Any, unit: Any, missing: str, role: str = "unit") -> None:
+    """Existence and missing values of the unit column, in the user's words.
+
+    ``effekt.data.check_columns`` knows the unit only as blocks or clusters;
+    checking it here first makes its errors name ``unit=``.
+    """
+    if not isinstance(unit, (str, int)) or isinstance(unit, bool):
+        raise DataError(f"{role}= must name a column; got {unit!r}.")
+    if unit not in frame.columns:
+        cols = ", ".join(repr(c) for c in list(frame.columns)[:20])
+        raise DataError(f"{role}={unit!r}: no such column. The data have {cols}"
+                        f"{' ...' if frame.shape[1] > 20 else ''}. Check the spelling or add the column.")
+    mask = frame[unit].isna().to_numpy()
+    if missing == "error" and mask.any():
+        raise DataError(
+            f"{role} column {unit!r} has {int(mask.sum())} missing value{'s' if mask.sum() != 1 else ''} "
+            f"({describe_rows(frame.index[mask])}). Nothing is dropped silently: remove or impute them, or "
+            "pass missing='drop' to drop those rows and report how many."
+        )
+
+
+def numeric_categories(frame: Any, treatment: Any, arms: Any) -> Any:
+    """A categorical treatment whose categories are 0/1 numbers, as those numbers."""
+    if treatment is None or arms is not None or treatment not in frame.columns:
+        return frame
+    s = frame[treatment]
+    if isinstance(s.dtype, pd.CategoricalDtype) and pd.api.types.is_numeric_dtype(s.cat.categories):
+        return frame.assign(**{treatment: s.astype(float)})
+    return frame
+
+
 def check_panel(
     data: Any,
     *,
     outcome: Any,
     unit: Any,
-    time: Any,
+    period: Any,
     treatment: Any = None,
     post: Any = None,
-    staggered: bool = False,
+    first_treated: Any = None,
+    arms: Any = None,
     weights: Any = None,
     clusters: Any = None,
     covariates: Sequence[Any] | str | None = None,
@@ -79,35 +114,42 @@ def check_panel(
 ) -> Panel:
     """Check the columns of a DiD panel and return them as arrays.
 
-    ``treatment`` is a 0/1 column (ever treated, or treated in this period
-    when ``post`` is not given); with ``staggered=True`` it is the first
-    treated period, 0 for never treated (R did's convention).
+    ``treatment`` is the arm (0/1 or two labels with ``arms``): the
+    ever-treated group with ``post``, otherwise treated in this period.
+    ``first_treated`` (staggered designs) is the first treated period, 0
+    for never treated (R did's convention). ``period=None`` takes ``post``
+    as the period (two-period designs).
     """
     frame = as_frame(data)
-    if unit is None or time is None:
+    period_role = "period" if period is not None else "post"
+    period = period if period is not None else post
+    if unit is None or period is None:
         raise DesignError(
-            f"{estimator} needs unit= (the panel unit or group) and time= (the period column); "
-            f"got unit={unit!r}, time={time!r}."
+            f"{estimator} needs unit= (the panel unit or group) and period= (the period column); "
+            f"got unit={unit!r}, period={period!r}."
         )
-    numeric: dict[str, Any] = {"time": time}
-    if post is not None:
+    check_unit_column(frame, unit, missing)
+    frame = numeric_categories(frame, treatment, arms)
+    numeric: dict[str, Any] = {period_role: period}
+    if post is not None and period_role != "post":
         numeric["post"] = post
-    if staggered and treatment is not None:
-        numeric["cohort"] = treatment
+    if first_treated is not None:
+        numeric["first_treated"] = first_treated
     cols = check_columns(
         frame,
         outcome=outcome,
-        treatment=None if staggered else treatment,
+        treatment=treatment,
         blocks=unit,
         clusters=clusters,
         weights=weights,
         covariates=covariates,
+        arms=arms,
         numeric=numeric,
         missing=missing,
-        require_both_arms=treatment is not None and not staggered,
+        require_both_arms=treatment is not None,
     )
     assert cols.y is not None and cols.blocks is not None and cols.block_labels is not None
-    t_codes, t_labels = codes_of(cols.extra["time"])
+    t_codes, t_labels = codes_of(cols.extra[period_role])
     panel = Panel(
         n=cols.n,
         y=cols.y,
@@ -117,9 +159,11 @@ def check_panel(
         time_labels=t_labels,
         weights=cols.weights,
         X=cols.X,
-        covariates=list(cols.covariates),
-        names={"outcome": outcome, "unit": unit, "time": time, "treatment": treatment, "post": post},
+        covariates=list(cols.covariate_names or cols.covariates),
+        names={"outcome": outcome, "unit": unit, "period": period, "treatment": treatment, "post": post,
+               "first_treated": first_treated},
         dropped=cols.dropped,
+        reference_levels=dict(cols.reference_levels),
     )
     cell = panel.unit * panel.n_times + panel.time
     panel.is_panel = bool(np.bincount(cell).max() <= 1)
@@ -140,16 +184,15 @@ def check_panel(
                 "and after (1) the start."
             )
         panel.post = p.astype(np.int8)
-    if staggered:
-        if treatment is not None:
-            g = cols.extra["cohort"]
-            panel.cohort = g
-            _check_constant_within_unit(g, panel.unit, panel.n_units, treatment, "first treated period")
-    elif treatment is not None:
+    if first_treated is not None:
+        g = cols.extra["first_treated"]
+        panel.cohort = g
+        _check_constant_within_unit(g, panel, "first_treated", first_treated, "first treated period")
+    if treatment is not None:
         assert cols.z is not None
         z = cols.z.astype(np.int8)
         if post is not None:
-            _check_constant_within_unit(z, panel.unit, panel.n_units, treatment, "treatment group")
+            _check_constant_within_unit(z, panel, "treatment", treatment, "treatment group")
             panel.group = z
             assert panel.post is not None
             panel.d = (z * panel.post).astype(np.int8)
@@ -158,14 +201,16 @@ def check_panel(
     return panel
 
 
-def _check_constant_within_unit(v: np.ndarray, unit: np.ndarray, n_units: int, column: Any, what: str) -> None:
-    bad = varying_groups(v, unit, n_units)
+def _check_constant_within_unit(v: np.ndarray, panel: Panel, role: str, column: Any, what: str) -> None:
+    bad = varying_groups(v, panel.unit, panel.n_units)
     if bad.size:
+        shown = ", ".join(label(u) for u in panel.unit_labels[bad[:5]])
         raise DataError(
-            f"treatment column {column!r} is the {what} and must be constant within each unit, "
-            f"but {bad.size} unit(s) have more than one value (unit codes {bad[:5].tolist()}). "
-            "Give each unit one value; for a treatment that switches on, pass post= or use the "
-            "first-treated period."
+            f"{role} column {column!r} is the {what} and must be constant within each unit of "
+            f"{panel.names['unit']!r}, but {bad.size} unit(s) have more than one value ({shown}"
+            f"{', ...' if bad.size > 5 else ''}). Give each unit one value"
+            + ("; for a treatment that switches on, pass post= or use first_treated=." if role == "treatment"
+               else ".")
         )
 
 
@@ -181,7 +226,7 @@ def check_aggregation(aggregation: str | None, panel: Panel, estimator: str) -> 
             return "citizen"
         raise DesignError(
             f"{estimator}: the data are repeated cross-sections (several rows per "
-            f"{panel.names['unit']!r} and {panel.names['time']!r} cell), so the pooled effect "
+            f"{panel.names['unit']!r} and {panel.names['period']!r} cell), so the pooled effect "
             "depends on how rows are weighted. Choose explicitly: aggregation='citizen' (each row "
             "counts, a citizen-weighted effect) or aggregation='cluster' (each unit-period cell "
             "counts equally)."

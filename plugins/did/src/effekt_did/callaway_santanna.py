@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from effekt.data import check_option, check_positive_int, check_seed
+from effekt.data import check_positive_int, check_seed
 from effekt.errors import DataError, DesignError
 from effekt.protocol import EstimatorTags, Synthetic
-from effekt.result import EffectResult, EffectTable, check_alpha
+from effekt.result import EffectResult, EffectTable
+from effekt.vocabulary import Choice, Number, validated
 from effekt_did._cs_kernels import aggregate, att_gt, multiplier_bootstrap
 from effekt_did._panel import check_panel
 
-__all__ = ["CallawaySantAnna", "simulate_staggered"]
+__all__ = ["CallawaySantAnna", "simulate_staggered", "plot_dynamic"]
 
 _AGG = ("simple", "group", "dynamic", "calendar", "none")
 
@@ -52,8 +53,11 @@ class CallawaySantAnna:
     ``base_period="varying"``), or its covariate-adjusted form: outcome
     regression (``reg``), standardised inverse probability weighting (``ipw``)
     or doubly robust (``dr``; Sant'Anna & Zhao 2020). Standard errors from the
-    influence functions, ``se = sqrt(sum psi_i^2) / n``; aggregations include
-    the influence of the estimated cohort shares.
+    influence functions, ``se = sqrt(sum psi_i^2) / n``
+    (``se_type="influence_function"``), or with ``clusters``
+    ``se = sqrt(sum_g (sum_{i in g} psi_i)^2) / n`` (``se_type="clustered"``,
+    the variance the clustered multiplier bootstrap estimates); aggregations
+    include the influence of the estimated cohort shares.
 
     Defaults and why: R did's: never-treated comparisons, varying base
     period, ``est_method="dr"`` (without covariates all three coincide),
@@ -64,36 +68,61 @@ class CallawaySantAnna:
     ----------
     data : DataFrame
         Balanced panel, one row per unit and period.
-    outcome, unit, time : str
-    treatment : str
-        First treated period (a value of ``time``); 0 = never treated (R
-        did's convention). Cohorts treated in the first period are dropped
-        with a warning (no pre-period); a first treated period after the
-        last period counts as never treated.
-    covariates : list of str, optional
+    outcome : str
+        The outcome column.
+    unit : str
+        The panel unit.
+    period : str
+        The calendar period column.
+    first_treated : str
+        Each unit's first treated period (a value of ``period``); 0 = never
+        treated (R did's convention). Cohorts treated in the first period
+        are dropped with a warning (no pre-period); a first treated period
+        after the last period counts as never treated.
+    covariates : list of str, default=None
         Taken in each comparison's base period.
-    control_group : {"nevertreated", "notyettreated"}, default "nevertreated"
-    est_method : {"dr", "ipw", "reg"}, default "dr"
-    base_period : {"varying", "universal"}, default "varying"
-    anticipation : int, default 0
-    aggregate : {"simple", "group", "dynamic", "calendar", "none"}, default "simple"
+    control_group : {"nevertreated", "notyettreated"}, default="nevertreated"
+    est_method : {"dr", "ipw", "reg"}, default="dr"
+    base_period : {"varying", "universal"}, default="varying"
+    anticipation : int, default=0
+    aggregation : {"simple", "group", "dynamic", "calendar", "none"}, default="simple"
         ``"simple"`` returns one ``EffectResult``; the others an
-        ``EffectTable`` whose first row is the overall effect (``"none"``:
-        the ATT(g, t) rows).
-    weights : str, optional
+        ``EffectTable`` whose first row, ``"overall"``, is the overall ATT
+        and the headline (for ``"dynamic"`` the average over event times
+        ``e >= 0``, as R did's ``aggte``; for ``"none"`` the simple
+        aggregation, followed by the ATT(g, t) rows).
+    weights : str, default=None
         Unit weights (constant within unit), normalised to mean 1.
-    clusters : str, optional
-        Only for the bootstrap: draws are shared within clusters.
-    sims : int, default 0
-    alpha : float, default 0.05
-    seed : int or Generator, optional
+    clusters : str, default=None
+        Clusters of units (constant within unit): the analytic SE sums the
+        influence functions within clusters, the bootstrap shares its draws
+        within clusters.
+    se_type : {"influence_function", "clustered"}, default=None
+        The analytic SE: ``"influence_function"`` (units independent, R
+        did's analytic SE) or ``"clustered"`` (influence functions summed
+        within ``clusters``). None: ``"clustered"`` with clusters, else
+        ``"influence_function"``. With ``sims`` the multiplier bootstrap
+        gives the SEs instead (the rows' ``se_type`` says so), and se_type
+        must be left out.
+    sims : int, default=0
+        Multiplier-bootstrap draws (at least 99); 0 for analytic SEs.
+    alpha : float, default=0.05
+    seed : int or Generator, default=None
+        Seed of the bootstrap draws.
+    missing : {"error", "drop"}, default="error"
 
     Returns
     -------
     EffectResult or EffectTable
         ``extra["att_gt"]`` lists every ATT(g, t) with its SE; with the
-        bootstrap, ``extra["uniform_crit"]`` and each row's
-        ``extra["uniform_conf_int"]``.
+        bootstrap, ``extra["uniform_crit"]``, ``extra["sims"]`` and each
+        row's ``extra["uniform_conf_int"]``. Estimands: ``"att"`` (the
+        overall row), ``"att_by_cohort"``, ``"att_by_event_time"``,
+        ``"att_by_period"`` or ``"att_gt"``. ``n``, ``n_treated`` and
+        ``n_control`` count rows (unit-periods) analysed, ``n_units`` the
+        units. ``.plot(ax=None, labels=None)`` draws the event-time
+        effects of ``aggregation="dynamic"`` (a forest of the rows
+        otherwise).
 
     Raises
     ------
@@ -126,6 +155,9 @@ class CallawaySantAnna:
     >>> res = ef.estimate("callaway_santanna", data=syn.data, **syn.spec)
     >>> res.estimand, bool(abs(res.estimate - 1.0) < 4 * res.std_error)
     ('att', True)
+    >>> tab = ef.estimate("callaway_santanna", data=syn.data, aggregation="dynamic", **syn.spec)
+    >>> tab.headline_term, tab.terms[1]
+    ('overall', 'e=-3')
     """
 
     name: ClassVar[str] = "callaway_santanna"
@@ -134,44 +166,53 @@ class CallawaySantAnna:
     tags: ClassVar[EstimatorTags] = EstimatorTags(outcome="panel", supports_covariates=True,
                                                   supports_weights=True, supports_clusters=True,
                                                   binary_treatment=False, sign_flip=False)
+    options: ClassVar[dict[str, Any]] = {
+        "aggregation": Choice(_AGG),
+        "se_type": Choice(("influence_function", "clustered"), none_ok=True),
+        "sims": Number(low=0, integer=True),
+    }
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 200, effect: float = 1.0) -> Synthetic:
         data = simulate_staggered(rng, n_units=max(int(n), 40), n_times=6, cohorts=(3, 5), effect=effect)
-        spec = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "first_treat"}
-        return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="first_treat")
+        spec = {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated"}
+        return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="first_treated")
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: str,
         unit: str,
-        time: str,
-        treatment: str,
+        period: str,
+        first_treated: str,
         covariates: Sequence[str] | None = None,
         control_group: str = "nevertreated",
         est_method: str = "dr",
         base_period: str = "varying",
         anticipation: int = 0,
-        aggregate: str = "simple",
+        aggregation: str = "simple",
         weights: str | None = None,
         clusters: str | None = None,
+        se_type: str | None = None,
         sims: int = 0,
         alpha: float = 0.05,
         seed: Any = None,
         missing: str = "error",
     ) -> EffectResult | EffectTable:
-        check_alpha(alpha)
-        check_option(control_group, "control_group", ("nevertreated", "notyettreated"))
-        check_option(est_method, "est_method", ("dr", "ipw", "reg"))
-        check_option(base_period, "base_period", ("varying", "universal"))
-        check_option(aggregate, "aggregate", _AGG)
         if sims:
             check_positive_int(sims, "sims", minimum=99)
-        if isinstance(anticipation, bool) or not isinstance(anticipation, (int, np.integer)) or anticipation < 0:
-            raise DesignError(f"anticipation must be a whole number >= 0; got {anticipation!r}.")
-        panel = check_panel(data, outcome=outcome, unit=unit, time=time, treatment=treatment, staggered=True,
+            if se_type is not None:
+                raise DesignError(
+                    f"{self.name}: se_type={se_type!r} names an analytic SE, but sims={sims} asks for the "
+                    "multiplier bootstrap's; leave se_type out with sims, or set sims=0."
+                )
+        if se_type == "clustered" and clusters is None:
+            raise DesignError(f"{self.name}: se_type='clustered' needs clusters= (the column of clusters of units).")
+        if se_type is None and not sims:
+            se_type = "clustered" if clusters is not None else "influence_function"
+        panel = check_panel(data, outcome=outcome, unit=unit, period=period, first_treated=first_treated,
                             weights=weights, clusters=clusters, covariates=covariates, missing=missing,
                             estimator=self.name)
         Y, cell = _wide(panel)
@@ -188,15 +229,15 @@ class CallawaySantAnna:
         bad = treated & ~late & ~on_grid
         if bad.any():
             raise DataError(
-                f"treatment column {treatment!r} must hold the first treated period (a value of "
-                f"{time!r}) or 0 for never treated; {int(bad.sum())} unit(s) have "
+                f"first_treated column {first_treated!r} must hold the first treated period (a value of "
+                f"{period!r}) or 0 for never treated; {int(bad.sum())} unit(s) have "
                 f"{np.unique(g_unit[bad])[:5].tolist()}, which are not periods of the data."
             )
         G[treated & on_grid] = np.searchsorted(times, g_unit[treated & on_grid])
         first = G == 0
         if first.any() and not (G > 0).any():
             raise DataError(
-                f"treatment column {treatment!r} must hold each unit's first treated period, 0 for never "
+                f"first_treated column {first_treated!r} must hold each unit's first treated period, 0 for never "
                 f"treated; every treated unit has the first period of the data ({times[0]:g}), so no cohort has "
                 "a pre-treatment period. A 0/1 treatment indicator is not a first treated period: compute it, "
                 "e.g. the first period in which a unit is treated."
@@ -234,37 +275,47 @@ class CallawaySantAnna:
         w = w / w.mean()
         if control_group == "nevertreated" and not (G < 0).any():
             raise DesignError(
-                "control_group='nevertreated' needs units that are never treated (treatment = 0), and "
+                "control_group='nevertreated' needs units that are never treated (first_treated = 0), and "
                 "there are none. Use control_group='notyettreated'."
             )
         if not (G >= 0).any():
-            raise DataError(f"no unit is ever treated: treatment column {treatment!r} is 0 for every unit.")
+            raise DataError(f"no unit is ever treated: first_treated column {first_treated!r} is 0 for every unit.")
         cells, inf = att_gt(Y, G, w, Xb, control_group=control_group, base_period=base_period,
                             anticipation=int(anticipation), method=est_method)
         att = np.array([c.att for c in cells])
-        se_gt = np.sqrt((inf**2).sum(axis=0)) / n
+        se_gt = _analytic_se(inf, cl if se_type == "clustered" else None, n)
         rng = check_seed(seed) if sims else None
-        att_gt_rows = [{"group": float(times[c.g]), "time": float(times[c.t]), "base": float(times[c.base]),
+        att_gt_rows = [{"group": float(times[c.g]), "period": float(times[c.t]), "base": float(times[c.base]),
                         "att": float(a), "std.error": float(s), "n_treated": c.n_treated, "n_control": c.n_control}
                        for c, a, s in zip(cells, att, se_gt)]
         n_treated = int((G >= 0).sum())
-        common: dict[str, Any] = dict(estimator=self.name, n=panel.n, n_treated=n_treated, n_control=n - n_treated,
-                      design=f"staggered, {control_group}", outcome=outcome)
-        se_type = "influence function" if not sims else "multiplier bootstrap"
+        common: dict[str, Any] = dict(estimator=self.name, n=n * T, n_treated=n_treated * T,
+                                      n_control=(n - n_treated) * T, n_units=n,
+                                      n_clusters=None if cl is None else int(cl.max()) + 1,
+                                      design="staggered", outcome=outcome)
+        row_se_type = se_type if not sims else "multiplier_bootstrap"
         extra_tab: dict[str, Any] = {"control_group": control_group, "est_method": est_method,
-                                     "base_period": base_period, "anticipation": int(anticipation)}
-        if aggregate == "none":
+                                     "base_period": base_period, "anticipation": int(anticipation),
+                                     "aggregation": aggregation}
+        if panel.reference_levels:
+            extra_tab["reference_levels"] = panel.reference_levels
+        if aggregation == "none":
             labels = [f"ATT(g={times[c.g]:g},t={times[c.t]:g})" for c in cells]
-            est, psi, overall = att, inf, None
+            est, psi = att, inf
+            _, overall = _aggregate("simple", cells, inf, G, w, times)
+            keys: list[Any] = [{"group": float(times[c.g]), "period": float(times[c.t])} for c in cells]
         else:
-            comp, overall = _aggregate(aggregate, cells, inf, G, w, times)
+            comp, overall = _aggregate(aggregation, cells, inf, G, w, times)
             labels = [lab for lab, *_ in comp]
             est = np.array([c[1] for c in comp])
             psi = np.column_stack([c[2] for c in comp]) if comp else np.empty((n, 0))
-        allpsi = psi if overall is None else np.column_stack([overall[1], psi])
-        allest = est if overall is None else np.concatenate([[overall[0]], est])
-        alllab = labels if overall is None else ["overall"] + labels
-        se = np.sqrt((allpsi**2).sum(axis=0)) / n
+            key = {"group": "group", "dynamic": "event_time", "calendar": "period"}.get(aggregation)
+            keys = [{key: c[3]} if key else {} for c in comp]
+        allpsi = np.column_stack([overall[1], psi])
+        allest = np.concatenate([[overall[0]], est])
+        alllab = ["overall"] + labels
+        allkeys = [{}] + keys
+        se = _analytic_se(allpsi, cl if se_type == "clustered" else None, n)
         crit = None
         if sims:
             assert rng is not None
@@ -272,18 +323,79 @@ class CallawaySantAnna:
             se = se_b
             extra_tab.update(uniform_crit=crit, sims=int(sims))
         extra_tab["att_gt"] = att_gt_rows
+        estimand = _ESTIMANDS[aggregation]
         rows = []
-        for j, (lab, e, s) in enumerate(zip(alllab, allest, se)):
-            ex: dict[str, Any] = {}
+        for j, (lab, e, s_, k_) in enumerate(zip(alllab, allest, se, allkeys)):
+            ex: dict[str, Any] = dict(k_)
             if crit is not None:
-                ex["uniform_conf_int"] = (float(e - crit * s), float(e + crit * s))
+                ex["uniform_conf_int"] = (float(e - crit * s_), float(e + crit * s_))
             if j == 0:
                 ex.update(extra_tab)
-            rows.append(_row(e, s, alpha, lab, se_type, ex, warns, aggregate, common))
-        if aggregate == "simple":
+            rows.append(_row(e, s_, alpha, lab, row_se_type, ex, warns, "att" if j == 0 else estimand, common))
+        if aggregation == "simple":
             return rows[0]
         return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra_tab, warnings=tuple(warns),
-                           headline_term=rows[0].term)
+                           headline_term="overall",
+                           plotter=plot_dynamic if aggregation == "dynamic" else None)
+
+
+_ESTIMANDS = {"simple": "att", "group": "att_by_cohort", "dynamic": "att_by_event_time",
+              "calendar": "att_by_period", "none": "att_gt"}
+
+
+def _analytic_se(psi: np.ndarray, clusters: np.ndarray | None, n: int) -> np.ndarray:
+    """``sqrt(sum psi^2) / n``, or with clusters ``sqrt(sum_g (sum_{i in g} psi_i)^2) / n``."""
+    if clusters is not None:
+        k = int(clusters.max()) + 1
+        psi = np.column_stack([np.bincount(clusters, weights=psi[:, j], minlength=k) for j in range(psi.shape[1])])
+    return np.sqrt((psi**2).sum(axis=0)) / n  # type: ignore[no-any-return]
+
+
+def plot_dynamic(table: EffectTable, *, ax: Any = None, labels: Mapping[Any, str] | None = None,
+                 title: str | None = None) -> Any:
+    """The event-time ATTs of ``aggregation="dynamic"`` with their intervals.
+
+    Pre-treatment event times in the control colour, post-treatment ones in
+    the programme's; the overall ATT (the headline) as a line over the
+    post-treatment event times; with the bootstrap, the uniform band as a
+    shaded range. ``labels`` renames the axis titles (keys ``"event_time"``,
+    ``"effect"``). Returns a matplotlib Figure built without pyplot.
+    """
+    from effekt.plotting import (
+        ARM_COLOURS,
+        COLOURS,
+        INTERVAL_ALPHA,
+        LINE_WIDTH,
+        figure_and_axes,
+        label_for,
+        reference_line,
+    )
+
+    fig, axes = figure_and_axes(ax)
+    rows = [r for r in table.rows if "event_time" in r.extra]
+    e = np.array([r.extra["event_time"] for r in rows], dtype=float)
+    est = np.array([r.estimate for r in rows])
+    lo = np.array([r.conf_int[0] for r in rows])
+    hi = np.array([r.conf_int[1] for r in rows])
+    reference_line(axes, 0.0)
+    for part, colour, name in ((e < 0, ARM_COLOURS[0], "before the start"), (e >= 0, ARM_COLOURS[1], "after")):
+        if part.any():
+            axes.errorbar(e[part], est[part], yerr=[est[part] - lo[part], hi[part] - est[part]], fmt="o",
+                          color=colour, capsize=3, label=name)
+    band = [r.extra.get("uniform_conf_int") for r in rows]
+    if all(b is not None for b in band) and band:
+        axes.fill_between(e, [b[0] for b in band], [b[1] for b in band], color=COLOURS[0],  # type: ignore[index]
+                          alpha=INTERVAL_ALPHA, step="mid", label="uniform band")
+    overall = table.headline
+    post = e[e >= 0]
+    if post.size:
+        axes.plot([post.min(), post.max()], [overall.estimate] * 2, color=COLOURS[2], lw=LINE_WIDTH,
+                  label=f"overall ATT {overall.estimate:.3g}")
+    axes.set_xlabel(label_for("event_time", labels, "periods since the first treated period (e = t - g)"))
+    axes.set_ylabel(label_for("effect", labels, "ATT"))
+    axes.set_title(title or "Callaway-Sant'Anna: ATT by event time")
+    axes.legend(frameon=False)
+    return fig
 
 
 def _aggregate(kind: str, cells: Any, inf: np.ndarray, G: np.ndarray, w: np.ndarray, times: np.ndarray
@@ -291,15 +403,15 @@ def _aggregate(kind: str, cells: Any, inf: np.ndarray, G: np.ndarray, w: np.ndar
     return aggregate(kind, cells, inf, G, w, times)
 
 
-def _row(est: float, se: float, alpha: float, term: str, se_type: str, extra: dict[str, Any],
-         warns: list[str], aggregate: str, common: dict[str, Any]) -> EffectResult:
+def _row(est: float, se: float, alpha: float, term: str, se_type: str | None, extra: dict[str, Any],
+         warns: list[str], estimand: str, common: dict[str, Any]) -> EffectResult:
     if se > 0 and np.isfinite(se):
-        return EffectResult.from_z(est, se, alpha=alpha, term=term, estimand="att", se_type=se_type, extra=extra,
+        return EffectResult.from_z(est, se, alpha=alpha, term=term, estimand=estimand, se_type=se_type, extra=extra,
                                    warnings=warns, **common)
     # a reference cell (universal base) is 0 by construction
     nan = float("nan")
     return EffectResult(estimate=float(est), std_error=nan, conf_int=(nan, nan), conf_level=1 - alpha,
-                        p_value=nan, df=None, term=term, estimand="att", se_type=se_type, ci_method="none",
+                        p_value=nan, df=None, term=term, estimand=estimand, se_type=se_type, ci_method="none",
                         extra={**extra, "reference": True}, warnings=tuple(warns), **common)
 
 
@@ -326,4 +438,4 @@ def simulate_staggered(
     x = x_u[unit]
     te = np.where((g > 0) & (time >= g), effect + dynamic * (time - g), 0.0)
     y = rng.normal(size=n_units)[unit] + 0.2 * time + x_effect * x * time + te + rng.normal(size=unit.size)
-    return pd.DataFrame({"unit": unit, "time": time, "first_treat": g, "x": x, "y": y})
+    return pd.DataFrame({"unit": unit, "period": time, "first_treated": g, "x": x, "y": y})

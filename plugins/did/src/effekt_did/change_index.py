@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import check_columns, check_option
+from effekt.data import as_frame, check_columns, check_option
 from effekt.errors import DataError, EffektWarning
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
+from effekt.vocabulary import Choice, validated
+from effekt_did._panel import check_unit_column
 
 __all__ = ["ChangeIndex", "change_index"]
 
@@ -26,9 +29,9 @@ def _not_computable(n_after: float, n_before: float, alpha: float, extra: dict[s
               "baseline is undefined")
     extra.update(computable=False, reason=reason)
     nan = float("nan")
-    return EffectResult(estimator="change_index", estimand="percent change in counts", term=term, estimate=nan,
+    return EffectResult(estimator="change_index", estimand="percent_change", term=term, estimate=nan,
                         std_error=nan, conf_int=(nan, nan), conf_level=1 - alpha, p_value=nan, df=None,
-                        n=int(n_after + n_before), se_type=None, design="before-after", ci_method="none",
+                        n=int(n_after + n_before), se_type=None, design="before_after", ci_method="none",
                         warnings=(*warns, reason), extra=extra)
 
 
@@ -140,10 +143,10 @@ def change_index(
     extra["ratio"] = r
     if window_after is not None and window_before is not None:
         extra["rate_index"] = 100 * (r * window_before / window_after - 1)
-    return EffectResult(estimator="change_index", estimand="percent change in counts", term=term,
+    return EffectResult(estimator="change_index", estimand="percent_change", term=term,
                         estimate=100 * (r - 1), std_error=se, conf_int=(100 * (lo - 1), 100 * (hi - 1)),
                         conf_level=1 - alpha, p_value=p, df=None, n=int(a + b), se_type=method,
-                        design="before-after", ci_method=method, warnings=tuple(warns), extra=extra)
+                        design="before_after", ci_method=method, warnings=tuple(warns), extra=extra)
 
 
 class ChangeIndex:
@@ -160,15 +163,23 @@ class ChangeIndex:
         Non-negative whole counts (e.g. 1 per citizen with ordinary hours).
     post : str
         0/1 window indicator.
-    unit : str, optional
+    unit : str, default=None
         One index per unit (an ``EffectTable``); otherwise one index.
-    window_after, window_before : float, optional
-    method : {"exact", "katz"}, default "exact"
-    alpha : float, default 0.05
+    window_after : float, default=None
+        Length of the after window (e.g. months).
+    window_before : float, default=None
+        Length of the before window.
+    method : {"exact", "katz"}, default="exact"
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
 
     Returns
     -------
     EffectResult or EffectTable
+        With ``unit``: one row per unit, termed by its label, and a first
+        row ``"overall"``, the index of all units' counts summed, which is
+        the table's headline. ``n`` counts the rows of the data behind each
+        index.
 
     Raises
     ------
@@ -184,10 +195,11 @@ class ChangeIndex:
     """
 
     name: ClassVar[str] = "change_index"
-    estimand: ClassVar[str] = "percent change in counts"
+    estimand: ClassVar[str] = "percent_change"
     kind: ClassVar[str] = "descriptive"
     tags: ClassVar[EstimatorTags] = EstimatorTags(outcome="counts", shift_equivariant=False,
                                                   scale_equivariant=False, sign_flip=False)
+    options: ClassVar[dict[str, Any]] = {"method": Choice(_METHODS)}
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 200, effect: float = 50.0) -> Synthetic:
@@ -197,10 +209,14 @@ class ChangeIndex:
         return Synthetic(data=data, spec={"outcome": "n", "post": "post"}, truth=effect, outcome=None,
                          treatment=None)
 
+    @validated
     def fit(self, data: Any, *, outcome: str, post: str, unit: str | None = None,
             window_after: float | None = None, window_before: float | None = None, method: str = "exact",
             alpha: float = 0.05, missing: str = "error") -> EffectResult | EffectTable:
-        cols = check_columns(data, outcome=outcome, blocks=unit, numeric={"post": post}, missing=missing)
+        frame = as_frame(data)
+        if unit is not None:
+            check_unit_column(frame, unit, missing)
+        cols = check_columns(frame, outcome=outcome, blocks=unit, numeric={"post": post}, missing=missing)
         assert cols.y is not None
         y, p = cols.y, cols.extra["post"]
         if np.any(y < 0) or np.any(y != np.round(y)):
@@ -210,19 +226,23 @@ class ChangeIndex:
             raise DataError(f"post column {post!r} must hold 0 (before) and 1 (after).")
         kw = dict(window_after=window_after, window_before=window_before, method=method, alpha=alpha)
         if cols.blocks is None:
-            return change_index(float(y[p == 1].sum()), float(y[p == 0].sum()), **kw)  # type: ignore[arg-type]
+            return replace(change_index(float(y[p == 1].sum()), float(y[p == 0].sum()), **kw),  # type: ignore[arg-type]
+                           n=cols.n)
         assert cols.block_labels is not None
         k = len(cols.block_labels)
         after = np.bincount(cols.blocks, weights=y * p, minlength=k)
         before = np.bincount(cols.blocks, weights=y * (1 - p), minlength=k)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EffektWarning)
-            rows = [change_index(float(a), float(b), term=str(lab), **kw)  # type: ignore[arg-type]
-                    for a, b, lab in zip(after, before, cols.block_labels)]
+            per_block = np.bincount(cols.blocks, minlength=k)
+            rows = [replace(change_index(float(a), float(b), term=str(lab), **kw), n=int(m))  # type: ignore[arg-type]
+                    for a, b, lab, m in zip(after, before, cols.block_labels, per_block)]
+            overall = replace(change_index(float(after.sum()), float(before.sum()), term="overall", **kw),  # type: ignore[arg-type]
+                              n=cols.n)
         warns = sorted({w for r in rows for w in r.warnings if w.startswith("windows")})
         for w in warns:
             warnings.warn(w, EffektWarning, stacklevel=2)
         n_nc = sum(1 for r in rows if not r.extra["computable"])
         extra = {"not_computable": n_nc}
-        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warns),
-                           headline_term=rows[0].term)
+        return EffectTable(estimator=self.name, rows=(overall, *rows), extra=extra, warnings=tuple(warns),
+                           headline_term="overall")

@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import check_columns, check_option, label, varying_groups
+from effekt.data import as_frame, check_columns, check_option, label, varying_groups
 from effekt.errors import DataError, DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
 from effekt.sandwich import robust_ols
-from effekt_did._panel import FEW_TREATED_CLUSTERS
+from effekt.vocabulary import validated
+from effekt_did._panel import FEW_TREATED_CLUSTERS, check_unit_column, numeric_categories
 
 __all__ = ["DiD2x2", "did_2x2_from_means"]
 
@@ -126,7 +127,7 @@ def did_2x2_from_means(
         ses = scale * np.sqrt(p * (1 - p) / nn)
     cells = _cell_table(means)
     common: dict[str, Any] = dict(estimator="did_2x2", estimand="att", term="treated:post", n=int(np.sum(n)) if n is not None else 0,
-                  design="2x2 from means", outcome=outcome)
+                  design="summary_2x2", outcome=outcome)
     grad = np.array([-1.0, 1.0, 1.0, -1.0])
     if ses is not None and np.sum(ses**2) > 0:
         vc = np.diag(ses**2)
@@ -162,24 +163,30 @@ class DiD2x2:
     ----------
     data : DataFrame
     outcome : str
+        The outcome column.
     treatment : str
-        0/1 group (ever treated).
+        The group (ever treated): 0/1, or two labels declared with ``arms``.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text treatment column.
     post : str
         0/1 after-period.
-    unit : str, optional
+    unit : str, default=None
         Panel unit; clusters by it unless ``clusters`` is given.
-    clusters : str, optional
-    weights : str, optional
-    se_type : str, optional
-        ``CR0/CR1/CR2`` with clusters, ``HC0-HC3``/``classical`` without.
-    alpha : float, default 0.05
-    missing : {"error", "drop"}
+    clusters : str, default=None
+    weights : str, default=None
+    se_type : str, default=None
+        ``CR0/CR1/CR2`` with clusters (default CR2), ``HC0-HC3``/``classical``
+        without (default HC2).
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
 
     Returns
     -------
     EffectResult
         ``extra["cells"]``: the four means and each group's change;
         ``extra["relative"]``: effect / treated pre-mean with its SE.
+        ``n``, ``n_treated`` and ``n_control`` count rows; ``n_units`` the
+        units (with ``unit``), ``n_clusters`` the clusters.
 
     Raises
     ------
@@ -216,12 +223,14 @@ class DiD2x2:
 
     from_means = staticmethod(did_2x2_from_means)
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: str,
         treatment: str,
+        arms: tuple[Any, Any] | None = None,
         post: str,
         unit: str | None = None,
         clusters: str | None = None,
@@ -230,10 +239,13 @@ class DiD2x2:
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
-        check_alpha(alpha)
+        frame = as_frame(data)
+        if unit is not None:
+            check_unit_column(frame, unit, missing)
+        frame = numeric_categories(frame, treatment, arms)
         cl_col = clusters if clusters is not None else unit
-        cols = check_columns(data, outcome=outcome, treatment=treatment, clusters=cl_col, weights=weights,
-                             numeric={"post": post}, missing=missing)
+        cols = check_columns(frame, outcome=outcome, treatment=treatment, arms=arms, clusters=cl_col,
+                             weights=weights, numeric={"post": post}, missing=missing)
         assert cols.y is not None and cols.z is not None
         p = cols.extra["post"]
         if not np.all(np.isin(p, (0.0, 1.0))):
@@ -274,6 +286,9 @@ class DiD2x2:
         base = means[0]
         # tau / (b0 + b1): gradient in b
         g = np.array([-tau / base**2, -tau / base**2, 0.0, 1.0 / base]) if base != 0 else None
+        n_units = None
+        if unit is not None:  # the clusters, unless clusters= names others
+            n_units = len(cols.cluster_labels) if clusters is None else int(frame[unit].dropna().nunique())  # type: ignore[arg-type]
         extra: dict[str, Any] = {"cells": _cell_table(means), "relative": _relative(tau, base, g, V, q),
                                  "coefficients": pd.DataFrame({"term": names, "estimate": b,
                                                                "std.error": rf.std_error}).to_dict("records")}
@@ -282,11 +297,12 @@ class DiD2x2:
         if clustered:
             assert cols.clusters is not None
             n_tc = np.unique(cols.clusters[cols.z == 1]).size
-            extra.update(n_clusters=rf.n_clusters, n_treated_clusters=int(n_tc))
+            extra.update(n_treated_clusters=int(n_tc))
             if n_tc < FEW_TREATED_CLUSTERS:
                 warns.append(f"only {n_tc} treated clusters: consider wild_cluster_bootstrap or "
                              "randomisation inference alongside the CR2 test.")
         return EffectResult.from_t(tau, float(rf.std_error[3]), df, alpha=alpha, estimator=self.name,
                                    estimand=self.estimand, term=f"{treatment}:{post}", n=cols.n,
-                                   n_treated=cols.n_treated, n_control=cols.n_control, se_type=rf.se_type,
+                                   n_treated=cols.n_treated, n_control=cols.n_control, n_units=n_units,
+                                   n_clusters=rf.n_clusters if clustered else None, se_type=rf.se_type,
                                    design=design, warnings=warns, extra=extra, outcome=outcome)

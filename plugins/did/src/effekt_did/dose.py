@@ -7,18 +7,19 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from effekt.data import check_option
+from effekt.data import as_frame, is_categorical, label
 from effekt.errors import DataError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
-from effekt.result import EffectResult, check_alpha
+from effekt.result import EffectResult
 from effekt.sandwich import robust_ols
+from effekt.vocabulary import Choice, validated
 from effekt_did._panel import check_panel
 
 __all__ = ["DoseDiD"]
 
 
 def _unit_changes(y: np.ndarray, unit: np.ndarray, post: np.ndarray, k: int,
-                  w: np.ndarray | None) -> np.ndarray:
+                  w: np.ndarray | None, labels: np.ndarray, column: Any) -> np.ndarray:
     """Each unit's (weighted) mean after minus mean before."""
     ww = np.ones_like(y) if w is None else w
     s1 = np.bincount(unit, weights=ww * y * post, minlength=k)
@@ -27,8 +28,9 @@ def _unit_changes(y: np.ndarray, unit: np.ndarray, post: np.ndarray, k: int,
     n0 = np.bincount(unit, weights=ww * (1 - post), minlength=k)
     bad = np.flatnonzero((n1 == 0) | (n0 == 0))
     if bad.size:
-        raise DataError(f"{bad.size} unit(s) have no rows before or no rows after (unit codes "
-                        f"{bad[:5].tolist()}); each unit's change needs both windows.")
+        shown = ", ".join(label(u) for u in labels[bad[:5]])
+        raise DataError(f"{bad.size} unit(s) of unit column {column!r} have no rows before or no rows after "
+                        f"({shown}{', ...' if bad.size > 5 else ''}); each unit's change needs both windows.")
     return s1 / n1 - s0 / n0  # type: ignore[no-any-return]
 
 
@@ -56,21 +58,32 @@ class DoseDiD:
     Parameters
     ----------
     data : DataFrame
-    outcome, unit, post : str
+    outcome : str
+        The outcome column.
+    unit : str
+        The unit that receives a dose (e.g. the job centre).
+    post : str
+        0/1 after-period.
     dose : str
         Intensity per unit (constant within unit), e.g. caseload reduction.
-    treatment : str, optional
-        0/1 treated group. Default: treated = ``dose != 0``.
-    weights : str, optional
+    treatment : str, default=None
+        The treated group: 0/1, or two labels declared with ``arms``.
+        Default: treated = ``dose != 0``.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text treatment column.
+    weights : str, default=None
         Row weights within units.
-    se_type : {"HC2", "HC1", "HC0", "HC3", "classical"}, default "HC2"
-    alpha : float, default 0.05
+    se_type : {"HC2", "HC1", "HC0", "HC3", "classical"}, default="HC2"
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
 
     Returns
     -------
     EffectResult
         ``term`` is the dose column; ``extra["unit_effects"]`` lists each
-        treated unit's dose and effect; ``extra["correlation"]``.
+        treated unit's dose and effect; ``extra["correlation"]``. ``n``
+        counts rows, ``n_treated`` and ``n_control`` the rows of treated
+        and comparison units; ``n_units`` the units.
 
     Raises
     ------
@@ -97,6 +110,7 @@ class DoseDiD:
     estimand: ClassVar[str] = "acrt"
     kind: ClassVar[str] = "did"
     tags: ClassVar[EstimatorTags] = EstimatorTags(outcome="panel", supports_weights=True, sign_flip=False)
+    options: ClassVar[dict[str, Any]] = {"se_type": Choice(("HC2", "HC1", "HC0", "HC3", "classical"))}
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 60, effect: float = 0.5) -> Synthetic:
@@ -111,14 +125,16 @@ class DoseDiD:
         spec = {"outcome": "y", "unit": "unit", "post": "post", "dose": "dose", "treatment": "treated"}
         return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="treated")
 
+    @validated
     def fit(self, data: Any, *, outcome: str, unit: str, post: str, dose: str, treatment: str | None = None,
-            weights: str | None = None, se_type: str = "HC2", alpha: float = 0.05,
-            missing: str = "error") -> EffectResult:
-        check_alpha(alpha)
-        check_option(se_type, "se_type", ("HC2", "HC1", "HC0", "HC3", "classical"))
-        frame = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-        panel = check_panel(frame, outcome=outcome, unit=unit, time=post, post=post, treatment=treatment,
-                            weights=weights, covariates=[dose], missing=missing, estimator=self.name)
+            arms: tuple[Any, Any] | None = None, weights: str | None = None, se_type: str = "HC2",
+            alpha: float = 0.05, missing: str = "error") -> EffectResult:
+        frame = as_frame(data)
+        if dose in frame.columns and is_categorical(frame[dose]):
+            raise DataError(f"dose column {dose!r} holds text or categories; a dose is a number per unit. "
+                            "Convert it, e.g. with pandas.to_numeric.")
+        panel = check_panel(frame, outcome=outcome, unit=unit, period=None, post=post, treatment=treatment,
+                            arms=arms, weights=weights, covariates=[dose], missing=missing, estimator=self.name)
         assert panel.X is not None and panel.post is not None
         d_row = panel.X[:, 0]
         k = panel.n_units
@@ -142,7 +158,7 @@ class DoseDiD:
             raise EstimationError(f"dose column {dose!r} takes one value among the treated units; the "
                                   "effect per unit of dose is not identified.")
         post_f = panel.post.astype(float)
-        delta = _unit_changes(panel.y, panel.unit, post_f, k, panel.weights)
+        delta = _unit_changes(panel.y, panel.unit, post_f, k, panel.weights, panel.unit_labels, unit)
         control = ~treated
         delta_c = 0.0
         if control.any():
@@ -168,6 +184,7 @@ class DoseDiD:
         warns = [] if control.any() else ["no comparison units: the slope is identified, the effect level is not"]
         return EffectResult.from_t(rf.coef[1], rf.std_error[1], rf.df[1], alpha=alpha, estimator=self.name,
                                    estimand=self.estimand, term=str(dose), n=panel.n,
-                                   n_treated=int(treated.sum()), n_control=int(control.sum()),
-                                   se_type=se_type, design="unit-level dose", warnings=warns, extra=extra,
+                                   n_treated=int(treated[panel.unit].sum()),
+                                   n_control=int(control[panel.unit].sum()), n_units=k,
+                                   se_type=se_type, design="unit_dose", warnings=warns, extra=extra,
                                    outcome=outcome)

@@ -2,55 +2,67 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import check_option
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
-from effekt.result import EffectResult, EffectTable, check_alpha
-from effekt_did._absorb import FE_DF
+from effekt.result import EffectResult, EffectTable
+from effekt.vocabulary import Choice, validated
 from effekt_did._panel import FEW_TREATED_CLUSTERS, cell_weights, check_aggregation, check_panel
 from effekt_did.twfe import fit_twfe_arrays
 
-__all__ = ["EventStudy", "EventStudyTable"]
+__all__ = ["EventStudy", "EventStudyTable", "plot_event_study"]
+
+
+def plot_event_study(table: EffectTable, *, ax: Any = None, labels: Mapping[Any, str] | None = None,
+                     title: str | None = None) -> Any:
+    """Coefficients with confidence intervals by event time.
+
+    The reference period is an open marker at 0, a dashed line separates
+    leads from lags, and the overall post-period effect (the headline) is a
+    line over the post-treatment event times. ``labels`` renames the axis
+    titles (keys ``"event_time"``, ``"effect"``). Returns a matplotlib Figure
+    built without pyplot.
+    """
+    from effekt.plotting import COLOURS, LINE_WIDTH, figure_and_axes, label_for, reference_line
+
+    fig, axes = figure_and_axes(ax)
+    rows = [r for r in table.rows if "event_time" in r.extra]
+    e = np.array([r.extra["event_time"] for r in rows], dtype=float)
+    est = np.array([r.estimate for r in rows])
+    lo = np.array([r.conf_int[0] for r in rows])
+    hi = np.array([r.conf_int[1] for r in rows])
+    ref = np.array([bool(r.extra.get("reference")) for r in rows])
+    ok = ~ref
+    reference_line(axes, 0.0)
+    reference = table.extra.get("reference", -1)
+    axes.axvline(float(reference) + 0.5, color="0.4", ls=":", lw=0.8)
+    level = f"{100 * rows[0].conf_level:g}%" if rows else ""
+    axes.errorbar(e[ok], est[ok], yerr=[est[ok] - lo[ok], hi[ok] - est[ok]], fmt="o", color=COLOURS[0],
+                  capsize=3, label=f"{level} CI")
+    axes.plot(e[ref], est[ref], marker="o", mfc="white", color=COLOURS[1], ls="none",
+              label=f"reference period (e = {reference})")
+    if "post" in table.terms:
+        post = table.term("post")
+        span = [x for x in e if x > reference]
+        if span:
+            axes.plot([min(span), max(span)], [post.estimate] * 2, color=COLOURS[2], lw=LINE_WIDTH,
+                      label=f"post-period average {post.estimate:.3g}")
+    axes.set_xlabel(label_for("event_time", labels, "periods relative to treatment start"))
+    axes.set_ylabel(label_for("effect", labels, "effect"))
+    p = table.extra.get("pretrend_test", {}).get("p_value")
+    axes.set_title(title or ("event study" + (f" (pre-trend p = {p:.3f})" if p is not None else "")))
+    axes.legend(frameon=False)
+    return fig
 
 
 class EventStudyTable(EffectTable):
-    """An :class:`EffectTable` of event-time effects that can draw itself."""
-
-    def plot(self, ax: Any = None, *, title: str | None = None) -> Any:
-        """Coefficients with confidence intervals by event time; the reference
-        period is drawn as an open marker at 0 and labelled, and a dashed line
-        separates leads from lags. Returns the matplotlib Figure."""
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7, 4))
-        else:
-            fig = ax.figure
-        e = np.array([r.extra["event_time"] for r in self.rows], dtype=float)
-        est = np.array([r.estimate for r in self.rows])
-        lo = np.array([r.conf_int[0] for r in self.rows])
-        hi = np.array([r.conf_int[1] for r in self.rows])
-        ref = np.array([bool(r.extra.get("reference")) for r in self.rows])
-        ok = ~ref
-        ax.axhline(0.0, color="0.6", lw=0.8)
-        ax.axvline(float(self.extra["reference"]) + 0.5, color="0.4", ls="--", lw=0.8)
-        ax.errorbar(e[ok], est[ok], yerr=[est[ok] - lo[ok], hi[ok] - est[ok]], fmt="o", color="C0", capsize=3,
-                    label=f"{100 * self.rows[0].conf_level:g}% CI")
-        ax.plot(e[ref], est[ref], marker="o", mfc="white", color="C3", ls="none",
-                label=f"reference period (e = {self.extra['reference']})")
-        ax.set_xlabel("periods relative to treatment start")
-        ax.set_ylabel("effect")
-        p = self.extra.get("pretrend_test", {}).get("p_value")
-        ax.set_title(title or ("event study" + (f" (pre-trend p = {p:.3f})" if p is not None else "")))
-        ax.legend(frameon=False)
-        return fig
+    """An :class:`EffectTable` of event-time effects; ``plot(ax=None, labels=None)`` draws them."""
 
 
 class EventStudy:
@@ -61,14 +73,20 @@ class EventStudy:
     lead coefficients are zero (pre-trends), both relative to the reference
     period. With staggered starts and effects that change over time the TWFE
     coefficients mix cohorts (Sun & Abraham 2021); ``callaway_santanna`` with
-    ``aggregate="dynamic"`` is the robust alternative.
+    ``aggregation="dynamic"`` is the robust alternative. The headline row
+    ``"post"`` is the average of the post-treatment coefficients (event
+    times ``e >= 0``, equally weighted), the overall effect a power
+    simulation or a report takes from the table.
 
     Formula: ``y_it = a_i + l_t + sum_{e != ref} b_e 1{t - g_i = e} + e_it``
     over treated units (``g_i`` = first treated period), never-treated units
     having all indicators 0. Event times before ``-leads`` and after
     ``lags`` are binned into the end points. The joint pre-trend test is the
     Wald test of all leads = 0 with the cluster-robust covariance,
-    ``F = b' V^{-1} b / q`` on ``(q, G - 1)`` degrees of freedom.
+    ``F = b' V^{-1} b / q`` on ``(q, G - 1)`` degrees of freedom. The
+    ``"post"`` row is ``a'b`` with ``a = 1/k`` on the k post-treatment
+    coefficients, ``se = sqrt(a' V a)`` from the same covariance, on the
+    smallest of those coefficients' degrees of freedom.
 
     Defaults and why: ``reference=-1`` (the period before the start, the usual
     normalisation); CR2 clustered by unit, as in ``twfe``.
@@ -76,26 +94,53 @@ class EventStudy:
     Parameters
     ----------
     data : DataFrame
-    outcome, unit, time : str
-    treatment : str
-        First treated period (a value of ``time``), 0 = never treated.
-    leads, lags : int, optional
-        Window; default: every event time in the data.
-    reference : int, default -1
-    covariates, weights, clusters, se_type, fe_df, aggregation, alpha, missing
+    outcome : str
+        The outcome column.
+    unit : str
+        The panel unit.
+    period : str
+        The calendar period column.
+    first_treated : str
+        Each unit's first treated period (a value of ``period``), 0 = never
+        treated.
+    leads : int, default=None
+        Leads kept (earlier event times binned into ``-leads``); default:
+        every lead in the data.
+    lags : int, default=None
+        Lags kept (later event times binned into ``lags``); default: every
+        lag in the data.
+    reference : int, default=-1
+        The event time normalised to 0.
+    covariates : list of str, default=None
         As in ``twfe``.
+    weights : str, default=None
+    clusters : str, default=None
+        Default ``unit``.
+    se_type : {"CR2", "CR1", "CR0"}, default=None
+        None means "CR2".
+    fe_df : {"nonnested", "all", "none"}, default="nonnested"
+        As in ``twfe``.
+    aggregation : {"citizen", "cluster"}, default=None
+        As in ``twfe`` (required for repeated cross-sections).
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
 
     Returns
     -------
     EventStudyTable
-        One row per event time (the reference row has estimate 0 and
-        ``extra["reference"]`` True); ``extra["pretrend_test"]`` holds the
-        statistic, degrees of freedom and p-value; ``.plot()`` draws it.
+        One row per event time (``estimand="att_by_event_time"``; the
+        reference row has estimate 0 and ``extra["reference"]`` True) and the
+        headline row ``"post"`` (``estimand="att"``), the average
+        post-treatment effect; ``extra["pretrend_test"]`` holds the
+        statistic, degrees of freedom and p-value; ``.plot(ax=None,
+        labels=None)`` draws the coefficients. ``n``, ``n_treated`` and
+        ``n_control`` count rows (of ever- and never-treated units);
+        ``n_units`` and ``n_clusters`` count units and clusters.
 
     Raises
     ------
     DataError
-        Bad columns; a treatment varying within a unit.
+        Bad columns; a first treated period varying within a unit.
     EstimationError
         Event-time indicators collinear with the fixed effects (e.g. no
         never-treated units and a single start date).
@@ -111,33 +156,38 @@ class EventStudy:
     >>> import effekt as ef
     >>> syn = EventStudy.simulate(np.random.default_rng(4), n=60, effect=1.0)
     >>> tab = ef.estimate("event_study", data=syn.data, **syn.spec)
-    >>> tab.extra["reference"], "pretrend_test" in tab.extra
-    (-1, True)
+    >>> tab.extra["reference"], "pretrend_test" in tab.extra, tab.headline_term
+    (-1, True, 'post')
     """
 
     name: ClassVar[str] = "event_study"
-    estimand: ClassVar[str] = "att by event time"
+    estimand: ClassVar[str] = "att_by_event_time"
     kind: ClassVar[str] = "did"
     tags: ClassVar[EstimatorTags] = EstimatorTags(outcome="panel", supports_clusters=True,
                                                   supports_covariates=True, supports_weights=True,
                                                   sign_flip=False, binary_treatment=False)
+    options: ClassVar[dict[str, Any]] = {
+        "se_type": Choice(("CR2", "CR1", "CR0"), none_ok=True),
+        "aggregation": Choice(("citizen", "cluster"), none_ok=True),
+    }
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 60, effect: float = 1.0) -> Synthetic:
         from effekt_did.callaway_santanna import simulate_staggered
 
         data = simulate_staggered(rng, n_units=max(int(n), 30), n_times=6, cohorts=(4,), effect=effect)
-        spec = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "first_treat"}
-        return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="first_treat")
+        spec = {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated"}
+        return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="first_treated")
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: str,
         unit: str,
-        time: str,
-        treatment: str,
+        period: str,
+        first_treated: str,
         leads: int | None = None,
         lags: int | None = None,
         reference: int = -1,
@@ -150,11 +200,8 @@ class EventStudy:
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EventStudyTable:
-        check_alpha(alpha)
         se_type = "CR2" if se_type is None else se_type
-        check_option(se_type, "se_type", ("CR2", "CR1", "CR0"))
-        check_option(fe_df, "fe_df", FE_DF)
-        panel = check_panel(data, outcome=outcome, unit=unit, time=time, treatment=treatment, staggered=True,
+        panel = check_panel(data, outcome=outcome, unit=unit, period=period, first_treated=first_treated,
                             weights=weights, clusters=clusters, covariates=covariates, missing=missing,
                             estimator=self.name)
         aggregation = check_aggregation(aggregation, panel, self.name)
@@ -162,18 +209,18 @@ class EventStudy:
         tval = panel.time_labels.astype(float)[panel.time]
         treated = panel.cohort != 0
         if not treated.any():
-            raise DataError(f"no unit is ever treated: treatment column {treatment!r} is 0 in every row.")
+            raise DataError(f"no unit is ever treated: first_treated column {first_treated!r} is 0 in every row.")
         periods = panel.time_labels.astype(float)
         off_grid = treated & ~np.isin(panel.cohort, periods) & (panel.cohort <= periods.max())
         if off_grid.any():
             raise DataError(
-                f"treatment column {treatment!r} must hold the first treated period (a value of "
-                f"{time!r}) or 0 for never treated; {int(off_grid.sum())} row(s) hold "
+                f"first_treated column {first_treated!r} must hold the first treated period (a value of "
+                f"{period!r}) or 0 for never treated; {int(off_grid.sum())} row(s) hold "
                 f"{np.unique(panel.cohort[off_grid])[:5].tolist()}, which are not periods of the data."
             )
         if np.all(panel.cohort[treated] <= tval.min()):
             raise DataError(
-                f"treatment column {treatment!r} must hold each unit's first treated period, 0 for never "
+                f"first_treated column {first_treated!r} must hold each unit's first treated period, 0 for never "
                 f"treated; every treated unit starts in or before the first period ({tval.min():g}), so no lead "
                 "can be estimated. A 0/1 treatment indicator is not a first treated period."
             )
@@ -189,8 +236,6 @@ class EventStudy:
         e_min, e_max = np.nanmin(ev), np.nanmax(ev)
         lo = -int(leads) if leads is not None else int(e_min)
         hi = int(lags) if lags is not None else int(e_max)
-        if leads is not None and leads < 1 or lags is not None and lags < 0:
-            raise DesignError(f"leads must be >= 1 and lags >= 0; got leads={leads!r}, lags={lags!r}.")
         if not lo <= reference <= hi:
             raise DesignError(f"reference={reference} lies outside the event window [{lo}, {hi}].")
         evb = np.clip(ev, lo, hi)
@@ -220,9 +265,13 @@ class EventStudy:
             warns.append(f"only {n_tc} treated clusters: cluster-robust tests can over-reject.")
         if np.unique(panel.cohort[treated]).size > 1:
             warns.append("starts are staggered: TWFE event-time coefficients can mix effects across cohorts "
-                         "(Sun & Abraham 2021); compare with callaway_santanna(aggregate='dynamic').")
+                         "(Sun & Abraham 2021); compare with callaway_santanna(aggregation='dynamic').")
+        rows_treated = int(treated.sum())
         common: dict[str, Any] = dict(estimator=self.name, estimand=self.estimand, n=panel.n, se_type=se_type,
-                      design="panel" if panel.is_panel else "repeated cross-sections", outcome=outcome)
+                                      n_treated=rows_treated, n_control=panel.n - rows_treated,
+                                      n_units=panel.n_units, n_clusters=G,
+                                      design="panel" if panel.is_panel else "repeated_cross_section",
+                                      outcome=outcome)
         rows = []
         for e in range(lo, hi + 1):
             if e == reference:
@@ -239,10 +288,21 @@ class EventStudy:
                                             extra={"event_time": e, "reference": False, "binned": bool(binned)},
                                             **common))
         pre = [j for j, e in enumerate(times) if e < reference]
-        extra: dict[str, Any] = {"reference": reference, "n_clusters": G, "n_treated_clusters": n_tc,
-                                 "window": (lo, hi)}
-        if 0 in times:
-            extra["headline"] = "e=0"  # the effect at the start, the row summaries lead with
+        after = [j for j, e in enumerate(times) if e >= 0 and e > reference]
+        if not after:
+            raise EstimationError("no post-treatment event time (e >= 0) is in the window; widen lags=.")
+        a = np.zeros(len(names))
+        a[after] = 1.0 / len(after)
+        post_se = float(np.sqrt(a @ tf.vcov @ a))
+        rows.append(EffectResult.from_t(
+            float(a @ b), post_se, float(np.min(df_each[after])), alpha=alpha, term="post",
+            extra={"event_times": [times[j] for j in after],
+                   "method": "equally weighted average of the post-treatment event-time coefficients"},
+            **{**common, "estimand": "att"},
+        ))
+        extra: dict[str, Any] = {"reference": reference, "n_treated_clusters": n_tc, "window": (lo, hi)}
+        if panel.reference_levels:
+            extra["reference_levels"] = panel.reference_levels
         if pre:
             bp = b[pre]
             Vp = tf.vcov[np.ix_(pre, pre)]
@@ -253,4 +313,4 @@ class EventStudy:
         if panel.X is not None:
             extra["coefficients"] = pd.DataFrame({"term": names, "estimate": b, "std.error": se}).to_dict("records")
         return EventStudyTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warns),
-                               headline_term=extra.get("headline", rows[0].term))
+                               headline_term="post", plotter=plot_event_study)

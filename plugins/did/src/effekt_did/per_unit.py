@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.errors import DataError, EstimationError
+from effekt.errors import DataError, DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
-from effekt.result import EffectResult, EffectTable, check_alpha
+from effekt.result import EffectResult, EffectTable
 from effekt.sandwich import robust_ols
+from effekt.vocabulary import Choice, validated
 from effekt_did._panel import check_panel
 
-__all__ = ["PerUnitEffects", "PerUnitTable", "holm", "benjamini_hochberg", "random_effects"]
+__all__ = ["PerUnitEffects", "PerUnitTable", "holm", "benjamini_hochberg", "random_effects", "plot_per_unit"]
 
 
 def holm(p: np.ndarray) -> np.ndarray:
@@ -59,42 +60,41 @@ def random_effects(est: np.ndarray, var: np.ndarray) -> dict[str, float]:
             "Q_p_value": float(stats.chi2.sf(Q, k - 1)) if k > 1 else float("nan"), "I2": i2}
 
 
+def plot_per_unit(table: EffectTable, *, ax: Any = None, labels: Mapping[Any, str] | None = None,
+                  highlight: Sequence[Any] = (), title: str | None = None) -> Any:
+    """Forest plot: each unit's effect and CI (filled), its shrunken
+    estimate (open), the pooled random-effects mean (diamond). Units in
+    ``highlight`` are starred; ``labels`` maps unit labels to the names
+    shown. Returns a matplotlib Figure built without pyplot."""
+    from effekt.plotting import ARM_COLOURS, COLOURS, figure_and_axes, label_for, reference_line
+
+    rows = [r for r in table.rows if r.term != "pooled"]
+    k = len(rows)
+    fig, axes = figure_and_axes(ax, size=(6.4, 0.35 * k + 1.5))
+    yy = np.arange(k)[::-1] + 1.0
+    est = np.array([r.estimate for r in rows])
+    lo = np.array([r.conf_int[0] for r in rows])
+    hi = np.array([r.conf_int[1] for r in rows])
+    shr = np.array([r.extra["shrunken"] for r in rows])
+    hl = {str(h) for h in highlight}
+    names = [f"{label_for(r.extra.get('unit', r.term), labels, r.term)}{' *' if r.term in hl else ''}" for r in rows]
+    axes.errorbar(est, yy, xerr=[est - lo, hi - est], fmt="s", color=COLOURS[0], capsize=2, label="unit effect")
+    axes.plot(shr, yy, "o", mfc="white", color=COLOURS[1], label="empirical-Bayes")
+    pooled = table.term("pooled")
+    xs = [pooled.conf_int[0], pooled.estimate, pooled.conf_int[1], pooled.estimate]
+    axes.fill(xs, [0.0, 0.25, 0.0, -0.25], color=ARM_COLOURS[1], label="pooled (random effects)")
+    reference_line(axes, 0.0, vertical=True)
+    axes.set_yticks(list(yy) + [0.0], names + [label_for("pooled", labels)])
+    axes.grid(False, axis="y")
+    het = table.extra["heterogeneity"]
+    axes.set_title(title or f"per-unit effects (I\u00b2 = {100 * het['I2']:.0f}%, \u03c4\u00b2 = {het['tau2']:.3g})")
+    axes.set_xlabel("effect")
+    axes.legend(frameon=False, loc="best")
+    return fig
+
+
 class PerUnitTable(EffectTable):
-    """Per-unit effects that can draw a forest plot."""
-
-    def plot(self, ax: Any = None, *, highlight: Sequence[Any] = (), title: str | None = None) -> Any:
-        """Forest plot: each unit's effect and CI (filled), its shrunken
-        estimate (open), the pooled random-effects mean (diamond). Units in
-        ``highlight`` are starred. Returns the matplotlib Figure."""
-        import matplotlib.pyplot as plt
-
-        rows = [r for r in self.rows if r.term != "pooled"]
-        k = len(rows)
-        if ax is None:
-            fig, ax = plt.subplots(figsize=(7, 0.35 * k + 1.5))
-        else:
-            fig = ax.figure
-        yy = np.arange(k)[::-1] + 1.0
-        est = np.array([r.estimate for r in rows])
-        lo = np.array([r.conf_int[0] for r in rows])
-        hi = np.array([r.conf_int[1] for r in rows])
-        shr = np.array([r.extra["shrunken"] for r in rows])
-        hl = {str(h) for h in highlight}
-        labels = [f"{r.term}{' *' if r.term in hl else ''}" for r in rows]
-        ax.errorbar(est, yy, xerr=[est - lo, hi - est], fmt="s", color="C0", capsize=2, label="unit effect")
-        ax.plot(shr, yy, "o", mfc="white", color="C1", label="empirical-Bayes")
-        pooled = self.term("pooled")
-        ax.plot([pooled.conf_int[0], pooled.estimate, pooled.conf_int[1], pooled.estimate],
-                [0.0, 0.25, 0.0, -0.25], color="k")
-        ax.fill([pooled.conf_int[0], pooled.estimate, pooled.conf_int[1], pooled.estimate],
-                [0.0, 0.25, 0.0, -0.25], color="0.3", label="pooled (random effects)")
-        ax.axvline(0.0, color="0.6", lw=0.8)
-        ax.set_yticks(list(yy) + [0.0], labels + ["pooled"])
-        het = self.extra["heterogeneity"]
-        ax.set_title(title or f"per-unit effects (I\u00b2 = {100 * het['I2']:.0f}%, \u03c4\u00b2 = {het['tau2']:.3g})")
-        ax.set_xlabel("effect")
-        ax.legend(frameon=False, loc="best")
-        return fig
+    """Per-unit effects; ``plot(ax=None, labels=None, highlight=())`` draws the forest plot."""
 
 
 class PerUnitEffects:
@@ -115,23 +115,41 @@ class PerUnitEffects:
     estimate is ``mu + B_j (tau_j - mu)``, ``B_j = tau^2 / (tau^2 + v_j)``.
 
     Defaults and why: HC2, the unbiased variance of a difference in cell
-    means under independence; pass ``clusters`` for repeated measures.
+    means under independence; pass ``clusters`` for repeated measures
+    (then CR2).
 
     Parameters
     ----------
     data : DataFrame
-    outcome, unit, treatment, post : str
-        ``treatment`` is the 0/1 group, constant within unit.
-    clusters, weights : str, optional
-    alpha : float, default 0.05
+    outcome : str
+        The outcome column.
+    unit : str
+        The unit whose effect is estimated (e.g. the job centre).
+    treatment : str
+        The group, constant within unit: 0/1, or two labels declared with
+        ``arms``.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text treatment column.
+    post : str
+        0/1 after-period.
+    clusters : str, default=None
+        E.g. the citizen, whose before and after are correlated.
+    weights : str, default=None
+    se_type : {"HC2", "HC0", "HC1", "HC3", "classical", "CR2", "CR0", "CR1"}, default=None
+        The covariance of the cell means: HC types without clusters
+        (default HC2), CR types with them (default CR2).
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
 
     Returns
     -------
     PerUnitTable
-        One row per treated unit (``extra``: change, comparison change,
-        Holm and BH adjusted p, flags, shrunken estimate) and a last row
-        ``"pooled"`` (random-effects mean); ``extra["heterogeneity"]`` holds
-        tau^2, I^2, Q; ``.plot()`` draws the forest plot.
+        One row per treated unit, termed by its label (``extra``: change,
+        comparison change, Holm and BH adjusted p, flags, shrunken estimate;
+        ``n`` the unit's and the comparison group's rows, ``n_treated`` the
+        unit's) and a last row ``"pooled"``, the headline (random-effects
+        mean; ``n`` all rows); ``extra["heterogeneity"]`` holds tau^2, I^2,
+        Q; ``.plot(ax=None, labels=None)`` draws the forest plot.
 
     Raises
     ------
@@ -157,10 +175,13 @@ class PerUnitEffects:
     """
 
     name: ClassVar[str] = "per_unit_effects"
-    estimand: ClassVar[str] = "att by unit"
+    estimand: ClassVar[str] = "att_by_unit"
     kind: ClassVar[str] = "did"
     tags: ClassVar[EstimatorTags] = EstimatorTags(outcome="panel", supports_clusters=True, supports_weights=True,
                                                   sign_flip=False)
+    options: ClassVar[dict[str, Any]] = {
+        "se_type": Choice(("HC2", "HC0", "HC1", "HC3", "classical", "CR2", "CR0", "CR1"), none_ok=True),
+    }
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 400, effect: float = 1.0) -> Synthetic:
@@ -174,12 +195,20 @@ class PerUnitEffects:
         spec = {"outcome": "y", "unit": "unit", "treatment": "treated", "post": "post"}
         return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="treated")
 
-    def fit(self, data: Any, *, outcome: str, unit: str, treatment: str, post: str,
-            clusters: str | None = None, weights: str | None = None, alpha: float = 0.05,
-            missing: str = "error") -> PerUnitTable:
-        check_alpha(alpha)
-        panel = check_panel(data, outcome=outcome, unit=unit, time=post, treatment=treatment, post=post,
-                            clusters=clusters, weights=weights, missing=missing, estimator=self.name)
+    @validated
+    def fit(self, data: Any, *, outcome: str, unit: str, treatment: str, arms: tuple[Any, Any] | None = None,
+            post: str, clusters: str | None = None, weights: str | None = None, se_type: str | None = None,
+            alpha: float = 0.05, missing: str = "error") -> PerUnitTable:
+        clustered = clusters is not None
+        if se_type is None:
+            se_type = "CR2" if clustered else "HC2"
+        if clustered != se_type.startswith("CR"):
+            raise DesignError(
+                f"{self.name}: se_type={se_type!r} " + ("needs clusters=." if not clustered else
+                "ignores the clusters; with clusters= use 'CR2', 'CR1' or 'CR0'.")
+            )
+        panel = check_panel(data, outcome=outcome, unit=unit, period=None, treatment=treatment, arms=arms,
+                            post=post, clusters=clusters, weights=weights, missing=missing, estimator=self.name)
         assert panel.group is not None and panel.post is not None
         k = panel.n_units
         g_unit = np.zeros(k, dtype=bool)
@@ -201,7 +230,6 @@ class PerUnitEffects:
                             "and the comparison group need rows in both windows.")
         X = np.zeros((panel.n, 2 * m + 2))
         X[np.arange(panel.n), cell] = 1.0
-        se_type = "CR2" if panel.clusters is not None else "HC2"
         rf = robust_ols(X, panel.y, se_type=se_type, clusters=panel.clusters, weights=panel.weights,
                         df_coefs=[])
         mu, V = rf.coef, rf.vcov
@@ -226,21 +254,29 @@ class PerUnitEffects:
         comp_var = float(np.array([-1.0, 1.0]) @ V[2 * m:, 2 * m:] @ np.array([-1.0, 1.0]))
         shrink = re["tau2"] / (re["tau2"] + own_var)
         eb = re["mu"] + shrink * (tau - re["mu"])
-        common: dict[str, Any] = dict(estimator=self.name, estimand=self.estimand, se_type=se_type, design="pooled comparison",
-                      outcome=outcome)
+        common: dict[str, Any] = dict(estimator=self.name, estimand=self.estimand, se_type=se_type, design="pooled",
+                                      outcome=outcome)
+        n_comp = int(counts[2 * m] + counts[2 * m + 1])
         comp_change = float(mu[2 * m + 1] - mu[2 * m])
         rows = []
         for j, u in enumerate(t_units):
             ex = {"change": float(mu[2 * j + 1] - mu[2 * j]), "comparison_change": comp_change,
                   "p_holm": float(p_holm[j]), "p_bh": float(p_bh[j]), "significant_holm": bool(p_holm[j] < alpha),
                   "significant_bh": bool(p_bh[j] < alpha), "shrunken": float(eb[j]), "shrinkage": float(shrink[j])}
+            n_j = int(counts[2 * j] + counts[2 * j + 1])
+            ex["unit"] = panel.unit_labels[u].item() if hasattr(panel.unit_labels[u], "item") else panel.unit_labels[u]
             rows.append(EffectResult.from_z(tau[j], se[j], alpha=alpha, term=str(panel.unit_labels[u]),
-                                            n=int(counts[2 * j] + counts[2 * j + 1]), extra=ex, **common))
+                                            n=n_j + n_comp, n_treated=n_j, n_control=n_comp, n_units=1, extra=ex,
+                                            **common))
         pooled_se = float(np.sqrt(re["mu_var"] + comp_var))
         rows.append(EffectResult.from_z(re["mu"], pooled_se, alpha=alpha, term="pooled", n=panel.n,
-                                        extra={"method": "DerSimonian-Laird random effects"}, **common))
+                                        n_treated=panel.n - n_comp, n_control=n_comp, n_units=k,
+                                        n_clusters=None if panel.cluster_labels is None else len(panel.cluster_labels),
+                                        extra={"method": "DerSimonian-Laird random effects"},
+                                        **{**common, "estimand": "att"}))
         het = {k2: re[k2] for k2 in ("tau2", "I2", "Q", "Q_df", "Q_p_value")}
         extra = {"heterogeneity": het, "comparison_change": comp_change, "n_treated_units": m,
                  "holm_rejections": int(np.sum(p_holm < alpha)), "bh_rejections": int(np.sum(p_bh < alpha))}
-        return PerUnitTable(estimator=self.name, rows=tuple(rows), extra=extra, headline_term="pooled")
+        return PerUnitTable(estimator=self.name, rows=tuple(rows), extra=extra, headline_term="pooled",
+                            plotter=plot_per_unit)
 

@@ -9,11 +9,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from effekt.data import check_option
 from effekt.errors import DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
-from effekt_did._absorb import FE_DF, Absorbed, absorb_ols, cr1_vcov, cr2_patterns, demean, nested_in
+from effekt.vocabulary import Choice, validated
+from effekt_did._absorb import Absorbed, absorb_ols, cr1_vcov, cr2_patterns, demean, nested_in
 from effekt_did._panel import FEW_TREATED_CLUSTERS, Panel, cell_weights, check_aggregation, check_panel
 
 __all__ = ["TWFE", "simulate_panel", "TwfeFit", "fit_twfe_arrays"]
@@ -143,35 +143,46 @@ class TWFE:
     Parameters
     ----------
     data : DataFrame
-    outcome, unit, time : str
-        Outcome, panel unit (or group), period.
+    outcome : str
+        The outcome column.
+    unit : str
+        The panel unit (or, in repeated cross-sections, the group).
+    period : str
+        The calendar period column.
     treatment : str
-        0/1. With ``post``: the ever-treated group; otherwise: treated in
-        this period.
-    post : str, optional
+        The arm, 0/1 or two labels declared with ``arms``. With ``post``:
+        the ever-treated group; otherwise: treated in this period.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text treatment column.
+    post : str, default=None
         0/1 after-period indicator.
-    covariates : list of str, optional
-    weights : str, optional
+    covariates : list of str, default=None
+        Text or categorical covariates are expanded to indicators (first
+        level as reference, reported in ``extra["reference_levels"]``).
+    weights : str, default=None
         Positive weights (e.g. citizens behind a cell mean).
-    clusters : str, optional
+    clusters : str, default=None
         Default ``unit``.
-    se_type : {"CR2", "CR1", "CR0"}, default "CR2"
-    fe_df : {"nonnested", "all", "none"}, default "nonnested"
+    se_type : {"CR2", "CR1", "CR0"}, default=None
+        None means "CR2".
+    fe_df : {"nonnested", "all", "none"}, default="nonnested"
         How the absorbed effects count in CR1's ``(N-1)/(N-K)``:
         ``"nonnested"`` counts those not nested in the clusters (R fixest's
         convention, which pyfixest reproduces); ``"all"`` counts every absorbed
         effect (linearmodels ``PanelOLS``); ``"none"`` counts none.
-    aggregation : {"citizen", "cluster"}, optional
+    aggregation : {"citizen", "cluster"}, default=None
         Required for repeated cross-sections (several rows per unit-period).
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    alpha : float, default=0.05
+    missing : {"error", "drop"}, default="error"
 
     Returns
     -------
     EffectResult
         ``term`` is ``"treatment:post"`` (or the treatment column);
-        ``extra`` holds the coefficients of covariates, ``n_clusters``,
-        ``n_treated_clusters``, ``fe_df`` and the ``K`` used.
+        ``extra`` holds the coefficients of covariates, ``n_treated_clusters``,
+        ``fe_df`` and the ``K`` used. ``n`` counts rows, ``n_treated`` the
+        rows of units ever treated and ``n_control`` the others; ``n_units``
+        and ``n_clusters`` count units and clusters.
 
     Raises
     ------
@@ -216,22 +227,28 @@ class TWFE:
     tags: ClassVar[EstimatorTags] = EstimatorTags(
         outcome="panel", supports_clusters=True, supports_covariates=True, supports_weights=True
     )
+    options: ClassVar[dict[str, Any]] = {
+        "se_type": Choice(_SE_TYPES, none_ok=True),
+        "aggregation": Choice(("citizen", "cluster"), none_ok=True),
+    }
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 60, effect: float = 1.0) -> Synthetic:
         data = simulate_panel(rng, n_units=max(int(n) // 4, 8), n_times=4, effect=effect)
         data["D"] = data.treated * data.post  # the treatment indicator itself: y + c*D moves tau by c
-        spec = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "D"}
+        spec = {"outcome": "y", "unit": "unit", "period": "period", "treatment": "D"}
         return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="D")
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: str,
         unit: str,
-        time: str,
+        period: str,
         treatment: str,
+        arms: tuple[Any, Any] | None = None,
         post: str | None = None,
         covariates: Sequence[str] | None = None,
         weights: str | None = None,
@@ -243,15 +260,13 @@ class TWFE:
         missing: str = "error",
     ) -> EffectResult:
         panel = check_panel(
-            data, outcome=outcome, unit=unit, time=time, treatment=treatment, post=post,
+            data, outcome=outcome, unit=unit, period=period, treatment=treatment, arms=arms, post=post,
             weights=weights, clusters=clusters, covariates=covariates, missing=missing,
             estimator=self.name,
         )
-        design = "panel" if panel.is_panel else "repeated cross-sections"
+        design = "panel" if panel.is_panel else "repeated_cross_section"
         aggregation = check_aggregation(aggregation, panel, self.name)
         se_type = "CR2" if se_type is None else se_type
-        check_option(se_type, "se_type", _SE_TYPES)
-        check_option(fe_df, "fe_df", FE_DF)
         w = cell_weights(panel) if aggregation == "cluster" else panel.weights
         cl, G = panel.cluster_codes()
         assert cl is not None and panel.d is not None
@@ -273,25 +288,28 @@ class TWFE:
                 f"than {FEW_TREATED_CLUSTERS}; check with wild_cluster_bootstrap or randomisation inference."
             )
         se = np.sqrt(np.diag(tf.vcov))
-        units_treated = int(np.count_nonzero(np.bincount(panel.unit[on], minlength=panel.n_units)))
+        ever = np.zeros(panel.n_units, dtype=bool)
+        ever[panel.unit[on]] = True
+        rows_treated = int(ever[panel.unit].sum())
         extra: dict[str, Any] = {
-            "n_clusters": G,
             "n_treated_clusters": int(treated_cl),
-            "n_units": panel.n_units,
+            "n_treated_units": int(ever.sum()),
             "n_periods": panel.n_times,
             "fe_df": fe_df,
             "k_df": tf.k_df,
             "aggregation": aggregation,
             "sweeps": tf.absorbed.sweeps,
         }
+        if panel.reference_levels:
+            extra["reference_levels"] = panel.reference_levels
         if len(names) > 1:
             extra["coefficients"] = pd.DataFrame(
                 {"term": names, "estimate": tf.absorbed.coef, "std.error": se}
             ).to_dict(orient="records")
         return EffectResult.from_t(
             tf.absorbed.coef[0], se[0], float(tf.df[0]), alpha=alpha, estimator=self.name, estimand=self.estimand,
-            term=term, n=panel.n, n_treated=int(units_treated), n_control=panel.n_units - int(units_treated),
-            se_type=se_type, design=design, warnings=warns, extra=extra, outcome=outcome,
+            term=term, n=panel.n, n_treated=rows_treated, n_control=panel.n - rows_treated,
+            n_units=panel.n_units, n_clusters=G, se_type=se_type, design=design, warnings=warns, extra=extra, outcome=outcome,
         )
 
 
@@ -316,4 +334,4 @@ def simulate_panel(
     lam = rng.normal(size=n_times)[time - 1]
     e = rng.normal(size=unit.size) * np.sqrt(1 - rho)
     y = 1.0 + a + lam + 0.5 * treated + effect * treated * post + e
-    return pd.DataFrame({"unit": unit, "time": time, "treated": treated, "post": post, "y": y})
+    return pd.DataFrame({"unit": unit, "period": time, "treated": treated, "post": post, "y": y})

@@ -8,10 +8,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from effekt.data import check_option, check_positive_int, check_seed
+from effekt.data import check_positive_int, check_seed
 from effekt.errors import DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
-from effekt.result import EffectResult, check_alpha
+from effekt.result import EffectResult, monte_carlo_p_value
+from effekt.vocabulary import Choice, validated
 from effekt_did._absorb import demean, nested_in
 from effekt_did._panel import FEW_TREATED_CLUSTERS, cell_weights, check_aggregation, check_panel, warn
 
@@ -145,7 +146,12 @@ def wcb_kernel(X: np.ndarray, y: np.ndarray, cl: np.ndarray, G: int, V: np.ndarr
         # the relative margin keeps rounding from deciding them
         return float(np.mean(np.abs(t_b) >= abs(t_obs) * (1 - 1e-9)))
 
-    p0 = pval(0.0)
+    def extreme(beta0: float) -> int:
+        return int(round(pval(beta0) * N1.size))
+
+    # the reported p counts the observed statistic among the draws, so it is never 0; the interval
+    # inverts the plain share, as boottest and wildboottest do
+    p0 = monte_carlo_p_value(extreme(0.0), N1.size)
     ci = (_invert(pval, b, -se, alpha), _invert(pval, b, se, alpha))
     return {"estimate": b, "se": se, "p_value": p0, "conf_int": ci, "t": b / se}
 
@@ -186,7 +192,7 @@ def _ri(Dt_perm: Callable[[np.ndarray], np.ndarray], yt: np.ndarray, Dt: np.ndar
         c_b[i] = np.einsum("i,i->", dp, Dt) / den  # beta_perm(tau0) = a_b - tau0 c_b
 
     def pval(tau0: float) -> float:
-        return float((1 + np.sum(np.abs(a_b - tau0 * c_b) >= abs(b - tau0) - 1e-12)) / (1 + a_b.size))
+        return monte_carlo_p_value(int(np.sum(np.abs(a_b - tau0 * c_b) >= abs(b - tau0) - 1e-12)), a_b.size)
 
     sd = float(np.std(a_b)) or abs(b) or 1.0
     return {"estimate": b, "p_value": pval(0.0), "se": sd,
@@ -208,9 +214,12 @@ class WildClusterBootstrap:
     draw costs one G x G matrix product (Roodman et al. 2019); period
     effects not nested in the clusters are projected out of each draw's
     residuals as in the full dummy regression.
-    ``inference="randomization"`` instead permutes the treated status across
-    clusters (``draws`` permutations) and inverts a constant-effect test
-    for the CI.
+    ``inference="randomisation"`` instead permutes the treated status across
+    clusters (``sims`` permutations) and inverts a constant-effect test
+    for the CI. Both p-values count the observed statistic among the
+    draws, ``p = (1 + #{|t*| >= |t|}) / (1 + sims)``, so a p-value is never
+    0 (its floor is ``1 / (sims + 1)``); the bootstrap interval inverts the
+    plain share, as boottest does.
 
     Defaults and why: WCR with Rademacher weights is the most reliable with
     few treated clusters (Cameron, Gelbach & Miller 2008; MacKinnon & Webb
@@ -221,29 +230,47 @@ class WildClusterBootstrap:
     Parameters
     ----------
     data : DataFrame
-    outcome, unit, time : str
-        For ``model="did_2x2"`` ``time`` may be the post column.
-    treatment, post : str
-        As in ``twfe``; ``did_2x2`` needs both.
-    model : {"twfe", "did_2x2"}, default "twfe"
-    covariates : list of str, optional (twfe only)
-    weights, clusters : str, optional
+    outcome : str
+        The outcome column.
+    unit : str
+        The panel unit (or group).
+    period : str, default=None
+        The calendar period column; required with ``estimator="twfe"``
+        (with ``"did_2x2"`` the post column serves).
+    treatment : str
+        The arm, 0/1 or two labels declared with ``arms``, as in ``twfe``.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text treatment column.
+    post : str, default=None
+        As in ``twfe``; ``did_2x2`` needs it.
+    estimator : {"twfe", "did_2x2"}, default="twfe"
+        The DiD whose effect is tested.
+    covariates : list of str, default=None
+        twfe only.
+    weights : str, default=None
+    clusters : str, default=None
         Clusters default to ``unit``.
-    aggregation : {"citizen", "cluster"}, optional
+    aggregation : {"citizen", "cluster"}, default=None
         As in ``twfe`` for repeated cross-sections.
-    inference : {"bootstrap", "randomization"}, default "bootstrap"
-    restricted : bool, default True
-    bootstrap_weights : {"rademacher", "webb", "mammen"}, default "rademacher"
-    sims : int, default 9999
-    alpha : float, default 0.05
-    seed : int or Generator, optional
+    inference : {"bootstrap", "randomisation"}, default="bootstrap"
+        ``"randomization"`` is accepted as an alias of ``"randomisation"``.
+    restricted : bool, default=True
+    bootstrap_weights : {"rademacher", "webb", "mammen"}, default="rademacher"
+    sims : int, default=9999
+        Bootstrap draws or permutations (at least 99).
+    alpha : float, default=0.05
+    seed : int or Generator, default=None
+    missing : {"error", "drop"}, default="error"
 
     Returns
     -------
     EffectResult
         ``p_value`` and ``conf_int`` from the bootstrap (``ci_method
-        "test-inversion"``); ``std_error`` is the CR1 SE; ``extra`` has the
-        t-statistic, ``n_clusters``, ``n_treated_clusters`` and the options.
+        "test-inversion"``) or the permutations (``"randomisation"``);
+        ``std_error`` is the CR1 SE; ``extra`` has the t-statistic,
+        ``n_treated_clusters``, ``sims`` and the options. ``n``,
+        ``n_treated`` and ``n_control`` count rows (of ever-treated and
+        other units), ``n_clusters`` the clusters, ``n_units`` the units.
 
     Raises
     ------
@@ -271,6 +298,10 @@ class WildClusterBootstrap:
     kind: ClassVar[str] = "did"
     tags: ClassVar[EstimatorTags] = EstimatorTags(outcome="panel", supports_clusters=True, supports_weights=True,
                                                   supports_covariates=True, uses_seed=True)
+    options: ClassVar[dict[str, Any]] = {
+        "estimator": Choice(("twfe", "did_2x2")),
+        "aggregation": Choice(("citizen", "cluster"), none_ok=True),
+    }
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 40, effect: float = 1.0) -> Synthetic:
@@ -278,19 +309,21 @@ class WildClusterBootstrap:
 
         data = simulate_panel(rng, n_units=max(int(n), 10), n_times=4, effect=effect)
         data["D"] = data.treated * data.post
-        spec = {"outcome": "y", "unit": "unit", "time": "time", "treatment": "D"}
+        spec = {"outcome": "y", "unit": "unit", "period": "period", "treatment": "D"}
         return Synthetic(data=data, spec=spec, truth=effect, outcome="y", treatment="D")
 
+    @validated
     def fit(
         self,
         data: Any,
         *,
         outcome: str,
         unit: str,
-        time: str,
+        period: str | None = None,
         treatment: str,
+        arms: tuple[Any, Any] | None = None,
         post: str | None = None,
-        model: str = "twfe",
+        estimator: str = "twfe",
         covariates: Sequence[str] | None = None,
         weights: str | None = None,
         clusters: str | None = None,
@@ -303,19 +336,17 @@ class WildClusterBootstrap:
         seed: Any = None,
         missing: str = "error",
     ) -> EffectResult:
-        check_alpha(alpha)
-        check_option(model, "model", ("twfe", "did_2x2"))
-        check_option(inference, "inference", ("bootstrap", "randomization"))
-        check_option(bootstrap_weights, "bootstrap_weights", ("rademacher", "webb", "mammen"))
+        model = estimator
         draws = check_positive_int(sims, "sims", minimum=99)
-        if not isinstance(restricted, bool):
-            raise DesignError(f"restricted must be True (WCR) or False (WCU); got {restricted!r}.")
         rng = check_seed(seed)
+        if model == "twfe" and period is None:
+            raise DesignError(f"{self.name}: estimator='twfe' needs period= (the calendar period column).")
         if model == "did_2x2" and post is None:
-            raise DesignError("model='did_2x2' needs post= (the after-period column).")
+            raise DesignError(f"{self.name}: estimator='did_2x2' needs post= (the after-period column).")
         if model == "did_2x2" and covariates:
-            raise DesignError("model='did_2x2' takes no covariates; use model='twfe'.")
-        panel = check_panel(data, outcome=outcome, unit=unit, time=time, treatment=treatment, post=post,
+            raise DesignError(f"{self.name}: estimator='did_2x2' takes no covariates; use estimator='twfe'.")
+        panel = check_panel(data, outcome=outcome, unit=unit, period=period, treatment=treatment, arms=arms,
+                            post=post,
                             weights=weights, clusters=clusters, covariates=covariates, missing=missing,
                             estimator=self.name)
         assert panel.d is not None
@@ -354,8 +385,8 @@ class WildClusterBootstrap:
             warn(msg)
             warns.append(msg)
         term = f"{treatment}:{post}" if post is not None else str(treatment)
-        extra: dict[str, Any] = {"n_clusters": G, "n_treated_clusters": n_tc, "sims": draws, "model": model,
-                                 "aggregation": aggregation}
+        extra: dict[str, Any] = {"n_treated_clusters": n_tc, "sims": draws, "estimator": model,
+                                 "aggregation": aggregation, "inference": inference}
         if inference == "bootstrap":
             if bootstrap_weights == "rademacher" and 2**G <= draws:
                 warns.append(f"with {G} clusters Rademacher weights have only {2**G} distinct draws; "
@@ -373,18 +404,22 @@ class WildClusterBootstrap:
             out = self._randomization(panel, model, Xt, yt, cl, G, w, draws, rng, alpha)
             se_type = "cluster randomisation inference"
             extra.update(permutation_sd=out["se"])
+        ever = np.zeros(panel.n_units, dtype=bool)
+        ever[panel.unit[panel.d == 1]] = True
+        rows_treated = int(ever[panel.unit].sum())
         return EffectResult(estimator=self.name, estimand=self.estimand, term=term, estimate=out["estimate"],
                             std_error=out["se"], conf_int=out["conf_int"], conf_level=1 - alpha,
-                            p_value=out["p_value"], df=None, n=n, n_treated=n_tc, n_control=G - n_tc,
-                            se_type=se_type, design="panel" if panel.is_panel else "repeated cross-sections",
-                            ci_method="test-inversion" if inference == "bootstrap" else "randomization",
+                            p_value=out["p_value"], df=None, n=n, n_treated=rows_treated,
+                            n_control=n - rows_treated, n_units=panel.n_units, n_clusters=G,
+                            se_type=se_type, design="panel" if panel.is_panel else "repeated_cross_section",
+                            ci_method="test-inversion" if inference == "bootstrap" else "randomisation",
                             warnings=tuple(warns), extra=extra, outcome=outcome)
 
     @staticmethod
     def _randomization(panel: Any, model: str, Xt: np.ndarray, yt: np.ndarray, cl: np.ndarray, G: int,
                        w: np.ndarray | None, draws: int, rng: np.random.Generator, alpha: float) -> dict[str, Any]:
         if panel.group is None or panel.post is None:
-            raise DesignError("inference='randomization' permutes the treated group across clusters and needs "
+            raise DesignError("inference='randomisation' permutes the treated group across clusters and needs "
                               "treatment= as the 0/1 group and post=.")
         g_cl = np.zeros(G)
         g_cl[cl] = panel.group

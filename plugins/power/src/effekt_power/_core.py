@@ -14,10 +14,16 @@ every other quantity. :class:`Calculator.solve` then
    power curve around the solution.
 
 The sample-size conventions of the two-arm calculators live here too:
-``n`` (alias ``n1``) is the size of arm 1, ``n2`` the size of arm 2 and
-``ratio = n2 / n1`` (default 1, as in statsmodels). Leaving out ``n`` solves
-for ``n1`` with ``n2 = ratio * n1``; giving ``n2`` but not ``n1`` solves for
-``n1`` with ``n2`` held fixed (a capacity-capped arm).
+``n`` (the documented alias ``n1``) is the size of arm 1, the control arm,
+``n2`` the size of arm 2, the treated arm, and ``ratio = n2 / n1``
+(n_treated / n_control, default 1, as in statsmodels). Leaving out ``n``
+solves for ``n`` with ``n2 = ratio * n``; giving ``n2`` but not ``n`` solves
+for ``n`` with ``n2`` held fixed (a capacity-capped arm).
+
+Names are those of :mod:`effekt.vocabulary`. PowerUp!'s notation (``J``,
+``K``, ``P``, ``rho2``, ``rho3``, ``MDES``, ``g``) is accepted only as the
+aliases of :data:`effekt.vocabulary.POWER_ALIASES`, mapped to the canonical
+names in one place, :data:`DESIGN_ALIASES` and :meth:`Calculator._canonical`.
 """
 
 from __future__ import annotations
@@ -30,26 +36,54 @@ import numpy as np
 from scipy import special
 
 from effekt import DesignError, EstimationError, PowerResult
+from effekt.vocabulary import POWER_ALIASES, Choice, Constraint, Number, Numbers, validate_options
 
 # scipy.optimize and scipy.linalg are imported where they are used: together they
 # take about as long to import as the rest of a command-line power calculation
 
 __all__ = ["Calculator", "ALTERNATIVES", "as_array", "z_crit", "t_crit"]
 
-ALTERNATIVES = ("two-sided", "larger", "smaller")
-_ALTERNATIVE_ALIASES = {"greater": "larger", "less": "smaller", "two.sided": "two-sided"}
+ALTERNATIVES = ("two-sided", "greater", "less")
 _MISSING = object()
 _SOLVE_WORDS = ("none", "?", "null")
 
+#: PowerUp!'s J and K by design: alias -> (canonical name, factor on the value).
+#: Every other alias of ``POWER_ALIASES`` is a plain rename.
+DESIGN_ALIASES: dict[str, dict[str, tuple[str, float]]] = {
+    "bira2": {"J": ("n_blocks", 1.0)},
+    "cra2": {"J": ("n_clusters", 0.5)},
+    "bcra3": {"J": ("clusters_per_site", 1.0), "K": ("n_blocks", 1.0)},
+    "cra3": {"J": ("clusters_per_site", 1.0), "K": ("n_sites", 0.5)},
+}
+
+#: What a solved quantity counts, in words (a calculator may override any of them).
+COUNTS: dict[str, str] = {
+    "power": "probability",
+    "alpha": "probability",
+    "n": "individuals per arm",
+    "n_total": "individuals in total",
+    "n_clusters": "clusters per arm",
+    "n_sites": "sites per arm",
+    "n_blocks": "blocks in total",
+    "events": "events in total",
+    "d": "standardised effect",
+    "effect": "effect in the outcome's units",
+    "p2": "proportion in the treated arm",
+    "p10": "proportion of pairs",
+    "hr": "hazard ratio",
+    "r": "correlation",
+}
+
+#: grids of levels are allowed (the core term ``alpha`` takes one number)
+_ALPHA_GRID = Numbers(Number(low=0, high=1, low_open=True, high_open=True), none_ok=True)
+
 
 def check_alternative(value: Any) -> str:
-    """The alternative hypothesis, one of ``ALTERNATIVES`` (R's "greater"/"less" accepted)."""
-    if isinstance(value, str):
-        value = _ALTERNATIVE_ALIASES.get(value, value)
+    """The alternative hypothesis, one of ``ALTERNATIVES``."""
     if value not in ALTERNATIVES:
         raise DesignError(
-            f"alternative={value!r} is not understood. Use one of 'two-sided', 'larger' "
-            "(the effect is positive) or 'smaller' (the effect is negative)."
+            f"alternative={value!r} is not understood. Use one of 'two-sided', 'greater' "
+            "(the effect is positive) or 'less' (the effect is negative)."
         )
     return str(value)
 
@@ -102,6 +136,30 @@ def _range_text(low: float | None, high: float | None, low_open: bool, high_open
     return "a finite number"
 
 
+def _check_grid(owner: Any, key: str, value: Any) -> None:
+    """A grid of numbers with a bad value: name its position and how many are bad.
+
+    (The vocabulary's check names the option and the value; on a grid the
+    position tells which point to fix.)
+    """
+    if isinstance(value, (str, bytes, Mapping)) or np.ndim(value) == 0:
+        return
+    from effekt.vocabulary import constraint_for
+
+    c = constraint_for(owner, key)
+    if not isinstance(c, Numbers):
+        return
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return  # not numbers: the vocabulary's check says so
+    e = c.each
+    try:
+        as_array(key, arr, low=e.low, high=e.high, low_open=e.low_open, high_open=e.high_open)
+    except DesignError as exc:
+        raise DesignError(f"{owner.name}: {exc}") from None
+
+
 def z_crit(alpha: np.ndarray, alternative: str) -> np.ndarray:
     """Upper critical value of the standard normal for the test."""
     tail = alpha / 2.0 if alternative == "two-sided" else alpha
@@ -119,9 +177,9 @@ def normal_power(shift: np.ndarray, crit: np.ndarray, alternative: str) -> np.nd
 
     Two-sided power counts both rejection regions, as statsmodels and G*Power do.
     """
-    if alternative == "larger":
+    if alternative == "greater":
         return special.ndtr(shift - crit)
-    if alternative == "smaller":
+    if alternative == "less":
         return special.ndtr(-shift - crit)
     return special.ndtr(shift - crit) + special.ndtr(-shift - crit)
 
@@ -153,10 +211,10 @@ def nct_power(ncp: Any, df: Any, crit: Any, alternative: str) -> np.ndarray:
 def _nct_power_scipy(ncp_b: np.ndarray, df_b: np.ndarray, crit_b: np.ndarray, alternative: str) -> np.ndarray:
     upper = np.zeros(ncp_b.shape)
     lower = np.zeros(ncp_b.shape)
-    if alternative in ("two-sided", "larger"):
+    if alternative in ("two-sided", "greater"):
         need = ncp_b > -_TAIL_CUT if alternative == "two-sided" else np.ones(ncp_b.shape, dtype=bool)
         upper[need] = _nct_sf(crit_b[need], df_b[need], ncp_b[need])
-    if alternative in ("two-sided", "smaller"):
+    if alternative in ("two-sided", "less"):
         need = ncp_b < _TAIL_CUT if alternative == "two-sided" else np.ones(ncp_b.shape, dtype=bool)
         lower[need] = _nct_cdf(-crit_b[need], df_b[need], ncp_b[need])
     return np.clip(upper + lower, 0.0, 1.0)
@@ -216,9 +274,9 @@ def _nct_power_quadrature(
         d = delta[sl][:, None]
         cs, w = scaled[g], weights[g]
         total = np.zeros(d.shape[0])
-        if alternative in ("two-sided", "larger"):
+        if alternative in ("two-sided", "greater"):
             total += np.einsum("ij,ij->i", w, special.ndtr(d - cs))
-        if alternative in ("two-sided", "smaller"):
+        if alternative in ("two-sided", "less"):
             near = d[:, 0] < _TAIL_CUT if alternative == "two-sided" else slice(None)
             total[near] += np.einsum("ij,ij->i", w[near], special.ndtr(-d[near] - cs[near]))
         out[sl] = total
@@ -246,6 +304,13 @@ def _nct_sf(x: np.ndarray, df: np.ndarray, ncp: np.ndarray) -> np.ndarray:
     return _nct_cdf(-x, df, -ncp)
 
 
+def _scaled(name: str, value: Any, factor: float) -> Any:
+    try:
+        return np.asarray(value, dtype=float) * factor
+    except (TypeError, ValueError):
+        raise DesignError(f"{name} must be a number or an array of numbers; got {value!r}.") from None
+
+
 def _to_python(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
@@ -260,9 +325,13 @@ class Calculator:
     ``name``; ``solvable`` (the quantities that may be left out, the sample
     size first, e.g. ``("n", "power", "p2", "alpha")``); ``numeric`` (every
     numeric parameter with its default, ``_MISSING`` for none, and its range);
-    ``options`` (string or flag options with their defaults); ``size`` and
-    ``effect`` (the names used on the axes of the power curve); and the
-    methods ``_power`` and ``_bracket``.
+    ``settings`` (string or flag options with their defaults); ``size`` and
+    ``effect`` (the names used on the axes of the power curve); ``example``
+    (a valid full parameter set, every solvable quantity included, read by
+    :func:`effekt._calculator_checks.check_calculator`); ``effect_null`` (the
+    effect's null value, or the name of the parameter holding it); and the
+    methods ``_power`` and ``_bracket``. ``options`` (built from the above)
+    narrows the vocabulary's constraints, as an estimator's ``options`` does.
     """
 
     name: ClassVar[str]
@@ -272,10 +341,24 @@ class Calculator:
     two_arm: ClassVar[bool] = False
     #: numeric parameters: name -> (default or None, low, high, low_open, high_open)
     numeric: ClassVar[dict[str, tuple[Any, float | None, float | None, bool, bool]]]
-    options: ClassVar[dict[str, Any]] = {}
+    settings: ClassVar[dict[str, Any]] = {}
     size: ClassVar[str] = "n"
     effect: ClassVar[str]
+    effect_null: ClassVar[float | str] = 0.0
     integer_sizes: ClassVar[bool] = False
+    example: ClassVar[dict[str, Any]] = {}
+    #: what each solved quantity counts, where it differs from ``COUNTS``
+    counts: ClassVar[dict[str, str]] = {}
+    #: constraints narrowing the vocabulary's for this calculator (built in __init_subclass__)
+    options: ClassVar[dict[str, Constraint]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own: dict[str, Constraint] = {"alpha": _ALPHA_GRID}
+        if cls.methods:
+            own["method"] = Choice(tuple(cls.methods), none_ok=True)
+        own.update(cls.__dict__.get("options", {}))  # the calculator's own narrowing
+        cls.options = own
 
     # -- what subclasses implement -------------------------------------------------
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
@@ -313,13 +396,13 @@ class Calculator:
         sign = self._effect_sign(v)
         if sign is None:
             return
-        wrong = sign < 0 if alternative == "larger" else sign > 0
+        wrong = sign < 0 if alternative == "greater" else sign > 0
         if np.any(wrong):
             raise DesignError(
                 f"{self.name}: alternative={alternative!r} tests for an effect "
-                f"{'above' if alternative == 'larger' else 'below'} the null, but the {self.effect} "
+                f"{'above' if alternative == 'greater' else 'below'} the null, but the {self.effect} "
                 f"given points the other way. Use alternative="
-                f"{'smaller' if alternative == 'larger' else 'larger'!r} or 'two-sided', or "
+                f"{'less' if alternative == 'greater' else 'greater'!r} or 'two-sided', or "
                 "check the order of the arms."
             )
 
@@ -337,7 +420,13 @@ class Calculator:
 
     # -- the contract --------------------------------------------------------------
     def solve(self, **params: Any) -> PowerResult:
-        """Solve for the one quantity left out; see the class docstring."""
+        """Solve for the one quantity left out; see the class docstring.
+
+        Every parameter is checked before any work: unknown names, text where
+        a number belongs and values outside their range raise
+        :class:`effekt.DesignError` naming the parameter.
+        """
+        params = self._canonical(params)
         opts, given, unknown = self._parse(params)
         v = {k: a for k, a in given.items()}
         self._check_power_alpha(v, unknown)
@@ -359,8 +448,8 @@ class Calculator:
             extra.setdefault("n2", _to_python(n2))
             extra.setdefault("n_total", _to_python(n1 + n2))
         inputs = {k: _to_python(a) for k, a in given.items()}
-        if self.two_arm and params.get("n") is not None:
-            inputs["n"] = inputs.pop("n1")  # keep the name the caller used
+        if self.two_arm and "n1" in inputs:
+            inputs["n"] = inputs.pop("n1")
         inputs.update({k: o for k, o in opts.items()})
         solved = self._public(unknown, params)
         calc = self
@@ -371,6 +460,7 @@ class Calculator:
         return PowerResult(
             calculator=self.name,
             solved=solved,
+            counts=self._counts(solved, params),
             value=_to_python(np.asarray(value, dtype=float)),
             inputs=inputs,
             method=self._method_label(opts),
@@ -379,16 +469,69 @@ class Calculator:
             curve=curve,
         )
 
+
+    solve.__effekt_validated__ = True  # type: ignore[attr-defined]  # it checks its options itself
+
+    def _counts(self, solved: str, params: Mapping[str, Any]) -> str:
+        """What the solved number counts, in words."""
+        if self.two_arm and solved == "n":
+            if params.get("n2") is not None:
+                return "individuals in the control arm (arm 1; the treated arm n2 fixed)"
+            ratio = params.get("ratio")
+            if ratio is not None and np.any(np.asarray(ratio, dtype=float) != 1.0):
+                return "individuals in the control arm (arm 1; the treated arm has ratio * n)"
+        return self.counts.get(solved) or COUNTS.get(solved, solved)
+
+    # -- aliases and checks before any work --------------------------------------------
+    @classmethod
+    def _canonical(cls, params: Mapping[str, Any]) -> dict[str, Any]:
+        """``params`` with the documented aliases (``POWER_ALIASES``) mapped to canonical names,
+        the command line's solve words (``none``, ``?``) read as None, unknown names refused and
+        every value checked against the vocabulary, before any work."""
+        known = set(cls._known_names())
+        design = DESIGN_ALIASES.get(cls.name, {})
+        out: dict[str, Any] = {}
+        for key, value in params.items():
+            if isinstance(value, str) and value.strip().lower() in _SOLVE_WORDS:
+                value = None
+            name = key
+            if key not in known and key in POWER_ALIASES:
+                target, factor = design.get(key, (POWER_ALIASES[key], 1.0))
+                if target in known and (key not in ("J", "K") or key in design):
+                    name = target
+                    if factor != 1.0 and value is not None:
+                        value = _scaled(key, value, factor)
+            if name in out:
+                raise DesignError(
+                    f"{cls.name}: {key} is PowerUp!/short notation for {name}; give one of them, not both."
+                    if name != key else f"{cls.name}: {key} given twice."
+                )
+            out[name] = value
+        unknown_names = [k for k in out if k not in known]
+        if unknown_names:
+            import difflib
+
+            close = difflib.get_close_matches(unknown_names[0], sorted(known), n=2, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise DesignError(
+                f"{cls.name}: unknown parameter(s) {', '.join(repr(k) for k in unknown_names)}.{hint} "
+                f"This calculator takes {', '.join(sorted(known))}."
+            )
+        given = {k: v for k, v in out.items() if v is not None}
+        for key, value in given.items():
+            _check_grid(cls, key, value)
+        validate_options(cls, given)
+        return out
+
     # -- what the command line shows -------------------------------------------------
     #: meanings of parameters that the class docstring's Parameters section does not give
     meanings: ClassVar[dict[str, str]] = {
         "power": "Power; leave out to solve for it.",
         "alpha": "Significance level; give none to solve for it.",
-        "alternative": '"two-sided", "larger" (the effect is positive) or "smaller".',
-        "n": "Size of arm 1; leave out to solve for it.",
-        "n1": "Size of arm 1 (the same as n).",
-        "n2": "Size of arm 2; given without n, n1 is solved with n2 fixed.",
-        "ratio": "n2 / n1 when n2 is not given.",
+        "alternative": '"two-sided", "greater" (the effect is positive) or "less".',
+        "n": "Individuals per arm (the control arm, arm 1, when arms differ); leave out to solve for it.",
+        "n2": "Individuals in the treated arm (arm 2); given without n, n is solved with n2 fixed.",
+        "ratio": "Allocation n_treated / n_control (n2 / n) when n2 is not given.",
     }
 
     @classmethod
@@ -424,38 +567,26 @@ class Calculator:
                 add(key, text(default))
         if cls.two_arm:
             add("n", "solved if left out")
-            add("n1", "same as n")
-            add("n2", "ratio * n1")
+            add("n2", "ratio * n")
             add("ratio", "1")
         if cls.methods:
             add("method", text(cls.method_default))
             rows[-1]["meaning"] = rows[-1]["meaning"] or "One of " + ", ".join(repr(m) for m in cls.methods) + "."
-        for key, default in cls.options.items():
+        for key, default in cls.settings.items():
             add(key, text(default))
         return rows
 
     # -- parsing ---------------------------------------------------------------------
-    def _known_names(self) -> list[str]:
-        names = list(self.numeric) + list(self.options)
-        if self.methods:
+    @classmethod
+    def _known_names(cls) -> list[str]:
+        names = list(cls.numeric) + list(cls.settings)
+        if cls.methods:
             names.append("method")
-        if self.two_arm:
-            names += ["n", "n1", "n2", "ratio"]
+        if cls.two_arm:
+            names += ["n", "n2", "ratio"]
         return names
 
     def _parse(self, params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, np.ndarray], str]:
-        known = self._known_names()
-        # from the command line, `--alpha none` (or `?`) asks to solve for that quantity
-        params = {
-            k: None if isinstance(p, str) and p.strip().lower() in _SOLVE_WORDS else p
-            for k, p in params.items()
-        }
-        unknown_names = [k for k in params if k not in known]
-        if unknown_names:
-            raise DesignError(
-                f"{self.name}: unknown parameter(s) {', '.join(repr(k) for k in unknown_names)}. "
-                f"This calculator takes {', '.join(sorted(set(known)))}."
-            )
         opts: dict[str, Any] = {}
         if self.methods:
             method = params.get("method") or self.method_default
@@ -465,7 +596,7 @@ class Calculator:
                     f"{', '.join(repr(m) for m in self.methods)}."
                 )
             opts["method"] = method
-        for key, default in self.options.items():
+        for key, default in self.settings.items():
             value = params.get(key, default)
             if value is None:
                 value = default
@@ -512,23 +643,19 @@ class Calculator:
 
     def _public_label(self, name: str) -> str:
         if name == "n" and self.two_arm:
-            return "n (per arm; or n1/n2)"
+            return "n (per arm; or n with n2 fixed)"
         if name == "n1":
-            return "n1"
+            return "n"
         return name
 
     def _parse_sizes(self, params: dict[str, Any], given: dict[str, np.ndarray]) -> list[str]:
-        n = params.get("n")
-        n1 = params.get("n1")
-        if n is not None and n1 is not None:
-            raise DesignError(f"{self.name}: give n or n1 (they are the same: the size of arm 1), not both.")
-        n1 = n if n is not None else n1
+        n1 = params.get("n")
         n2 = params.get("n2")
         ratio = params.get("ratio")
         lower = self._min_size()
         if n2 is not None and ratio is not None:
             raise DesignError(
-                f"{self.name}: give n2 or ratio (= n2 / n1), not both; ratio={ratio!r}, n2={n2!r}."
+                f"{self.name}: give n2 or ratio (= n2 / n), not both; ratio={ratio!r}, n2={n2!r}."
             )
         if n1 is not None:
             given["n1"] = as_array("n", n1, low=lower, low_open=False, what=f"a number >= {lower:g}")
@@ -555,7 +682,7 @@ class Calculator:
         return "n1" if (self.two_arm and unknown in ("n", "n1")) else unknown
 
     def _public(self, unknown: str, params: Mapping[str, Any]) -> str:
-        return unknown
+        return "n" if self.two_arm and unknown == "n1" else unknown
 
     @staticmethod
     def _broadcast(v: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -96,6 +96,7 @@ class ClusterRandomised(Calculator):
     """
 
     name = "cluster"
+    example = {"d": 0.4, "n_clusters": 20.0, "cluster_size": 15.0, "icc": 0.05, "power": 0.8, "alpha": 0.05}
     methods = ("t", "z")
     method_default = "t"
     solvable = ("n_clusters", "power", "d", "alpha")
@@ -110,7 +111,7 @@ class ClusterRandomised(Calculator):
         "power": (MISSING, 0.0, 1.0, True, True),
         "alpha": (0.05, 0.0, 1.0, True, True),
     }
-    options = {"alternative": "two-sided"}
+    settings = {"alternative": "two-sided"}
     size = "n_clusters"
     effect = "d"
 
@@ -151,7 +152,7 @@ class ClusterRandomised(Calculator):
     ) -> tuple[np.ndarray, np.ndarray]:
         ones = np.ones(np.broadcast(*v.values()).shape)
         if unknown == "d":
-            if opts["alternative"] == "smaller":
+            if opts["alternative"] == "less":
                 return -50.0 * ones, -1e-10 * ones
             return 1e-10 * ones, 50.0 * ones
         if unknown == "alpha":

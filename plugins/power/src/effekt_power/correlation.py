@@ -23,7 +23,7 @@ class Correlation(Calculator):
         minimal detectable r ~ tanh((z_{1-alpha/2} + z_{1-beta}) / sqrt(n - 3))
 
     Defaults and why: ``alpha=0.05`` two-sided. The solved ``r`` is positive
-    unless ``alternative="smaller"``.
+    unless ``alternative="less"``.
 
     Parameters
     ----------
@@ -62,6 +62,8 @@ class Correlation(Calculator):
     """
 
     name = "correlation"
+    example = {"r": 0.3, "n": 80.0, "power": 0.8, "alpha": 0.05}
+    counts = {"n": "individuals in total"}
     solvable = ("n", "power", "r", "alpha")
     numeric = {
         "r": (MISSING, -1.0, 1.0, True, True),
@@ -69,7 +71,7 @@ class Correlation(Calculator):
         "power": (MISSING, 0.0, 1.0, True, True),
         "alpha": (0.05, 0.0, 1.0, True, True),
     }
-    options = {"alternative": "two-sided"}
+    settings = {"alternative": "two-sided"}
     effect = "r"
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:
@@ -94,7 +96,7 @@ class Correlation(Calculator):
     ) -> tuple[np.ndarray, np.ndarray]:
         ones = np.ones(np.broadcast(*v.values()).shape)
         if unknown == "r":
-            if opts["alternative"] == "smaller":
+            if opts["alternative"] == "less":
                 return -(1.0 - 1e-12) * ones, -1e-12 * ones
             return 1e-12 * ones, (1.0 - 1e-12) * ones
         if unknown == "alpha":

@@ -25,9 +25,9 @@ def _exact_rejection(m: int, alpha: float, alternative: str) -> np.ndarray:
     b = np.arange(m + 1)
     lower = stats.binom.cdf(b, m, 0.5)
     upper = stats.binom.sf(b - 1, m, 0.5)
-    if alternative == "larger":
+    if alternative == "greater":
         p = upper
-    elif alternative == "smaller":
+    elif alternative == "less":
         p = lower
     else:
         p = np.minimum(1.0, 2.0 * np.minimum(lower, upper))
@@ -87,7 +87,7 @@ class McNemar(Calculator):
     n : float or array, optional
         Number of pairs.
     power, alpha, alternative
-        As for the other calculators; ``"larger"`` tests ``p10 > p01``.
+        As for the other calculators; ``"greater"`` tests ``p10 > p01``.
     method : {"normal", "exact"}, default "normal"
         ``"exact"``: the exact power of the exact binomial McNemar test (whole
         numbers of pairs; the n returned is the smallest reaching the power).
@@ -116,6 +116,9 @@ class McNemar(Calculator):
     """
 
     name = "mcnemar"
+    example = {"p10": 0.25, "p01": 0.10, "n": 100.0, "power": 0.8, "alpha": 0.05}
+    effect_null = "p01"
+    counts = {"n": "pairs", "p10": "proportion of pairs (treated member alone has the outcome)"}
     methods = ("normal", "exact")
     method_default = "normal"
     solvable = ("n", "power", "p10", "alpha")
@@ -126,7 +129,7 @@ class McNemar(Calculator):
         "power": (MISSING, 0.0, 1.0, True, True),
         "alpha": (0.05, 0.0, 1.0, True, True),
     }
-    options = {"alternative": "two-sided"}
+    settings = {"alternative": "two-sided"}
     effect = "p10"
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:
@@ -172,9 +175,9 @@ class McNemar(Calculator):
         root_n = np.sqrt(v["n"])
         upper = special.ndtr((root_n * delta - crit * np.sqrt(psi)) / sd_alt)
         lower = special.ndtr((-root_n * delta - crit * np.sqrt(psi)) / sd_alt)
-        if opts["alternative"] == "larger":
+        if opts["alternative"] == "greater":
             return upper
-        if opts["alternative"] == "smaller":
+        if opts["alternative"] == "less":
             return lower
         return upper + lower
 
@@ -205,7 +208,7 @@ class McNemar(Calculator):
     ) -> tuple[np.ndarray, np.ndarray]:
         ones = np.ones(np.broadcast(*v.values()).shape)
         if unknown == "p10":
-            if opts["alternative"] == "smaller":
+            if opts["alternative"] == "less":
                 return 1e-12 * ones, v["p01"] - 1e-12
             return v["p01"] + 1e-12, (1.0 - v["p01"]) * (1.0 - 1e-9)
         if unknown == "alpha":

@@ -25,7 +25,7 @@ class TwoMeans(Calculator):
 
         se = sqrt((1/n1 + 1/n2) (1 - r2))
         t test:  power = P(T' > t_crit) + P(T' < -t_crit),  T' ~ noncentral t(df, d / se),
-                 df = n1 + n2 - 2 - covariates
+                 df = n1 + n2 - 2 - n_covariates
         z test:  power = Phi(d/se - z) + Phi(-d/se - z)
 
     ``r2`` is the share of the outcome variance explained by baseline
@@ -48,9 +48,9 @@ class TwoMeans(Calculator):
     alpha : float or array, default 0.05 (``alpha=None`` solves for it)
     r2 : float or array, default 0
         Variance explained by covariates, in [0, 1).
-    covariates : int, default 0
+    n_covariates : int, default 0
         Number of covariates behind ``r2`` (t test degrees of freedom).
-    alternative : {"two-sided", "larger", "smaller"}, default "two-sided"
+    alternative : {"two-sided", "greater", "less"}, default "two-sided"
     method : {"t", "z"}, default "t"
 
     Returns
@@ -66,10 +66,10 @@ class TwoMeans(Calculator):
 
     Notes
     -----
-    With ``r2=0`` and ``covariates=0`` this is statsmodels'
+    With ``r2=0`` and ``n_covariates=0`` this is statsmodels'
     ``TTestIndPower`` (``method="t"``) and ``NormalIndPower`` (``"z"``) to
     1e-6; both count both rejection regions of a two-sided test. A solved
-    ``d`` is positive unless ``alternative="smaller"``.
+    ``d`` is positive unless ``alternative="less"``.
 
     References
     ----------
@@ -82,11 +82,12 @@ class TwoMeans(Calculator):
     >>> import effekt as ef
     >>> round(ef.power("two_means", d=0.5, power=0.8).value, 2)
     63.77
-    >>> round(ef.power("two_means", n=64, power=0.8, r2=0.5, covariates=1).value, 3)
+    >>> round(ef.power("two_means", n=64, power=0.8, r2=0.5, n_covariates=1).value, 3)
     0.353
     """
 
     name = "two_means"
+    example = {"d": 0.5, "n": 64.0, "power": 0.8, "alpha": 0.05}
     methods = ("t", "z")
     method_default = "t"
     solvable = ("n", "power", "d", "alpha")
@@ -96,9 +97,9 @@ class TwoMeans(Calculator):
         "power": (MISSING, 0.0, 1.0, True, True),
         "alpha": (0.05, 0.0, 1.0, True, True),
         "r2": (0.0, 0.0, 1.0, False, True),
-        "covariates": (0.0, 0.0, None, False, True),
+        "n_covariates": (0.0, 0.0, None, False, True),
     }
-    options = {"alternative": "two-sided"}
+    settings = {"alternative": "two-sided"}
     effect = "d"
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:
@@ -115,17 +116,17 @@ class TwoMeans(Calculator):
             )
         if opts["method"] == "t" and "n1" in v:
             n1, n2 = self._sizes(self._broadcast(v))
-            df = n1 + n2 - 2 - v["covariates"]
+            df = n1 + n2 - 2 - v["n_covariates"]
             if np.any(df <= 0):
                 raise DesignError(
-                    "the t test needs n1 + n2 - 2 - covariates > 0 degrees of freedom; got "
-                    f"n1 + n2 = {np.min(n1 + n2):g} with covariates = {np.max(v['covariates']):g}. "
+                    "the t test needs n1 + n2 - 2 - n_covariates > 0 degrees of freedom; got "
+                    f"n1 + n2 = {np.min(n1 + n2):g} with n_covariates = {np.max(v['n_covariates']):g}. "
                     "Add units or use method='z'."
                 )
 
     def _df(self, v: Mapping[str, np.ndarray]) -> np.ndarray:
         n1, n2 = self._sizes(v)
-        return n1 + n2 - 2.0 - v["covariates"]
+        return n1 + n2 - 2.0 - v["n_covariates"]
 
     def _effect_sign(self, v: Mapping[str, np.ndarray]) -> np.ndarray | None:
         return np.sign(v["d"]) if "d" in v else None
@@ -144,7 +145,7 @@ class TwoMeans(Calculator):
     ) -> tuple[np.ndarray, np.ndarray]:
         ones = np.ones(np.broadcast(*v.values()).shape)
         if unknown == "d":
-            if opts["alternative"] == "smaller":
+            if opts["alternative"] == "less":
                 return -50.0 * ones, -1e-10 * ones
             return 1e-10 * ones, 50.0 * ones
         if unknown == "alpha":
@@ -153,9 +154,9 @@ class TwoMeans(Calculator):
         if opts["method"] == "t":
             # at least one degree of freedom (the noncentral t is unreliable below)
             if "n2" in v:
-                low = np.maximum(1.0, 3.0 + v["covariates"] - v["n2"])
+                low = np.maximum(1.0, 3.0 + v["n_covariates"] - v["n2"])
             else:
-                low = (3.0 + v["covariates"]) / (1.0 + v["ratio"])
+                low = (3.0 + v["n_covariates"]) / (1.0 + v["ratio"])
         else:
             low = 1e-6
         return low * ones, 1e9 * ones
@@ -174,10 +175,10 @@ class TwoMeans(Calculator):
             n_z = k * (zsum / v["d"]) ** 2
             if opts["method"] == "z":
                 return 0.98 * n_z, 1.02 * n_z + 1e-6
-            n_t = n_z + za**2 / 4.0 + v["covariates"] / 2.0
+            n_t = n_z + za**2 / 4.0 + v["n_covariates"] / 2.0
             return n_t - 1.5 - 0.01 * n_t, n_t + 1.5 + 0.01 * n_t
         d_z = zsum * np.sqrt(k / v["n1"])
-        if opts["alternative"] == "smaller":
+        if opts["alternative"] == "less":
             return -1.5 * d_z, -0.9 * d_z
         return 0.9 * d_z, 1.5 * d_z
 
@@ -192,7 +193,7 @@ class TwoMeans(Calculator):
     ) -> tuple[float, float]:
         lo, hi = super()._curve_range(x_key, centre, point, opts)
         if x_key == "n1" and opts["method"] == "t":
-            lo = max(lo, 3.0 + float(point["covariates"]))
+            lo = max(lo, 3.0 + float(point["n_covariates"]))
             hi = max(hi, lo + 1.0)
         return lo, hi
 
@@ -246,6 +247,8 @@ class PairedT(Calculator):
     """
 
     name = "paired_t"
+    example = {"d": 0.4, "n": 40.0, "power": 0.8, "alpha": 0.05}
+    counts = {"n": "pairs"}
     methods = ("t", "z")
     method_default = "t"
     solvable = ("n", "power", "d", "alpha")
@@ -255,7 +258,7 @@ class PairedT(Calculator):
         "power": (MISSING, 0.0, 1.0, True, True),
         "alpha": (0.05, 0.0, 1.0, True, True),
     }
-    options = {"alternative": "two-sided"}
+    settings = {"alternative": "two-sided"}
     effect = "d"
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:
@@ -283,7 +286,7 @@ class PairedT(Calculator):
     ) -> tuple[np.ndarray, np.ndarray]:
         ones = np.ones(np.broadcast(*v.values()).shape)
         if unknown == "d":
-            if opts["alternative"] == "smaller":
+            if opts["alternative"] == "less":
                 return -50.0 * ones, -1e-10 * ones
             return 1e-10 * ones, 50.0 * ones
         if unknown == "alpha":

@@ -11,7 +11,27 @@ inverting it gives the power ``T_df(d / SSE - t_{1-alpha/2, df})``. With
 test (PowerUpR's ``power.*`` functions), and MDES and sample size are its
 exact inverses.
 
-Notation (as in PowerUp!): ``n`` level-1 units per level-2 unit (for IRA:
+Names are effekt's (:mod:`effekt.vocabulary`); the formulas below are
+written in PowerUp!'s notation, whose names are accepted as the documented
+aliases of ``POWER_ALIASES`` (``J``, ``K``, ``P``, ``rho2``, ``rho3``,
+``MDES``, ``g``). The translation:
+
+=============  ==========================================================
+PowerUp!       effekt
+=============  ==========================================================
+``n``          ``n_total`` (ira), ``block_size`` (bira2), ``cluster_size``
+``J``          ``n_blocks`` (bira2), ``2 * n_clusters`` (cra2: n_clusters
+               is per arm), ``clusters_per_site`` (bcra3, cra3)
+``K``          ``n_blocks`` (bcra3), ``2 * n_sites`` (cra3: per arm)
+``P``          ``allocation``, the share treated
+``rho2/rho3``  ``icc2``/``icc3``
+``g``          ``n_covariates``
+``MDES``       ``d``
+=============  ==========================================================
+
+With ``allocation`` other than 0.5 "per arm" means half the total
+(``2 * n_clusters`` clusters, split ``allocation : 1 - allocation``).
+In PowerUp!'s notation: ``n`` level-1 units per level-2 unit (for IRA:
 the total sample), ``J`` level-2 units (per level-3 unit in three-level
 designs), ``K`` level-3 units, ``p`` the share assigned to treatment,
 ``rho2``/``rho3`` the unconditional ICCs, ``omega2``/``omega3`` effect
@@ -40,29 +60,41 @@ _COMMON = {
     "d": (MISSING, None, None, True, True),
     "power": (MISSING, 0.0, 1.0, True, True),
     "alpha": (0.05, 0.0, 1.0, True, True),
-    "p": _PROB,
-    "g": (0.0, 0.0, None, False, True),
+    "allocation": _PROB,
+    "n_covariates": (0.0, 0.0, None, False, True),
+}
+#: effekt's names -> (PowerUp!'s name, factor: PowerUp! value = effekt value * factor)
+_BASE_NOTATION: dict[str, tuple[str, float]] = {
+    "allocation": ("p", 1.0),
+    "n_covariates": ("g", 1.0),
+    "icc2": ("rho2", 1.0),
+    "icc3": ("rho3", 1.0),
 }
 
 
 class _PowerUp(Calculator):
     methods = ("multiplier", "noncentral_t")
     method_default = "multiplier"
-    options = {"alternative": "two-sided"}
+    settings = {"alternative": "two-sided"}
     effect = "d"
     model: ClassVar[str]
+    notation: ClassVar[dict[str, tuple[str, float]]] = {}
     # the notation of the module docstring, as `effekt power NAME --help` shows it
     meanings: ClassVar[dict[str, str]] = {
         "d": "Minimum detectable effect size (MDES), in units of the outcome's total SD.",
         "power": "Power.",
         "alpha": "Significance level.",
-        "p": "Share of units assigned to treatment.",
-        "g": "Number of covariates at the top level.",
-        "n": "Level-1 units per level-2 unit (IRA: the total sample).",
-        "J": "Level-2 units (per level-3 unit in three-level designs).",
-        "K": "Level-3 units.",
-        "rho2": "Unconditional ICC at level 2.",
-        "rho3": "Unconditional ICC at level 3.",
+        "allocation": "Share of units (clusters, sites) assigned to treatment (PowerUp!'s P).",
+        "n_covariates": "Number of covariates at the top level (PowerUp!'s g).",
+        "n_total": "Individuals in total (PowerUp!'s n).",
+        "block_size": "Individuals per block (PowerUp!'s n).",
+        "cluster_size": "Individuals per cluster (PowerUp!'s n).",
+        "n_blocks": "Blocks (sites) in total (PowerUp!'s J in bira2, K in bcra3).",
+        "n_clusters": "Clusters per arm (PowerUp!'s J = 2 n_clusters counts all clusters).",
+        "n_sites": "Sites per arm (PowerUp!'s K = 2 n_sites counts all sites).",
+        "clusters_per_site": "Clusters in each site or block (PowerUp!'s J).",
+        "icc2": "Unconditional ICC at level 2 (PowerUp!'s rho2).",
+        "icc3": "Unconditional ICC at level 3 (PowerUp!'s rho3).",
         "omega2": "Effect heterogeneity across level-2 blocks (its variance over the level's outcome variance).",
         "omega3": "Effect heterogeneity across level-3 blocks (its variance over the level's outcome variance).",
         "r21": "Share of level-1 variance explained by covariates.",
@@ -72,8 +104,24 @@ class _PowerUp(Calculator):
         "r2t3": "Share of the level-3 effect variance explained by covariates.",
         "block_effects": '"random" or "fixed" block effects.',
         "method": '"multiplier" (Dong & Maynard\'s MDES multiplier) or "noncentral_t" (PowerUpR\'s power.*).',
-        "alternative": '"two-sided" or "larger" (one-tailed).',
+        "alternative": '"two-sided" or "greater" (one-tailed).',
     }
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.notation = {**_BASE_NOTATION, **cls.notation}
+
+    def _pu(self, v: Mapping[str, Any]) -> dict[str, Any]:
+        """``v`` in PowerUp!'s notation, as the formulas are written."""
+        out = dict(v)
+        for name, (symbol, factor) in self.notation.items():
+            if name in out:
+                out[symbol] = out.pop(name) * factor
+        return out
+
+    @property
+    def _size_factor(self) -> float:
+        return self.notation.get(self.size, (self.size, 1.0))[1]
 
     def _sse(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         raise NotImplementedError
@@ -90,35 +138,37 @@ class _PowerUp(Calculator):
         return f"PowerUp! {self.model} ({how})"
 
     def _check(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> None:
-        if opts["alternative"] == "smaller":
+        if opts["alternative"] == "less":
             raise DesignError(
-                f"{self.name}: PowerUp! designs test a positive effect; use alternative='larger' "
+                f"{self.name}: PowerUp! designs test a positive effect; use alternative='greater' "
                 "(one-tailed) or 'two-sided' and give d > 0."
             )
         if "d" in v and np.any(v["d"] <= 0):
             raise DesignError(f"{self.name}: d is the effect size and must be positive; got {np.min(v['d']):g}.")
-        rho = v.get("rho2", 0.0) + v.get("rho3", 0.0)
+        rho = v.get("icc2", 0.0) + v.get("icc3", 0.0)
         if np.any(np.asarray(rho) >= 1.0):
             raise DesignError(
-                f"{self.name}: rho2 + rho3 must be below 1 (the level-1 share of variance is "
-                f"1 - rho2 - rho3); got {np.max(rho):g}."
+                f"{self.name}: icc2 + icc3 must be below 1 (the level-1 share of variance is "
+                f"1 - icc2 - icc3); got {np.max(rho):g}."
             )
         if self.size in v:
-            df = self._df(self._broadcast(v), opts)
+            df = self._df(self._pu(self._broadcast(v)), opts)
             if np.any(df < 1.0):
                 raise DesignError(
                     f"{self.name}: the design has {np.min(df):g} degrees of freedom (df = "
-                    f"{self._df_text(opts)}); enlarge {self.size} or use fewer covariates g."
+                    f"{self._df_text(opts)} in PowerUp!'s notation); enlarge {self.size} or use "
+                    "fewer covariates (n_covariates)."
                 )
 
     def _df_text(self, opts: Mapping[str, Any]) -> str:
         return "see the docstring"
 
     def _crit(self, v: Mapping[str, np.ndarray], df: np.ndarray, opts: Mapping[str, Any]) -> np.ndarray:
-        alt = "two-sided" if opts["alternative"] == "two-sided" else "larger"
+        alt = "two-sided" if opts["alternative"] == "two-sided" else "greater"
         return t_crit(v["alpha"], df, alt)
 
     def _power(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
+        v = self._pu(v)
         df = self._df(v, opts)
         sse = self._sse(v, opts)
         crit = self._crit(v, df, opts)
@@ -126,13 +176,14 @@ class _PowerUp(Calculator):
         if opts["method"] == "multiplier":
             # Dong & Maynard (2013), eq. 2 inverted: M = d/SSE = T1 + T2, power = T_df(T2)
             return special.stdtr(df, ncp - crit)
-        alt = "two-sided" if opts["alternative"] == "two-sided" else "larger"
+        alt = "two-sided" if opts["alternative"] == "two-sided" else "greater"
         return nct_power(ncp, df, crit, alt)
 
     def _closed_form(
         self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]
     ) -> np.ndarray | None:
         if unknown == "d" and opts["method"] == "multiplier":
+            v = self._pu(v)
             df = self._df(v, opts)
             multiplier = self._crit(v, df, opts) + special.stdtrit(df, v["power"])
             return multiplier * self._sse(v, opts)
@@ -146,10 +197,10 @@ class _PowerUp(Calculator):
             return 1e-10 * ones, 50.0 * ones
         if unknown == "alpha":
             return 1e-12 * ones, (1.0 - 1e-12) * ones
-        return self._min_top(v, opts) * ones, 1e8 * ones
+        return self._min_top(self._pu(v), opts) / self._size_factor * ones, 1e8 * ones
 
     def _extra(self, unknown: str, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> dict[str, Any]:
-        b = self._broadcast(v)
+        b = self._pu(self._broadcast(v))
         df = self._df(b, opts)
         sse = self._sse(b, opts)
         crit = self._crit(b, df, opts)
@@ -171,7 +222,8 @@ class _PowerUp(Calculator):
     ) -> tuple[float, float]:
         lo, hi = super()._curve_range(x_key, centre, point, opts)
         if x_key == self.size:
-            floor = float(np.max(self._min_top({k: np.asarray(x) for k, x in point.items()}, opts)))
+            floor = float(np.max(self._min_top(self._pu({k: np.asarray(x) for k, x in point.items()}), opts)))
+            floor /= self._size_factor
             lo = max(lo, floor + 0.5)
             hi = max(hi, lo + 2.0)
         return lo, hi
@@ -182,9 +234,10 @@ class IRA(_PowerUp):
 
     ``SSE = sqrt((1 - r21) / (p (1 - p) n))``, ``df = n - g - 2``, ``n`` the total sample.
 
-    Parameters: ``d`` (MDES), ``n``, ``power``, ``alpha``, ``p`` (0.5),
-    ``r21`` (0), ``g`` (0), ``alternative``, ``method``
-    ("multiplier" or "noncentral_t"). Leave out one of d, n, power, alpha.
+    Parameters: ``d`` (MDES), ``n_total`` (individuals in both arms together,
+    PowerUp!'s n), ``power``, ``alpha``, ``allocation`` (0.5), ``r21`` (0),
+    ``n_covariates`` (0), ``alternative``, ``method`` ("multiplier" or
+    "noncentral_t"). Leave out one of d, n_total, power, alpha.
 
     Returns a PowerResult with ``extra`` df, sse, multiplier.
 
@@ -194,15 +247,17 @@ class IRA(_PowerUp):
     doi:10.1080/19345747.2012.673143, Table 3 and Appendix model 1.0.
 
     >>> import effekt as ef
-    >>> round(ef.power("ira", n=250, power=0.8).value, 4)
+    >>> round(ef.power("ira", n_total=250, power=0.8).value, 4)
     0.3558
     """
 
     name = "ira"
     model = "IRA_1r"
-    solvable = ("n", "power", "d", "alpha")
-    numeric = {**_COMMON, "n": (MISSING, 0.0, None, True, True), "r21": _SHARE}
-    size = "n"
+    solvable = ("n_total", "power", "d", "alpha")
+    numeric = {**_COMMON, "n_total": (MISSING, 0.0, None, True, True), "r21": _SHARE}
+    size = "n_total"
+    notation = {"n_total": ("n", 1.0)}
+    example = {"d": 0.36, "n_total": 250.0, "power": 0.8, "alpha": 0.05}
 
     def _sse(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         return np.sqrt((1.0 - v["r21"]) / (v["p"] * (1.0 - v["p"]) * v["n"]))
@@ -228,33 +283,37 @@ class BIRA2(_PowerUp):
       ``df = J (n - 2) - g``;
     - ``"constant"`` (BIRA2_1c, model 2.1): the same SSE, ``df = J n - J - g - 1``.
 
-    Parameters: ``d``, ``J``, ``n``, ``power``, ``alpha``, ``rho2``, ``omega2``
-    (random only), ``p``, ``r21``, ``r2t2``, ``g``, ``block_effects``
-    ("random"), ``alternative``, ``method``. Leave out one of d, J, power, alpha.
+    Parameters: ``d``, ``n_blocks`` (J), ``block_size`` (n), ``power``, ``alpha``,
+    ``icc2`` (rho2), ``omega2`` (random only), ``allocation`` (P), ``r21``, ``r2t2``,
+    ``n_covariates`` (g), ``block_effects`` ("random"), ``alternative``, ``method``.
+    Leave out one of d, n_blocks, power, alpha.
 
     Returns a PowerResult; raises DesignError for df < 1 or shares out of range.
 
     References: Dong & Maynard (2013), Appendix models 2.1-2.3.
 
     >>> import effekt as ef
-    >>> round(ef.power("bira2", rho2=0.35, omega2=0.10, n=83, J=480, power=0.8).value, 4)
+    >>> round(ef.power("bira2", icc2=0.35, omega2=0.10, block_size=83, n_blocks=480, power=0.8).value, 4)
     0.033
     """
 
     name = "bira2"
-    solvable = ("J", "power", "d", "alpha")
+    solvable = ("n_blocks", "power", "d", "alpha")
     numeric = {
         **_COMMON,
-        "J": (MISSING, 0.0, None, True, True),
-        "n": (MISSING, 0.0, None, True, True),
-        "rho2": (0.0, 0.0, 1.0, False, True),
+        "n_blocks": (MISSING, 0.0, None, True, True),
+        "block_size": (MISSING, 0.0, None, True, True),
+        "icc2": (0.0, 0.0, 1.0, False, True),
         "omega2": (0.0, 0.0, None, False, True),
         "r21": _SHARE,
         "r2t2": _SHARE,
     }
-    options = {"alternative": "two-sided", "block_effects": "random"}
-    size = "J"
+    settings = {"alternative": "two-sided", "block_effects": "random"}
+    size = "n_blocks"
     model = "BIRA2_1r"
+    notation = {"n_blocks": ("J", 1.0), "block_size": ("n", 1.0)}
+    example = {"d": 0.1, "n_blocks": 40.0, "block_size": 50.0, "icc2": 0.2, "omega2": 0.1, "power": 0.8,
+               "alpha": 0.05}
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:
         code = {"random": "BIRA2_1r", "fixed": "BIRA2_1f", "constant": "BIRA2_1c"}[opts["block_effects"]]
@@ -301,33 +360,36 @@ class CRA2(_PowerUp):
     """Two-level cluster random assignment, treatment at level 2 (PowerUp! model 3.1, CRA2_2r).
 
     ``SSE = sqrt(rho2 (1 - r22)/(p (1-p) J) + (1 - rho2)(1 - r21)/(p (1-p) J n))``,
-    ``df = J - g - 2``; ``J`` clusters in all, ``n`` members each.
+    ``df = J - g - 2``; ``J = 2 n_clusters`` clusters in all, ``n = cluster_size`` members each.
 
-    Parameters: ``d``, ``J``, ``n``, ``rho2``, ``power``, ``alpha``, ``p``,
-    ``r21``, ``r22``, ``g``, ``alternative``, ``method``. Leave out one of d,
-    J, power, alpha.
+    Parameters: ``d``, ``n_clusters`` (clusters per arm; PowerUp!'s J = 2
+    n_clusters), ``cluster_size`` (n), ``icc2`` (rho2), ``power``, ``alpha``,
+    ``allocation`` (P), ``r21``, ``r22``, ``n_covariates`` (g), ``alternative``,
+    ``method``. Leave out one of d, n_clusters, power, alpha.
 
     Returns a PowerResult; raises DesignError for df < 1 or shares out of range.
 
     References: Dong & Maynard (2013), Appendix model 3.1; Bloom (2006), eq. 6.
 
     >>> import effekt as ef
-    >>> round(ef.power("cra2", rho2=0.20, n=4, J=20, power=0.8, alpha=0.01).value, 4)
+    >>> round(ef.power("cra2", icc2=0.20, cluster_size=4, n_clusters=10, power=0.8, alpha=0.01).value, 4)
     1.058
     """
 
     name = "cra2"
     model = "CRA2_2r"
-    solvable = ("J", "power", "d", "alpha")
+    solvable = ("n_clusters", "power", "d", "alpha")
     numeric = {
         **_COMMON,
-        "J": (MISSING, 0.0, None, True, True),
-        "n": (MISSING, 0.0, None, True, True),
-        "rho2": (MISSING, 0.0, 1.0, False, True),
+        "n_clusters": (MISSING, 0.0, None, True, True),
+        "cluster_size": (MISSING, 0.0, None, True, True),
+        "icc2": (MISSING, 0.0, 1.0, False, True),
         "r21": _SHARE,
         "r22": _SHARE,
     }
-    size = "J"
+    size = "n_clusters"
+    notation = {"n_clusters": ("J", 2.0), "cluster_size": ("n", 1.0)}
+    example = {"d": 0.4, "n_clusters": 20.0, "cluster_size": 15.0, "icc2": 0.1, "power": 0.8, "alpha": 0.05}
 
     def _sse(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         pq = v["p"] * (1.0 - v["p"])
@@ -357,37 +419,42 @@ class BCRA3(_PowerUp):
     - ``"fixed"`` (BCRA3_2f, model 4.1): ``SSE = sqrt(rho2 (1 - r22)/(p (1-p) J K)
       + (1 - rho2)(1 - r21)/(p (1-p) J K n))``, ``df = K (J - 2) - g``.
 
-    Parameters: ``d``, ``K``, ``J``, ``n``, ``rho2``, ``rho3`` (random),
-    ``omega3`` (random), ``power``, ``alpha``, ``p``, ``r21``, ``r22``,
-    ``r2t3``, ``g``, ``block_effects``, ``alternative``, ``method``. Leave out
-    one of d, K, power, alpha.
+    Parameters: ``d``, ``n_blocks`` (K), ``clusters_per_site`` (J),
+    ``cluster_size`` (n), ``icc2`` (rho2), ``icc3`` (rho3; random), ``omega3``
+    (random), ``power``, ``alpha``, ``allocation`` (P), ``r21``, ``r22``,
+    ``r2t3``, ``n_covariates`` (g), ``block_effects``, ``alternative``,
+    ``method``. Leave out one of d, n_blocks, power, alpha.
 
     Returns a PowerResult; raises DesignError for df < 1 or shares out of range.
 
     References: Dong & Maynard (2013), Appendix models 4.1 and 4.2.
 
     >>> import effekt as ef
-    >>> res = ef.power("bcra3", rho3=0.13, rho2=0.10, omega3=0.4, n=10, J=6, K=24, power=0.8)
+    >>> res = ef.power("bcra3", icc3=0.13, icc2=0.10, omega3=0.4, cluster_size=10, clusters_per_site=6,
+    ...                n_blocks=24, power=0.8)
     >>> round(res.value, 4)
     0.2463
     """
 
     name = "bcra3"
-    solvable = ("K", "power", "d", "alpha")
+    solvable = ("n_blocks", "power", "d", "alpha")
     numeric = {
         **_COMMON,
-        "K": (MISSING, 0.0, None, True, True),
-        "J": (MISSING, 0.0, None, True, True),
-        "n": (MISSING, 0.0, None, True, True),
-        "rho2": (MISSING, 0.0, 1.0, False, True),
-        "rho3": (0.0, 0.0, 1.0, False, True),
+        "n_blocks": (MISSING, 0.0, None, True, True),
+        "clusters_per_site": (MISSING, 0.0, None, True, True),
+        "cluster_size": (MISSING, 0.0, None, True, True),
+        "icc2": (MISSING, 0.0, 1.0, False, True),
+        "icc3": (0.0, 0.0, 1.0, False, True),
         "omega3": (0.0, 0.0, None, False, True),
         "r21": _SHARE,
         "r22": _SHARE,
         "r2t3": _SHARE,
     }
-    options = {"alternative": "two-sided", "block_effects": "random"}
-    size = "K"
+    settings = {"alternative": "two-sided", "block_effects": "random"}
+    size = "n_blocks"
+    notation = {"n_blocks": ("K", 1.0), "clusters_per_site": ("J", 1.0), "cluster_size": ("n", 1.0)}
+    example = {"d": 0.25, "n_blocks": 24.0, "clusters_per_site": 6.0, "cluster_size": 10.0, "icc2": 0.1,
+               "icc3": 0.13, "omega3": 0.4, "power": 0.8, "alpha": 0.05}
     model = "BCRA3_2r"
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:
@@ -434,35 +501,41 @@ class CRA3(_PowerUp):
     ``SSE = sqrt(rho3 (1 - r23)/(p (1-p) K) + rho2 (1 - r22)/(p (1-p) J K)
     + (1 - rho2 - rho3)(1 - r21)/(p (1-p) J K n))``, ``df = K - g - 2``.
 
-    Parameters: ``d``, ``K``, ``J``, ``n``, ``rho2``, ``rho3``, ``power``,
-    ``alpha``, ``p``, ``r21``, ``r22``, ``r23``, ``g``, ``alternative``,
-    ``method``. Leave out one of d, K, power, alpha.
+    Parameters: ``d``, ``n_sites`` (sites per arm; PowerUp!'s K = 2 n_sites),
+    ``clusters_per_site`` (J), ``cluster_size`` (n), ``icc2`` (rho2), ``icc3``
+    (rho3), ``power``, ``alpha``, ``allocation`` (P), ``r21``, ``r22``, ``r23``,
+    ``n_covariates`` (g), ``alternative``, ``method``. Leave out one of d,
+    n_sites, power, alpha.
 
     Returns a PowerResult; raises DesignError for df < 1 or shares out of range.
 
     References: Dong & Maynard (2013), Appendix model 3.2.
 
     >>> import effekt as ef
-    >>> res = ef.power("cra3", rho3=0.06, rho2=0.17, n=15, J=3, K=60, power=0.8)
+    >>> res = ef.power("cra3", icc3=0.06, icc2=0.17, cluster_size=15, clusters_per_site=3, n_sites=30,
+    ...                power=0.8)
     >>> round(res.value, 4)
     0.2691
     """
 
     name = "cra3"
     model = "CRA3_3r"
-    solvable = ("K", "power", "d", "alpha")
+    solvable = ("n_sites", "power", "d", "alpha")
     numeric = {
         **_COMMON,
-        "K": (MISSING, 0.0, None, True, True),
-        "J": (MISSING, 0.0, None, True, True),
-        "n": (MISSING, 0.0, None, True, True),
-        "rho2": (MISSING, 0.0, 1.0, False, True),
-        "rho3": (MISSING, 0.0, 1.0, False, True),
+        "n_sites": (MISSING, 0.0, None, True, True),
+        "clusters_per_site": (MISSING, 0.0, None, True, True),
+        "cluster_size": (MISSING, 0.0, None, True, True),
+        "icc2": (MISSING, 0.0, 1.0, False, True),
+        "icc3": (MISSING, 0.0, 1.0, False, True),
         "r21": _SHARE,
         "r22": _SHARE,
         "r23": _SHARE,
     }
-    size = "K"
+    size = "n_sites"
+    notation = {"n_sites": ("K", 2.0), "clusters_per_site": ("J", 1.0), "cluster_size": ("n", 1.0)}
+    example = {"d": 0.27, "n_sites": 30.0, "clusters_per_site": 3.0, "cluster_size": 15.0, "icc2": 0.17,
+               "icc3": 0.06, "power": 0.8, "alpha": 0.05}
 
     def _sse(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> np.ndarray:
         pq = v["p"] * (1.0 - v["p"])

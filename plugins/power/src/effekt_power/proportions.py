@@ -10,6 +10,7 @@ import numpy as np
 from scipy import special
 
 from effekt import DesignError
+from effekt.vocabulary import Choice
 from effekt_power._core import MISSING, Calculator, normal_power, z_crit
 
 __all__ = ["TwoProportions", "fisher_power"]
@@ -24,7 +25,7 @@ class TwoProportions(Calculator):
     units) with arm 2 (proportion ``p2``, ``n2 = ratio * n1`` units). The
     effect is the difference ``p2 - p1``; leaving out ``p2`` gives the
     minimal detectable proportion in arm 2 (above ``p1``, or below it for
-    ``alternative="smaller"``).
+    ``alternative="less"``).
 
     Formula (``d = p2 - p1``, ``q = 1 - p``, ``z`` the normal critical value)::
 
@@ -32,8 +33,8 @@ class TwoProportions(Calculator):
                           s1 = sqrt(p1 q1 / n1 + p2 q2 / n2)
                           power = Phi((d - c - z s0)/s1) + Phi((-d - c - z s0)/s1)
         unpooled:         the same with s0 = s1
-        continuity:       c = (1/n1 + 1/n2)/2 (Yates; Fleiss, Levin & Paik 2003, eq. 4.19),
-                          otherwise c = 0
+        correction="yates": c = (1/n1 + 1/n2)/2 (Yates' continuity correction; Fleiss,
+                          Levin & Paik 2003, eq. 4.19), otherwise c = 0
         arcsine:          h = 2 asin(sqrt p2) - 2 asin(sqrt p1) (Cohen's h),
                           power = Phi(h/se - z) + Phi(-h/se - z), se = sqrt(1/n1 + 1/n2)
         fisher:           exact: the sum, over every pair of outcomes (x1, x2), of
@@ -44,7 +45,7 @@ class TwoProportions(Calculator):
 
     Defaults and why: ``method="pooled"`` because the pooled-variance z test
     is the textbook chi-squared test of a 2x2 table (Fleiss), ``alpha=0.05``
-    two-sided, ``ratio=1``, no continuity correction (the analysis test of the
+    two-sided, ``ratio=1``, ``correction="none"`` (the analysis test of the
     package's ``chi2`` estimator is uncorrected by default).
 
     Parameters
@@ -63,11 +64,17 @@ class TwoProportions(Calculator):
         Power; leave out to solve for it.
     alpha : float or array, default 0.05
         Significance level; pass ``alpha=None`` to solve for it.
-    alternative : {"two-sided", "larger", "smaller"}, default "two-sided"
-        ``"larger"`` tests ``p2 > p1``.
+    alternative : {"two-sided", "greater", "less"}, default "two-sided"
+        ``"greater"`` tests ``p2 > p1``.
     method : {"pooled", "unpooled", "arcsine", "fisher"}, default "pooled"
-    continuity : bool, default False
-        Yates continuity correction (pooled and unpooled methods).
+    correction : {"none", "yates"}, default "none"
+        ``"yates"`` subtracts Yates' continuity correction ``(1/n1 + 1/n2)/2``
+        from the difference (pooled and unpooled methods). With the pooled
+        method this is the power of Yates' corrected chi-squared test of the
+        2 x 2 table, whose square root is the corrected pooled z; Fleiss,
+        Levin & Paik's sample size "with continuity correction" (eq. 4.19)
+        is the n at which it reaches the power asked for (exactly for a
+        one-sided test; the two-sided power adds the far rejection region).
 
     Returns
     -------
@@ -80,7 +87,7 @@ class TwoProportions(Calculator):
     ------
     DesignError
         A proportion outside (0, 1), power not above alpha, nothing or more
-        than one quantity left out, continuity correction with the arcsine or
+        than one quantity left out, ``correction="yates"`` with the arcsine or
         Fisher method, a non-integer n with the Fisher method.
 
     Notes
@@ -110,6 +117,8 @@ class TwoProportions(Calculator):
     """
 
     name = "two_proportions"
+    example = {"p1": 0.10, "p2": 0.20, "n": 200.0, "power": 0.6, "alpha": 0.05}
+    effect_null = "p1"
     methods = ("pooled", "unpooled", "arcsine", "fisher")
     method_default = "pooled"
     solvable = ("n", "power", "p2", "alpha")
@@ -120,7 +129,8 @@ class TwoProportions(Calculator):
         "power": (MISSING, 0.0, 1.0, True, True),
         "alpha": (0.05, 0.0, 1.0, True, True),
     }
-    options = {"alternative": "two-sided", "continuity": False}
+    settings = {"alternative": "two-sided", "correction": "none"}
+    options = {"correction": Choice(("none", "yates"))}
     effect = "p2"
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:
@@ -130,15 +140,13 @@ class TwoProportions(Calculator):
             "arcsine": "arcsine (Cohen's h)",
             "fisher": "Fisher exact",
         }[opts["method"]]
-        return label + (" with continuity correction" if opts["continuity"] else "")
+        return label + (" with Yates' continuity correction" if opts["correction"] == "yates" else "")
 
     def _check(self, v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> None:
-        if opts["continuity"] not in (True, False, 0, 1):
-            raise DesignError(f"continuity must be True or False; got {opts['continuity']!r}.")
-        if opts["continuity"] and opts["method"] in ("arcsine", "fisher"):
+        if opts["correction"] == "yates" and opts["method"] in ("arcsine", "fisher"):
             raise DesignError(
-                f"continuity=True applies to the 'pooled' and 'unpooled' methods, not to "
-                f"method={opts['method']!r}. Drop continuity or choose method='pooled'."
+                f"correction='yates' applies to the 'pooled' and 'unpooled' methods, not to "
+                f"method={opts['method']!r}. Use correction='none' or choose method='pooled'."
             )
         if "p2" in v:
             same = np.broadcast_to(v["p1"] == v["p2"], np.broadcast(v["p1"], v["p2"]).shape)
@@ -172,7 +180,7 @@ class TwoProportions(Calculator):
             # whole units only (checked for the inputs); a power curve's grid is rounded
             return fisher_power(np.round(n1), np.round(n2), v["p1"], v["p2"], v["alpha"], opts["alternative"])
         return _normal_power(
-            v["p1"], v["p2"], n1, n2, v["alpha"], opts["alternative"], method, bool(opts["continuity"])
+            v["p1"], v["p2"], n1, n2, v["alpha"], opts["alternative"], method, opts["correction"] == "yates"
         )
 
     def _bracket(
@@ -180,7 +188,7 @@ class TwoProportions(Calculator):
     ) -> tuple[np.ndarray, np.ndarray]:
         if unknown == "p2":
             p1 = v["p1"]
-            if opts["alternative"] == "smaller":
+            if opts["alternative"] == "less":
                 return np.full_like(p1, _EPS), p1 - _EPS
             return p1 + _EPS, np.full_like(p1, 1.0 - _EPS)
         if unknown == "alpha":
@@ -239,9 +247,9 @@ def _normal_power(
     # Fleiss, Levin & Paik (2003), eqs. 4.14 and 4.19, both rejection regions
     upper = special.ndtr((d - c - crit * s0) / s1)
     lower = special.ndtr((-d - c - crit * s0) / s1)
-    if alternative == "larger":
+    if alternative == "greater":
         return upper
-    if alternative == "smaller":
+    if alternative == "less":
         return lower
     return upper + lower
 
@@ -262,9 +270,9 @@ def _fisher_region(n1: int, n2: int, alpha: float, alternative: str) -> np.ndarr
         lo, hi = max(0, t - n1), min(t, n2)
         x2 = np.arange(lo, hi + 1)
         pmf = stats.hypergeom.pmf(x2, total, t, n2)
-        if alternative == "larger":  # arm 2 has more successes
+        if alternative == "greater":  # arm 2 has more successes
             p = np.cumsum(pmf[::-1])[::-1]
-        elif alternative == "smaller":
+        elif alternative == "less":
             p = np.cumsum(pmf)
         else:
             order = np.argsort(pmf, kind="stable")
@@ -323,7 +331,7 @@ def _fisher_n(calc: TwoProportions, v: dict[str, np.ndarray], opts: Mapping[str,
     for i in range(out.size):
         point = {k: a[i] for k, a in flat.items()}
         normal = dict(point)
-        guess_opts = {"method": "pooled", "alternative": opts["alternative"], "continuity": False}
+        guess_opts = {"method": "pooled", "alternative": opts["alternative"], "correction": "none"}
         start = calc._solve_unknown("n", {k: np.asarray(x) for k, x in normal.items()}, guess_opts)
         n = max(2, int(np.floor(float(start) * 0.8)))
         for _ in range(20000):

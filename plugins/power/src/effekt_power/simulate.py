@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -34,8 +35,8 @@ def _one(estimator: Any, generate: Callable[..., Any], rng: np.random.Generator,
         res = estimator().fit(data, **local)
     except EffektError as exc:
         return float("nan"), float("nan"), float("nan"), f"{type(exc).__name__}: {exc}"
-    rows = list(res) if hasattr(res, "rows") else [res]
-    row = rows[0]
+    # the headline: an EffectTable's scalar fields are its headline row's
+    row = getattr(res, "headline", None) or res
     return float(row.estimate), float(row.std_error), float(row.p_value), None
 
 
@@ -54,7 +55,7 @@ def simulate_power(
 
     Each of ``sims`` replications draws a data set with ``generate(rng)``,
     fits ``estimator`` with the options ``spec`` and rejects when the
-    (first) term's ``p_value <= alpha``. Power is the share of rejections::
+    headline's ``p_value <= alpha`` (an EffectTable's headline row). Power is the share of rejections::
 
         power = (1/S) sum_s 1[p_s <= alpha],   MC standard error sqrt(power (1 - power)/S)
 
@@ -94,8 +95,10 @@ def simulate_power(
     Raises
     ------
     DesignError
-        sims below 1, alpha outside (0, 1), a bad seed, a generate() that does
-        not return data, every replication failing.
+        sims not a whole number >= 1, alpha outside (0, 1), a bad seed, an
+        option the estimator does not take (or a bad value for it), all checked
+        before anything is simulated; a generate() that does not return data,
+        every replication failing.
 
     Examples
     --------
@@ -108,11 +111,15 @@ def simulate_power(
     >>> 0.55 < res.value < 0.85
     True
     """
+    from effekt.vocabulary import validate_options
+
     cls = get_estimator(estimator) if isinstance(estimator, str) else estimator
-    if not isinstance(sims, (int, np.integer)) or isinstance(sims, bool) or sims < 1:
-        raise DesignError(f"simulate_power: sims must be a whole number >= 1; got {sims!r}.")
-    if not 0.0 < float(alpha) < 1.0:
-        raise DesignError(f"simulate_power: alpha must lie strictly between 0 and 1; got {alpha!r}.")
+    validate_options(
+        SimpleNamespace(name="simulate_power"), {"sims": sims, "alpha": alpha, "seed": seed, "n_jobs": n_jobs, "progress": progress}
+    )
+    # the options forwarded to the estimator, checked against its fit before any simulation
+    # (names only when generate() returns a Synthetic, whose spec supplies the columns)
+    validate_options(cls, spec, values=True) if _forward_complete(cls, spec) else _names_only(cls, spec)
     if not callable(generate):
         raise DesignError(
             f"simulate_power: generate must be a function of a numpy Generator; got {generate!r}."
@@ -152,6 +159,7 @@ def simulate_power(
     return PowerResult(
         calculator="simulate_power",
         solved="power",
+        counts="probability (share of simulated rejections)",
         value=power,
         inputs={
             "estimator": getattr(cls, "name", str(cls)),
@@ -174,6 +182,41 @@ def simulate_power(
     )
 
 
+def _forward_complete(cls: Any, spec: dict[str, Any]) -> bool:
+    """Whether ``spec`` holds every required option of ``cls.fit`` (else generate() supplies some)."""
+    import inspect
+
+    fit = getattr(cls, "fit", None)
+    if fit is None:
+        return False
+    params = inspect.signature(inspect.unwrap(fit)).parameters
+    return all(
+        k in spec for k, p in params.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty
+    )
+
+
+def _names_only(cls: Any, spec: dict[str, Any]) -> None:
+    """Unknown option names and bad values, without requiring the options generate() supplies."""
+    import inspect
+
+    from effekt.vocabulary import constraint_for, signature_options
+
+    fit = getattr(cls, "fit", None)
+    if fit is None:
+        return
+    fn = inspect.unwrap(fit)
+    options = signature_options(fn)
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
+    name = str(getattr(cls, "name", None) or getattr(cls, "__name__", "estimator"))
+    for key, value in spec.items():
+        if key not in options and not takes_any:
+            raise DesignError(f"{name} takes no option {key!r}. Its options are: {', '.join(options)}.")
+        c = constraint_for(cls, key)
+        if c is not None:
+            c.check(value, key, name)
+
+
 class SimulatedPower:
     """``ef.power("simulation", estimator=..., generate=..., sims=..., seed=...)``.
 
@@ -192,6 +235,8 @@ class SimulatedPower:
     """
 
     name: ClassVar[str] = "simulation"
+    solvable: ClassVar[tuple[str, ...]] = ("power",)
+    counts: ClassVar[dict[str, str]] = {"power": "probability (share of simulated rejections)"}
 
     def solve(self, **params: Any) -> PowerResult:
         if params.get("power") is not None:
@@ -206,3 +251,6 @@ class SimulatedPower:
         estimator = params.pop("estimator")
         generate = params.pop("generate")
         return simulate_power(estimator, generate, **params)
+
+    solve.__effekt_validated__ = True  # type: ignore[attr-defined]  # checked inside
+

@@ -18,7 +18,7 @@ _HR_MAX = 1e3
 
 def _hr_bracket(v: Mapping[str, np.ndarray], opts: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     ones = np.ones(np.broadcast(*v.values()).shape)
-    if opts["alternative"] == "smaller":
+    if opts["alternative"] == "less":
         return ones / _HR_MAX, ones * (1.0 - 1e-9)
     return ones * (1.0 + 1e-9), ones * _HR_MAX
 
@@ -48,7 +48,7 @@ class _EventsBase(Calculator):
         "alpha": (0.05, 0.0, 1.0, True, True),
         "ratio": (1.0, 0.0, None, True, True),
     }
-    options = {"alternative": "two-sided"}
+    settings = {"alternative": "two-sided"}
     size = "events"
     effect = "hr"
     formula = "schoenfeld"
@@ -96,7 +96,7 @@ class Schoenfeld(_EventsBase):
 
     ``hr`` is the hazard in arm 2 over the hazard in arm 1; ``ratio = n2/n1``.
     Leaving ``hr`` out gives the minimal detectable hazard ratio above 1 (below
-    1 for ``alternative="smaller"``; on the log scale the two are mirror images).
+    1 for ``alternative="less"``; on the log scale the two are mirror images).
 
     Defaults and why: ``alpha=0.05`` two-sided and ``ratio=1`` as in the
     seed trials; the formula assumes proportional hazards.
@@ -107,7 +107,7 @@ class Schoenfeld(_EventsBase):
         Leave out exactly one of them (or pass ``alpha=None``).
     alpha : float or array, default 0.05
     ratio : float or array, default 1
-    alternative : {"two-sided", "larger", "smaller"}, default "two-sided"
+    alternative : {"two-sided", "greater", "less"}, default "two-sided"
 
     Returns
     -------
@@ -134,6 +134,8 @@ class Schoenfeld(_EventsBase):
     """
 
     name = "schoenfeld"
+    example = {"hr": 0.7, "events": 200.0, "power": 0.8, "alpha": 0.05}
+    effect_null = 1.0
     formula = "schoenfeld"
 
     def _closed_form(
@@ -143,10 +145,10 @@ class Schoenfeld(_EventsBase):
         if opts["alternative"] == "two-sided" or unknown not in ("events", "hr"):
             return None
         pi1, pi2 = _allocation(v["ratio"])
-        zsum = z_crit(v["alpha"], opts["alternative"]) + z_crit(1.0 - v["power"], "larger")
+        zsum = z_crit(v["alpha"], opts["alternative"]) + z_crit(1.0 - v["power"], "greater")
         if unknown == "events":
             return zsum**2 / (pi1 * pi2 * np.log(v["hr"]) ** 2)
-        sign = 1.0 if opts["alternative"] == "larger" else -1.0
+        sign = 1.0 if opts["alternative"] == "greater" else -1.0
         return np.exp(sign * zsum / np.sqrt(v["events"] * pi1 * pi2))
 
 
@@ -188,6 +190,8 @@ class Freedman(_EventsBase):
     """
 
     name = "freedman"
+    example = {"hr": 0.7, "events": 200.0, "power": 0.8, "alpha": 0.05}
+    effect_null = 1.0
     formula = "freedman"
 
 
@@ -300,6 +304,8 @@ class LogRank(Calculator):
     """
 
     name = "logrank"
+    example = {"hr": 0.7, "n": 300.0, "power": 0.8, "alpha": 0.05, "hazard": 0.1, "follow_up": 12.0}
+    effect_null = 1.0
     methods = ("schoenfeld", "freedman")
     method_default = "schoenfeld"
     solvable = ("n", "power", "hr", "alpha")
@@ -315,7 +321,7 @@ class LogRank(Calculator):
         "dropout": (0.0, 0.0, None, False, True),
         "competing": (0.0, 0.0, None, False, True),
     }
-    options = {"alternative": "two-sided", "strata_weights": None, "strata_hazards": None}
+    settings = {"alternative": "two-sided", "strata_weights": None, "strata_hazards": None}
     effect = "hr"
 
     def _method_label(self, opts: Mapping[str, Any]) -> str:

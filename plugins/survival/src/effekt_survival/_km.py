@@ -97,12 +97,16 @@ def kaplan_meier(time: np.ndarray, event: np.ndarray, *, alpha: float = 0.05,
         else:  # plain
             low = np.maximum(surv * (1 - q * np.sqrt(gw)), 0.0)
             high = np.minimum(surv * (1 + q * np.sqrt(gw)), 1.0)
-    last = surv == 0
-    low = np.where(last, 0.0, low)
-    high = np.where(last, 0.0, high)
+    # Where S reaches 0 (n_j = d_j) the Greenwood sum is d/0: the variance and
+    # the band are undefined. R survfit reports them as NA there, and so do we
+    # (NaN), rather than a zero-width band at 0.
+    zero = surv == 0
     low = np.where(np.isfinite(low), low, 1.0)
     high = np.where(np.isfinite(high), high, 1.0)
-    return KMCurve(times=t, surv=surv, var=np.nan_to_num(var, nan=0.0), n_risk=n, d=d, low=low, high=high)
+    low = np.where(zero, np.nan, low)
+    high = np.where(zero, np.nan, high)
+    var = np.where(zero, np.nan, np.nan_to_num(var, nan=0.0))
+    return KMCurve(times=t, surv=surv, var=var, n_risk=n, d=d, low=low, high=high)
 
 
 def step_at(times: np.ndarray, values: np.ndarray, at: np.ndarray, before: float = 1.0) -> np.ndarray:
@@ -117,7 +121,12 @@ def median_ci(curve: KMCurve) -> tuple[float, float, float]:
     at which the curve, its upper and its lower band fall to 0.5 or below."""
 
     def first_below(vals: np.ndarray) -> float:
-        hit = np.flatnonzero(vals <= 0.5)
+        # inf: not reached; NaN: the band is undefined (the curve hit 0) before it reached 0.5
+        undefined = np.isnan(vals)
+        hit = np.flatnonzero(~undefined & (vals <= 0.5))
+        first_nan = np.flatnonzero(undefined)
+        if first_nan.size and (not hit.size or first_nan[0] < hit[0]):
+            return float("nan")
         return float(curve.times[hit[0]]) if hit.size else float("inf")
 
     return first_below(curve.surv), first_below(curve.low), first_below(curve.high)

@@ -12,6 +12,7 @@ from scipy import stats
 from effekt.errors import DataError, DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import validated
 from effekt_survival import _km
 from effekt_survival._data import check_survival, design_of
 
@@ -168,24 +169,42 @@ class AalenJohansen:
     ``sqrt(Var F_1k + Var F_0k)``. Gray's test compares the whole curves,
     stratified by block when blocks are given.
 
-    Defaults and why: ``cause=1``; no default horizon (part of the
-    question). ``1 - KM`` treats competing exits as censoring and
+    Defaults and why: ``cause=None`` is the only cause when the event
+    column holds one, and must be named when it holds several; no default
+    horizon (part of the question; with a list the first gives the
+    estimate and ``cif_at_horizon`` lists every one). ``1 - KM`` treats competing exits as censoring and
     overstates every cause's incidence; the curves here add up to the
     all-cause incidence and never above 1.
 
     Parameters
     ----------
     data : DataFrame
-    time, event, treatment : str
-        Event 0 = censored, 1..k = cause.
-    horizon : float
-    cause : int, default 1
-    strata, blocks : str, optional
-        Stratify Gray's test.
-    rho : float, default 0
+    time : str
+        Follow-up time column.
+    event : str
+        Event column: 0 (or the ``censored=`` label) = censored, other values
+        (codes or labels such as "job", "disability pension") = causes.
+    treatment : str
+        Assigned arm: 0/1, or two labels declared with ``arms=``.
+    horizon : float or list of float
+        The time(s) at which cumulative incidence is compared; required.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text or categorical treatment.
+    censored : value, default=None
+        The event column's value meaning censored (None: 0 or False).
+    cause : value, default=None
+        The cause analysed (a value of the event column); None is the only
+        cause when there is one.
+    strata : str, default=None
+        Stratify Gray's test; defaults to ``blocks``.
+    blocks : str, default=None
+        The randomisation blocks.
+    rho : float, default=0
         Gray's weight ``(1 - F(t-))^rho``.
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    alpha : float, default=0.05
+        1 - confidence level.
+    missing : {"error", "drop"}, default="error"
+        Refuse or drop rows with missing values.
 
     Returns
     -------
@@ -193,11 +212,15 @@ class AalenJohansen:
         ``estimate`` the CIF difference at ``horizon``; ``extra``:
         ``cif_treated``, ``cif_control``, ``gray`` (per cause: statistic and
         p-value), ``curves`` (per arm and cause), ``cif_at_horizon`` (all
-        causes by arm).
+        causes by arm), keyed and labelled by the event column's labels.
+        ``res.plot()`` draws every cause's curve by arm.
 
     Raises
     ------
-    DataError, DesignError
+    DataError
+        Bad columns; a ``cause=`` not in the data.
+    DesignError
+        Several causes and no ``cause=``; a missing horizon.
 
     References
     ----------
@@ -233,81 +256,93 @@ class AalenJohansen:
             return h1 / (h1 + h2) * (1 - math.exp(-(h1 + h2) * t))
 
         truth = cif(math.exp(effect)) - cif(1.0)
-        return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "horizon": 1.0},
+        return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "horizon": 1.0, "cause": 1},
                          truth=truth, outcome="time", treatment="z")
 
-    def fit(self, data: Any, *, time: str, event: str, treatment: str, horizon: float | None = None,
-            cause: int = 1, strata: str | None = None, blocks: str | None = None, rho: float = 0.0,
+    @validated
+    def fit(self, data: Any, *, time: str, event: str, treatment: str, horizon: Any = None,
+            arms: tuple[Any, Any] | None = None, censored: Any = None, cause: Any = None,
+            strata: str | None = None, blocks: str | None = None, rho: float = 0.0,
             alpha: float = 0.05, missing: str = "error") -> EffectResult:
         alpha = check_alpha(alpha)
         if horizon is None:
             raise DesignError("aalen_johansen: pass horizon=, the time at which to compare cumulative incidence.")
-        h = float(horizon)
-        if not (math.isfinite(h) and h >= 0):
-            raise DesignError(f"aalen_johansen: horizon must be a non-negative time; got {horizon!r}.")
-        if isinstance(cause, bool) or not isinstance(cause, (int, np.integer)) or cause < 1:
-            raise DesignError(f"aalen_johansen: cause= must be a positive whole number; got {cause!r}.")
-        sc = check_survival(data, time=time, event=event, treatment=treatment, strata=strata, blocks=blocks,
-                            missing=missing, estimator=self.name, strata_need_both_arms=True)
-        causes = [int(c) for c in sc.causes]
-        if cause not in causes:
+        hs = [float(v) for v in np.atleast_1d(np.asarray(horizon, dtype=float))]
+        h = hs[0]
+        sc = check_survival(data, time=time, event=event, treatment=treatment, arms=arms, censored=censored,
+                            strata=strata, blocks=blocks, missing=missing, estimator=self.name,
+                            strata_need_both_arms=True)
+        code = sc.code_of(cause, estimator=self.name, competing=True)
+        assert code is not None
+        codes = list(range(1, len(sc.cause_labels) + 1))
+        if not (sc.event == code).any():
             raise DataError(
-                f"aalen_johansen: event column {event!r} has no events of cause {cause}; it holds causes "
-                f"{causes or 'none'}."
+                f"aalen_johansen: event column {event!r} has no events of cause {sc.label_of(code)!r}."
             )
-        curves: dict[str, dict[str, Any]] = {"treated": {}, "control": {}}
+        curves: dict[str, dict[Any, Any]] = {"treated": {}, "control": {}}
         at_h, est, var = [], {}, {}
         for arm in (0, 1):
             label = "treated" if arm else "control"
             msk = sc.z == arm
-            for k in causes:
+            for k in codes:
                 cf = cumulative_incidence(sc.time[msk], sc.event[msk], k, alpha=alpha)
-                curves[label][str(k)] = {key: cf[key] for key in ("time", "cif", "lower", "upper", "at_risk")}
-                f_h = float(_km.step_at(cf["time"], cf["cif"], np.array([h]), before=0.0)[0])
-                v_h = float(_km.step_at(cf["time"], cf["var"], np.array([h]), before=0.0)[0])
-                at_h.append({"arm": label, "cause": k, "cif": f_h, "std_error": math.sqrt(v_h)})
-                if k == cause:
-                    est[arm], var[arm] = f_h, v_h
+                curves[label][str(sc.label_of(k))] = {key: cf[key] for key in ("time", "cif", "lower", "upper", "at_risk")}
+                for hh in hs:
+                    f_h = float(_km.step_at(cf["time"], cf["cif"], np.array([hh]), before=0.0)[0])
+                    v_h = float(_km.step_at(cf["time"], cf["var"], np.array([hh]), before=0.0)[0])
+                    at_h.append({"arm": label, "cause": sc.label_of(k), "horizon": hh, "cif": f_h,
+                                 "std_error": math.sqrt(v_h)})
+                    if k == code and hh == h:
+                        est[arm], var[arm] = f_h, v_h
         gray = []
-        for k in causes:
+        for k in codes:
             chi2, p = gray_test(sc.time, sc.event, sc.z, k, strata=sc.strata, rho=rho)
-            gray.append({"cause": k, "statistic": chi2, "p_value": p})
+            gray.append({"cause": sc.label_of(k), "statistic": chi2, "p_value": p})
         se = math.sqrt(var[1] + var[0])
         if se <= 0:
             raise DataError(
-                f"aalen_johansen: no events of cause {cause} by the horizon {h:g} in either arm; choose a later horizon."
+                f"aalen_johansen: no events of cause {sc.label_of(code)!r} by the horizon {h:g} in either arm; "
+                "choose a later horizon."
             )
-        extra = {"cause": cause, "horizon": h, "cif_treated": est[1], "cif_control": est[0],
-                 "gray": sorted(gray, key=lambda r: r["cause"] != cause), "curves": curves,
-                 "cif_at_horizon": at_h, "rho": rho}
+        first = sc.label_of(code)
+        extra = {"cause": first, "horizon": h, "cif_treated": est[1], "cif_control": est[0],
+                 "gray": sorted(gray, key=lambda r: r["cause"] != first), "curves": curves,
+                 "cif_at_horizon": at_h, "rho": rho, "causes": list(sc.cause_labels),
+                 "arms": {"control": sc.arm_labels[0], "treated": sc.arm_labels[1]}}
         return EffectResult.from_z(
             est[1] - est[0], se, alpha=alpha, estimator=self.name, estimand=self.estimand, term=str(treatment),
-            n=sc.n, n_treated=int(sc.z.sum()), n_control=int(sc.n - sc.z.sum()), se_type="delta-method",
-            design=design_of(sc), warnings=tuple(sc.cols.warnings()), extra=extra, outcome=str(event),
+            n=sc.n, n_treated=sc.n_treated, n_control=sc.n_control, se_type="delta-method",
+            design=design_of(sc), warnings=tuple(sc.warnings()), extra=extra, outcome=str(event),
+            plotter=plot_cumulative_incidence,
         )
 
 
-def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, xlabel: str = "time") -> Any:
-    """Stacked-free plot of every cause's cumulative incidence by arm; returns the Figure."""
-    import matplotlib.pyplot as plt
+def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: Any = None,
+                              xlabel: str = "time") -> Any:
+    """Every cause's cumulative incidence by arm (the picture of an ``aalen_johansen`` result).
+
+    Curves are labelled with the event column's labels ("job, treated");
+    ``labels`` maps causes or arm values (or "control"/"treated") to other
+    names. Returns a matplotlib Figure; nothing is shown.
+    """
+    from effekt.plotting import COLOURS, figure_and_axes, label_for
+    from effekt_survival.kaplan_meier import _arm_display
 
     if "curves" not in result.extra or "cif_at_horizon" not in result.extra:
         raise DesignError(f"plot_cumulative_incidence needs an aalen_johansen result; got {result.estimator!r}.")
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-    else:
-        fig = ax.figure
+    fig, ax = figure_and_axes(ax, size=(7, 4.5))
     styles = {"control": "-", "treated": "--"}
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for arm, by_cause in result.extra["curves"].items():
-        for i, (k, c) in enumerate(sorted(by_cause.items())):
+        arm_name = _arm_display(result, arm, labels)
+        causes = list(result.extra.get("causes", by_cause))
+        for i, k in enumerate(causes):
+            c = by_cause[str(k)]
             t = np.concatenate([[0.0], np.asarray(c["time"], dtype=float)])
             f = np.concatenate([[0.0], np.asarray(c["cif"], dtype=float)])
-            ax.step(t, f, where="post", linestyle=styles[arm], color=colours[i % len(colours)],
-                    label=f"cause {k}, {arm}")
+            ax.step(t, f, where="post", linestyle=styles[arm], color=COLOURS[i % len(COLOURS)],
+                    label=f"{label_for(k, labels)}, {arm_name}")
     ax.set_ylim(0, 1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("cumulative incidence")
     ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
     return fig

@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from effekt.data import check_option
-from effekt.errors import DataError, DesignError
+from effekt.errors import DataError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import validated
 from effekt_survival._coxfit import fit_cox
 from effekt_survival._data import check_survival
 from effekt_survival.aalen_johansen import simulate_competing
@@ -35,16 +35,44 @@ class CauseSpecificCox:
     intervals, LR and score tests, PH test) is reported per cause; ``extra``
     also lists the HR of every other cause from the same data.
 
-    Defaults and why: ``cause=1``; ``strata`` defaults to ``blocks``; Efron
-    ties - as ``cox``.
+    Defaults and why: ``cause=None`` is the only cause when there is one
+    and must be named when there are several; ``strata`` defaults to
+    ``blocks``; Efron ties - as ``cox``.
 
     Parameters
     ----------
     data : DataFrame
-    time, event, treatment : str
-    cause : int, default 1
-    strata, blocks, covariates, clusters, ties, ph_transform, profile_ci, alpha, missing
+    time : str
+        Follow-up time column.
+    event : str
+        Event column: 0 (or the ``censored=`` label) = censored, other values
+        (codes or labels) = causes of exit.
+    treatment : str
+        Assigned arm: 0/1, or two labels declared with ``arms=``.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text or categorical treatment.
+    censored : value, default=None
+        The event column's value meaning censored (None: 0 or False).
+    cause : value, default=None
+        The cause analysed; None is the only cause when there is one.
+    strata : str, default=None
         As in ``cox``.
+    blocks : str, default=None
+        As in ``cox``.
+    covariates : list of str, default=None
+        As in ``cox`` (text or categorical ones become indicators).
+    clusters : str, default=None
+        As in ``cox``.
+    ties : {"efron", "breslow"}, default="efron"
+        As in ``cox``.
+    ph_transform : {"km", "rank", "identity", "log", None}, default="km"
+        As in ``cox``.
+    profile_ci : bool, default=True
+        As in ``cox``.
+    alpha : float, default=0.05
+        1 - confidence level.
+    missing : {"error", "drop"}, default="error"
+        Refuse or drop rows with missing values.
 
     Returns
     -------
@@ -53,7 +81,12 @@ class CauseSpecificCox:
 
     Raises
     ------
-    DataError, DesignError, EstimationError
+    DataError
+        Bad columns; a ``cause=`` not in the data.
+    DesignError
+        Several causes and no ``cause=``.
+    EstimationError
+        A diverging fit.
 
     References
     ----------
@@ -86,25 +119,24 @@ class CauseSpecificCox:
         return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "cause": 1},
                          truth=math.exp(effect), outcome="time", treatment="z")
 
-    def fit(self, data: Any, *, time: str, event: str, treatment: str, cause: int = 1, strata: str | None = None,
-            blocks: str | None = None, covariates: Sequence[str] | str | None = None, clusters: str | None = None,
-            ties: str = "efron", ph_transform: str | None = "km", profile_ci: bool = True, alpha: float = 0.05,
+    @validated
+    def fit(self, data: Any, *, time: str, event: str, treatment: str, arms: tuple[Any, Any] | None = None,
+            censored: Any = None, cause: Any = None, strata: str | None = None, blocks: str | None = None,
+            covariates: Sequence[str] | str | None = None, clusters: str | None = None, ties: str = "efron",
+            ph_transform: str | None = "km", profile_ci: bool = True, alpha: float = 0.05,
             missing: str = "error") -> EffectResult:
-        check_option(ties, "ties", ("efron", "breslow"))
-        check_option(ph_transform, "ph_transform", ("km", "rank", "identity", "log", None))
         alpha = check_alpha(alpha)
-        if isinstance(cause, bool) or not isinstance(cause, (int, np.integer)) or cause < 1:
-            raise DesignError(f"cause_specific_cox: cause= must be a positive whole number; got {cause!r}.")
-        sc = check_survival(data, time=time, event=event, treatment=treatment, strata=strata, blocks=blocks,
-                            clusters=clusters, covariates=covariates, missing=missing, estimator=self.name,
-                            strata_need_both_arms=True)
-        causes = [int(c) for c in sc.causes]
-        if cause not in causes:
-            raise DataError(
-                f"cause_specific_cox: event column {event!r} has no events of cause {cause}; it holds causes "
-                f"{causes or 'none'}."
-            )
-        terms = [str(treatment)] + [str(c) for c in sc.cols.covariates]
+        sc = check_survival(data, time=time, event=event, treatment=treatment, arms=arms, censored=censored,
+                            strata=strata, blocks=blocks, clusters=clusters, covariates=covariates,
+                            missing=missing, estimator=self.name, strata_need_both_arms=True,
+                            one_arm_strata="warn" if covariates else "error")
+        cause_code = sc.code_of(cause, estimator=self.name, competing=True)
+        assert cause_code is not None
+        if not (sc.event == cause_code).any():
+            raise DataError(f"cause_specific_cox: event column {event!r} has no events of cause {cause!r}.")
+        causes = list(range(1, len(sc.cause_labels) + 1))
+        cause = cause_code
+        terms = [str(treatment)] + [str(c) for c in sc.cols.covariate_names]
         common = dict(terms=terms, strata=sc.strata, entry=None, weights=None, clusters=sc.cols.clusters,
                       ties=ties, alpha=alpha, estimator=self.name)
         fit = fit_cox(sc.time, (sc.event == cause).astype(np.int8), sc.z, sc.cols.X, profile=profile_ci,
@@ -114,11 +146,11 @@ class CauseSpecificCox:
             f = fit if k == cause else fit_cox(sc.time, (sc.event == k).astype(np.int8), sc.z, sc.cols.X,
                                                profile=False, ph_transform=None, **common)  # type: ignore[arg-type]
             b, s = float(f.beta[0]), float(f.se[0])
-            by_cause.append({"cause": k, "hazard_ratio": math.exp(b), "std_error": s,
+            by_cause.append({"cause": sc.label_of(k), "hazard_ratio": math.exp(b), "std_error": s,
                              "conf_low": math.exp(b - 1.959963984540054 * s),
                              "conf_high": math.exp(b + 1.959963984540054 * s),
                              "events": f.n_events})
         se_type = "lin-wei-CR0" if sc.cols.clusters is not None else "model"
         return cox_result(fit, sc, estimator=self.name, estimand=self.estimand, treatment=treatment, alpha=alpha,
-                          se_type=se_type, extra={"cause": int(cause), "by_cause": by_cause, "ties": ties},
-                          warnings=[], outcome=str(event))
+                          se_type=se_type, extra={"cause": sc.label_of(cause), "by_cause": by_cause, "ties": ties},
+                          warnings=[], outcome=str(event), ev=(sc.event == cause).astype(np.int8))

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -270,7 +271,7 @@ def information_fraction(
     >>> round(info.events_needed), round(info.fraction, 2), round(info.power_at_events, 2)
     (102, 0.39, 0.42)
     """
-    if isinstance(getattr(events, "extra", None), dict) and "events_treated" in events.extra:
+    if isinstance(getattr(events, "extra", None), Mapping) and "events_treated" in events.extra:
         events = events.extra["events_treated"] + events.extra["events_control"]
     d = _positive(events, "events")
     needed = schoenfeld_events(hr, alpha=alpha, power=power, allocation=allocation)

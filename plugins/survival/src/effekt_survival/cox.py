@@ -10,17 +10,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import check_option
-from effekt.errors import DesignError
 from effekt.protocol import EstimatorTags, Synthetic
-from effekt.result import EffectResult, check_alpha
+from effekt.result import EffectResult
+from effekt.vocabulary import validated
 from effekt_survival._coxfit import CoxFit, fit_cox
 from effekt_survival._data import SurvivalColumns, check_survival, design_of, rate_wording, require_events
 
-__all__ = ["Cox", "simulate_weibull"]
-
-_TIES = ("efron", "breslow")
-_PH = ("km", "rank", "identity", "log", None)
+__all__ = ["Cox", "plot_coefficients", "simulate_weibull"]
 
 
 def simulate_weibull(
@@ -77,8 +73,9 @@ def cox_result(
     extra: dict[str, Any],
     warnings: list[str],
     outcome: str | None,
+    ev: np.ndarray,
 ) -> EffectResult:
-    """An EffectResult for the treatment hazard ratio of a Cox-type fit."""
+    """An EffectResult for the treatment hazard ratio of a Cox-type fit (``ev`` the 0/1 event analysed)."""
     b, se = float(fit.beta[0]), float(fit.se[0])
     q = float(stats.norm.ppf(1.0 - alpha / 2.0))
     hr = math.exp(b)
@@ -93,8 +90,7 @@ def cox_result(
             "p_value": float(2.0 * stats.norm.sf(abs(bk / sk))),
         })
     z = sc.z
-    cause = extra.get("cause", "any")
-    ev = sc.event > 0 if cause == "any" else sc.event == cause
+    ev = np.asarray(ev) > 0
     ph_warn = [
         f"the proportional-hazards test rejects for {r['term']!r} (p = {r['p_value']:.3g}); the hazard "
         "ratio averages a ratio that changes over time. Look at the scaled Schoenfeld residuals."
@@ -116,6 +112,8 @@ def cox_result(
         "iterations": fit.iterations,
         "coefficients": coefs,
         "ph_test": fit.ph,
+        "reference_levels": dict(sc.cols.reference_levels),
+        "arms": {"control": sc.arm_labels[0], "treated": sc.arm_labels[1]},
     }
     info.update(extra)
     return EffectResult(
@@ -129,15 +127,40 @@ def cox_result(
         p_value=wald_p,
         df=None,
         n=sc.n,
-        n_treated=int(z.sum()),
-        n_control=int(sc.n - z.sum()),
+        n_treated=sc.n_treated,
+        n_control=sc.n_control,
+        n_clusters=int(sc.cols.cluster_labels.size) if sc.cols.cluster_labels is not None else None,
         se_type=se_type,
         design=design_of(sc),
-        warnings=tuple(sc.cols.warnings() + warnings + ph_warn),
+        warnings=tuple(sc.warnings() + warnings + ph_warn),
         extra=info,
         outcome=outcome,
         ci_method="wald-log",
+        plotter=plot_coefficients,
     )
+
+
+def plot_coefficients(result: EffectResult, *, ax: Any = None, labels: Any = None, **_: Any) -> Any:
+    """A forest of a Cox-type fit's hazard ratios (every coefficient) with their intervals.
+
+    ``labels`` maps term names to the names shown. Returns a matplotlib Figure; nothing is shown.
+    """
+    from effekt.plotting import ARM_COLOURS, COLOURS, figure_and_axes, label_for, reference_line
+
+    rows = list(result.extra["coefficients"])
+    fig, axes = figure_and_axes(ax, size=(6.4, max(2.0, 0.35 * len(rows) + 1.2)))
+    ys = list(range(len(rows)))[::-1]
+    for y, row in zip(ys, rows):
+        colour = ARM_COLOURS[1] if row["term"] == result.term else COLOURS[0]
+        axes.plot([row["conf_low"], row["conf_high"]], [y, y], color=colour, linewidth=2)
+        axes.plot([row["hazard_ratio"]], [y], "o", color=colour)
+    axes.set_yticks(ys, [label_for(r["term"], labels) for r in rows])
+    axes.set_xscale("log")
+    reference_line(axes, 1.0, vertical=True)
+    axes.set_xlabel(f"hazard ratio with {100 * result.conf_level:g}% confidence interval")
+    axes.grid(False, axis="y")
+    axes.set_title(result.estimator)
+    return fig
 
 
 class Cox:
@@ -162,36 +185,54 @@ class Cox:
     because register time is measured in whole weeks and ties are common.
     With ``clusters=`` the standard error is the Lin-Wei robust sandwich
     summed over clusters (no small-sample factor, as R's ``coxph``).
+    ``cause=None`` counts every exit. A stratum holding only one arm says
+    nothing about the treatment: without covariates it is refused (it would
+    add nothing but a baseline), with covariates it is kept with an
+    EffektWarning, because it informs the covariates' coefficients (R's
+    ``coxph`` keeps it silently).
 
     Parameters
     ----------
     data : DataFrame
-    time, event : str
-        Follow-up time and event code (0 = censored, 1 = event). With more
-        than one cause, pick one with ``cause=`` (or use
-        ``cause_specific_cox``); other causes are then censored.
+    time : str
+        Follow-up time column.
+    event : str
+        Event column: 0 (or the ``censored=`` label) = censored, any other
+        value (a code or a label such as "job") = a cause of exit.
     treatment : str
-        0/1 assigned arm.
-    strata, blocks : str, optional
-        Stratification column; ``strata`` defaults to ``blocks``.
-    covariates : list of str, optional
-        Numeric adjustment covariates (e.g. sex, age, lottery date).
-    clusters : str, optional
+        Assigned arm: 0/1, or two labels declared with ``arms=``.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text or categorical treatment.
+    censored : value, default=None
+        The event column's value meaning censored (None: 0 or False).
+    strata : str, default=None
+        Stratification column; defaults to ``blocks``.
+    blocks : str, default=None
+        The randomisation blocks (the strata unless ``strata=`` is given).
+    covariates : list of str, default=None
+        Adjustment covariates (e.g. sex, age, lottery date). Text or
+        categorical ones are expanded to indicators, the first level in
+        sorted order the reference (``extra["reference_levels"]``).
+    clusters : str, default=None
         Cluster column for the Lin-Wei robust variance.
-    entry : str, optional
+    entry : str, default=None
         Delayed-entry time (left truncation): at risk on ``(entry, time]``.
-    weights : str, optional
+    weights : str, default=None
         Positive case weights.
-    ties : {"efron", "breslow"}, default "efron"
-    cause : int or "any", optional
-        The event code counted as the event when ``event`` holds several;
-        ``"any"`` counts the first exit of any cause (a composite endpoint
-        such as "clarification").
-    ph_transform : {"km", "rank", "identity", "log", None}, default "km"
+    ties : {"efron", "breslow"}, default="efron"
+        Efron's approximation, as R ``coxph`` and lifelines.
+    cause : value, default=None
+        The cause of exit counted as the event when ``event`` holds several
+        (others are then censored). None counts every exit (a composite
+        endpoint such as "clarification").
+    ph_transform : {"km", "rank", "identity", "log", None}, default="km"
         Time scale of the Schoenfeld test (None skips it).
-    profile_ci : bool, default True
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    profile_ci : bool, default=True
+        Also compute the profile-likelihood interval.
+    alpha : float, default=0.05
+        1 - confidence level.
+    missing : {"error", "drop"}, default="error"
+        Refuse or drop rows with missing values.
 
     Returns
     -------
@@ -205,9 +246,10 @@ class Cox:
     Raises
     ------
     DataError
-        Missing columns, negative times, bad event codes, a stratum with one arm.
+        Missing columns, negative times, bad event codes, a ``cause=`` not in
+        the data, a stratum with one arm when there are no covariates.
     DesignError
-        Unknown ``ties``, several causes without ``cause=``.
+        Unknown or mistyped options.
     EstimationError
         No events, or a diverging fit (an arm with all or none of the events).
 
@@ -254,6 +296,7 @@ class Cox:
             truth=math.exp(effect), outcome="time", treatment="z",
         )
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -261,6 +304,8 @@ class Cox:
         time: str,
         event: str,
         treatment: str,
+        arms: tuple[Any, Any] | None = None,
+        censored: Any = None,
         strata: str | None = None,
         blocks: str | None = None,
         covariates: Sequence[str] | str | None = None,
@@ -274,19 +319,18 @@ class Cox:
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
-        check_option(ties, "ties", _TIES)
-        check_option(ph_transform, "ph_transform", _PH)
-        alpha = check_alpha(alpha)
         sc = check_survival(
-            data, time=time, event=event, treatment=treatment, strata=strata, blocks=blocks,
-            clusters=clusters, covariates=covariates, entry=entry, weights=weights, missing=missing,
-            estimator=self.name, strata_need_both_arms=True,
+            data, time=time, event=event, treatment=treatment, arms=arms, censored=censored, strata=strata,
+            blocks=blocks, clusters=clusters, covariates=covariates, entry=entry, weights=weights,
+            missing=missing, estimator=self.name, strata_need_both_arms=True,
+            one_arm_strata="warn" if covariates else "error",
         )
-        ev, extra = _event_indicator(sc, cause, event, self.name)
-        require_events(sc, estimator=self.name, cause=cause)
-        covs = list(sc.cols.covariates)
+        code = sc.code_of(cause, estimator=self.name)
+        ev = sc.indicator(code)
+        extra: dict[str, Any] = {"cause": None if code is None else sc.label_of(code)}
+        require_events(sc, estimator=self.name, code=code)
         fit = fit_cox(
-            sc.time, ev, sc.z, sc.cols.X, terms=[str(treatment)] + [str(c) for c in covs],
+            sc.time, ev, sc.z, sc.cols.X, terms=[str(treatment)] + [str(c) for c in sc.cols.covariate_names],
             strata=sc.strata, entry=sc.entry, weights=sc.cols.weights, clusters=sc.cols.clusters,
             ties=ties, alpha=alpha, profile=profile_ci, ph_transform=ph_transform, estimator=self.name,
         )
@@ -294,26 +338,6 @@ class Cox:
         se_type = "lin-wei-CR0" if sc.cols.clusters is not None else "model"
         return cox_result(
             fit, sc, estimator=self.name, estimand=self.estimand, treatment=treatment, alpha=alpha,
-            se_type=se_type, extra=extra, warnings=[], outcome=str(event),
+            se_type=se_type, extra=extra, warnings=[], outcome=str(event), ev=ev,
         )
 
-
-def _event_indicator(sc: SurvivalColumns, cause: int | str | None, event: str,
-                     estimator: str) -> tuple[np.ndarray, dict[str, Any]]:
-    """The 0/1 event of a one-event analysis: the only cause, ``cause=k``, or ``cause="any"``."""
-    causes = sc.causes
-    if cause is None:
-        if causes.size > 1:
-            raise DesignError(
-                f"{estimator}: event column {event!r} holds {causes.size} causes "
-                f"({', '.join(str(int(c)) for c in causes)}). Pick one with cause=, pass cause='any' for "
-                "the first exit of any kind, or use cause_specific_cox or fine_gray."
-            )
-        return (sc.event > 0).astype(np.int8), {}
-    if cause == "any":
-        return (sc.event > 0).astype(np.int8), {"cause": "any"}
-    if not isinstance(cause, (int, np.integer)) or isinstance(cause, bool) or cause < 1:
-        raise DesignError(
-            f"{estimator}: cause= must be a positive whole number (1..k) or 'any'; got {cause!r}."
-        )
-    return (sc.event == cause).astype(np.int8), {"cause": int(cause)}

@@ -10,12 +10,11 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from effekt.data import check_option
 from effekt.errors import DataError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import validated
 from effekt_survival._data import check_survival, design_of, rate_wording
-from effekt_survival.cox import _event_indicator
 
 __all__ = ["DiscreteTimeHazard", "person_period", "simulate_weekly"]
 
@@ -132,14 +131,30 @@ class DiscreteTimeHazard:
         One row per person, as for the other survival estimators.
     time : str
         Whole periods (weeks) from the origin to the event or censoring, >= 1.
-    event, treatment : str
-    blocks : str, optional
-        Fixed effects (``strata`` is accepted as an alias).
-    covariates : list of str, optional
-    link : {"cloglog", "logit"}, default "cloglog"
-    cause : int or "any", optional
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    event : str
+        Event column: 0 (or the ``censored=`` label) = censored, other values
+        (codes or labels) = causes of exit.
+    treatment : str
+        Assigned arm: 0/1, or two labels declared with ``arms=``.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text or categorical treatment.
+    censored : value, default=None
+        The event column's value meaning censored (None: 0 or False).
+    blocks : str, default=None
+        Fixed effects.
+    strata : str, default=None
+        The same as ``blocks`` (pass one of them).
+    covariates : list of str, default=None
+        Adjustment covariates; text or categorical ones become indicators
+        (first level the reference, ``extra["reference_levels"]``).
+    link : {"cloglog", "logit"}, default="cloglog"
+        The hazard ratio (cloglog) or the odds ratio of the weekly hazard.
+    cause : value, default=None
+        The cause of exit counted (others censored); None counts every exit.
+    alpha : float, default=0.05
+        1 - confidence level.
+    missing : {"error", "drop"}, default="error"
+        Refuse or drop rows with missing values.
 
     Returns
     -------
@@ -183,17 +198,23 @@ class DiscreteTimeHazard:
         return Synthetic(data=df, spec={"time": "week", "event": "event", "treatment": "z", "blocks": "block"},
                          truth=math.exp(effect), outcome="week", treatment="z")
 
-    def fit(self, data: Any, *, time: str, event: str, treatment: str, blocks: str | None = None,
-            strata: str | None = None, covariates: Sequence[str] | str | None = None, link: str = "cloglog",
-            cause: int | str | None = None, alpha: float = 0.05, missing: str = "error") -> EffectResult:
-        check_option(link, "link", ("cloglog", "logit"))
+    @validated
+    def fit(self, data: Any, *, time: str, event: str, treatment: str, arms: tuple[Any, Any] | None = None,
+            censored: Any = None, blocks: str | None = None, strata: str | None = None,
+            covariates: Sequence[str] | str | None = None, link: str = "cloglog", cause: Any = None,
+            alpha: float = 0.05, missing: str = "error") -> EffectResult:
         alpha = check_alpha(alpha)
-        sc = check_survival(data, time=time, event=event, treatment=treatment, strata=strata, blocks=blocks,
-                            covariates=covariates, missing=missing, estimator=self.name,
-                            strata_need_both_arms=True)
-        ev, extra = _event_indicator(sc, cause, event, self.name)
+        sc = check_survival(data, time=time, event=event, treatment=treatment, arms=arms, censored=censored,
+                            strata=strata, blocks=blocks, covariates=covariates, missing=missing,
+                            estimator=self.name, strata_need_both_arms=True,
+                            one_arm_strata="warn" if covariates else "error")
+        code = sc.code_of(cause, estimator=self.name)
+        ev = sc.indicator(code)
+        extra: dict[str, Any] = {"cause": None if code is None else sc.label_of(code),
+                                 "reference_levels": dict(sc.cols.reference_levels)}
         z = np.asarray(sc.cols.z)
-        for arm, name in ((1, "treated"), (0, "control")):
+        for arm, role in ((1, "treated"), (0, "control")):
+            name = role if sc.cols.arms in ((0, 1), (False, True)) else f"{role} ({sc.arm_labels[arm]!r})"
             if not np.any(ev[z == arm] > 0):
                 raise EstimationError(
                     f"discrete_time_hazard: the {name} arm has no events, so the hazard ratio is 0 or "
@@ -226,7 +247,7 @@ class DiscreteTimeHazard:
             keep &= ev_by_block[b] > 0
         if sc.cols.X is not None:
             cols += [sc.cols.X[rows, j] for j in range(sc.cols.X.shape[1])]
-            names += [str(c) for c in sc.cols.covariates]
+            names += [str(c) for c in sc.cols.covariate_names]
         Xz = np.column_stack(cols)[keep]
         y_k = y[keep]
         per_k = period[keep]
@@ -266,7 +287,7 @@ class DiscreteTimeHazard:
             estimator=self.name, estimand="hazard_ratio" if link == "cloglog" else "hazard_odds_ratio",
             term=str(treatment), estimate=math.exp(b0), std_error=s0,
             conf_int=(math.exp(b0 - q * s0), math.exp(b0 + q * s0)), conf_level=1 - alpha,
-            p_value=float(2 * stats.norm.sf(abs(b0 / s0))), df=None, n=sc.n, n_treated=int(sc.z.sum()),
-            n_control=int(sc.n - sc.z.sum()), se_type="model", design=design_of(sc),
-            warnings=tuple(sc.cols.warnings()), extra=extra, outcome=str(event), ci_method="wald-log",
+            p_value=float(2 * stats.norm.sf(abs(b0 / s0))), df=None, n=sc.n, n_treated=sc.n_treated,
+            n_control=sc.n_control, se_type="model", design=design_of(sc),
+            warnings=tuple(sc.warnings()), extra=extra, outcome=str(event), ci_method="wald-log",
         )

@@ -10,12 +10,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import check_option
-from effekt.errors import DataError, DesignError, EstimationError
+from effekt.errors import DataError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import validated
 from effekt_survival import _coxkernel as K
 from effekt_survival._data import check_survival, design_of, rate_wording
+from effekt_survival.cox import plot_coefficients
 
 __all__ = ["FineGray", "simulate_fine_gray", "censoring_weights"]
 
@@ -90,19 +91,41 @@ class FineGray:
     Defaults and why: ``strata`` defaults to ``blocks`` and the censoring
     curve ``G`` is estimated within stratum, because administrative
     censoring at the extract date depends on the randomisation batch.
-    ``cause=1``. Breslow ties, as R's ``cmprsk::crr`` (the reference
-    implementation by the model's authors), whose estimates it reproduces.
+    ``cause=None`` is the only cause when there is one and must be named
+    when there are several. Breslow ties by default, as R's ``cmprsk::crr``
+    (the reference implementation by the model's authors), whose estimates
+    it then reproduces. A stratum holding one arm is kept with a warning when
+    there are covariates (it informs them) and refused otherwise.
 
     Parameters
     ----------
     data : DataFrame
-    time, event, treatment : str
-    cause : int, default 1
-    strata, blocks : str, optional
-    covariates : list of str, optional
-    ties : {"breslow", "efron"}, default "breslow"
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    time : str
+        Follow-up time column.
+    event : str
+        Event column: 0 (or the ``censored=`` label) = censored, other values
+        (codes or labels) = causes of exit.
+    treatment : str
+        Assigned arm: 0/1, or two labels declared with ``arms=``.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text or categorical treatment.
+    censored : value, default=None
+        The event column's value meaning censored (None: 0 or False).
+    cause : value, default=None
+        The cause analysed; None is the only cause when there is one.
+    strata : str, default=None
+        Stratification column; defaults to ``blocks``.
+    blocks : str, default=None
+        The randomisation blocks.
+    covariates : list of str, default=None
+        Adjustment covariates; text or categorical ones become indicators
+        (first level the reference, ``extra["reference_levels"]``).
+    ties : {"breslow", "efron"}, default="breslow"
+        Breslow's approximation reproduces ``cmprsk::crr``.
+    alpha : float, default=0.05
+        1 - confidence level.
+    missing : {"error", "drop"}, default="error"
+        Refuse or drop rows with missing values.
 
     Returns
     -------
@@ -114,7 +137,12 @@ class FineGray:
 
     Raises
     ------
-    DataError, DesignError, EstimationError
+    DataError
+        Bad columns; a ``cause=`` not in the data.
+    DesignError
+        Several causes and no ``cause=``.
+    EstimationError
+        A diverging fit.
 
     Notes
     -----
@@ -155,19 +183,21 @@ class FineGray:
         return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "cause": 1},
                          truth=math.exp(effect), outcome="time", treatment="z")
 
-    def fit(self, data: Any, *, time: str, event: str, treatment: str, cause: int = 1, strata: str | None = None,
-            blocks: str | None = None, covariates: Sequence[str] | str | None = None, ties: str = "breslow",
-            alpha: float = 0.05, missing: str = "error") -> EffectResult:
-        check_option(ties, "ties", ("efron", "breslow"))
+    @validated
+    def fit(self, data: Any, *, time: str, event: str, treatment: str, arms: tuple[Any, Any] | None = None,
+            censored: Any = None, cause: Any = None, strata: str | None = None, blocks: str | None = None,
+            covariates: Sequence[str] | str | None = None, ties: str = "breslow", alpha: float = 0.05,
+            missing: str = "error") -> EffectResult:
         alpha = check_alpha(alpha)
-        if isinstance(cause, bool) or not isinstance(cause, (int, np.integer)) or cause < 1:
-            raise DesignError(f"fine_gray: cause= must be a positive whole number; got {cause!r}.")
-        sc = check_survival(data, time=time, event=event, treatment=treatment, strata=strata, blocks=blocks,
-                            covariates=covariates, missing=missing, estimator=self.name,
-                            strata_need_both_arms=True)
-        ev = sc.event == cause
+        sc = check_survival(data, time=time, event=event, treatment=treatment, arms=arms, censored=censored,
+                            strata=strata, blocks=blocks, covariates=covariates, missing=missing,
+                            estimator=self.name, strata_need_both_arms=True,
+                            one_arm_strata="warn" if covariates else "error")
+        code = sc.code_of(cause, estimator=self.name, competing=True)
+        assert code is not None
+        ev = sc.event == code
         if not ev.any():
-            raise DataError(f"fine_gray: event column {event!r} has no events of cause {cause}.")
+            raise DataError(f"fine_gray: event column {event!r} has no events of cause {cause!r}.")
         competing = (sc.event > 0) & ~ev
         g_row, g_left = censoring_weights(sc.time, sc.event, sc.strata)
         X = np.column_stack([sc.z.astype(float)] + ([sc.cols.X] if sc.cols.X is not None else []))
@@ -187,12 +217,13 @@ class FineGray:
         V = Vm @ (R.T @ R) @ Vm
         se = np.sqrt(np.diag(V))
         q = float(stats.norm.ppf(1 - alpha / 2))
-        terms = [str(treatment)] + [str(c) for c in sc.cols.covariates]
+        terms = [str(treatment)] + [str(c) for c in sc.cols.covariate_names]
         coefs = [{"term": t, "coef": float(b), "std_error": float(s), "hazard_ratio": math.exp(b),
                   "conf_low": math.exp(b - q * s), "conf_high": math.exp(b + q * s),
                   "p_value": float(2 * stats.norm.sf(abs(b / s)))} for t, b, s in zip(terms, beta, se)]
         b0, s0 = float(beta[0]), float(se[0])
-        extra = {"cause": int(cause), "log_shr": b0, "coefficients": coefs, "loglik": ll,
+        extra = {"cause": sc.label_of(code), "log_shr": b0, "reference_levels": dict(sc.cols.reference_levels),
+                 "arms": {"control": sc.arm_labels[0], "treated": sc.arm_labels[1]}, "coefficients": coefs, "loglik": ll,
                  "se_model": float(np.sqrt(Vm[0, 0])),
                  "events_treated": int(ev[sc.z == 1].sum()), "events_control": int(ev[sc.z == 0].sum()),
                  "competing_events": int(competing.sum()), "interpretation": rate_wording(math.exp(b0), "subdistribution hazard"),
@@ -200,7 +231,8 @@ class FineGray:
         return EffectResult(
             estimator=self.name, estimand=self.estimand, term=str(treatment), estimate=math.exp(b0), std_error=s0,
             conf_int=(math.exp(b0 - q * s0), math.exp(b0 + q * s0)), conf_level=1 - alpha,
-            p_value=float(2 * stats.norm.sf(abs(b0 / s0))), df=None, n=sc.n, n_treated=int(sc.z.sum()),
-            n_control=int(sc.n - sc.z.sum()), se_type="lin-wei-robust", design=design_of(sc),
-            warnings=tuple(sc.cols.warnings()), extra=extra, outcome=str(event), ci_method="wald-log",
+            p_value=float(2 * stats.norm.sf(abs(b0 / s0))), df=None, n=sc.n, n_treated=sc.n_treated,
+            n_control=sc.n_control, se_type="lin-wei-robust", design=design_of(sc),
+            warnings=tuple(sc.warnings()), extra=extra, outcome=str(event), ci_method="wald-log",
+            plotter=plot_coefficients,
         )

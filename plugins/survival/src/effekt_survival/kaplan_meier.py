@@ -9,13 +9,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from effekt.data import check_option
 from effekt.errors import DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import validated
 from effekt_survival import _km
-from effekt_survival._data import check_survival, require_events
-from effekt_survival.cox import _event_indicator
+from effekt_survival._data import SurvivalColumns, check_survival, require_events
 
 __all__ = ["KaplanMeier", "plot_kaplan_meier", "simulate_exponential"]
 
@@ -50,30 +49,48 @@ class KaplanMeier:
     ``conf.type="log-log"``, lifelines' default; it stays inside [0, 1]); the
     median's interval is Brookmeyer & Crowley's, read off those bands.
 
+    Where a curve reaches 0 (everyone left at risk has the event) the
+    Greenwood variance is undefined (0/0); as R ``survfit``, the band there
+    is NaN (``None`` in JSON), not a zero-width band, and a median limit read
+    off that band is NaN too.
+
     Defaults and why: no default horizon - the horizon is part of the
-    question (e.g. 52 weeks); ``horizons`` (survival by arm at several
-    times) default to ``[horizon]``; the at-risk table is given at
-    ``risk_times``, by default 0 and five equal steps to the horizon.
+    question (e.g. 52 weeks); with a list of horizons the first gives the
+    estimate and survival by arm is reported at each in
+    ``extra["survival_at"]``; the at-risk table is given at ``risk_times``,
+    by default 0 and five equal steps to the (first) horizon; ``cause=None``
+    counts every exit.
 
     Parameters
     ----------
     data : DataFrame
-    time, event, treatment : str
-        Event 0 = censored, 1 = event (pick one cause with ``cause=``).
-    horizon : float
-        The time at which the survival difference is the estimate.
-    horizons : list of float, optional
-        Times at which survival by arm is reported in ``extra["survival_at"]``.
-    risk_times : list of float, optional
+    time : str
+        Follow-up time column.
+    event : str
+        Event column: 0 (or the ``censored=`` label) = censored, other values
+        (codes or labels) = causes of exit.
+    treatment : str
+        Assigned arm: 0/1, or two labels declared with ``arms=``.
+    horizon : float or list of float
+        The time(s) at which survival is compared; the first gives the
+        estimate. Required.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text or categorical treatment.
+    censored : value, default=None
+        The event column's value meaning censored (None: 0 or False).
+    risk_times : list of float, default=None
         Times for the at-risk table.
-    entry : str, optional
+    entry : str, default=None
         Delayed-entry column (at risk on ``(entry, time]``).
-    cause : int or "any", optional
-    conf_type : {"log-log", "log", "plain"}, default "log-log"
+    cause : value, default=None
+        The cause of exit counted (others censored); None counts every exit.
+    conf_type : {"log-log", "log", "plain"}, default="log-log"
         Transform of the pointwise curve intervals (and so of the median's
         interval); ``"log"`` reproduces R ``survfit``'s default.
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    alpha : float, default=0.05
+        1 - confidence level.
+    missing : {"error", "drop"}, default="error"
+        Refuse or drop rows with missing values.
 
     Returns
     -------
@@ -81,7 +98,7 @@ class KaplanMeier:
         ``estimate`` = ``S_1(h) - S_0(h)``; ``extra`` holds ``curves`` (per arm:
         times, survival, lower, upper, at risk, events), ``median`` (per arm:
         median, lower, upper; ``None`` when not reached), ``survival_at`` and
-        ``at_risk``. :func:`plot_kaplan_meier` draws it.
+        ``at_risk``. ``res.plot()`` draws the curves and the at-risk table.
 
     Raises
     ------
@@ -121,6 +138,7 @@ class KaplanMeier:
         return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "horizon": 1.0},
                          truth=truth, outcome="time", treatment="z")
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -128,29 +146,30 @@ class KaplanMeier:
         time: str,
         event: str,
         treatment: str,
-        horizon: float | None = None,
-        horizons: Sequence[float] | None = None,
+        horizon: Any = None,
+        arms: tuple[Any, Any] | None = None,
+        censored: Any = None,
         risk_times: Sequence[float] | None = None,
         entry: str | None = None,
-        cause: int | str | None = None,
+        cause: Any = None,
         conf_type: str = "log-log",
         alpha: float = 0.05,
         missing: str = "error",
     ) -> EffectResult:
         alpha = check_alpha(alpha)
-        check_option(conf_type, "conf_type", ("log-log", "log", "plain"))
         if horizon is None:
             raise DesignError(
                 "kaplan_meier: pass horizon=, the time at which to compare survival (e.g. horizon=52 "
                 "for one year in weeks)."
             )
-        h = float(_parse_times(horizon, "horizon")[0])
-        hs = _parse_times(horizons if horizons is not None else [h], "horizons")
+        hs = _parse_times(horizon, "horizon")
+        h = float(hs[0])
         rts = _parse_times(risk_times, "risk_times") if risk_times is not None else np.linspace(0, h, 6)
-        sc = check_survival(data, time=time, event=event, treatment=treatment, entry=entry, missing=missing,
-                            estimator=self.name)
-        ev, _ = _event_indicator(sc, cause, event, self.name)
-        require_events(sc, estimator=self.name, cause=cause)
+        sc = check_survival(data, time=time, event=event, treatment=treatment, arms=arms, censored=censored,
+                            entry=entry, missing=missing, estimator=self.name)
+        code = sc.code_of(cause, estimator=self.name)
+        ev = sc.indicator(code)
+        require_events(sc, estimator=self.name, code=code)
         curves, medians, surv_at, risk = {}, {}, [], []
         est, var = {}, {}
         for arm in (0, 1):
@@ -164,7 +183,8 @@ class KaplanMeier:
             curves[label] = {"time": c.times, "survival": c.surv, "lower": c.low, "upper": c.high,
                              "at_risk": c.n_risk, "events": c.d}
             med = _km.median_ci(c)
-            medians[label] = {k: (None if math.isinf(v) else v) for k, v in zip(("median", "lower", "upper"), med)}
+            medians[label] = {k: (None if not math.isfinite(v) else v)
+                              for k, v in zip(("median", "lower", "upper"), med)}
             sv = _km.step_at(c.times, c.surv, hs)
             lo = _km.step_at(c.times, c.low, hs)
             hi = _km.step_at(c.times, c.high, hs)
@@ -174,43 +194,78 @@ class KaplanMeier:
             nr = _km.at_risk(sc.time[m], rts, ent)
             risk.append({"arm": label, **{f"{t_:g}": int(v) for t_, v in zip(rts, nr)}})
         se = math.sqrt(var[1] + var[0])
-        notes = list(sc.cols.warnings())
+        notes = sc.warnings()
         for arm in (0, 1):
             last = float(sc.time[sc.z == arm].max())
-            if h > last:
+            if h > last and est[arm] > 0:
                 notes.append(
                     f"horizon={h:g} lies beyond the last follow-up time of the "
-                    f"{'treated' if arm else 'control'} arm ({last:g}): its curve is carried forward "
+                    f"{_arm_name(sc, arm)} arm ({last:g}): its curve is carried forward "
                     "unchanged there, which assumes no events after follow-up ends."
+                )
+            if not math.isfinite(var[arm]):
+                notes.append(
+                    f"the {_arm_name(sc, arm)} arm's curve reaches 0 by horizon={h:g}; its Greenwood variance "
+                    "is undefined there (as in R survfit), so the standard error is NaN."
                 )
         extra = {
             "horizon": h, "survival_treated": est[1], "survival_control": est[0],
             "curves": curves, "median": medians, "survival_at": surv_at, "at_risk": risk,
-            "risk_times": rts, "conf_type": conf_type,
+            "risk_times": rts, "conf_type": conf_type, "cause": None if code is None else sc.label_of(code),
+            "arms": {"control": sc.arm_labels[0], "treated": sc.arm_labels[1]},
         }
-        return EffectResult.from_z(
-            est[1] - est[0], se, alpha=alpha, estimator=self.name, estimand=self.estimand, term=str(treatment),
-            n=sc.n, n_treated=int(sc.z.sum()), n_control=int(sc.n - sc.z.sum()), se_type="greenwood",
-            design="simple", warnings=tuple(notes), extra=extra, outcome=str(event),
-        )
+        common = dict(estimator=self.name, estimand=self.estimand, term=str(treatment), n=sc.n,
+                      n_treated=sc.n_treated, n_control=sc.n_control, se_type="greenwood", design="simple",
+                      warnings=tuple(notes), extra=extra, outcome=str(event), plotter=plot_kaplan_meier)
+        if not math.isfinite(se):  # a curve at 0: undefined variance, reported as NA (R survfit)
+            nan = float("nan")
+            return EffectResult(estimate=float(est[1] - est[0]), std_error=nan, conf_int=(nan, nan),
+                                conf_level=1 - alpha, p_value=nan, df=None, **common)  # type: ignore[arg-type]
+        return EffectResult.from_z(est[1] - est[0], se, alpha=alpha, **common)  # type: ignore[arg-type]
 
 
-def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, xlabel: str = "time",
+def _arm_name(sc: SurvivalColumns, arm: int) -> str:
+    role = "treated" if arm else "control"
+    if sc.cols.arms in ((0, 1), (False, True)):
+        return role
+    return f"{role} ({sc.arm_labels[arm]!r})"
+
+
+def _arm_display(result: Any, role: str, labels: Any) -> str:
+    """The name of arm ``role`` in a legend: ``labels`` keyed by arm value or role, else the data's label."""
+    from effekt.plotting import label_for
+
+    value = dict(result.extra.get("arms", {})).get(role, 1 if role == "treated" else 0)
+    if labels is not None and role in labels:
+        return str(labels[role])
+    if value in (0, 1, False, True) and not (labels and value in labels):
+        return role
+    return label_for(value, labels)
+
+
+def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, labels: Any = None, xlabel: str = "time",
                       ylabel: str = "share without the event", cumulative: bool = False) -> Any:
     """Kaplan-Meier curves with their bands and the at-risk table under the plot.
 
-    ``cumulative=True`` draws ``1 - S`` (share with the event). Returns the
-    matplotlib Figure; nothing is shown.
+    The picture of a ``kaplan_meier`` result (``res.plot()`` calls it).
+    ``labels`` maps arm values (or "control"/"treated") to the names shown;
+    by default the arms' labels in the data. ``cumulative=True`` draws
+    ``1 - S`` (share with the event). Returns a matplotlib Figure; nothing is
+    shown.
     """
-    import matplotlib.pyplot as plt
+    from effekt.plotting import arm_colour, figure_and_axes
 
     if "curves" not in result.extra:
         raise DesignError(f"plot_kaplan_meier needs a kaplan_meier result; got one from {result.estimator!r}.")
-    if ax is None:
-        fig, (ax, tab) = plt.subplots(2, 1, figsize=(7, 5.2), gridspec_kw={"height_ratios": [4, 1]}, sharex=True)
-    else:
-        fig, tab = ax.figure, None
-    colours = {"control": "#4c72b0", "treated": "#dd8452"}
+    own = ax is None
+    fig, ax = figure_and_axes(ax, size=(7, 5.2))
+    tab = None
+    if own:
+        gs = fig.add_gridspec(2, 1, height_ratios=[4, 1])
+        ax.set_subplotspec(gs[0])
+        tab = fig.add_subplot(gs[1], sharex=ax)
+    colours = {"control": arm_colour(0), "treated": arm_colour(1)}
+    names = {role: _arm_display(result, role, labels) for role in ("control", "treated")}
     for arm, c in result.extra["curves"].items():
         t = np.concatenate([[0.0], np.asarray(c["time"], dtype=float)])
         s = np.concatenate([[1.0], np.asarray(c["survival"], dtype=float)])
@@ -218,7 +273,7 @@ def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, xlabel: str = "ti
         hi = np.concatenate([[1.0], np.asarray(c["upper"], dtype=float)])
         if cumulative:
             s, lo, hi = 1 - s, 1 - hi, 1 - lo
-        ax.step(t, s, where="post", color=colours[arm], label=arm)
+        ax.step(t, s, where="post", color=colours[arm], label=names[arm])
         ax.fill_between(t, lo, hi, step="post", color=colours[arm], alpha=0.2, linewidth=0)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel(ylabel if not cumulative else "share with the event")
@@ -227,7 +282,7 @@ def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, xlabel: str = "ti
     if tab is not None:
         rts = np.asarray(result.extra["risk_times"], dtype=float)
         tab.set_ylim(-0.5, 1.5)
-        tab.set_yticks([0, 1], ["treated", "control"])
+        tab.set_yticks([0, 1], [names["treated"], names["control"]])
         for row in result.extra["at_risk"]:
             y = 1 if row["arm"] == "control" else 0
             for t_ in rts:
@@ -239,5 +294,4 @@ def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, xlabel: str = "ti
         tab.set_xlabel(xlabel)
     else:
         ax.set_xlabel(xlabel)
-    fig.tight_layout()
     return fig

@@ -10,8 +10,9 @@ from scipy import stats
 
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import validated
 from effekt_survival._data import check_survival, design_of, rate_wording, require_events
-from effekt_survival.cox import _event_indicator, simulate_weibull
+from effekt_survival.cox import simulate_weibull
 
 __all__ = ["Logrank", "logrank_parts"]
 
@@ -81,12 +82,28 @@ class Logrank:
     Parameters
     ----------
     data : DataFrame
-    time, event, treatment : str
-    strata, blocks : str, optional
-    cause : int or "any", optional
-        The cause tested when ``event`` holds several (others censored).
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    time : str
+        Follow-up time column.
+    event : str
+        Event column: 0 (or the ``censored=`` label) = censored, other values
+        (codes or labels) = causes of exit.
+    treatment : str
+        Assigned arm: 0/1, or two labels declared with ``arms=``.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text or categorical treatment.
+    censored : value, default=None
+        The event column's value meaning censored (None: 0 or False).
+    strata : str, default=None
+        Stratify the test; defaults to ``blocks``.
+    blocks : str, default=None
+        The randomisation blocks.
+    cause : value, default=None
+        The cause tested when ``event`` holds several (others censored);
+        None counts every exit.
+    alpha : float, default=0.05
+        1 - confidence level of Peto's HR interval.
+    missing : {"error", "drop"}, default="error"
+        Refuse or drop rows with missing values.
 
     Returns
     -------
@@ -136,14 +153,19 @@ class Logrank:
         return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "blocks": "block"},
                          truth=math.exp(0.3 * effect), outcome="time", treatment="z")
 
-    def fit(self, data: Any, *, time: str, event: str, treatment: str, strata: str | None = None,
-            blocks: str | None = None, cause: int | str | None = None, alpha: float = 0.05,
-            missing: str = "error") -> EffectResult:
+    @validated
+    def fit(self, data: Any, *, time: str, event: str, treatment: str, arms: tuple[Any, Any] | None = None,
+            censored: Any = None, strata: str | None = None, blocks: str | None = None, cause: Any = None,
+            alpha: float = 0.05, missing: str = "error") -> EffectResult:
         alpha = check_alpha(alpha)
-        sc = check_survival(data, time=time, event=event, treatment=treatment, strata=strata, blocks=blocks,
-                            missing=missing, estimator=self.name, strata_need_both_arms=True)
-        ev, extra = _event_indicator(sc, cause, event, self.name)
-        require_events(sc, estimator=self.name, cause=cause)
+        sc = check_survival(data, time=time, event=event, treatment=treatment, arms=arms, censored=censored,
+                            strata=strata, blocks=blocks, missing=missing, estimator=self.name,
+                            strata_need_both_arms=True)
+        code = sc.code_of(cause, estimator=self.name)
+        ev = sc.indicator(code)
+        extra: dict[str, Any] = {"cause": None if code is None else sc.label_of(code),
+                                 "statistic_name": "chi-squared"}
+        require_events(sc, estimator=self.name, code=code)
         o, e, v = logrank_parts(sc.time, ev, sc.z, sc.strata)
         if v <= 0:
             from effekt.errors import EstimationError
@@ -160,7 +182,7 @@ class Logrank:
         return EffectResult(
             estimator=self.name, estimand=self.estimand, term=str(treatment), estimate=hr, std_error=se,
             conf_int=(math.exp(log_hr - q * se), math.exp(log_hr + q * se)), conf_level=1 - alpha,
-            p_value=float(stats.chi2.sf(chi2, 1)), df=None, n=sc.n, n_treated=int(sc.z.sum()),
-            n_control=int(sc.n - sc.z.sum()), se_type="hypergeometric", design=design_of(sc),
-            warnings=tuple(sc.cols.warnings()), extra=extra, outcome=str(event), ci_method="wald-log",
+            p_value=float(stats.chi2.sf(chi2, 1)), df=None, n=sc.n, n_treated=sc.n_treated,
+            n_control=sc.n_control, se_type="hypergeometric", design=design_of(sc),
+            warnings=tuple(sc.warnings()), extra=extra, outcome=str(event), ci_method="wald-log",
         )

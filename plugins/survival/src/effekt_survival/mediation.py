@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from effekt.data import check_columns, check_option, check_positive_int, check_seed
+from effekt.data import check_columns, check_seed
 from effekt.errors import DataError, DesignError, EffektWarning, EstimationError
 from effekt.mediation import SEQUENTIAL_IGNORABILITY
 from effekt.mediation.models import (
@@ -24,6 +24,7 @@ from effekt.mediation.models import (
 )
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
+from effekt.vocabulary import validated
 from effekt_survival import _coxkernel as K
 from effekt_survival._data import check_survival, require_events
 
@@ -154,12 +155,15 @@ def _effects(*, m_family: str, alpha: np.ndarray, sigma: float, beta: np.ndarray
     return out
 
 
+_ESTIMAND = {"acme": "acme", "ade": "ade", "total": "total_effect", "prop": "proportion_mediated"}
+
+
 class MediationSurvival:
     """Causal mediation of a time to event (to employment, to leaving benefits).
 
     Estimand: the ACME and ADE of :class:`effekt.mediation.Mediation` with the
     outcome Y = min(T, tau), the restricted mean time to the event up to
-    ``tau`` (``scale="rmst"``), or Y = 1{T > tau}, being event-free at
+    the horizon ``tau`` (``scale="rmst"``), or Y = 1{T > tau}, being event-free at
     ``tau`` (``scale="survival"``): delta(t) = E[Y(t, M(1)) - Y(t, M(0))],
     zeta(t) = E[Y(1, M(t)) - Y(0, M(t))], their averages (headline
     ``acme``), the total effect and the proportion mediated. Natural effects
@@ -187,7 +191,7 @@ class MediationSurvival:
     Defaults and why: quasi-Bayesian inference (``sims=1000`` draws of both
     models' coefficients, Imai, Keele & Tingley 2010, algorithm 1), the
     baseline hazard re-estimated by Breslow for every draw, all draws
-    evaluated together; ``tau`` the smaller of the two arms' longest
+    evaluated together; ``horizon`` (tau) the smaller of the two arms' longest
     follow-up (as survRM2), so that both arms are observed up to ``tau``;
     mediator-model covariance HC2 (CR1 with clusters), Cox covariance
     model-based (robust, Lin & Wei 1989, with clusters).
@@ -195,22 +199,46 @@ class MediationSurvival:
     Parameters
     ----------
     data : DataFrame
-    time, event : str
-        Follow-up time from randomisation and the event indicator (1 = the
-        event, 0 = censored); other causes of exit must be recoded as censored.
-    treatment, mediator : str
-    tau : float, optional
-        Horizon of the RMST or of the survival probability.
-    scale : {"rmst", "survival"}, default "rmst"
-    covariates, blocks, clusters, weights : optional
+    time : str
+        Follow-up time from randomisation.
+    event : str
+        The event column: one cause of exit and 0 (or the ``censored=``
+        label) for censored; other causes of exit must be recoded as censored.
+    treatment : str
+        Assigned arm: 0/1, or two labels declared with ``arms=``.
+    mediator : str
+        The numeric mediator, measured before the outcome window.
+    horizon : float, default=None
+        Horizon (tau) of the RMST or of the survival probability; None: the
+        shorter arm's longest follow-up.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text or categorical treatment.
+    censored : value, default=None
+        The event column's value meaning censored (None: 0 or False).
+    scale : {"rmst", "survival"}, default="rmst"
+        Restricted mean time or survival probability at the horizon.
+    covariates : list of str, default=None
+        Adjustment covariates; text or categorical ones become indicators.
+    blocks : str, default=None
         Blocks stratify the Cox model and enter the mediator model as indicators.
-    mediator_model : {"linear", "logit", "probit"}, default "linear"
-    interaction : bool, default False
-    sims : int, default 1000
-    alpha : float, default 0.05
-    seed : int or numpy Generator, optional
-    ties : {"efron", "breslow"}, default "efron"
-    missing : {"error", "drop"}, default "error"
+    clusters : str, default=None
+        Cluster column (robust covariances).
+    weights : str, default=None
+        Positive case weights.
+    mediator_model : {"linear", "logit", "probit"}, default="linear"
+        The mediator's model.
+    interaction : bool, default=False
+        Let the mediator's effect differ by arm.
+    sims : int, default=1000
+        Quasi-Bayesian draws (``extra["sims"]``).
+    alpha : float, default=0.05
+        1 - confidence level.
+    seed : int or numpy Generator, default=None
+        Seed of the draws.
+    ties : {"efron", "breslow"}, default="efron"
+        As in ``cox``.
+    missing : {"error", "drop"}, default="error"
+        Refuse or drop rows with missing values.
 
     Returns
     -------
@@ -224,7 +252,7 @@ class MediationSurvival:
     DataError
         Bad columns, negative times, event codes other than 0/1, no events.
     DesignError
-        Unknown options, ``tau`` outside the follow-up.
+        Unknown options, a horizon outside the follow-up.
     EstimationError
         A Cox or mediator model that cannot be fitted.
 
@@ -255,8 +283,8 @@ class MediationSurvival:
     >>> sim = MediationSurvival.simulate(np.random.default_rng(1), n=300, effect=1.0)
     >>> tab = ef.estimate("mediation_survival", data=sim.data, time="time", event="event",
     ...                   treatment="z", mediator="m", mediator_model="logit",
-    ...                   covariates=["x"], tau=4.0, sims=100, seed=2)
-    >>> tab.terms[0], tab.extra["scale"], tab.extra["tau"]
+    ...                   covariates=["x"], horizon=4.0, sims=100, seed=2)
+    >>> tab.terms[0], tab.extra["scale"], tab.extra["horizon"]
     ('acme', 'rmst', 4.0)
     >>> round(sim.truth, 4), round(tab["acme"].estimate, 4)
     (-0.1626, -0.1949)
@@ -311,10 +339,11 @@ class MediationSurvival:
 
         truth = float(np.mean(0.5 * ((mean_y(1, 1) - mean_y(1, 0)) + (mean_y(0, 1) - mean_y(0, 0)))))
         spec = {"time": "time", "event": "event", "treatment": "z", "mediator": "m",
-                "mediator_model": "logit", "covariates": ["x"], "tau": tau, "sims": 100}
+                "mediator_model": "logit", "covariates": ["x"], "horizon": tau, "sims": 100}
         return Synthetic(data=data, spec=spec, truth=truth, outcome=None, treatment="z",
                          extra={"tau": tau})
 
+    @validated
     def fit(
         self,
         data: Any,
@@ -323,7 +352,9 @@ class MediationSurvival:
         event: str,
         treatment: str,
         mediator: str,
-        tau: float | None = None,
+        horizon: Any = None,
+        arms: tuple[Any, Any] | None = None,
+        censored: Any = None,
         scale: str = "rmst",
         covariates: Any = None,
         blocks: Any = None,
@@ -338,14 +369,21 @@ class MediationSurvival:
         missing: str = "error",
     ) -> EffectTable:
         # 1. check the input
-        check_option(scale, "scale", ("rmst", "survival"))
-        check_option(mediator_model, "mediator_model", FAMILIES)
-        check_option(ties, "ties", ("efron", "breslow"))
         alpha = check_alpha(alpha)
-        sims = check_positive_int(sims, "sims", minimum=10)
+        if mediator_model not in FAMILIES:
+            raise DesignError(
+                f"{self.name}: mediator_model={mediator_model!r} is not valid; use one of "
+                f"{', '.join(repr(f) for f in FAMILIES)}."
+            )
+        if sims < 10:
+            raise DesignError(f"{self.name}: sims={sims} is too few; pass sims >= 10.")
+        tau = horizon
+        if tau is not None and not np.isscalar(tau):
+            taus = list(np.atleast_1d(np.asarray(tau, dtype=float)))
+            if len(taus) != 1:
+                raise DesignError(f"{self.name}: horizon= takes one time here; got {horizon!r}.")
+            tau = float(taus[0])
         rng = check_seed(seed)
-        if not isinstance(interaction, (bool, np.bool_)):
-            raise DesignError(f"interaction must be True or False; got {interaction!r}.")
         if mediator is None or mediator in (time, event, treatment):
             raise DesignError(
                 f"{self.name}: mediator= must name its own column, measured before the outcome window; "
@@ -355,17 +393,17 @@ class MediationSurvival:
         if missing == "error":
             check_columns(data, numeric={"mediator": mediator})  # mediator-labelled messages
         sc = check_survival(
-            data, time=time, event=event, treatment=treatment, blocks=blocks, clusters=clusters,
-            covariates=[*covs, mediator], weights=weights, missing=missing, estimator=self.name,
-            strata_need_both_arms=True,
+            data, time=time, event=event, treatment=treatment, arms=arms, censored=censored, blocks=blocks,
+            clusters=clusters, covariates=[*covs, mediator], weights=weights, missing=missing,
+            estimator=self.name, strata_need_both_arms=True,
         )
         require_events(sc, estimator=self.name)
         cols = sc.cols
         assert cols.X is not None
         if np.any(sc.event > 1):
             raise DataError(
-                f"{self.name}: event column {event!r} holds causes {sorted(set(sc.event[sc.event > 1].tolist()))} "
-                "besides 1; mediation of one cause among competing exits is not defined here. Recode the "
+                f"{self.name}: event column {event!r} holds {len(sc.cause_labels)} causes of exit "
+                f"({', '.join(repr(c) for c in sc.cause_labels)}); mediation of one cause among competing exits is not defined here. Recode the "
                 "other causes as censored (0) only if they truly censor, or analyse a combined exit."
             )
         m = cols.X[:, -1]
@@ -393,12 +431,12 @@ class MediationSurvival:
         tau_ = float(min(arm_max)) if tau is None else float(tau)
         if not (0.0 < tau_ <= float(min(arm_max))):
             raise DesignError(
-                f"tau={tau!r} must be positive and no later than the shorter arm's longest follow-up "
-                f"({min(arm_max):g}), so that both arms are observed up to tau."
+                f"{self.name}: horizon={horizon!r} must be positive and no later than the shorter arm's longest "
+                f"follow-up ({min(arm_max):g}), so that both arms are observed up to the horizon."
             )
         W = np.column_stack([np.ones(n), z, Xc, B])
         fm = fit_working_model(mediator_model, m, W, w, names=("(Intercept)", str(treatment),
-                               *map(str, covs), *(f"block[{b}]" for b in range(1, k_b))),
+                               *map(str, cols.covariate_names[:-1]), *(f"block[{b}]" for b in range(1, k_b))),
                                what="mediator", se_type="CR1" if clustered else "HC2",
                                clusters=cols.clusters)
         zm = [z * m] if interaction else []
@@ -435,19 +473,20 @@ class MediationSurvival:
             d = draws[term][np.isfinite(draws[term])]
             lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
             rows.append(EffectResult(
-                estimator=self.name, estimand=f"{term} ({scale})", term=term, estimate=est,
+                estimator=self.name, estimand=_ESTIMAND[term.split("_")[0]], term=term, estimate=est,
                 std_error=float(np.std(d, ddof=1)), conf_int=(float(lo), float(hi)), conf_level=1 - alpha,
-                p_value=simulation_pvalue(d, est), df=None, n=n, n_treated=int(z.sum()),
-                n_control=int(n - z.sum()), se_type="quasi-bayesian", design=design, warnings=tuple(warn),
+                p_value=simulation_pvalue(d, est), df=None, n=n, n_treated=sc.n_treated,
+                n_control=sc.n_control, se_type="quasi-bayesian", design=design, warnings=tuple(warn),
                 outcome=f"{'RMST' if scale == 'rmst' else 'S'}({tau_:g}) of {time}",
                 ci_method="quasi-bayesian", extra={"sims": int(d.size)},
             ))
         cox_names = [str(treatment), str(mediator), *([f"{treatment}:{mediator}"] if interaction else []),
-                     *map(str, covs)]
+                     *map(str, cols.covariate_names[:-1])]
         extra = {
             "headline": "acme",
             "scale": scale,
-            "tau": tau_,
+            "horizon": tau_,
+            "reference_levels": dict(cols.reference_levels),
             "mediator_model": mediator_model,
             "interaction": bool(interaction),
             "sims": sims,

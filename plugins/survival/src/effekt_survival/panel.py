@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -51,11 +51,29 @@ class _Spec:
     censor_given: np.ndarray  # bool: a per-person censoring week binds
     person_index: pd.Index
     after_censoring: str
+    labels: dict[int, Any] = field(default_factory=dict)  # cause code -> label, when events= keys are labels
 
 
 def _v(x: Any) -> Any:
     """A numpy scalar as the plain Python value, for messages."""
     return x.item() if isinstance(x, np.generic) else x
+
+
+def _cause_labels(events: Any) -> dict[int, Any]:
+    """Code -> label when ``events=`` is keyed by labels ("job", "pension"), else {}."""
+    if isinstance(events, Mapping) and any(isinstance(k, str) for k in events):
+        return {i: k for i, k in enumerate(events, start=1)}
+    return {}
+
+
+def _labelled(codes: np.ndarray, labels: dict[int, Any]) -> Any:
+    """Event codes shown as the user's labels (0 stays 0, censored)."""
+    if not labels:
+        return codes
+    out = np.asarray(codes, dtype=object).copy()
+    for k, lab in labels.items():
+        out[np.asarray(codes) == k] = lab
+    return out
 
 
 def _causes(events: Any) -> list[tuple[int, np.ndarray]]:
@@ -67,11 +85,19 @@ def _causes(events: Any) -> list[tuple[int, np.ndarray]]:
         items = [(1, list(events))]
     out = []
     seen: dict[Any, int] = {}
+    labelled = any(isinstance(k, str) for k, _ in items)
+    if labelled and not all(isinstance(k, str) and k.strip() for k, _ in items):
+        raise DesignError(
+            "events= keys must be all labels (e.g. {'job': [...], 'pension': [...]}) or all causes 1, 2, ...; "
+            f"got {[k for k, _ in items]!r}."
+        )
+    if labelled:
+        items = [(i, st) for i, (_, st) in enumerate(items, start=1)]
     for cause, states in items:
         if isinstance(cause, bool) or not isinstance(cause, (int, np.integer)) or cause < 1:
             raise DesignError(
-                f"events= maps causes 1, 2, ... to sets of states; got the key {cause!r}. Use e.g. "
-                "events={1: ['job', 'flexjob'], 2: ['pension']}."
+                f"events= maps causes 1, 2, ... (or labels) to sets of states; got the key {cause!r}. Use e.g. "
+                "events={'job': ['job', 'flexjob'], 'pension': ['pension']}."
             )
         states = [states] if isinstance(states, (str, bytes)) or not isinstance(states, Iterable) else list(states)
         if not states:
@@ -259,7 +285,7 @@ def _setup(persons: Any, person: Any, origin: Any, censor: Any, entry: Any, extr
                 f"persons: person {_v(ids.iloc[i])!r} enters observation in week {ent[i]:g}, before the origin "
                 f"{o[i]:g}. Delayed entry is measured from the origin and cannot be negative."
             )
-    spec = _Spec(person=person, week=week, state=state, causes=_causes(events), origin=o, stop=stop,
+    spec = _Spec(person=person, week=week, state=state, causes=_causes(events), labels=_cause_labels(events), origin=o, stop=stop,
                  censor_given=censor_given, person_index=pd.Index(ids.to_numpy()), after_censoring=after_censoring)
     return persons, spec, ent
 
@@ -341,7 +367,10 @@ def first_entry(
         Column of ``persons``: the time origin (e.g. randomisation week).
     events : list of states, or mapping cause -> list of states
         A list counts as cause 1; ``{1: ["job", "flexjob"], 2: ["pension"]}``
-        gives competing causes.
+        gives competing causes. Keys may be labels,
+        ``{"job": ["job", "flexjob"], "pension": ["pension"]}``: the event
+        column then holds the labels (0 = censored), which the survival
+        estimators show in their tables and plots.
     extract : number, optional
         The data-extract week: administrative censoring for everyone.
     censor : str, optional
@@ -395,7 +424,7 @@ def first_entry(
     has = ~np.isnan(ev_week)
     out = persons.copy()
     out["time"] = np.where(has, ev_week, end) - spec.origin
-    out["event"] = np.where(has, ev_cause, 0)
+    out["event"] = _labelled(np.where(has, ev_cause, 0), spec.labels)
     if ent is not None:
         out["entry"] = ent - spec.origin
         bad = out["entry"].to_numpy() >= out["time"].to_numpy()
@@ -417,7 +446,7 @@ def _warn_unused_causes(spec: _Spec, ev_cause: np.ndarray) -> None:
     for cause, states in spec.causes:
         if not np.any(ev_cause == cause):
             warnings.warn(
-                f"no person enters cause {cause}'s state(s) {[_v(s) for s in states]} during follow-up; "
+                f"no person enters cause {spec.labels.get(cause, cause)!r}'s state(s) {[_v(s) for s in states]} during follow-up; "
                 "check the spelling of the event states against the panel's state column.",
                 EffektWarning, stacklevel=3,
             )
@@ -505,7 +534,7 @@ def gap_times(
         prev_exit = np.where(first_of_person, spec.origin[pid[who]], np.r_[np.nan, x_week[:-1]])
         pieces.append(pd.DataFrame({
             "_row": pid[who], "episode": ep_no, "start": prev_exit, "stop": e_week,
-            "event": cause[entry_rows],
+            "event": _labelled(cause[entry_rows], spec.labels),
         }))
         # final censored gap: after the last exit, if that exit is before the end of follow-up
         last_ep = np.r_[who[1:] != who[:-1], True] if who.size else np.zeros(0, dtype=bool)

@@ -1,4 +1,4 @@
-"""Restricted mean survival time: the difference between arms up to tau."""
+"""Restricted mean survival time: the difference between arms up to a horizon."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 from effekt.errors import DataError, DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
+from effekt.vocabulary import validated
 from effekt_survival import _km
 from effekt_survival._data import check_survival, require_events
-from effekt_survival.cox import _event_indicator
-from effekt_survival.kaplan_meier import simulate_exponential
+from effekt_survival.kaplan_meier import _arm_name, simulate_exponential
 
 __all__ = ["RMST", "rmst_arm"]
 
@@ -41,7 +41,7 @@ def rmst_arm(time: np.ndarray, event: np.ndarray, tau: float) -> tuple[float, fl
 
 
 class RMST:
-    """Difference in restricted mean survival time up to ``tau``.
+    """Difference in restricted mean survival time up to ``horizon`` (tau).
 
     Estimand: ``mu_1(tau) - mu_0(tau)``, ``mu_a(tau) = E[min(T, tau) | arm a]``
     - the mean number of time units (e.g. weeks) without the event within
@@ -53,30 +53,47 @@ class RMST:
     ``A_j = int_{t_j}^tau S_a``; the difference has SE
     ``sqrt(Var mu_1 + Var mu_0)`` and a normal Wald interval.
 
-    Defaults and why: ``tau`` has no default - it must lie within the
-    follow-up of both arms and is part of the question; a ``tau`` beyond
-    the last observed time of an arm is a :class:`DesignError` unless that
-    arm's curve has reached zero (its last time is an event).
+    Defaults and why: ``horizon`` (tau in the literature) has no default -
+    it must lie within the follow-up of both arms and is part of the
+    question; a horizon beyond the last observed time of an arm is a
+    :class:`DesignError` unless that arm's curve has reached zero (its last
+    time is an event). With a list of horizons the first is the estimate
+    and ``extra["rmst_at"]`` gives the difference at each.
 
     Parameters
     ----------
     data : DataFrame
-    time, event, treatment : str
-    tau : float
-    cause : int or "any", optional
-    alpha : float, default 0.05
-    missing : {"error", "drop"}, default "error"
+    time : str
+        Follow-up time column.
+    event : str
+        Event column: 0 (or the ``censored=`` label) = censored, other values
+        (codes or labels) = causes of exit.
+    treatment : str
+        Assigned arm: 0/1, or two labels declared with ``arms=``.
+    horizon : float or list of float
+        The time up to which the mean is restricted (tau); required.
+    arms : tuple, default=None
+        ``(control, treated)`` labels of a text or categorical treatment.
+    censored : value, default=None
+        The event column's value meaning censored (None: 0 or False).
+    cause : value, default=None
+        The cause of exit analysed (others censored); None counts every exit.
+    alpha : float, default=0.05
+        1 - confidence level.
+    missing : {"error", "drop"}, default="error"
+        Refuse or drop rows with missing values.
 
     Returns
     -------
     EffectResult
         ``estimate`` the RMST difference (treated minus control), ``extra``
-        ``rmst_treated``, ``rmst_control`` with their SEs, ``tau``.
+        ``rmst_treated``, ``rmst_control`` with their SEs, ``horizon``,
+        ``rmst_at`` (per horizon).
 
     Raises
     ------
     DesignError
-        Missing ``tau``, or ``tau`` beyond an arm's follow-up.
+        Missing ``horizon``, or a horizon beyond an arm's follow-up.
 
     References
     ----------
@@ -88,7 +105,7 @@ class RMST:
     --------
     >>> import numpy as np, effekt as ef
     >>> df = simulate_exponential(np.random.default_rng(4), n=400, log_hr=np.log(0.5))
-    >>> res = ef.estimate("rmst", data=df, time="time", event="event", treatment="z", tau=1.5)
+    >>> res = ef.estimate("rmst", data=df, time="time", event="event", treatment="z", horizon=1.5)
     >>> round(res.estimate, 3), round(res.std_error, 3)
     (0.276, 0.053)
     """
@@ -107,43 +124,49 @@ class RMST:
         df = simulate_exponential(rng, n=n, log_hr=effect, censor_at=3.0, censor_low=2.0)
         r = math.exp(effect)
         truth = (1 - math.exp(-r * tau)) / r - (1 - math.exp(-tau))
-        return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "tau": tau},
+        return Synthetic(data=df, spec={"time": "time", "event": "event", "treatment": "z", "horizon": tau},
                          truth=truth, outcome="time", treatment="z")
 
-    def fit(self, data: Any, *, time: str, event: str, treatment: str, tau: float | None = None,
-            cause: int | str | None = None, alpha: float = 0.05, missing: str = "error") -> EffectResult:
+    @validated
+    def fit(self, data: Any, *, time: str, event: str, treatment: str, horizon: Any = None,
+            arms: tuple[Any, Any] | None = None, censored: Any = None, cause: Any = None, alpha: float = 0.05,
+            missing: str = "error") -> EffectResult:
         alpha = check_alpha(alpha)
-        if tau is None:
-            raise DesignError("rmst: pass tau=, the time up to which the mean is restricted (e.g. tau=52).")
-        try:
-            tau = float(tau)
-        except (TypeError, ValueError):
-            raise DesignError(f"rmst: tau must be a positive number; got {tau!r}.") from None
-        if not (math.isfinite(tau) and tau > 0):
-            raise DesignError(f"rmst: tau must be a positive number; got {tau!r}.")
-        sc = check_survival(data, time=time, event=event, treatment=treatment, missing=missing, estimator=self.name)
-        ev, extra = _event_indicator(sc, cause, event, self.name)
-        require_events(sc, estimator=self.name, cause=cause)
-        out = {}
-        for arm in (0, 1):
-            m = sc.z == arm
-            last = float(sc.time[m].max())
-            ends_in_event = bool(ev[m][sc.time[m] == last].any()) and bool((ev[m][sc.time[m] == last] > 0).all())
-            if tau > last and not ends_in_event:
-                label = "treated" if arm else "control"
-                raise DesignError(
-                    f"rmst: tau={tau:g} lies beyond the last follow-up time of the {label} arm ({last:g}); the "
-                    "survival curve is unknown there. Choose tau at most the shorter follow-up."
-                )
-            if not (ev[m] > 0).any():
-                raise DataError(f"rmst: the {'treated' if arm else 'control'} arm has no events.")
-            out[arm] = rmst_arm(sc.time[m], ev[m], tau)
-        est = out[1][0] - out[0][0]
-        se = math.sqrt(out[1][1] + out[0][1])
-        extra.update({"tau": tau, "rmst_treated": out[1][0], "rmst_control": out[0][0],
-                      "se_treated": math.sqrt(out[1][1]), "se_control": math.sqrt(out[0][1])})
+        if horizon is None:
+            raise DesignError("rmst: pass horizon=, the time up to which the mean is restricted (e.g. horizon=52).")
+        taus = [float(v) for v in np.atleast_1d(np.asarray(horizon, dtype=float))]
+        sc = check_survival(data, time=time, event=event, treatment=treatment, arms=arms, censored=censored,
+                            missing=missing, estimator=self.name)
+        code = sc.code_of(cause, estimator=self.name)
+        ev = sc.indicator(code)
+        extra: dict[str, Any] = {"cause": None if code is None else sc.label_of(code)}
+        require_events(sc, estimator=self.name, code=code)
+        rows = []
+        for tau in taus:
+            out = {}
+            for arm in (0, 1):
+                m = sc.z == arm
+                last = float(sc.time[m].max())
+                at_last = ev[m][sc.time[m] == last]
+                ends_in_event = bool(at_last.size) and bool((at_last > 0).all())
+                label = _arm_name(sc, arm)
+                if tau > last and not ends_in_event:
+                    raise DesignError(
+                        f"rmst: horizon={tau:g} lies beyond the last follow-up time of the {label} arm ({last:g}); "
+                        "the survival curve is unknown there. Choose a horizon at most the shorter follow-up."
+                    )
+                if not (ev[m] > 0).any():
+                    raise DataError(f"rmst: the {label} arm has no events.")
+                out[arm] = rmst_arm(sc.time[m], ev[m], tau)
+            rows.append({"horizon": tau, "rmst_treated": out[1][0], "rmst_control": out[0][0],
+                         "difference": out[1][0] - out[0][0], "std_error": math.sqrt(out[1][1] + out[0][1]),
+                         "se_treated": math.sqrt(out[1][1]), "se_control": math.sqrt(out[0][1])})
+        head = rows[0]
+        extra.update({"horizon": head["horizon"], "rmst_treated": head["rmst_treated"],
+                      "rmst_control": head["rmst_control"], "se_treated": head["se_treated"],
+                      "se_control": head["se_control"], "rmst_at": rows})
         return EffectResult.from_z(
-            est, se, alpha=alpha, estimator=self.name, estimand=self.estimand, term=str(treatment), n=sc.n,
-            n_treated=int(sc.z.sum()), n_control=int(sc.n - sc.z.sum()), se_type="greenwood-area",
-            design="simple", warnings=tuple(sc.cols.warnings()), extra=extra, outcome=str(event),
+            head["difference"], head["std_error"], alpha=alpha, estimator=self.name, estimand=self.estimand,
+            term=str(treatment), n=sc.n, n_treated=sc.n_treated, n_control=sc.n_control, se_type="greenwood-area",
+            design="simple", warnings=tuple(sc.warnings()), extra=extra, outcome=str(event),
         )

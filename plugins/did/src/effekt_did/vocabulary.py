@@ -1,0 +1,68 @@
+"""The option names only the DiD estimators use, and their estimand and design codes.
+
+Registered with effekt's vocabulary through the entry point
+``[project.entry-points."effekt.vocabulary"] did = "effekt_did.vocabulary:TERMS"``.
+The shared names (``outcome``, ``treatment``, ``arms``, ``unit``, ``period``,
+``post``, ``first_treated``, ``dose``, ``clusters``, ``weights``,
+``covariates``, ``se_type``, ``aggregation``, ``estimator``, ``inference``,
+``method``, ``sims``, ``seed``, ``alpha``, ``missing``) are the core's; an
+estimator narrows their allowed values with its ``options`` class attribute.
+"""
+
+from __future__ import annotations
+
+from effekt.vocabulary import Choice, Code, Flag, Number, Term
+
+__all__ = ["TERMS", "FE_DF_CHOICES"]
+
+_SRC = "effekt-did"
+
+#: how absorbed fixed effects count in CR1's small-sample factor
+FE_DF_CHOICES = ("nonnested", "all", "none")
+
+TERMS: tuple[Term | Code, ...] = (
+    Term("leads", "Event times before the start kept in an event study; earlier ones are binned into -leads.",
+         Number(low=1, integer=True, none_ok=True), "None: every lead in the data",
+         families=("event_study",), source=_SRC),
+    Term("lags", "Event times after the start kept in an event study; later ones are binned into lags.",
+         Number(low=0, integer=True, none_ok=True), "None: every lag in the data",
+         families=("event_study",), source=_SRC),
+    Term("reference", "The event time normalised to 0 in an event study.",
+         Number(integer=True), "-1",
+         "The period before the start: the usual normalisation (Freyaldenhoven et al. 2021).",
+         ("event_study",), source=_SRC),
+    Term("fe_df", "How absorbed fixed effects count in CR1's (N-1)/(N-K): 'nonnested' (fixest), 'all' "
+         "(linearmodels PanelOLS) or 'none'.",
+         Choice(FE_DF_CHOICES), "'nonnested'", "R fixest's convention, which pyfixest reproduces.",
+         ("twfe", "event_study"), source=_SRC),
+    Term("control_group", "The comparison units in a staggered DiD: 'nevertreated' or 'notyettreated'.",
+         Choice(("nevertreated", "notyettreated")), "'nevertreated'", "R did's default.",
+         ("callaway_santanna",), source=_SRC),
+    Term("est_method", "How each 2x2 comparison is adjusted for covariates: 'dr' (doubly robust), 'ipw' "
+         "or 'reg' (outcome regression).",
+         Choice(("dr", "ipw", "reg")), "'dr'", "R did's default; without covariates all three coincide.",
+         ("callaway_santanna",), source=_SRC),
+    Term("base_period", "The base period of pre-treatment comparisons: 'varying' (t - 1) or 'universal' "
+         "(g - 1 - anticipation).",
+         Choice(("varying", "universal")), "'varying'", "R did's default.",
+         ("callaway_santanna",), source=_SRC),
+    Term("anticipation", "Periods before the first treated period in which the treatment may already act.",
+         Number(low=0, integer=True), "0", "No anticipation, as R did.", ("callaway_santanna",), source=_SRC),
+    Term("window_before", "The length of the before window (e.g. months) behind a change index.",
+         Number(low=0, low_open=True, none_ok=True), "None: windows of equal length",
+         families=("change_index",), source=_SRC),
+    Term("window_after", "The length of the after window (e.g. months) behind a change index.",
+         Number(low=0, low_open=True, none_ok=True), "None: windows of equal length",
+         families=("change_index",), source=_SRC),
+    Term("restricted", "Wild cluster bootstrap with the null imposed (WCR, True) or not (WCU, False).",
+         Flag(), "True", "WCR is the more reliable with few clusters (MacKinnon & Webb 2017).",
+         ("wild_cluster_bootstrap",), source=_SRC),
+    Term("bootstrap_weights", "The wild bootstrap's weights: 'rademacher', 'webb' (six-point) or 'mammen'.",
+         Choice(("rademacher", "webb", "mammen")), "'rademacher'",
+         "Rademacher is the standard; Webb's weights with fewer than about 12 clusters.",
+         ("wild_cluster_bootstrap",), source=_SRC),
+    # estimands and designs the core does not list
+    Code("estimand", "att_by_cohort", "ATT by cohort (first treated period)", source=_SRC),
+    Code("estimand", "att_by_period", "ATT by calendar period", source=_SRC),
+    Code("design", "staggered", "staggered adoption", source=_SRC),
+)
