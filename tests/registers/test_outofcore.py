@@ -68,6 +68,10 @@ def test_bad_input(register, tmp_path):
                               states=["ba"])
     with pytest.raises(DesignError, match="window must be one of"):
         window_indicators_sql(path, index, person="pnr", period="week", state="s", states=["ba"], window="during")
+    with pytest.raises(DataError, match="index must hold integer period numbers"):
+        window_indicators_sql(path, index.astype(float), person="pnr", period="week", state="s", states=["ba"])
+    with pytest.raises(DesignError, match="cutoff must be an integer"):
+        window_indicators_sql(path, index, person="pnr", period="week", state="s", states=["ba"], cutoff="2018-03-26")
     dup = tmp_path / "dup.parquet"
     pd.concat([df.head(3), df.head(1)]).to_parquet(dup)
     with pytest.raises(DataError, match="1 rows repeat a person and period"):

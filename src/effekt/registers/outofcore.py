@@ -140,6 +140,11 @@ def window_indicators_sql(
             raise DesignError(f"{opt} must be a positive whole number of periods; got {v!r}.")
     if not isinstance(index, pd.Series):
         raise DataError(f"index must be a pandas Series of index periods indexed by person; got {type(index).__name__}.")
+    if not pd.api.types.is_integer_dtype(index.dtype):
+        raise DataError("index must hold integer period numbers, as the register's period column does; convert "
+                        "dates with effekt.registers.week_of (or month_of) first.")
+    if cutoff is not None and (isinstance(cutoff, bool) or not isinstance(cutoff, (int, np.integer))):
+        raise DesignError(f"cutoff must be an integer period number; got {cutoff!r}.")
     wanted = list(states)
     if not wanted:
         raise DesignError("states is empty; name at least one state.")
@@ -183,50 +188,52 @@ def window_indicators_sql(
     idx["stop"] = stop
     con.register("effekt_index", idx)
     con.register("effekt_states", pd.DataFrame({"s": wanted}))
-    hours_sql = (f", SUM(CASE WHEN inwin THEN COALESCE({_ident(hours)}, 0) ELSE 0 END) AS hours_total"
-                 f", BOOL_OR(inwin AND {_ident(hours)} > 0) AS hours_ever") if hours else ""
-    missing = con.execute(f"SELECT COUNT(*) FROM effekt_index i ANTI JOIN (SELECT DISTINCT {p_} AS person "
-                          f"FROM {source}) r USING (person)").fetchall()[0][0]
-    if missing:
-        raise DataError(f"index names {missing} person(s) with no rows in the register.")
-    base = f"""
-        WITH r AS (
-            SELECT i.pos, r.{t_} AS t, (r.{s_} IN (SELECT s FROM effekt_states)) AS ins,
-                   (r.{t_} >= i.start AND r.{t_} < i.stop) AS inwin{', r.' + _ident(hours) if hours else ''}
-            FROM {source} r JOIN effekt_index i ON r.{p_} = i.person
-        )
-        SELECT pos, SUM(CASE WHEN ins AND inwin THEN 1 ELSE 0 END) AS periods{hours_sql}
-        FROM r GROUP BY pos
-    """
-    counts = con.execute(base).df().set_index("pos").reindex(idx["pos"])
-    person_time = np.maximum(idx["stop"].to_numpy() - idx["start"].to_numpy(), 0)
-    k = counts["periods"].fillna(0).to_numpy().astype(np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out: dict[str, Any] = {"window": window, "start": idx["start"].to_numpy(), "stop": idx["stop"].to_numpy(),
-                               "person_time": person_time, f"{name}_periods": k, f"{name}_ever": k > 0,
-                               f"{name}_share": np.where(person_time > 0, k / np.maximum(person_time, 1), np.nan)}
-        if hours:
-            total = counts["hours_total"].fillna(0).to_numpy(float)
-            out["hours_total"] = total
-            out["hours_ever"] = counts["hours_ever"].fillna(False).to_numpy(bool)
-            out["mean_hours"] = np.where(person_time > 0, total / np.maximum(person_time, 1), np.nan)
-    if min_run is not None:
-        runs = con.execute(f"""
-            WITH w AS (
-                SELECT i.pos, r.{t_} AS t FROM {source} r JOIN effekt_index i ON r.{p_} = i.person
-                WHERE r.{s_} IN (SELECT s FROM effekt_states) AND r.{t_} >= i.start AND r.{t_} < i.stop
-            ), isl AS (
-                SELECT pos, t, t - ROW_NUMBER() OVER (PARTITION BY pos ORDER BY t) AS grp FROM w
-            ), runs AS (
-                SELECT pos, COUNT(*) AS len, MIN(t) AS first_t FROM isl GROUP BY pos, grp
+    try:
+        hours_sql = (f", SUM(CASE WHEN inwin THEN COALESCE({_ident(hours)}, 0) ELSE 0 END) AS hours_total"
+                     f", BOOL_OR(inwin AND {_ident(hours)} > 0) AS hours_ever") if hours else ""
+        missing = con.execute(f"SELECT COUNT(*) FROM effekt_index i ANTI JOIN (SELECT DISTINCT {p_} AS person "
+                              f"FROM {source}) r USING (person)").fetchall()[0][0]
+        if missing:
+            raise DataError(f"index names {missing} person(s) with no rows in the register.")
+        base = f"""
+            WITH r AS (
+                SELECT i.pos, r.{t_} AS t, (r.{s_} IN (SELECT s FROM effekt_states)) AS ins,
+                       (r.{t_} >= i.start AND r.{t_} < i.stop) AS inwin{', r.' + _ident(hours) if hours else ''}
+                FROM {source} r JOIN effekt_index i ON r.{p_} = i.person
             )
-            SELECT pos, MAX(len) AS longest_run,
-                   MIN(CASE WHEN len >= {int(min_run)} THEN first_t + {int(min_run) - 1} END) AS attained_period
-            FROM runs GROUP BY pos
-        """).df().set_index("pos").reindex(idx["pos"])
-        out["longest_run"] = runs["longest_run"].fillna(0).to_numpy().astype(np.int64)
-        out["attained"] = runs["attained_period"].notna().to_numpy()
-        out["attained_period"] = pd.array(runs["attained_period"].to_numpy(), dtype="Int64")
-    con.unregister("effekt_index")
-    con.unregister("effekt_states")
+            SELECT pos, SUM(CASE WHEN ins AND inwin THEN 1 ELSE 0 END) AS periods{hours_sql}
+            FROM r GROUP BY pos
+        """
+        counts = con.execute(base).df().set_index("pos").reindex(idx["pos"])
+        person_time = np.maximum(idx["stop"].to_numpy() - idx["start"].to_numpy(), 0)
+        k = counts["periods"].fillna(0).to_numpy().astype(np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out: dict[str, Any] = {"window": window, "start": idx["start"].to_numpy(), "stop": idx["stop"].to_numpy(),
+                                   "person_time": person_time, f"{name}_periods": k, f"{name}_ever": k > 0,
+                                   f"{name}_share": np.where(person_time > 0, k / np.maximum(person_time, 1), np.nan)}
+            if hours:
+                total = counts["hours_total"].fillna(0).to_numpy(float)
+                out["hours_total"] = total
+                out["hours_ever"] = counts["hours_ever"].fillna(False).to_numpy(bool)
+                out["mean_hours"] = np.where(person_time > 0, total / np.maximum(person_time, 1), np.nan)
+        if min_run is not None:
+            runs = con.execute(f"""
+                WITH w AS (
+                    SELECT i.pos, r.{t_} AS t FROM {source} r JOIN effekt_index i ON r.{p_} = i.person
+                    WHERE r.{s_} IN (SELECT s FROM effekt_states) AND r.{t_} >= i.start AND r.{t_} < i.stop
+                ), isl AS (
+                    SELECT pos, t, t - ROW_NUMBER() OVER (PARTITION BY pos ORDER BY t) AS grp FROM w
+                ), runs AS (
+                    SELECT pos, COUNT(*) AS len, MIN(t) AS first_t FROM isl GROUP BY pos, grp
+                )
+                SELECT pos, MAX(len) AS longest_run,
+                       MIN(CASE WHEN len >= {int(min_run)} THEN first_t + {int(min_run) - 1} END) AS attained_period
+                FROM runs GROUP BY pos
+            """).df().set_index("pos").reindex(idx["pos"])
+            out["longest_run"] = runs["longest_run"].fillna(0).to_numpy().astype(np.int64)
+            out["attained"] = runs["attained_period"].notna().to_numpy()
+            out["attained_period"] = pd.array(runs["attained_period"].to_numpy(), dtype="Int64")
+    finally:
+        con.unregister("effekt_index")
+        con.unregister("effekt_states")
     return pd.DataFrame(out, index=pd.Index(index.index, name=person))
