@@ -251,3 +251,14 @@ def test_row_order_and_label_types_change_nothing(register):
     a = window_indicators(text, w, ["ba"])["state_periods"].to_numpy()
     b = window_indicators(panel, follow_up(panel, index, cutoff=155), ["ba"])["state_periods"].to_numpy()
     assert (a == b).all()
+
+
+def test_own_end_of_follow_up(register):
+    _, index, panel = register
+    end = pd.Series({1000: 140, 1001: 150})
+    w = follow_up(panel, index, cutoff=155, end=end)
+    t = w.tidy()
+    assert t.loc[1000, "stop"] == min(141, 156) and t.loc[1001, "stop"] == 151
+    assert (t.drop([1000, 1001])["stop"] == 156).all()
+    with pytest.raises(DataError, match="end follow-up \\(end=\\) before it starts"):
+        follow_up(panel, index, end=pd.Series({1000: 100}))

@@ -419,6 +419,7 @@ def follow_up(
     cutoff: Any = None,
     length: int | None = None,
     offset: int = 0,
+    end: Any = None,
     label: str = "after",
 ) -> Window:
     """Follow-up window after each person's index date, up to a common cut-off.
@@ -441,7 +442,13 @@ def follow_up(
     length : int, optional
         Longest follow-up in periods (default: up to the cut-off).
     offset : int, default 0
-        Periods between the index and the first period of follow-up.
+        Periods between the index and the first period of follow-up
+        (``offset=1``: the event is the first week after the origin, as in
+        the survival plugin's ``first_entry``).
+    end : Series, optional
+        A person's own last period of follow-up (emigration, death, another
+        register's end), indexed by person; follow-up stops at
+        ``min(cutoff, end_i)``. Persons not in it follow the common cut-off.
     label : str, default "after"
 
     Raises
@@ -475,8 +482,22 @@ def follow_up(
         raise DataError(f"{int(late.sum())} person(s) start follow-up after the cut-off (period {cut}), e.g. "
                         f"{list(persons[late][:5])!r}; they have no follow-up. Drop them or move the cut-off.")
     stop = np.full_like(start, cut + 1) if length is None else np.minimum(start + length, cut + 1)
+    if end is not None:
+        if not isinstance(end, pd.Series):
+            raise DataError(f"end must be a pandas Series of last periods indexed by person; got {type(end).__name__}.")
+        own = end.reindex(persons)
+        given = own.notna().to_numpy()
+        last = np.full(len(persons), cut, dtype=np.int64)
+        if given.any():
+            last[given] = _periods(own[given], "end", panel.freq)
+        early = given & (last < start)
+        if early.any():
+            raise DataError(f"{int(early.sum())} person(s) end follow-up (end=) before it starts, e.g. "
+                            f"{list(persons[early][:5])!r}.")
+        stop = np.minimum(stop, last + 1)
     start = _warn_clipped(panel, start, label)
-    rule = f"[index + {offset}, " + (f"min(index + {offset + length}, " if length else "") + f"cutoff {cut} + 1))"
+    rule = (f"[index + {offset}, " + (f"min(index + {offset + length}, " if length else "")
+            + (f"min(end, cutoff {cut}) + 1)" if end is not None else f"cutoff {cut} + 1)") + (")" if length else ""))
     return Window(label, persons, rows, idx, start, stop, rule)
 
 
