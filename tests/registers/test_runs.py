@@ -82,6 +82,7 @@ def test_solrod_attains_the_target_with_three_flexjobs_and_one_placement():
     # Køge (§4.2): the target needs ceil(0.4 * 46) = 19; 18 falls one short
     assert t.loc["Køge", "attained"] == 18 and not t.loc["Køge", "met"] and t.loc["Køge", "short_by"] == 1
     assert res.to_dict()["extra"]["overall"] == {"attained": 22, "n": 56, "share": 22 / 56}
+    assert res.extra["status_period"] == 29
     fig = res.plot()
     assert type(fig).__name__ == "Figure"
 

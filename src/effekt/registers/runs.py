@@ -53,7 +53,8 @@ def run_length(panel: StatePanel, window: Window, states: Any, *, min_run: int) 
 
     Returns
     -------
-    DataFrame indexed by person: ``person_time``, ``longest_run``,
+    DataFrame indexed by person: ``start``, ``stop`` (the window),
+    ``person_time``, ``longest_run``,
     ``attained`` (bool), ``attained_period`` (first period at which a run
     reached ``min_run``; NA if never) and ``attained_state``.
 
@@ -97,7 +98,8 @@ def run_length(panel: StatePanel, window: Window, states: Any, *, min_run: int) 
     att_state[attained] = states_arr[panel.codes[rows[attained], first[attained]]]
     period = pd.array(np.where(attained, first + panel.first, 0), dtype="Int64")
     period[~attained] = pd.NA
-    return pd.DataFrame({"person_time": e_col - s_col, "longest_run": best.astype(np.int64), "attained": attained,
+    return pd.DataFrame({"start": s_col + panel.first, "stop": e_col + panel.first, "person_time": e_col - s_col,
+                         "longest_run": best.astype(np.int64), "attained": attained,
                          "attained_period": period, "attained_state": att_state}, index=window.persons)
 
 
@@ -128,7 +130,8 @@ def attainment(runs: pd.DataFrame, *, by: Any = None, target: float, ci_method: 
     default), ``met = share >= target``, and ``short_by =
     max(0, ceil(target n_g) - attained_g)`` persons. ``extra["composition"]``
     counts the attaining persons by the state held when they met it (e.g.
-    Solrød: 3 flexjob + 1 work placement).
+    Solrød: 3 flexjob + 1 work placement) and ``extra["status_period"]`` the
+    last period of follow-up (the status date the shares refer to).
 
     Parameters
     ----------
@@ -189,8 +192,10 @@ def attainment(runs: pd.DataFrame, *, by: Any = None, target: float, ci_method: 
         comp = pd.crosstab(group.to_numpy()[hit], runs["attained_state"].to_numpy()[hit].astype(str))
         composition = {str(g): {str(s): int(v) for s, v in row.items() if v} for g, row in comp.iterrows()}
     overall = int(k.sum()), int(n.sum())
+    status = int(runs["stop"].max()) - 1 if "stop" in runs.columns and len(runs) else None
     return TableResult("attainment", f"Attainment against the target {100 * target:g} %", table,
                        {"target": target, "ci_method": ci_method, "composition": composition,
+                        "status_period": status,
                         "overall": {"attained": overall[0], "n": overall[1], "share": overall[0] / overall[1]},
                         "notes": (f"{int(met.sum())} of {len(met)} groups meet the target; overall "
                                   f"{overall[0]}/{overall[1]} = {100 * overall[0] / overall[1]:.1f} %",)},
