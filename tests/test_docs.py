@@ -150,9 +150,10 @@ def test_site_builds_strict(tmp_path):
     # every page in mkdocs.yml renders without a warning (broken links, missing
     # pages, docstrings the API reference cannot parse); needs the test extra
     out = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
     assert out.returncode == 0, out.stderr
+    assert "WARNING" not in out.stderr, out.stderr
     assert (tmp_path / "site" / "api" / "core" / "index.html").is_file()

@@ -40,7 +40,7 @@ _TOL = 1e-4
 
 @dataclass(frozen=True)
 class CalculatorCheck:
-    """The outcome of one check: ``status`` is "pass", "fail" or "skip"."""
+    """The outcome of one check: ``status`` is "passed", "failed" or "skipped" (as :class:`effekt.testing.CheckResult`)."""
 
     calculator: str
     check: str
@@ -49,7 +49,7 @@ class CalculatorCheck:
 
     @property
     def passed(self) -> bool:
-        return self.status == "pass"
+        return self.status == "passed"
 
 
 class _Skip(Exception):
@@ -201,8 +201,8 @@ def check_calculator(cls: Any, *, raise_on_failure: bool = True, checks: Any = N
     (skips do not).
 
     >>> from effekt import get_power_calculator
-    >>> [c.status for c in check_calculator(get_power_calculator("two_means"))]
-    ['pass', 'pass', 'pass', 'pass', 'pass', 'pass']
+    >>> print(*{c.status for c in check_calculator(get_power_calculator("two_means"))})
+    passed
     """
     out: list[CalculatorCheck] = []
     name = str(getattr(cls, "name", cls))
@@ -211,12 +211,12 @@ def check_calculator(cls: Any, *, raise_on_failure: bool = True, checks: Any = N
         try:
             fn(cls)
         except _Skip as exc:
-            out.append(CalculatorCheck(name, key, "skip", str(exc)))
+            out.append(CalculatorCheck(name, key, "skipped", str(exc)))
         except (AssertionError, DesignError, Exception) as exc:
-            record = CalculatorCheck(name, key, "fail", f"{type(exc).__name__}: {exc}")
+            record = CalculatorCheck(name, key, "failed", f"{type(exc).__name__}: {exc}")
             if raise_on_failure:
                 raise AssertionError(f"{name}: {key}: {record.message}") from exc
             out.append(record)
         else:
-            out.append(CalculatorCheck(name, key, "pass"))
+            out.append(CalculatorCheck(name, key, "passed"))
     return out

@@ -101,7 +101,10 @@ class FrozenDict(Mapping[str, Any]):
         object.__setattr__(self, "_data", {k: freeze(v) for k, v in dict(data or {}).items()})
 
     def __getitem__(self, key: str) -> Any:
-        return self._data[key]
+        value = self._data[key]
+        if type(value).__module__.startswith("pandas") and hasattr(value, "copy"):
+            return value.copy()  # a frame cannot be made read-only: hand out a copy
+        return value
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._data)
@@ -542,6 +545,17 @@ class EffectResult:
             + (test if test else f"   df: {df}")
             + (f"   ({sims} draws)" if sims else ""),
         ]
+        facts = []
+        if self.extra.get("cause") is not None:
+            facts.append(f"cause: {self.extra['cause']!r}")
+        if self.extra.get("horizon") is not None:
+            h = self.extra["horizon"]
+            facts.append(f"horizon: {_fmt(h) if isinstance(h, (int, float)) else h}")
+        refs = self.extra.get("reference_levels")
+        if refs:
+            facts.append("reference levels: " + ", ".join(f"{k} = {v!r}" for k, v in refs.items()))
+        if facts:
+            lines.append("  " + "; ".join(facts))
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 

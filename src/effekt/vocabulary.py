@@ -85,6 +85,7 @@ __all__ = [
     "Number",
     "Numbers",
     "POWER_ALIASES",
+    "RETIRED",
     "POWER_ALIAS_NOTES",
     "Seed",
     "Term",
@@ -550,8 +551,10 @@ _CORE_TERMS: tuple[Term, ...] = (
         "The time point(s) at which a survival summary is read (survival probability, cumulative "
         "incidence, restricted mean).",
         Numbers(Number(low=0, low_open=True), none_ok=True),
-        "None: the estimator's documented choice (the last time observed in both arms)",
-        "One name for what used to be horizon, horizons and tau.",
+        "None: required where a curve is read at a time point (kaplan_meier, rmst, aalen_johansen); "
+        "left out, they ask for it rather than pick one",
+        "One name for what used to be horizon, horizons and tau. No silent default: the time point is part "
+        "of the estimand, so the analysis plan names it.",
         ("survival",),
     ),
     Term("unit", "The panel unit (person, job centre).", _COL, families=("DiD",)),
@@ -732,6 +735,26 @@ POWER_ALIAS_NOTES: dict[str, str] = {
     "K": "n_blocks in bcra3; n_sites in cra3 (K = 2 n_sites counts all sites)",
     "P": "the share treated (allocation), not statsmodels' ratio",
     "n1": "the control arm's size (arm 1) in the two-arm calculators",
+}
+
+#: Names that an earlier release used, and what replaced them (shown when one is passed).
+RETIRED: dict[str, str] = {
+    "aggregate": "aggregation",
+    "model": "estimator",
+    "horizons": "horizon",
+    "tau": "horizon",
+    "ci": "ci_method",
+    "n_permutations": "sims",
+    "n_resamples": "sims",
+    "n_boot": "sims",
+    "B": "sims",
+    "continuity": "correction (a string: 'none' or 'yates')",
+    "delta": "effect (in the outcome's units) or d (standardised)",
+    "rho": "autocorrelation (a serial correlation) or icc (an intra-cluster correlation)",
+    "n_treated": "n2 (a fixed treated arm) with n, or n with ratio",
+    "n_control": "n",
+    "pre": "periods_before",
+    "covariates_n": "n_covariates",
 }
 
 _POWER_TERMS: tuple[Term, ...] = (
@@ -1046,6 +1069,15 @@ def constraint_for(owner: Any, option: str) -> Constraint | None:
     return t.constraint if t is not None else None
 
 
+def retired_hint(key: str, valid: Iterable[str]) -> str:
+    """" Did you mean ...?" for an unknown option: a retired name's successor, else the nearest names."""
+    valid = list(valid)
+    if key in RETIRED and RETIRED[key].split(" ", 1)[0] in valid:
+        return f" {key}= is now {RETIRED[key]}."
+    close = difflib.get_close_matches(key, valid, n=2, cutoff=0.6)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
 def validate_options(
     owner: Any, spec: Mapping[str, Any], fn: Callable[..., Any] | None = None, *, values: bool = True
 ) -> dict[str, Any]:
@@ -1082,8 +1114,7 @@ def validate_options(
                 unknown = [k for k in spec if k not in options]
                 if unknown:
                     key = unknown[0]
-                    close = difflib.get_close_matches(key, list(options), n=2, cutoff=0.6)
-                    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+                    hint = retired_hint(key, options)
                     raise DesignError(f"{name} takes no option {key!r}.{hint} Its options are: {', '.join(options)}.")
     for key, value in spec.items() if values else ():
         c = constraint_for(owner, key)

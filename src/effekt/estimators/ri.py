@@ -558,7 +558,7 @@ class RandomizationInference:
             n=obs.n,
             n_treated=obs.n_treated,
             n_control=obs.n_control,
-            se_type="randomization",
+            se_type="randomisation",
             design=obs.design,
             outcome=obs.outcome,
             ci_method="inversion" if want_ci else "none",

@@ -69,8 +69,8 @@ def plot_mediation(
     >>> tab = ef.estimate("mediation", data=sim.data, outcome="y", treatment="z", mediator="m",
     ...                   sims=100, seed=1)
     >>> fig = tab.plot()
-    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    ['Total effect', 'ADE', 'ACME']
+    >>> print(*[t.get_text() for t in fig.axes[0].get_yticklabels()], sep=", ")
+    Total effect, ADE, ACME
     """
     if arms not in _ROWS:
         raise DesignError(f"arms={arms!r} is not an option of the mediation plot; use 'average' or 'both'.")
@@ -103,7 +103,7 @@ def plot_effects(
     >>> tab = ef.estimate("mediation", data=sim.data, outcome="y", treatment="z", mediator="m",
     ...                   sims=100, seed=1)
     >>> fig = plot_effects(tab)
-    >>> [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    ['Total effect', 'ADE', 'ACME']
+    >>> print(*[t.get_text() for t in fig.axes[0].get_yticklabels()], sep=", ")
+    Total effect, ADE, ACME
     """
     return plot_mediation(table, ax=ax, labels=labels, arms=arms)

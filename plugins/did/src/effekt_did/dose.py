@@ -73,7 +73,8 @@ class DoseDiD:
         ``(control, treated)`` labels of a text treatment column.
     weights : str, default=None
         Row weights within units.
-    se_type : {"HC2", "HC1", "HC0", "HC3", "classical"}, default="HC2"
+    se_type : {"HC2", "HC1", "HC0", "HC3", "classical"}, default=None
+        None is HC2, the design-based default for the unit-level regression.
     alpha : float, default=0.05
     missing : {"error", "drop"}, default="error"
 
@@ -110,7 +111,7 @@ class DoseDiD:
     estimand: ClassVar[str] = "acrt"
     kind: ClassVar[str] = "did"
     tags: ClassVar[EstimatorTags] = EstimatorTags(outcome="panel", supports_weights=True, sign_flip=False)
-    options: ClassVar[dict[str, Any]] = {"se_type": Choice(("HC2", "HC1", "HC0", "HC3", "classical"))}
+    options: ClassVar[dict[str, Any]] = {"se_type": Choice(("HC2", "HC1", "HC0", "HC3", "classical"), none_ok=True)}
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 60, effect: float = 0.5) -> Synthetic:
@@ -127,7 +128,7 @@ class DoseDiD:
 
     @validated
     def fit(self, data: Any, *, outcome: str, unit: str, post: str, dose: str, treatment: str | None = None,
-            arms: tuple[Any, Any] | None = None, weights: str | None = None, se_type: str = "HC2",
+            arms: tuple[Any, Any] | None = None, weights: str | None = None, se_type: str | None = None,
             alpha: float = 0.05, missing: str = "error") -> EffectResult:
         frame = as_frame(data)
         if dose in frame.columns and is_categorical(frame[dose]):
@@ -170,6 +171,7 @@ class DoseDiD:
         eff = delta[treated] - delta_c
         dt = d[treated]
         X = np.column_stack([np.ones(dt.size), dt])
+        se_type = "HC2" if se_type is None else se_type
         rf = robust_ols(X, eff, se_type=se_type, names=["(Intercept)", dose])
         att_mean = float(rf.coef[0] + rf.coef[1] * dt.mean())
         extra = {

@@ -507,12 +507,23 @@ class Calculator:
                     if name != key else f"{cls.name}: {key} given twice."
                 )
             out[name] = value
+        # one concept, two forms: the allocation as ratio (n_treated / n_control) or as the share treated
+        # (PowerUp!'s P), and a two-level design's ICC as icc or icc2; each calculator takes either
+        if "ratio" in out and "ratio" not in known and "allocation" in known and "allocation" not in out:
+            r = out.pop("ratio")
+            out["allocation"] = None if r is None else _scaled("ratio", r, 1.0) / (1.0 + _scaled("ratio", r, 1.0))
+        if "allocation" in out and "allocation" not in known and "ratio" in known and "ratio" not in out:
+            a = out.pop("allocation")
+            out["ratio"] = None if a is None else _scaled("allocation", a, 1.0) / (1.0 - _scaled("allocation", a, 1.0))
+        if "icc" in out and "icc" not in known and "icc2" in known and "icc3" not in known and "icc2" not in out:
+            out["icc2"] = out.pop("icc")
+        if "icc2" in out and "icc2" not in known and "icc" in known and "icc" not in out:
+            out["icc"] = out.pop("icc2")
         unknown_names = [k for k in out if k not in known]
         if unknown_names:
-            import difflib
+            from effekt.vocabulary import retired_hint
 
-            close = difflib.get_close_matches(unknown_names[0], sorted(known), n=2, cutoff=0.6)
-            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            hint = retired_hint(unknown_names[0], sorted(known))
             raise DesignError(
                 f"{cls.name}: unknown parameter(s) {', '.join(repr(k) for k in unknown_names)}.{hint} "
                 f"This calculator takes {', '.join(sorted(known))}."
