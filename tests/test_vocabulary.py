@@ -205,3 +205,33 @@ def test_term_is_frozen():
     t = Term("x", "y", Number())
     with pytest.raises(AttributeError):
         t.name = "z"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("old", "new"), [("aggregate", "aggregation"), ("n_permutations", "sims"), ("horizons", "horizon")])
+def test_a_retired_name_points_at_its_successor(old, new):
+    hint = vocabulary.retired_hint(old, [new, "alpha"])
+    assert f"{old}= is now {new}" in hint
+
+
+def test_a_retired_name_passed_to_an_estimator():
+    df = pd.DataFrame({"y": [1.0, 2, 3, 4], "z": [0, 1, 0, 1], "u": [1, 1, 2, 2], "t": [1, 2, 1, 2]})
+    with pytest.raises(DesignError, match="time= is now period"):
+        ef.estimate("twfe", data=df, outcome="y", unit="u", time="t", treatment="z")
+
+
+def test_frames_in_extra_cannot_be_edited():
+    from effekt.result import EffectResult
+
+    frame = pd.DataFrame({"block": [1, 2], "n": [10, 12]})
+    res = EffectResult.from_z(1.0, 0.5, estimator="demo", estimand="ate", term="z", n=22, extra={"blocks": frame})
+    res.extra["blocks"].iloc[0, 1] = -999
+    res.extra["blocks"]["new"] = 1
+    assert res.extra["blocks"].equals(frame) and res.to_dict()["extra"]["blocks"][0] == {"block": 1, "n": 10}
+
+
+def test_summary_names_the_cause_horizon_and_reference_levels():
+    from effekt.result import EffectResult
+
+    res = EffectResult.from_z(0.1, 0.05, estimator="aalen_johansen", estimand="cumulative_incidence_difference",
+                              term="z", n=100, extra={"cause": "job", "horizon": 26, "reference_levels": {"sector": "build"}})
+    assert "cause: 'job'; horizon: 26; reference levels: sector = 'build'" in res.summary()

@@ -749,6 +749,9 @@ RETIRED: dict[str, str] = {
     "n_boot": "sims",
     "B": "sims",
     "continuity": "correction (a string: 'none' or 'yates')",
+    "time": "period (a panel's calendar column; time is a survival duration)",
+    "treatment": "first_treated (the period a unit is first treated; treatment is always the arm)",
+    "event": "positive (the counted level of a binary outcome; event is the survival event column)",
     "delta": "effect (in the outcome's units) or d (standardised)",
     "rho": "autocorrelation (a serial correlation) or icc (an intra-cluster correlation)",
     "n_treated": "n2 (a fixed treated arm) with n, or n with ratio",
@@ -1101,6 +1104,12 @@ def validate_options(
     if fn is not None:
         params, options = _signature(inspect.unwrap(fn))
         if params is not None:
+            if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+                unknown = [k for k in spec if k not in options]
+                if unknown:
+                    key = unknown[0]
+                    hint = retired_hint(key, options)
+                    raise DesignError(f"{name} takes no option {key!r}.{hint} Its options are: {', '.join(options)}.")
             missing = [
                 k for k, p in options.items()
                 if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty and k not in spec
@@ -1110,12 +1119,6 @@ def validate_options(
                     f"{name} needs {', '.join(f'{k}=' for k in missing)} (the column"
                     f"{'s' if len(missing) > 1 else ''} or value{'s' if len(missing) > 1 else ''} it analyses)."
                 )
-            if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-                unknown = [k for k in spec if k not in options]
-                if unknown:
-                    key = unknown[0]
-                    hint = retired_hint(key, options)
-                    raise DesignError(f"{name} takes no option {key!r}.{hint} Its options are: {', '.join(options)}.")
     for key, value in spec.items() if values else ():
         c = constraint_for(owner, key)
         if c is not None:
