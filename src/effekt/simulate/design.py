@@ -15,8 +15,9 @@ One draw is a DataFrame with these columns:
   covariate;
 * weekly panel (``kind="panel"``, staggered adoption): one row per unit
   and week with ``unit``, ``period`` (1..periods), ``first_treated`` (the
-  cohort's first treated week, 0 for never treated), ``d`` (1 from the
-  first treated week on), ``post`` (the same, for ``twfe``'s ``post=``),
+  cohort's first treated week, 0 for never treated), ``treated`` (1 for
+  a unit of a cohort), ``d`` (1 from the unit's first treated week on) and
+  ``post`` (the same, for ``twfe``'s ``treatment="treated", post="post"``),
   ``y0``, ``y1`` and ``y``.
 
 Write estimator options with these names, e.g. ``outcome="y",
@@ -145,7 +146,7 @@ class _FrozenMap(dict):  # type: ignore[type-arg]
         return (_FrozenMap, (dict(self),))
 
 
-_RESERVED = {"unit", "y", "y0", "y1", "z", "block", "cluster", "period", "first_treated", "d", "post"}
+_RESERVED = {"unit", "y", "y0", "y1", "z", "block", "cluster", "period", "first_treated", "treated", "d", "post"}
 
 
 @dataclass(frozen=True)
@@ -519,6 +520,7 @@ class Design:
             "unit": np.repeat(np.arange(1, n + 1), T),
             "period": np.tile(period, n),
             "first_treated": np.repeat(g, T),
+            "treated": np.repeat((g > 0).astype(np.int64), T),
             "d": d.ravel(),
             "post": d.ravel(),
             "y0": y0.ravel(),
@@ -602,7 +604,7 @@ class Design:
                 estimands=(Estimand("att"),),
                 estimators=(
                     Estimator("twfe", "twfe", "att", {"outcome": "y", "unit": "unit", "period": "period",
-                                                      "treatment": "d", "post": "post"}),
+                                                      "treatment": "treated", "post": "post"}),
                     Estimator("callaway_santanna", "callaway_santanna", "att",
                               {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated",
                                "est_method": "reg"}),
