@@ -28,7 +28,19 @@ _NAMES = {
     "redesign": "effekt.simulate.grid",
 }
 
-__all__ = sorted(_NAMES)
+__all__ = [
+    "Assign",
+    "DIAGNOSANDS",
+    "Design",
+    "Diagnosis",
+    "Estimand",
+    "Estimator",
+    "Outcomes",
+    "Population",
+    "Redesign",
+    "diagnose",
+    "redesign",
+]
 
 __getattr__, __dir__ = attribute_loader(__name__, _NAMES, globals())
 

@@ -65,8 +65,8 @@ def design_from_dict(data: Mapping[str, Any]) -> Any:
         if key not in _TOP:
             raise DesignError(f"a design has no key {key!r}; the keys are {list(_TOP)}.")
     classes = _classes()
-    parts = {part: _build(classes[part], data[part], part) for part in _PARTS if part in data}
-    lists = {}
+    parts: dict[str, Any] = {part: _build(classes[part], data[part], part) for part in _PARTS if part in data}
+    lists: dict[str, Any] = {}
     for part in ("estimands", "estimators"):
         items = data.get(part, [])
         if not isinstance(items, list):

@@ -440,10 +440,11 @@ class Design:
             frame["block"] = blocks
             latent += (rng.normal(0.0, pop.block_sd, pop.blocks) if pop.block_sd else np.zeros(pop.blocks))[blocks - 1]
         if pop.clusters:
-            if blocks is not None:  # clusters nested in blocks: deal each block's units to its clusters
-                per_block = np.arange(pop.clusters) % pop.blocks + 1  # cluster c belongs to block per_block[c]
+            if blocks is not None and pop.blocks:  # clusters nested in blocks: deal each block's units to its clusters
+                n_blocks = int(pop.blocks)
+                per_block = np.arange(pop.clusters) % n_blocks + 1  # cluster c belongs to block per_block[c]
                 clusters = np.empty(n, dtype=np.int64)
-                for b in range(1, pop.blocks + 1):
+                for b in range(1, n_blocks + 1):
                     members = np.flatnonzero(blocks == b)
                     own = np.flatnonzero(per_block == b) + 1
                     clusters[members] = own[np.arange(members.size) % own.size]
@@ -459,12 +460,12 @@ class Design:
             latent += coef * x
         own_sd = math.sqrt(1.0 - pop.icc) * noise_sd
         if out.kind == "continuous":
-            y0 = out.baseline + latent + rng.normal(0.0, own_sd, n)
+            y0 = float(out.baseline or 0.0) + latent + rng.normal(0.0, own_sd, n)
             y1 = y0 + out.effect + (out.effect_sd * rng.standard_normal(n) if out.effect_sd else 0.0)
         else:
             from scipy.special import ndtr, ndtri
 
-            p0 = ndtr(ndtri(out.baseline) + latent)
+            p0 = ndtr(ndtri(float(out.baseline or 0.0)) + latent)
             v = rng.uniform(size=n)
             y0 = (v < p0).astype(float)
             y1 = (v < np.clip(p0 + out.effect, 0.0, 1.0)).astype(float)
@@ -510,7 +511,7 @@ class Design:
         for t in range(1, T):
             e[:, t] = out.rho * e[:, t - 1] + innov[:, t]
         period = np.arange(1, T + 1)
-        y0 = out.baseline + alpha[:, None] + 0.1 * period[None, :] + e
+        y0 = float(out.baseline or 0.0) + alpha[:, None] + 0.1 * period[None, :] + e
         treated = (g[:, None] > 0) & (period[None, :] >= g[:, None])
         tau = np.where(period[None, :] >= np.where(g > 0, g, min(out.cohorts))[:, None],
                        out.effect + out.growth * (period[None, :] - np.where(g > 0, g, min(out.cohorts))[:, None]), 0.0)

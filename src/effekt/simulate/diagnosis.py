@@ -75,7 +75,16 @@ def _sig(s: pd.DataFrame, alpha: float) -> np.ndarray:
 
 
 def _cond_mean(values: np.ndarray, keep: np.ndarray) -> float:
-    return float(values[keep].mean()) if keep.any() else float("nan")
+    kept = values[keep]
+    kept = kept[np.isfinite(kept)]
+    return float(kept.mean()) if kept.size else float("nan")
+
+
+def _ratio(s: pd.DataFrame) -> np.ndarray:
+    """|estimate| / |estimand|, NaN where the estimand is 0 (no exaggeration of a null effect)."""
+    est, tau = np.abs(s["estimate"].to_numpy()), np.abs(s["estimand_value"].to_numpy())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(tau > 0, est / np.where(tau > 0, tau, 1.0), np.nan)
 
 
 def _sd(x: np.ndarray) -> float:
@@ -95,8 +104,7 @@ DIAGNOSANDS: dict[str, Callable[[pd.DataFrame, float], float]] = {
     "mean_ci_width": lambda s, a: float(np.mean(s["conf_high"].to_numpy() - s["conf_low"].to_numpy())),
     "type_s_rate": lambda s, a: _cond_mean(
         (np.sign(s["estimate"].to_numpy()) != np.sign(s["estimand_value"].to_numpy())).astype(float), _sig(s, a)),
-    "exaggeration_ratio": lambda s, a: _cond_mean(
-        np.abs(s["estimate"].to_numpy()) / np.abs(s["estimand_value"].to_numpy()), _sig(s, a)),
+    "exaggeration_ratio": lambda s, a: _cond_mean(_ratio(s), _sig(s, a)),
 }
 """The built-in diagnosands: ``f(simulations of one estimator, alpha) -> float``."""
 
@@ -269,7 +277,6 @@ def _plot_diagnosis(diag: Diagnosis, *, ax: Any = None, labels: Mapping[Any, str
         a.set_yticklabels([label_for(n, labels) for n in names] if k == 0 else [])
         a.set_title(what.replace("_", " "))
         a.set_ylim(-0.5, len(names) - 0.5)
-    fig.tight_layout()
     return fig
 
 
@@ -448,7 +455,7 @@ def diagnose(
         if not callable(fn):
             raise DesignError(f"diagnosand {name!r} must be a function of (simulations, alpha); got {fn!r}.")
         funcs[name] = fn
-    for spec, est, options in _fitters(design, alpha):  # options checked before any simulation
+    for _spec, est, options in _fitters(design, alpha):  # options checked before any simulation
         validate_options(est, options)
     start = time.perf_counter()
     rows = _run(design, seed, sims, float(alpha), backend, client, workers, _show_progress(progress))
