@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 
     from effekt.simulate.design import Design
 
-__all__ = ["Diagnosis", "diagnose", "DIAGNOSANDS", "BACKENDS"]
+__all__ = ["Diagnosis", "diagnose", "map_simulations", "DIAGNOSANDS", "BACKENDS"]
 
 BACKENDS = ("serial", "processes", "dask")
 _COLUMNS = ["sim", "estimator", "estimand", "estimand_value", "estimate", "std_error",
@@ -125,66 +125,96 @@ def _fitters(design: Design, alpha: float) -> list[tuple[Any, Any, dict[str, Any
     return out
 
 
-def _run_chunk(design: Design, entropy: int, indices: Sequence[int], alpha: float) -> list[tuple[Any, ...]]:
-    """The rows of the simulations table for the simulations ``indices``."""
-    fitters = _fitters(design, alpha)
-    nan = float("nan")
-    rows: list[tuple[Any, ...]] = []
-    for i in indices:
-        rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(int(i),)))
-        frame = design.draw(rng)
-        values = design.estimand_values(frame)
-        for spec, est, options in fitters:
+class _DesignSimulation:
+    """One simulation of a design: ``sim(index, rng) -> rows`` (the fitters built once per process)."""
+
+    def __init__(self, design: Design, alpha: float) -> None:
+        self.design, self.alpha = design, alpha
+        self._fitters: list[tuple[Any, Any, dict[str, Any]]] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"design": self.design, "alpha": self.alpha, "_fitters": None}
+
+    def __call__(self, index: int, rng: np.random.Generator) -> list[tuple[Any, ...]]:
+        if self._fitters is None:
+            self._fitters = _fitters(self.design, self.alpha)
+        nan = float("nan")
+        rows: list[tuple[Any, ...]] = []
+        frame = self.design.draw(rng)
+        values = self.design.estimand_values(frame)
+        for spec, est, options in self._fitters:
             tau = values[spec.estimand]
             with _warnings.catch_warnings(record=True) as caught:
                 _warnings.simplefilter("always")
                 try:
                     res = est.fit(frame, **options)
                 except EffektError as exc:
-                    rows.append((int(i), spec.label, spec.estimand, tau, nan, nan, nan, nan, nan,
+                    rows.append((index, spec.label, spec.estimand, tau, nan, nan, nan, nan, nan,
                                  f"{type(exc).__name__}: {exc}", ""))
                     continue
             row = getattr(res, "headline", res)  # an EffectTable's headline row
             low, high = row.conf_int
             warning = str(caught[0].message) if caught else ""
-            rows.append((int(i), spec.label, spec.estimand, tau, float(row.estimate), float(row.std_error),
+            rows.append((index, spec.label, spec.estimand, tau, float(row.estimate), float(row.std_error),
                          float(low), float(high), float(row.p_value), "", warning))
-    return rows
+        return rows
 
 
-def _chunks(sims: int, pieces: int) -> list[list[int]]:
-    size = max(1, math.ceil(sims / max(1, pieces)))
-    return [list(range(a, min(sims, a + size))) for a in range(0, sims, size)]
+def _map_chunk(one: Callable[[int, np.random.Generator], Any], chunk: Sequence[tuple[int, np.random.SeedSequence]]) -> list[Any]:
+    return [one(index, np.random.default_rng(stream)) for index, stream in chunk]
+
+
+def _chunks(items: Sequence[Any], pieces: int) -> list[list[Any]]:
+    size = max(1, math.ceil(len(items) / max(1, pieces)))
+    return [list(items[a:a + size]) for a in range(0, len(items), size)]
 
 
 def _show_progress(progress: bool | None) -> bool:
     return progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
 
 
-def _run(design: Design, entropy: int, sims: int, alpha: float, backend: str, client: Any,
-         workers: int | None, progress: bool) -> list[tuple[Any, ...]]:
+def map_simulations(
+    one: Callable[[int, np.random.Generator], Any],
+    streams: Sequence[np.random.SeedSequence],
+    *,
+    backend: str = "serial",
+    client: Any = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> list[Any]:
+    """``[one(s, default_rng(streams[s])) for s in range(len(streams))]`` on a backend, in order.
+
+    The package's one simulation engine: :func:`diagnose` and
+    ``effekt_power.simulate_power`` run through it. ``one`` must be picklable
+    for ``"processes"`` (joblib, which also takes closures) and ``"dask"``.
+    Each simulation's generator comes from its own stream, so the results
+    do not depend on the backend or the number of workers.
+    """
+    if backend not in BACKENDS:
+        raise DesignError(f"backend must be one of {', '.join(map(repr, BACKENDS))}; got {backend!r}.")
+    items = list(enumerate(streams))
+    show = _show_progress(progress)
     if backend == "serial":
-        chunks = _chunks(sims, min(sims, 50))
+        chunks = _chunks(items, min(len(items), 50))
         iterator: Any = chunks
-        if progress:
+        if show:
             from tqdm import tqdm
 
-            iterator = tqdm(chunks, desc="diagnose", unit="chunk", leave=False)
-        return [row for chunk in iterator for row in _run_chunk(design, entropy, chunk, alpha)]
+            iterator = tqdm(chunks, desc="simulating", unit="chunk", leave=False)
+        return [out for chunk in iterator for out in _map_chunk(one, chunk)]
     if backend == "processes":
         try:
             from joblib import Parallel, delayed
         except ImportError:
             raise EffektError("backend='processes' needs joblib: `pip install effekt[dask]` (or `pip install joblib`).") from None
         n_jobs = workers or os.cpu_count() or 1
-        chunks = _chunks(sims, 4 * n_jobs)
-        out = Parallel(n_jobs=n_jobs)(delayed(_run_chunk)(design, entropy, c, alpha) for c in chunks)
-        return [row for chunk in out for row in chunk]
-    return _run_dask(design, entropy, sims, alpha, client, workers, progress)
+        done = Parallel(n_jobs=n_jobs)(delayed(_map_chunk)(one, c) for c in _chunks(items, 4 * n_jobs))
+        return [out for chunk in done for out in chunk]
+    return _map_dask(one, items, client, workers, show)
 
 
-def _run_dask(design: Design, entropy: int, sims: int, alpha: float, client: Any, workers: int | None,
-              progress: bool) -> list[tuple[Any, ...]]:
+def _map_dask(one: Any, items: list[tuple[int, np.random.SeedSequence]], client: Any, workers: int | None,
+              progress: bool) -> list[Any]:
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -202,19 +232,18 @@ def _run_dask(design: Design, entropy: int, sims: int, alpha: float, client: Any
         own = [client]
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        chunks = _chunks(sims, 4 * n_workers)
-        remote = client.scatter(design, broadcast=True)
-        futures = client.map(_run_chunk, [remote] * len(chunks), [entropy] * len(chunks), chunks,
-                             [alpha] * len(chunks), pure=False)
+        chunks = _chunks(items, 4 * n_workers)
+        remote = client.scatter(one, broadcast=True)
+        futures = client.map(_map_chunk, [remote] * len(chunks), chunks, pure=False)
         if progress:
             from distributed import progress as dask_progress
 
             dask_progress(futures)
-        out = client.gather(futures)
+        done = client.gather(futures)
     finally:
         for obj in own:
             obj.close()
-    return [row for chunk in out for row in chunk]
+    return [out for chunk in done for out in chunk]
 
 
 # ----------------------------------------------------------------------------- the result
@@ -458,7 +487,10 @@ def diagnose(
     for _spec, est, options in _fitters(design, alpha):  # options checked before any simulation
         validate_options(est, options)
     start = time.perf_counter()
-    rows = _run(design, seed, sims, float(alpha), backend, client, workers, _show_progress(progress))
+    streams = [np.random.SeedSequence(seed, spawn_key=(i,)) for i in range(sims)]
+    done = map_simulations(_DesignSimulation(design, float(alpha)), streams, backend=backend, client=client,
+                           workers=workers, progress=progress)
+    rows = [row for sim in done for row in sim]
     elapsed = time.perf_counter() - start
     table = pd.DataFrame(rows, columns=_COLUMNS)
     for spec in design.estimators:
