@@ -231,3 +231,17 @@ def test_cli_diagnose(tmp_path, capsys):
     assert (tmp_path / "out" / "simulations.csv").exists()
     assert main(["diagnose", str(tmp_path / "missing.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def _draw_normal(index, rng):
+    return index, float(rng.standard_normal())
+
+
+def test_map_simulations_is_the_same_on_every_backend():
+    from effekt.simulate.diagnosis import map_simulations
+
+    streams = np.random.SeedSequence(7).spawn(10)
+    serial = map_simulations(_draw_normal, streams)
+    assert serial == map_simulations(_draw_normal, streams, backend="processes", workers=2)
+    assert [i for i, _ in serial] == list(range(10))
+    assert serial[4][1] == np.random.default_rng(streams[4]).standard_normal()
