@@ -34,7 +34,8 @@ def design_to_dict(design: Any) -> dict[str, Any]:
     for part in _PARTS:
         obj = getattr(design, part)
         out[part] = {f.name: _plain(getattr(obj, f.name)) for f in fields(obj) if getattr(obj, f.name) is not None}
-    out["estimands"] = [{"name": e.name, "kind": e.kind} for e in design.estimands]
+    out["estimands"] = [{k: v for k, v in (("name", e.name), ("kind", e.kind), ("horizon", e.horizon)) if v is not None}
+                        for e in design.estimands]
     out["estimators"] = [
         {"label": e.label, "estimator": e.estimator, "estimand": e.estimand, "options": _plain(e.options)}
         for e in design.estimators

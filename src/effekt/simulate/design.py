@@ -13,6 +13,10 @@ One draw is a DataFrame with these columns:
   ``y1`` (potential outcomes), ``z`` (0/1 arm), ``y`` (observed outcome),
   ``block`` and ``cluster`` when the population has them, and one column per
   covariate;
+* time to event (``kind="survival"``): as the cross-section, with ``y0``
+  and ``y1`` the potential weeks to the exit, and the observed ``time``
+  (weeks, censored at the follow-up ``periods`` and by random censoring) and
+  ``event`` (1 exit, 0 censored); ``y`` equals ``time``;
 * weekly panel (``kind="panel"``, staggered adoption): one row per unit
   and week with ``unit``, ``period`` (1..periods), ``first_treated`` (the
   cohort's first treated week, 0 for never treated), ``treated`` (1 for
@@ -57,9 +61,9 @@ from effekt.errors import DesignError
 
 __all__ = ["Assign", "Design", "Estimand", "Estimator", "Outcomes", "Population", "GRID_KEYS"]
 
-OUTCOME_KINDS = ("continuous", "binary", "panel")
+OUTCOME_KINDS = ("continuous", "binary", "survival", "panel")
 ASSIGNMENT_KINDS = ("complete", "block", "cluster", "block_cluster")
-ESTIMAND_KINDS = ("ate", "att")
+ESTIMAND_KINDS = ("ate", "att", "rmst_difference", "hazard_ratio")
 
 
 def _number(value: Any, name: str, *, low: float | None = None, high: float | None = None, whole: bool = False) -> Any:
@@ -146,7 +150,7 @@ class _FrozenMap(dict):  # type: ignore[type-arg]
         return (_FrozenMap, (dict(self),))
 
 
-_RESERVED = {"unit", "y", "y0", "y1", "z", "block", "cluster", "period", "first_treated", "treated", "d", "post"}
+_RESERVED = {"unit", "y", "y0", "y1", "z", "time", "event", "block", "cluster", "period", "first_treated", "treated", "d", "post"}
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,12 @@ class Outcomes:
       (``baseline`` is the control risk, here a probability) and
       ``y1 = 1[v < p0 + effect]`` with the same uniform ``v``: ``effect`` is the
       risk difference, the effect is monotone.
+    * ``survival``: weekly time to an exit. The untreated weekly hazard is
+      ``baseline * exp(latent)`` (``baseline`` default 0.05; the latent part from
+      blocks, clusters and covariates as above), treatment multiplies it by
+      ``exp(effect)`` (``effect`` is the log hazard ratio), ``y0`` and ``y1`` share
+      one uniform draw and are rounded up to whole weeks; follow-up ends after
+      ``periods`` weeks and ``censoring`` is a weekly hazard of dropping out.
     * ``panel``: a weekly panel with staggered adoption. Units fall into the
       cohorts of ``cohorts`` (first treated week) in the shares ``cohort_shares``
       (the rest never treated); ``y0 = unit effect + 0.1 * week + ar1 noise``
@@ -188,6 +198,8 @@ class Outcomes:
         Weekly growth of the effect after adoption (panel).
     rho : float, default=0.0
         AR(1) serial correlation of the panel's noise.
+    censoring : float, default=0.0
+        Weekly hazard of random censoring (survival).
     """
 
     kind: str = "continuous"
@@ -200,11 +212,15 @@ class Outcomes:
     cohort_shares: tuple[float, ...] = (0.3, 0.3)
     growth: float = 0.0
     rho: float = 0.0
+    censoring: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", _choice(self.kind, "outcomes.kind", OUTCOME_KINDS))
+        object.__setattr__(self, "censoring", _number(self.censoring, "outcomes.censoring", low=0.0))
         object.__setattr__(self, "effect", _number(self.effect, "outcomes.effect"))
-        baseline = self.baseline if self.baseline is not None else (0.3 if self.kind == "binary" else 0.0)
+        baseline = self.baseline if self.baseline is not None else {"binary": 0.3, "survival": 0.05}.get(self.kind, 0.0)
+        if self.kind == "survival" and not baseline > 0:
+            raise DesignError(f"outcomes.baseline is the weekly hazard of a survival outcome, > 0; got {baseline!r}.")
         if self.kind == "binary":
             baseline = _number(baseline, "outcomes.baseline", low=0.0, high=1.0)
             if not 0.0 < baseline < 1.0:
@@ -266,24 +282,42 @@ class Estimand:
     ``att`` the mean over the treated units (the treated unit-weeks of a
     panel: the target of Callaway & Sant'Anna's simple aggregation).
     Both are sample estimands: they vary from draw to draw with the units.
+    For a survival outcome, ``rmst_difference`` is
+    ``mean(min(y1, h)) - mean(min(y0, h))`` with ``h`` the follow-up weeks
+    (``horizon``, default ``outcomes.periods``), the restricted mean weeks to the exit, and
+    ``hazard_ratio`` the declared ``exp(outcomes.effect)``: a conditional hazard
+    ratio, which a Cox model without the covariates that move the hazard
+    estimates towards 1 (the hazard ratio is not collapsible).
 
     Parameters
     ----------
     name : str
         Label, which estimators name in ``estimand``.
-    kind : {"ate", "att"}, default=the name when it is one of these, else "ate"
+    kind : {"ate", "att", "rmst_difference", "hazard_ratio"}, default=the name when it is one of these, else "ate"
+    horizon : float, optional
+        Weeks up to which ``rmst_difference`` restricts the mean (default: the follow-up, ``outcomes.periods``).
     """
 
     name: str
     kind: str | None = None
+    horizon: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise DesignError(f"estimand name must be a non-empty string; got {self.name!r}.")
         kind = self.kind if self.kind is not None else (self.name if self.name in ESTIMAND_KINDS else "ate")
         object.__setattr__(self, "kind", _choice(kind, f"estimand {self.name!r} kind", ESTIMAND_KINDS))
+        if self.horizon is not None:
+            object.__setattr__(self, "horizon", _number(self.horizon, f"estimand {self.name!r} horizon", low=0.0))
 
     def value(self, frame: pd.DataFrame, outcomes: Outcomes) -> float:
+        if self.kind in ("rmst_difference", "hazard_ratio") and outcomes.kind != "survival":
+            raise DesignError(f"estimand {self.name!r}: {self.kind} needs outcomes.kind='survival'.")
+        if self.kind == "hazard_ratio":
+            return math.exp(outcomes.effect)
+        if self.kind == "rmst_difference":
+            h = float(self.horizon if self.horizon is not None else outcomes.periods)
+            return float(np.minimum(frame["y1"].to_numpy(float), h).mean() - np.minimum(frame["y0"].to_numpy(float), h).mean())
         tau = frame["y1"].to_numpy(float) - frame["y0"].to_numpy(float)
         if outcomes.kind == "panel":
             keep = frame["d"].to_numpy(bool) if self.kind == "att" else frame["period"].to_numpy() >= min(outcomes.cohorts)
@@ -342,6 +376,7 @@ GRID_KEYS = {
     "baseline": ("outcomes", "baseline"),
     "growth": ("outcomes", "growth"),
     "periods": ("outcomes", "periods"),
+    "censoring": ("outcomes", "censoring"),
     "prob": ("assignment", "prob"),
 }
 
@@ -451,7 +486,7 @@ class Design:
             else:
                 clusters = np.arange(n) % pop.clusters + 1
             frame["cluster"] = clusters
-        noise_sd = out.sd if out.kind == "continuous" else 1.0
+        noise_sd = out.sd if out.kind in ("continuous", "survival") else 1.0
         if clusters is not None and pop.icc > 0:
             latent += rng.normal(0.0, math.sqrt(pop.icc) * noise_sd, pop.clusters)[clusters - 1]
         for name, coef in pop.covariates.items():
@@ -462,6 +497,11 @@ class Design:
         if out.kind == "continuous":
             y0 = float(out.baseline or 0.0) + latent + rng.normal(0.0, own_sd, n)
             y1 = y0 + out.effect + (out.effect_sd * rng.standard_normal(n) if out.effect_sd else 0.0)
+        elif out.kind == "survival":
+            hazard = float(out.baseline or 0.05) * np.exp(latent)
+            e = rng.standard_exponential(n)  # one draw for both potential times
+            y0 = np.ceil(e / hazard)
+            y1 = np.ceil(e / (hazard * math.exp(out.effect)))
         else:
             from scipy.special import ndtr, ndtri
 
@@ -470,7 +510,15 @@ class Design:
             y0 = (v < p0).astype(float)
             y1 = (v < np.clip(p0 + out.effect, 0.0, 1.0)).astype(float)
         z = self._assign(rng, n, blocks, clusters)
-        frame.update(y0=y0, y1=y1, z=z, y=np.where(z == 1, y1, y0))
+        y = np.where(z == 1, y1, y0)
+        frame.update(y0=y0, y1=y1, z=z, y=y)
+        if out.kind == "survival":
+            follow = float(out.periods)
+            cens = np.ceil(rng.standard_exponential(n) / out.censoring) if out.censoring > 0 else np.full(n, np.inf)
+            end = np.minimum(cens, follow)
+            frame["time"] = np.minimum(y, end)
+            frame["event"] = (y <= end).astype(np.int64)
+            frame["y"] = frame["time"]
         return pd.DataFrame(frame)
 
     def _assign(self, rng: np.random.Generator, n: int, blocks: Any, clusters: Any) -> np.ndarray:
