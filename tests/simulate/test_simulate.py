@@ -269,3 +269,15 @@ def test_survival_outcomes_and_their_estimands():
         assert diag.value("n_failed", name) == 0
     assert diag.value("mean_estimand", "cox") == pytest.approx(np.exp(0.4))
     assert Design.from_toml(design.to_toml()) == design
+
+
+def test_compare_puts_designs_side_by_side():
+    from effekt.simulate import compare
+
+    a = diagnose(blocked(), sims=20, seed=2, bootstrap_sims=5)
+    b = diagnose(blocked().replace(**{"assignment.kind": "complete"}), sims=20, seed=2, bootstrap_sims=5)
+    both = compare(blocked=a, complete=b)
+    assert list(both.tidy()["design"].unique()) == ["blocked", "complete"]
+    assert both.plot(diagnosand="rmse").axes[0].get_xlabel() == "design"
+    with pytest.raises(DesignError, match="Diagnosis"):
+        compare(a=1)

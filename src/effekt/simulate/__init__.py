@@ -26,6 +26,7 @@ _NAMES = {
     "diagnose": "effekt.simulate.diagnosis",
     "Redesign": "effekt.simulate.grid",
     "redesign": "effekt.simulate.grid",
+    "compare": "effekt.simulate.grid",
 }
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "Population",
     "Redesign",
     "diagnose",
+    "compare",
     "redesign",
 ]
 
@@ -47,4 +49,4 @@ __getattr__, __dir__ = attribute_loader(__name__, _NAMES, globals())
 if TYPE_CHECKING:
     from effekt.simulate.design import Assign, Design, Estimand, Estimator, Outcomes, Population
     from effekt.simulate.diagnosis import DIAGNOSANDS, Diagnosis, diagnose
-    from effekt.simulate.grid import Redesign, redesign
+    from effekt.simulate.grid import Redesign, compare, redesign

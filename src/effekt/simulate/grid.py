@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from effekt.simulate.design import Design
     from effekt.simulate.diagnosis import Diagnosis
 
-__all__ = ["Redesign", "redesign"]
+__all__ = ["Redesign", "compare", "redesign"]
 
 
 @dataclass(frozen=True)
@@ -139,3 +139,27 @@ def redesign(design: Design, *, sims: int = 500, seed: int | None = None, **grid
     points = [dict(zip(grid, combo)) for combo in itertools.product(*grid.values())]
     diagnoses = tuple(diagnose(design.replace(**p), sims, seed=seed, **options) for p in points)
     return Redesign(grid=tuple(points), diagnoses=diagnoses)
+
+
+def compare(**diagnoses: Diagnosis) -> Redesign:
+    """Put diagnoses of different designs side by side, by name.
+
+    ``compare(blocked=diagnose(a), simple=diagnose(b)).tidy()`` stacks their
+    diagnosands with a ``design`` column; ``.plot(diagnosand="rmse")`` draws
+    one against the other. Use the same seed for each for common random numbers.
+
+    >>> from effekt.simulate import Design, diagnose
+    >>> d = Design.example()
+    >>> both = compare(small=diagnose(d.replace(n=40), sims=10, seed=1, bootstrap_sims=0),
+    ...                large=diagnose(d, sims=10, seed=1, bootstrap_sims=0))
+    >>> sorted(set(both.tidy()["design"]))
+    ['large', 'small']
+    """
+    from effekt.simulate.diagnosis import Diagnosis
+
+    if not diagnoses:
+        raise DesignError("compare needs diagnoses by name, e.g. compare(blocked=diag_a, simple=diag_b).")
+    for name, diag in diagnoses.items():
+        if not isinstance(diag, Diagnosis):
+            raise DesignError(f"compare: {name}= must be a Diagnosis; got {type(diag).__name__}.")
+    return Redesign(grid=tuple({"design": name} for name in diagnoses), diagnoses=tuple(diagnoses.values()))
