@@ -1022,6 +1022,16 @@ def signature_options(fn: Callable[..., Any]) -> dict[str, inspect.Parameter]:
     }
 
 
+@functools.lru_cache(maxsize=512)
+def _signature(fn: Callable[..., Any]) -> tuple[Any, dict[str, inspect.Parameter]]:
+    """``fn``'s parameters and keyword options, read once per function."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return None, {}
+    return params, signature_options(fn)
+
+
 def constraint_for(owner: Any, option: str) -> Constraint | None:
     """The constraint on ``option`` for ``owner``: its own narrowing, else the vocabulary's."""
     own = getattr(owner, "options", None)
@@ -1057,13 +1067,8 @@ def validate_options(
     fn = fn if fn is not None else getattr(owner, "fit", None)
     out = dict(spec)
     if fn is not None:
-        fn = inspect.unwrap(fn)
-        try:
-            params = inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            params = None  # type: ignore[assignment]
+        params, options = _signature(inspect.unwrap(fn))
         if params is not None:
-            options = signature_options(fn)
             missing = [
                 k for k, p in options.items()
                 if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is inspect.Parameter.empty and k not in spec
