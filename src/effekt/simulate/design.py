@@ -13,6 +13,9 @@ One draw is a DataFrame with these columns:
   ``y1`` (potential outcomes), ``z`` (0/1 arm), ``y`` (observed outcome),
   ``block`` and ``cluster`` when the population has them, and one column per
   covariate;
+* with one-sided non-compliance (``outcomes.compliance < 1``), also
+  ``complier`` (1 for a unit that takes the programme when offered) and
+  ``received`` (``z * complier``); ``y`` is then ``y1`` where received;
 * time to event (``kind="survival"``): as the cross-section, with ``y0``
   and ``y1`` the potential weeks to the exit, and the observed ``time``
   (weeks, censored at the follow-up ``periods`` and by random censoring) and
@@ -63,7 +66,7 @@ __all__ = ["Assign", "Design", "Estimand", "Estimator", "Outcomes", "Population"
 
 OUTCOME_KINDS = ("continuous", "binary", "survival", "panel")
 ASSIGNMENT_KINDS = ("complete", "block", "cluster", "block_cluster")
-ESTIMAND_KINDS = ("ate", "att", "rmst_difference", "hazard_ratio")
+ESTIMAND_KINDS = ("ate", "att", "itt", "cace", "rmst_difference", "hazard_ratio")
 
 
 def _number(value: Any, name: str, *, low: float | None = None, high: float | None = None, whole: bool = False) -> Any:
@@ -150,7 +153,7 @@ class _FrozenMap(dict):  # type: ignore[type-arg]
         return (_FrozenMap, (dict(self),))
 
 
-_RESERVED = {"unit", "y", "y0", "y1", "z", "time", "event", "block", "cluster", "period", "first_treated", "treated", "d", "post"}
+_RESERVED = {"unit", "y", "y0", "y1", "z", "time", "event", "complier", "received", "block", "cluster", "period", "first_treated", "treated", "d", "post"}
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,9 @@ class Outcomes:
         AR(1) serial correlation of the panel's noise.
     censoring : float, default=0.0
         Weekly hazard of random censoring (survival).
+    compliance : float, default=1.0
+        Share of compliers (one-sided non-compliance: no one assigned to control
+        takes the programme; continuous and binary outcomes).
     """
 
     kind: str = "continuous"
@@ -213,8 +219,12 @@ class Outcomes:
     growth: float = 0.0
     rho: float = 0.0
     censoring: float = 0.0
+    compliance: float = 1.0
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "compliance", _number(self.compliance, "outcomes.compliance", low=0.0, high=1.0))
+        if self.compliance <= 0:
+            raise DesignError("outcomes.compliance is the share of compliers, in (0, 1]; got 0.")
         object.__setattr__(self, "kind", _choice(self.kind, "outcomes.kind", OUTCOME_KINDS))
         object.__setattr__(self, "censoring", _number(self.censoring, "outcomes.censoring", low=0.0))
         object.__setattr__(self, "effect", _number(self.effect, "outcomes.effect"))
@@ -281,7 +291,10 @@ class Estimand:
     from the first cohort's adoption on, in a panel, treated or not);
     ``att`` the mean over the treated units (the treated unit-weeks of a
     panel: the target of Callaway & Sant'Anna's simple aggregation).
-    Both are sample estimands: they vary from draw to draw with the units.
+    ``itt`` is the effect of the offer, ``mean(complier * (y1 - y0))``, and
+    ``cace`` the mean of ``y1 - y0`` over the compliers (one-sided
+    non-compliance; both equal ``ate`` with full compliance).
+    All are sample estimands: they vary from draw to draw with the units.
     For a survival outcome, ``rmst_difference`` is
     ``mean(min(y1, h)) - mean(min(y0, h))`` with ``h`` the follow-up weeks
     (``horizon``, default ``outcomes.periods``), the restricted mean weeks to the exit, and
@@ -322,6 +335,11 @@ class Estimand:
         if outcomes.kind == "panel":
             keep = frame["d"].to_numpy(bool) if self.kind == "att" else frame["period"].to_numpy() >= min(outcomes.cohorts)
             return float(tau[keep].mean()) if keep.any() else float("nan")
+        if self.kind in ("itt", "cace"):
+            complier = frame["complier"].to_numpy() == 1 if "complier" in frame else np.ones(len(frame), bool)
+            if self.kind == "itt":
+                return float(np.where(complier, tau, 0.0).mean())
+            return float(tau[complier].mean()) if complier.any() else float("nan")
         if self.kind == "att":
             treated = frame["z"].to_numpy() == 1
             return float(tau[treated].mean()) if treated.any() else float("nan")
@@ -510,7 +528,12 @@ class Design:
             y0 = (v < p0).astype(float)
             y1 = (v < np.clip(p0 + out.effect, 0.0, 1.0)).astype(float)
         z = self._assign(rng, n, blocks, clusters)
-        y = np.where(z == 1, y1, y0)
+        if out.compliance < 1.0 and out.kind != "survival":
+            complier = (rng.uniform(size=n) < out.compliance).astype(np.int64)
+            frame.update(complier=complier, received=z * complier)
+            y = np.where(z * complier == 1, y1, y0)
+        else:
+            y = np.where(z == 1, y1, y0)
         frame.update(y0=y0, y1=y1, z=z, y=y)
         if out.kind == "survival":
             follow = float(out.periods)
