@@ -302,3 +302,11 @@ def test_non_compliance_cace_targets_the_compliers():
     assert diag.value("mean_estimand", "dim") == pytest.approx(0.6, abs=0.05)
     for name in ("dim", "cace"):
         assert abs(diag.value("bias", name)) < 4 * diag.std_error("bias", name)
+
+
+def test_from_toml_reads_a_path_given_as_text(tmp_path):
+    path = tmp_path / "trial.design"
+    blocked().to_toml(path)
+    assert Design.from_toml(str(path)) == blocked()
+    with pytest.raises(DesignError, match="does not exist"):
+        Design.from_toml(str(tmp_path / "missing.toml"))

@@ -631,6 +631,9 @@ class Design:
     def from_toml(cls, source: str | Path) -> Design:
         """Read a design from a TOML file (a path) or TOML text. Nothing in the file is executed.
 
+        Raises DesignError for a missing file, text that is not TOML, an unknown
+        key (named) or a bad value.
+
         >>> d = Design.example()
         >>> Design.from_toml(d.to_toml()) == d
         True
@@ -638,7 +641,8 @@ class Design:
         import tomllib
 
         text = source
-        if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and source.endswith(".toml")):
+        # a path: a Path, or one line of text without "=" (TOML text holds at least one key = value)
+        if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and "=" not in source):
             path = Path(source)
             if not path.exists():
                 raise DesignError(f"design file {str(path)!r} does not exist.")
