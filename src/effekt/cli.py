@@ -13,6 +13,7 @@
     effekt verify-log LOG [--key KEYFILE] [--pin RECORDS:HASH]
     effekt log-head LOG [--key KEYFILE]
     effekt log-key FILE
+    effekt diagnose DESIGN.toml [--sims N] [--seed S] [--backend B] [--scheduler ADDRESS] [--json] [--out DIR]
 
 An error in the input, and an operating-system error (a full disk, a
 directory given where a file belongs, no permission), prints one line on
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["main", "read_table", "parse_value", "parquet_engine"]
 
 #: core modules that add subcommands through a ``register(subparsers)`` function
-_COMMAND_MODULES = ("effekt.design.cli",)
+_COMMAND_MODULES = ("effekt.design.cli", "effekt.simulate.cli")
 
 
 def parquet_engine(what: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
@@ -38,6 +39,11 @@ def _one(estimator: Any, generate: Callable[..., Any], rng: np.random.Generator,
     # the headline: an EffectTable's scalar fields are its headline row's
     row = getattr(res, "headline", None) or res
     return float(row.estimate), float(row.std_error), float(row.p_value), None
+
+
+def _one_indexed(estimator: Any, generate: Callable[..., Any], spec: dict[str, Any], index: int,
+                 rng: np.random.Generator) -> tuple[float, float, float, str | None]:
+    return _one(estimator, generate, rng, spec)
 
 
 def simulate_power(
@@ -125,19 +131,15 @@ def simulate_power(
             f"simulate_power: generate must be a function of a numpy Generator; got {generate!r}."
         )
     rng = check_seed(seed)
-    children = rng.spawn(int(sims))
+    # the streams of rng.spawn(sims), run by the package's simulation engine
+    streams = rng.bit_generator.seed_seq.spawn(int(sims))  # type: ignore[attr-defined]
     show = progress if progress is not None else (sys.stderr.isatty() and not os.environ.get("CI"))
-    if n_jobs == 1:
-        iterator: Any = children
-        if show:
-            from tqdm import tqdm
+    from effekt.simulate.diagnosis import map_simulations
 
-            iterator = tqdm(children, desc="simulate_power", leave=False)
-        out = [_one(cls, generate, child, spec) for child in iterator]
-    else:
-        from joblib import Parallel, delayed
-
-        out = Parallel(n_jobs=n_jobs)(delayed(_one)(cls, generate, child, spec) for child in children)
+    out = map_simulations(
+        partial(_one_indexed, cls, generate, spec), streams,
+        backend="serial" if n_jobs == 1 else "processes", workers=None if n_jobs == 1 else n_jobs, progress=show,
+    )
     est = np.array([o[0] for o in out])
     se = np.array([o[1] for o in out])
     p = np.array([o[2] for o in out])

@@ -1,0 +1,690 @@
+"""A declared research design: population, potential outcomes, assignment, estimands, estimators.
+
+After DeclareDesign (Blair, Cooper, Coppock & Humphreys 2019): a design is
+a model of the world (the population and its potential outcomes), an
+inquiry (the estimands, computed from the potential outcomes), a data
+strategy (the random assignment, through :mod:`effekt.design`) and an
+answer strategy (registered estimators, each linked to the estimand it
+targets). :func:`effekt.simulate.diagnosis` draws the design many times.
+
+One draw is a DataFrame with these columns:
+
+* cross-section (``kind="continuous"`` or ``"binary"``): ``unit``, ``y0``,
+  ``y1`` (potential outcomes), ``z`` (0/1 arm), ``y`` (observed outcome),
+  ``block`` and ``cluster`` when the population has them, and one column per
+  covariate;
+* with one-sided non-compliance (``outcomes.compliance < 1``), also
+  ``complier`` (1 for a unit that takes the programme when offered) and
+  ``received`` (``z * complier``); ``y`` is then ``y1`` where received;
+* time to event (``kind="survival"``): as the cross-section, with ``y0``
+  and ``y1`` the potential weeks to the exit, and the observed ``time``
+  (weeks, censored at the follow-up ``periods`` and by random censoring) and
+  ``event`` (1 exit, 0 censored); ``y`` equals ``time``;
+* weekly panel (``kind="panel"``, staggered adoption): one row per unit
+  and week with ``unit``, ``period`` (1..periods), ``first_treated`` (the
+  cohort's first treated week, 0 for never treated), ``treated`` (1 for
+  a unit of a cohort), ``d`` (1 from the unit's first treated week on) and
+  ``post`` (the same, for ``twfe``'s ``treatment="treated", post="post"``),
+  ``y0``, ``y1`` and ``y``.
+
+Write estimator options with these names, e.g. ``outcome="y",
+treatment="z", blocks="block"``.
+
+References: Blair, G., Cooper, J., Coppock, A. & Humphreys, M. (2019).
+Declaring and diagnosing research designs. American Political Science
+Review 113(3), 838-859. doi:10.1017/S0003055419000194.
+
+>>> from effekt.simulate import Design, Population, Outcomes, Assign, Estimand, Estimator
+>>> d = Design(
+...     population=Population(n=40, blocks=4),
+...     outcomes=Outcomes(effect=0.5),
+...     assignment=Assign(kind="block"),
+...     estimands=(Estimand("ate"),),
+...     estimators=(Estimator("dim", "difference_in_means", "ate",
+...                           {"outcome": "y", "treatment": "z", "blocks": "block"}),),
+... )
+>>> import numpy as np
+>>> frame = d.draw(np.random.default_rng(1))
+>>> frame.shape, int(frame["z"].sum())
+((40, 6), 20)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from effekt.errors import DesignError
+
+__all__ = ["Assign", "Design", "Estimand", "Estimator", "Outcomes", "Population", "GRID_KEYS"]
+
+OUTCOME_KINDS = ("continuous", "binary", "survival", "panel")
+ASSIGNMENT_KINDS = ("complete", "block", "cluster", "block_cluster")
+ESTIMAND_KINDS = ("ate", "att", "itt", "cace", "rmst_difference", "hazard_ratio")
+
+
+def _number(value: Any, name: str, *, low: float | None = None, high: float | None = None, whole: bool = False) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise DesignError(f"{name} must be a number; got {value!r}.")
+    if whole and float(value) != int(value):
+        raise DesignError(f"{name} must be a whole number; got {value!r}.")
+    if not math.isfinite(float(value)):
+        raise DesignError(f"{name} must be finite; got {value!r}.")
+    if low is not None and value < low:
+        raise DesignError(f"{name} must be at least {low}; got {value!r}.")
+    if high is not None and value > high:
+        raise DesignError(f"{name} must be at most {high}; got {value!r}.")
+    return int(value) if whole else float(value)
+
+
+def _choice(value: Any, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise DesignError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}.")
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Population:
+    """The units: how many, their blocks and clusters, and their covariates.
+
+    Parameters
+    ----------
+    n : int, default=200
+        Number of units (in a panel: units, each observed every week).
+    blocks : int, optional
+        Number of blocks of (nearly) equal size; units are dealt to blocks in turn.
+    clusters : int, optional
+        Number of clusters of (nearly) equal size, nested in blocks when both are given.
+    icc : float, default=0.0
+        Intra-cluster correlation of the untreated outcome (continuous: share of
+        its variance between clusters; binary: on the latent normal scale).
+    block_sd : float, default=0.0
+        Standard deviation of the block effects on the outcome.
+    covariates : mapping of str to float, default={}
+        Standard-normal covariates by name, each with its coefficient in the outcome.
+    """
+
+    n: int = 200
+    blocks: int | None = None
+    clusters: int | None = None
+    icc: float = 0.0
+    block_sd: float = 0.0
+    covariates: Mapping[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "n", _number(self.n, "population.n", low=2, whole=True))
+        for name in ("blocks", "clusters"):
+            value = getattr(self, name)
+            if value is not None:
+                value = _number(value, f"population.{name}", low=1, high=self.n, whole=True)
+                object.__setattr__(self, name, value)
+        object.__setattr__(self, "icc", _number(self.icc, "population.icc", low=0.0, high=0.99))
+        object.__setattr__(self, "block_sd", _number(self.block_sd, "population.block_sd", low=0.0))
+        if not isinstance(self.covariates, Mapping):
+            raise DesignError(f"population.covariates must map names to coefficients; got {self.covariates!r}.")
+        covs = {}
+        for key, coef in self.covariates.items():
+            if not isinstance(key, str) or not key.isidentifier() or key in _RESERVED:
+                raise DesignError(f"population.covariates: {key!r} is not a usable column name (reserved: {sorted(_RESERVED)}).")
+            covs[key] = _number(coef, f"population.covariates.{key}")
+        object.__setattr__(self, "covariates", _FrozenMap(covs))
+        if self.icc > 0 and self.clusters is None:
+            raise DesignError("population.icc > 0 needs population.clusters (the number of clusters).")
+
+
+class _FrozenMap(dict):  # type: ignore[type-arg]
+    """A hashable, read-only dict (a frozen dataclass field)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(tuple(sorted(self.items())))
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a design is frozen: use dataclasses.replace or Design.replace")
+
+    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> Any:
+        return (_FrozenMap, (dict(self),))
+
+
+_RESERVED = {"unit", "y", "y0", "y1", "z", "time", "event", "complier", "received", "block", "cluster", "period", "first_treated", "treated", "d", "post"}
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The potential outcomes ``y0`` (untreated) and ``y1`` (treated).
+
+    * ``continuous``: ``y0 = baseline + block + cluster + sum(coef * x) + e``,
+      ``var(cluster + e) = sd**2`` (the cluster part ``icc * sd**2``);
+      ``y1 = y0 + effect + effect_sd * u`` with ``u`` standard normal.
+    * ``binary``: ``y0 = 1[v < p0]`` with ``p0 = Phi(Phi^-1(baseline) + latent)``
+      (``baseline`` is the control risk, here a probability) and
+      ``y1 = 1[v < p0 + effect]`` with the same uniform ``v``: ``effect`` is the
+      risk difference, the effect is monotone.
+    * ``survival``: weekly time to an exit. The untreated weekly hazard is
+      ``baseline * exp(latent)`` (``baseline`` default 0.05; the latent part from
+      blocks, clusters and covariates as above), treatment multiplies it by
+      ``exp(effect)`` (``effect`` is the log hazard ratio), ``y0`` and ``y1`` share
+      one uniform draw and are rounded up to whole weeks; follow-up ends after
+      ``periods`` weeks and ``censoring`` is a weekly hazard of dropping out.
+    * ``panel``: a weekly panel with staggered adoption. Units fall into the
+      cohorts of ``cohorts`` (first treated week) in the shares ``cohort_shares``
+      (the rest never treated); ``y0 = unit effect + 0.1 * week + ar1 noise``
+      (``rho`` serial correlation, ``sd`` innovations); in week ``t >= g`` a unit
+      of cohort ``g`` gains ``effect + growth * (t - g)``: effects that grow over
+      time, the case where two-way fixed effects are biased (Goodman-Bacon 2021).
+
+    Parameters
+    ----------
+    kind : {"continuous", "binary", "panel"}, default="continuous"
+    effect : float, default=0.0
+        The average effect (risk difference for a binary outcome).
+    baseline : float, default=0.0
+        Mean untreated outcome; the control risk for a binary outcome (default 0.3 then).
+    sd : float, default=1.0
+        Standard deviation of the untreated outcome's noise.
+    effect_sd : float, default=0.0
+        Spread of unit-level effects (continuous).
+    periods : int, default=10
+        Weeks in a panel.
+    cohorts : list of int, default=[4, 7]
+        First treated weeks of the panel's cohorts.
+    cohort_shares : list of float, default=[0.3, 0.3]
+        Share of units in each cohort; the rest are never treated.
+    growth : float, default=0.0
+        Weekly growth of the effect after adoption (panel).
+    rho : float, default=0.0
+        AR(1) serial correlation of the panel's noise.
+    censoring : float, default=0.0
+        Weekly hazard of random censoring (survival).
+    compliance : float, default=1.0
+        Share of compliers (one-sided non-compliance: no one assigned to control
+        takes the programme; continuous and binary outcomes).
+    """
+
+    kind: str = "continuous"
+    effect: float = 0.0
+    baseline: float | None = None
+    sd: float = 1.0
+    effect_sd: float = 0.0
+    periods: int = 10
+    cohorts: tuple[int, ...] = (4, 7)
+    cohort_shares: tuple[float, ...] = (0.3, 0.3)
+    growth: float = 0.0
+    rho: float = 0.0
+    censoring: float = 0.0
+    compliance: float = 1.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "compliance", _number(self.compliance, "outcomes.compliance", low=0.0, high=1.0))
+        if self.compliance <= 0:
+            raise DesignError("outcomes.compliance is the share of compliers, in (0, 1]; got 0.")
+        object.__setattr__(self, "kind", _choice(self.kind, "outcomes.kind", OUTCOME_KINDS))
+        object.__setattr__(self, "censoring", _number(self.censoring, "outcomes.censoring", low=0.0))
+        object.__setattr__(self, "effect", _number(self.effect, "outcomes.effect"))
+        baseline = self.baseline if self.baseline is not None else {"binary": 0.3, "survival": 0.05}.get(self.kind, 0.0)
+        if self.kind == "survival" and not baseline > 0:
+            raise DesignError(f"outcomes.baseline is the weekly hazard of a survival outcome, > 0; got {baseline!r}.")
+        if self.kind == "binary":
+            baseline = _number(baseline, "outcomes.baseline", low=0.0, high=1.0)
+            if not 0.0 < baseline < 1.0:
+                raise DesignError(f"outcomes.baseline is the control risk of a binary outcome, in (0, 1); got {baseline!r}.")
+            if not 0.0 <= baseline + self.effect <= 1.0:
+                raise DesignError(
+                    f"outcomes.effect={self.effect!r} is a risk difference: baseline + effect must lie in [0, 1]."
+                )
+        object.__setattr__(self, "baseline", _number(baseline, "outcomes.baseline"))
+        object.__setattr__(self, "sd", _number(self.sd, "outcomes.sd", low=0.0))
+        object.__setattr__(self, "effect_sd", _number(self.effect_sd, "outcomes.effect_sd", low=0.0))
+        object.__setattr__(self, "periods", _number(self.periods, "outcomes.periods", low=2, whole=True))
+        object.__setattr__(self, "growth", _number(self.growth, "outcomes.growth"))
+        object.__setattr__(self, "rho", _number(self.rho, "outcomes.rho", low=-0.99, high=0.99))
+        cohorts = tuple(_number(c, "outcomes.cohorts", low=2, high=self.periods, whole=True) for c in self.cohorts)
+        shares = tuple(_number(s, "outcomes.cohort_shares", low=0.0, high=1.0) for s in self.cohort_shares)
+        if len(cohorts) != len(shares) or not cohorts:
+            raise DesignError("outcomes.cohorts and outcomes.cohort_shares need one share per cohort.")
+        if len(set(cohorts)) != len(cohorts):
+            raise DesignError(f"outcomes.cohorts repeats a week: {list(cohorts)}.")
+        if sum(shares) > 1.0 + 1e-12:
+            raise DesignError(f"outcomes.cohort_shares add up to more than 1: {list(shares)}.")
+        object.__setattr__(self, "cohorts", cohorts)
+        object.__setattr__(self, "cohort_shares", shares)
+
+
+@dataclass(frozen=True)
+class Assign:
+    """The random assignment, drawn with :mod:`effekt.design`.
+
+    Parameters
+    ----------
+    kind : {"complete", "block", "cluster", "block_cluster"}, default="complete"
+        ``design.complete``, ``design.block`` (within the population's blocks),
+        ``design.cluster`` (whole clusters) or ``design.block_cluster``.
+        A panel's cohorts are drawn by complete assignment of cohort labels
+        with the cohort shares, whatever ``kind``.
+    prob : float, default=0.5
+        Probability of the treated arm.
+    """
+
+    kind: str = "complete"
+    prob: float = 0.5
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", _choice(self.kind, "assignment.kind", ASSIGNMENT_KINDS))
+        prob = _number(self.prob, "assignment.prob", low=0.0, high=1.0)
+        if not 0.0 < prob < 1.0:
+            raise DesignError(f"assignment.prob must lie strictly between 0 and 1; got {prob!r}.")
+        object.__setattr__(self, "prob", prob)
+
+
+@dataclass(frozen=True)
+class Estimand:
+    """A quantity the design asks about, computed from the potential outcomes of each draw.
+
+    ``ate`` is the mean of ``y1 - y0`` over the units (over every unit-week
+    from the first cohort's adoption on, in a panel, treated or not);
+    ``att`` the mean over the treated units (the treated unit-weeks of a
+    panel: the target of Callaway & Sant'Anna's simple aggregation).
+    ``itt`` is the effect of the offer, ``mean(complier * (y1 - y0))``, and
+    ``cace`` the mean of ``y1 - y0`` over the compliers (one-sided
+    non-compliance; both equal ``ate`` with full compliance).
+    All are sample estimands: they vary from draw to draw with the units.
+    For a survival outcome, ``rmst_difference`` is
+    ``mean(min(y1, h)) - mean(min(y0, h))`` with ``h`` the follow-up weeks
+    (``horizon``, default ``outcomes.periods``), the restricted mean weeks to the exit, and
+    ``hazard_ratio`` the declared ``exp(outcomes.effect)``: a conditional hazard
+    ratio, which a Cox model without the covariates that move the hazard
+    estimates towards 1 (the hazard ratio is not collapsible).
+
+    Parameters
+    ----------
+    name : str
+        Label, which estimators name in ``estimand``.
+    kind : {"ate", "att", "rmst_difference", "hazard_ratio"}, default=the name when it is one of these, else "ate"
+    horizon : float, optional
+        Weeks up to which ``rmst_difference`` restricts the mean (default: the follow-up, ``outcomes.periods``).
+    """
+
+    name: str
+    kind: str | None = None
+    horizon: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise DesignError(f"estimand name must be a non-empty string; got {self.name!r}.")
+        kind = self.kind if self.kind is not None else (self.name if self.name in ESTIMAND_KINDS else "ate")
+        object.__setattr__(self, "kind", _choice(kind, f"estimand {self.name!r} kind", ESTIMAND_KINDS))
+        if self.horizon is not None:
+            object.__setattr__(self, "horizon", _number(self.horizon, f"estimand {self.name!r} horizon", low=0.0))
+
+    def value(self, frame: pd.DataFrame, outcomes: Outcomes) -> float:
+        if self.kind in ("rmst_difference", "hazard_ratio") and outcomes.kind != "survival":
+            raise DesignError(f"estimand {self.name!r}: {self.kind} needs outcomes.kind='survival'.")
+        if self.kind == "hazard_ratio":
+            return math.exp(outcomes.effect)
+        if self.kind == "rmst_difference":
+            h = float(self.horizon if self.horizon is not None else outcomes.periods)
+            return float(np.minimum(frame["y1"].to_numpy(float), h).mean() - np.minimum(frame["y0"].to_numpy(float), h).mean())
+        tau = frame["y1"].to_numpy(float) - frame["y0"].to_numpy(float)
+        if outcomes.kind == "panel":
+            keep = frame["d"].to_numpy(bool) if self.kind == "att" else frame["period"].to_numpy() >= min(outcomes.cohorts)
+            return float(tau[keep].mean()) if keep.any() else float("nan")
+        if self.kind in ("itt", "cace"):
+            complier = frame["complier"].to_numpy() == 1 if "complier" in frame else np.ones(len(frame), bool)
+            if self.kind == "itt":
+                return float(np.where(complier, tau, 0.0).mean())
+            return float(tau[complier].mean()) if complier.any() else float("nan")
+        if self.kind == "att":
+            treated = frame["z"].to_numpy() == 1
+            return float(tau[treated].mean()) if treated.any() else float("nan")
+        return float(tau.mean())
+
+
+@dataclass(frozen=True)
+class Estimator:
+    """A registered estimator, by name, with its options and the estimand it targets.
+
+    Parameters
+    ----------
+    label : str
+        Name in the diagnosis (two estimators may use one registered estimator
+        with different options).
+    estimator : str
+        A registered estimator (``effekt.available("estimators")``).
+    estimand : str
+        The name of the :class:`Estimand` it targets.
+    options : mapping, default={}
+        Options for its ``fit`` (column names as in the module notes).
+    """
+
+    label: str
+    estimator: str
+    estimand: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("label", "estimator", "estimand"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value:
+                raise DesignError(f"estimator {name} must be a non-empty string; got {value!r}.")
+        if not isinstance(self.options, Mapping):
+            raise DesignError(f"estimator {self.label!r}: options must be a mapping; got {self.options!r}.")
+        object.__setattr__(
+            self, "options", _FrozenMap({k: tuple(v) if isinstance(v, list) else v for k, v in self.options.items()})
+        )
+
+    def fit_options(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) and k in ("covariates",) else v for k, v in self.options.items()}
+
+
+#: short names :meth:`Design.replace` and :func:`effekt.simulate.grid` accept
+GRID_KEYS = {
+    "n": ("population", "n"),
+    "blocks": ("population", "blocks"),
+    "clusters": ("population", "clusters"),
+    "icc": ("population", "icc"),
+    "effect": ("outcomes", "effect"),
+    "sd": ("outcomes", "sd"),
+    "baseline": ("outcomes", "baseline"),
+    "growth": ("outcomes", "growth"),
+    "periods": ("outcomes", "periods"),
+    "censoring": ("outcomes", "censoring"),
+    "prob": ("assignment", "prob"),
+}
+
+
+@dataclass(frozen=True)
+class Design:
+    """A declared design; :meth:`draw` gives one simulated data set.
+
+    Parameters
+    ----------
+    population : Population
+    outcomes : Outcomes
+    assignment : Assign
+    estimands : tuple of Estimand
+    estimators : tuple of Estimator
+        Each names an estimand of ``estimands``.
+    name : str, default=""
+
+    Raises
+    ------
+    DesignError
+        An estimator naming an unknown estimand, two estimands or estimators
+        with one name, a block or cluster assignment without blocks or
+        clusters in the population.
+    """
+
+    population: Population = field(default_factory=Population)
+    outcomes: Outcomes = field(default_factory=Outcomes)
+    assignment: Assign = field(default_factory=Assign)
+    estimands: tuple[Estimand, ...] = ()
+    estimators: tuple[Estimator, ...] = ()
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        for attr, cls in (("population", Population), ("outcomes", Outcomes), ("assignment", Assign)):
+            if not isinstance(getattr(self, attr), cls):
+                raise DesignError(f"design {attr} must be a {cls.__name__}; got {type(getattr(self, attr)).__name__}.")
+        object.__setattr__(self, "estimands", tuple(self.estimands))
+        object.__setattr__(self, "estimators", tuple(self.estimators))
+        if not self.estimands or not self.estimators:
+            raise DesignError("a design needs at least one estimand and one estimator.")
+        names = [e.name for e in self.estimands]
+        labels = [e.label for e in self.estimators]
+        for what, seen in (("estimand", names), ("estimator", labels)):
+            dup = sorted({x for x in seen if seen.count(x) > 1})
+            if dup:
+                raise DesignError(f"two {what}s are called {dup[0]!r}: give each its own name.")
+        for est in self.estimators:
+            if est.estimand not in names:
+                raise DesignError(f"estimator {est.label!r} targets estimand {est.estimand!r}, which is not declared; the estimands are {names}.")
+        kind = self.assignment.kind
+        if kind in ("block", "block_cluster") and self.population.blocks is None and self.outcomes.kind != "panel":
+            raise DesignError(f"assignment.kind={kind!r} needs population.blocks.")
+        if kind in ("cluster", "block_cluster") and self.population.clusters is None and self.outcomes.kind != "panel":
+            raise DesignError(f"assignment.kind={kind!r} needs population.clusters.")
+        if self.population.blocks and self.population.clusters and self.population.clusters < self.population.blocks:
+            raise DesignError("population.clusters must be at least population.blocks (clusters nest in blocks).")
+
+    # ------------------------------------------------------------------ changes
+    def replace(self, **changes: Any) -> Design:
+        """A copy with some parameters changed, by short name (``n``, ``effect``, ``icc``, ``prob``, ...)
+        or as ``"part.field"`` (``"outcomes.sd"``).
+
+        >>> Design.example().replace(n=100, effect=0.2).population.n
+        100
+        """
+        parts: dict[str, dict[str, Any]] = {}
+        for key, value in changes.items():
+            if key in GRID_KEYS:
+                part, name = GRID_KEYS[key]
+            elif "." in key and key.split(".", 1)[0] in ("population", "outcomes", "assignment"):
+                part, name = key.split(".", 1)
+                if name not in {f.name for f in fields(getattr(self, part))}:
+                    raise DesignError(f"design has no parameter {key!r}.")
+            elif key in ("name",):
+                parts.setdefault("", {})[key] = value
+                continue
+            else:
+                raise DesignError(f"design has no parameter {key!r}; use one of {sorted(GRID_KEYS)} or 'part.field'.")
+            parts.setdefault(part, {})[name] = value
+        new = {part: replace(getattr(self, part), **vals) for part, vals in parts.items() if part}
+        return replace(self, **new, **parts.get("", {}))
+
+    # ------------------------------------------------------------------ drawing
+    def draw(self, rng: np.random.Generator) -> pd.DataFrame:
+        """One simulated data set: potential outcomes, the assignment and the observed outcome."""
+        if self.outcomes.kind == "panel":
+            return self._draw_panel(rng)
+        pop, out = self.population, self.outcomes
+        n = pop.n
+        frame: dict[str, Any] = {"unit": np.arange(1, n + 1)}
+        latent = np.zeros(n)
+        blocks = clusters = None
+        if pop.blocks:
+            blocks = np.arange(n) % pop.blocks + 1
+            frame["block"] = blocks
+            latent += (rng.normal(0.0, pop.block_sd, pop.blocks) if pop.block_sd else np.zeros(pop.blocks))[blocks - 1]
+        if pop.clusters:
+            if blocks is not None and pop.blocks:  # clusters nested in blocks: deal each block's units to its clusters
+                n_blocks = int(pop.blocks)
+                per_block = np.arange(pop.clusters) % n_blocks + 1  # cluster c belongs to block per_block[c]
+                clusters = np.empty(n, dtype=np.int64)
+                for b in range(1, n_blocks + 1):
+                    members = np.flatnonzero(blocks == b)
+                    own = np.flatnonzero(per_block == b) + 1
+                    clusters[members] = own[np.arange(members.size) % own.size]
+            else:
+                clusters = np.arange(n) % pop.clusters + 1
+            frame["cluster"] = clusters
+        noise_sd = out.sd if out.kind in ("continuous", "survival") else 1.0
+        if clusters is not None and pop.icc > 0:
+            latent += rng.normal(0.0, math.sqrt(pop.icc) * noise_sd, pop.clusters)[clusters - 1]
+        for name, coef in pop.covariates.items():
+            x = rng.standard_normal(n)
+            frame[name] = x
+            latent += coef * x
+        own_sd = math.sqrt(1.0 - pop.icc) * noise_sd
+        if out.kind == "continuous":
+            y0 = float(out.baseline or 0.0) + latent + rng.normal(0.0, own_sd, n)
+            y1 = y0 + out.effect + (out.effect_sd * rng.standard_normal(n) if out.effect_sd else 0.0)
+        elif out.kind == "survival":
+            hazard = float(out.baseline or 0.05) * np.exp(latent)
+            e = rng.standard_exponential(n)  # one draw for both potential times
+            y0 = np.ceil(e / hazard)
+            y1 = np.ceil(e / (hazard * math.exp(out.effect)))
+        else:
+            from scipy.special import ndtr, ndtri
+
+            p0 = ndtr(ndtri(float(out.baseline or 0.0)) + latent)
+            v = rng.uniform(size=n)
+            y0 = (v < p0).astype(float)
+            y1 = (v < np.clip(p0 + out.effect, 0.0, 1.0)).astype(float)
+        z = self._assign(rng, n, blocks, clusters)
+        if out.compliance < 1.0 and out.kind != "survival":
+            complier = (rng.uniform(size=n) < out.compliance).astype(np.int64)
+            frame.update(complier=complier, received=z * complier)
+            y = np.where(z * complier == 1, y1, y0)
+        else:
+            y = np.where(z == 1, y1, y0)
+        frame.update(y0=y0, y1=y1, z=z, y=y)
+        if out.kind == "survival":
+            follow = float(out.periods)
+            cens = np.ceil(rng.standard_exponential(n) / out.censoring) if out.censoring > 0 else np.full(n, np.inf)
+            end = np.minimum(cens, follow)
+            frame["time"] = np.minimum(y, end)
+            frame["event"] = (y <= end).astype(np.int64)
+            frame["y"] = frame["time"]
+        return pd.DataFrame(frame)
+
+    def _assign(self, rng: np.random.Generator, n: int, blocks: Any, clusters: Any) -> np.ndarray:
+        from effekt import design as ed
+
+        kind, prob = self.assignment.kind, self.assignment.prob
+        if kind == "complete":
+            asg = ed.complete(n, prob=prob, seed=rng)
+        elif kind == "block":
+            asg = ed.block(blocks, prob=prob, seed=rng)
+        elif kind == "cluster":
+            asg = ed.cluster(clusters, prob=prob, seed=rng)
+        else:
+            asg = ed.block_cluster(blocks, clusters, prob=prob, seed=rng)
+        return np.asarray(asg.treatment, dtype=np.int64)
+
+    def _draw_panel(self, rng: np.random.Generator) -> pd.DataFrame:
+        from effekt import design as ed
+
+        pop, out = self.population, self.outcomes
+        n, T = pop.n, out.periods
+        never = max(0.0, 1.0 - sum(out.cohort_shares))
+        labels = [0, *out.cohorts]
+        shares = [never, *out.cohort_shares]
+        keep = [i for i, s in enumerate(shares) if s > 0]
+        labels, shares = [labels[i] for i in keep], [shares[i] for i in keep]
+        total = sum(shares)
+        shares = [s / total for s in shares]
+        if len(labels) == 1:
+            g = np.full(n, labels[0], dtype=np.int64)
+        else:
+            asg = ed.complete(n, prob_each=shares, conditions=[f"g{lab}" for lab in labels], seed=rng)
+            g = np.array([int(str(t)[1:]) for t in asg.treatment], dtype=np.int64)
+        alpha = rng.normal(0.0, 1.0, n)
+        innov = rng.normal(0.0, out.sd, (n, T))
+        e = np.empty((n, T))
+        e[:, 0] = innov[:, 0] / math.sqrt(max(1e-12, 1.0 - out.rho**2))
+        for t in range(1, T):
+            e[:, t] = out.rho * e[:, t - 1] + innov[:, t]
+        period = np.arange(1, T + 1)
+        y0 = float(out.baseline or 0.0) + alpha[:, None] + 0.1 * period[None, :] + e
+        treated = (g[:, None] > 0) & (period[None, :] >= g[:, None])
+        tau = np.where(period[None, :] >= np.where(g > 0, g, min(out.cohorts))[:, None],
+                       out.effect + out.growth * (period[None, :] - np.where(g > 0, g, min(out.cohorts))[:, None]), 0.0)
+        y1 = y0 + tau
+        d = treated.astype(np.int64)
+        return pd.DataFrame({
+            "unit": np.repeat(np.arange(1, n + 1), T),
+            "period": np.tile(period, n),
+            "first_treated": np.repeat(g, T),
+            "treated": np.repeat((g > 0).astype(np.int64), T),
+            "d": d.ravel(),
+            "post": d.ravel(),
+            "y0": y0.ravel(),
+            "y1": y1.ravel(),
+            "y": np.where(treated, y1, y0).ravel(),
+        })
+
+    def estimand_values(self, frame: pd.DataFrame) -> dict[str, float]:
+        """Each estimand's value in one draw."""
+        return {e.name: e.value(frame, self.outcomes) for e in self.estimands}
+
+    # ------------------------------------------------------------------ files
+    def to_dict(self) -> dict[str, Any]:
+        """The design as plain data (what :meth:`to_toml` writes)."""
+        from effekt.simulate._toml import design_to_dict
+
+        return design_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Design:
+        """A design from plain data; DesignError naming any unknown key."""
+        from effekt.simulate._toml import design_from_dict
+
+        return design_from_dict(data)
+
+    def to_toml(self, path: str | Path | None = None) -> str:
+        """The design as TOML text, also written to ``path`` when given."""
+        from effekt.simulate._toml import dumps
+
+        text = dumps(self.to_dict())
+        if path is not None:
+            Path(path).write_text(text, encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_toml(cls, source: str | Path) -> Design:
+        """Read a design from a TOML file (a path) or TOML text. Nothing in the file is executed.
+
+        Raises DesignError for a missing file, text that is not TOML, an unknown
+        key (named) or a bad value.
+
+        >>> d = Design.example()
+        >>> Design.from_toml(d.to_toml()) == d
+        True
+        """
+        import tomllib
+
+        text = source
+        # a path: a Path, or one line of text without "=" (TOML text holds at least one key = value)
+        if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and "=" not in source):
+            path = Path(source)
+            if not path.exists():
+                raise DesignError(f"design file {str(path)!r} does not exist.")
+            text = path.read_text(encoding="utf-8")
+        try:
+            data = tomllib.loads(str(text))
+        except tomllib.TOMLDecodeError as exc:
+            raise DesignError(f"the design is not valid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def example(cls, kind: str = "blocked") -> Design:
+        """A bundled example: ``"blocked"`` (a blocked two-arm trial, effect 0.3, difference in
+        means and Lin) or ``"staggered"`` (staggered adoption with growing effects, TWFE
+        and Callaway-Sant'Anna)."""
+        if kind == "blocked":
+            return cls(
+                population=Population(n=100, blocks=5, block_sd=1.0, covariates={"x": 0.5}),
+                outcomes=Outcomes(effect=0.3),
+                assignment=Assign(kind="block"),
+                estimands=(Estimand("ate"),),
+                estimators=(
+                    Estimator("difference_in_means", "difference_in_means", "ate",
+                              {"outcome": "y", "treatment": "z", "blocks": "block"}),
+                    Estimator("lin", "lin", "ate", {"outcome": "y", "treatment": "z", "covariates": ["x"]}),
+                ),
+                name="blocked trial",
+            )
+        if kind == "staggered":
+            return cls(
+                population=Population(n=60),
+                outcomes=Outcomes(kind="panel", effect=1.0, growth=0.5, periods=8, cohorts=(3, 6),
+                                  cohort_shares=(0.4, 0.4), sd=0.5),
+                assignment=Assign(),
+                estimands=(Estimand("att"),),
+                estimators=(
+                    Estimator("twfe", "twfe", "att", {"outcome": "y", "unit": "unit", "period": "period",
+                                                      "treatment": "treated", "post": "post"}),
+                    Estimator("callaway_santanna", "callaway_santanna", "att",
+                              {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated",
+                               "est_method": "reg"}),
+                ),
+                name="staggered adoption",
+            )
+        raise DesignError(f"no example design {kind!r}; the examples are 'blocked' and 'staggered'.")

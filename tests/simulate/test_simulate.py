@@ -1,0 +1,312 @@
+"""effekt.simulate: declared designs, their diagnosis, backends, TOML files, redesign and the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from effekt.errors import DesignError, EffektError
+from effekt.simulate import (
+    Assign,
+    Design,
+    Estimand,
+    Estimator,
+    Outcomes,
+    Population,
+    diagnose,
+    redesign,
+)
+
+DIM = {"outcome": "y", "treatment": "z", "blocks": "block"}
+
+
+def blocked(n: int = 40, effect: float = 0.5) -> Design:
+    return Design(
+        population=Population(n=n, blocks=4, block_sd=1.0),
+        outcomes=Outcomes(effect=effect),
+        assignment=Assign(kind="block"),
+        estimands=(Estimand("ate"),),
+        estimators=(Estimator("dim", "difference_in_means", "ate", DIM),),
+        name="small blocked trial",
+    )
+
+
+# --------------------------------------------------------------------------- must show
+def test_blocked_difference_in_means_is_unbiased_and_covers():
+    # a blocked two-arm trial with a known constant effect: the blocked difference in
+    # means is unbiased and its Neyman (HC2) interval covers at about 95%
+    # (Gerber & Green 2012, eq. 3.10; conservative only with heterogeneous effects)
+    diag = diagnose(blocked(), sims=500, seed=20)
+    bias, bias_se = diag.value("bias"), diag.std_error("bias")
+    cov, cov_se = diag.value("coverage"), diag.std_error("coverage")
+    assert bias_se > 0 and cov_se > 0
+    assert abs(bias) < 3 * bias_se
+    assert abs(cov - 0.95) < 3 * cov_se
+    assert diag.value("mean_estimand") == pytest.approx(0.5)
+    assert len(diag.simulations) == 500
+
+
+def test_a_design_written_to_toml_and_read_back_diagnoses_identically(tmp_path):
+    design = Design.example()
+    path = tmp_path / "design.toml"
+    design.to_toml(path)
+    again = Design.from_toml(path)
+    assert again == design
+    a = diagnose(design, sims=30, seed=4, bootstrap_sims=20)
+    b = diagnose(again, sims=30, seed=4, bootstrap_sims=20)
+    pd.testing.assert_frame_equal(a.diagnosands, b.diagnosands)
+    pd.testing.assert_frame_equal(a.simulations, b.simulations)
+
+
+def test_staggered_adoption_twfe_is_biased_and_callaway_santanna_is_not():
+    # effects that grow with time since adoption: the TWFE coefficient weights
+    # already-treated units as controls (Goodman-Bacon 2021), Callaway & Sant'Anna's
+    # simple ATT targets the mean effect on the treated unit-weeks
+    diag = diagnose(Design.example("staggered"), sims=300, seed=11)
+    twfe, cs = (diag.value("bias", e) for e in ("twfe", "callaway_santanna"))
+    assert abs(twfe) > 5 * diag.std_error("bias", "twfe")
+    assert abs(cs) < 3 * diag.std_error("bias", "callaway_santanna")
+
+
+def test_backends_give_identical_diagnosands():
+    distributed = pytest.importorskip("distributed")
+    design = Design.example()
+    ref = diagnose(design, sims=24, seed=9, bootstrap_sims=20)
+    results = [diagnose(design, sims=24, seed=9, bootstrap_sims=20, backend="processes", workers=2)]
+    for workers in (1, 2):
+        with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=False,
+                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+            results.append(diagnose(design, sims=24, seed=9, bootstrap_sims=20, backend="dask", client=client))
+    for res in results:
+        pd.testing.assert_frame_equal(res.diagnosands, ref.diagnosands)
+        pd.testing.assert_frame_equal(res.simulations, ref.simulations)
+
+
+# --------------------------------------------------------------------------- the engine
+def test_common_random_numbers_and_one_stream_per_simulation():
+    design = Design.example()
+    diag = diagnose(design, sims=6, seed=2, bootstrap_sims=0)
+    sims = diag.simulations
+    # every estimator saw the same draw: the same estimand value in each simulation
+    wide = sims.pivot(index="sim", columns="estimator", values="estimand_value")
+    assert (wide["difference_in_means"] == wide["lin"]).all()
+    # simulation s is the draw of SeedSequence(seed).spawn(sims)[s]
+    child = np.random.SeedSequence(2).spawn(6)[3]
+    frame = design.draw(np.random.default_rng(child))
+    assert sims.query("sim == 3")["estimand_value"].iloc[0] == pytest.approx(frame["y1"].mean() - frame["y0"].mean())
+    # the first simulations do not depend on how many are run
+    longer = diagnose(design, sims=9, seed=2, bootstrap_sims=0).simulations
+    pd.testing.assert_frame_equal(longer.iloc[: len(sims)], sims)
+
+
+def test_user_diagnosands_and_the_result_protocol():
+    from effekt.result import Result
+
+    diag = diagnose(blocked(), sims=20, seed=1, bootstrap_sims=10,
+                    diagnosands={"median_estimate": lambda s, alpha: float(s["estimate"].median())})
+    assert isinstance(diag, Result)
+    assert diag.value("median_estimate") == pytest.approx(diag.simulations["estimate"].median())
+    assert np.isfinite(diag.std_error("median_estimate"))
+    data = json.loads(diag.to_json())
+    assert data["sims"] == 20 and data["design"]["name"] == "small blocked trial"
+    assert "coverage" in diag.summary() and set(diag.wide().columns) >= {"bias", "rmse", "power"}
+    fig = diag.plot()
+    assert len(fig.axes) == 4
+
+
+def test_type_s_and_exaggeration_follow_their_definitions():
+    diag = diagnose(blocked(effect=0.2), sims=40, seed=3, bootstrap_sims=0)
+    s = diag.simulations
+    sig = s["p_value"] <= 0.05
+    assert diag.value("exaggeration_ratio") == pytest.approx((s["estimate"].abs() / s["estimand_value"].abs())[sig].mean())
+    assert diag.value("type_s_rate") == pytest.approx((np.sign(s["estimate"]) != np.sign(s["estimand_value"]))[sig].mean())
+
+
+def test_binary_and_clustered_designs_draw_and_diagnose():
+    design = Design(
+        population=Population(n=60, clusters=12, icc=0.2),
+        outcomes=Outcomes(kind="binary", baseline=0.3, effect=0.2),
+        assignment=Assign(kind="cluster"),
+        estimands=(Estimand("ate"), Estimand("att")),
+        estimators=(
+            Estimator("dim", "difference_in_means", "ate", {"outcome": "y", "treatment": "z", "clusters": "cluster"}),
+            Estimator("dim_att", "difference_in_means", "att", {"outcome": "y", "treatment": "z", "clusters": "cluster"}),
+        ),
+    )
+    frame = design.draw(np.random.default_rng(0))
+    assert set(frame["y"].unique()) <= {0.0, 1.0}
+    # whole clusters are assigned
+    assert (frame.groupby("cluster")["z"].nunique() == 1).all()
+    assert ((frame["y1"] - frame["y0"]) >= 0).all()  # monotone effect
+    diag = diagnose(design, sims=10, seed=1, bootstrap_sims=0)
+    assert set(diag.tidy()["estimand"]) == {"ate", "att"}
+
+
+def test_panel_draw_has_the_staggered_columns():
+    frame = Design.example("staggered").draw(np.random.default_rng(1))
+    assert set(frame.columns) >= {"unit", "period", "first_treated", "treated", "d", "post", "y"}
+    late = frame[(frame["first_treated"] == 6)]
+    assert (late["d"] == (late["period"] >= 6)).all()
+
+
+# --------------------------------------------------------------------------- errors
+def test_unknown_toml_keys_are_named():
+    text = Design.example().to_toml()
+    with pytest.raises(DesignError, match="'colour'"):
+        Design.from_toml(text.replace("[population]\n", "[population]\ncolour = 1\n"))
+    with pytest.raises(DesignError, match="'extras'"):
+        Design.from_toml("extras = 1\n" + text)
+    with pytest.raises(DesignError, match="not valid TOML"):
+        Design.from_toml("[population\n")
+
+
+def test_reading_a_design_never_runs_code(tmp_path):
+    # TOML holds data only: a string that looks like code stays a string
+    text = Design.example().to_toml().replace('name = "blocked trial"', 'name = "__import__(\'os\').system(\'false\')"')
+    assert Design.from_toml(text).name.startswith("__import__")
+
+
+def test_design_errors_name_what_is_wrong():
+    with pytest.raises(DesignError, match="'nope'"):
+        Design(estimands=(Estimand("ate"),), estimators=(Estimator("a", "difference_in_means", "nope"),))
+    with pytest.raises(DesignError, match="population.blocks"):
+        Design(assignment=Assign(kind="block"), estimands=(Estimand("ate"),),
+               estimators=(Estimator("a", "difference_in_means", "ate", DIM),))
+    with pytest.raises(DesignError, match="population.icc"):
+        Population(icc=0.1)
+    with pytest.raises(DesignError, match="outcomes.kind"):
+        Outcomes(kind="poisson")
+    with pytest.raises(DesignError, match="no parameter 'size'"):
+        blocked().replace(size=3)
+
+
+def test_bad_options_fail_before_anything_is_simulated():
+    design = Design(population=Population(n=20), estimands=(Estimand("ate"),),
+                    estimators=(Estimator("a", "difference_in_means", "ate", {"outcome": "y", "treatment": "z", "colour": 1}),))
+    with pytest.raises(DesignError, match="colour"):
+        diagnose(design, sims=5, seed=1)
+    for bad in ({"sims": 2.5}, {"backend": "gpu"}, {"seed": "abc"}, {"alpha": 1.5}):
+        with pytest.raises(DesignError, match=next(iter(bad))):
+            diagnose(blocked(), **{"sims": 5, "seed": 1, **bad})
+
+
+def test_dask_missing_names_the_extra(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def refuse(name, *args, **kwargs):
+        if name.startswith("distributed"):
+            raise ImportError(name)
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", refuse)
+    with pytest.raises(EffektError, match=r"effekt\[dask\]"):
+        diagnose(blocked(), sims=4, seed=1, backend="dask")
+
+
+# --------------------------------------------------------------------------- redesign and CLI
+def test_redesign_power_grows_with_n_and_plots():
+    grid = redesign(blocked(), sims=40, seed=5, bootstrap_sims=10, n=[16, 80])
+    power = grid.tidy().query("diagnosand == 'power'").set_index("n")["value"]
+    assert power[80] > power[16]
+    fig = grid.plot()
+    assert fig.axes[0].get_xlabel() == "n"
+    assert "power" in grid.summary()
+    effects = redesign(blocked(n=80), sims=40, seed=5, bootstrap_sims=0, effect=[0.0, 1.5])
+    assert effects.minimal_detectable("dim", power=0.8) == 1.5
+
+
+def test_cli_diagnose(tmp_path, capsys):
+    from effekt.cli import main
+
+    path = tmp_path / "d.toml"
+    blocked().to_toml(path)
+    assert main(["diagnose", str(path), "--sims", "10", "--seed", "1", "--json", "--out", str(tmp_path / "out")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["sims"] == 10 and any(r["diagnosand"] == "bias" for r in data["diagnosands"])
+    assert (tmp_path / "out" / "simulations.csv").exists()
+    assert main(["diagnose", str(tmp_path / "missing.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def _draw_normal(index, rng):
+    return index, float(rng.standard_normal())
+
+
+def test_map_simulations_is_the_same_on_every_backend():
+    from effekt.simulate.diagnosis import map_simulations
+
+    streams = np.random.SeedSequence(7).spawn(10)
+    serial = map_simulations(_draw_normal, streams)
+    assert serial == map_simulations(_draw_normal, streams, backend="processes", workers=2)
+    assert [i for i, _ in serial] == list(range(10))
+    assert serial[4][1] == np.random.default_rng(streams[4]).standard_normal()
+
+
+def test_survival_outcomes_and_their_estimands():
+    # exponential weekly hazards with a hazard ratio exp(0.4), no covariates: Cox's HR and
+    # the RMST difference at 26 weeks are close to their estimands (Cox 1972; Royston &
+    # Parmar 2013), checked within 4 bootstrap SEs
+    design = Design(
+        population=Population(n=200),
+        outcomes=Outcomes(kind="survival", baseline=0.05, effect=0.4, periods=52, censoring=0.01),
+        estimands=(Estimand("rmst", kind="rmst_difference", horizon=26), Estimand("hr", kind="hazard_ratio")),
+        estimators=(
+            Estimator("rmst", "rmst", "rmst", {"time": "time", "event": "event", "treatment": "z", "horizon": 26}),
+            Estimator("cox", "cox", "hr", {"time": "time", "event": "event", "treatment": "z"}),
+        ),
+    )
+    frame = design.draw(np.random.default_rng(3))
+    assert (frame["time"] <= 52).all() and set(frame["event"]) <= {0, 1}
+    assert (frame["y1"] <= frame["y0"]).all()  # a hazard ratio above 1 shortens every spell
+    diag = diagnose(design, sims=60, seed=8, bootstrap_sims=30)
+    for name in ("rmst", "cox"):
+        assert abs(diag.value("bias", name)) < 4 * diag.std_error("bias", name)
+        assert diag.value("n_failed", name) == 0
+    assert diag.value("mean_estimand", "cox") == pytest.approx(np.exp(0.4))
+    assert Design.from_toml(design.to_toml()) == design
+
+
+def test_compare_puts_designs_side_by_side():
+    from effekt.simulate import compare
+
+    a = diagnose(blocked(), sims=20, seed=2, bootstrap_sims=5)
+    b = diagnose(blocked().replace(**{"assignment.kind": "complete"}), sims=20, seed=2, bootstrap_sims=5)
+    both = compare(blocked=a, complete=b)
+    assert list(both.tidy()["design"].unique()) == ["blocked", "complete"]
+    assert both.plot(diagnosand="rmse").axes[0].get_xlabel() == "design"
+    with pytest.raises(DesignError, match="Diagnosis"):
+        compare(a=1)
+
+
+def test_non_compliance_cace_targets_the_compliers():
+    # one-sided non-compliance, 60% compliers: the Wald/IV estimator targets the CACE and
+    # the difference in means the ITT = 0.6 * CACE here (Angrist, Imbens & Rubin 1996)
+    design = Design(
+        population=Population(n=200),
+        outcomes=Outcomes(effect=1.0, compliance=0.6),
+        estimands=(Estimand("itt"), Estimand("cace")),
+        estimators=(
+            Estimator("dim", "difference_in_means", "itt", {"outcome": "y", "treatment": "z"}),
+            Estimator("cace", "cace", "cace", {"outcome": "y", "treatment": "z", "received": "received"}),
+        ),
+    )
+    frame = design.draw(np.random.default_rng(2))
+    assert (frame.loc[frame["z"] == 0, "received"] == 0).all()
+    diag = diagnose(design, sims=60, seed=6, bootstrap_sims=30)
+    assert diag.value("mean_estimand", "cace") == pytest.approx(1.0)
+    assert diag.value("mean_estimand", "dim") == pytest.approx(0.6, abs=0.05)
+    for name in ("dim", "cace"):
+        assert abs(diag.value("bias", name)) < 4 * diag.std_error("bias", name)
+
+
+def test_from_toml_reads_a_path_given_as_text(tmp_path):
+    path = tmp_path / "trial.design"
+    blocked().to_toml(path)
+    assert Design.from_toml(str(path)) == blocked()
+    with pytest.raises(DesignError, match="does not exist"):
+        Design.from_toml(str(tmp_path / "missing.toml"))
