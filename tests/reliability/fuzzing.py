@@ -173,7 +173,7 @@ COLUMN_MUTATIONS: dict[str, Mutation] = {
     "nullable": _nullable,
     "nullable_na": _nullable_na,
     "bool": _whole(lambda s: s.astype(bool) if s.nunique() <= 2 else s > s.median()),
-    "one_two": _recode({0: 1, 1: 2, False: 1, True: 2}),
+    "one_two": _recode({0: 1, 1: 2}),
     "minus_one_one": _recode({0: -1, 1: 1}),
     "odd_code": _odd_code,
     "constant": _whole(lambda s: s.iloc[[0] * len(s)].to_numpy()),

@@ -48,3 +48,14 @@ def test_blocks_mixing_unorderable_types_are_a_data_error(trial):
     b.iloc[0] = (1, 2)
     with pytest.raises(DataError, match="blocks column 'b' mixes values of types int, tuple"):
         ef.get_estimator("difference_in_means")().fit(trial.assign(b=b), outcome="y", treatment="z", blocks="b")
+
+
+def test_discrete_time_hazard_refuses_a_huge_person_period_expansion():
+    # was MemoryError: time + 1e9 tried to allocate hundreds of GiB
+    from effekt_survival.discrete_time_hazard import simulate_weekly
+
+    syn = ef.get_estimator("discrete_time_hazard").simulate(np.random.default_rng(1), n=40, effect=1.0)
+    data = syn.data.assign(**{syn.spec["time"]: syn.data[syn.spec["time"]] + 1e9})
+    with pytest.raises(DataError, match="person-periods"):
+        ef.get_estimator("discrete_time_hazard")().fit(data, **syn.spec)
+    assert callable(simulate_weekly)
