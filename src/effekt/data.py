@@ -65,8 +65,13 @@ def describe_rows(index: Iterable[Any]) -> str:
 
 
 def as_frame(data: Any) -> pd.DataFrame:
-    """A pandas DataFrame from a pandas or polars frame or a mapping of columns."""
+    """A pandas DataFrame from a pandas or polars frame or a mapping of columns.
+
+    A frame with two columns of the same name is refused (DataError naming
+    it): which of them an analysis would use is not defined.
+    """
     if isinstance(data, pd.DataFrame):
+        check_unique_names(data)
         return data
     if data is None:
         raise DataError("no data: pass data= a pandas or polars DataFrame.")
@@ -82,6 +87,54 @@ def as_frame(data: Any) -> pd.DataFrame:
         f"data must be a pandas or polars DataFrame (or a mapping of columns); got "
         f"{type(data).__name__}."
     )
+
+
+def check_unique_names(frame: pd.DataFrame) -> None:
+    """DataError naming the columns that appear more than once in ``frame``."""
+    if frame.columns.has_duplicates:
+        dup = list(dict.fromkeys(frame.columns[frame.columns.duplicated()]))
+        name = dup[0]
+        more = f" (also {', '.join(repr(c) for c in dup[1:])})" if len(dup) > 1 else ""
+        raise DataError(
+            f"column {name!r}: the data have {(frame.columns == name).sum()} columns with this name{more}; "
+            "which one an analysis uses is not defined. Rename or drop the duplicates first."
+        )
+
+
+#: numbers beyond this magnitude (or non-zero below its inverse) are refused:
+#: their squares and sums overflow or underflow double precision.
+MAX_MAGNITUDE = 1e100
+
+
+def check_magnitude(values: np.ndarray, name: Any, role: str) -> np.ndarray:
+    """DataError when finite values are too large or too small to analyse in double precision."""
+    with np.errstate(all="ignore"):
+        a = np.abs(values[np.isfinite(values)])
+    if a.size and (a.max() > MAX_MAGNITUDE or ((a > 0) & (a < 1 / MAX_MAGNITUDE)).any()):
+        big = a.max() > MAX_MAGNITUDE
+        shown = a.max() if big else a[a > 0].min()
+        raise DataError(
+            f"{role} column {name!r} holds values as {'large' if big else 'small'} as {shown:.3g}: beyond "
+            f"{MAX_MAGNITUDE:.0e} (or below {1 / MAX_MAGNITUDE:.0e}) sums of squares overflow or underflow "
+            "double precision. Rescale the column (e.g. to thousands or millions) first."
+        )
+    return values
+
+
+def group_codes(series: pd.Series, name: Any, role: str) -> tuple[np.ndarray, Any]:
+    """Integer codes 0..k-1 of a grouping column and its labels in sorted order.
+
+    DataError when the labels cannot be ordered (e.g. numbers mixed with
+    tuples) or cannot be told apart (unhashable values).
+    """
+    try:
+        return pd.factorize(series, sort=True)  # type: ignore[no-any-return]
+    except TypeError:
+        kinds = sorted({type(v).__name__ for v in series.tolist()})
+        raise DataError(
+            f"{role} column {name!r} mixes values of types {', '.join(kinds)} that cannot be ordered or "
+            "compared; give it one type (e.g. text labels, with .astype(str))."
+        ) from None
 
 
 @dataclass
@@ -168,8 +221,8 @@ def _numeric(series: pd.Series, name: Any, role: str) -> np.ndarray:
             "Convert it to numbers first, e.g. with pandas.to_numeric, or pick the right column."
         )
     if isinstance(series.dtype, pd.api.extensions.ExtensionDtype):
-        return series.to_numpy(dtype=float, na_value=np.nan)
-    return series.to_numpy(dtype=float)
+        return check_magnitude(series.to_numpy(dtype=float, na_value=np.nan), name, role)
+    return check_magnitude(series.to_numpy(dtype=float), name, role)
 
 
 def _labels_in_order(series: pd.Series) -> list[Any]:
@@ -392,10 +445,10 @@ def check_columns(
                     "in both arms; check the treatment coding or the rows selected."
                 )
     if blocks is not None:
-        codes, labels = pd.factorize(series[("blocks", blocks)], sort=True)
+        codes, labels = group_codes(series[("blocks", blocks)], blocks, show("blocks"))
         cols.blocks, cols.block_labels = codes.astype(np.int64), np.asarray(labels)
     if clusters is not None:
-        codes, labels = pd.factorize(series[("clusters", clusters)], sort=True)
+        codes, labels = group_codes(series[("clusters", clusters)], clusters, show("clusters"))
         cols.clusters, cols.cluster_labels = codes.astype(np.int64), np.asarray(labels)
     if weights is not None:
         w = numeric_finite("weights", weights)

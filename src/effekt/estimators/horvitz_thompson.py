@@ -73,9 +73,18 @@ def ht_block(
     (3.0, 19.5)
     """
     t, c = z == 1, z == 0
+    shift = 0.0
+    if not simple and y.size and y.size == n_units:
+        # Under complete randomisation of single units the estimate and both variances are
+        # invariant to adding a constant to y: centre it first, so that sums of
+        # squares do not lose the digits of a large level (an outcome near 1e9).
+        shift = float(y.mean())
+        y = y - shift
     Y1 = y[t] / pi[t]
     Y0 = y[c] / (1.0 - pi[c])
     est = (Y1.sum() - Y0.sum()) / n_units
+    if shift:
+        est += shift * ((1.0 / pi[t]).sum() - (1.0 / (1.0 - pi[c])).sum()) / n_units
     if se_type == "constant":
         return float(est), _constant_variance(y, z, pi, n_units, float(est), simple=simple)
     var = (Y1**2).sum() + (Y0**2).sum()

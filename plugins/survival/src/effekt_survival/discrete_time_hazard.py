@@ -19,6 +19,11 @@ from effekt_survival._data import check_survival, design_of, rate_wording
 __all__ = ["DiscreteTimeHazard", "person_period", "simulate_weekly"]
 
 
+#: the largest person-period expansion and number of periods fitted (memory)
+MAX_PERSON_PERIODS = 20_000_000
+MAX_PERIODS = 100_000
+
+
 def person_period(time: np.ndarray, event: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Expand whole-period survival data to one row per person and period at risk.
 
@@ -230,6 +235,14 @@ class DiscreteTimeHazard:
                 f"discrete_time_hazard: time column {time!r} must hold whole periods >= 1 (the week of the event "
                 f"or of censoring, counting the first week after the origin as 1); row {row} has "
                 f"{t[i]:g} ({int(bad.sum())} such rows). Round up with numpy.ceil, or drop people with no week at risk."
+            )
+        total = float(t.sum())
+        if total > MAX_PERSON_PERIODS or t.max() > MAX_PERIODS:
+            raise DataError(
+                f"discrete_time_hazard: time column {time!r} would expand to {total:.3g} person-periods with up "
+                f"to {t.max():.3g} periods (limits {MAX_PERSON_PERIODS:.0e} and {MAX_PERIODS:.0e}): the "
+                "person-period data would not fit in memory. Is time counted in whole periods from the origin "
+                "(not a calendar date or an id)? Group the periods (e.g. weeks into months) first."
             )
         rows, period, y = person_period(t, ev)
         # weeks and blocks without events carry no information on beta

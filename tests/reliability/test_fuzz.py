@@ -1,0 +1,39 @@
+"""Bad input never crashes an estimator, never gives a silent NaN, never leaks a numpy warning.
+
+The fuzzer (``fuzzing.py``) discovers every registered estimator through
+``effekt.available()`` and mutates its own synthetic data and options; see
+that module for the mutations. The CI run has a case budget
+(``fuzzing.CI_BUDGET``); ``EFFEKT_RELIABILITY=full`` runs ``FULL_BUDGET``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import fuzzing  # noqa: E402
+
+# Failures still open at the last full run (see README.md). The assertion is not
+# weakened: the test fails strictly once they are fixed, so this mark must go then.
+_OPEN = "open failures at the last run: see tests/reliability/README.md"
+
+
+@pytest.mark.xfail(strict=True, reason=_OPEN)
+def test_every_estimator_survives_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    outcome = fuzzing.fuzz()
+    with capsys.disabled():
+        print("\n" + fuzzing.report(outcome, limit=40))
+    assert outcome.cases >= 10_000
+    assert not outcome.other_exceptions, fuzzing.report(outcome)
+    assert not outcome.silent_non_finite, fuzzing.report(outcome)
+    assert not outcome.leaked_warnings, fuzzing.report(outcome)
+
+
+def test_every_registered_estimator_is_fuzzed() -> None:
+    names = fuzzing.estimators()
+    assert "difference_in_means" in names and "cox" in names and "did_2x2" in names
+    for name in names:
+        assert next(iter(fuzzing.cases(name, 0))).label == "base"
