@@ -1163,7 +1163,8 @@ def markdown() -> str:
         "",
     ]
     groups = [
-        ("Options of estimators", [t for t in book.terms.values() if "power" not in t.families]),
+        # a term shared by estimators and calculators (alpha, alternative, ...) is listed in both
+        ("Options of estimators", [t for t in book.terms.values() if set(t.families) - {"power"} or not t.families]),
         ("Options of power calculators", [t for t in book.terms.values() if "power" in t.families]),
     ]
     for title, items in groups:
