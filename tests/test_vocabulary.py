@@ -224,8 +224,9 @@ def test_frames_in_extra_cannot_be_edited():
 
     frame = pd.DataFrame({"block": [1, 2], "n": [10, 12]})
     res = EffectResult.from_z(1.0, 0.5, estimator="demo", estimand="ate", term="z", n=22, extra={"blocks": frame})
-    res.extra["blocks"].iloc[0, 1] = -999
-    res.extra["blocks"]["new"] = 1
+    handed_out = res.extra["blocks"]
+    handed_out.iloc[0, 1] = -999
+    handed_out["new"] = 1
     assert res.extra["blocks"].equals(frame) and res.to_dict()["extra"]["blocks"][0] == {"block": 1, "n": 10}
 
 
