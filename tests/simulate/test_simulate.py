@@ -371,3 +371,55 @@ def test_competing_exit_declarations_are_checked():
     design = competing().replace(**{"outcomes.exits": ()}, **{"outcomes.exit_effects": None})
     with pytest.raises(DesignError, match="cause 2 is not declared"):
         design.estimand_values(design.draw(np.random.default_rng(1)))
+
+
+# --------------------------------------------------------------------------- batches, capacity, attrition
+def batch_trial(**outcomes: float) -> Design:
+    # the Copenhagen batch-lottery design in small: units arrive in 6 fortnightly batches,
+    # each drawn 1:1 by effekt.design.BatchLottery until the 40 programme places are taken
+    return Design(
+        population=Population(n=120, batches=6),
+        outcomes=Outcomes(effect=0.5, **outcomes),
+        assignment=Assign(kind="batch", capacity=40),
+        estimands=(Estimand("ate"),),
+        estimators=(Estimator("dim", "difference_in_means", "ate",
+                              {"outcome": "y", "treatment": "z", "blocks": "batch"}),),
+    )
+
+
+def test_a_batch_lottery_with_a_capacity_cap_stops_when_the_places_are_taken():
+    design = batch_trial()
+    frame = design.draw(np.random.default_rng(5))
+    assert int(frame["z"].sum()) == 40 and len(frame) == 80  # batches 5 and 6 find no place left
+    assert sorted(frame["batch"].unique()) == [1, 2, 3, 4]
+    assert (frame["arrival"] == (frame["batch"] - 1) * 2).all()
+    assert (frame.groupby("batch")["z"].mean() == 0.5).all()  # 1:1 within each batch
+    again = design.draw(np.random.default_rng(5))
+    pd.testing.assert_frame_equal(frame, again)  # the lottery's seed comes from the simulation's stream
+    assert Design.from_toml(design.to_toml()) == design
+    with pytest.raises(DesignError, match="population.batches"):
+        Design(outcomes=Outcomes(), assignment=Assign(kind="batch"), estimands=(Estimand("ate"),),
+               estimators=(Estimator("dim", "difference_in_means", "ate", DIM),))
+    with pytest.raises(DesignError, match="kind='batch'"):
+        Assign(capacity=10)
+
+
+def test_attrition_by_arm_leaves_the_blocked_difference_in_means_unbiased():
+    # outcomes missing completely at random within arm (10% control, 30% programme):
+    # dropping them leaves the difference in means unbiased for the ATE (Gerber & Green 2012, ch. 7)
+    design = batch_trial(attrition=0.1, attrition_treated=0.3)
+    frame = design.draw(np.random.default_rng(2))
+    assert frame["y"].isna().sum() == (frame["observed"] == 0).sum() > 0
+    diag = diagnose(design, sims=150, seed=8, bootstrap_sims=50)
+    assert (diag.simulations["error"] == "").all()  # run with missing="drop"
+    assert abs(diag.value("bias")) < 3 * diag.std_error("bias")
+    assert abs(diag.value("coverage") - 0.95) < 3 * diag.std_error("coverage") + 0.01
+    assert Design.from_toml(design.to_toml()) == design
+    strict = Design(population=design.population, outcomes=design.outcomes, assignment=design.assignment,
+                    estimands=design.estimands,
+                    estimators=(Estimator("dim", "difference_in_means", "ate",
+                                          {"outcome": "y", "treatment": "z", "missing": "error"}),))
+    with pytest.raises(DesignError, match="missing values"):  # the design's declared handling wins
+        diagnose(strict, sims=3, seed=1, bootstrap_sims=10)
+    with pytest.raises(DesignError, match="censoring"):
+        Outcomes(kind="survival", attrition=0.1)
