@@ -423,3 +423,35 @@ def test_attrition_by_arm_leaves_the_blocked_difference_in_means_unbiased():
         diagnose(strict, sims=3, seed=1, bootstrap_sims=10)
     with pytest.raises(DesignError, match="censoring"):
         Outcomes(kind="survival", attrition=0.1)
+
+
+# --------------------------------------------------------------------------- ATT by event time
+PANEL = {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated"}
+
+
+def test_event_study_rows_recover_the_att_by_event_time():
+    # effects 1 + 0.5 e, the same in both cohorts: the saturated event study (with never
+    # treated units) is unbiased for each ATT(e) and its "post" row for their equally weighted
+    # average (Sun & Abraham 2021), as is Callaway & Sant'Anna's dynamic aggregation
+    design = Design(
+        population=Population(n=60),
+        outcomes=Outcomes(kind="panel", effect=1.0, growth=0.5, periods=8, cohorts=(3, 6),
+                          cohort_shares=(0.4, 0.4), sd=0.5),
+        estimands=(Estimand("post", kind="att_event_time"), Estimand("e2", kind="att_event_time", event_time=2),
+                   Estimand("post2", kind="att_event_time", horizon=2)),
+        estimators=(Estimator("es", "event_study", "post", PANEL),
+                    Estimator("es_e2", "event_study", "e2", PANEL, term="e=2"),
+                    Estimator("cs", "callaway_santanna", "post", {**PANEL, "aggregation": "dynamic"})),
+    )
+    values = design.estimand_values(design.draw(np.random.default_rng(1)))
+    assert values == pytest.approx({"post": 1 + 0.5 * 2.5, "e2": 2.0, "post2": 1.5})  # e = 0..5; e = 0..2
+    diag = diagnose(design, sims=80, seed=3, bootstrap_sims=50)
+    for name in ("es", "es_e2", "cs"):
+        assert abs(diag.value("bias", name)) < 3 * diag.std_error("bias", name), name
+    assert Design.from_toml(design.to_toml()) == design
+    missing_row = Design(population=design.population, outcomes=design.outcomes, estimands=design.estimands[:1],
+                         estimators=(Estimator("es", "event_study", "post", PANEL, term="e=99"),))
+    with pytest.raises(DesignError, match="no row 'e=99'"):
+        diagnose(missing_row, sims=2, seed=1, bootstrap_sims=10)
+    with pytest.raises(DesignError, match="needs outcomes.kind='panel'"):
+        Estimand("e", kind="att_event_time").value(pd.DataFrame(), Outcomes())

@@ -19,7 +19,13 @@ One draw is a DataFrame with these columns:
 * time to event (``kind="survival"``): as the cross-section, with ``y0``
   and ``y1`` the potential weeks to the exit, and the observed ``time``
   (weeks, censored at the follow-up ``periods`` and by random censoring) and
-  ``event`` (1 exit, 0 censored); ``y`` equals ``time``;
+  ``event`` (1 exit, 0 censored; with competing exits the cause, 1, 2, ...,
+  and the potential causes ``cause0``, ``cause1``); ``y`` equals ``time``;
+  with an administrative cut-off also ``follow_up`` (``cutoff - arrival``);
+* with staggered entry (``population.entry``) ``arrival`` (week), and with
+  arrival in batches ``batch`` and ``arrival``; a batch lottery whose places
+  are taken leaves later units out of the draw;
+* with attrition, ``observed`` (0 where ``y`` is missing);
 * weekly panel (``kind="panel"``, staggered adoption): one row per unit
   and week with ``unit``, ``period`` (1..periods), ``first_treated`` (the
   cohort's first treated week, 0 for never treated), ``treated`` (1 for
@@ -333,9 +339,10 @@ class Assign:
 
     Parameters
     ----------
-    kind : {"complete", "block", "cluster", "block_cluster"}, default="complete"
+    kind : {"complete", "block", "cluster", "block_cluster", "batch"}, default="complete"
         ``design.complete``, ``design.block`` (within the population's blocks),
-        ``design.cluster`` (whole clusters) or ``design.block_cluster``.
+        ``design.cluster`` (whole clusters), ``design.block_cluster`` or
+        ``design.BatchLottery`` (within the population's batches).
         A panel's cohorts are drawn by complete assignment of cohort labels
         with the cohort shares, whatever ``kind``.
     prob : float, default=0.5
@@ -345,9 +352,8 @@ class Assign:
         ``kind="batch"``: places in the treated arm. Batches are drawn in turn with
         :class:`effekt.design.BatchLottery` (an in-memory log, ``on_full="stop"``):
         once the places are taken the lottery admits no one else, and units not
-        admitted are not in the trial (not in the draw).
-
-    ``"batch"`` randomises within the population's batches, in the order they arrive.
+        admitted are not in the trial (not in the draw). The batches are drawn in
+        the order they arrive.
     """
 
     kind: str = "complete"
