@@ -368,6 +368,9 @@ def test_competing_exit_declarations_are_checked():
     with pytest.raises(DesignError, match="cutoff"):
         Design(population=Population(n=20, entry=10), outcomes=Outcomes(kind="survival", cutoff=9),
                estimands=(Estimand("hazard_ratio"),), estimators=(Estimator("cox", "cox", "hazard_ratio", SURV),))
+    with pytest.raises(DesignError, match="cause_specific_hazard_ratio"):
+        Design(outcomes=Outcomes(kind="survival", effect=0.5, exits=(0.02,), exit_effects=(0.0,)),
+               estimands=(Estimand("hazard_ratio"),), estimators=(Estimator("cox", "cox", "hazard_ratio", SURV),))
     design = competing().replace(**{"outcomes.exits": ()}, **{"outcomes.exit_effects": None})
     with pytest.raises(DesignError, match="cause 2 is not declared"):
         design.estimand_values(design.draw(np.random.default_rng(1)))

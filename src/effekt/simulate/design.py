@@ -612,6 +612,14 @@ class Design:
             raise DesignError(f"assignment.kind={kind!r} needs population.clusters.")
         if kind == "batch" and (self.population.batches is None or self.outcomes.kind == "panel"):
             raise DesignError("assignment.kind='batch' needs population.batches (and a cross-section or survival outcome).")
+        out = self.outcomes
+        if out.exits and any(e != out.effect for e in (out.exit_effects or ())):
+            for e in self.estimands:
+                if e.kind == "hazard_ratio":
+                    raise DesignError(
+                        f"estimand {e.name!r}: with competing exits whose effects differ the all-cause hazard "
+                        "ratio (what cox and logrank estimate, counting every exit) is not constant over time; "
+                        "declare kind='cause_specific_hazard_ratio' with its cause instead.")
         cutoff = self.outcomes.cutoff
         if cutoff is not None and cutoff <= self.population.last_arrival():
             raise DesignError(f"outcomes.cutoff={cutoff} must come after the last arrival, week "
