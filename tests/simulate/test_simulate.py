@@ -310,3 +310,151 @@ def test_from_toml_reads_a_path_given_as_text(tmp_path):
     assert Design.from_toml(str(path)) == blocked()
     with pytest.raises(DesignError, match="does not exist"):
         Design.from_toml(str(tmp_path / "missing.toml"))
+
+
+# --------------------------------------------------------------------------- competing exits
+SURV = {"time": "time", "event": "event", "treatment": "z"}
+
+
+def competing(n: int = 400) -> Design:
+    # two exits (a job, cause 1, and another exit, cause 2) with their own weekly hazards and
+    # effects; staggered entry over 20 weeks and an administrative cut-off in week 40
+    return Design(
+        population=Population(n=n, entry=20),
+        outcomes=Outcomes(kind="survival", baseline=0.06, effect=0.5, exits=(0.04,), exit_effects=(-0.3,),
+                          cutoff=40),
+        estimands=(Estimand("csh", kind="cause_specific_hazard_ratio"),
+                   Estimand("csh2", kind="cause_specific_hazard_ratio", cause=2),
+                   Estimand("cif", kind="cumulative_incidence_difference", horizon=12)),
+        estimators=(Estimator("csc", "cause_specific_cox", "csh", {**SURV, "cause": 1}),
+                    Estimator("csc2", "cause_specific_cox", "csh2", {**SURV, "cause": 2}),
+                    Estimator("aj", "aalen_johansen", "cif", {**SURV, "cause": 1, "horizon": 12})),
+    )
+
+
+def test_competing_exits_with_staggered_entry_and_a_cut_off_are_drawn_as_declared():
+    design = competing()
+    frame = design.draw(np.random.default_rng(3))
+    assert set(frame["event"]) <= {0, 1, 2} and {1, 2} <= set(frame["event"])
+    assert frame["arrival"].between(0, 19).all()
+    assert (frame["follow_up"] == 40 - frame["arrival"]).all()
+    assert (frame["time"] <= frame["follow_up"]).all()
+    censored = frame["event"] == 0
+    assert (frame.loc[censored, "time"] == frame.loc[censored, "follow_up"]).all()  # no random censoring
+    exited = ~censored
+    cause = np.where(frame["z"] == 1, frame["cause1"], frame["cause0"])
+    assert (frame.loc[exited, "event"].to_numpy() == cause[exited.to_numpy()]).all()
+    values = design.estimand_values(frame)
+    assert values["csh"] == pytest.approx(np.exp(0.5)) and values["csh2"] == pytest.approx(np.exp(-0.3))
+    assert Design.from_toml(design.to_toml()) == design
+
+
+def test_cause_specific_cox_and_aalen_johansen_recover_their_estimands():
+    # cause-specific Cox targets each cause's hazard ratio (Prentice et al. 1978); the
+    # Aalen-Johansen difference at 12 weeks the difference in cumulative incidence
+    # (Aalen & Johansen 1978), both under independent administrative censoring
+    diag = diagnose(competing(), sims=150, seed=3, bootstrap_sims=50)
+    for name in ("csc", "csc2", "aj"):
+        assert abs(diag.value("bias", name)) < 3 * diag.std_error("bias", name), name
+    assert diag.value("mean_estimand", "aj") > 0.1
+    assert (diag.simulations["error"] == "").all()
+
+
+def test_competing_exit_declarations_are_checked():
+    with pytest.raises(DesignError, match="exit_effects"):
+        Outcomes(kind="survival", exits=(0.02, 0.03), exit_effects=(0.1,))
+    with pytest.raises(DesignError, match="survival"):
+        Outcomes(exits=(0.02,))
+    with pytest.raises(DesignError, match="cutoff"):
+        Design(population=Population(n=20, entry=10), outcomes=Outcomes(kind="survival", cutoff=9),
+               estimands=(Estimand("hazard_ratio"),), estimators=(Estimator("cox", "cox", "hazard_ratio", SURV),))
+    with pytest.raises(DesignError, match="cause_specific_hazard_ratio"):
+        Design(outcomes=Outcomes(kind="survival", effect=0.5, exits=(0.02,), exit_effects=(0.0,)),
+               estimands=(Estimand("hazard_ratio"),), estimators=(Estimator("cox", "cox", "hazard_ratio", SURV),))
+    design = competing().replace(**{"outcomes.exits": ()}, **{"outcomes.exit_effects": None})
+    with pytest.raises(DesignError, match="cause 2 is not declared"):
+        design.estimand_values(design.draw(np.random.default_rng(1)))
+
+
+# --------------------------------------------------------------------------- batches, capacity, attrition
+def batch_trial(**outcomes: float) -> Design:
+    # the Copenhagen batch-lottery design in small: units arrive in 6 fortnightly batches,
+    # each drawn 1:1 by effekt.design.BatchLottery until the 40 programme places are taken
+    return Design(
+        population=Population(n=120, batches=6),
+        outcomes=Outcomes(effect=0.5, **outcomes),
+        assignment=Assign(kind="batch", capacity=40),
+        estimands=(Estimand("ate"),),
+        estimators=(Estimator("dim", "difference_in_means", "ate",
+                              {"outcome": "y", "treatment": "z", "blocks": "batch"}),),
+    )
+
+
+def test_a_batch_lottery_with_a_capacity_cap_stops_when_the_places_are_taken():
+    design = batch_trial()
+    frame = design.draw(np.random.default_rng(5))
+    assert int(frame["z"].sum()) == 40 and len(frame) == 80  # batches 5 and 6 find no place left
+    assert sorted(frame["batch"].unique()) == [1, 2, 3, 4]
+    assert (frame["arrival"] == (frame["batch"] - 1) * 2).all()
+    assert (frame.groupby("batch")["z"].mean() == 0.5).all()  # 1:1 within each batch
+    again = design.draw(np.random.default_rng(5))
+    pd.testing.assert_frame_equal(frame, again)  # the lottery's seed comes from the simulation's stream
+    assert Design.from_toml(design.to_toml()) == design
+    with pytest.raises(DesignError, match="population.batches"):
+        Design(outcomes=Outcomes(), assignment=Assign(kind="batch"), estimands=(Estimand("ate"),),
+               estimators=(Estimator("dim", "difference_in_means", "ate", DIM),))
+    with pytest.raises(DesignError, match="kind='batch'"):
+        Assign(capacity=10)
+
+
+def test_attrition_by_arm_leaves_the_blocked_difference_in_means_unbiased():
+    # outcomes missing completely at random within arm (10% control, 30% programme):
+    # dropping them leaves the difference in means unbiased for the ATE (Gerber & Green 2012, ch. 7)
+    design = batch_trial(attrition=0.1, attrition_treated=0.3)
+    frame = design.draw(np.random.default_rng(2))
+    assert frame["y"].isna().sum() == (frame["observed"] == 0).sum() > 0
+    diag = diagnose(design, sims=150, seed=8, bootstrap_sims=50)
+    assert (diag.simulations["error"] == "").all()  # run with missing="drop"
+    assert abs(diag.value("bias")) < 3 * diag.std_error("bias")
+    assert abs(diag.value("coverage") - 0.95) < 3 * diag.std_error("coverage") + 0.01
+    assert Design.from_toml(design.to_toml()) == design
+    strict = Design(population=design.population, outcomes=design.outcomes, assignment=design.assignment,
+                    estimands=design.estimands,
+                    estimators=(Estimator("dim", "difference_in_means", "ate",
+                                          {"outcome": "y", "treatment": "z", "missing": "error"}),))
+    with pytest.raises(DesignError, match="missing values"):  # the design's declared handling wins
+        diagnose(strict, sims=3, seed=1, bootstrap_sims=10)
+    with pytest.raises(DesignError, match="censoring"):
+        Outcomes(kind="survival", attrition=0.1)
+
+
+# --------------------------------------------------------------------------- ATT by event time
+PANEL = {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated"}
+
+
+def test_event_study_rows_recover_the_att_by_event_time():
+    # effects 1 + 0.5 e, the same in both cohorts: the saturated event study (with never
+    # treated units) is unbiased for each ATT(e) and its "post" row for their equally weighted
+    # average (Sun & Abraham 2021), as is Callaway & Sant'Anna's dynamic aggregation
+    design = Design(
+        population=Population(n=60),
+        outcomes=Outcomes(kind="panel", effect=1.0, growth=0.5, periods=8, cohorts=(3, 6),
+                          cohort_shares=(0.4, 0.4), sd=0.5),
+        estimands=(Estimand("post", kind="att_event_time"), Estimand("e2", kind="att_event_time", event_time=2),
+                   Estimand("post2", kind="att_event_time", horizon=2)),
+        estimators=(Estimator("es", "event_study", "post", PANEL),
+                    Estimator("es_e2", "event_study", "e2", PANEL, term="e=2"),
+                    Estimator("cs", "callaway_santanna", "post", {**PANEL, "aggregation": "dynamic"})),
+    )
+    values = design.estimand_values(design.draw(np.random.default_rng(1)))
+    assert values == pytest.approx({"post": 1 + 0.5 * 2.5, "e2": 2.0, "post2": 1.5})  # e = 0..5; e = 0..2
+    diag = diagnose(design, sims=80, seed=3, bootstrap_sims=50)
+    for name in ("es", "es_e2", "cs"):
+        assert abs(diag.value("bias", name)) < 3 * diag.std_error("bias", name), name
+    assert Design.from_toml(design.to_toml()) == design
+    missing_row = Design(population=design.population, outcomes=design.outcomes, estimands=design.estimands[:1],
+                         estimators=(Estimator("es", "event_study", "post", PANEL, term="e=99"),))
+    with pytest.raises(DesignError, match="no row 'e=99'"):
+        diagnose(missing_row, sims=2, seed=1, bootstrap_sims=10)
+    with pytest.raises(DesignError, match="needs outcomes.kind='panel'"):
+        Estimand("e", kind="att_event_time").value(pd.DataFrame(), Outcomes())

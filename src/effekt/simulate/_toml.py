@@ -34,10 +34,11 @@ def design_to_dict(design: Any) -> dict[str, Any]:
     for part in _PARTS:
         obj = getattr(design, part)
         out[part] = {f.name: _plain(getattr(obj, f.name)) for f in fields(obj) if getattr(obj, f.name) is not None}
-    out["estimands"] = [{k: v for k, v in (("name", e.name), ("kind", e.kind), ("horizon", e.horizon)) if v is not None}
+    out["estimands"] = [{f.name: getattr(e, f.name) for f in fields(e) if getattr(e, f.name) is not None}
                         for e in design.estimands]
     out["estimators"] = [
-        {"label": e.label, "estimator": e.estimator, "estimand": e.estimand, "options": _plain(e.options)}
+        {"label": e.label, "estimator": e.estimator, "estimand": e.estimand, "options": _plain(e.options),
+         **({"term": e.term} if e.term is not None else {})}
         for e in design.estimators
     ]
     return out
@@ -50,7 +51,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
     for key in data:
         if key not in known:
             raise DesignError(f"{where} has no key {key!r}; the keys are {known}.")
-    values = {k: (tuple(v) if isinstance(v, list) and k in ("cohorts", "cohort_shares") else v) for k, v in data.items()}
+    values = {k: (tuple(v) if isinstance(v, list) and k in ("cohorts", "cohort_shares", "exits", "exit_effects") else v) for k, v in data.items()}
     try:
         return cls(**values)
     except TypeError as exc:

@@ -19,7 +19,13 @@ One draw is a DataFrame with these columns:
 * time to event (``kind="survival"``): as the cross-section, with ``y0``
   and ``y1`` the potential weeks to the exit, and the observed ``time``
   (weeks, censored at the follow-up ``periods`` and by random censoring) and
-  ``event`` (1 exit, 0 censored); ``y`` equals ``time``;
+  ``event`` (1 exit, 0 censored; with competing exits the cause, 1, 2, ...,
+  and the potential causes ``cause0``, ``cause1``); ``y`` equals ``time``;
+  with an administrative cut-off also ``follow_up`` (``cutoff - arrival``);
+* with staggered entry (``population.entry``) ``arrival`` (week), and with
+  arrival in batches ``batch`` and ``arrival``; a batch lottery whose places
+  are taken leaves later units out of the draw;
+* with attrition, ``observed`` (0 where ``y`` is missing);
 * weekly panel (``kind="panel"``, staggered adoption): one row per unit
   and week with ``unit``, ``period`` (1..periods), ``first_treated`` (the
   cohort's first treated week, 0 for never treated), ``treated`` (1 for
@@ -65,8 +71,9 @@ from effekt.errors import DesignError
 __all__ = ["Assign", "Design", "Estimand", "Estimator", "Outcomes", "Population", "GRID_KEYS"]
 
 OUTCOME_KINDS = ("continuous", "binary", "survival", "panel")
-ASSIGNMENT_KINDS = ("complete", "block", "cluster", "block_cluster")
-ESTIMAND_KINDS = ("ate", "att", "itt", "cace", "rmst_difference", "hazard_ratio")
+ASSIGNMENT_KINDS = ("complete", "block", "cluster", "block_cluster", "batch")
+ESTIMAND_KINDS = ("ate", "att", "itt", "cace", "rmst_difference", "hazard_ratio", "cause_specific_hazard_ratio",
+                  "cumulative_incidence_difference", "att_event_time")
 
 
 def _number(value: Any, name: str, *, low: float | None = None, high: float | None = None, whole: bool = False) -> Any:
@@ -108,6 +115,15 @@ class Population:
         Standard deviation of the block effects on the outcome.
     covariates : mapping of str to float, default={}
         Standard-normal covariates by name, each with its coefficient in the outcome.
+    batches : int, optional
+        Units arrive in this many batches of (nearly) equal size (column ``batch``,
+        1, 2, ...), batch ``b`` in week ``(b - 1) * batch_weeks`` (column ``arrival``);
+        ``assignment.kind="batch"`` draws each batch with :class:`effekt.design.BatchLottery`.
+    batch_weeks : int, default=2
+        Weeks between batches (fortnightly referral lists by default).
+    entry : int, default=0
+        Staggered entry without batches: with ``entry > 0`` each unit arrives in a
+        week drawn uniformly from ``0 .. entry - 1`` (column ``arrival``).
     """
 
     n: int = 200
@@ -116,9 +132,19 @@ class Population:
     icc: float = 0.0
     block_sd: float = 0.0
     covariates: Mapping[str, float] = field(default_factory=dict)
+    batches: int | None = None
+    batch_weeks: int = 2
+    entry: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "n", _number(self.n, "population.n", low=2, whole=True))
+        if self.batches is not None:
+            object.__setattr__(self, "batches", _number(self.batches, "population.batches", low=1, high=self.n, whole=True))
+        object.__setattr__(self, "batch_weeks", _number(self.batch_weeks, "population.batch_weeks", low=0, whole=True))
+        object.__setattr__(self, "entry", _number(self.entry, "population.entry", low=0, whole=True))
+        if self.batches is not None and self.entry:
+            raise DesignError("population.entry (staggered entry week by week) and population.batches (arrival in "
+                              "batches) are two ways of arriving: give one.")
         for name in ("blocks", "clusters"):
             value = getattr(self, name)
             if value is not None:
@@ -137,6 +163,12 @@ class Population:
         if self.icc > 0 and self.clusters is None:
             raise DesignError("population.icc > 0 needs population.clusters (the number of clusters).")
 
+    def last_arrival(self) -> int:
+        """The week the last unit can arrive (0 without staggered entry)."""
+        if self.batches is not None:
+            return (int(self.batches) - 1) * int(self.batch_weeks)
+        return max(0, int(self.entry) - 1)
+
 
 class _FrozenMap(dict):  # type: ignore[type-arg]
     """A hashable, read-only dict (a frozen dataclass field)."""
@@ -153,7 +185,8 @@ class _FrozenMap(dict):  # type: ignore[type-arg]
         return (_FrozenMap, (dict(self),))
 
 
-_RESERVED = {"unit", "y", "y0", "y1", "z", "time", "event", "complier", "received", "block", "cluster", "period", "first_treated", "treated", "d", "post"}
+_RESERVED = {"unit", "y", "y0", "y1", "z", "time", "event", "complier", "received", "block", "cluster", "period",
+             "first_treated", "treated", "d", "post", "arrival", "batch", "follow_up", "cause0", "cause1", "observed"}
 
 
 @dataclass(frozen=True)
@@ -173,6 +206,14 @@ class Outcomes:
       ``exp(effect)`` (``effect`` is the log hazard ratio), ``y0`` and ``y1`` share
       one uniform draw and are rounded up to whole weeks; follow-up ends after
       ``periods`` weeks and ``censoring`` is a weekly hazard of dropping out.
+      Competing exits: ``exits`` lists the untreated weekly hazards of causes
+      2, 3, ... (cause 1 has ``baseline``) and ``exit_effects`` their log hazard
+      ratios; each cause has its own latent exponential time (shared by the two
+      arms), the first exit is observed, and ``event`` holds its cause (1, 2, ...,
+      0 censored; potential causes ``cause0`` and ``cause1``). With
+      ``cutoff`` (an administrative cut-off, in calendar weeks) each unit is
+      followed for ``cutoff - arrival`` weeks instead (column ``follow_up``;
+      staggered entry from ``population.entry`` or ``population.batches``).
     * ``panel``: a weekly panel with staggered adoption. Units fall into the
       cohorts of ``cohorts`` (first treated week) in the shares ``cohort_shares``
       (the rest never treated); ``y0 = unit effect + 0.1 * week + ar1 noise``
@@ -206,6 +247,18 @@ class Outcomes:
     compliance : float, default=1.0
         Share of compliers (one-sided non-compliance: no one assigned to control
         takes the programme; continuous and binary outcomes).
+    exits : list of float, default=[]
+        Untreated weekly hazards of the competing exits 2, 3, ... (survival).
+    exit_effects : list of float, default=[0.0, ...]
+        Their log hazard ratios (treated vs control), one per exit.
+    cutoff : int, optional
+        Administrative cut-off week (survival): follow-up is ``cutoff - arrival``.
+    attrition : float, default=0.0
+        Share of observed outcomes missing (continuous and binary; at random, column
+        ``observed``): ``y`` is then missing, and estimators that take ``missing=``
+        run with ``missing="drop"`` unless their options say otherwise.
+    attrition_treated : float, optional
+        Attrition in the treated arm when it differs (default ``attrition``).
     """
 
     kind: str = "continuous"
@@ -220,8 +273,31 @@ class Outcomes:
     rho: float = 0.0
     censoring: float = 0.0
     compliance: float = 1.0
+    exits: tuple[float, ...] = ()
+    exit_effects: tuple[float, ...] | None = None
+    cutoff: int | None = None
+    attrition: float = 0.0
+    attrition_treated: float | None = None
 
     def __post_init__(self) -> None:
+        exits = tuple(_number(h, "outcomes.exits", low=0.0) for h in self.exits)
+        if any(h <= 0 for h in exits):
+            raise DesignError(f"outcomes.exits are weekly hazards of the competing exits, each > 0; got {list(exits)}.")
+        effects = tuple(_number(e, "outcomes.exit_effects") for e in (self.exit_effects if self.exit_effects is not None else (0.0,) * len(exits)))
+        if len(effects) != len(exits):
+            raise DesignError(f"outcomes.exit_effects needs one log hazard ratio per competing exit ({len(exits)}); got {list(effects)}.")
+        object.__setattr__(self, "exits", exits)
+        object.__setattr__(self, "exit_effects", effects)
+        if self.cutoff is not None:
+            object.__setattr__(self, "cutoff", _number(self.cutoff, "outcomes.cutoff", low=1, whole=True))
+        object.__setattr__(self, "attrition", _number(self.attrition, "outcomes.attrition", low=0.0, high=0.95))
+        if self.attrition_treated is not None:
+            object.__setattr__(self, "attrition_treated", _number(self.attrition_treated, "outcomes.attrition_treated", low=0.0, high=0.95))
+        if self.kind not in ("continuous", "binary") and (self.attrition or self.attrition_treated):
+            raise DesignError(f"outcomes.attrition applies to continuous and binary outcomes; a {self.kind} outcome "
+                              "loses units through censoring (outcomes.censoring, outcomes.cutoff).")
+        if self.kind != "survival" and (exits or self.cutoff is not None):
+            raise DesignError("outcomes.exits and outcomes.cutoff apply to a survival outcome (outcomes.kind='survival').")
         object.__setattr__(self, "compliance", _number(self.compliance, "outcomes.compliance", low=0.0, high=1.0))
         if self.compliance <= 0:
             raise DesignError("outcomes.compliance is the share of compliers, in (0, 1]; got 0.")
@@ -263,17 +339,26 @@ class Assign:
 
     Parameters
     ----------
-    kind : {"complete", "block", "cluster", "block_cluster"}, default="complete"
+    kind : {"complete", "block", "cluster", "block_cluster", "batch"}, default="complete"
         ``design.complete``, ``design.block`` (within the population's blocks),
-        ``design.cluster`` (whole clusters) or ``design.block_cluster``.
+        ``design.cluster`` (whole clusters), ``design.block_cluster`` or
+        ``design.BatchLottery`` (within the population's batches).
         A panel's cohorts are drawn by complete assignment of cohort labels
         with the cohort shares, whatever ``kind``.
     prob : float, default=0.5
-        Probability of the treated arm.
+        Probability of the treated arm (``"batch"``: the ratio nearest to it with
+        a denominator up to 20).
+    capacity : int, optional
+        ``kind="batch"``: places in the treated arm. Batches are drawn in turn with
+        :class:`effekt.design.BatchLottery` (an in-memory log, ``on_full="stop"``):
+        once the places are taken the lottery admits no one else, and units not
+        admitted are not in the trial (not in the draw). The batches are drawn in
+        the order they arrive.
     """
 
     kind: str = "complete"
     prob: float = 0.5
+    capacity: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", _choice(self.kind, "assignment.kind", ASSIGNMENT_KINDS))
@@ -281,6 +366,17 @@ class Assign:
         if not 0.0 < prob < 1.0:
             raise DesignError(f"assignment.prob must lie strictly between 0 and 1; got {prob!r}.")
         object.__setattr__(self, "prob", prob)
+        if self.capacity is not None:
+            if self.kind != "batch":
+                raise DesignError("assignment.capacity caps a batch lottery: it needs assignment.kind='batch'.")
+            object.__setattr__(self, "capacity", _number(self.capacity, "assignment.capacity", low=1, whole=True))
+
+    def ratio(self) -> tuple[int, int]:
+        """The batch lottery's ratio (treated, control)."""
+        from fractions import Fraction
+
+        f = Fraction(self.prob).limit_denominator(20)
+        return f.numerator, f.denominator - f.numerator
 
 
 @dataclass(frozen=True)
@@ -301,19 +397,42 @@ class Estimand:
     ``hazard_ratio`` the declared ``exp(outcomes.effect)``: a conditional hazard
     ratio, which a Cox model without the covariates that move the hazard
     estimates towards 1 (the hazard ratio is not collapsible).
+    With competing exits, ``cause_specific_hazard_ratio`` is the declared
+    ``exp`` of the log hazard ratio of ``cause`` (``cause_specific_cox``'s target;
+    cause 1: ``outcomes.effect``, cause k > 1: ``outcomes.exit_effects[k - 2]``), and
+    ``cumulative_incidence_difference`` the sample difference in the share who
+    left by ``cause`` within ``horizon`` weeks,
+    ``mean(y1 <= h and cause1 == k) - mean(y0 <= h and cause0 == k)``
+    (``aalen_johansen``'s target).
+    In a panel, ``att_event_time`` is the ATT ``event_time`` weeks after
+    adoption (the mean of ``y1 - y0`` over the unit-weeks with
+    ``period - first_treated == event_time``); without ``event_time`` it is the
+    equally weighted average of those ATTs over the event times ``0 .. horizon``
+    (default: every post-adoption event time in the panel), the target of
+    ``event_study``'s headline row ``"post"``.
 
     Parameters
     ----------
     name : str
         Label, which estimators name in ``estimand``.
-    kind : {"ate", "att", "rmst_difference", "hazard_ratio"}, default=the name when it is one of these, else "ate"
+    kind : {"ate", "att", "itt", "cace", "rmst_difference", "hazard_ratio", "cause_specific_hazard_ratio", \
+"cumulative_incidence_difference", "att_event_time"}, default=the name when it is one of these, else "ate"
     horizon : float, optional
-        Weeks up to which ``rmst_difference`` restricts the mean (default: the follow-up, ``outcomes.periods``).
+        Weeks up to which ``rmst_difference`` restricts the mean and at which
+        ``cumulative_incidence_difference`` compares (default: the follow-up,
+        ``outcomes.periods``); the last event time of ``att_event_time``'s average.
+    cause : int, optional
+        The exit (1, 2, ...) of ``cause_specific_hazard_ratio`` and
+        ``cumulative_incidence_difference`` (default 1).
+    event_time : int, optional
+        Weeks since adoption of ``att_event_time`` (default: the post-period average).
     """
 
     name: str
     kind: str | None = None
     horizon: float | None = None
+    cause: int | None = None
+    event_time: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -322,12 +441,45 @@ class Estimand:
         object.__setattr__(self, "kind", _choice(kind, f"estimand {self.name!r} kind", ESTIMAND_KINDS))
         if self.horizon is not None:
             object.__setattr__(self, "horizon", _number(self.horizon, f"estimand {self.name!r} horizon", low=0.0))
+        if self.cause is not None:
+            object.__setattr__(self, "cause", _number(self.cause, f"estimand {self.name!r} cause", low=1, whole=True))
+        if self.event_time is not None:
+            object.__setattr__(self, "event_time", _number(self.event_time, f"estimand {self.name!r} event_time", whole=True))
 
     def value(self, frame: pd.DataFrame, outcomes: Outcomes) -> float:
-        if self.kind in ("rmst_difference", "hazard_ratio") and outcomes.kind != "survival":
+        survival = ("rmst_difference", "hazard_ratio", "cause_specific_hazard_ratio", "cumulative_incidence_difference")
+        if self.kind in survival and outcomes.kind != "survival":
             raise DesignError(f"estimand {self.name!r}: {self.kind} needs outcomes.kind='survival'.")
+        if self.kind == "att_event_time" and outcomes.kind != "panel":
+            raise DesignError(f"estimand {self.name!r}: att_event_time needs outcomes.kind='panel'.")
+        cause = int(self.cause or 1)
+        if self.kind in survival[2:] and cause > 1 + len(outcomes.exits):
+            raise DesignError(f"estimand {self.name!r}: cause {cause} is not declared; the causes are "
+                              f"1..{1 + len(outcomes.exits)} (outcomes.exits adds causes 2, 3, ...).")
         if self.kind == "hazard_ratio":
             return math.exp(outcomes.effect)
+        if self.kind == "cause_specific_hazard_ratio":
+            return math.exp(outcomes.effect if cause == 1 else (outcomes.exit_effects or ())[cause - 2])
+        if self.kind == "cumulative_incidence_difference":
+            h = float(self.horizon if self.horizon is not None else outcomes.periods)
+            c0 = frame["cause0"].to_numpy() if "cause0" in frame else np.ones(len(frame))
+            c1 = frame["cause1"].to_numpy() if "cause1" in frame else np.ones(len(frame))
+            f1 = (frame["y1"].to_numpy(float) <= h) & (c1 == cause)
+            f0 = (frame["y0"].to_numpy(float) <= h) & (c0 == cause)
+            return float(f1.mean() - f0.mean())
+        if self.kind == "att_event_time":
+            tau = frame["y1"].to_numpy(float) - frame["y0"].to_numpy(float)
+            g = frame["first_treated"].to_numpy()
+            e = frame["period"].to_numpy() - g
+            d = frame["d"].to_numpy(bool)
+            if self.event_time is not None:
+                keep = d & (e == self.event_time)
+                return float(tau[keep].mean()) if keep.any() else float("nan")
+            times = np.unique(e[d])
+            if self.horizon is not None:
+                times = times[times <= self.horizon]
+            att = [tau[d & (e == k)].mean() for k in times]
+            return float(np.mean(att)) if att else float("nan")
         if self.kind == "rmst_difference":
             h = float(self.horizon if self.horizon is not None else outcomes.periods)
             return float(np.minimum(frame["y1"].to_numpy(float), h).mean() - np.minimum(frame["y0"].to_numpy(float), h).mean())
@@ -361,12 +513,16 @@ class Estimator:
         The name of the :class:`Estimand` it targets.
     options : mapping, default={}
         Options for its ``fit`` (column names as in the module notes).
+    term : str, optional
+        The row of a table result compared with the estimand (default: its
+        headline row), e.g. ``"e=2"`` of ``event_study``.
     """
 
     label: str
     estimator: str
     estimand: str
     options: Mapping[str, Any] = field(default_factory=dict)
+    term: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("label", "estimator", "estimand"):
@@ -396,6 +552,10 @@ GRID_KEYS = {
     "periods": ("outcomes", "periods"),
     "censoring": ("outcomes", "censoring"),
     "prob": ("assignment", "prob"),
+    "capacity": ("assignment", "capacity"),
+    "attrition": ("outcomes", "attrition"),
+    "cutoff": ("outcomes", "cutoff"),
+    "batches": ("population", "batches"),
 }
 
 
@@ -450,6 +610,22 @@ class Design:
             raise DesignError(f"assignment.kind={kind!r} needs population.blocks.")
         if kind in ("cluster", "block_cluster") and self.population.clusters is None and self.outcomes.kind != "panel":
             raise DesignError(f"assignment.kind={kind!r} needs population.clusters.")
+        if kind == "batch" and (self.population.batches is None or self.outcomes.kind == "panel"):
+            raise DesignError("assignment.kind='batch' needs population.batches (and a cross-section or survival outcome).")
+        out = self.outcomes
+        if out.exits and any(e != out.effect for e in (out.exit_effects or ())):
+            for e in self.estimands:
+                if e.kind == "hazard_ratio":
+                    raise DesignError(
+                        f"estimand {e.name!r}: with competing exits whose effects differ the all-cause hazard "
+                        "ratio (what cox and logrank estimate, counting every exit) is not constant over time; "
+                        "declare kind='cause_specific_hazard_ratio' with its cause instead.")
+        cutoff = self.outcomes.cutoff
+        if cutoff is not None and cutoff <= self.population.last_arrival():
+            raise DesignError(f"outcomes.cutoff={cutoff} must come after the last arrival, week "
+                              f"{self.population.last_arrival()}: every unit needs some follow-up.")
+        if self.population.batches is not None and self.population.clusters is not None:
+            raise DesignError("population.batches with population.clusters is not supported: batches hold units.")
         if self.population.blocks and self.population.clusters and self.population.clusters < self.population.blocks:
             raise DesignError("population.clusters must be at least population.blocks (clusters nest in blocks).")
 
@@ -487,7 +663,11 @@ class Design:
         n = pop.n
         frame: dict[str, Any] = {"unit": np.arange(1, n + 1)}
         latent = np.zeros(n)
-        blocks = clusters = None
+        blocks = clusters = batch = None
+        if pop.batches:
+            batch = np.arange(n) * int(pop.batches) // n + 1  # in order of arrival
+            frame["batch"] = batch
+            frame["arrival"] = (batch - 1) * int(pop.batch_weeks)
         if pop.blocks:
             blocks = np.arange(n) % pop.blocks + 1
             frame["block"] = blocks
@@ -516,10 +696,13 @@ class Design:
             y0 = float(out.baseline or 0.0) + latent + rng.normal(0.0, own_sd, n)
             y1 = y0 + out.effect + (out.effect_sd * rng.standard_normal(n) if out.effect_sd else 0.0)
         elif out.kind == "survival":
-            hazard = float(out.baseline or 0.05) * np.exp(latent)
-            e = rng.standard_exponential(n)  # one draw for both potential times
-            y0 = np.ceil(e / hazard)
-            y1 = np.ceil(e / (hazard * math.exp(out.effect)))
+            base = np.array([float(out.baseline or 0.05), *out.exits])[:, None] * np.exp(latent)[None, :]
+            log_hr = np.array([out.effect, *(out.exit_effects or ())])[:, None]
+            e = rng.standard_exponential((base.shape[0], n))  # one draw per cause for both potential times
+            t0, t1 = e / base, e / (base * np.exp(log_hr))
+            y0, y1 = np.ceil(t0.min(axis=0)), np.ceil(t1.min(axis=0))
+            if out.exits:
+                frame.update(cause0=t0.argmin(axis=0) + 1, cause1=t1.argmin(axis=0) + 1)
         else:
             from scipy.special import ndtr, ndtri
 
@@ -527,7 +710,7 @@ class Design:
             v = rng.uniform(size=n)
             y0 = (v < p0).astype(float)
             y1 = (v < np.clip(p0 + out.effect, 0.0, 1.0)).astype(float)
-        z = self._assign(rng, n, blocks, clusters)
+        z = self._assign(rng, n, blocks, clusters, batch)
         if out.compliance < 1.0 and out.kind != "survival":
             complier = (rng.uniform(size=n) < out.compliance).astype(np.int64)
             frame.update(complier=complier, received=z * complier)
@@ -535,19 +718,55 @@ class Design:
         else:
             y = np.where(z == 1, y1, y0)
         frame.update(y0=y0, y1=y1, z=z, y=y)
+        if pop.entry:
+            frame["arrival"] = rng.integers(0, int(pop.entry), n)
         if out.kind == "survival":
-            follow = float(out.periods)
+            if out.cutoff is not None:
+                follow: Any = float(out.cutoff) - np.asarray(frame.get("arrival", np.zeros(n)), dtype=float)
+                frame["follow_up"] = follow
+            else:
+                follow = float(out.periods)
             cens = np.ceil(rng.standard_exponential(n) / out.censoring) if out.censoring > 0 else np.full(n, np.inf)
             end = np.minimum(cens, follow)
             frame["time"] = np.minimum(y, end)
-            frame["event"] = (y <= end).astype(np.int64)
+            exited = y <= end
+            if out.exits:
+                cause = np.where(z == 1, frame["cause1"], frame["cause0"])
+                frame["event"] = np.where(exited, cause, 0).astype(np.int64)
+            else:
+                frame["event"] = exited.astype(np.int64)
             frame["y"] = frame["time"]
-        return pd.DataFrame(frame)
+        if out.attrition or out.attrition_treated:
+            p_miss = np.where(z == 1, out.attrition if out.attrition_treated is None else out.attrition_treated,
+                              out.attrition)
+            observed = (rng.uniform(size=n) >= p_miss).astype(np.int64)
+            frame["observed"] = observed
+            frame["y"] = np.where(observed == 1, frame["y"], np.nan)
+        result = pd.DataFrame(frame)
+        if batch is not None and (z < 0).any():  # not admitted by a full batch lottery: not in the trial
+            result = result[z >= 0].reset_index(drop=True)
+        return result
 
-    def _assign(self, rng: np.random.Generator, n: int, blocks: Any, clusters: Any) -> np.ndarray:
+    def _assign(self, rng: np.random.Generator, n: int, blocks: Any, clusters: Any, batch: Any = None) -> np.ndarray:
+        """0/1 arms (``-1``: not admitted by a batch lottery whose places are taken)."""
         from effekt import design as ed
 
         kind, prob = self.assignment.kind, self.assignment.prob
+        if kind == "batch":
+            treated, control = self.assignment.ratio()
+            cap = self.assignment.capacity
+            lottery = ed.BatchLottery(None, seed=int(rng.integers(2**62)), ratio=(treated, control),
+                                      arms=("treatment", "control"),
+                                      capacity={"treatment": int(cap)} if cap is not None else None)
+            z = np.full(n, -1, dtype=np.int64)
+            for b in range(1, int(self.population.batches or 1) + 1):
+                ids = np.flatnonzero(batch == b)
+                if ids.size == 0:
+                    continue
+                drawn = lottery.draw(pd.DataFrame({"id": ids}), batch=f"batch {b}", date="2000-01-01")
+                alloc = drawn.allocation
+                z[alloc["id"].to_numpy(dtype=np.int64)] = (alloc["arm"].to_numpy() == "treatment").astype(np.int64)
+            return z
         if kind == "complete":
             asg = ed.complete(n, prob=prob, seed=rng)
         elif kind == "block":

@@ -119,7 +119,11 @@ def _fitters(design: Design, alpha: float) -> list[tuple[Any, Any, dict[str, Any
     for spec in design.estimators:
         cls = get_estimator(spec.estimator)
         options = spec.fit_options()
-        if "alpha" not in options and "alpha" in inspect.signature(inspect.unwrap(cls.fit)).parameters:
+        params = inspect.signature(inspect.unwrap(cls.fit)).parameters
+        outcomes = design.outcomes
+        if (outcomes.attrition or outcomes.attrition_treated) and "missing" not in options and "missing" in params:
+            options["missing"] = "drop"  # attrition: the outcome is missing for some units
+        if "alpha" not in options and "alpha" in params:
             options["alpha"] = alpha
         out.append((spec, cls(), options))
     return out
@@ -152,7 +156,12 @@ class _DesignSimulation:
                     rows.append((index, spec.label, spec.estimand, tau, nan, nan, nan, nan, nan,
                                  f"{type(exc).__name__}: {exc}", ""))
                     continue
-            row = getattr(res, "headline", res)  # an EffectTable's headline row
+            try:
+                row = res.term(spec.term) if spec.term is not None else getattr(res, "headline", res)
+            except (EffektError, KeyError, AttributeError) as exc:  # an event time missing from this draw
+                rows.append((index, spec.label, spec.estimand, tau, nan, nan, nan, nan, nan,
+                             f"{type(exc).__name__}: no row {spec.term!r} ({exc})", ""))
+                continue
             low, high = row.conf_int
             warning = str(caught[0].message) if caught else ""
             rows.append((index, spec.label, spec.estimand, tau, float(row.estimate), float(row.std_error),
