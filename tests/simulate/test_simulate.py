@@ -458,3 +458,25 @@ def test_event_study_rows_recover_the_att_by_event_time():
         diagnose(missing_row, sims=2, seed=1, bootstrap_sims=10)
     with pytest.raises(DesignError, match="needs outcomes.kind='panel'"):
         Estimand("e", kind="att_event_time").value(pd.DataFrame(), Outcomes())
+
+
+# --------------------------------------------------------------------------- bundled examples
+@pytest.mark.parametrize("kind", ["blocked", "batch_lottery", "staggered", "survival"])
+def test_each_bundled_example_recovers_its_estimands(kind):
+    # the difference in means, Lin and lm_robust with block (batch) fixed effects are unbiased
+    # for the ATE of a blocked trial (Lin 2013: at worst O(1/n)); Callaway & Sant'Anna and the
+    # event study for the ATT and the ATT by event time, TWFE not (Goodman-Bacon 2021); with
+    # proportional hazards and the same effect on both exits, log-rank and Cox for the all-cause
+    # hazard ratio and the RMST difference at 26 weeks (Royston & Parmar 2013)
+    design = Design.example(kind)
+    assert Design.from_toml(design.to_toml()) == design
+    diag = diagnose(design, sims=40, seed=1, bootstrap_sims=50)
+    assert (diag.simulations["error"] == "").all()
+    for spec in design.estimators:
+        bias, se = diag.value("bias", spec.label), diag.std_error("bias", spec.label)
+        if spec.label == "twfe":
+            assert abs(bias) > 5 * se
+        else:
+            assert abs(bias) < 3 * se, spec.label
+    with pytest.raises(DesignError, match="'survival'"):
+        Design.example("nothing")

@@ -874,36 +874,82 @@ class Design:
 
     @classmethod
     def example(cls, kind: str = "blocked") -> Design:
-        """A bundled example: ``"blocked"`` (a blocked two-arm trial, effect 0.3, difference in
-        means and Lin) or ``"staggered"`` (staggered adoption with growing effects, TWFE
-        and Callaway-Sant'Anna)."""
-        if kind == "blocked":
+        """A bundled methods comparison, to run with :func:`~effekt.simulate.diagnose`
+        (or ``effekt diagnose`` on its :meth:`to_toml`):
+
+        * ``"blocked"``: a blocked two-arm trial (100 units in 5 blocks, effect 0.3):
+          the blocked difference in means, Lin's interacted regression and ``lm_robust``
+          with block fixed effects and the covariate, all for the ATE;
+        * ``"batch_lottery"``: the same comparison in a trial like the Copenhagen
+          resource-course RCT (VIVE 2019): fortnightly batches drawn 1:1 by
+          :class:`effekt.design.BatchLottery` until 40 programme places are taken, the
+          batches as blocks;
+        * ``"staggered"``: staggered adoption with growing effects: TWFE (biased),
+          Callaway-Sant'Anna (the ATT) and the event study (the ATT by event time,
+          averaged over the post-adoption weeks);
+        * ``"survival"``: weeks to clarification with a competing exit (with the same
+          hazard ratio, so the all-cause hazard ratio is constant), staggered entry over
+          20 weeks and an administrative cut-off in week 60: log-rank and Cox for the
+          hazard ratio, the RMST difference at 26 weeks.
+        """
+        ate = {"outcome": "y", "treatment": "z"}
+        if kind in ("blocked", "batch_lottery"):
+            blocks = "block" if kind == "blocked" else "batch"
+            estimators = (
+                Estimator("difference_in_means", "difference_in_means", "ate", {**ate, "blocks": blocks}),
+                Estimator("lin", "lin", "ate", {**ate, "covariates": ["x"]}),
+                Estimator("lm_robust", "lm_robust", "ate", {**ate, "covariates": ["x"], "fixed_effects": [blocks]}),
+            )
+            if kind == "blocked":
+                return cls(
+                    population=Population(n=100, blocks=5, block_sd=1.0, covariates={"x": 0.5}),
+                    outcomes=Outcomes(effect=0.3),
+                    assignment=Assign(kind="block"),
+                    estimands=(Estimand("ate"),),
+                    estimators=estimators,
+                    name="blocked trial",
+                )
             return cls(
-                population=Population(n=100, blocks=5, block_sd=1.0, covariates={"x": 0.5}),
+                population=Population(n=120, batches=6, batch_weeks=2, covariates={"x": 0.5}),
                 outcomes=Outcomes(effect=0.3),
-                assignment=Assign(kind="block"),
+                assignment=Assign(kind="batch", prob=0.5, capacity=40),
                 estimands=(Estimand("ate"),),
-                estimators=(
-                    Estimator("difference_in_means", "difference_in_means", "ate",
-                              {"outcome": "y", "treatment": "z", "blocks": "block"}),
-                    Estimator("lin", "lin", "ate", {"outcome": "y", "treatment": "z", "covariates": ["x"]}),
-                ),
-                name="blocked trial",
+                estimators=estimators,
+                name="batch lottery",
             )
         if kind == "staggered":
+            panel = {"outcome": "y", "unit": "unit", "period": "period"}
             return cls(
                 population=Population(n=60),
                 outcomes=Outcomes(kind="panel", effect=1.0, growth=0.5, periods=8, cohorts=(3, 6),
                                   cohort_shares=(0.4, 0.4), sd=0.5),
                 assignment=Assign(),
-                estimands=(Estimand("att"),),
+                estimands=(Estimand("att"), Estimand("att_event_time")),
                 estimators=(
-                    Estimator("twfe", "twfe", "att", {"outcome": "y", "unit": "unit", "period": "period",
-                                                      "treatment": "treated", "post": "post"}),
+                    Estimator("twfe", "twfe", "att", {**panel, "treatment": "treated", "post": "post"}),
                     Estimator("callaway_santanna", "callaway_santanna", "att",
-                              {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated",
-                               "est_method": "reg"}),
+                              {**panel, "first_treated": "first_treated", "est_method": "reg"}),
+                    Estimator("event_study", "event_study", "att_event_time", {**panel, "first_treated": "first_treated"}),
                 ),
                 name="staggered adoption",
             )
-        raise DesignError(f"no example design {kind!r}; the examples are 'blocked' and 'staggered'.")
+        if kind == "survival":
+            surv = {"time": "time", "event": "event", "treatment": "z"}
+            return cls(
+                population=Population(n=300, entry=20),
+                outcomes=Outcomes(kind="survival", baseline=0.05, effect=0.4, exits=(0.03,), exit_effects=(0.4,),
+                                  cutoff=60),
+                assignment=Assign(),
+                estimands=(Estimand("hazard_ratio"), Estimand("rmst_difference", horizon=26)),
+                estimators=(
+                    Estimator("logrank", "logrank", "hazard_ratio", surv),
+                    Estimator("cox", "cox", "hazard_ratio", surv),
+                    Estimator("rmst", "rmst", "rmst_difference", {**surv, "horizon": 26}),
+                ),
+                name="time to clarification",
+            )
+        raise DesignError(f"no example design {kind!r}; the examples are {', '.join(map(repr, EXAMPLES))}.")
+
+
+#: the bundled examples of :meth:`Design.example`
+EXAMPLES = ("blocked", "batch_lottery", "staggered", "survival")
