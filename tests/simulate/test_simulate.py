@@ -480,3 +480,26 @@ def test_each_bundled_example_recovers_its_estimands(kind):
             assert abs(bias) < 3 * se, spec.label
     with pytest.raises(DesignError, match="'survival'"):
         Design.example("nothing")
+
+
+def test_top_ups_fill_the_places_freed_by_units_who_decline():
+    # the resource-course lottery topped up freed places with later batches (VIVE 2019):
+    # with top-ups the places taken up reach the capacity and never exceed it; without
+    # them a declined offer keeps its place
+    base = batch_trial().replace(n=200, batches=10, **{"outcomes.compliance": 0.7})  # enough batches to fill up
+    topped = base.replace(**{"assignment.top_up": True})
+    for seed in range(5):
+        frame = topped.draw(np.random.default_rng(seed))
+        taken = int(((frame["z"] == 1) & (frame["complier"] == 1)).sum())
+        assert taken == 40, seed
+        assert int(frame["z"].sum()) > 40  # decliners stay in the trial as assigned
+        assert (frame["received"] == frame["z"] * frame["complier"]).all()
+        plain = base.draw(np.random.default_rng(seed))
+        assert int(plain["z"].sum()) == 40 and int(plain["received"].sum()) < 40
+    assert Design.from_toml(topped.to_toml()) == topped
+    one = topped.draw(np.random.default_rng(1))
+    pd.testing.assert_frame_equal(one, topped.draw(np.random.default_rng(1)))
+    with pytest.raises(DesignError, match="compliance < 1"):
+        batch_trial().replace(**{"assignment.top_up": True})
+    with pytest.raises(DesignError, match="assignment.capacity"):
+        Assign(kind="batch", top_up=True)

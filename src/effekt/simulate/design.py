@@ -354,11 +354,21 @@ class Assign:
         once the places are taken the lottery admits no one else, and units not
         admitted are not in the trial (not in the draw). The batches are drawn in
         the order they arrive.
+    top_up : bool, default=False
+        ``kind="batch"`` with a ``capacity``: places freed by units who decline the
+        offer (the non-compliers of ``outcomes.compliance < 1``, drawn as they are
+        offered a place) are filled by later batches. Each batch's decliners are
+        withdrawn from the lottery (:meth:`effekt.design.BatchLottery.withdraw`, reason
+        ``"declined"``; they stay in the draw as assigned, ``z = 1``, ``received = 0``)
+        and the following batches are drawn as top-up lotteries, so the programme's
+        places taken up reach the capacity and never exceed it. Without top-ups a
+        declined place stays taken.
     """
 
     kind: str = "complete"
     prob: float = 0.5
     capacity: int | None = None
+    top_up: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "kind", _choice(self.kind, "assignment.kind", ASSIGNMENT_KINDS))
@@ -370,6 +380,12 @@ class Assign:
             if self.kind != "batch":
                 raise DesignError("assignment.capacity caps a batch lottery: it needs assignment.kind='batch'.")
             object.__setattr__(self, "capacity", _number(self.capacity, "assignment.capacity", low=1, whole=True))
+        if not isinstance(self.top_up, (bool, np.bool_)):
+            raise DesignError(f"assignment.top_up must be true or false; got {self.top_up!r}.")
+        object.__setattr__(self, "top_up", bool(self.top_up))
+        if self.top_up and (self.kind != "batch" or self.capacity is None):
+            raise DesignError("assignment.top_up fills freed places of a batch lottery with a capacity: it needs "
+                              "assignment.kind='batch' and assignment.capacity.")
 
     def ratio(self) -> tuple[int, int]:
         """The batch lottery's ratio (treated, control)."""
@@ -613,6 +629,9 @@ class Design:
         if kind == "batch" and (self.population.batches is None or self.outcomes.kind == "panel"):
             raise DesignError("assignment.kind='batch' needs population.batches (and a cross-section or survival outcome).")
         out = self.outcomes
+        if self.assignment.top_up and (out.compliance >= 1.0 or out.kind not in ("continuous", "binary")):
+            raise DesignError("assignment.top_up fills the places of units who decline the offer: it needs "
+                              "outcomes.compliance < 1 (the share who take the place) and a continuous or binary outcome.")
         if out.exits and any(e != out.effect for e in (out.exit_effects or ())):
             for e in self.estimands:
                 if e.kind == "hazard_ratio":
@@ -710,9 +729,13 @@ class Design:
             v = rng.uniform(size=n)
             y0 = (v < p0).astype(float)
             y1 = (v < np.clip(p0 + out.effect, 0.0, 1.0)).astype(float)
-        z = self._assign(rng, n, blocks, clusters, batch)
+        top_up = self.assignment.top_up
+        # with top-ups, whether a unit takes its place is known as it is offered one
+        complier = (rng.uniform(size=n) < out.compliance).astype(np.int64) if top_up else None
+        z = self._assign(rng, n, blocks, clusters, batch, complier)
         if out.compliance < 1.0 and out.kind != "survival":
-            complier = (rng.uniform(size=n) < out.compliance).astype(np.int64)
+            if complier is None:
+                complier = (rng.uniform(size=n) < out.compliance).astype(np.int64)
             frame.update(complier=complier, received=z * complier)
             y = np.where(z * complier == 1, y1, y0)
         else:
@@ -747,7 +770,8 @@ class Design:
             result = result[z >= 0].reset_index(drop=True)
         return result
 
-    def _assign(self, rng: np.random.Generator, n: int, blocks: Any, clusters: Any, batch: Any = None) -> np.ndarray:
+    def _assign(self, rng: np.random.Generator, n: int, blocks: Any, clusters: Any, batch: Any = None,
+                complier: Any = None) -> np.ndarray:
         """0/1 arms (``-1``: not admitted by a batch lottery whose places are taken)."""
         from effekt import design as ed
 
@@ -763,9 +787,16 @@ class Design:
                 ids = np.flatnonzero(batch == b)
                 if ids.size == 0:
                     continue
-                drawn = lottery.draw(pd.DataFrame({"id": ids}), batch=f"batch {b}", date="2000-01-01")
+                drawn = lottery.draw(pd.DataFrame({"id": ids}), batch=f"batch {b}", date="2000-01-01",
+                                     top_up=self.assignment.top_up and b > 1)
                 alloc = drawn.allocation
-                z[alloc["id"].to_numpy(dtype=np.int64)] = (alloc["arm"].to_numpy() == "treatment").astype(np.int64)
+                got = alloc["id"].to_numpy(dtype=np.int64)
+                offered = alloc["arm"].to_numpy() == "treatment"
+                z[got] = offered.astype(np.int64)
+                if complier is not None:  # top-ups: decliners free their places for the next batches
+                    declined = got[offered & (complier[got] == 0)]
+                    if declined.size:
+                        lottery.withdraw([int(i) for i in declined], reason="declined")
             return z
         if kind == "complete":
             asg = ed.complete(n, prob=prob, seed=rng)
