@@ -3,7 +3,7 @@
 >>> from effekt.simulate import Design, diagnose
 >>> diag = diagnose(Design.example(), sims=20, seed=3, bootstrap_sims=10)
 >>> sorted(diag.tidy()["estimator"].unique())
-['difference_in_means', 'lin']
+['difference_in_means', 'lin', 'lm_robust']
 
 The names are imported on first use (PEP 562).
 """

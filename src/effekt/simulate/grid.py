@@ -10,7 +10,7 @@ estimator and value of the other parameters.
 >>> from effekt.simulate import Design, redesign
 >>> grid = redesign(Design.example(), sims=20, seed=1, bootstrap_sims=0, n=[40, 80])
 >>> grid.tidy().query("diagnosand == 'power'")["n"].tolist()
-[40, 40, 80, 80]
+[40, 40, 40, 80, 80, 80]
 """
 
 from __future__ import annotations
