@@ -51,7 +51,7 @@ def _build(cls: type, data: Any, where: str) -> Any:
     for key in data:
         if key not in known:
             raise DesignError(f"{where} has no key {key!r}; the keys are {known}.")
-    values = {k: (tuple(v) if isinstance(v, list) and k in ("cohorts", "cohort_shares", "exits", "exit_effects") else v) for k, v in data.items()}
+    values = {k: (tuple(v) if isinstance(v, list) and k in ("cohorts", "cohort_shares", "cohort_effects", "exits", "exit_effects") else v) for k, v in data.items()}
     try:
         return cls(**values)
     except TypeError as exc:

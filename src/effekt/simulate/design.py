@@ -9,7 +9,7 @@ targets). :func:`effekt.simulate.diagnosis` draws the design many times.
 
 One draw is a DataFrame with these columns:
 
-* cross-section (``kind="continuous"`` or ``"binary"``): ``unit``, ``y0``,
+* cross-section (``kind="continuous"``, ``"binary"`` or ``"count"``): ``unit``, ``y0``,
   ``y1`` (potential outcomes), ``z`` (0/1 arm), ``y`` (observed outcome),
   ``block`` and ``cluster`` when the population has them, and one column per
   covariate;
@@ -70,7 +70,7 @@ from effekt.errors import DesignError
 
 __all__ = ["Assign", "Design", "Estimand", "Estimator", "Outcomes", "Population", "GRID_KEYS"]
 
-OUTCOME_KINDS = ("continuous", "binary", "survival", "panel")
+OUTCOME_KINDS = ("continuous", "binary", "count", "survival", "panel")
 ASSIGNMENT_KINDS = ("complete", "block", "cluster", "block_cluster", "batch")
 ESTIMAND_KINDS = ("ate", "att", "itt", "cace", "rmst_difference", "hazard_ratio", "cause_specific_hazard_ratio",
                   "cumulative_incidence_difference", "att_event_time")
@@ -200,6 +200,15 @@ class Outcomes:
       (``baseline`` is the control risk, here a probability) and
       ``y1 = 1[v < p0 + effect]`` with the same uniform ``v``: ``effect`` is the
       risk difference, the effect is monotone.
+    * ``count``: ``y0 ~ Poisson(baseline * exp(latent))`` (``baseline`` is the
+      mean count of the untreated, default 2.0; the latent part from blocks,
+      clusters and covariates as above, on the log scale, the cluster part
+      normal with variance ``icc * sd**2``) and ``y1`` the Poisson count with
+      the mean multiplied by ``exp(effect)`` (``effect`` is the log rate
+      ratio), drawn through the Poisson inverse CDF with the same uniform as
+      ``y0`` (common random numbers: ``y1 >= y0`` when ``effect >= 0``). The
+      ``ate`` estimand is ``mean(y1 - y0)``, the difference in mean counts
+      (what ``difference_in_means`` and ``lm_robust`` estimate).
     * ``survival``: weekly time to an exit. The untreated weekly hazard is
       ``baseline * exp(latent)`` (``baseline`` default 0.05; the latent part from
       blocks, clusters and covariates as above), treatment multiplies it by
@@ -218,16 +227,23 @@ class Outcomes:
       cohorts of ``cohorts`` (first treated week) in the shares ``cohort_shares``
       (the rest never treated); ``y0 = unit effect + 0.1 * week + ar1 noise``
       (``rho`` serial correlation, ``sd`` innovations); in week ``t >= g`` a unit
-      of cohort ``g`` gains ``effect + growth * (t - g)``: effects that grow over
+      of cohort ``g`` gains ``effect_g + growth * (t - g)``: effects that grow over
       time, the case where two-way fixed effects are biased (Goodman-Bacon 2021).
+      ``effect_g`` is the cohort's entry of ``cohort_effects`` (default: ``effect``
+      for every cohort), effects that vary by cohort; the ``att`` and
+      ``att_event_time`` estimands reflect them. The never treated's ``y1``
+      (used by the ``ate`` estimand) follows the first cohort's effect path.
 
     Parameters
     ----------
-    kind : {"continuous", "binary", "panel"}, default="continuous"
+    kind : {"continuous", "binary", "count", "survival", "panel"}, default="continuous"
     effect : float, default=0.0
-        The average effect (risk difference for a binary outcome).
+        The average effect (risk difference for a binary outcome, log rate ratio
+        for a count, log hazard ratio for time to event).
     baseline : float, default=0.0
-        Mean untreated outcome; the control risk for a binary outcome (default 0.3 then).
+        Mean untreated outcome; the control risk for a binary outcome (default 0.3
+        then), the mean count of the untreated for a count (default 2.0), the
+        weekly hazard for time to event (default 0.05).
     sd : float, default=1.0
         Standard deviation of the untreated outcome's noise.
     effect_sd : float, default=0.0
@@ -238,6 +254,9 @@ class Outcomes:
         First treated weeks of the panel's cohorts.
     cohort_shares : list of float, default=[0.3, 0.3]
         Share of units in each cohort; the rest are never treated.
+    cohort_effects : list of float, optional
+        The effect at adoption of each cohort of ``cohorts``, one per cohort
+        (panel; default: ``effect`` for every cohort).
     growth : float, default=0.0
         Weekly growth of the effect after adoption (panel).
     rho : float, default=0.0
@@ -246,7 +265,7 @@ class Outcomes:
         Weekly hazard of random censoring (survival).
     compliance : float, default=1.0
         Share of compliers (one-sided non-compliance: no one assigned to control
-        takes the programme; continuous and binary outcomes).
+        takes the programme; continuous, binary and count outcomes).
     exits : list of float, default=[]
         Untreated weekly hazards of the competing exits 2, 3, ... (survival).
     exit_effects : list of float, default=[0.0, ...]
@@ -254,7 +273,7 @@ class Outcomes:
     cutoff : int, optional
         Administrative cut-off week (survival): follow-up is ``cutoff - arrival``.
     attrition : float, default=0.0
-        Share of observed outcomes missing (continuous and binary; at random, column
+        Share of observed outcomes missing (continuous, binary and count; at random, column
         ``observed``): ``y`` is then missing, and estimators that take ``missing=``
         run with ``missing="drop"`` unless their options say otherwise.
     attrition_treated : float, optional
@@ -269,6 +288,7 @@ class Outcomes:
     periods: int = 10
     cohorts: tuple[int, ...] = (4, 7)
     cohort_shares: tuple[float, ...] = (0.3, 0.3)
+    cohort_effects: tuple[float, ...] | None = None
     growth: float = 0.0
     rho: float = 0.0
     censoring: float = 0.0
@@ -293,9 +313,9 @@ class Outcomes:
         object.__setattr__(self, "attrition", _number(self.attrition, "outcomes.attrition", low=0.0, high=0.95))
         if self.attrition_treated is not None:
             object.__setattr__(self, "attrition_treated", _number(self.attrition_treated, "outcomes.attrition_treated", low=0.0, high=0.95))
-        if self.kind not in ("continuous", "binary") and (self.attrition or self.attrition_treated):
-            raise DesignError(f"outcomes.attrition applies to continuous and binary outcomes; a {self.kind} outcome "
-                              "loses units through censoring (outcomes.censoring, outcomes.cutoff).")
+        if self.kind not in ("continuous", "binary", "count") and (self.attrition or self.attrition_treated):
+            raise DesignError(f"outcomes.attrition applies to continuous, binary and count outcomes; a {self.kind} "
+                              "outcome loses units through censoring (outcomes.censoring, outcomes.cutoff).")
         if self.kind != "survival" and (exits or self.cutoff is not None):
             raise DesignError("outcomes.exits and outcomes.cutoff apply to a survival outcome (outcomes.kind='survival').")
         object.__setattr__(self, "compliance", _number(self.compliance, "outcomes.compliance", low=0.0, high=1.0))
@@ -304,7 +324,10 @@ class Outcomes:
         object.__setattr__(self, "kind", _choice(self.kind, "outcomes.kind", OUTCOME_KINDS))
         object.__setattr__(self, "censoring", _number(self.censoring, "outcomes.censoring", low=0.0))
         object.__setattr__(self, "effect", _number(self.effect, "outcomes.effect"))
-        baseline = self.baseline if self.baseline is not None else {"binary": 0.3, "survival": 0.05}.get(self.kind, 0.0)
+        baseline = (self.baseline if self.baseline is not None
+                    else {"binary": 0.3, "survival": 0.05, "count": 2.0}.get(self.kind, 0.0))
+        if self.kind == "count" and not _number(baseline, "outcomes.baseline") > 0:
+            raise DesignError(f"outcomes.baseline is the mean count of the untreated, > 0; got {baseline!r}.")
         if self.kind == "survival" and not baseline > 0:
             raise DesignError(f"outcomes.baseline is the weekly hazard of a survival outcome, > 0; got {baseline!r}.")
         if self.kind == "binary":
@@ -331,6 +354,21 @@ class Outcomes:
             raise DesignError(f"outcomes.cohort_shares add up to more than 1: {list(shares)}.")
         object.__setattr__(self, "cohorts", cohorts)
         object.__setattr__(self, "cohort_shares", shares)
+        if self.cohort_effects is not None:
+            if self.kind != "panel":
+                raise DesignError("outcomes.cohort_effects applies to a panel (outcomes.kind='panel').")
+            if isinstance(self.cohort_effects, (str, bytes)) or not hasattr(self.cohort_effects, "__iter__"):
+                raise DesignError(f"outcomes.cohort_effects must be a list of numbers; got {self.cohort_effects!r}.")
+            cohort_effects = tuple(_number(e, "outcomes.cohort_effects") for e in self.cohort_effects)
+            if len(cohort_effects) != len(cohorts):
+                raise DesignError(f"outcomes.cohort_effects needs one effect per cohort of outcomes.cohorts "
+                                  f"({list(cohorts)}); got {list(cohort_effects)}.")
+            object.__setattr__(self, "cohort_effects", cohort_effects)
+
+    def effects_by_cohort(self) -> dict[int, float]:
+        """The effect at adoption of each cohort (first treated week -> effect)."""
+        effects = self.cohort_effects if self.cohort_effects is not None else (self.effect,) * len(self.cohorts)
+        return dict(zip(self.cohorts, effects, strict=True))
 
 
 @dataclass(frozen=True)
@@ -629,9 +667,10 @@ class Design:
         if kind == "batch" and (self.population.batches is None or self.outcomes.kind == "panel"):
             raise DesignError("assignment.kind='batch' needs population.batches (and a cross-section or survival outcome).")
         out = self.outcomes
-        if self.assignment.top_up and (out.compliance >= 1.0 or out.kind not in ("continuous", "binary")):
+        if self.assignment.top_up and (out.compliance >= 1.0 or out.kind not in ("continuous", "binary", "count")):
             raise DesignError("assignment.top_up fills the places of units who decline the offer: it needs "
-                              "outcomes.compliance < 1 (the share who take the place) and a continuous or binary outcome.")
+                              "outcomes.compliance < 1 (the share who take the place) and a continuous, binary or "
+                              "count outcome.")
         if out.exits and any(e != out.effect for e in (out.exit_effects or ())):
             for e in self.estimands:
                 if e.kind == "hazard_ratio":
@@ -703,7 +742,7 @@ class Design:
             else:
                 clusters = np.arange(n) % pop.clusters + 1
             frame["cluster"] = clusters
-        noise_sd = out.sd if out.kind in ("continuous", "survival") else 1.0
+        noise_sd = out.sd if out.kind in ("continuous", "survival", "count") else 1.0
         if clusters is not None and pop.icc > 0:
             latent += rng.normal(0.0, math.sqrt(pop.icc) * noise_sd, pop.clusters)[clusters - 1]
         for name, coef in pop.covariates.items():
@@ -722,6 +761,14 @@ class Design:
             y0, y1 = np.ceil(t0.min(axis=0)), np.ceil(t1.min(axis=0))
             if out.exits:
                 frame.update(cause0=t0.argmin(axis=0) + 1, cause1=t1.argmin(axis=0) + 1)
+        elif out.kind == "count":
+            from scipy.stats import poisson
+
+            mu0 = float(out.baseline or 2.0) * np.exp(latent)
+            # one uniform through both inverse CDFs: y1 >= y0 when effect >= 0
+            v = np.clip(rng.uniform(size=n), 1e-300, 1.0 - 1e-16)
+            y0 = poisson.ppf(v, mu0).astype(float)
+            y1 = poisson.ppf(v, mu0 * math.exp(out.effect)).astype(float)
         else:
             from scipy.special import ndtr, ndtri
 
@@ -834,8 +881,12 @@ class Design:
         period = np.arange(1, T + 1)
         y0 = float(out.baseline or 0.0) + alpha[:, None] + 0.1 * period[None, :] + e
         treated = (g[:, None] > 0) & (period[None, :] >= g[:, None])
-        tau = np.where(period[None, :] >= np.where(g > 0, g, min(out.cohorts))[:, None],
-                       out.effect + out.growth * (period[None, :] - np.where(g > 0, g, min(out.cohorts))[:, None]), 0.0)
+        by_cohort = out.effects_by_cohort()
+        first = min(out.cohorts)
+        g_eff = np.where(g > 0, g, first)  # the never treated follow the first cohort's effect path
+        start = np.array([by_cohort[int(c)] for c in g_eff])
+        tau = np.where(period[None, :] >= g_eff[:, None],
+                       start[:, None] + out.growth * (period[None, :] - g_eff[:, None]), 0.0)
         y1 = y0 + tau
         d = treated.astype(np.int64)
         return pd.DataFrame({
