@@ -95,7 +95,8 @@ def _gray_stratum(time: np.ndarray, event: np.ndarray, z: np.ndarray, cause: int
         inc = np.where(ev & (tr > 0), nd1 / tr, 0.0)
         f = np.cumsum(inc)
         fm = f - inc
-        fb = (1 - fm) ** rho
+        with np.errstate(under="ignore"):  # a weight below 1e-308 is 0 to double precision
+            fb = (1 - fm) ** rho
         a = np.zeros((2, m))  # a(0, k)
         a[0] = fb * t1[0] * (1 - t1[0] / tr)
         a[1] = -fb * t1[0] * t1[1] / tr
