@@ -219,3 +219,43 @@ def test_no_underflow_warning_from_a_regressor_with_zero_norm(trial):
         with pytest.raises(ef.EffektError):
             ef.get_estimator("lm_robust")().fit(trial.assign(x=0.0), outcome="y", treatment="z", covariates=["x"],
                                                 fixed_effects="b")
+
+
+@pytest.mark.parametrize("name", ["ri", "mediation", "product_of_coefficients", "mediation_survival",
+                                  "wild_cluster_bootstrap"])
+def test_sims_beyond_a_million_is_a_design_error(name):
+    # was ValueError "Maximum allowed dimension exceeded" or a hang at sims=1e20 (longer fuzz run)
+    est = ef.get_estimator(name)
+    syn = est.simulate(np.random.default_rng(1), n=40, effect=1.0) if hasattr(est, "simulate") else \
+        ef.testing.default_simulate(np.random.default_rng(1), est.tags, n=40, effect=1.0)
+    with pytest.raises(ef.DesignError, match="sims=100000000000000000000 is not valid"):
+        est().fit(syn.data, **{**syn.spec, "sims": 10**20})
+
+
+def test_ri_unbounded_interval_and_undefined_se_come_with_a_warning(trial):
+    # was a silent (-inf, inf) interval and NaN SE at sims=1 (longer fuzz run)
+    import warnings
+
+    from effekt.errors import EffektWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = ef.get_estimator("ri")().fit(trial, outcome="y", treatment="z", sims=1, seed=1, max_exact=0)
+    messages = [str(w.message) for w in caught if issubclass(w.category, EffektWarning)]
+    assert any("the confidence interval is unbounded" in m for m in messages)
+    assert any("the standard error is undefined (NaN) with 1 permutation" in m for m in messages)
+    assert not np.isfinite(res.conf_int[0]) or not np.isfinite(res.conf_int[1])
+
+
+def test_cox_profile_interval_at_a_tiny_alpha_gives_no_invalid_value_warning():
+    # was "invalid value encountered in multiply": chi2.ppf(1 - 1e-300) is inf (longer fuzz run)
+    import warnings
+
+    data, spec = _survival("cox")
+    with warnings.catch_warnings(), np.errstate(all="warn"):
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            res = ef.get_estimator("cox")().fit(data, **{**spec, "alpha": 1e-300})
+        except ef.EffektError:
+            return
+    assert np.isfinite(res.estimate)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from effekt.mediation.models import (
 )
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
-from effekt.vocabulary import validated
+from effekt.vocabulary import Number, validated
 from effekt_survival import _coxkernel as K
 from effekt_survival._data import check_survival, require_events
 
@@ -214,7 +214,7 @@ class MediationSurvival:
     interaction : bool, default=False
         Let the mediator's effect differ by arm.
     sims : int, default=1000
-        Quasi-Bayesian draws (``extra["sims"]``).
+        Quasi-Bayesian draws (``extra["sims"]``), 10 to 10^6.
     alpha : float, default=0.05
         1 - confidence level.
     seed : int or numpy Generator, default=None
@@ -277,6 +277,7 @@ class MediationSurvival:
     name = "mediation_survival"
     estimand = "acme"
     kind = "mediation"
+    options: ClassVar[dict[str, Any]] = {"sims": Number(low=10, high=10**6, integer=True)}
     tags = EstimatorTags(
         outcome="survival",
         supports_blocks=True,
