@@ -259,3 +259,18 @@ def test_cox_profile_interval_at_a_tiny_alpha_gives_no_invalid_value_warning():
         except ef.EffektError:
             return
     assert np.isfinite(res.estimate)
+
+
+def test_aalen_johansen_interval_near_zero_gives_no_underflow_warning():
+    # was "underflow encountered in exp" in the log-log interval (fuzz round 1, shuffled event column)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import fuzzing
+
+    outcome = fuzzing.Outcome()
+    for case in fuzzing.cases("aalen_johansen", 1):
+        if case.label == "event:shuffled":
+            fuzzing.run_case(case, outcome)
+    assert outcome.cases == 1 and not outcome.leaked_warnings and not outcome.other_exceptions

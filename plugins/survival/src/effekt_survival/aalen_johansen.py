@@ -48,7 +48,7 @@ def cumulative_incidence(time: np.ndarray, event: np.ndarray, cause: int, *, alp
     var = F**2 * A - 2 * F * AF + AF2 + np.cumsum(b) - 2 * (F * C - CF)
     var = np.maximum(var, 0.0)
     q = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):  # bounds at 0 or 1
         se_t = np.sqrt(var) / (F * np.abs(np.log(F)))
         b1 = np.exp(-np.exp(np.log(-np.log(F)) + q * se_t))
         b2 = np.exp(-np.exp(np.log(-np.log(F)) - q * se_t))
