@@ -16,12 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import fuzzing  # noqa: E402
 
-# Failures still open at the last full run (see README.md). The assertion is not
-# weakened: the test fails strictly once they are fixed, so this mark must go then.
-_OPEN = "open failures at the last run: see tests/reliability/README.md"
 
-
-@pytest.mark.xfail(strict=True, reason=_OPEN)
 def test_every_estimator_survives_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
     outcome = fuzzing.fuzz()
     with capsys.disabled():

@@ -59,3 +59,218 @@ def test_discrete_time_hazard_refuses_a_huge_person_period_expansion():
     with pytest.raises(DataError, match="person-periods"):
         ef.get_estimator("discrete_time_hazard")().fit(data, **syn.spec)
     assert callable(simulate_weekly)
+
+
+def _survival(name: str, seed: int = 1) -> tuple[pd.DataFrame, dict]:
+    syn = ef.get_estimator(name).simulate(np.random.default_rng(seed), n=40, effect=1.0)
+    return syn.data, dict(syn.spec)
+
+
+def _mixed(series: pd.Series) -> pd.Series:
+    s = series.astype(object)
+    for i, v in zip((0, 1, 2), ["7", 3.5, (1, 2)], strict=True):
+        s.iloc[i] = v
+    return s
+
+
+@pytest.mark.parametrize("name", ["fisher", "g_test", "chi2", "risk_difference"])
+def test_a_mixed_object_outcome_in_a_table_estimator_is_a_data_error(trial, name):
+    # was TypeError "'<' not supported between instances of 'tuple' and 'int'" (pd.factorize)
+    data = trial.assign(y=_mixed((trial.y > 0).astype(int)))
+    with pytest.raises(DataError, match="outcome column 'y' mixes values of types"):
+        ef.get_estimator(name)().fit(data, outcome="y", treatment="z")
+
+
+@pytest.mark.parametrize("name", ["kaplan_meier", "cox", "logrank", "fine_gray"])
+def test_a_mixed_object_event_column_is_a_data_error(name):
+    # was ValueError "operands could not be broadcast together" (_data.py, comparing with a tuple)
+    data, spec = _survival(name)
+    data = data.assign(**{spec["event"]: _mixed(data[spec["event"]])})
+    with pytest.raises(DataError, match=f"event column {spec['event']!r} mixes values of types"):
+        ef.get_estimator(name)().fit(data, **spec)
+
+
+def test_an_event_column_of_zero_and_labels_is_still_accepted():
+    data, spec = _survival("kaplan_meier")
+    ev = data[spec["event"]].map({0: 0, 1: "job"}).astype(object)
+    res = ef.get_estimator("kaplan_meier")().fit(data.assign(**{spec["event"]: ev}), **spec)
+    assert np.isfinite(res.estimate)
+
+
+@pytest.mark.parametrize("name", ["fisher", "g_test"])
+def test_a_stray_value_in_a_binary_outcome_is_refused_not_an_rxc_table(trial, name):
+    # was a silent 2 x 3 table whose Cramér's V had NaN standard error and interval
+    y = (trial.y > 0).astype(int)
+    y.iloc[5] = 2
+    with pytest.raises(DataError, match="holds 0 and 1 and also 2, so it is not binary"):
+        ef.get_estimator(name)().fit(trial.assign(y=y), outcome="y", treatment="z")
+    # asked for explicitly, the r x c test is given
+    res = ef.get_estimator(name)().fit(trial.assign(y=y), outcome="y", treatment="z", measure="cramers_v")
+    assert res.estimand == "cramers_v"
+
+
+def test_event_study_reference_row_has_standard_error_zero_and_windows_are_checked():
+    # was NaN SE on the reference row (every result) and > 5 s at leads=1e20
+    est = ef.get_estimator("event_study")
+    syn = est.simulate(np.random.default_rng(2), n=40, effect=1.0)
+    tab = est().fit(syn.data, **syn.spec)
+    ref = tab["e=-1"]
+    assert ref.std_error == 0.0 and ref.conf_int == (0.0, 0.0) and ref.extra["reference"]
+    for option in ("leads", "lags"):
+        with pytest.raises(ef.DesignError, match=f"{option}=100000000000000000000 lies outside the data's event"):
+            est().fit(syn.data, **syn.spec, **{option: 10**20})
+
+
+def test_change_index_nan_standard_errors_come_with_a_warning():
+    # was a silent NaN SE when N_after = 0, and a silent NaN row when N_before = 0
+    from effekt.errors import EffektWarning
+    from effekt_did.change_index import change_index
+
+    with pytest.warns(EffektWarning, match="N_after = 0: the delta-method standard error is undefined"):
+        res = change_index(0, 12)
+    assert np.isnan(res.std_error) and res.estimate == -100.0
+    with pytest.warns(EffektWarning, match="N_before = 0"):
+        change_index(5, 0)
+    df = pd.DataFrame({"n": [3, 0, 4, 2], "post": [0, 1, 0, 1], "unit": ["a", "a", "b", "b"]})
+    with pytest.warns(EffektWarning, match="1 row\\(s\\) with N_after = 0"):
+        ef.get_estimator("change_index")().fit(df, outcome="n", post="post", unit="unit")
+
+
+def test_kaplan_meier_nan_standard_error_at_a_late_horizon_comes_with_a_warning():
+    # was a silent NaN SE when a curve reaches 0 by the horizon
+    from effekt.errors import EffektWarning
+
+    df = pd.DataFrame({"t": [1.0, 2, 3, 1, 2, 3], "e": [1, 1, 1, 1, 0, 1], "z": [0, 0, 0, 1, 1, 1]})
+    with pytest.warns(EffektWarning, match="Greenwood variance is undefined"):
+        res = ef.get_estimator("kaplan_meier")().fit(df, time="t", event="e", treatment="z", horizon=1e20)
+    assert np.isnan(res.std_error)
+
+
+@pytest.mark.parametrize("name", ["fine_gray", "cause_specific_cox", "discrete_time_hazard"])
+def test_a_constant_survival_covariate_is_a_data_error_naming_it(name):
+    # was OverflowError (fine_gray) and "invalid value encountered in sqrt" (cause_specific_cox, discrete_time_hazard)
+    data, spec = _survival(name)
+    with pytest.raises(DataError, match="covariate '_c' is 1 in every row"):
+        ef.get_estimator(name)().fit(data.assign(_c=1.0), **{**spec, "covariates": [*(spec.get("covariates") or []), "_c"]})
+
+
+def test_discrete_time_hazard_is_unchanged_by_shifting_a_covariate():
+    # was "invalid value encountered in sqrt": x + 1e9 was collinear with the period effects
+    data, spec = _survival("discrete_time_hazard")
+    rng = np.random.default_rng(0)
+    data = data.assign(_x=rng.normal(size=len(data)))
+    spec = {**spec, "covariates": ["_x"]}
+    est = ef.get_estimator("discrete_time_hazard")
+    a = est().fit(data, **spec)
+    b = est().fit(data.assign(_x=data._x + 1e9), **spec)
+    assert b.estimate == pytest.approx(a.estimate, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["mediation", "product_of_coefficients"])
+def test_mediation_with_duplicated_column_names_is_a_data_error(name):
+    # was AttributeError "'DataFrame' object has no attribute 'dtype'"
+    syn = ef.get_estimator(name).simulate(np.random.default_rng(1), n=60, effect=1.0)
+    t = syn.spec["treatment"]
+    data = pd.concat([syn.data, syn.data[[t]]], axis=1)
+    with pytest.raises(DataError, match=f"column {t!r}: the data have 2 columns with this name"):
+        ef.get_estimator(name)().fit(data, **syn.spec)
+
+
+def test_unorderable_group_labels_are_a_data_error(trial):
+    # was TypeError "'<' not supported between instances of 'tuple' and 'float'" (pd.factorize)
+    # in fixed effects (lin, lm_robust), pairs (mcnemar) and moderators (heterogeneity)
+    b = _mixed(trial.b)
+    with pytest.raises(DataError, match="fixed_effects column 'b' mixes values of types"):
+        ef.get_estimator("lm_robust")().fit(trial.assign(b=b), outcome="y", treatment="z", fixed_effects="b")
+    syn = ef.get_estimator("mcnemar").simulate(np.random.default_rng(1), n=40, effect=1.0)
+    col = syn.spec["pairs"]
+    with pytest.raises(DataError, match=f"pairs column {col!r} mixes values of types"):
+        ef.get_estimator("mcnemar")().fit(syn.data.assign(**{col: _mixed(syn.data[col])}), **syn.spec)
+    with pytest.raises(DataError, match="moderator column 'b' mixes values of types"):
+        ef.get_estimator("heterogeneity")().fit(trial.assign(b=b), outcome="y", treatment="z", moderators=["b"])
+
+
+def test_aalen_johansen_large_rho_gives_no_underflow_warning():
+    # was "underflow encountered in power" in Gray's weights (1 - F)^rho
+    import warnings
+
+    data, spec = _survival("aalen_johansen")
+    with warnings.catch_warnings(), np.errstate(all="warn"):
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            ef.get_estimator("aalen_johansen")().fit(data, **{**spec, "rho": 1e20})
+        except ef.EffektError:
+            pass
+
+
+def test_mediation_survival_horizon_before_the_first_event_is_a_design_error():
+    # was IndexError "index -1 is out of bounds" (no finite draw)
+    data, spec = _survival("mediation_survival")
+    with pytest.raises(ef.DesignError, match="before the first event"):
+        ef.get_estimator("mediation_survival")().fit(data, **{**spec, "horizon": 1e-300})
+
+
+def test_no_underflow_warning_from_a_regressor_with_zero_norm(trial):
+    # was "underflow encountered in multiply" (_absorb.check_not_absorbed) for an all-zero covariate
+    import warnings
+
+    with warnings.catch_warnings(), np.errstate(all="warn"):
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ef.EffektError):
+            ef.get_estimator("lm_robust")().fit(trial.assign(x=0.0), outcome="y", treatment="z", covariates=["x"],
+                                                fixed_effects="b")
+
+
+@pytest.mark.parametrize("name", ["ri", "mediation", "product_of_coefficients", "mediation_survival",
+                                  "wild_cluster_bootstrap"])
+def test_sims_beyond_a_million_is_a_design_error(name):
+    # was ValueError "Maximum allowed dimension exceeded" or a hang at sims=1e20 (longer fuzz run)
+    est = ef.get_estimator(name)
+    syn = est.simulate(np.random.default_rng(1), n=40, effect=1.0) if hasattr(est, "simulate") else \
+        ef.testing.default_simulate(np.random.default_rng(1), est.tags, n=40, effect=1.0)
+    with pytest.raises(ef.DesignError, match="sims=100000000000000000000 is not valid"):
+        est().fit(syn.data, **{**syn.spec, "sims": 10**20})
+
+
+def test_ri_unbounded_interval_and_undefined_se_come_with_a_warning(trial):
+    # was a silent (-inf, inf) interval and NaN SE at sims=1 (longer fuzz run)
+    import warnings
+
+    from effekt.errors import EffektWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = ef.get_estimator("ri")().fit(trial, outcome="y", treatment="z", sims=1, seed=1, max_exact=0)
+    messages = [str(w.message) for w in caught if issubclass(w.category, EffektWarning)]
+    assert any("the confidence interval is unbounded" in m for m in messages)
+    assert any("the standard error is undefined (NaN) with 1 permutation" in m for m in messages)
+    assert not np.isfinite(res.conf_int[0]) or not np.isfinite(res.conf_int[1])
+
+
+def test_cox_profile_interval_at_a_tiny_alpha_gives_no_invalid_value_warning():
+    # was "invalid value encountered in multiply": chi2.ppf(1 - 1e-300) is inf (longer fuzz run)
+    import warnings
+
+    data, spec = _survival("cox")
+    with warnings.catch_warnings(), np.errstate(all="warn"):
+        warnings.simplefilter("error", RuntimeWarning)
+        try:
+            res = ef.get_estimator("cox")().fit(data, **{**spec, "alpha": 1e-300})
+        except ef.EffektError:
+            return
+    assert np.isfinite(res.estimate)
+
+
+def test_aalen_johansen_interval_near_zero_gives_no_underflow_warning():
+    # was "underflow encountered in exp" in the log-log interval (fuzz round 1, shuffled event column)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import fuzzing
+
+    outcome = fuzzing.Outcome()
+    for case in fuzzing.cases("aalen_johansen", 1):
+        if case.label == "event:shuffled":
+            fuzzing.run_case(case, outcome)
+    assert outcome.cases == 1 and not outcome.leaked_warnings and not outcome.other_exceptions

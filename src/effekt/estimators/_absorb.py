@@ -187,9 +187,10 @@ def check_not_absorbed(
     within transformation, rounding noise whose coefficient would be
     meaningless; its norm falls below ``tol`` times its norm before.
     """
-    norm_before = np.sqrt(np.einsum("ij,ij->j", before, before))
-    norm_after = np.sqrt(np.einsum("ij,ij->j", after, after))
-    gone = np.flatnonzero(norm_after <= tol * np.maximum(norm_before, 1e-300))
+    with np.errstate(under="ignore"):  # squares of rounding noise may underflow to 0: harmless here
+        norm_before = np.sqrt(np.einsum("ij,ij->j", before, before))
+        norm_after = np.sqrt(np.einsum("ij,ij->j", after, after))
+    gone = np.flatnonzero((norm_after == 0) | (norm_after <= tol * norm_before))
     if gone.size:
         raise EstimationError(
             f"regressor {names[gone[0]]!r} is constant within the levels of the fixed effects "

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from effekt.data import as_frame, check_columns, check_groups_have_both_arms, check_option, describe_rows
+from effekt.data import (
+    as_frame,
+    check_columns,
+    check_groups_have_both_arms,
+    check_option,
+    describe_rows,
+    group_codes,
+)
 from effekt.errors import DataError, DesignError
 from effekt.result import EffectResult, EffectTable, FrozenDict, freeze, to_jsonable
 from effekt.sandwich import wald_test
@@ -199,7 +206,7 @@ def model_frame(
     assert cols.y is not None
     fes = []
     for c in fe_cols:
-        codes, labels = pd.factorize(frame[c], sort=True)
+        codes, labels = group_codes(frame[c], c, "blocks" if c == blocks else "fixed_effects")
         fes.append(codes.astype(np.int64))
         if c == blocks and cols.z is not None:
             check_groups_have_both_arms(codes, np.asarray(labels), cols.z, role="block", column=blocks)

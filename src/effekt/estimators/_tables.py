@@ -27,7 +27,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import as_frame, check_columns, check_groups_have_both_arms, check_option, describe_rows
+from effekt.data import (
+    as_frame,
+    check_columns,
+    check_groups_have_both_arms,
+    check_option,
+    describe_rows,
+    group_codes,
+)
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.protocol import Synthetic
 from effekt.result import EffectResult, check_alpha
@@ -343,7 +350,7 @@ def read_table(
             check_groups_have_both_arms(cols.blocks, cols.block_labels, cols.z, role="block", column=blocks)
             block_codes = cols.blocks
             block_labels = tuple(cols.block_labels.tolist())
-    codes, categories = pd.factorize(pd.Series(y), sort=True)
+    codes, categories = group_codes(pd.Series(y), outcome, "outcome")
     categories_t = tuple(categories.tolist())
     k = len(categories_t)
     event_index: int | None = None
@@ -728,7 +735,10 @@ def measure_result(
     2 x 2 tables: ``measure`` is ``"risk_difference"`` (default, Newcombe
     interval), ``"risk_ratio"`` or ``"odds_ratio"`` (log-Wald). Larger
     tables: ``"cramers_v"`` (default), which has no interval here (the
-    interval fields are NaN and ``ci_method`` is ``"none"``).
+    interval fields are NaN and ``ci_method`` is ``"none"``). A 0/1 outcome
+    with one other value in at most 5% of the rows (or 2 rows) is refused
+    (DataError) unless ``measure="cramers_v"`` is passed: a stray value,
+    not a third outcome category.
     """
     check_alpha(alpha)
     if tab.is_2x2 and tab.event is None and measure is None:
@@ -744,6 +754,20 @@ def measure_result(
         measure = measure or "risk_difference"
         check_option(measure, "measure", (*MEASURES_2X2, "cramers_v"))
     else:
+        labels = [_label(c) for c in tab.categories]
+        binary_plus = [c for c in labels if not (isinstance(c, (int, float)) and c in (0, 1))]
+        stray = [j for j, c in enumerate(labels) if c in binary_plus]
+        if (measure is None and len(labels) == 3 and len(binary_plus) == 1
+                and tab.counts[:, stray].sum() <= max(2, 0.05 * tab.n)):
+            # a 0/1 outcome with a stray value in a few rows (at most 5%): refused rather than
+            # silently turned into a 2 x 3 table whose Cramér's V has no interval
+            outcome = tab.names.get("outcome")
+            raise DataError(
+                f"{estimator}: outcome column {outcome!r} holds 0 and 1 and also "
+                f"{', '.join(repr(c) for c in binary_plus)}, so it is not binary. Correct or drop the rows "
+                "with the other values, or pass measure='cramers_v' to test the full "
+                f"{tab.counts.shape[0]} x {tab.counts.shape[1]} table (Cramér's V has no interval)."
+            )
         measure = measure or "cramers_v"
         if measure != "cramers_v":
             shape = f"{tab.counts.shape[0]} x {tab.counts.shape[1]}"

@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from effekt.data import group_codes
 from effekt.errors import DataError, DesignError
 from effekt.estimators._model import LinearModel, ModelFrame, model_frame
 from effekt.estimators.lm_robust import fit_linear
@@ -226,7 +227,7 @@ class Heterogeneity:
         self, mf: ModelFrame, m: Any, col: pd.Series, se_type: str | None, alpha: float
     ) -> tuple[list[EffectResult], dict[str, float]]:
         assert mf.z is not None
-        codes, levels = pd.factorize(col, sort=True)
+        codes, levels = group_codes(col, m, "moderator")
         L = len(levels)
         if L < 2:
             raise DataError(f"moderator {m!r} takes a single value ({levels[0]!r}); it defines no subgroups.")

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from effekt.data import as_frame, check_columns, describe_rows
+from effekt.data import as_frame, check_columns, describe_rows, group_codes
 from effekt.errors import DataError, DesignError
 from effekt.estimators._tables import (
     MISSING,
@@ -283,7 +283,7 @@ class McNemar:
             frame, values, z = frame.loc[~pair_na], values[~pair_na], z[~pair_na]
             dropped += int(pair_na.sum())
         y = _binary(values, outcome, positive, frame.index)
-        codes, labels = pd.factorize(frame[pairs], sort=True)
+        codes, labels = group_codes(frame[pairs], pairs, "pairs")
         k = len(labels)
         n_first = np.bincount(codes, weights=1 - z, minlength=k)
         n_second = np.bincount(codes, weights=z, minlength=k)

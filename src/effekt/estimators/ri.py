@@ -52,7 +52,7 @@ from effekt.data import (
     label,
     varying_groups,
 )
-from effekt.errors import DataError, DesignError, EstimationError
+from effekt.errors import DataError, DesignError, EstimationError, warn
 from effekt.estimators._model import _from_assignment
 from effekt.protocol import EstimatorTags
 from effekt.result import EffectResult, EffectTable, monte_carlo_p_value
@@ -340,10 +340,11 @@ class RandomizationInference:
         From :mod:`effekt.design`: treatment, blocks, clusters and the
         permutations come from it (rows of ``data`` are its units in order).
     sims : int, default=1000
-        Sampled permutations when the design has more than ``max_exact``.
+        Sampled permutations when the design has more than ``max_exact``
+        (at most 10^6).
     max_exact : int, default=10000
         Enumerate every assignment when there are at most this many (0:
-        always sample).
+        always sample; at most 10^7).
     seed : int or Generator, default=None
         Seed of the sampled permutations.
     alpha : float, default=0.05
@@ -411,7 +412,8 @@ class RandomizationInference:
     )
     options: ClassVar[dict[str, Constraint]] = {
         "ci_method": Choice(("inversion", "none"), none_ok=True),
-        "max_exact": Number(low=0, integer=True),  # 0: always sample
+        "max_exact": Number(low=0, high=10**7, integer=True),  # 0: always sample
+        "sims": Number(low=1, high=10**6, integer=True),
     }
 
     @validated
@@ -544,6 +546,18 @@ class RandomizationInference:
                 f"no confidence interval: {estimator!r} with these options is refitted for every "
                 "permutation, so only the p-value of the sharp null is computed."
             )
+        if A.size < 2:
+            note = (f"the standard error is undefined (NaN) with {int(A.size)} permutation; pass sims >= 2 "
+                    "(1000 or more for a stable p-value).")
+            warn(note)
+            notes.append(note)
+        if want_ci and not all(math.isfinite(v) for v in conf_int):
+            note = (f"the confidence interval is unbounded: with {int(A.size)} "
+                    f"{'assignments' if exact else 'permutations'} no effect can be rejected at alpha={alpha:g} "
+                    f"in at least one direction (the smallest attainable p-value is about {1 / (A.size + 1):.2g}). "
+                    "Increase sims or alpha.")
+            warn(note)
+            notes.append(note)
         return EffectResult(
             warnings=tuple(notes),
             estimator=self.name,

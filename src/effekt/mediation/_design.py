@@ -26,6 +26,7 @@ import pandas as pd
 
 from effekt.data import (
     Columns,
+    as_frame,
     check_columns,
     check_groups_have_both_arms,
     check_option,
@@ -129,7 +130,7 @@ def prepare(
             f"mediator={mediator!r} is also the {'outcome' if mediator == outcome else 'treatment'}; "
             "the mediator must be a separate column measured after treatment and before the outcome."
         )
-    data = _numeric_categorical_treatment(data, treatment, arms)
+    data = _numeric_categorical_treatment(as_frame(data), treatment, arms)
     cols = check_columns(
         data,
         outcome=outcome,

@@ -223,8 +223,9 @@ def newton_batch(
         eta = coef @ X.T  # (B, n)
         p, dp = _binary_parts(family, eta)
         v = p * (1.0 - p)
-        u = W * (y - p) * dp / v  # score weights
-        ww = W * dp * dp / v  # Fisher weights
+        with np.errstate(under="ignore"):  # terms below 1e-308 are 0 next to the others: exact to precision
+            u = W * (y - p) * dp / v  # score weights
+            ww = W * dp * dp / v  # Fisher weights
         grad = u @ X  # (B, k)
         hess = (ww @ outer).reshape(B, k, k)  # one matrix product for all fits
         try:

@@ -130,7 +130,7 @@ class Mediation:
         None: quasi-Bayesian, or the bootstrap for a cluster-level mediator
         (see the defaults above).
     sims : int, default=1000
-        Number of quasi-Bayesian draws or bootstrap resamples (at least 10);
+        Number of quasi-Bayesian draws or bootstrap resamples (10 to 10^6);
         ``extra["sims"]`` reports it.
     se_type : {"classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1"}, default=None
         Covariance of the coefficients for the quasi-Bayesian draws (None:
@@ -220,7 +220,7 @@ class Mediation:
         "mediator_model": Choice(FAMILIES),
         "outcome_model": Choice(FAMILIES),
         "method": Choice(METHODS, none_ok=True),
-        "sims": Number(low=10, integer=True),
+        "sims": Number(low=10, high=10**6, integer=True),
         "se_type": Choice(SE_TYPES, none_ok=True),
     }
     tags = EstimatorTags(

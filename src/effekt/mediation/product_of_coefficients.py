@@ -70,7 +70,7 @@ class ProductOfCoefficients:
     weights : str, default=None
         Positive unit weights.
     sims : int, default=1000
-        Bootstrap resamples (at least 10); ``extra["sims"]`` reports it.
+        Bootstrap resamples (10 to 10^6); ``extra["sims"]`` reports it.
     se_type : {"classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1"}, default=None
         None: HC2, or CR1 with clusters.
     alpha : float, default=0.05
@@ -119,7 +119,7 @@ class ProductOfCoefficients:
     estimand = "indirect_effect"
     kind = "mediation"
     options: ClassVar[dict[str, Constraint]] = {
-        "sims": Number(low=10, integer=True),
+        "sims": Number(low=10, high=10**6, integer=True),
         "se_type": Choice(SE_TYPES, none_ok=True),
     }
     tags = EstimatorTags(

@@ -23,6 +23,9 @@ __all__ = ["ChangeIndex", "change_index"]
 _METHODS = ("exact", "katz")
 
 
+ZERO_AFTER = "N_after = 0"
+
+
 def _not_computable(n_after: float, n_before: float, alpha: float, extra: dict[str, Any],
                     warns: list[str], term: str) -> EffectResult:
     reason = (f"not computable: N_before = 0 (N_after = {n_after:g}); a change relative to a zero "
@@ -136,10 +139,18 @@ def change_index(
             warn(msg)
             warns.append(msg)
     if b == 0:
-        return _not_computable(a, b, alpha, extra, warns, term)
+        res = _not_computable(a, b, alpha, extra, warns, term)
+        warn(res.extra["reason"])
+        return res
     r = a / b
     lo, hi, p = _ratio_ci(a, b, alpha, method)
     se = 100 * r * math.sqrt(1 / a + 1 / b) if a > 0 else float("nan")
+    if a == 0:
+        msg = (f"{ZERO_AFTER}: the delta-method standard error is undefined (NaN)"
+               + ("; the exact interval is reported." if method == "exact" else
+                  " and so is the Katz interval; method='exact' gives one."))
+        warn(msg)
+        warns.append(msg)
     extra["ratio"] = r
     if window_after is not None and window_before is not None:
         extra["rate_index"] = 100 * (r * window_before / window_after - 1)
@@ -240,9 +251,16 @@ class ChangeIndex:
             overall = replace(change_index(float(after.sum()), float(before.sum()), term="overall", **kw),  # type: ignore[arg-type]
                               n=cols.n)
         warns = sorted({w for r in rows for w in r.warnings if w.startswith("windows")})
+        n_nc = sum(1 for r in rows if not r.extra["computable"])
+        n_zero = sum(1 for r in (overall, *rows) if r.extra["computable"] and r.extra["n_after"] == 0)
+        if n_nc or not overall.extra["computable"]:
+            warns.append(f"{n_nc} of {k} units not computable (N_before = 0, a change relative to a zero baseline "
+                         "is undefined): their rows are NaN.")
+        if n_zero:
+            warns.append(f"{n_zero} row(s) with {ZERO_AFTER}: their delta-method standard errors are undefined "
+                         "(NaN).")
         for w in warns:
             warn(w)
-        n_nc = sum(1 for r in rows if not r.extra["computable"])
         extra = {"not_computable": n_nc}
         return EffectTable(estimator=self.name, rows=(overall, *rows), extra=extra, warnings=tuple(warns),
                            headline_term="overall")

@@ -107,10 +107,11 @@ class EventStudy:
         treated.
     leads : int, default=None
         Leads kept (earlier event times binned into ``-leads``); default:
-        every lead in the data.
+        every lead in the data. At most the data's earliest event time
+        (negated); a larger value is a DesignError.
     lags : int, default=None
         Lags kept (later event times binned into ``lags``); default: every
-        lag in the data.
+        lag in the data. At most the data's latest event time.
     reference : int, default=-1
         The event time normalised to 0.
     covariates : list of str, default=None
@@ -131,7 +132,8 @@ class EventStudy:
     -------
     EventStudyTable
         One row per event time (``estimand="att_by_event_time"``; the
-        reference row has estimate 0 and ``extra["reference"]`` True) and the
+        reference row has estimate 0, standard error 0, interval (0, 0), no
+        p-value (NaN) and ``extra["reference"]`` True) and the
         headline row ``"post"`` (``estimand="att"``), the average
         post-treatment effect; ``extra["pretrend_test"]`` holds the
         statistic, degrees of freedom and p-value; ``.plot(ax=None,
@@ -236,6 +238,13 @@ class EventStudy:
         else:
             ev = np.where(treated, panel.time - np.searchsorted(periods, panel.cohort), np.nan).astype(float)
         e_min, e_max = np.nanmin(ev), np.nanmax(ev)
+        for option, value, span in (("leads", leads, -e_min), ("lags", lags, e_max)):
+            if value is not None and not 0 <= value <= max(span, 0):
+                raise DesignError(
+                    f"{option}={value!r} lies outside the data's event times: they run from {int(e_min)} to "
+                    f"{int(e_max)}, so {option}= must be between 0 and {int(max(span, 0))} (None keeps every "
+                    f"{option[:-1]})."
+                )
         lo = -int(leads) if leads is not None else int(e_min)
         hi = int(lags) if lags is not None else int(e_max)
         if not lo <= reference <= hi:
@@ -277,9 +286,9 @@ class EventStudy:
         rows = []
         for e in range(lo, hi + 1):
             if e == reference:
-                nan = float("nan")
-                rows.append(EffectResult(estimate=0.0, std_error=nan, conf_int=(0.0, 0.0), conf_level=1 - alpha,
-                                         p_value=nan, df=None, term=f"e={e}", ci_method="none",
+                # normalised to 0 by construction: no sampling variation (SE 0, interval (0, 0), no p-value)
+                rows.append(EffectResult(estimate=0.0, std_error=0.0, conf_int=(0.0, 0.0), conf_level=1 - alpha,
+                                         p_value=float("nan"), df=None, term=f"e={e}", ci_method="none",
                                          extra={"event_time": e, "reference": True}, **common))
                 continue
             if e not in times:

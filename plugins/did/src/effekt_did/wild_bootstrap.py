@@ -12,7 +12,7 @@ from effekt.data import check_positive_int, check_seed
 from effekt.errors import DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, monte_carlo_p_value
-from effekt.vocabulary import Choice, validated
+from effekt.vocabulary import Choice, Number, validated
 from effekt_did._absorb import demean, nested_in
 from effekt_did._panel import FEW_TREATED_CLUSTERS, cell_weights, check_aggregation, check_panel, warn
 
@@ -257,7 +257,7 @@ class WildClusterBootstrap:
     restricted : bool, default=True
     bootstrap_weights : {"rademacher", "webb", "mammen"}, default="rademacher"
     sims : int, default=9999
-        Bootstrap draws or permutations (at least 99).
+        Bootstrap draws or permutations (99 to 10^6).
     alpha : float, default=0.05
     seed : int or Generator, default=None
     missing : {"error", "drop"}, default="error"
@@ -300,6 +300,7 @@ class WildClusterBootstrap:
                                                   supports_covariates=True, uses_seed=True)
     options: ClassVar[dict[str, Any]] = {
         "estimator": Choice(("twfe", "did_2x2")),
+        "sims": Number(low=1, high=10**6, integer=True),
         "aggregation": Choice(("citizen", "cluster"), none_ok=True),
     }
 

@@ -149,7 +149,13 @@ def fit_cox(
         score_stat = float("nan")
     pci = None
     if profile:
-        crit = float(stats.chi2.ppf(1.0 - alpha, 1))
+        crit = float(stats.chi2.isf(alpha, 1))  # not ppf(1 - alpha): 1 - 1e-300 rounds to 1 (crit = inf)
+        if not (math.isfinite(vcov_model[0, 0]) and vcov_model[0, 0] > 0):
+            raise EstimationError(
+                f"{estimator}: the information matrix is numerically singular (the treatment's variance is "
+                f"{vcov_model[0, 0]:g}); a covariate is nearly collinear with it or badly scaled. Centre or "
+                "rescale the covariates, or drop the collinear one."
+            )
         se_z = math.sqrt(vcov_model[0, 0])
 
         def f(b: float) -> float:

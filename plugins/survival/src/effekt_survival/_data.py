@@ -114,12 +114,29 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") and np.ndim(value) == 0 else value
 
 
+def _check_one_kind(values: pd.Series, event: Any) -> None:
+    """DataError when an event column mixes labels with numbers other than 0 (censored), or holds
+    values that are neither (e.g. tuples)."""
+    found = [_plain(x) for x in pd.unique(values.to_numpy(dtype=object))] if values.size else []
+    kinds = {"text" if isinstance(x, str) else "number" if isinstance(x, (bool, int, float)) else type(x).__name__
+             for x in found}
+    numbers_besides_zero = any(isinstance(x, (bool, int, float)) and x != 0 for x in found)
+    if not kinds <= {"text", "number"} or ("text" in kinds and numbers_besides_zero):
+        types = sorted({type(x).__name__ for x in found})
+        raise DataError(
+            f"event column {event!r} mixes values of types {', '.join(types)}; it must hold codes "
+            "(0 = censored, 1, 2, ... = causes) or text labels of one kind. Recode it first."
+        )
+
+
 def _event_codes(series: pd.Series, event: Any, censored: Any) -> tuple[np.ndarray, tuple[Any, ...]]:
     """Codes 0 (censored), 1..k (causes in sorted order), NaN where missing; and the cause labels."""
     na = series.isna().to_numpy()
     values = series[~na]
     is_cat = isinstance(series.dtype, pd.CategoricalDtype)
     numeric = (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)) and not is_cat
+    if not numeric:
+        _check_one_kind(values, event)
     if censored is None:
         if numeric:
             v = values.to_numpy().astype(float)
@@ -233,6 +250,16 @@ def check_survival(
         numeric=numeric,
         missing=missing,
     )
+    if cols.X is not None and cols.X.shape[0] > 0:
+        constant = np.flatnonzero(np.all(cols.X == cols.X[:1], axis=0))
+        if constant.size:
+            names = cols.covariate_names or [str(c) for c in cols.covariates]
+            name = names[int(constant[0])]
+            raise DataError(
+                f"{estimator}: covariate {name!r} is {cols.X[0, constant[0]]:g} in every row, so its "
+                "coefficient is not identified (a proportional-hazards model has no intercept to absorb it). "
+                "Drop it from covariates=."
+            )
     t = cols.extra["time"]
     e = cols.extra["event"]
     index = cols.index

@@ -48,7 +48,7 @@ def cumulative_incidence(time: np.ndarray, event: np.ndarray, cause: int, *, alp
     var = F**2 * A - 2 * F * AF + AF2 + np.cumsum(b) - 2 * (F * C - CF)
     var = np.maximum(var, 0.0)
     q = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):  # bounds at 0 or 1
         se_t = np.sqrt(var) / (F * np.abs(np.log(F)))
         b1 = np.exp(-np.exp(np.log(-np.log(F)) + q * se_t))
         b2 = np.exp(-np.exp(np.log(-np.log(F)) - q * se_t))
@@ -95,7 +95,8 @@ def _gray_stratum(time: np.ndarray, event: np.ndarray, z: np.ndarray, cause: int
         inc = np.where(ev & (tr > 0), nd1 / tr, 0.0)
         f = np.cumsum(inc)
         fm = f - inc
-        fb = (1 - fm) ** rho
+        with np.errstate(under="ignore"):  # a weight below 1e-308 is 0 to double precision
+            fb = (1 - fm) ** rho
         a = np.zeros((2, m))  # a(0, k)
         a[0] = fb * t1[0] * (1 - t1[0] / tr)
         a[1] = -fb * t1[0] * t1[1] / tr

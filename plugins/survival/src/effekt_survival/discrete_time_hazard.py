@@ -259,7 +259,9 @@ class DiscreteTimeHazard:
             ev_by_block = np.bincount(b, weights=y, minlength=int(sc.strata.max()) + 1)
             keep &= ev_by_block[b] > 0
         if sc.cols.X is not None:
-            cols += [sc.cols.X[rows, j] for j in range(sc.cols.X.shape[1])]
+            # centred (the period effects absorb the mean; the coefficients are unchanged): an uncentred
+            # covariate such as x + 1e9 is numerically collinear with the period indicators
+            cols += [sc.cols.X[rows, j] - sc.cols.X[:, j].mean() for j in range(sc.cols.X.shape[1])]
             names += [str(c) for c in sc.cols.covariate_names]
         Xz = np.column_stack(cols)[keep]
         y_k = y[keep]
@@ -286,6 +288,11 @@ class DiscreteTimeHazard:
             V = np.linalg.inv(info)
         except np.linalg.LinAlgError:
             raise EstimationError("discrete_time_hazard: the information matrix is singular.") from None
+        if not (np.all(np.isfinite(np.diag(V))) and np.all(np.diag(V) > 0)):
+            raise EstimationError(
+                "discrete_time_hazard: the information matrix is numerically singular (a covariate is nearly "
+                "collinear with the treatment or the period effects); drop or rescale that covariate."
+            )
         se = np.sqrt(np.diag(V))
         q = float(stats.norm.ppf(1 - alpha / 2))
         coefs = [{"term": nm, "coef": float(beta[k]), "std_error": float(se[k]), "ratio": math.exp(beta[k]),

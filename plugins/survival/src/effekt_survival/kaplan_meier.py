@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from effekt.errors import DesignError
+from effekt.errors import DesignError, warn
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
 from effekt.vocabulary import validated
@@ -218,6 +218,9 @@ class KaplanMeier:
                       n_treated=sc.n_treated, n_control=sc.n_control, se_type="greenwood", design="simple",
                       warnings=tuple(notes), extra=extra, outcome=str(event), plotter=plot_kaplan_meier)
         if not math.isfinite(se):  # a curve at 0: undefined variance, reported as NA (R survfit)
+            for note in notes:
+                if "variance is undefined" in note:
+                    warn(note)
             nan = float("nan")
             return EffectResult(estimate=float(est[1] - est[0]), std_error=nan, conf_int=(nan, nan),
                                 conf_level=1 - alpha, p_value=nan, df=None, **common)  # type: ignore[arg-type]

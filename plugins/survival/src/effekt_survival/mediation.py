@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from effekt.mediation.models import (
 )
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable, check_alpha
-from effekt.vocabulary import validated
+from effekt.vocabulary import Number, validated
 from effekt_survival import _coxkernel as K
 from effekt_survival._data import check_survival, require_events
 
@@ -78,19 +78,22 @@ def _outcome(grid: np.ndarray, H: np.ndarray, strata: np.ndarray, lin: np.ndarra
     S(t_j) (t_{j+1} - t_j) over the event times t_j <= tau, with t_0 = 0 and
     the last piece ending at tau.
     """
-    ee = np.exp(lin)
-    keep = np.flatnonzero(grid <= tau)
-    if keep.size == 0:
-        return np.full_like(lin, tau if scale == "rmst" else 1.0)
-    if scale == "survival":
-        return np.exp(-H[strata, keep[-1], :] * ee)  # type: ignore[no-any-return]
-    knots = np.concatenate([[0.0], grid[keep], [tau]])
-    width = np.diff(knots)  # width[0]: before the first event (S = 1); width[j + 1]: after t_j
-    out = np.full_like(lin, width[0])
-    for s in np.unique(strata):
-        rows = np.flatnonzero(strata == s)
-        Hs = H[s][keep]  # (J, S)
-        out[rows] += np.einsum("njs,j->ns", np.exp(-ee[rows][:, None, :] * Hs[None, :, :]), width[1:])
+    # a survival probability below 1e-308 is 0 to double precision: the underflow of exp(-H e^lin)
+    # (a large cumulative hazard) is exact to the precision of the result, so it is not reported
+    with np.errstate(under="ignore"):
+        ee = np.exp(lin)
+        keep = np.flatnonzero(grid <= tau)
+        if keep.size == 0:
+            return np.full_like(lin, tau if scale == "rmst" else 1.0)
+        if scale == "survival":
+            return np.exp(-H[strata, keep[-1], :] * ee)  # type: ignore[no-any-return]
+        knots = np.concatenate([[0.0], grid[keep], [tau]])
+        width = np.diff(knots)  # width[0]: before the first event (S = 1); width[j + 1]: after t_j
+        out = np.full_like(lin, width[0])
+        for s in np.unique(strata):
+            rows = np.flatnonzero(strata == s)
+            Hs = H[s][keep]  # (J, S)
+            out[rows] += np.einsum("njs,j->ns", np.exp(-ee[rows][:, None, :] * Hs[None, :, :]), width[1:])
     return out
 
 
@@ -211,7 +214,7 @@ class MediationSurvival:
     interaction : bool, default=False
         Let the mediator's effect differ by arm.
     sims : int, default=1000
-        Quasi-Bayesian draws (``extra["sims"]``).
+        Quasi-Bayesian draws (``extra["sims"]``), 10 to 10^6.
     alpha : float, default=0.05
         1 - confidence level.
     seed : int or numpy Generator, default=None
@@ -274,6 +277,7 @@ class MediationSurvival:
     name = "mediation_survival"
     estimand = "acme"
     kind = "mediation"
+    options: ClassVar[dict[str, Any]] = {"sims": Number(low=10, high=10**6, integer=True)}
     tags = EstimatorTags(
         outcome="survival",
         supports_blocks=True,
@@ -415,6 +419,12 @@ class MediationSurvival:
                 f"{self.name}: horizon={horizon!r} must be positive and no later than the shorter arm's longest "
                 f"follow-up ({min(arm_max):g}), so that both arms are observed up to the horizon."
             )
+        first_event = float(sc.time[sc.event == 1].min()) if (sc.event == 1).any() else float("inf")
+        if tau_ < first_event:
+            raise DesignError(
+                f"{self.name}: horizon={horizon!r} is before the first event ({first_event:g}): everyone is "
+                "event-free up to it in both arms, so there is no effect to decompose. Pick a later horizon."
+            )
         W = np.column_stack([np.ones(n), z, Xc, B])
         fm = fit_working_model(mediator_model, m, W, w, names=("(Intercept)", str(treatment),
                                *map(str, cols.covariate_names[:-1]), *(f"block[{b}]" for b in range(1, k_b))),
@@ -452,6 +462,11 @@ class MediationSurvival:
         for term in TERMS:
             est = float(point[term][0])
             d = draws[term][np.isfinite(draws[term])]
+            if d.size < 2:
+                raise EstimationError(
+                    f"{self.name}: fewer than 2 of the {sims} simulation draws of {term!r} are finite; the "
+                    "interval cannot be formed. Check the horizon and the models' fits."
+                )
             lo, hi = np.quantile(d, [alpha / 2, 1 - alpha / 2])
             rows.append(EffectResult(
                 estimator=self.name, estimand=_ESTIMAND[term.split("_")[0]], term=term, estimate=est,
