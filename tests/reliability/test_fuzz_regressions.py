@@ -274,3 +274,22 @@ def test_aalen_johansen_interval_near_zero_gives_no_underflow_warning():
         if case.label == "event:shuffled":
             fuzzing.run_case(case, outcome)
     assert outcome.cases == 1 and not outcome.leaked_warnings and not outcome.other_exceptions
+
+
+def test_mediation_with_one_cluster_names_the_column():
+    # before: ZeroDivisionError in the mediation GLM with one cluster
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"y": rng.normal(size=40), "z": np.tile([0, 1], 20), "m": rng.normal(size=40), "c": 0})
+    with pytest.raises(ef.DataError, match="clusters column 'c' holds a single cluster"):
+        ef.estimate("mediation", data=df, outcome="y", treatment="z", mediator="m", clusters="c", sims=50, seed=1)
+
+
+def test_callaway_santanna_constant_outcome_is_refused():
+    # before: a NaN SE on a constant outcome, without an error
+    units, periods = 20, 5
+    unit = np.repeat(np.arange(units), periods)
+    period = np.tile(np.arange(1, periods + 1), units)
+    first = np.where(np.arange(units) < 10, 3, 0)[unit]
+    df = pd.DataFrame({"unit": unit, "period": period, "first_treated": first, "y": 1.0})
+    with pytest.raises(ef.DataError, match="outcome column 'y' is 1 in every row"):
+        ef.estimate("callaway_santanna", data=df, outcome="y", unit="unit", period="period", first_treated="first_treated")

@@ -31,6 +31,7 @@ from effekt.data import (
     check_groups_have_both_arms,
     check_option,
     describe_rows,
+    label,
 )
 from effekt.errors import DataError, DesignError
 from effekt.mediation._glm import FAMILIES
@@ -181,6 +182,12 @@ def prepare(
         g = cols.clusters
         _, first = np.unique(g, return_index=True)  # first row of each cluster (codes 0..G-1)
         G = first.size
+        if G < 2:
+            raise DataError(
+                f"clusters column {clusters!r} holds a single cluster ({label(cols.cluster_labels[0])}); a "
+                "cluster-robust variance needs at least 2 clusters (and few clusters give unreliable "
+                "standard errors). Leave clusters= out if units were randomised individually."
+            )
         # a cluster-level mediator: constant within every cluster, and some cluster has two or
         # more units (with singleton clusters every column is "constant within clusters")
         constant = bool(np.all(m_unit == m_unit[first[g]])) and bool(np.any(np.bincount(g) > 1))

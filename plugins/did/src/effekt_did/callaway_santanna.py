@@ -215,6 +215,11 @@ class CallawaySantAnna:
         panel = check_panel(data, outcome=outcome, unit=unit, period=period, first_treated=first_treated,
                             weights=weights, clusters=clusters, covariates=covariates, missing=missing,
                             estimator=self.name)
+        if np.ptp(panel.y) == 0:
+            raise DataError(
+                f"{self.name}: outcome column {outcome!r} is {panel.y[0]:g} in every row, so there is no effect "
+                "to estimate and its standard error is undefined; check the outcome column."
+            )
         Y, cell = _wide(panel)
         n, T = Y.shape
         times = panel.time_labels.astype(float)
