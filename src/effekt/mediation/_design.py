@@ -184,7 +184,7 @@ def prepare(
         G = first.size
         if G < 2:
             raise DataError(
-                f"clusters column {clusters!r} holds a single cluster ({label(cols.cluster_labels[0])}); a "
+                f"clusters column {clusters!r} holds a single cluster ({label(cols.cluster_labels[0]) if cols.cluster_labels is not None else 0}); a "
                 "cluster-robust variance needs at least 2 clusters (and few clusters give unreliable "
                 "standard errors). Leave clusters= out if units were randomised individually."
             )
