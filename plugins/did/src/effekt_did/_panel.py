@@ -7,14 +7,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from effekt.data import as_frame, check_columns, check_option, describe_rows, label, varying_groups
 from effekt.errors import DataError, DesignError
 from effekt.errors import warn as _warn
 from effekt_did._absorb import codes_of
 
-__all__ = ["Panel", "check_panel", "warn", "FEW_TREATED_CLUSTERS", "check_aggregation", "numeric_categories",
+__all__ = ["Panel", "check_panel", "warn", "FEW_TREATED_CLUSTERS", "check_aggregation",
            "check_unit_column"]
 
 #: below this many treated clusters the few-cluster warning is given
@@ -87,16 +86,6 @@ def check_unit_column(frame: Any, unit: Any, missing: str, role: str = "unit") -
         )
 
 
-def numeric_categories(frame: Any, treatment: Any, arms: Any) -> Any:
-    """A categorical treatment whose categories are 0/1 numbers, as those numbers."""
-    if treatment is None or arms is not None or treatment not in frame.columns:
-        return frame
-    s = frame[treatment]
-    if isinstance(s.dtype, pd.CategoricalDtype) and pd.api.types.is_numeric_dtype(s.cat.categories):
-        return frame.assign(**{treatment: s.astype(float)})
-    return frame
-
-
 def check_panel(
     data: Any,
     *,
@@ -130,7 +119,6 @@ def check_panel(
             f"got unit={unit!r}, period={period!r}."
         )
     check_unit_column(frame, unit, missing)
-    frame = numeric_categories(frame, treatment, arms)
     numeric: dict[str, Any] = {period_role: period}
     if post is not None and period_role != "post":
         numeric["post"] = post

@@ -16,7 +16,7 @@ from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
 from effekt.sandwich import robust_ols
 from effekt.vocabulary import validated
-from effekt_did._panel import FEW_TREATED_CLUSTERS, check_unit_column, numeric_categories
+from effekt_did._panel import FEW_TREATED_CLUSTERS, check_unit_column
 
 __all__ = ["DiD2x2", "did_2x2_from_means"]
 
@@ -242,7 +242,6 @@ class DiD2x2:
         frame = as_frame(data)
         if unit is not None:
             check_unit_column(frame, unit, missing)
-        frame = numeric_categories(frame, treatment, arms)
         cl_col = clusters if clusters is not None else unit
         cols = check_columns(frame, outcome=outcome, treatment=treatment, arms=arms, clusters=cl_col,
                              weights=weights, numeric={"post": post}, missing=missing)

@@ -228,14 +228,6 @@ def check_survival(
         codes, cause_labels = _event_codes(frame[event], event, censored)
         frame = frame.copy(deep=False)
         frame[event] = codes
-    if arms is None and treatment is not None and treatment in frame.columns:
-        zs = frame[treatment]
-        if isinstance(zs.dtype, pd.CategoricalDtype) or zs.dtype == object:
-            # a categorical or object column holding the numbers 0/1 is the 0/1 coding
-            vals = [_plain(v) for v in pd.unique(zs.dropna())]
-            if vals and all(not isinstance(v, str) and v in (0, 1) for v in vals):
-                frame = frame.copy(deep=False)
-                frame[treatment] = pd.to_numeric(zs.astype(object), errors="raise")
     numeric = {"time": time, "event": event}
     if entry is not None:
         numeric["entry"] = entry
