@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from effekt.data import (
     Columns,
@@ -92,16 +91,6 @@ def _binary_column(values: np.ndarray, column: Any, role: str, family: str, inde
         )
 
 
-def _numeric_categorical_treatment(data: Any, treatment: Any, arms: Any) -> Any:
-    """A categorical treatment whose categories are numbers (0/1) as those numbers."""
-    if arms is not None or not isinstance(data, pd.DataFrame) or treatment not in data.columns:
-        return data
-    column = data[treatment]
-    if isinstance(column.dtype, pd.CategoricalDtype) and pd.api.types.is_numeric_dtype(column.cat.categories):
-        return data.assign(**{treatment: column.astype(float)})
-    return data
-
-
 def prepare(
     data: Any,
     *,
@@ -131,7 +120,7 @@ def prepare(
             f"mediator={mediator!r} is also the {'outcome' if mediator == outcome else 'treatment'}; "
             "the mediator must be a separate column measured after treatment and before the outcome."
         )
-    data = _numeric_categorical_treatment(as_frame(data), treatment, arms)
+    data = as_frame(data)
     cols = check_columns(
         data,
         outcome=outcome,
