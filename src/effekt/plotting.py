@@ -88,9 +88,12 @@ def forest(
     """Estimates and confidence intervals of a table's rows, one line each.
 
     The default picture of an :class:`~effekt.result.EffectTable`; the
-    headline row is drawn in the programme's colour.
+    headline row is drawn in the programme's colour. ``table`` may also be a
+    sequence of :class:`~effekt.result.EffectResult` (a report's planned
+    estimates), each drawn by its ``term``.
     """
-    rows = [r for r in table.rows if terms is None or r.term in terms]
+    all_rows = table.rows if hasattr(table, "rows") else list(table)
+    rows = [r for r in all_rows if terms is None or r.term in terms]
     fig, axes = figure_and_axes(ax, size=(6.4, max(2.0, 0.35 * len(rows) + 1.2)))
     ys = list(range(len(rows)))[::-1]
     headline = getattr(table, "headline_term", None)
@@ -106,5 +109,5 @@ def forest(
     level = f"{100 * rows[0].conf_level:g}%" if rows else ""
     axes.set_xlabel(f"estimate with {level} confidence interval")
     axes.grid(False, axis="y")
-    axes.set_title(title or table.estimator)
+    axes.set_title(str(title or getattr(table, "estimator", "")))
     return fig
