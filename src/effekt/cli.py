@@ -8,7 +8,8 @@
     effekt power NAME --PARAM VALUE ... [--json]
     effekt power NAME --help          (the calculator's parameters)
     effekt estimate NAME --help       (the estimator's options)
-    effekt example
+    effekt example [--out DIR]
+    effekt run STUDY.toml [--out DIR]
     effekt randomise --units FILE --batch ID --log LOG --seed N [--key KEYFILE] ...
     effekt verify-log LOG [--key KEYFILE] [--pin RECORDS:HASH]
     effekt log-head LOG [--key KEYFILE]
@@ -177,7 +178,20 @@ def _cmd_power(args: argparse.Namespace, extra: Sequence[str]) -> int:
 def _cmd_example(args: argparse.Namespace) -> int:
     from effekt.examples import run_example
 
-    print(run_example())
+    print(run_example(args.out))
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from effekt.study import Study
+
+    study = Study.from_toml(args.study)
+    out = Path(args.out) if args.out is not None else study.folder / "report"
+    run = study.run(out)
+    print(run.summary())
+    print()
+    print(f"results: {run.results_path}")
+    print(f"report:  {run.report_path}")
     return 0
 
 
@@ -300,8 +314,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_power, takes_extra=True)
 
-    p = sub.add_parser("example", help="analyse the bundled synthetic trial and print the results")
+    p = sub.add_parser(
+        "example",
+        help="write the bundled synthetic study, run it into a report and print a summary",
+        description="Write the bundled synthetic study (study.toml, its data in a DuckDB file and its allocation "
+        "log) into DIR and run it: the report goes to DIR/report/.",
+    )
+    p.add_argument("--out", metavar="DIR", help="folder for the study (default: ./effekt-example)")
     p.set_defaults(func=_cmd_example)
+
+    p = sub.add_parser(
+        "run",
+        help="run a study file (the pre-analysis plan) into results.json and report.html",
+        description="Read and check STUDY.toml, run every planned analysis and write results.json, "
+        "report.html and figures/ into DIR.",
+    )
+    p.add_argument("study", metavar="STUDY.toml", help="the study file")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: report/ beside the study file)")
+    p.set_defaults(func=_cmd_run)
 
     for module_name in _COMMAND_MODULES:
         try:

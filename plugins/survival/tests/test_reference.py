@@ -137,7 +137,7 @@ def test_seed004_style_cox_on_bundled_trial_matches_lifelines_and_phreg():
     d = df.assign(any_exit=(df.exit > 0).astype(int))[["weeks", "any_exit", "z", "female", "age", "lottery_day"]]
     c = CoxPHFitter().fit(d, "weeks", "any_exit")
     m = sm.PHReg(d.weeks, d[["z", "female", "age", "lottery_day"]], status=d.any_exit, ties="efron").fit()
-    assert math.log(res.estimate) == pytest.approx(m.params[0], abs=1e-9)
+    assert math.log(res.estimate) == pytest.approx(m.params[0], abs=1e-7)  # PHReg stops at ~1e-8
     assert math.log(res.estimate) == pytest.approx(c.params_["z"], abs=1e-5)
     assert res.std_error == pytest.approx(m.bse[0], rel=1e-8)
     pct = (res.estimate - 1) * 100
