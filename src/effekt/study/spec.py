@@ -434,6 +434,7 @@ class _Reader:
 
     def data(self, spec: dict[str, Any]) -> DataSource:
         t = ("data",)
+        path = self.inside(t, "path", spec["path"]) if "path" in spec else None
         fmt = spec.get("format")
         if fmt is None:
             if "url" in spec or "url_env" in spec:
@@ -477,7 +478,7 @@ class _Reader:
         if url is not None and url.startswith("sqlite:///"):
             url = "sqlite:///" + str(self.inside(t, "url", url[len("sqlite:///"):]))
         return DataSource(
-            format=fmt, path=self.inside(t, "path", spec["path"]) if "path" in spec else None,
+            format=fmt, path=path,
             sep=spec.get("sep"), decimal=spec.get("decimal"), encoding=spec.get("encoding"),
             thousands=spec.get("thousands"), table=spec.get("table"), query=spec.get("query"),
             url=url, url_env=spec.get("url_env"),
