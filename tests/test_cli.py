@@ -83,10 +83,12 @@ def test_missing_file_and_unknown_estimator(tmp_path):
     assert out.returncode == 2 and "no power calculator named 'no_such_calculator'" in out.stderr
 
 
-def test_example_runs():
-    out = run("example")
+def test_example_runs(tmp_path):
+    # without --out the study goes to ./effekt-example, and a summary is printed
+    out = run("example", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "218 people" in out.stdout and "difference_in_means" in out.stdout
+    assert "218 people" in out.stdout and "lm_robust" in out.stdout and "chi2" in out.stdout
+    assert "report: " in out.stdout and (tmp_path / "effekt-example" / "report" / "report.html").exists()
 
 
 def test_survival_estimators_run_without_outcome(trial_csv):
