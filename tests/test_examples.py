@@ -1,9 +1,9 @@
 """The bundled synthetic trial."""
 
+from importlib import resources
+
 import pandas as pd
 from pandas.testing import assert_frame_equal
-
-from importlib import resources
 
 from effekt.design.log import head_pin
 from effekt.examples import BATCHES, EXITS, draw_lottery, load_trial, make_trial
