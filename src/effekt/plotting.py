@@ -27,6 +27,8 @@ __all__ = [
     "figure_and_axes",
     "forest",
     "label_for",
+    "legend_outside",
+    "nice_ticks",
     "reference_line",
 ]
 
@@ -66,6 +68,48 @@ def label_for(value: Any, labels: Mapping[Any, str] | None, default: str | None 
     if labels is not None and value in labels:
         return str(labels[value])
     return default if default is not None else str(value)
+
+
+def nice_ticks(end: float, *, n: int = 5, start: float = 0.0) -> list[float]:
+    """Round tick positions from ``start`` to at most ``end``: steps of 1, 2, 2.5 or 5 times a power of 10.
+
+    The positions of the x-axis ticks of a survival plot and of its at-risk
+    table, so the counts sit under the ticks up to the end of follow-up.
+
+    >>> nice_ticks(23.0)
+    [0.0, 5.0, 10.0, 15.0, 20.0]
+    >>> nice_ticks(1.0)
+    [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    """
+    import math
+
+    span = float(end) - float(start)
+    if not math.isfinite(span) or span <= 0:
+        return [float(start)]
+    raw = span / max(int(n), 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw * (1 - 1e-9))
+    count = int(math.floor(span / step + 1e-9))
+    return [round(float(start) + i * step, 12) for i in range(count + 1)]
+
+
+def legend_outside(ax: Axes, *, handles: Sequence[Any] | None = None, title: str | None = None,
+                   where: str = "right", **kwargs: Any) -> Any:
+    """A legend beside (``where="right"``) or above (``"top"``) the Axes, so it never covers data.
+
+    With a constrained-layout Figure (:func:`figure_and_axes`) the Axes
+    shrinks to make room.
+    """
+    if where == "top":
+        opts: dict[str, Any] = {"loc": "lower left", "bbox_to_anchor": (0.0, 1.01), "ncol": max(1, len(handles or ax.get_legend_handles_labels()[0])),
+                                "borderaxespad": 0.0}
+    else:
+        opts = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
+    opts.update({"frameon": False, "fontsize": 8, "title": title, "title_fontsize": 8, "alignment": "left"})
+    opts.update(kwargs)
+    if handles is not None:
+        return ax.legend(handles=list(handles), **opts)
+    return ax.legend(**opts)
 
 
 def reference_line(ax: Axes, value: float = 0.0, *, vertical: bool = False) -> None:
