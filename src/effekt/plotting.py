@@ -26,6 +26,7 @@ __all__ = [
     "arm_colour",
     "figure_and_axes",
     "forest",
+    "forest_rows",
     "label_for",
     "legend_outside",
     "nice_ticks",
@@ -120,6 +121,60 @@ def reference_line(ax: Axes, value: float = 0.0, *, vertical: bool = False) -> N
         ax.axhline(value, color="black", linewidth=0.8, linestyle="--")
 
 
+def forest_rows(
+    axes: Axes,
+    names: Sequence[str],
+    estimates: Sequence[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    *,
+    highlight: Sequence[bool] | None = None,
+    null: float | None = 0.0,
+    log: bool = False,
+    xlabel: str = "",
+    values: bool = True,
+    digits: int = 2,
+    language: str = "en",
+) -> None:
+    """Draw forest-plot rows into ``axes``: the one forest style of the package.
+
+    One row per estimate from the top: its confidence interval as a line
+    and the estimate as a dot, highlighted rows (the headline, the overall
+    effect) in the programme's colour, a dashed line at the null, and, with
+    ``values=True``, the estimate and interval printed beside each row
+    outside the plot (``1.23 [0.45, 2.01]``, in ``language``'s notation,
+    see :func:`effekt.report.format_number`). ``log=True`` draws ratios on
+    a log axis.
+    """
+    from matplotlib.transforms import blended_transform_factory
+
+    k = len(names)
+    ys = list(range(k))[::-1]
+    flags = list(highlight) if highlight is not None else [False] * k
+    for y, est, low, high, hl in zip(ys, estimates, lows, highs, flags):
+        colour = ARM_COLOURS[1] if hl else COLOURS[0]
+        axes.plot([low, high], [y, y], color=colour, linewidth=LINE_WIDTH, solid_capstyle="butt")
+        axes.plot([est], [y], "o", color=colour, markersize=5, zorder=3)
+    axes.set_yticks(ys, list(names))
+    axes.set_ylim(-0.6, k - 0.4)
+    if log:
+        axes.set_xscale("log")
+    if null is not None:
+        reference_line(axes, null, vertical=True)
+    axes.set_xlabel(xlabel)
+    axes.grid(False, axis="y")
+    axes.spines["left"].set_visible(False)
+    axes.tick_params(axis="y", length=0)
+    if values:
+        from effekt.report._format import format_ci, format_number
+
+        trans = blended_transform_factory(axes.transAxes, axes.transData)
+        for y, est, low, high in zip(ys, estimates, lows, highs):
+            text = f"{format_number(est, digits, language)} {format_ci(low, high, digits, language)}"
+            axes.text(1.02, y, text, transform=trans,
+                      ha="left", va="center", fontsize=8, clip_on=False)
+
+
 def forest(
     table: Any,
     *,
@@ -132,26 +187,20 @@ def forest(
     """Estimates and confidence intervals of a table's rows, one line each.
 
     The default picture of an :class:`~effekt.result.EffectTable`; the
-    headline row is drawn in the programme's colour. ``table`` may also be a
-    sequence of :class:`~effekt.result.EffectResult` (a report's planned
-    estimates), each drawn by its ``term``.
+    headline row is drawn in the programme's colour (:func:`forest_rows`).
+    ``table`` may also be a sequence of :class:`~effekt.result.EffectResult`
+    (a report's planned estimates), each drawn by its ``term``.
     """
     all_rows = table.rows if hasattr(table, "rows") else list(table)
     rows = [r for r in all_rows if terms is None or r.term in terms]
-    fig, axes = figure_and_axes(ax, size=(6.4, max(2.0, 0.35 * len(rows) + 1.2)))
-    ys = list(range(len(rows)))[::-1]
+    fig, axes = figure_and_axes(ax, size=(7.0, max(2.0, 0.35 * len(rows) + 1.2)))
     headline = getattr(table, "headline_term", None)
-    for y, row in zip(ys, rows):
-        colour = ARM_COLOURS[1] if row.term == headline else COLOURS[0]
-        low, high = row.conf_int
-        axes.plot([low, high], [y, y], color=colour, linewidth=LINE_WIDTH)
-        axes.plot([row.estimate], [y], "o", color=colour)
-    axes.set_yticks(ys, [label_for(r.term, labels) for r in rows])
     if null is None:
         null = 1.0 if rows and rows[0].ci_method == "wald-log" else 0.0
-    reference_line(axes, null, vertical=True)
     level = f"{100 * rows[0].conf_level:g}%" if rows else ""
-    axes.set_xlabel(f"estimate with {level} confidence interval")
-    axes.grid(False, axis="y")
+    forest_rows(axes, [label_for(r.term, labels) for r in rows], [r.estimate for r in rows],
+                [r.conf_int[0] for r in rows], [r.conf_int[1] for r in rows],
+                highlight=[r.term == headline for r in rows], null=null,
+                xlabel=f"estimate with {level} confidence interval")
     axes.set_title(str(title or getattr(table, "estimator", "")))
     return fig
