@@ -26,7 +26,10 @@ __all__ = [
     "arm_colour",
     "figure_and_axes",
     "forest",
+    "forest_rows",
     "label_for",
+    "legend_outside",
+    "nice_ticks",
     "reference_line",
 ]
 
@@ -68,12 +71,108 @@ def label_for(value: Any, labels: Mapping[Any, str] | None, default: str | None 
     return default if default is not None else str(value)
 
 
+def nice_ticks(end: float, *, n: int = 5, start: float = 0.0) -> list[float]:
+    """Round tick positions from ``start`` to at most ``end``: steps of 1, 2, 2.5 or 5 times a power of 10.
+
+    The positions of the x-axis ticks of a survival plot and of its at-risk
+    table, so the counts sit under the ticks up to the end of follow-up.
+
+    >>> nice_ticks(23.0)
+    [0.0, 5.0, 10.0, 15.0, 20.0]
+    >>> nice_ticks(1.0)
+    [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    """
+    import math
+
+    span = float(end) - float(start)
+    if not math.isfinite(span) or span <= 0:
+        return [float(start)]
+    raw = span / max(int(n), 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw * (1 - 1e-9))
+    count = int(math.floor(span / step + 1e-9))
+    return [round(float(start) + i * step, 12) for i in range(count + 1)]
+
+
+def legend_outside(ax: Axes, *, handles: Sequence[Any] | None = None, title: str | None = None,
+                   where: str = "right", **kwargs: Any) -> Any:
+    """A legend beside (``where="right"``) or above (``"top"``) the Axes, so it never covers data.
+
+    With a constrained-layout Figure (:func:`figure_and_axes`) the Axes
+    shrinks to make room.
+    """
+    if where == "top":
+        opts: dict[str, Any] = {"loc": "lower left", "bbox_to_anchor": (0.0, 1.01), "ncol": max(1, len(handles or ax.get_legend_handles_labels()[0])),
+                                "borderaxespad": 0.0}
+    else:
+        opts = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "borderaxespad": 0.0}
+    opts.update({"frameon": False, "fontsize": 8, "title": title, "title_fontsize": 8, "alignment": "left"})
+    opts.update(kwargs)
+    if handles is not None:
+        return ax.legend(handles=list(handles), **opts)
+    return ax.legend(**opts)
+
+
 def reference_line(ax: Axes, value: float = 0.0, *, vertical: bool = False) -> None:
     """A thin line at the null value."""
     if vertical:
         ax.axvline(value, color="black", linewidth=0.8, linestyle="--")
     else:
         ax.axhline(value, color="black", linewidth=0.8, linestyle="--")
+
+
+def forest_rows(
+    axes: Axes,
+    names: Sequence[str],
+    estimates: Sequence[float],
+    lows: Sequence[float],
+    highs: Sequence[float],
+    *,
+    highlight: Sequence[bool] | None = None,
+    null: float | None = 0.0,
+    log: bool = False,
+    xlabel: str = "",
+    values: bool = True,
+    digits: int = 2,
+    language: str = "en",
+) -> None:
+    """Draw forest-plot rows into ``axes``: the one forest style of the package.
+
+    One row per estimate from the top: its confidence interval as a line
+    and the estimate as a dot, highlighted rows (the headline, the overall
+    effect) in the programme's colour, a dashed line at the null, and, with
+    ``values=True``, the estimate and interval printed beside each row
+    outside the plot (``1.23 [0.45, 2.01]``, in ``language``'s notation,
+    see :func:`effekt.report.format_number`). ``log=True`` draws ratios on
+    a log axis.
+    """
+    from matplotlib.transforms import blended_transform_factory
+
+    k = len(names)
+    ys = list(range(k))[::-1]
+    flags = list(highlight) if highlight is not None else [False] * k
+    for y, est, low, high, hl in zip(ys, estimates, lows, highs, flags):
+        colour = ARM_COLOURS[1] if hl else COLOURS[0]
+        axes.plot([low, high], [y, y], color=colour, linewidth=LINE_WIDTH, solid_capstyle="butt")
+        axes.plot([est], [y], "o", color=colour, markersize=5, zorder=3)
+    axes.set_yticks(ys, list(names))
+    axes.set_ylim(-0.6, k - 0.4)
+    if log:
+        axes.set_xscale("log")
+    if null is not None:
+        reference_line(axes, null, vertical=True)
+    axes.set_xlabel(xlabel)
+    axes.grid(False, axis="y")
+    axes.spines["left"].set_visible(False)
+    axes.tick_params(axis="y", length=0)
+    if values:
+        from effekt.report._format import format_ci, format_number
+
+        trans = blended_transform_factory(axes.transAxes, axes.transData)
+        for y, est, low, high in zip(ys, estimates, lows, highs):
+            text = f"{format_number(est, digits, language)} {format_ci(low, high, digits, language)}"
+            axes.text(1.02, y, text, transform=trans,
+                      ha="left", va="center", fontsize=8, clip_on=False)
 
 
 def forest(
@@ -88,26 +187,20 @@ def forest(
     """Estimates and confidence intervals of a table's rows, one line each.
 
     The default picture of an :class:`~effekt.result.EffectTable`; the
-    headline row is drawn in the programme's colour. ``table`` may also be a
-    sequence of :class:`~effekt.result.EffectResult` (a report's planned
-    estimates), each drawn by its ``term``.
+    headline row is drawn in the programme's colour (:func:`forest_rows`).
+    ``table`` may also be a sequence of :class:`~effekt.result.EffectResult`
+    (a report's planned estimates), each drawn by its ``term``.
     """
     all_rows = table.rows if hasattr(table, "rows") else list(table)
     rows = [r for r in all_rows if terms is None or r.term in terms]
-    fig, axes = figure_and_axes(ax, size=(6.4, max(2.0, 0.35 * len(rows) + 1.2)))
-    ys = list(range(len(rows)))[::-1]
+    fig, axes = figure_and_axes(ax, size=(7.0, max(2.0, 0.35 * len(rows) + 1.2)))
     headline = getattr(table, "headline_term", None)
-    for y, row in zip(ys, rows):
-        colour = ARM_COLOURS[1] if row.term == headline else COLOURS[0]
-        low, high = row.conf_int
-        axes.plot([low, high], [y, y], color=colour, linewidth=LINE_WIDTH)
-        axes.plot([row.estimate], [y], "o", color=colour)
-    axes.set_yticks(ys, [label_for(r.term, labels) for r in rows])
     if null is None:
         null = 1.0 if rows and rows[0].ci_method == "wald-log" else 0.0
-    reference_line(axes, null, vertical=True)
     level = f"{100 * rows[0].conf_level:g}%" if rows else ""
-    axes.set_xlabel(f"estimate with {level} confidence interval")
-    axes.grid(False, axis="y")
+    forest_rows(axes, [label_for(r.term, labels) for r in rows], [r.estimate for r in rows],
+                [r.conf_int[0] for r in rows], [r.conf_int[1] for r in rows],
+                highlight=[r.term == headline for r in rows], null=null,
+                xlabel=f"estimate with {level} confidence interval")
     axes.set_title(str(title or getattr(table, "estimator", "")))
     return fig

@@ -36,7 +36,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -282,68 +282,20 @@ class ConsortFlow:
 
     # ------------------------------------------------------------------ diagram
 
-    def plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None) -> Figure:
+    def plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None, language: str = "en") -> Figure:
         """The CONSORT diagram as a matplotlib Figure (failed checks noted in red).
 
+        Boxes are sized to their text and stacked stage by stage, so a stage
+        that is not known (``assessed`` not given, no exclusions after
+        randomisation) leaves no gap; every arrow starts and ends on a box's
+        edge (or on the line that splits the randomised into the arms).
         ``ax`` draws into an existing matplotlib Axes (its Figure is
-        returned); ``labels`` maps arm names to the names shown. Built with
-        :func:`effekt.plotting.figure_and_axes`, without pyplot.
+        returned); ``labels`` maps arm names to the names shown;
+        ``language`` ("en" or "da") chooses the words. Built without pyplot.
         """
-        J = len(self.arms)
-        width = max(8.0, 3.6 * J)
-        fig, ax = figure_and_axes(ax, size=(width, 9.0))
-        ax.set_xlim(0, width)
-        ax.set_ylim(0, 9.0)
-        ax.axis("off")
-        style = {"boxstyle": "square,pad=0.4", "facecolor": "white", "edgecolor": "black"}
+        return _draw_flow(self, ax=ax, labels=labels, language=language)
 
-        def box(x: float, y: float, text: str) -> None:
-            ax.text(x, y, text, ha="center", va="center", fontsize=8.5, bbox=style, wrap=True)
-
-        def arrow(x0: float, y0: float, x1: float, y1: float) -> None:
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0), arrowprops={"arrowstyle": "->", "color": "black"})
-
-        def reasons(title: str, n: int, by: Mapping[str, int]) -> str:
-            return "\n".join([f"{title} (n={n})", *[f"  - {r} (n={k})" for r, k in by.items()]])
-
-        mid = width / 2
-        top = 8.4
-        if self.assessed is not None:
-            box(mid, top, f"Assessed for eligibility (n={self.assessed})")
-            box(mid + width / 4, top - 0.9, reasons("Excluded", sum(self.excluded.values()), self.excluded))
-            arrow(mid, top - 0.25, mid, 6.95)
-            arrow(mid, top - 0.9, mid + width / 4 - 1.2, top - 0.9)
-        box(mid, 6.7, f"Randomised (n={self.n_randomised})")
-        if self.excluded_after:
-            box(mid + width / 4, 6.05, reasons("Excluded after randomisation", sum(self.excluded_after.values()), self.excluded_after))
-            arrow(mid, 6.05, mid + width / 4 - 1.4, 6.05)
-        xs = [width * (j + 0.5) / J for j in range(J)]
-        ax.plot([mid, mid], [6.45, 5.6], color="black", linewidth=1)
-        ax.plot([xs[0], xs[-1]], [5.6, 5.6], color="black", linewidth=1)
-        for x, arm in zip(xs, self.arms):
-            arrow(x, 5.6, x, 5.3)
-            lines = [f"Allocated to {label_for(arm, labels)} (n={self.allocated[arm]})"]
-            if self.received is not None and arm in self.received:
-                lines.append(f"  Received allocated intervention (n={self.received[arm]})")
-            nr = self.not_received.get(arm, {})
-            if nr:
-                lines.append(reasons("  Did not receive it", sum(nr.values()), nr))
-            box(x, 4.9, "\n".join(lines))
-            lost = self.lost.get(arm, {})
-            box(x, 3.3, reasons("Lost to follow-up", sum(lost.values()), lost))
-            exa = self.excluded_from_analysis.get(arm, {})
-            box(x, 1.8, "\n".join([f"Analysed (n={self.n_analysed(arm)})", *([reasons("  Excluded from analysis", sum(exa.values()), exa)] if exa else [])]))
-            arrow(x, 4.45, x, 3.65)
-            arrow(x, 2.95, x, 2.15)
-        for label, y in (("Enrolment", 7.6), ("Allocation", 4.9), ("Follow-up", 3.3), ("Analysis", 1.8)):
-            ax.text(0.1, y, label, rotation=90, va="center", fontsize=9, color=COLOURS[0], fontweight="bold")
-        problems = self.problems
-        if problems:
-            ax.text(mid, 0.5, "Counts do not add up:\n" + "\n".join(problems), ha="center", va="center", fontsize=8,
-                    color=ARM_COLOURS[1])
-        return fig
-
-    def save(self, path: str | os.PathLike[str]) -> list[Path]:
+    def save(self, path: str | os.PathLike[str], *, language: str = "en") -> list[Path]:
         """Write the diagram as SVG and PNG: ``path`` with each suffix.
 
         ``save("flow")`` (or ``"flow.svg"``) writes ``flow.svg`` and
@@ -353,7 +305,7 @@ class ConsortFlow:
         stem = Path(path)
         if stem.suffix.lower() in (".svg", ".png"):
             stem = stem.with_suffix("")
-        fig = self.plot()
+        fig = self.plot(language=language)
         out = []
         for fmt in ("svg", "png"):
             target = stem.with_name(f"{stem.name}.{fmt}")
@@ -369,6 +321,232 @@ class ConsortFlow:
                 raise
             out.append(target)
         return out
+
+
+_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "assessed": "Assessed for eligibility (n={n})",
+        "excluded": "Excluded (n={n})",
+        "randomised": "Randomised (n={n})",
+        "excluded_after": "Excluded after randomisation (n={n})",
+        "allocated": "Allocated to {arm} (n={n})",
+        "received": "Received allocated intervention (n={n})",
+        "not_received": "Did not receive it (n={n})",
+        "lost": "Lost to follow-up (n={n})",
+        "analysed": "Analysed (n={n})",
+        "excluded_analysis": "Excluded from analysis (n={n})",
+        "enrolment": "Enrolment",
+        "allocation": "Allocation",
+        "follow_up": "Follow-up",
+        "analysis": "Analysis",
+        "problems": "Counts do not add up:",
+    },
+    "da": {
+        "assessed": "Vurderet for egnethed (n={n})",
+        "excluded": "Ekskluderet (n={n})",
+        "randomised": "Randomiseret (n={n})",
+        "excluded_after": "Ekskluderet efter randomisering (n={n})",
+        "allocated": "Tildelt {arm} (n={n})",
+        "received": "Modtog den tildelte indsats (n={n})",
+        "not_received": "Modtog den ikke (n={n})",
+        "lost": "Tabt ved opfølgning (n={n})",
+        "analysed": "Analyseret (n={n})",
+        "excluded_analysis": "Ekskluderet fra analysen (n={n})",
+        "enrolment": "Rekruttering",
+        "allocation": "Tildeling",
+        "follow_up": "Opfølgning",
+        "analysis": "Analyse",
+        "problems": "Antallene stemmer ikke:",
+    },
+}
+
+_FONT_SIZE = 8.5
+_PAD = 0.09  # inches of white space around a box's text
+_GAP = 0.42  # inches between stages
+_SIDE_GAP = 0.45  # inches from the main line to a side box
+
+
+def _text_size(text: str) -> tuple[float, float]:
+    """Width and height in inches of ``text`` at the diagram's font size (no renderer needed)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    prop = FontProperties(size=_FONT_SIZE)
+    measure = TextToPath()
+    lines = text.split("\n")
+    width = max(measure.get_text_width_height_descent(line or " ", prop, ismath=False)[0] for line in lines)
+    height = len(lines) * _FONT_SIZE * 1.2
+    return width / 72.0 + 2 * _PAD, height / 72.0 + 2 * _PAD
+
+
+@dataclass
+class _Box:
+    key: str
+    text: str
+    width: float
+    height: float
+    x: float = 0.0  # centre
+    y: float = 0.0  # centre
+
+    @property
+    def top(self) -> float:
+        return self.y + self.height / 2
+
+    @property
+    def bottom(self) -> float:
+        return self.y - self.height / 2
+
+    @property
+    def left(self) -> float:
+        return self.x - self.width / 2
+
+    @property
+    def right(self) -> float:
+        return self.x + self.width / 2
+
+
+def _draw_flow(flow: ConsortFlow, *, ax: Any, labels: Mapping[Any, str] | None, language: str) -> Figure:
+    if language not in _WORDS:
+        raise DataError(f"language={language!r} is not one the diagram is written in; use one of {sorted(_WORDS)}.")
+    words = _WORDS[language]
+
+    def box(key: str, text: str) -> _Box:
+        w, h = _text_size(text)
+        return _Box(key, text, w, h)
+
+    def reasons(title: str, by: Mapping[str, int]) -> str:
+        return "\n".join([title.format(n=sum(by.values())), *[f"  - {r} (n={k})" for r, k in by.items()]])
+
+    arms = flow.arms
+    assessed = excluded = side_after = None
+    if flow.assessed is not None:
+        assessed = box("assessed", words["assessed"].format(n=flow.assessed))
+        excluded = box("excluded", reasons(words["excluded"], flow.excluded))
+    randomised = box("randomised", words["randomised"].format(n=flow.n_randomised))
+    if flow.excluded_after:
+        side_after = box("excluded_after", reasons(words["excluded_after"], flow.excluded_after))
+    allocated, lost, analysed = [], [], []
+    for arm in arms:
+        lines = [words["allocated"].format(arm=label_for(arm, labels), n=flow.allocated[arm])]
+        if flow.received is not None and arm in flow.received:
+            lines.append("  " + words["received"].format(n=flow.received[arm]))
+        nr = flow.not_received.get(arm, {})
+        if nr:
+            lines.append(reasons("  " + words["not_received"], nr))
+        allocated.append(box(f"allocated:{arm}", "\n".join(lines)))
+        lost.append(box(f"lost:{arm}", reasons(words["lost"], flow.lost.get(arm, {}))))
+        exa = flow.excluded_from_analysis.get(arm, {})
+        text = "\n".join([words["analysed"].format(n=flow.n_analysed(arm)),
+                          *([reasons("  " + words["excluded_analysis"], exa)] if exa else [])])
+        analysed.append(box(f"analysed:{arm}", text))
+
+    # columns: one per arm, as wide as its widest box; a margin on the left for the stage names
+    stage_names = [words[k] for k in ("enrolment", "allocation", "follow_up", "analysis")]
+    margin = max(_text_size(n)[0] for n in stage_names) * 9 / _FONT_SIZE + 0.1
+    col_w = [max(b.width for b in (allocated[j], lost[j], analysed[j])) + 0.35 for j in range(len(arms))]
+    xs, left = [], margin
+    for w in col_w:
+        xs.append(left + w / 2)
+        left += w
+    mid = (xs[0] + xs[-1]) / 2
+    sides = [b for b in (excluded, side_after) if b is not None]
+    width = max(left, *(mid + _SIDE_GAP + b.width + 0.15 for b in sides)) if sides else left
+    for b in (assessed, randomised):
+        if b is not None:
+            width = max(width, mid + b.width / 2 + 0.15)
+
+    # rows from the top (y grows upwards; set after the total height is known)
+    rows: list[tuple[str, list[_Box]]] = []
+    if assessed is not None and excluded is not None:
+        rows += [("assessed", [assessed]), ("excluded", [excluded])]
+    rows.append(("randomised", [randomised]))
+    if side_after is not None:
+        rows.append(("excluded_after", [side_after]))
+    rows += [("allocated", allocated), ("lost", lost), ("analysed", analysed)]
+    split_gap = 0.3  # the horizontal line that splits the randomised into the arms
+    y = 0.2
+    centres: dict[str, float] = {}
+    for name, boxes in rows:
+        h = max(b.height for b in boxes)
+        if name == "allocated":
+            y += split_gap
+        centres[name] = y + h / 2
+        y += h + _GAP
+    problems = flow.problems
+    problem_text = "\n".join([words["problems"], *problems]) if problems else ""
+    foot = _text_size(problem_text)[1] + 0.1 if problems else 0.0
+    if problems:
+        width = max(width, _text_size(problem_text)[0] + 0.3)
+    height = y - _GAP + 0.2 + foot
+
+    def place(name: str, boxes: Sequence[_Box], x: Sequence[float]) -> None:
+        for b, xx in zip(boxes, x):
+            b.x, b.y = xx, height - centres[name]
+
+    if assessed is not None and excluded is not None:
+        place("assessed", [assessed], [mid])
+        place("excluded", [excluded], [mid + _SIDE_GAP + excluded.width / 2])
+    place("randomised", [randomised], [mid])
+    if side_after is not None:
+        place("excluded_after", [side_after], [mid + _SIDE_GAP + side_after.width / 2])
+    place("allocated", allocated, xs)
+    place("lost", lost, xs)
+    place("analysed", analysed, xs)
+
+    from matplotlib.patches import Rectangle
+
+    if ax is None:
+        from matplotlib.figure import Figure as MplFigure
+
+        fig = MplFigure(figsize=(width, height))
+        ax = fig.add_axes((0.0, 0.0, 1.0, 1.0))
+    else:
+        fig, ax = figure_and_axes(ax)
+    ax.set_xlim(0, width)
+    ax.set_ylim(0, height)
+    ax.axis("off")
+    line = {"color": "black", "linewidth": 1.0}
+
+    def draw(b: _Box) -> None:
+        ax.add_patch(Rectangle((b.left, b.bottom), b.width, b.height, facecolor="white", edgecolor="black",
+                               linewidth=1.0, gid=f"box:{b.key}"))
+        ax.text(b.x, b.y, b.text, ha="center", va="center", multialignment="left" if "\n" in b.text else "center",
+                fontsize=_FONT_SIZE, gid=f"text:{b.key}")
+
+    def arrow(x0: float, y0: float, x1: float, y1: float, gid: str) -> None:
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0), gid=gid,
+                    arrowprops={"arrowstyle": "-|>", "color": "black", "shrinkA": 0, "shrinkB": 0,
+                                "linewidth": 1.0, "mutation_scale": 10})
+
+    every = [b for b in (assessed, excluded, randomised, side_after) if b is not None] + allocated + lost + analysed
+    for b in every:
+        draw(b)
+    if assessed is not None and excluded is not None:
+        arrow(mid, assessed.bottom, mid, randomised.top, "arrow:assessed-randomised")
+        arrow(mid, excluded.y, excluded.left, excluded.y, "arrow:excluded")
+    split = (randomised.bottom if side_after is None else side_after.bottom) - _GAP / 2 - split_gap / 2
+    split = max(split, max(b.top for b in allocated) + 0.12)
+    ax.plot([mid, mid], [randomised.bottom, split], **line, gid="line:randomised")
+    if side_after is not None:
+        arrow(mid, side_after.y, side_after.left, side_after.y, "arrow:excluded_after")
+    ax.plot([xs[0], xs[-1]], [split, split], **line, gid="line:split")
+    for j in range(len(arms)):
+        arrow(xs[j], split, xs[j], allocated[j].top, f"arrow:allocated:{arms[j]}")
+        arrow(xs[j], allocated[j].bottom, xs[j], lost[j].top, f"arrow:lost:{arms[j]}")
+        arrow(xs[j], lost[j].bottom, xs[j], analysed[j].top, f"arrow:analysed:{arms[j]}")
+    stage_y = {
+        "enrolment": assessed.y if assessed is not None else randomised.y,
+        "allocation": allocated[0].y,
+        "follow_up": lost[0].y,
+        "analysis": analysed[0].y,
+    }
+    for key, yy in stage_y.items():
+        ax.text(0.05, yy, words[key], va="center", ha="left", fontsize=9, color=COLOURS[0],
+                fontweight="bold", gid=f"stage:{key}")
+    if problems:
+        ax.text(width / 2, 0.1 + foot / 2, problem_text, ha="center", va="center", fontsize=8,
+                color=ARM_COLOURS[1], gid="problems")
+    return fig
 
 
 def consort_from_lottery(

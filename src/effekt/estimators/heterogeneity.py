@@ -313,19 +313,10 @@ def forest_plot(
     >>> type(tab.plot()).__name__, type(forest_plot(tab)).__name__
     ('Figure', 'Figure')
     """
-    from effekt.plotting import ARM_COLOURS, COLOURS, LINE_WIDTH, figure_and_axes, label_for, reference_line
+    from effekt.plotting import figure_and_axes, forest_rows, label_for
 
     rows = [r for r in table.rows if not r.term.endswith(":slope")]
-    fig, axes = figure_and_axes(ax, size=(6.5, 0.45 * len(rows) + 1.4))
-    ypos = np.arange(len(rows))[::-1]
-    for y, r in zip(ypos, rows):
-        colour = ARM_COLOURS[1] if r.term == "overall" else COLOURS[0]
-        axes.plot(list(r.conf_int), [y, y], color=colour, linewidth=LINE_WIDTH)
-        axes.plot([r.estimate], [y], "s", color=colour, zorder=3)
-    overall = next((r for r in rows if r.term == "overall"), None)
-    if overall is not None:
-        axes.axvline(overall.estimate, color="grey", linestyle="--", linewidth=1)
-    reference_line(axes, 0.0, vertical=True)
+    fig, axes = figure_and_axes(ax, size=(7.5, 0.45 * len(rows) + 1.4))
     tests = table.extra.get("interaction_tests", {})
     names = []
     for r in rows:
@@ -336,9 +327,12 @@ def forest_plot(
             if first is r and mod in tests:
                 text += f"   (interaction p = {tests[mod]['p_value']:.3g})"
         names.append(text)
-    axes.set_yticks(ypos, names)
-    axes.grid(False, axis="y")
     level = f"{100 * rows[0].conf_level:g}%" if rows else ""
-    axes.set_xlabel(f"effect ({level} CI)")
+    forest_rows(axes, names, [r.estimate for r in rows], [r.conf_int[0] for r in rows],
+                [r.conf_int[1] for r in rows], highlight=[r.term == "overall" for r in rows], null=0.0,
+                xlabel=f"effect ({level} CI)")
+    overall = next((r for r in rows if r.term == "overall"), None)
+    if overall is not None:
+        axes.axvline(overall.estimate, color="grey", linestyle="--", linewidth=1)
     axes.set_title(title or f"{table.estimator}: pre-specified subgroups")
     return fig

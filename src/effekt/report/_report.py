@@ -14,7 +14,7 @@ import base64
 import html
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -311,19 +311,26 @@ class Report:
         self._add("estimates", render, figures)
 
     def _forests(self, rows: Sequence[PlannedEstimate]) -> list[_Figure]:
-        from effekt.plotting import forest
+        from effekt.plotting import figure_and_axes, forest_rows
 
-        groups: dict[bool, list[Any]] = {}
+        groups: dict[bool, list[tuple[PlannedEstimate, Any]]] = {}
         for r in rows:
             h = _headline(r.result)
-            if not all(hasattr(h, a) for a in ("estimate", "conf_int", "term")):
+            if not all(hasattr(h, a) for a in ("estimate", "conf_int", "conf_level")):
                 continue
             ratio = getattr(h, "ci_method", "") == "wald-log"
-            groups.setdefault(ratio, []).append(replace(h, term=f"{r.shown}: {r.estimator}") if hasattr(h, "__dataclass_fields__") else h)
+            groups.setdefault(ratio, []).append((r, h))
         out = []
-        for ratio, results in sorted(groups.items()):
+        for ratio, members in sorted(groups.items()):
+            fig, axes = figure_and_axes(size=(7.5, max(2.0, 0.4 * len(members) + 1.3)))
+            levels = {float(h.conf_level) for _, h in members}
+            level = f"{format_number(100 * levels.pop(), 0, self.language)}%" if len(levels) == 1 else ""
+            forest_rows(axes, [f"{r.shown}: {r.estimator}" for r, _ in members], [h.estimate for _, h in members],
+                        [h.conf_int[0] for _, h in members], [h.conf_int[1] for _, h in members],
+                        highlight=[r.role == "primary" for r, _ in members], null=1.0 if ratio else 0.0,
+                        log=ratio, language=self.language,
+                        xlabel=f"{self._l('estimate')} ({self._l('ci').format(level=level).strip()})")
             name = self._unique("forest-ratios" if ratio else "forest")
-            fig = forest(results, title=self._l("estimates"), null=1.0 if ratio else 0.0)
             out.append(self._make_figure(name, fig, self._l("forest_caption"), strict=False))
         return out
 

@@ -373,6 +373,7 @@ def plot_dynamic(table: EffectTable, *, ax: Any = None, labels: Mapping[Any, str
         LINE_WIDTH,
         figure_and_axes,
         label_for,
+        legend_outside,
         reference_line,
     )
 
@@ -399,7 +400,7 @@ def plot_dynamic(table: EffectTable, *, ax: Any = None, labels: Mapping[Any, str
     axes.set_xlabel(label_for("event_time", labels, "periods since the first treated period (e = t - g)"))
     axes.set_ylabel(label_for("effect", labels, "ATT"))
     axes.set_title(title or "Callaway-Sant'Anna: ATT by event time")
-    axes.legend(frameon=False)
+    legend_outside(axes)  # beside the plot, never over a coefficient
     return fig
 
 

@@ -30,7 +30,14 @@ def plot_event_study(table: EffectTable, *, ax: Any = None, labels: Mapping[Any,
     titles (keys ``"event_time"``, ``"effect"``). Returns a matplotlib Figure
     built without pyplot.
     """
-    from effekt.plotting import COLOURS, LINE_WIDTH, figure_and_axes, label_for, reference_line
+    from effekt.plotting import (
+        COLOURS,
+        LINE_WIDTH,
+        figure_and_axes,
+        label_for,
+        legend_outside,
+        reference_line,
+    )
 
     fig, axes = figure_and_axes(ax)
     rows = [r for r in table.rows if "event_time" in r.extra]
@@ -58,7 +65,7 @@ def plot_event_study(table: EffectTable, *, ax: Any = None, labels: Mapping[Any,
     axes.set_ylabel(label_for("effect", labels, "effect"))
     p = table.extra.get("pretrend_test", {}).get("p_value")
     axes.set_title(title or ("event study" + (f" (pre-trend p = {p:.3f})" if p is not None else "")))
-    axes.legend(frameon=False)
+    legend_outside(axes)  # beside the plot, never over a coefficient
     return fig
 
 

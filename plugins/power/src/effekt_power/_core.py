@@ -822,8 +822,18 @@ class Calculator:
         points: int = 101,
         ax: Any = None,
     ) -> Any:
-        """Power against the sample size (or against the effect when ``x=`` names it)."""
-        import matplotlib.figure
+        """Power against the sample size (or against the effect when ``x=`` names it).
+
+        A grid of solutions draws one curve per grid point, with one legend
+        per input that varies: colour for the first, line style (and a
+        marker) for the second, so a 3 x 4 grid has a legend of 3 colours
+        and one of 4 line styles rather than 12 entries. The legends sit
+        beside the plot, clear of the curves; the black dots are the
+        solutions.
+        """
+        from matplotlib.lines import Line2D
+
+        from effekt.plotting import COLOURS, LINE_WIDTH, figure_and_axes, legend_outside
 
         size_key = "n1" if self.two_arm and self.size == "n" else self.size
         x_key = x or (self.effect if unknown == self.effect else size_key)
@@ -841,12 +851,16 @@ class Calculator:
                 f"{self.name}: the result holds {centres.size} grid points; plot at most 12 "
                 "curves (solve for a smaller grid)."
             )
-        if ax is None:
-            fig = matplotlib.figure.Figure(figsize=(6.0, 4.0))
-            ax = fig.add_subplot(1, 1, 1)
-        else:
-            fig = ax.figure
+        fig, ax = figure_and_axes(ax, size=(7.0, 4.2))
         flat = {k: np.atleast_1d(a).ravel() for k, a in b.items()}
+        shown: dict[str, str] = {}
+        varying = [k for k, a in flat.items() if k != x_key and k != unknown and np.unique(a).size > 1]
+        if centres.size > 1 and not varying:
+            varying = [k for k, a in flat.items() if k != x_key and np.unique(a).size > 1]
+        levels = {k: list(dict.fromkeys(float(val) for val in flat[k])) for k in varying}
+        styles: list[Any] = ["-", "--", ":", "-."]
+        markers = [None, None, None, None, "s", "^", "v", "D"]
+        dims = varying[:2] if len(varying) <= 2 else []
         for i, centre in enumerate(centres):
             point = {k: a[i] for k, a in flat.items()}
             lo_b, hi_b = self._curve_range(x_key, centre, point, opts)
@@ -854,18 +868,41 @@ class Calculator:
             values = {k: np.full_like(grid, val) for k, val in point.items()}
             values[x_key] = grid
             pw = self._power(values, opts)
-            label = None if centres.size == 1 else f"{x_key}={centre:.4g}"
-            ax.plot(grid, pw, label=label)
-            ax.plot([centre], [self._power({k: np.asarray(val) for k, val in point.items()}, opts)], "o", color="black")
+            colour, style, marker = COLOURS[i % len(COLOURS)], "-", None
+            label = None
+            if dims:
+                colour = COLOURS[levels[dims[0]].index(float(point[dims[0]])) % len(COLOURS)]
+                if len(dims) > 1:
+                    j = levels[dims[1]].index(float(point[dims[1]]))
+                    style, marker = styles[j % len(styles)], markers[j % len(markers)]
+            elif centres.size > 1:  # more than two inputs vary: one entry per curve
+                label = ", ".join(f"{shown.get(k, k)}={point[k]:.4g}" for k in varying) or f"{x_key}={centre:.4g}"
+            ax.plot(grid, pw, color=colour, linestyle=style, marker=marker, markevery=max(points // 6, 1),
+                    markersize=4, linewidth=LINE_WIDTH, label=label)
+            ax.plot([centre], [self._power({k: np.asarray(val) for k, val in point.items()}, opts)], "o",
+                    color="black", markersize=4, zorder=3)
         if "power" in b and unknown != "power":
             for target in np.unique(np.atleast_1d(b["power"])):
                 ax.axhline(float(target), color="grey", linestyle=":", linewidth=1)
-        ax.set_xlabel(x_key)
+        ax.set_xlabel(shown.get(x_key, x_key))
         ax.set_ylabel("power")
         ax.set_ylim(0.0, 1.0)
         ax.set_title(f"{self.name} ({self._method_label(opts)})")
-        if centres.size > 1:
-            ax.legend(fontsize="small")
+        if dims:
+            first = dims[0]
+            handles = [Line2D([], [], color=COLOURS[k % len(COLOURS)], linewidth=LINE_WIDTH, label=f"{val:.4g}")
+                       for k, val in enumerate(levels[first])]
+            legend = legend_outside(ax, handles=handles, title=shown.get(first, first))
+            if len(dims) > 1:
+                ax.add_artist(legend)
+                second = dims[1]
+                handles = [Line2D([], [], color="black", linestyle=styles[k % len(styles)],
+                                  marker=markers[k % len(markers)], markersize=4, linewidth=LINE_WIDTH,
+                                  label=f"{val:.4g}") for k, val in enumerate(levels[second])]
+                legend_outside(ax, handles=handles, title=shown.get(second, second), loc="lower left",
+                               bbox_to_anchor=(1.01, 0.0))
+        elif centres.size > 1:
+            legend_outside(ax)
         return fig
 
     def _curve_range(

@@ -213,8 +213,11 @@ class AalenJohansen:
         ``estimate`` the CIF difference at ``horizon``; ``extra``:
         ``cif_treated``, ``cif_control``, ``gray`` (per cause: statistic and
         p-value), ``curves`` (per arm and cause), ``cif_at_horizon`` (all
-        causes by arm), keyed and labelled by the event column's labels.
-        ``res.plot()`` draws every cause's curve by arm.
+        causes by arm), keyed and labelled by the event column's labels,
+        ``risk_times`` (round times from 0 to ``follow_up_end``) and
+        ``at_risk`` (per arm, the number still at risk of every cause at
+        each). ``res.plot()`` draws every cause's curve by arm with its band
+        and the at-risk table.
 
     Raises
     ------
@@ -295,6 +298,13 @@ class AalenJohansen:
                                  "std_error": math.sqrt(v_h)})
                     if k == code and hh == h:
                         est[arm], var[arm] = f_h, v_h
+        from effekt.plotting import nice_ticks
+
+        end = float(sc.time.max())
+        rts = nice_ticks(end)
+        risk = [{"arm": "treated" if arm else "control",
+                 **{f"{t_:g}": int(v) for t_, v in zip(rts, _km.at_risk(sc.time[sc.z == arm], np.asarray(rts)))}}
+                for arm in (0, 1)]
         gray = []
         for k in codes:
             chi2, p = gray_test(sc.time, sc.event, sc.z, k, strata=sc.strata, rho=rho)
@@ -308,7 +318,7 @@ class AalenJohansen:
         first = sc.label_of(code)
         extra = {"cause": first, "horizon": h, "cif_treated": est[1], "cif_control": est[0],
                  "gray": sorted(gray, key=lambda r: r["cause"] != first), "curves": curves,
-                 "cif_at_horizon": at_h, "rho": rho, "causes": list(sc.cause_labels),
+                 "cif_at_horizon": at_h, "risk_times": rts, "at_risk": risk, "follow_up_end": end, "rho": rho, "causes": list(sc.cause_labels),
                  "arms": {"control": sc.arm_labels[0], "treated": sc.arm_labels[1]}}
         return EffectResult.from_z(
             est[1] - est[0], se, alpha=alpha, estimator=self.name, estimand=self.estimand, term=str(treatment),
@@ -319,31 +329,88 @@ class AalenJohansen:
 
 
 def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: Any = None,
-                              xlabel: str = "time") -> Any:
+                              xlabel: str = "time", bands: bool = True) -> Any:
     """Every cause's cumulative incidence by arm (the picture of an ``aalen_johansen`` result).
 
-    Curves are labelled with the event column's labels ("job, treated");
-    ``labels`` maps causes or arm values (or "control"/"treated") to other
-    names. Returns a matplotlib Figure; nothing is shown.
+    Colour marks the cause and the line style the arm; the legend (one
+    block per dimension) sits beside the plot, clear of the curves. Each
+    curve has its pointwise confidence band (``bands=False`` leaves them
+    out), the y-axis runs to just above the highest band, the dotted line
+    is the horizon and the table under the plot gives the number at risk in
+    each arm at the x-axis ticks, up to the end of follow-up. Causes are
+    named by the event column's labels; ``labels`` maps causes or arm
+    values (or "control"/"treated") to other names. With ``ax=`` the curves
+    are drawn into that Axes without the table. Returns a matplotlib Figure;
+    nothing is shown.
     """
-    from effekt.plotting import COLOURS, figure_and_axes, label_for
+    from matplotlib.lines import Line2D
+
+    from effekt.plotting import (
+        COLOURS,
+        INTERVAL_ALPHA,
+        LINE_WIDTH,
+        figure_and_axes,
+        label_for,
+        legend_outside,
+    )
     from effekt_survival.kaplan_meier import _arm_display
 
     if "curves" not in result.extra or "cif_at_horizon" not in result.extra:
         raise DesignError(f"plot_cumulative_incidence needs an aalen_johansen result; got {result.estimator!r}.")
-    fig, ax = figure_and_axes(ax, size=(7, 4.5))
-    styles = {"control": "-", "treated": "--"}
-    for arm, by_cause in result.extra["curves"].items():
-        arm_name = _arm_display(result, arm, labels)
-        causes = list(result.extra.get("causes", by_cause))
+    own = ax is None
+    fig, ax = figure_and_axes(ax, size=(7.6, 5.0))
+    rts = [float(t) for t in result.extra.get("risk_times", ())]
+    tab = None
+    if own and rts:
+        gs = fig.add_gridspec(2, 1, height_ratios=[4, 1])
+        ax.set_subplotspec(gs[0])
+        tab = fig.add_subplot(gs[1], sharex=ax)
+    styles: dict[str, Any] = {"control": "-", "treated": "--"}
+    arm_names = {arm: _arm_display(result, arm, labels) for arm in ("control", "treated")}
+    causes = list(result.extra.get("causes", result.extra["curves"]["control"]))
+    top, right = 0.0, 0.0
+    for arm in ("control", "treated"):
+        by_cause = result.extra["curves"][arm]
         for i, k in enumerate(causes):
             c = by_cause[str(k)]
+            colour = COLOURS[i % len(COLOURS)]
             t = np.concatenate([[0.0], np.asarray(c["time"], dtype=float)])
             f = np.concatenate([[0.0], np.asarray(c["cif"], dtype=float)])
-            ax.step(t, f, where="post", linestyle=styles[arm], color=COLOURS[i % len(COLOURS)],
-                    label=f"{label_for(k, labels)}, {arm_name}")
-    ax.set_ylim(0, 1)
-    ax.set_xlabel(xlabel)
+            ax.step(t, f, where="post", linestyle=styles[arm], color=colour, linewidth=LINE_WIDTH,
+                    label=f"{label_for(k, labels)}, {arm_names[arm]}")
+            top = max(top, float(np.nanmax(f)))
+            right = max(right, float(t[-1]))
+            if bands:
+                lo = np.concatenate([[0.0], np.asarray(c["lower"], dtype=float)])
+                hi = np.concatenate([[0.0], np.asarray(c["upper"], dtype=float)])
+                ax.fill_between(t, lo, hi, step="post", color=colour, alpha=INTERVAL_ALPHA / 1.5, linewidth=0)
+                top = max(top, float(np.nanmax(hi)))
+    right = max(right, float(result.extra.get("follow_up_end", right)), *(rts or [0.0])) or 1.0
+    ax.set_xlim(-0.03 * right, right * 1.03)
+    if rts:
+        ax.set_xticks(rts)
+    ax.set_ylim(0, min(1.0, max(0.05, 1.08 * top)))
     ax.set_ylabel("cumulative incidence")
-    ax.legend(frameon=False, fontsize=8)
+    ax.axvline(result.extra["horizon"], color="grey", linestyle=":", linewidth=1)
+    handles = [Line2D([], [], color=COLOURS[i % len(COLOURS)], linewidth=LINE_WIDTH, label=label_for(k, labels))
+               for i, k in enumerate(causes)]
+    handles += [Line2D([], [], color="black", linestyle=styles[arm], linewidth=LINE_WIDTH, label=arm_names[arm])
+                for arm in ("control", "treated")]
+    legend_outside(ax, handles=handles)
+    if tab is not None:
+        tab.set_ylim(-0.5, 1.5)
+        tab.set_yticks([0, 1], [arm_names["treated"], arm_names["control"]])
+        for row in result.extra["at_risk"]:
+            y = 1 if row["arm"] == "control" else 0
+            for t_ in rts:
+                tab.text(t_, y, str(row[f"{t_:g}"]), ha="center", va="center", fontsize=8)
+        tab.set_title("number at risk", fontsize=9, loc="left")
+        tab.tick_params(axis="y", length=0, pad=12)
+        tab.grid(False)
+        for side in ("top", "right", "left"):
+            tab.spines[side].set_visible(False)
+        tab.set_xlabel(xlabel)
+        ax.tick_params(labelbottom=False)
+    else:
+        ax.set_xlabel(xlabel)
     return fig

@@ -145,20 +145,14 @@ def plot_coefficients(result: EffectResult, *, ax: Any = None, labels: Any = Non
 
     ``labels`` maps term names to the names shown. Returns a matplotlib Figure; nothing is shown.
     """
-    from effekt.plotting import ARM_COLOURS, COLOURS, figure_and_axes, label_for, reference_line
+    from effekt.plotting import figure_and_axes, forest_rows, label_for
 
     rows = list(result.extra["coefficients"])
-    fig, axes = figure_and_axes(ax, size=(6.4, max(2.0, 0.35 * len(rows) + 1.2)))
-    ys = list(range(len(rows)))[::-1]
-    for y, row in zip(ys, rows):
-        colour = ARM_COLOURS[1] if row["term"] == result.term else COLOURS[0]
-        axes.plot([row["conf_low"], row["conf_high"]], [y, y], color=colour, linewidth=2)
-        axes.plot([row["hazard_ratio"]], [y], "o", color=colour)
-    axes.set_yticks(ys, [label_for(r["term"], labels) for r in rows])
-    axes.set_xscale("log")
-    reference_line(axes, 1.0, vertical=True)
-    axes.set_xlabel(f"hazard ratio with {100 * result.conf_level:g}% confidence interval")
-    axes.grid(False, axis="y")
+    fig, axes = figure_and_axes(ax, size=(7.0, max(2.0, 0.35 * len(rows) + 1.2)))
+    forest_rows(axes, [label_for(r["term"], labels) for r in rows], [r["hazard_ratio"] for r in rows],
+                [r["conf_low"] for r in rows], [r["conf_high"] for r in rows],
+                highlight=[r["term"] == result.term for r in rows], null=1.0, log=True,
+                xlabel=f"hazard ratio with {100 * result.conf_level:g}% confidence interval")
     axes.set_title(result.estimator)
     return fig
 

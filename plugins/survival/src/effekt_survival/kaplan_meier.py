@@ -58,7 +58,8 @@ class KaplanMeier:
     question (e.g. 52 weeks); with a list of horizons the first gives the
     estimate and survival by arm is reported at each in
     ``extra["survival_at"]``; the at-risk table is given at ``risk_times``,
-    by default 0 and five equal steps to the (first) horizon; ``cause=None``
+    by default round times from 0 to the end of follow-up (the plot's
+    x-axis ticks, :func:`effekt.plotting.nice_ticks`); ``cause=None``
     counts every exit.
 
     Parameters
@@ -79,7 +80,8 @@ class KaplanMeier:
     censored : value, default=None
         The event column's value meaning censored (None: 0 or False).
     risk_times : list of float, default=None
-        Times for the at-risk table.
+        Times for the at-risk table and the plot's x-axis ticks (None:
+        round times from 0 to the end of follow-up).
     entry : str, default=None
         Delayed-entry column (at risk on ``(entry, time]``).
     cause : value, default=None
@@ -96,7 +98,8 @@ class KaplanMeier:
     -------
     EffectResult
         ``estimate`` = ``S_1(h) - S_0(h)``; ``extra`` holds ``curves`` (per arm:
-        times, survival, lower, upper, at risk, events), ``median`` (per arm:
+        times, survival, lower, upper, at risk, events, censored: the
+        distinct censoring times), ``follow_up_end``, ``median`` (per arm:
         median, lower, upper; ``None`` when not reached), ``survival_at`` and
         ``at_risk``. ``res.plot()`` draws the curves and the at-risk table.
 
@@ -164,9 +167,15 @@ class KaplanMeier:
             )
         hs = _parse_times(horizon, "horizon")
         h = float(hs[0])
-        rts = _parse_times(risk_times, "risk_times") if risk_times is not None else np.linspace(0, h, 6)
         sc = check_survival(data, time=time, event=event, treatment=treatment, arms=arms, censored=censored,
                             entry=entry, missing=missing, estimator=self.name)
+        end = float(sc.time.max())
+        if risk_times is not None:
+            rts = _parse_times(risk_times, "risk_times")
+        else:
+            from effekt.plotting import nice_ticks
+
+            rts = np.asarray(nice_ticks(end), dtype=float)
         code = sc.code_of(cause, estimator=self.name)
         ev = sc.indicator(code)
         require_events(sc, estimator=self.name, code=code)
@@ -181,7 +190,7 @@ class KaplanMeier:
             v_h = _km.step_at(c.times, c.var, np.array([h]), before=0.0)[0]
             est[arm], var[arm] = s_h, v_h
             curves[label] = {"time": c.times, "survival": c.surv, "lower": c.low, "upper": c.high,
-                             "at_risk": c.n_risk, "events": c.d}
+                             "at_risk": c.n_risk, "events": c.d, "censored": np.unique(sc.time[m][ev[m] == 0])}
             med = _km.median_ci(c)
             medians[label] = {k: (None if not math.isfinite(v) else v)
                               for k, v in zip(("median", "lower", "upper"), med)}
@@ -211,7 +220,7 @@ class KaplanMeier:
         extra = {
             "horizon": h, "survival_treated": est[1], "survival_control": est[0],
             "curves": curves, "median": medians, "survival_at": surv_at, "at_risk": risk,
-            "risk_times": rts, "conf_type": conf_type, "cause": None if code is None else sc.label_of(code),
+            "risk_times": rts, "follow_up_end": end, "conf_type": conf_type, "cause": None if code is None else sc.label_of(code),
             "arms": {"control": sc.arm_labels[0], "treated": sc.arm_labels[1]},
         }
         common = dict(estimator=self.name, estimand=self.estimand, term=str(treatment), n=sc.n,
@@ -248,20 +257,25 @@ def _arm_display(result: Any, role: str, labels: Any) -> str:
 
 def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, labels: Any = None, xlabel: str = "time",
                       ylabel: str = "share without the event", cumulative: bool = False) -> Any:
-    """Kaplan-Meier curves with their bands and the at-risk table under the plot.
+    """Kaplan-Meier curves with their bands, censoring marks and the at-risk table under the plot.
 
-    The picture of a ``kaplan_meier`` result (``res.plot()`` calls it).
-    ``labels`` maps arm values (or "control"/"treated") to the names shown;
-    by default the arms' labels in the data. ``cumulative=True`` draws
-    ``1 - S`` (share with the event). Returns a matplotlib Figure; nothing is
-    shown.
+    The picture of a ``kaplan_meier`` result (``res.plot()`` calls it). The
+    x-axis runs to the end of follow-up with its ticks at the result's
+    ``risk_times``, and the table under it gives the number at risk in each
+    arm at every tick. A short vertical mark on a curve is a censored
+    person; the dotted line is the horizon. ``labels`` maps arm values (or
+    "control"/"treated") to the names shown; by default the arms' labels in
+    the data. The legend sits above the plot, clear of the curves.
+    ``cumulative=True`` draws ``1 - S`` (share with the event). With
+    ``ax=`` the curves are drawn into that Axes without the table. Returns a
+    matplotlib Figure; nothing is shown.
     """
-    from effekt.plotting import arm_colour, figure_and_axes
+    from effekt.plotting import INTERVAL_ALPHA, LINE_WIDTH, arm_colour, figure_and_axes, legend_outside
 
     if "curves" not in result.extra:
         raise DesignError(f"plot_kaplan_meier needs a kaplan_meier result; got one from {result.estimator!r}.")
     own = ax is None
-    fig, ax = figure_and_axes(ax, size=(7, 5.2))
+    fig, ax = figure_and_axes(ax, size=(7, 5.4))
     tab = None
     if own:
         gs = fig.add_gridspec(2, 1, height_ratios=[4, 1])
@@ -269,32 +283,51 @@ def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, labels: Any = Non
         tab = fig.add_subplot(gs[1], sharex=ax)
     colours = {"control": arm_colour(0), "treated": arm_colour(1)}
     names = {role: _arm_display(result, role, labels) for role in ("control", "treated")}
-    for arm, c in result.extra["curves"].items():
-        t = np.concatenate([[0.0], np.asarray(c["time"], dtype=float)])
+    rts = np.asarray(result.extra["risk_times"], dtype=float)
+    top = 0.0
+    for arm in ("control", "treated"):
+        c = result.extra["curves"][arm]
+        times = np.asarray(c["time"], dtype=float)
+        t = np.concatenate([[0.0], times])
         s = np.concatenate([[1.0], np.asarray(c["survival"], dtype=float)])
         lo = np.concatenate([[1.0], np.asarray(c["lower"], dtype=float)])
         hi = np.concatenate([[1.0], np.asarray(c["upper"], dtype=float)])
+        cens = np.asarray(c.get("censored", ()), dtype=float)
+        s_cens = _km.step_at(times, np.asarray(c["survival"], dtype=float), cens)
         if cumulative:
-            s, lo, hi = 1 - s, 1 - hi, 1 - lo
-        ax.step(t, s, where="post", color=colours[arm], label=names[arm])
-        ax.fill_between(t, lo, hi, step="post", color=colours[arm], alpha=0.2, linewidth=0)
-    ax.set_ylim(0, 1.02)
+            s, lo, hi, s_cens = 1 - s, 1 - hi, 1 - lo, 1 - s_cens
+            top = max(top, float(np.nanmax(hi)))
+        ax.step(t, s, where="post", color=colours[arm], linewidth=LINE_WIDTH, label=names[arm])
+        ax.fill_between(t, lo, hi, step="post", color=colours[arm], alpha=INTERVAL_ALPHA, linewidth=0)
+        if cens.size:
+            ax.plot(cens, s_cens, linestyle="none", marker="|", markersize=6, markeredgewidth=1,
+                    color=colours[arm])
+    end = float(result.extra.get("follow_up_end", max(float(np.max(rts)), result.extra["horizon"])))
+    right = max(end, float(np.max(rts)))
+    right = right if right > 0 else 1.0
+    ax.set_xlim(-0.03 * right, right * 1.03)
+    ax.set_xticks(rts)
+    ax.set_ylim(0, min(1.02, 1.1 * top) if cumulative and top > 0 else 1.02)
     ax.set_ylabel(ylabel if not cumulative else "share with the event")
-    ax.legend(loc="best", frameon=False)
+    legend_outside(ax, where="top")
     ax.axvline(result.extra["horizon"], color="grey", linestyle=":", linewidth=1)
     if tab is not None:
-        rts = np.asarray(result.extra["risk_times"], dtype=float)
         tab.set_ylim(-0.5, 1.5)
         tab.set_yticks([0, 1], [names["treated"], names["control"]])
+        for tick, role in zip(tab.get_yticklabels(), ("treated", "control")):
+            tick.set_color(colours[role])
         for row in result.extra["at_risk"]:
             y = 1 if row["arm"] == "control" else 0
             for t_ in rts:
-                tab.text(t_, y, str(row[f"{t_:g}"]), ha="center", va="center", fontsize=8)
+                tab.text(t_, y, str(row[f"{t_:g}"]), ha="center", va="center", fontsize=8,
+                         color=colours[str(row["arm"])])
         tab.set_title("number at risk", fontsize=9, loc="left")
-        tab.tick_params(axis="y", length=0)
+        tab.tick_params(axis="y", length=0, pad=12)
+        tab.grid(False)
         for side in ("top", "right", "left"):
             tab.spines[side].set_visible(False)
         tab.set_xlabel(xlabel)
+        ax.tick_params(labelbottom=False)
     else:
         ax.set_xlabel(xlabel)
     return fig

@@ -62,7 +62,7 @@ TERMS: tuple[Term | Code, ...] = (
         "risk_times",
         "Times at which the number at risk is tabulated (under a Kaplan-Meier plot).",
         Numbers(Number(low=0), none_ok=True),
-        "None: 0 and five equal steps to the horizon",
+        "None: round times from 0 to the end of follow-up (the plot's x-axis ticks)",
         "",
         ("kaplan_meier",),
         _SOURCE,
