@@ -194,3 +194,24 @@ def test_effekt_example_command(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "218 people" in out.stdout and "logrank" in out.stdout and "report: ex/report/report.html" in out.stdout
     assert {"study.toml", "trial.duckdb", "allocation.jsonl", "allocation.jsonl.head", "report"} <= set(os.listdir(tmp_path / "ex"))
+
+
+def test_a_damaged_or_missing_log_is_a_deviation_and_a_wrong_arm_an_error(example: Path, tmp_path: Path) -> None:
+    import shutil as sh
+
+    folder = tmp_path / "copy"
+    sh.copytree(example.parent, folder, ignore=sh.ignore_patterns("out", "registered", "*.toml"))
+    sh.copy(example, folder / "study.toml")
+    log = folder / "allocation.jsonl"
+    log.write_bytes(log.read_bytes().replace(b'"batch":"7"', b'"batch":"8"', 1))
+    run = Study.from_toml(folder / "study.toml").run(None)
+    assert any("allocation.jsonl does not verify" in d for d in run.deviations)
+    log.unlink()
+    run = Study.from_toml(folder / "study.toml").run(None)
+    assert any("allocation.jsonl is missing" in d for d in run.deviations)
+    sh.copy(example.parent / "allocation.jsonl", log)
+    text = (folder / "study.toml").read_text().replace('arm = "treatment"', 'arm = "programme"')
+    study = Study.from_toml(write(folder, text, "arm.toml"))
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith("arm = "))
+    with pytest.raises(Exception, match=rf"arm.toml:{line}: design.log.arm: 'programme' is not an arm of the log"):
+        study.run(None)

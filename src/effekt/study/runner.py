@@ -58,16 +58,13 @@ class StudyRun:
         import pandas as pd
 
         rows = []
-        for a in self.results["analyses"]:
-            r = a["result"]
-            head = r.get("headline", r) if isinstance(r, dict) else {}
-            if "rows" in r and isinstance(r.get("rows"), list) and "headline" not in r:
-                head = r["rows"][0] if r["rows"] else {}
-            ci = head.get("conf_int") or [None, None]
+        for a, result in zip(self.results["analyses"], self.estimates):
+            head = getattr(result, "headline", result) if hasattr(result, "rows") else result
+            low, high = getattr(head, "conf_int", (None, None))
             rows.append({
                 "outcome": a["outcome"], "role": a["role"], "estimator": a["estimator"],
-                "estimate": head.get("estimate"), "conf.low": ci[0], "conf.high": ci[1],
-                "p.value": head.get("p_value"), "p.adjusted": a.get("p_adjusted"), "n": head.get("n"),
+                "estimate": getattr(head, "estimate", None), "conf.low": low, "conf.high": high,
+                "p.value": getattr(head, "p_value", None), "p.adjusted": a.get("p_adjusted"), "n": getattr(head, "n", None),
             })
         return pd.DataFrame(rows)
 
@@ -240,7 +237,10 @@ def _allocation(study: Study, frame: pd.DataFrame, deviations: list[str]) -> tup
         return info, None, ()
     alloc = lottery.allocations()
     if spec.arm not in lottery.arms:
-        raise StudyError(f"[design.log] arm = {spec.arm!r} is not an arm of the log ({', '.join(lottery.arms)}).")
+        from effekt.study.spec import _Reader
+
+        raise _Reader(study.path, study.text).fail(
+            ("design", "log"), "arm", f"{spec.arm!r} is not an arm of the log; its arms are {', '.join(map(repr, lottery.arms))}.")
     other = [a for a in lottery.arms if a != spec.arm]
     flow = None
     if study.id is not None:
