@@ -215,3 +215,16 @@ def test_a_damaged_or_missing_log_is_a_deviation_and_a_wrong_arm_an_error(exampl
     line = next(i for i, s in enumerate(text.splitlines(), 1) if s.startswith("arm = "))
     with pytest.raises(Exception, match=rf"arm.toml:{line}: design.log.arm: 'programme' is not an arm of the log"):
         study.run(None)
+
+
+def test_figures_name_arms_and_causes_by_the_study(example: Path) -> None:
+    from effekt.study.runner import _named
+
+    study = Study.from_toml(example)
+    a = next(x for x in study.analyses if x.estimator == "aalen_johansen")
+    res = ef.estimate("aalen_johansen", data=load_trial(), time="weeks", event="exit", treatment="z", cause=3, horizon=104)
+    fig = _named(res, study, a).plot()
+    shown = {t.get_text() for ax in fig.axes for t in ax.texts} | {
+        t.get_text() for ax in fig.axes for leg in [ax.get_legend(), *fig.legends] if leg is not None for t in leg.get_texts()}
+    assert {"resource course", "usual practice", "disability pension"} <= shown, shown
+    assert _named(res, study, a).estimate == res.estimate

@@ -448,7 +448,7 @@ def _write(study: Study, run: StudyRun, ran: Sequence[tuple[Analysis, Any, int]]
         if balance is not None:
             rep.add_balance(balance)
         rep.add_estimates([
-            PlannedEstimate(outcome=a.name, role=a.role, estimator=a.estimator, result=r,
+            PlannedEstimate(outcome=a.name, role=a.role, estimator=a.estimator, result=_named(r, study, a),
                             p_adjusted=adjusted.get(a.key), family=a.family, label=a.label)
             for a, r, _ in ran
         ])
@@ -464,3 +464,20 @@ def _write(study: Study, run: StudyRun, ran: Sequence[tuple[Analysis, Any, int]]
             os.unlink(tmp)
         raise
 
+
+
+def _named(result: Any, study: Study, a: Analysis) -> Any:
+    """The result with its picture naming arms and causes by the study's names."""
+    import dataclasses
+
+    labels: dict[Any, str] = dict(study.arm_names)
+    labels.update({int(k): v for k, v in a.causes.items()})
+    plotter = getattr(result, "plotter", None)
+    if not labels or plotter is None or not dataclasses.is_dataclass(result):
+        return result
+
+    def named(res: Any, *, ax: Any = None, labels: Any = None, **kwargs: Any) -> Any:
+        return plotter(res, ax=ax, labels=labels if labels is not None else chosen, **kwargs)
+
+    chosen = labels
+    return dataclasses.replace(result, plotter=named)  # type: ignore[type-var]

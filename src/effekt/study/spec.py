@@ -69,6 +69,7 @@ _SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "blocks": (_STR, "block column (the lottery batch)"),
         "balance": (_STRS, "baseline covariates of the balance table"),
         "categorical": (_STRS, "numeric balance covariates to treat as categories"),
+        "arm_names": (_TABLE, "the arms' names in figures: control = ..., treated = ..."),
         "seed": (_INT, "seed of the balance table's randomisation test"),
         "sims": (_INT, "re-randomisations of the balance table's omnibus test"),
         "log": (_TABLE, "the allocation log"),
@@ -255,6 +256,7 @@ class Study:
     alpha: float = 0.05
     power: PowerSpec | None = None
     registered_plan: Path | None = None
+    arm_names: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:
@@ -401,6 +403,11 @@ class _Reader:
         sims = design.get("sims", 1000)
         if sims < 1:
             raise self.fail(("design",), "sims", f"must be at least 1; got {sims}.")
+        arm_names = design.get("arm_names", {})
+        for role, name in arm_names.items():
+            if role not in ("control", "treated") or not isinstance(name, str):
+                raise self.fail(("design", "arm_names"), role, "arm_names maps control and treated to text, "
+                                "e.g. { control = \"usual practice\", treated = \"programme\" }.")
         data = self.data(self.check_table("data", ("data",), doc["data"]))
         outcomes = doc["outcomes"]
         if not isinstance(outcomes, list) or not outcomes or not all(isinstance(o, dict) for o in outcomes):
@@ -429,7 +436,7 @@ class _Reader:
             balance=tuple(design.get("balance", ())), categorical=tuple(design.get("categorical", ())),
             seed=int(design.get("seed", 0)), sims=int(sims), randomisation=design.get("randomisation"),
             log=log, data=data, analyses=analyses, method=method, alpha=alpha, power=power,
-            registered_plan=registered,
+            registered_plan=registered, arm_names=dict(arm_names),
         )
 
     def data(self, spec: dict[str, Any]) -> DataSource:
