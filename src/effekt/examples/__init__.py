@@ -89,7 +89,7 @@ def draw_lottery(log: str | os.PathLike[str] | None = None) -> Any:
     so an in-memory lottery allocates exactly as the bundled log records.
 
     >>> lot = draw_lottery()
-    >>> int(lot.allocation_table().iloc[-1]["treatment"])
+    >>> int(lot.allocations().arm.eq("treatment").sum())
     111
     """
     from effekt.design import BatchLottery
