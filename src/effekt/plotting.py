@@ -87,9 +87,10 @@ def nice_ticks(end: float, *, n: int = 5, start: float = 0.0) -> list[float]:
     span = float(end) - float(start)
     if not math.isfinite(span) or span <= 0:
         return [float(start)]
-    raw = span / max(int(n), 1)
-    power = 10.0 ** math.floor(math.log10(raw))
-    step = next(m * power for m in (1.0, 2.0, 2.5, 5.0, 10.0) if m * power >= raw * (1 - 1e-9))
+    n = max(int(n), 1)
+    power = 10.0 ** (math.floor(math.log10(span / n)) - 1)
+    candidates = sorted(m * power * 10.0**k for k in range(4) for m in (1.0, 2.0, 2.5, 5.0))
+    step = next(c for c in candidates if math.floor(span / c + 1e-9) <= n + 1)
     count = int(math.floor(span / step + 1e-9))
     return [round(float(start) + i * step, 12) for i in range(count + 1)]
 

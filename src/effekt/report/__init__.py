@@ -13,7 +13,15 @@
 
 from __future__ import annotations
 
-from effekt.report._format import LANGUAGES, format_ci, format_count, format_number, format_p, label
+from effekt.report._format import (
+    LANGUAGES,
+    format_ci,
+    format_count,
+    format_number,
+    format_p,
+    format_value,
+    label,
+)
 from effekt.report._report import PlannedEstimate, Report
 from effekt.report._table import ResultsTable, table
 
@@ -26,6 +34,7 @@ __all__ = [
     "format_count",
     "format_number",
     "format_p",
+    "format_value",
     "label",
     "table",
 ]

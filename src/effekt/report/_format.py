@@ -31,7 +31,16 @@ from typing import Any
 
 from effekt.errors import DataError
 
-__all__ = ["LANGUAGES", "check_language", "format_ci", "format_count", "format_number", "format_p", "label"]
+__all__ = [
+    "LANGUAGES",
+    "check_language",
+    "format_ci",
+    "format_count",
+    "format_number",
+    "format_p",
+    "format_value",
+    "label",
+]
 
 LANGUAGES = ("en", "da")
 MISSING = "–"
@@ -76,7 +85,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "family": "Family",
         "primary": "primary",
         "secondary": "secondary",
-        "forest_caption": "Every planned estimate with its confidence interval.",
+        "forest_caption": "Every planned estimate with its confidence interval, one panel per outcome.",
+        "rounded_up": "rounded up",
         "figures": "Figures",
         "power": "Power calculation",
         "calculator": "Calculator",
@@ -140,7 +150,8 @@ _LABELS: dict[str, dict[str, str]] = {
         "family": "Familie",
         "primary": "primært",
         "secondary": "sekundært",
-        "forest_caption": "Alle planlagte estimater med konfidensinterval.",
+        "forest_caption": "Alle planlagte estimater med konfidensinterval, ét panel pr. udfald.",
+        "rounded_up": "rundet op",
         "figures": "Figurer",
         "power": "Styrkeberegning",
         "calculator": "Beregning",
@@ -231,6 +242,32 @@ def format_number(x: Any, digits: int = 3, language: str = "en", *, thousands: b
         whole = _group(whole, sep)
     out = whole + (point + frac if frac else "")
     return ("-" if negative else "") + out
+
+
+def format_value(x: Any, language: str = "en", *, significant: int = 4) -> str:
+    """A quantity given to a calculation, as short as it is exact: ``0.3``, ``20``, ``0.0125``.
+
+    Whole numbers print without decimals (grouped in thousands), others
+    with up to ``significant`` significant digits and no trailing zeros,
+    rounded half up like :func:`format_number`; text and flags print as
+    they are.
+
+    >>> format_value(0.3), format_value(2.0), format_value(0.012345, "da")
+    ('0.3', '2', '0,01235')
+    """
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        return str(x)
+    value = _finite(x)
+    if value is None:
+        return MISSING if not isinstance(x, (tuple, list)) else ", ".join(format_value(v, language) for v in x)
+    if value.is_integer() and abs(value) < 1e15:
+        return format_number(value, 0, language, thousands=True)
+    digits = max(0, significant - 1 - math.floor(math.log10(abs(value))))
+    text = format_number(value, digits, language, thousands=True)
+    point = "," if language == "da" else "."
+    if point in text:
+        text = text.rstrip("0").rstrip(point)
+    return text
 
 
 def format_count(n: Any, language: str = "en") -> str:

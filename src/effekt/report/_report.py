@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import html
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from effekt.report._format import (
     format_count,
     format_number,
     format_p,
+    format_value,
     label,
 )
 
@@ -47,7 +49,8 @@ body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Aria
 max-width:60rem;margin:2rem auto;padding:0 1rem;color:#1a1a1a;line-height:1.45}
 h1{font-size:1.7rem;margin-bottom:.3rem}h2{font-size:1.3rem;border-bottom:1px solid #ccc;padding-bottom:.2rem;margin-top:2.2rem}
 table{border-collapse:collapse;margin:.8rem 0;font-size:.9rem}
-th,td{padding:.25rem .6rem;text-align:right;border-bottom:1px solid #e4e4e4;vertical-align:top}
+th,td{padding:.25rem .6rem;text-align:right;border-bottom:1px solid #e4e4e4;vertical-align:top;white-space:nowrap}
+td.text{white-space:normal}.scroll{overflow-x:auto}
 th:first-child,td:first-child{text-align:left}thead th{border-bottom:2px solid #555}
 tr.below td{color:#555;border-bottom:1px solid #e4e4e4}tbody.goodness tr:first-child th,tbody.goodness tr:first-child td{border-top:2px solid #555}
 td.text,th.text{text-align:left}
@@ -110,7 +113,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, text_cols: i
 
     head = "".join(cell("th", h, i) for i, h in enumerate(header))
     body = "".join("<tr>" + "".join(cell("td", v, i) for i, v in enumerate(r)) + "</tr>" for r in rows)
-    return f'<table class="{classes}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class="scroll"><table class="{classes}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 class Report:
@@ -311,28 +314,37 @@ class Report:
         self._add("estimates", render, figures)
 
     def _forests(self, rows: Sequence[PlannedEstimate]) -> list[_Figure]:
-        from effekt.plotting import figure_and_axes, forest_rows
+        """One figure of every estimate: a forest panel per outcome, each on its own scale."""
+        from matplotlib.figure import Figure as MplFigure
 
-        groups: dict[bool, list[tuple[PlannedEstimate, Any]]] = {}
+        from effekt.plotting import forest_rows
+
+        panels: dict[str, list[tuple[PlannedEstimate, Any]]] = {}
         for r in rows:
             h = _headline(r.result)
-            if not all(hasattr(h, a) for a in ("estimate", "conf_int", "conf_level")):
-                continue
-            ratio = getattr(h, "ci_method", "") == "wald-log"
-            groups.setdefault(ratio, []).append((r, h))
-        out = []
-        for ratio, members in sorted(groups.items()):
-            fig, axes = figure_and_axes(size=(7.5, max(2.0, 0.4 * len(members) + 1.3)))
-            levels = {float(h.conf_level) for _, h in members}
-            level = f"{format_number(100 * levels.pop(), 0, self.language)}%" if len(levels) == 1 else ""
-            forest_rows(axes, [f"{r.shown}: {r.estimator}" for r, _ in members], [h.estimate for _, h in members],
-                        [h.conf_int[0] for _, h in members], [h.conf_int[1] for _, h in members],
-                        highlight=[r.role == "primary" for r, _ in members], null=1.0 if ratio else 0.0,
-                        log=ratio, language=self.language,
-                        xlabel=f"{self._l('estimate')} ({self._l('ci').format(level=level).strip()})")
-            name = self._unique("forest-ratios" if ratio else "forest")
-            out.append(self._make_figure(name, fig, self._l("forest_caption"), strict=False))
-        return out
+            if all(hasattr(h, a) for a in ("estimate", "conf_int", "conf_level")):
+                panels.setdefault(r.outcome, []).append((r, h))
+        if not panels:
+            return []
+        sizes = [len(m) for m in panels.values()]
+        fig = MplFigure(figsize=(7.5, 0.42 * sum(sizes) + 1.0 * len(sizes) + 0.3), layout="constrained")
+        grid = fig.add_gridspec(len(sizes), 1, height_ratios=[k + 1.2 for k in sizes])
+        levels = {float(h.conf_level) for m in panels.values() for _, h in m}
+        level = f"{format_number(100 * levels.pop(), 0, self.language)}%" if len(levels) == 1 else ""
+        for i, (outcome, members) in enumerate(panels.items()):
+            axes = fig.add_subplot(grid[i])
+            axes.spines[["top", "right"]].set_visible(False)
+            ratio = all(getattr(h, "ci_method", "") == "wald-log" for _, h in members)
+            names = [r.estimator if r.label is None or r.label == outcome else f"{r.label}: {r.estimator}"
+                     for r, _ in members]
+            forest_rows(axes, names, [h.estimate for _, h in members], [h.conf_int[0] for _, h in members],
+                        [h.conf_int[1] for _, h in members], highlight=[r.role == "primary" for r, _ in members],
+                        null=1.0 if ratio else 0.0, log=ratio, language=self.language,
+                        xlabel=f"{self._l('estimate')} ({self._l('ci').format(level=level).strip()})"
+                        if i == len(sizes) - 1 else "")
+            axes.set_title(outcome, loc="left", fontsize=10)
+        name = self._unique("forest")
+        return [self._make_figure(name, fig, self._l("forest_caption"), strict=False)]
 
     def add_power(self, power: PowerResult, information_fraction: float | None = None) -> None:
         """The power calculation (what was solved, from what) and the information fraction."""
@@ -348,20 +360,22 @@ class Report:
                 raise DataError(f"information_fraction must be 0 or more; got {information_fraction!r}.")
 
         def show(v: Any) -> str:
-            if isinstance(v, bool) or v is None:
-                return str(v)
-            if isinstance(v, int):
-                return format_count(v, self.language)
-            if isinstance(v, float):
-                return self._num(v, 3)
             if isinstance(v, (tuple, list)):
                 return ", ".join(show(x) for x in v)
-            return str(v)
+            return format_value(v, self.language)
+
+        def solved() -> str:
+            value, counts = power.value, power.counts
+            text = f"{power.solved} = {show(value)}"
+            whole = any(w in counts for w in ("individuals", "people", "clusters", "events", "units", "blocks",
+                                              "sites", "persons"))
+            if whole and isinstance(value, float) and not value.is_integer():
+                text += f" ({self._l('rounded_up')}: {format_count(math.ceil(value), self.language)})"
+            return text + (f"; {counts}" if counts else "")
 
         def render() -> str:
-            value = power.value
             rows = [[self._l("calculator"), str(power.calculator)], [self._l("method"), str(power.method)],
-                    [self._l("solved"), f"{power.solved} = {show(value)}" + (f" ({power.counts})" if power.counts else "")]]
+                    [self._l("solved"), solved()]]
             rows += [[f"{self._l('given')}: {k}", show(v)] for k, v in power.inputs.items()]
             if information_fraction is not None:
                 rows.append([self._l("information_fraction"),

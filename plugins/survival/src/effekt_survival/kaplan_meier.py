@@ -294,6 +294,9 @@ def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, labels: Any = Non
         hi = np.concatenate([[1.0], np.asarray(c["upper"], dtype=float)])
         cens = np.asarray(c.get("censored", ()), dtype=float)
         s_cens = _km.step_at(times, np.asarray(c["survival"], dtype=float), cens)
+        last = float(cens.max()) if cens.size else 0.0
+        if last > t[-1]:  # the curve runs on, flat, to the arm's last follow-up
+            t, s, lo, hi = (np.append(a, a[-1] if a is not t else last) for a in (t, s, lo, hi))
         if cumulative:
             s, lo, hi, s_cens = 1 - s, 1 - hi, 1 - lo, 1 - s_cens
             top = max(top, float(np.nanmax(hi)))
