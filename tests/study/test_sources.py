@@ -148,3 +148,11 @@ def test_normalise_makes_dtypes_and_order_the_same() -> None:
     out = normalise(a, id="id")
     assert list(out["id"]) == ["a", "b"] and out["n"].dtype == np.int64 and out["x"].dtype == np.float64
     assert list(out["t"]) == [None, "u"] and out["t"].dtype == object
+
+
+def test_check_data_without_running(small: Path) -> None:
+    study = Study.from_toml(small)
+    assert study.check_data() == []
+    assert study.check_data(load_trial().drop(columns="complaint")) == ["complaint (chi2): the data have no column 'complaint'"]
+    with pytest.raises(StudyError, match=r"study.toml:\d+: design.blocks: the data have no column 'batch'"):
+        study.check_data(load_trial().drop(columns="batch"))

@@ -237,7 +237,7 @@ class Study:
     """A study file, read and checked: see :meth:`from_toml` and ``docs/study.md``."""
 
     path: Path
-    text: str
+    text: str = field(repr=False, compare=False)  # the file as read, for line numbers
     title: str
     metadata: Mapping[str, Any]
     language: str
@@ -318,6 +318,22 @@ class Study:
         from effekt.study.sources import normalise, read_source
 
         return normalise(read_source(self.data), id=self.id)
+
+    def check_data(self, data: Any = None) -> list[str]:
+        """Check the data's columns against the plan without running it.
+
+        Raises :class:`StudyError` (naming the key and the line) for a design
+        or adjustment column the data lack; returns the planned analyses
+        whose outcome columns are missing, which a run lists as deviations.
+        """
+        from effekt.study.runner import _check_design_columns
+        from effekt.study.sources import normalise
+
+        frame = self.load_data() if data is None else normalise(data, id=self.id)
+        _check_design_columns(self, frame)
+        return [f"{a.label or a.name} ({a.estimator}): the data have no column "
+                f"{', '.join(repr(c) for c in a.outcome_columns if c not in frame.columns)}"
+                for a in self.analyses if any(c not in frame.columns for c in a.outcome_columns)]
 
     def run(self, out: str | os.PathLike[str] | None = None, *, data: Any = None) -> Any:
         """Run the plan; with ``out``, write ``results.json``, ``report.html`` and ``figures/`` there.
