@@ -122,6 +122,28 @@ def reference_line(ax: Axes, value: float = 0.0, *, vertical: bool = False) -> N
         ax.axhline(value, color="black", linewidth=0.8, linestyle="--")
 
 
+def _log_axis(axes: Axes, values: Sequence[float]) -> None:
+    """A log x-axis for ratios with a few plain ticks (0.5, 1, 2) instead of powers of ten."""
+    import math
+
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
+
+    axes.set_xscale("log")
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v)) and float(v) > 0]
+    if not finite:
+        return
+    lo, hi = min(finite), max(finite)
+    ticks = [t for t in MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi and t > 0]
+    if hi / lo > 20:  # a wide range reads better in powers of ten (and halves)
+        ticks = [m * 10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+                 for m in (1, 2, 5) if lo <= m * 10.0**k <= hi]
+    if lo <= 1 <= hi and 1 not in ticks:
+        ticks.append(1.0)
+    axes.xaxis.set_major_locator(FixedLocator(sorted(ticks)))
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}"))
+
+
 def forest_rows(
     axes: Axes,
     names: Sequence[str],
@@ -159,7 +181,7 @@ def forest_rows(
     axes.set_yticks(ys, list(names))
     axes.set_ylim(-0.6, k - 0.4)
     if log:
-        axes.set_xscale("log")
+        _log_axis(axes, [*lows, *highs, *estimates, *([null] if null else [])])
     if null is not None:
         reference_line(axes, null, vertical=True)
     axes.set_xlabel(xlabel)

@@ -101,6 +101,11 @@ def _headline(result: Any) -> Any:
     return getattr(result, "headline", result) if hasattr(result, "rows") else result
 
 
+def _is_ratio(result: Any) -> bool:
+    """Whether an estimate is a ratio (hazard, risk, odds): drawn on a log axis around 1."""
+    return getattr(result, "ci_method", "") == "wald-log" or str(getattr(result, "estimand", "")).endswith("ratio")
+
+
 def _slug(text: str) -> str:
     out = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.").lower()
     return out or "figure"
@@ -213,9 +218,12 @@ class Report:
         fig = self._make_figure(name, obj, caption)
         self._add("figure", lambda: "", [fig])
 
-    def add_consort(self, flow: ConsortFlow) -> None:
-        """The CONSORT diagram and the table reconciling its counts."""
-        fig = self._make_figure(self._unique("consort"), _ConsortPlot(flow, self.language),
+    def add_consort(self, flow: ConsortFlow, *, labels: Mapping[Any, str] | None = None) -> None:
+        """The CONSORT diagram and the table reconciling its counts.
+
+        ``labels`` maps arm names to the names shown in the diagram.
+        """
+        fig = self._make_figure(self._unique("consort"), _Drawn(flow, language=self.language, labels=labels),
                                 self._l("consort_caption"), strict=False)
 
         def render() -> str:
@@ -234,20 +242,26 @@ class Report:
 
         self._add("consort", render, [fig])
 
-    def add_balance(self, balance: BalanceTable) -> None:
-        """The balance table by arm (means and SDs; counts and percents) and the love plot."""
-        fig = self._make_figure(self._unique("balance"), balance, self._l("balance_caption"), strict=False)
+    def add_balance(self, balance: BalanceTable, *, labels: Mapping[Any, str] | None = None) -> None:
+        """The balance table by arm (means and SDs; counts and percents) and the love plot.
+
+        ``labels`` maps arm values (and covariate names) to the names shown.
+        """
+        from effekt.plotting import label_for
+
+        fig = self._make_figure(self._unique("balance"), _Drawn(balance, labels=labels),
+                                self._l("balance_caption"), strict=False)
 
         def render() -> str:
             t = balance.table
-            control, treated = (str(a) for a in balance.arms)
+            control, treated = (label_for(a, labels) for a in balance.arms)
             num = t[t["kind"] != "categorical"] if "kind" in t else t.iloc[0:0]
             cat = t[t["kind"] == "categorical"] if "kind" in t else t
             parts = [f"<h2>{esc(self._l('balance'))}</h2>"]
             if len(num):
                 header = [self._l("variable"), f"{treated}: {self._l('mean')}", f"{treated}: {self._l('sd')}",
                           f"{control}: {self._l('mean')}", f"{control}: {self._l('sd')}", self._l("smd"), self._l("p_value")]
-                rows = [[str(r.variable), self._num(r.mean_treated, 2), self._num(r.sd_treated, 2),
+                rows = [[label_for(r.variable, labels), self._num(r.mean_treated, 2), self._num(r.sd_treated, 2),
                          self._num(r.mean_control, 2), self._num(r.sd_control, 2), self._num(r.smd, 3),
                          format_p(r.p_value, self.language)] for r in num.itertuples()]
                 parts.append(_table(header, rows))
@@ -255,7 +269,7 @@ class Report:
                 header = [self._l("variable"), self._l("level"), f"{treated}: {self._l('count')}",
                           f"{treated}: {self._l('percent')}", f"{control}: {self._l('count')}",
                           f"{control}: {self._l('percent')}", self._l("smd"), self._l("p_value")]
-                rows = [[str(r.variable), str(r.level), format_count(r.n_treated, self.language),
+                rows = [[label_for(r.variable, labels), str(r.level), format_count(r.n_treated, self.language),
                          self._num(r.pct_treated, 1), format_count(r.n_control, self.language),
                          self._num(r.pct_control, 1), self._num(r.smd, 3), format_p(r.p_value, self.language)]
                         for r in cat.itertuples()]
@@ -314,35 +328,38 @@ class Report:
         self._add("estimates", render, figures)
 
     def _forests(self, rows: Sequence[PlannedEstimate]) -> list[_Figure]:
-        """One figure of every estimate: a forest panel per outcome, each on its own scale."""
+        """One figure of every estimate: a forest panel per outcome and scale (differences; ratios)."""
+        import textwrap
+
         from matplotlib.figure import Figure as MplFigure
 
         from effekt.plotting import forest_rows
 
-        panels: dict[str, list[tuple[PlannedEstimate, Any]]] = {}
+        panels: dict[tuple[str, bool], list[tuple[PlannedEstimate, Any]]] = {}
         for r in rows:
             h = _headline(r.result)
             if all(hasattr(h, a) for a in ("estimate", "conf_int", "conf_level")):
-                panels.setdefault(r.outcome, []).append((r, h))
+                panels.setdefault((r.outcome, _is_ratio(h)), []).append((r, h))
         if not panels:
             return []
         sizes = [len(m) for m in panels.values()]
-        fig = MplFigure(figsize=(7.5, 0.42 * sum(sizes) + 1.0 * len(sizes) + 0.3), layout="constrained")
+        fig = MplFigure(figsize=(7.5, 0.42 * sum(sizes) + 0.95 * len(sizes) + 0.3), layout="constrained")
         grid = fig.add_gridspec(len(sizes), 1, height_ratios=[k + 1.2 for k in sizes])
         levels = {float(h.conf_level) for m in panels.values() for _, h in m}
         level = f"{format_number(100 * levels.pop(), 0, self.language)}%" if len(levels) == 1 else ""
-        for i, (outcome, members) in enumerate(panels.items()):
+        for i, ((_, ratio), members) in enumerate(panels.items()):
             axes = fig.add_subplot(grid[i])
             axes.spines[["top", "right"]].set_visible(False)
-            ratio = all(getattr(h, "ci_method", "") == "wald-log" for _, h in members)
-            names = [r.estimator if r.label is None or r.label == outcome else f"{r.label}: {r.estimator}"
-                     for r, _ in members]
+            title = members[0][0].shown
+            names = [r.estimator if r.shown == title else f"{r.estimator}: {r.shown}" for r, _ in members]
+            names = [textwrap.fill(n, 34) for n in names]
             forest_rows(axes, names, [h.estimate for _, h in members], [h.conf_int[0] for _, h in members],
                         [h.conf_int[1] for _, h in members], highlight=[r.role == "primary" for r, _ in members],
                         null=1.0 if ratio else 0.0, log=ratio, language=self.language,
-                        xlabel=f"{self._l('estimate')} ({self._l('ci').format(level=level).strip()})"
-                        if i == len(sizes) - 1 else "")
-            axes.set_title(outcome, loc="left", fontsize=10)
+                        xlabel=f"{self._l('ratio') if ratio else self._l('estimate')} "
+                               f"({self._l('ci').format(level=level).strip()})")
+            axes.set_title(textwrap.shorten(title, 70), loc="left", fontsize=10)
+            axes.xaxis.label.set_fontsize(8)
         name = self._unique("forest")
         return [self._make_figure(name, fig, self._l("forest_caption"), strict=False)]
 
@@ -473,14 +490,15 @@ class Report:
         return write_atomic(out / "report.html", self._html(svgs).encode("utf-8"))
 
 
-class _ConsortPlot:
-    """Draws a flow's diagram in the report's language."""
+class _Drawn:
+    """An object's picture drawn with options (the report's language, arm labels)."""
 
-    def __init__(self, flow: ConsortFlow, language: str) -> None:
-        self.flow, self.language = flow, language
+    def __init__(self, obj: Any, **options: Any) -> None:
+        self.obj = obj
+        self.options = {k: v for k, v in options.items() if v is not None}
 
     def plot(self) -> Figure:
         try:
-            return self.flow.plot(language=self.language)  # type: ignore[call-arg]
-        except TypeError:
-            return self.flow.plot()
+            return self.obj.plot(**self.options)  # type: ignore[no-any-return]
+        except TypeError:  # an older plot() without language=
+            return self.obj.plot(**{k: v for k, v in self.options.items() if k != "language"})  # type: ignore[no-any-return]

@@ -329,13 +329,14 @@ class AalenJohansen:
 
 
 def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: Any = None,
-                              xlabel: str = "time", bands: bool = True) -> Any:
+                              xlabel: str = "time", bands: bool | str = "cause") -> Any:
     """Every cause's cumulative incidence by arm (the picture of an ``aalen_johansen`` result).
 
     Colour marks the cause and the line style the arm; the legend (one
-    block per dimension) sits beside the plot, clear of the curves. Each
-    curve has its pointwise confidence band (``bands=False`` leaves them
-    out), the y-axis runs to just above the highest band, the dotted line
+    block per dimension) sits beside the plot, clear of the curves. The
+    analysed cause's curves carry their pointwise confidence bands
+    (``bands="all"``: every cause's; ``bands=False``: none), the y-axis runs
+    to just above the highest curve or band, the dotted line
     is the horizon and the table under the plot gives the number at risk in
     each arm at the x-axis ticks, up to the end of follow-up. Causes are
     named by the event column's labels; ``labels`` maps causes or arm
@@ -380,7 +381,7 @@ def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: A
                     label=f"{label_for(k, labels)}, {arm_names[arm]}")
             top = max(top, float(np.nanmax(f)))
             right = max(right, float(t[-1]))
-            if bands:
+            if bands == "all" or (bands and str(k) == str(result.extra.get("cause"))):
                 lo = np.concatenate([[0.0], np.asarray(c["lower"], dtype=float)])
                 hi = np.concatenate([[0.0], np.asarray(c["upper"], dtype=float)])
                 ax.fill_between(t, lo, hi, step="post", color=colour, alpha=INTERVAL_ALPHA / 1.5, linewidth=0)
