@@ -264,3 +264,17 @@ def test_event_study_legend_is_clear_of_the_coefficients():
     res = ef.estimate("event_study", data=syn.data, **syn.spec)
     fig = res.plot()
     _assert_legends_clear(fig, fig.axes[0])
+
+
+def test_danish_figures_have_danish_words_and_decimal_commas(km):
+    from effekt.plotting import decimal_comma
+
+    fig = km.plot(language="da")
+    ax, tab = fig.axes
+    assert ax.get_ylabel() == "andel uden hændelsen" and tab.get_xlabel() == "tid"
+    assert tab.get_title(loc="left") == "antal i risiko"
+    decimal_comma(fig)
+    _draw(fig)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "0,2" in labels and not any("." in t for t in labels)
+    assert [t.get_text() for t in tab.get_yticklabels()] == ["course", "usual"]  # text labels untouched

@@ -196,6 +196,10 @@ class Report:
             raise DataError(
                 f"figure {name!r}: add_figure takes a matplotlib Figure or a result with .plot(); got {type(obj).__name__}."
             )
+        if self.language == "da":
+            from effekt.plotting import decimal_comma
+
+            decimal_comma(fig)
         self._names.add(name)
         return _Figure(name, fig, str(caption))
 
@@ -249,7 +253,7 @@ class Report:
         """
         from effekt.plotting import label_for
 
-        fig = self._make_figure(self._unique("balance"), _Drawn(balance, labels=labels),
+        fig = self._make_figure(self._unique("balance"), _Drawn(balance, labels=labels, language=self.language),
                                 self._l("balance_caption"), strict=False)
 
         def render() -> str:
@@ -301,7 +305,7 @@ class Report:
         for r in rows:
             if getattr(r.result, "plotter", None) is not None:
                 try:
-                    fig = r.result.plot()
+                    fig = _Drawn(r.result, language=self.language).plot()
                 except EffektError:
                     continue
                 name = self._unique(_slug(f"{r.outcome}-{r.estimator}"))
@@ -368,7 +372,8 @@ class Report:
         figures = []
         if getattr(power, "curve", None) is not None:
             try:
-                figures.append(self._make_figure(self._unique("power"), power.plot(), self._l("power"), strict=False))
+                figures.append(self._make_figure(self._unique("power"), _Drawn(power, language=self.language).plot(),
+                                                 self._l("power"), strict=False))
             except EffektError:
                 pass
         if information_fraction is not None:
@@ -495,7 +500,8 @@ class _Drawn:
 
     def __init__(self, obj: Any, **options: Any) -> None:
         self.obj = obj
-        self.options = {k: v for k, v in options.items() if v is not None}
+        # English is every picture's default: only another language is passed on
+        self.options = {k: v for k, v in options.items() if v is not None and not (k == "language" and v == "en")}
 
     def plot(self) -> Figure:
         try:

@@ -329,7 +329,7 @@ class AalenJohansen:
 
 
 def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: Any = None,
-                              xlabel: str = "time", bands: bool | str = "cause") -> Any:
+                              xlabel: str | None = None, bands: bool | str = "cause", language: str = "en") -> Any:
     """Every cause's cumulative incidence by arm (the picture of an ``aalen_johansen`` result).
 
     Colour marks the cause and the line style the arm; the legend (one
@@ -341,8 +341,9 @@ def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: A
     each arm at the x-axis ticks, up to the end of follow-up. Causes are
     named by the event column's labels; ``labels`` maps causes or arm
     values (or "control"/"treated") to other names. With ``ax=`` the curves
-    are drawn into that Axes without the table. Returns a matplotlib Figure;
-    nothing is shown.
+    are drawn into that Axes without the table. ``language="da"`` writes
+    the axis titles in Danish. Returns a matplotlib Figure; nothing is
+    shown.
     """
     from matplotlib.lines import Line2D
 
@@ -353,8 +354,11 @@ def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: A
         figure_and_axes,
         label_for,
         legend_outside,
+        plot_word,
     )
     from effekt_survival.kaplan_meier import _arm_display
+
+    xlabel = plot_word("time", language) if xlabel is None else xlabel
 
     if "curves" not in result.extra or "cif_at_horizon" not in result.extra:
         raise DesignError(f"plot_cumulative_incidence needs an aalen_johansen result; got {result.estimator!r}.")
@@ -391,7 +395,7 @@ def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: A
     if rts:
         ax.set_xticks(rts)
     ax.set_ylim(0, min(1.0, max(0.05, 1.08 * top)))
-    ax.set_ylabel("cumulative incidence")
+    ax.set_ylabel(plot_word("cumulative incidence", language))
     ax.axvline(result.extra["horizon"], color="grey", linestyle=":", linewidth=1)
     handles = [Line2D([], [], color=COLOURS[i % len(COLOURS)], linewidth=LINE_WIDTH, label=label_for(k, labels))
                for i, k in enumerate(causes)]
@@ -405,7 +409,7 @@ def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: A
             y = 1 if row["arm"] == "control" else 0
             for t_ in rts:
                 tab.text(t_, y, str(row[f"{t_:g}"]), ha="center", va="center", fontsize=8)
-        tab.set_title("number at risk", fontsize=9, loc="left")
+        tab.set_title(plot_word("number at risk", language), fontsize=9, loc="left")
         tab.tick_params(axis="y", length=0, pad=12)
         tab.grid(False)
         for side in ("top", "right", "left"):
