@@ -261,6 +261,10 @@ def forest_rows(
     axes.set_ylim(-0.6, k - 0.4)
     if log:
         _log_axis(axes, [*lows, *highs, *estimates, *([null] if null else [])])
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
     if null is not None:
         reference_line(axes, null, vertical=True)
     axes.set_xlabel(xlabel)
