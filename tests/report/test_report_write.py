@@ -63,6 +63,8 @@ def test_danish_report_uses_danish_words_and_decimal_comma(tmp_path):
     assert "Afvigelser fra planen" in text and "ingen" in text
     assert "Effekt" in text and "Forskel" in text
     assert "1,250" in text and "0,031" in text
+    assert "randomiseret - ekskluderet efter = tildelt" in text  # the reconciliation, in Danish
+    assert "men 218 er tildelt (forskel 1)" in text
 
 
 def test_deviations_listed(tmp_path):

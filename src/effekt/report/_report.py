@@ -230,9 +230,11 @@ class Report:
         fig = self._make_figure(self._unique("consort"), _Drawn(flow, language=self.language, labels=labels),
                                 self._l("consort_caption"), strict=False)
 
+        from effekt.design.consort import translate_check
+
         def render() -> str:
             checks = flow.reconcile()
-            rows = [[str(c), format_count(e, self.language), format_count(r, self.language),
+            rows = [[translate_check(str(c), self.language), format_count(e, self.language), format_count(r, self.language),
                      format_count(d, self.language), self._l("yes") if ok else self._l("no")]
                     for c, e, r, d, ok in zip(checks["check"], checks["expected"], checks["reported"],
                                               checks["difference"], checks["ok"])]
@@ -240,7 +242,7 @@ class Report:
             problems = flow.problems
             verdict = (f'<p class="good">{esc(self._l("flow_ok"))}</p>' if not problems else
                        f'<p class="bad">{esc(self._l("flow_bad"))}</p><ul>'
-                       + "".join(f"<li>{esc(p)}</li>" for p in problems) + "</ul>")
+                       + "".join(f"<li>{esc(translate_check(p, self.language))}</li>" for p in problems) + "</ul>")
             return (f"<h2>{esc(self._l('consort'))}</h2>{{figures}}<h3>{esc(self._l('reconciliation'))}</h3>"
                     + _table(header, rows) + verdict)
 
