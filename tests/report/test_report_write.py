@@ -190,3 +190,24 @@ def test_add_figure_takes_a_figure_or_a_result(tmp_path):
     rep.write(tmp_path)
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["flow.png", "flow.svg", "line.png", "line.svg"]
     assert "<figcaption>A line.</figcaption>" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"p_adjusted": 1.5}, "p_adjusted must lie in"),
+    ({"p_adjusted": "small"}, "p_adjusted must lie in"),
+    ({"outcome": ""}, "outcome="),
+])
+def test_planned_estimate_bad_input(kwargs, match):
+    args = {"outcome": "y", "role": "primary", "estimator": "difference_in_means", "result": _result(), **kwargs}
+    with pytest.raises(DataError, match=match):
+        PlannedEstimate(**args)
+
+
+def test_estimates_of_a_result_without_an_interval(tmp_path):
+    class Bare:
+        estimate, p_value, n = 0.5, 0.2, 40
+
+    rep = Report("A trial")
+    rep.add_estimates([PlannedEstimate("y", "exploratory", "custom", Bare())])
+    text = rep.write(tmp_path).read_text()
+    assert "<td>0.500</td>" in text and "exploratory" in text

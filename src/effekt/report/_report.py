@@ -78,8 +78,24 @@ class PlannedEstimate:
     family: str | None = None
     label: str | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("outcome", "role", "estimator"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise DataError(f"PlannedEstimate needs {name}= as a non-empty string; got {getattr(self, name)!r}.")
+        if self.p_adjusted is not None:
+            try:
+                p = float(self.p_adjusted)
+            except (TypeError, ValueError):
+                p = float("nan")
+            if not 0.0 <= p <= 1.0:
+                raise DataError(
+                    f"PlannedEstimate {self.outcome!r} ({self.estimator}): p_adjusted must lie in [0, 1] or be None; "
+                    f"got {self.p_adjusted!r}."
+                )
+
     @property
     def shown(self) -> str:
+        """The outcome's name as shown: ``label``, else ``outcome``."""
         return self.label or self.outcome
 
 
@@ -315,20 +331,20 @@ class Report:
         figures += self._forests(rows)
 
         def render() -> str:
-            levels = {_headline(r.result).conf_level for r in rows}
-            level = f"{format_number(100 * levels.pop(), 0, self.language)}%" if len(levels) == 1 else ""
+            levels = {getattr(_headline(r.result), "conf_level", None) for r in rows} - {None}
+            level = f"{format_number(100 * float(levels.pop()), 0, self.language)}%" if len(levels) == 1 else ""
             header = [self._l("outcome"), self._l("role"), self._l("estimator"), self._l("estimate"),
                       self._l("ci").format(level=level).strip(), self._l("p_raw"), self._l("p_adjusted"),
                       self._l("family"), self._l("n")]
             body = []
             for r in rows:
                 h = _headline(r.result)
-                low, high = h.conf_int
+                low, high = getattr(h, "conf_int", None) or (None, None)
                 body.append([r.shown, self._l(r.role) if r.role in ("primary", "secondary") else r.role, r.estimator,
-                             self._num(h.estimate), format_ci(low, high, 3, self.language),
-                             format_p(h.p_value, self.language),
+                             self._num(getattr(h, "estimate", None)), format_ci(low, high, 3, self.language),
+                             format_p(getattr(h, "p_value", None), self.language),
                              MISSING if r.p_adjusted is None else format_p(r.p_adjusted, self.language),
-                             r.family or MISSING, format_count(h.n, self.language)])
+                             r.family or MISSING, format_count(getattr(h, "n", None), self.language)])
             return f"<h2>{esc(self._l('estimates'))}</h2>" + _table(header, body, text_cols=3) + "{figures}"
 
         self._add("estimates", render, figures)
