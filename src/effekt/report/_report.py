@@ -331,8 +331,9 @@ class Report:
         figures += self._forests(rows)
 
         def render() -> str:
-            levels = {getattr(_headline(r.result), "conf_level", None) for r in rows} - {None}
-            level = f"{format_number(100 * float(levels.pop()), 0, self.language)}%" if len(levels) == 1 else ""
+            levels: set[float] = {float(c) for r in rows
+                                  if (c := getattr(_headline(r.result), "conf_level", None)) is not None}
+            level = f"{format_number(100 * levels.pop(), 0, self.language)}%" if len(levels) == 1 else ""
             header = [self._l("outcome"), self._l("role"), self._l("estimator"), self._l("estimate"),
                       self._l("ci").format(level=level).strip(), self._l("p_raw"), self._l("p_adjusted"),
                       self._l("family"), self._l("n")]
