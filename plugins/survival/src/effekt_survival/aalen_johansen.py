@@ -390,7 +390,7 @@ def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: A
                 hi = np.concatenate([[0.0], np.asarray(c["upper"], dtype=float)])
                 ax.fill_between(t, lo, hi, step="post", color=colour, alpha=INTERVAL_ALPHA / 1.5, linewidth=0)
                 top = max(top, float(np.nanmax(hi)))
-    right = max(right, float(result.extra.get("follow_up_end", right)), *(rts or [0.0])) or 1.0
+    right = max(right, float(result.extra.get("follow_up_end", right)), float(result.extra["horizon"]), *(rts or [0.0])) or 1.0
     ax.set_xlim(-0.03 * right, right * 1.03)
     if rts:
         ax.set_xticks(rts)

@@ -319,7 +319,7 @@ def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, labels: Any = Non
             ax.plot(cens, s_cens, linestyle="none", marker="|", markersize=6, markeredgewidth=1,
                     color=colours[arm])
     end = float(result.extra.get("follow_up_end", max(float(np.max(rts)), result.extra["horizon"])))
-    right = max(end, float(np.max(rts)))
+    right = max(end, float(np.max(rts)), float(result.extra["horizon"]))
     right = right if right > 0 else 1.0
     ax.set_xlim(-0.03 * right, right * 1.03)
     ax.set_xticks(rts)
