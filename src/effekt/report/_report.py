@@ -58,6 +58,7 @@ dl.meta{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dl.me
 figure{margin:1.2rem 0}figure img{max-width:100%;height:auto}figcaption{font-size:.9rem;color:#444}
 .bad{color:#b03000;font-weight:600}.good{color:#006040}code{font-size:.9em;word-break:break-all}
 footer{margin-top:3rem;font-size:.8rem;color:#666}
+@media print{body{max-width:none;margin:0}figure,table,h2{break-inside:avoid}h2{break-after:avoid}}
 """
 
 
