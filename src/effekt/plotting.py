@@ -24,12 +24,14 @@ __all__ = [
     "ARM_COLOURS",
     "COLOURS",
     "arm_colour",
+    "decimal_comma",
     "figure_and_axes",
     "forest",
     "forest_rows",
     "label_for",
     "legend_outside",
     "nice_ticks",
+    "plot_word",
     "reference_line",
 ]
 
@@ -39,6 +41,83 @@ ARM_COLOURS: dict[int, str] = {0: "#555555", 1: "#D55E00"}
 INTERVAL_ALPHA = 0.2
 LINE_WIDTH = 1.6
 FIG_SIZE = (6.4, 4.0)
+
+
+#: the words figures print, by language (the report's ``language=``)
+PLOT_WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "time": "time",
+        "number at risk": "number at risk",
+        "share without the event": "share without the event",
+        "share with the event": "share with the event",
+        "cumulative incidence": "cumulative incidence",
+        "power": "power",
+        "smd": "standardised mean difference",
+        "balance title": "Balance: |SMD| > {threshold} highlighted",
+        "control": "control",
+        "treated": "treated",
+    },
+    "da": {
+        "time": "tid",
+        "number at risk": "antal i risiko",
+        "share without the event": "andel uden hændelsen",
+        "share with the event": "andel med hændelsen",
+        "cumulative incidence": "kumuleret incidens",
+        "power": "styrke",
+        "smd": "standardiseret forskel i gennemsnit",
+        "balance title": "Balance: |SMD| > {threshold} fremhævet",
+        "control": "kontrol",
+        "treated": "indsats",
+    },
+}
+
+
+def plot_word(key: str, language: str = "en") -> str:
+    """The word a figure prints for ``key`` in ``language`` ("en" or "da").
+
+    >>> plot_word("number at risk", "da")
+    'antal i risiko'
+    """
+    if language not in PLOT_WORDS:
+        from effekt.errors import DataError
+
+        raise DataError(f"language={language!r} is not one effekt draws in; use one of {sorted(PLOT_WORDS)}.")
+    return PLOT_WORDS[language].get(key, PLOT_WORDS["en"].get(key, key))
+
+
+def decimal_comma(fig: Figure) -> Figure:
+    """Write every numeric tick label of ``fig`` with a decimal comma (Danish figures); returns ``fig``.
+
+    Each numeric axis keeps its own formatter (and so its choice of ticks
+    and digits); only the decimal point of the printed labels changes.
+    Text tick labels are left as they are.
+    """
+    from matplotlib.ticker import FixedFormatter, Formatter, NullFormatter
+
+    class _Comma(Formatter):  # type: ignore[misc]
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def set_axis(self, axis: Any) -> None:
+            super().set_axis(axis)
+            self.inner.set_axis(axis)
+
+        def set_locs(self, locs: Any) -> None:
+            self.inner.set_locs(locs)
+
+        def format_ticks(self, values: Any) -> list[str]:
+            return [str(t).replace(".", ",") for t in self.inner.format_ticks(values)]
+
+        def __call__(self, x: Any, pos: Any = None) -> str:
+            return str(self.inner(x, pos)).replace(".", ",")
+
+    for axes in fig.axes:
+        for axis in (axes.xaxis, axes.yaxis):
+            inner = axis.get_major_formatter()
+            # text labels (FixedFormatter: covariates, arms) keep their full stops
+            if not isinstance(inner, (NullFormatter, FixedFormatter)) and type(inner).__name__ != "_Comma":
+                axis.set_major_formatter(_Comma(inner))
+    return fig
 
 
 def figure_and_axes(ax: Axes | None = None, *, size: tuple[float, float] = FIG_SIZE) -> tuple[Figure, Axes]:
@@ -122,6 +201,28 @@ def reference_line(ax: Axes, value: float = 0.0, *, vertical: bool = False) -> N
         ax.axhline(value, color="black", linewidth=0.8, linestyle="--")
 
 
+def _log_axis(axes: Axes, values: Sequence[float]) -> None:
+    """A log x-axis for ratios with a few plain ticks (0.5, 1, 2) instead of powers of ten."""
+    import math
+
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
+
+    axes.set_xscale("log")
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v)) and float(v) > 0]
+    if not finite:
+        return
+    lo, hi = min(finite), max(finite)
+    ticks = [t for t in MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi) if lo <= t <= hi and t > 0]
+    if hi / lo > 20:  # a wide range reads better in powers of ten (and halves)
+        ticks = [m * 10.0**k for k in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+                 for m in (1, 2, 5) if lo <= m * 10.0**k <= hi]
+    if lo <= 1 <= hi and 1 not in ticks:
+        ticks.append(1.0)
+    axes.xaxis.set_major_locator(FixedLocator(sorted(ticks)))
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda x, _pos: f"{x:g}"))
+
+
 def forest_rows(
     axes: Axes,
     names: Sequence[str],
@@ -159,7 +260,11 @@ def forest_rows(
     axes.set_yticks(ys, list(names))
     axes.set_ylim(-0.6, k - 0.4)
     if log:
-        axes.set_xscale("log")
+        _log_axis(axes, [*lows, *highs, *estimates, *([null] if null else [])])
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        axes.xaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
     if null is not None:
         reference_line(axes, null, vertical=True)
     axes.set_xlabel(xlabel)

@@ -64,7 +64,12 @@ def full_report(language: str = "en") -> Report:
 
 
 @pytest.fixture(scope="session")
-def report_dir(tmp_path_factory):
+def full():
+    return full_report()
+
+
+@pytest.fixture(scope="session")
+def report_dir(tmp_path_factory, full):
     out = tmp_path_factory.mktemp("report")
-    full_report().write(out)
+    full.write(out)
     return out

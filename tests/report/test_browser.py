@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-extensions", "--disable-default-apps", "--no-pings", "--disable-domain-reliability",
     "--disable-features=NetworkTimeServiceQuerying,OptimizationHints,Translate,MediaRouter",

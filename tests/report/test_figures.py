@@ -129,10 +129,13 @@ def test_cumulative_incidence_bands_causes_and_axis(aj):
     fig = aj.plot()
     ax, tab = fig.axes
     causes = aj.extra["causes"]
-    assert len(ax.collections) == 2 * len(causes)  # a band per cause and arm
+    assert len(ax.collections) == 2  # the analysed cause's band in each arm
+    assert len(aj.plot(bands="all").axes[0].collections) == 2 * len(causes)
+    assert len(aj.plot(bands=False).axes[0].collections) == 0
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert legend == [*causes, "usual", "course"]  # one entry per cause (colour) and per arm (line style)
-    top = max(max(c["upper"]) for arm in aj.extra["curves"].values() for c in arm.values())
+    top = max(max(arm["job"]["upper"]) for arm in aj.extra["curves"].values())
+    top = max(top, *(max(c["cif"]) for arm in aj.extra["curves"].values() for c in arm.values()))
     assert top <= ax.get_ylim()[1] <= max(1.1 * top, 0.05)
     for row in aj.extra["at_risk"]:
         y = 1 if row["arm"] == "control" else 0
@@ -261,3 +264,17 @@ def test_event_study_legend_is_clear_of_the_coefficients():
     res = ef.estimate("event_study", data=syn.data, **syn.spec)
     fig = res.plot()
     _assert_legends_clear(fig, fig.axes[0])
+
+
+def test_danish_figures_have_danish_words_and_decimal_commas(km):
+    from effekt.plotting import decimal_comma
+
+    fig = km.plot(language="da")
+    ax, tab = fig.axes
+    assert ax.get_ylabel() == "andel uden hændelsen" and tab.get_xlabel() == "tid"
+    assert tab.get_title(loc="left") == "antal i risiko"
+    decimal_comma(fig)
+    _draw(fig)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "0,2" in labels and not any("." in t for t in labels)
+    assert [t.get_text() for t in tab.get_yticklabels()] == ["course", "usual"]  # text labels untouched

@@ -63,6 +63,8 @@ def test_danish_report_uses_danish_words_and_decimal_comma(tmp_path):
     assert "Afvigelser fra planen" in text and "ingen" in text
     assert "Effekt" in text and "Forskel" in text
     assert "1,250" in text and "0,031" in text
+    assert "randomiseret - ekskluderet efter = tildelt" in text  # the reconciliation, in Danish
+    assert "men 218 er tildelt (forskel 1)" in text
 
 
 def test_deviations_listed(tmp_path):
@@ -107,3 +109,105 @@ def test_bad_language_and_title():
 def test_estimates_need_planned_rows():
     with pytest.raises(DataError, match="PlannedEstimate"):
         Report("A trial").add_estimates([_result()])
+
+
+# ---------------------------------------------------------------- the full report
+
+def test_full_report_sections_and_automatic_figures(full, report_dir):
+    rep = full
+    assert rep.sections == ["text", "consort", "balance", "estimates", "power", "log_head", "deviations"]
+    assert rep.figures == ["consort", "balance", "weeks-kaplan_meier", "exit-aalen_johansen", "forest", "power"]
+    for name in rep.figures:
+        png = (report_dir / "figures" / f"{name}.png").read_bytes()
+        svg = (report_dir / "figures" / f"{name}.svg").read_text()
+        assert png.startswith(b"\x89PNG") and b"Software" not in png
+        assert svg.lstrip().startswith("<?xml") and "<dc:date>" not in svg
+    text = (report_dir / "report.html").read_text()
+    assert text.count('<img src="data:image/svg+xml;base64,') == len(rep.figures)
+    assert "p (adjusted)" in text and "Information fraction" in text and "rounded up: 176" in text
+    assert "The allocation log is the one the plan names." in text
+    assert "<li>the outcome &#x27;benefit&#x27; is not in the data</li>" in text
+
+
+def test_danish_report_uses_antal_and_procent():
+    import effekt as ef
+    from effekt.design.balance import balance_table
+
+    from .conftest import trial
+
+    rep = _report("da")
+    rep.add_balance(balance_table(trial(), covariates=["age", "sex"], treatment="arm", arms=("usual", "course"),
+                                  sims=50, seed=1))
+    power = ef.power("two_means", d=0.3, power=0.8)
+    rep.add_power(power, information_fraction=240 / (2 * float(power)))
+    text = rep.to_html()
+    for word in ("Antal", "Procent", "Gennemsnit", "Deltagerflow", "Planlagte estimater", "Styrkeberegning",
+                 "Informationsandel", "p (justeret)", "Lodtrækningslog"):
+        assert word in text, word
+    assert "68,4%" in text
+
+
+def test_full_report_rerun_is_byte_identical(tmp_path, report_dir):
+    from .conftest import full_report
+
+    full_report().write(tmp_path)
+    for p in report_dir.rglob("*"):
+        if p.is_file():
+            assert p.read_bytes() == (tmp_path / p.relative_to(report_dir)).read_bytes(), p.name
+
+
+def test_interrupted_write_leaves_no_half_written_file(tmp_path, monkeypatch):
+    import effekt.report._report as module
+
+    rep = _report()
+    rep.write(tmp_path)
+    before = (tmp_path / "report.html").read_bytes()
+    calls = {"n": 0}
+    real = module.figure_bytes
+
+    def failing(fig, fmt):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(fig, fmt)
+
+    monkeypatch.setattr(module, "figure_bytes", failing)
+    rep.add_text("Later", "more")
+    with pytest.raises(KeyboardInterrupt):
+        rep.write(tmp_path)
+    assert (tmp_path / "report.html").read_bytes() == before  # the old report, whole
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
+
+
+def test_add_figure_takes_a_figure_or_a_result(tmp_path):
+    from effekt.plotting import figure_and_axes
+
+    fig, ax = figure_and_axes()
+    ax.plot([0, 1], [0, 1])
+    rep = Report("A trial")
+    rep.add_figure("line", fig, "A line.")
+    rep.add_figure("flow", _flow(), "The flow.")
+    rep.write(tmp_path)
+    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["flow.png", "flow.svg", "line.png", "line.svg"]
+    assert "<figcaption>A line.</figcaption>" in (tmp_path / "report.html").read_text()
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    ({"p_adjusted": 1.5}, "p_adjusted must lie in"),
+    ({"p_adjusted": "small"}, "p_adjusted must lie in"),
+    ({"outcome": ""}, "outcome="),
+])
+def test_planned_estimate_bad_input(kwargs, match):
+    args = {"outcome": "y", "role": "primary", "estimator": "difference_in_means", "result": _result(), **kwargs}
+    with pytest.raises(DataError, match=match):
+        PlannedEstimate(**args)
+
+
+def test_estimates_of_a_result_without_an_interval(tmp_path):
+    class Bare:
+        estimate, p_value, n = 0.5, 0.2, 40
+
+    rep = Report("A trial")
+    rep.add_estimates([PlannedEstimate("y", "exploratory", "custom", Bare())])
+    text = rep.write(tmp_path).read_text()
+    assert "<td>0.500</td>" in text and "exploratory" in text

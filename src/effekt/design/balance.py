@@ -147,13 +147,16 @@ class BalanceTable:
         """:meth:`to_dict` as JSON text."""
         return json.dumps(self.to_dict(), **kwargs)
 
-    def plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None) -> Figure:
+    def plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None, language: str = "en") -> Figure:
         """The love plot: the SMD of every row, with lines at +/- the threshold.
 
         ``ax`` draws into an existing matplotlib Axes; ``labels`` maps
         covariate names (or arm labels, for the axis title) to the names
-        shown. Returns a :class:`matplotlib.figure.Figure` made without pyplot.
+        shown; ``language="da"`` writes the titles in Danish. Returns a
+        :class:`matplotlib.figure.Figure` made without pyplot.
         """
+        from effekt.plotting import plot_word
+
         names = [label_for(v, labels) if not lv else f"{label_for(v, labels)}: {lv}"
                  for v, lv in zip(self.table["variable"], self.table["level"])]
         smd = self.table["smd"].to_numpy(dtype=float)
@@ -167,8 +170,9 @@ class BalanceTable:
         axes.set_yticks(y, names)
         axes.grid(False, axis="y")
         treated, control = label_for(self.arms[1], labels), label_for(self.arms[0], labels)
-        axes.set_xlabel(f"standardised mean difference ({treated} - {control})")
-        axes.set_title(f"Balance: |SMD| > {self.threshold:g} highlighted")
+        axes.set_xlabel(f"{plot_word('smd', language)} ({treated} - {control})")
+        threshold = f"{self.threshold:g}".replace(".", "," if language == "da" else ".")
+        axes.set_title(plot_word("balance title", language).format(threshold=threshold))
         return fig
 
     def love_plot(self, *, ax: Any = None, labels: Mapping[Any, str] | None = None) -> Figure:

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from effekt.design.allocation_audit import Audit
     from effekt.design.lottery import BatchLottery
 
-__all__ = ["ConsortFlow", "consort_from_lottery"]
+__all__ = ["ConsortFlow", "consort_from_lottery", "translate_check"]
 
 
 def _count(value: Any, what: str) -> int:
@@ -360,6 +360,44 @@ _WORDS: dict[str, dict[str, str]] = {
     },
 }
 
+# the words of the reconciliation sentences, longest first (translate_check)
+_CHECK_WORDS_DA = (
+    ("excluded before randomisation", "ekskluderet før randomisering"),
+    ("excluded after randomisation", "ekskluderet efter randomisering"),
+    ("excluded from analysis", "ekskluderet fra analysen"),
+    ("lost to follow-up", "tabt ved opfølgning"),
+    ("did not receive", "modtog ikke"),
+    ("not received", "modtog ikke"),
+    ("excluded after", "ekskluderet efter"),
+    ("more than the", "flere end de"),
+    ("difference", "forskel"),
+    ("excluded", "ekskluderet"),
+    ("assessed", "vurderet"),
+    ("randomised", "randomiseret"),
+    ("allocated", "tildelt"),
+    ("received", "modtog"),
+    ("analysed", "analyseret"),
+    ("lost", "tabt"),
+    (", but ", ", men "),
+    (" are ", " er "),
+)
+
+
+def translate_check(text: str, language: str = "en") -> str:
+    """A reconciliation check or problem sentence in ``language`` ("en" leaves it as it is).
+
+    >>> translate_check("randomised - excluded after = allocated", "da")
+    'randomiseret - ekskluderet efter = tildelt'
+    """
+    if language != "da":
+        return text
+    import re
+
+    pattern = re.compile("|".join(re.escape(en) for en, _ in _CHECK_WORDS_DA))
+    words = dict(_CHECK_WORDS_DA)
+    return pattern.sub(lambda m: words[m.group(0)], text)
+
+
 _FONT_SIZE = 8.5
 _PAD = 0.09  # inches of white space around a box's text
 _GAP = 0.42  # inches between stages
@@ -473,7 +511,7 @@ def _draw_flow(flow: ConsortFlow, *, ax: Any, labels: Mapping[Any, str] | None, 
         centres[name] = y + h / 2
         y += h + _GAP
     problems = flow.problems
-    problem_text = "\n".join([words["problems"], *problems]) if problems else ""
+    problem_text = "\n".join([words["problems"], *(translate_check(p, language) for p in problems)]) if problems else ""
     foot = _text_size(problem_text)[1] + 0.1 if problems else 0.0
     if problems:
         width = max(width, _text_size(problem_text)[0] + 0.3)

@@ -58,6 +58,7 @@ dl.meta{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dl.me
 figure{margin:1.2rem 0}figure img{max-width:100%;height:auto}figcaption{font-size:.9rem;color:#444}
 .bad{color:#b03000;font-weight:600}.good{color:#006040}code{font-size:.9em;word-break:break-all}
 footer{margin-top:3rem;font-size:.8rem;color:#666}
+@media print{body{max-width:none;margin:0}figure,table,h2{break-inside:avoid}h2{break-after:avoid}}
 """
 
 
@@ -78,8 +79,24 @@ class PlannedEstimate:
     family: str | None = None
     label: str | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("outcome", "role", "estimator"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise DataError(f"PlannedEstimate needs {name}= as a non-empty string; got {getattr(self, name)!r}.")
+        if self.p_adjusted is not None:
+            try:
+                p = float(self.p_adjusted)
+            except (TypeError, ValueError):
+                p = float("nan")
+            if not 0.0 <= p <= 1.0:
+                raise DataError(
+                    f"PlannedEstimate {self.outcome!r} ({self.estimator}): p_adjusted must lie in [0, 1] or be None; "
+                    f"got {self.p_adjusted!r}."
+                )
+
     @property
     def shown(self) -> str:
+        """The outcome's name as shown: ``label``, else ``outcome``."""
         return self.label or self.outcome
 
 
@@ -99,6 +116,11 @@ class _Section:
 
 def _headline(result: Any) -> Any:
     return getattr(result, "headline", result) if hasattr(result, "rows") else result
+
+
+def _is_ratio(result: Any) -> bool:
+    """Whether an estimate is a ratio (hazard, risk, odds): drawn on a log axis around 1."""
+    return getattr(result, "ci_method", "") == "wald-log" or str(getattr(result, "estimand", "")).endswith("ratio")
 
 
 def _slug(text: str) -> str:
@@ -191,6 +213,10 @@ class Report:
             raise DataError(
                 f"figure {name!r}: add_figure takes a matplotlib Figure or a result with .plot(); got {type(obj).__name__}."
             )
+        if self.language == "da":
+            from effekt.plotting import decimal_comma
+
+            decimal_comma(fig)
         self._names.add(name)
         return _Figure(name, fig, str(caption))
 
@@ -213,14 +239,19 @@ class Report:
         fig = self._make_figure(name, obj, caption)
         self._add("figure", lambda: "", [fig])
 
-    def add_consort(self, flow: ConsortFlow) -> None:
-        """The CONSORT diagram and the table reconciling its counts."""
-        fig = self._make_figure(self._unique("consort"), _ConsortPlot(flow, self.language),
+    def add_consort(self, flow: ConsortFlow, *, labels: Mapping[Any, str] | None = None) -> None:
+        """The CONSORT diagram and the table reconciling its counts.
+
+        ``labels`` maps arm names to the names shown in the diagram.
+        """
+        fig = self._make_figure(self._unique("consort"), _Drawn(flow, language=self.language, labels=labels),
                                 self._l("consort_caption"), strict=False)
+
+        from effekt.design.consort import translate_check
 
         def render() -> str:
             checks = flow.reconcile()
-            rows = [[str(c), format_count(e, self.language), format_count(r, self.language),
+            rows = [[translate_check(str(c), self.language), format_count(e, self.language), format_count(r, self.language),
                      format_count(d, self.language), self._l("yes") if ok else self._l("no")]
                     for c, e, r, d, ok in zip(checks["check"], checks["expected"], checks["reported"],
                                               checks["difference"], checks["ok"])]
@@ -228,26 +259,32 @@ class Report:
             problems = flow.problems
             verdict = (f'<p class="good">{esc(self._l("flow_ok"))}</p>' if not problems else
                        f'<p class="bad">{esc(self._l("flow_bad"))}</p><ul>'
-                       + "".join(f"<li>{esc(p)}</li>" for p in problems) + "</ul>")
+                       + "".join(f"<li>{esc(translate_check(p, self.language))}</li>" for p in problems) + "</ul>")
             return (f"<h2>{esc(self._l('consort'))}</h2>{{figures}}<h3>{esc(self._l('reconciliation'))}</h3>"
                     + _table(header, rows) + verdict)
 
         self._add("consort", render, [fig])
 
-    def add_balance(self, balance: BalanceTable) -> None:
-        """The balance table by arm (means and SDs; counts and percents) and the love plot."""
-        fig = self._make_figure(self._unique("balance"), balance, self._l("balance_caption"), strict=False)
+    def add_balance(self, balance: BalanceTable, *, labels: Mapping[Any, str] | None = None) -> None:
+        """The balance table by arm (means and SDs; counts and percents) and the love plot.
+
+        ``labels`` maps arm values (and covariate names) to the names shown.
+        """
+        from effekt.plotting import label_for
+
+        fig = self._make_figure(self._unique("balance"), _Drawn(balance, labels=labels, language=self.language),
+                                self._l("balance_caption"), strict=False)
 
         def render() -> str:
             t = balance.table
-            control, treated = (str(a) for a in balance.arms)
+            control, treated = (label_for(a, labels) for a in balance.arms)
             num = t[t["kind"] != "categorical"] if "kind" in t else t.iloc[0:0]
             cat = t[t["kind"] == "categorical"] if "kind" in t else t
             parts = [f"<h2>{esc(self._l('balance'))}</h2>"]
             if len(num):
                 header = [self._l("variable"), f"{treated}: {self._l('mean')}", f"{treated}: {self._l('sd')}",
                           f"{control}: {self._l('mean')}", f"{control}: {self._l('sd')}", self._l("smd"), self._l("p_value")]
-                rows = [[str(r.variable), self._num(r.mean_treated, 2), self._num(r.sd_treated, 2),
+                rows = [[label_for(r.variable, labels), self._num(r.mean_treated, 2), self._num(r.sd_treated, 2),
                          self._num(r.mean_control, 2), self._num(r.sd_control, 2), self._num(r.smd, 3),
                          format_p(r.p_value, self.language)] for r in num.itertuples()]
                 parts.append(_table(header, rows))
@@ -255,7 +292,7 @@ class Report:
                 header = [self._l("variable"), self._l("level"), f"{treated}: {self._l('count')}",
                           f"{treated}: {self._l('percent')}", f"{control}: {self._l('count')}",
                           f"{control}: {self._l('percent')}", self._l("smd"), self._l("p_value")]
-                rows = [[str(r.variable), str(r.level), format_count(r.n_treated, self.language),
+                rows = [[label_for(r.variable, labels), str(r.level), format_count(r.n_treated, self.language),
                          self._num(r.pct_treated, 1), format_count(r.n_control, self.language),
                          self._num(r.pct_control, 1), self._num(r.smd, 3), format_p(r.p_value, self.language)]
                         for r in cat.itertuples()]
@@ -287,7 +324,7 @@ class Report:
         for r in rows:
             if getattr(r.result, "plotter", None) is not None:
                 try:
-                    fig = r.result.plot()
+                    fig = _Drawn(r.result, language=self.language).plot()
                 except EffektError:
                     continue
                 name = self._unique(_slug(f"{r.outcome}-{r.estimator}"))
@@ -295,7 +332,8 @@ class Report:
         figures += self._forests(rows)
 
         def render() -> str:
-            levels = {_headline(r.result).conf_level for r in rows}
+            levels: set[float] = {float(c) for r in rows
+                                  if (c := getattr(_headline(r.result), "conf_level", None)) is not None}
             level = f"{format_number(100 * levels.pop(), 0, self.language)}%" if len(levels) == 1 else ""
             header = [self._l("outcome"), self._l("role"), self._l("estimator"), self._l("estimate"),
                       self._l("ci").format(level=level).strip(), self._l("p_raw"), self._l("p_adjusted"),
@@ -303,46 +341,49 @@ class Report:
             body = []
             for r in rows:
                 h = _headline(r.result)
-                low, high = h.conf_int
+                low, high = getattr(h, "conf_int", None) or (None, None)
                 body.append([r.shown, self._l(r.role) if r.role in ("primary", "secondary") else r.role, r.estimator,
-                             self._num(h.estimate), format_ci(low, high, 3, self.language),
-                             format_p(h.p_value, self.language),
+                             self._num(getattr(h, "estimate", None)), format_ci(low, high, 3, self.language),
+                             format_p(getattr(h, "p_value", None), self.language),
                              MISSING if r.p_adjusted is None else format_p(r.p_adjusted, self.language),
-                             r.family or MISSING, format_count(h.n, self.language)])
+                             r.family or MISSING, format_count(getattr(h, "n", None), self.language)])
             return f"<h2>{esc(self._l('estimates'))}</h2>" + _table(header, body, text_cols=3) + "{figures}"
 
         self._add("estimates", render, figures)
 
     def _forests(self, rows: Sequence[PlannedEstimate]) -> list[_Figure]:
-        """One figure of every estimate: a forest panel per outcome, each on its own scale."""
+        """One figure of every estimate: a forest panel per outcome and scale (differences; ratios)."""
+        import textwrap
+
         from matplotlib.figure import Figure as MplFigure
 
         from effekt.plotting import forest_rows
 
-        panels: dict[str, list[tuple[PlannedEstimate, Any]]] = {}
+        panels: dict[tuple[str, bool], list[tuple[PlannedEstimate, Any]]] = {}
         for r in rows:
             h = _headline(r.result)
             if all(hasattr(h, a) for a in ("estimate", "conf_int", "conf_level")):
-                panels.setdefault(r.outcome, []).append((r, h))
+                panels.setdefault((r.outcome, _is_ratio(h)), []).append((r, h))
         if not panels:
             return []
         sizes = [len(m) for m in panels.values()]
-        fig = MplFigure(figsize=(7.5, 0.42 * sum(sizes) + 1.0 * len(sizes) + 0.3), layout="constrained")
+        fig = MplFigure(figsize=(7.5, 0.42 * sum(sizes) + 0.95 * len(sizes) + 0.3), layout="constrained")
         grid = fig.add_gridspec(len(sizes), 1, height_ratios=[k + 1.2 for k in sizes])
         levels = {float(h.conf_level) for m in panels.values() for _, h in m}
         level = f"{format_number(100 * levels.pop(), 0, self.language)}%" if len(levels) == 1 else ""
-        for i, (outcome, members) in enumerate(panels.items()):
+        for i, ((_, ratio), members) in enumerate(panels.items()):
             axes = fig.add_subplot(grid[i])
             axes.spines[["top", "right"]].set_visible(False)
-            ratio = all(getattr(h, "ci_method", "") == "wald-log" for _, h in members)
-            names = [r.estimator if r.label is None or r.label == outcome else f"{r.label}: {r.estimator}"
-                     for r, _ in members]
+            title = members[0][0].shown
+            names = [r.estimator if r.shown == title else f"{r.estimator}: {r.shown}" for r, _ in members]
+            names = [textwrap.fill(n, 34) for n in names]
             forest_rows(axes, names, [h.estimate for _, h in members], [h.conf_int[0] for _, h in members],
                         [h.conf_int[1] for _, h in members], highlight=[r.role == "primary" for r, _ in members],
                         null=1.0 if ratio else 0.0, log=ratio, language=self.language,
-                        xlabel=f"{self._l('estimate')} ({self._l('ci').format(level=level).strip()})"
-                        if i == len(sizes) - 1 else "")
-            axes.set_title(outcome, loc="left", fontsize=10)
+                        xlabel=f"{self._l('ratio') if ratio else self._l('estimate')} "
+                               f"({self._l('ci').format(level=level).strip()})")
+            axes.set_title(textwrap.shorten(title, 70), loc="left", fontsize=10)
+            axes.xaxis.label.set_fontsize(8)
         name = self._unique("forest")
         return [self._make_figure(name, fig, self._l("forest_caption"), strict=False)]
 
@@ -351,7 +392,8 @@ class Report:
         figures = []
         if getattr(power, "curve", None) is not None:
             try:
-                figures.append(self._make_figure(self._unique("power"), power.plot(), self._l("power"), strict=False))
+                figures.append(self._make_figure(self._unique("power"), _Drawn(power, language=self.language).plot(),
+                                                 self._l("power"), strict=False))
             except EffektError:
                 pass
         if information_fraction is not None:
@@ -473,14 +515,16 @@ class Report:
         return write_atomic(out / "report.html", self._html(svgs).encode("utf-8"))
 
 
-class _ConsortPlot:
-    """Draws a flow's diagram in the report's language."""
+class _Drawn:
+    """An object's picture drawn with options (the report's language, arm labels)."""
 
-    def __init__(self, flow: ConsortFlow, language: str) -> None:
-        self.flow, self.language = flow, language
+    def __init__(self, obj: Any, **options: Any) -> None:
+        self.obj = obj
+        # English is every picture's default: only another language is passed on
+        self.options = {k: v for k, v in options.items() if v is not None and not (k == "language" and v == "en")}
 
     def plot(self) -> Figure:
         try:
-            return self.flow.plot(language=self.language)  # type: ignore[call-arg]
-        except TypeError:
-            return self.flow.plot()
+            return self.obj.plot(**self.options)  # type: ignore[no-any-return]
+        except TypeError:  # an older plot() without language=
+            return self.obj.plot(**{k: v for k, v in self.options.items() if k != "language"})  # type: ignore[no-any-return]

@@ -821,6 +821,7 @@ class Calculator:
         x: str | None = None,
         points: int = 101,
         ax: Any = None,
+        language: str = "en",
     ) -> Any:
         """Power against the sample size (or against the effect when ``x=`` names it).
 
@@ -829,11 +830,11 @@ class Calculator:
         marker) for the second, so a 3 x 4 grid has a legend of 3 colours
         and one of 4 line styles rather than 12 entries. The legends sit
         beside the plot, clear of the curves; the black dots are the
-        solutions.
+        solutions. ``language="da"`` writes the axis title in Danish.
         """
         from matplotlib.lines import Line2D
 
-        from effekt.plotting import COLOURS, LINE_WIDTH, figure_and_axes, legend_outside
+        from effekt.plotting import COLOURS, LINE_WIDTH, figure_and_axes, legend_outside, plot_word
 
         size_key = "n1" if self.two_arm and self.size == "n" else self.size
         x_key = x or (self.effect if unknown == self.effect else size_key)
@@ -885,7 +886,7 @@ class Calculator:
             for target in np.unique(np.atleast_1d(b["power"])):
                 ax.axhline(float(target), color="grey", linestyle=":", linewidth=1)
         ax.set_xlabel(shown.get(x_key, x_key))
-        ax.set_ylabel("power")
+        ax.set_ylabel(plot_word("power", language))
         ax.set_ylim(0.0, 1.0)
         ax.set_title(f"{self.name} ({self._method_label(opts)})")
         if dims:

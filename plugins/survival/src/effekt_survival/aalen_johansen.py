@@ -329,19 +329,21 @@ class AalenJohansen:
 
 
 def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: Any = None,
-                              xlabel: str = "time", bands: bool = True) -> Any:
+                              xlabel: str | None = None, bands: bool | str = "cause", language: str = "en") -> Any:
     """Every cause's cumulative incidence by arm (the picture of an ``aalen_johansen`` result).
 
     Colour marks the cause and the line style the arm; the legend (one
-    block per dimension) sits beside the plot, clear of the curves. Each
-    curve has its pointwise confidence band (``bands=False`` leaves them
-    out), the y-axis runs to just above the highest band, the dotted line
+    block per dimension) sits beside the plot, clear of the curves. The
+    analysed cause's curves carry their pointwise confidence bands
+    (``bands="all"``: every cause's; ``bands=False``: none), the y-axis runs
+    to just above the highest curve or band, the dotted line
     is the horizon and the table under the plot gives the number at risk in
     each arm at the x-axis ticks, up to the end of follow-up. Causes are
     named by the event column's labels; ``labels`` maps causes or arm
     values (or "control"/"treated") to other names. With ``ax=`` the curves
-    are drawn into that Axes without the table. Returns a matplotlib Figure;
-    nothing is shown.
+    are drawn into that Axes without the table. ``language="da"`` writes
+    the axis titles in Danish. Returns a matplotlib Figure; nothing is
+    shown.
     """
     from matplotlib.lines import Line2D
 
@@ -352,8 +354,11 @@ def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: A
         figure_and_axes,
         label_for,
         legend_outside,
+        plot_word,
     )
     from effekt_survival.kaplan_meier import _arm_display
+
+    xlabel = plot_word("time", language) if xlabel is None else xlabel
 
     if "curves" not in result.extra or "cif_at_horizon" not in result.extra:
         raise DesignError(f"plot_cumulative_incidence needs an aalen_johansen result; got {result.estimator!r}.")
@@ -380,17 +385,17 @@ def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: A
                     label=f"{label_for(k, labels)}, {arm_names[arm]}")
             top = max(top, float(np.nanmax(f)))
             right = max(right, float(t[-1]))
-            if bands:
+            if bands == "all" or (bands and str(k) == str(result.extra.get("cause"))):
                 lo = np.concatenate([[0.0], np.asarray(c["lower"], dtype=float)])
                 hi = np.concatenate([[0.0], np.asarray(c["upper"], dtype=float)])
                 ax.fill_between(t, lo, hi, step="post", color=colour, alpha=INTERVAL_ALPHA / 1.5, linewidth=0)
                 top = max(top, float(np.nanmax(hi)))
-    right = max(right, float(result.extra.get("follow_up_end", right)), *(rts or [0.0])) or 1.0
+    right = max(right, float(result.extra.get("follow_up_end", right)), float(result.extra["horizon"]), *(rts or [0.0])) or 1.0
     ax.set_xlim(-0.03 * right, right * 1.03)
     if rts:
         ax.set_xticks(rts)
     ax.set_ylim(0, min(1.0, max(0.05, 1.08 * top)))
-    ax.set_ylabel("cumulative incidence")
+    ax.set_ylabel(plot_word("cumulative incidence", language))
     ax.axvline(result.extra["horizon"], color="grey", linestyle=":", linewidth=1)
     handles = [Line2D([], [], color=COLOURS[i % len(COLOURS)], linewidth=LINE_WIDTH, label=label_for(k, labels))
                for i, k in enumerate(causes)]
@@ -404,7 +409,7 @@ def plot_cumulative_incidence(result: EffectResult, *, ax: Any = None, labels: A
             y = 1 if row["arm"] == "control" else 0
             for t_ in rts:
                 tab.text(t_, y, str(row[f"{t_:g}"]), ha="center", va="center", fontsize=8)
-        tab.set_title("number at risk", fontsize=9, loc="left")
+        tab.set_title(plot_word("number at risk", language), fontsize=9, loc="left")
         tab.tick_params(axis="y", length=0, pad=12)
         tab.grid(False)
         for side in ("top", "right", "left"):

@@ -255,8 +255,8 @@ def _arm_display(result: Any, role: str, labels: Any) -> str:
     return label_for(value, labels)
 
 
-def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, labels: Any = None, xlabel: str = "time",
-                      ylabel: str = "share without the event", cumulative: bool = False) -> Any:
+def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, labels: Any = None, xlabel: str | None = None,
+                      ylabel: str | None = None, cumulative: bool = False, language: str = "en") -> Any:
     """Kaplan-Meier curves with their bands, censoring marks and the at-risk table under the plot.
 
     The picture of a ``kaplan_meier`` result (``res.plot()`` calls it). The
@@ -267,10 +267,23 @@ def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, labels: Any = Non
     "control"/"treated") to the names shown; by default the arms' labels in
     the data. The legend sits above the plot, clear of the curves.
     ``cumulative=True`` draws ``1 - S`` (share with the event). With
-    ``ax=`` the curves are drawn into that Axes without the table. Returns a
-    matplotlib Figure; nothing is shown.
+    ``ax=`` the curves are drawn into that Axes without the table.
+    ``language="da"`` writes the axis titles in Danish (``xlabel`` and
+    ``ylabel`` override them). Returns a matplotlib Figure; nothing is
+    shown.
     """
-    from effekt.plotting import INTERVAL_ALPHA, LINE_WIDTH, arm_colour, figure_and_axes, legend_outside
+    from effekt.plotting import (
+        INTERVAL_ALPHA,
+        LINE_WIDTH,
+        arm_colour,
+        figure_and_axes,
+        legend_outside,
+        plot_word,
+    )
+
+    xlabel = plot_word("time", language) if xlabel is None else xlabel
+    if ylabel is None:
+        ylabel = plot_word("share with the event" if cumulative else "share without the event", language)
 
     if "curves" not in result.extra:
         raise DesignError(f"plot_kaplan_meier needs a kaplan_meier result; got one from {result.estimator!r}.")
@@ -306,12 +319,12 @@ def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, labels: Any = Non
             ax.plot(cens, s_cens, linestyle="none", marker="|", markersize=6, markeredgewidth=1,
                     color=colours[arm])
     end = float(result.extra.get("follow_up_end", max(float(np.max(rts)), result.extra["horizon"])))
-    right = max(end, float(np.max(rts)))
+    right = max(end, float(np.max(rts)), float(result.extra["horizon"]))
     right = right if right > 0 else 1.0
     ax.set_xlim(-0.03 * right, right * 1.03)
     ax.set_xticks(rts)
     ax.set_ylim(0, min(1.02, 1.1 * top) if cumulative and top > 0 else 1.02)
-    ax.set_ylabel(ylabel if not cumulative else "share with the event")
+    ax.set_ylabel(ylabel)
     legend_outside(ax, where="top")
     ax.axvline(result.extra["horizon"], color="grey", linestyle=":", linewidth=1)
     if tab is not None:
@@ -324,7 +337,7 @@ def plot_kaplan_meier(result: EffectResult, *, ax: Any = None, labels: Any = Non
             for t_ in rts:
                 tab.text(t_, y, str(row[f"{t_:g}"]), ha="center", va="center", fontsize=8,
                          color=colours[str(row["arm"])])
-        tab.set_title("number at risk", fontsize=9, loc="left")
+        tab.set_title(plot_word("number at risk", language), fontsize=9, loc="left")
         tab.tick_params(axis="y", length=0, pad=12)
         tab.grid(False)
         for side in ("top", "right", "left"):
