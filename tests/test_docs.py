@@ -119,6 +119,11 @@ def _run_block(block: str, page: str, namespace: dict) -> None:
 
 def test_every_page_with_examples_is_run():
     assert {"getting-started.md", "power.md", "did.md", "survival.md"} <= set(RUNNABLE)
+    # a case study reproduces published figures: each is run, and checks its numbers with assert
+    studies = [page for page in PAGES if page.startswith("case-studies/")]
+    assert len(studies) >= 4 and set(studies) <= set(RUNNABLE)
+    for page in studies:
+        assert any("assert " in block for block in _blocks(page, "python")), page
 
 
 @pytest.mark.parametrize("page", RUNNABLE)

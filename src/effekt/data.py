@@ -390,7 +390,9 @@ def check_columns(
     used += list((numeric or {}).items())
     if frame.shape[0] == 0:
         raise DataError("the data have no rows.")
-    series = {(role, name): _require_column(frame, name, show(role)) for role, name in used}
+    # a missing column is reported as the option that named it (covariates=, not covariate=)
+    series = {(role, name): _require_column(frame, name, show("covariates" if role == "covariate" else role))
+              for role, name in used}
 
     # missing values: error (default) or drop
     na_mask = np.zeros(frame.shape[0], dtype=bool)

@@ -376,7 +376,9 @@ class EffectResult:
                 f"{fields_.get('estimator', 'estimator')}: the standard error is "
                 f"{std_error}, so no test or interval can be formed. This happens when "
                 "the outcome does not vary within the arms, or a block or cluster has "
-                "too few units to estimate its variance; check the outcome and the design."
+                "too few units to estimate its variance; check the outcome"
+                + (f" column {fields_['outcome']!r}" if fields_.get("outcome") is not None else "")
+                + " and the design."
             )
         if df is not None and (not math.isfinite(df) or df <= 0):
             if df is not None and math.isinf(df):

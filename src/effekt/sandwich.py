@@ -33,6 +33,7 @@ models. JBES 36(4), 672-683. doi:10.1080/07350015.2016.1247004
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -174,6 +175,17 @@ def _inverse_gram(X: np.ndarray, names: Sequence[str] | None) -> np.ndarray:
     )
 
 
+def _widest_term(names: Sequence[str] | None) -> str:
+    """A sentence naming the column that expands to the most model columns (levels of a category)."""
+    if not names:
+        return ""
+    sources = Counter(str(n).split("[", 1)[0] for n in names if "[" in str(n))
+    if not sources:
+        return ""
+    column, k = sources.most_common(1)[0]
+    return f" Column {column!r} alone expands to {k} indicator columns (text or categories with many levels?)."
+
+
 def robust_ols(
     X: np.ndarray,
     y: np.ndarray,
@@ -186,6 +198,7 @@ def robust_ols(
     extra_k: int = 0,
     allow_exact_fit: bool = False,
     absorbed: AbsorbedHat | None = None,
+    outcome: Any = None,
 ) -> RobustFit:
     """Weighted least squares with a robust covariance.
 
@@ -213,6 +226,8 @@ def robust_ols(
         The hat-matrix part of fixed effects swept out of ``X`` and ``y``
         before the call, so that HC2, HC3 and CR2 use the leverage of the
         whole model (see :class:`AbsorbedHat`).
+    outcome : column name, optional
+        The outcome's column, named in error messages.
 
     Returns
     -------
@@ -240,7 +255,7 @@ def robust_ols(
     if n <= k_total:
         raise EstimationError(
             f"{n} observations cannot estimate {k_total} parameters and their variance; "
-            "more data or fewer regressors are needed."
+            f"more data or fewer regressors are needed.{_widest_term(names)}"
         )
     M = _inverse_gram(Xw, names)
     coef = M @ (Xw.T @ yw)
@@ -250,7 +265,7 @@ def robust_ols(
         raise EstimationError(
             "the regressors fit the outcome exactly (is the outcome constant, or a copy of a "
             "regressor?), so there is no residual variation to estimate standard errors from. "
-            "Check the outcome column."
+            + (f"Check the outcome column {outcome!r}." if outcome is not None else "Check the outcome column.")
         )
     vcov, df, n_clusters = robust_vcov(
         Xw, e, M, se_type=se_type, clusters=clusters, k_total=k_total, absorbed=absorbed,

@@ -161,11 +161,18 @@ def model_frame(
     used = [outcome, treatment, clusters, weights, *covariates, *fe_cols, *rhs_vars]
     used += list((extra_numeric or {}).values()) + list(other_columns)
     used = [u for u in dict.fromkeys(u for u in used if u is not None)]
+    # the option each column came from, so a missing one is reported as `option=name`
+    option_of = {**{c: "moderators" for c in other_columns},
+                 **{c: "fixed_effects" for c in fe_cols}, **{c: "covariates" for c in covariates},
+                 **{c: role for role, c in (extra_numeric or {}).items()}}
+    option_of.update({c: role for role, c in (("blocks", blocks), ("weights", weights), ("clusters", clusters),
+                                               ("treatment", treatment), ("outcome", outcome)) if c is not None})
     for name in used:
         if name not in frame.columns:
             have = ", ".join(repr(c) for c in list(frame.columns)[:20])
+            given = f"{option_of[name]}={name!r}" if name in option_of else f"column {name!r}"
             raise DataError(
-                f"column {name!r} (used by {estimator}) is not in the data, which have {have}. "
+                f"{given} (used by {estimator}) is not in the data, which have {have}. "
                 "Check the spelling or add the column."
             )
     na = frame[used].isna().to_numpy()

@@ -666,15 +666,18 @@ def stratified_result(tab: Table, *, measure: str, alpha: float, estimator: str)
 
     assert tab.strata is not None
     a, n1, c, n0 = split_strata(tab.strata)
-    if measure == "risk_difference":
-        est, var = mh_risk_difference(a, n1, c, n0)
-        se_type, log = "Sato (Mantel-Haenszel)", False
-    elif measure == "risk_ratio":
-        est, var = mh_risk_ratio(a, n1, c, n0)
-        se_type, log = "Greenland-Robins (Mantel-Haenszel)", True
-    else:
-        est, var = mh_odds_ratio(a, n1, c, n0)
-        se_type, log = "Robins-Breslow-Greenland (Mantel-Haenszel)", True
+    try:
+        if measure == "risk_difference":
+            est, var = mh_risk_difference(a, n1, c, n0)
+            se_type, log = "Sato (Mantel-Haenszel)", False
+        elif measure == "risk_ratio":
+            est, var = mh_risk_ratio(a, n1, c, n0)
+            se_type, log = "Greenland-Robins (Mantel-Haenszel)", True
+        else:
+            est, var = mh_odds_ratio(a, n1, c, n0)
+            se_type, log = "Robins-Breslow-Greenland (Mantel-Haenszel)", True
+    except EstimationError as exc:  # name the outcome column the events were counted in
+        raise EstimationError(f"{exc} (outcome column {tab.names.get('outcome')!r})") from None
     se = math.sqrt(var)
     warnings = tab.warnings()
     if se > 0:

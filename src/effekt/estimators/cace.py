@@ -345,13 +345,13 @@ class Cace:
         )
         # first stage (complier share) and reduced form (ITT), same design and se_type
         # full compliance makes the first stage an exact fit, which is allowed here
-        first = robust_ols(Z, X[:, j_z], df_coefs=[j_z], allow_exact_fit=True, **common)
+        first = robust_ols(Z, X[:, j_z], df_coefs=[j_z], allow_exact_fit=True, names=mf.terms, **common)
         if abs(first.coef[j_z]) < 1e-10 * max(np.ptp(d), 1e-300):
             raise EstimationError(
                 f"assignment {treatment!r} does not change take-up {received!r} (first stage "
                 f"{first.coef[j_z]:.3g}): the CACE is not identified."
             )
-        reduced = robust_ols(Z, y, df_coefs=[j_z], **common)
+        reduced = robust_ols(Z, y, df_coefs=[j_z], names=mf.terms, outcome=mf.outcome, **common)
         fit = tsls(y, X, Z, endogenous=[j_z], excluded=[j_z], names=names, df_coefs=[j_z], **common)
         design = infer_design(mf)
         model = LinearModel(

@@ -207,8 +207,9 @@ class ChiSquared:
         if tab.counts.shape != (2, 2):
             raise DesignError(
                 f"chi2: with blocks= the test is Cochran-Mantel-Haenszel, which needs a binary "
-                f"outcome; this table is {tab.counts.shape[0]} x {tab.counts.shape[1]} (arms x "
-                "outcome categories). Collapse the outcome to two categories, or test without blocks."
+                f"outcome; this table is {tab.counts.shape[0]} x {tab.counts.shape[1]} (arms x categories of "
+                f"outcome column {tab.names.get('outcome')!r}). Collapse the outcome to two categories, or test "
+                "without blocks."
             )
         effect = measure_result(tab, measure=measure, alpha=alpha, estimator=self.name)
         statistic, p = cmh_test(*split_strata(tab.strata), correction=correction == "yates")

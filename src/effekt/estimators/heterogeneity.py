@@ -238,7 +238,8 @@ class Heterogeneity:
         if bad.size:
             raise DataError(
                 f"subgroup {m}={levels[bad[0]]!r} has {int(n_t[bad[0]])} treated and "
-                f"{int(n_all[bad[0]] - n_t[bad[0]])} control units; every subgroup needs both arms. "
+                f"{int(n_all[bad[0]] - n_t[bad[0]])} control units (moderator column {m!r}); every subgroup needs "
+                "both arms. "
                 "Merge it with a neighbouring level or drop the moderator."
             )
         base = [j for j, t in enumerate(mf.terms) if t != mf.treatment]

@@ -306,7 +306,8 @@ class HorvitzThompson:
             est += nb / n * e_b
             var += (nb / n) ** 2 * v_b
         if var <= 0:
-            raise EstimationError("the Horvitz-Thompson variance estimate is not positive; check the outcome.")
+            raise EstimationError("the Horvitz-Thompson variance estimate is not positive; check the outcome "
+                                  f"column {outcome!r}.")
         design = "clustered" if c.clusters is not None else "simple"
         if c.blocks is not None:
             design = "block_clustered" if c.clusters is not None else "blocked"

@@ -68,6 +68,7 @@ def fit_linear(
         names=mf.terms,
         extra_k=n_absorbed,
         absorbed=absorbed,
+        outcome=mf.outcome,
     )
     warnings = [f"{mf.dropped} rows with missing values were dropped (missing='drop')."] if mf.dropped else []
     return LinearModel(

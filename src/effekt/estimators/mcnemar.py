@@ -302,7 +302,7 @@ class McNemar:
             raise DataError(
                 f"pair {_label(labels[first])!r} of pairs column {pairs!r} has "
                 f"{int(n_second[first])} row(s) with {treatment}={cols.arms[1]!r} and "
-                f"{int(n_first[first])} with {treatment}={cols.arms[0]!r}"
+                f"{int(n_first[first])} with {treatment}={cols.arms[0]!r} (treatment column {treatment!r})"
                 + (f" ({int(bad.sum()) - 1} more pairs have the same problem)" if bad.sum() > 1 else "")
                 + "; every pair needs exactly one row on each occasion. Remove duplicate rows, and "
                 "drop incomplete pairs (missing='drop' drops pairs left incomplete by missing values)."

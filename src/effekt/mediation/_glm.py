@@ -88,9 +88,11 @@ def _solve_spd(a: np.ndarray, b: np.ndarray, what: str) -> np.ndarray:
 def _check_rank(X: np.ndarray, names: tuple[str, ...], what: str) -> None:
     rank = np.linalg.matrix_rank(X)
     if rank < X.shape[1]:
+        # each data column once, quoted as elsewhere (a category's levels come from one column)
+        columns = ", ".join(repr(c) for c in dict.fromkeys(str(n).split("[", 1)[0] for n in names))
         raise EstimationError(
             f"the {what} model's design matrix has rank {rank} but {X.shape[1]} columns "
-            f"({', '.join(names)}): a covariate is constant or a linear combination of "
+            f"(from {columns}): a covariate is constant or a linear combination of "
             "others (or of the block indicators). Drop the redundant column."
         )
 

@@ -55,6 +55,7 @@ __all__ = [
     "follow_up",
     "look_back",
     "month_of",
+    "follow_up_bounds",
     "summarise_windows",
     "week_of",
     "window_indicators",
@@ -412,6 +413,46 @@ def _warn_clipped(panel: StatePanel, start: np.ndarray, label: str) -> np.ndarra
     return np.maximum(start, panel.first)
 
 
+def follow_up_bounds(
+    index: Any,
+    *,
+    cutoff: float | None = None,
+    length: int | None = None,
+    offset: int = 0,
+    end: Any = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The follow-up windows ``[start, stop)`` of :func:`follow_up`, from arrays alone.
+
+    ``start_i = index_i + offset`` and ``stop_i = min(start_i + length,
+    cutoff + 1, end_i + 1)``, each bound left out when not given (``end_i``
+    NaN: the person follows the common cut-off). A period ``t`` is in
+    person ``i``'s window when ``start_i <= t < stop_i``; an empty window has
+    ``stop_i <= start_i``. No panel is needed, so a register read in chunks
+    (the survival plugin's ``first_entry`` and ``gap_times``) uses the same
+    windows as :func:`follow_up`; the callers check their own inputs.
+
+    Returns
+    -------
+    start, stop : float arrays (``stop`` is ``inf`` where no bound applies)
+
+    Examples
+    --------
+    >>> start, stop = follow_up_bounds([10, 10], cutoff=12, offset=1, end=[float("nan"), 11])
+    >>> start.tolist(), stop.tolist()
+    ([11.0, 11.0], [13.0, 12.0])
+    """
+    start = np.asarray(index, dtype=float) + offset
+    stop = np.full(start.shape, np.inf)
+    if cutoff is not None:
+        stop = np.minimum(stop, float(cutoff) + 1)
+    if length is not None:
+        stop = np.minimum(stop, start + length)
+    if end is not None:
+        own = np.asarray(end, dtype=float)
+        stop = np.where(np.isnan(own), stop, np.minimum(stop, own + 1))
+    return start, stop
+
+
 def follow_up(
     panel: StatePanel,
     index: Any,
@@ -481,20 +522,21 @@ def follow_up(
     if late.any():
         raise DataError(f"{int(late.sum())} person(s) start follow-up after the cut-off (period {cut}), e.g. "
                         f"{list(persons[late][:5])!r}; they have no follow-up. Drop them or move the cut-off.")
-    stop = np.full_like(start, cut + 1) if length is None else np.minimum(start + length, cut + 1)
+    last = None
     if end is not None:
         if not isinstance(end, pd.Series):
             raise DataError(f"end must be a pandas Series of last periods indexed by person; got {type(end).__name__}.")
         own = end.reindex(persons)
         given = own.notna().to_numpy()
-        last = np.full(len(persons), cut, dtype=np.int64)
+        last = np.full(len(persons), np.nan)
         if given.any():
             last[given] = _periods(own[given], "end", panel.freq)
         early = given & (last < start)
         if early.any():
             raise DataError(f"{int(early.sum())} person(s) end follow-up (end=) before it starts, e.g. "
                             f"{list(persons[early][:5])!r}.")
-        stop = np.minimum(stop, last + 1)
+    _, stop_f = follow_up_bounds(idx, cutoff=cut, length=length, offset=offset, end=last)
+    stop = stop_f.astype(np.int64)
     start = _warn_clipped(panel, start, label)
     rule = (f"[index + {offset}, " + (f"min(index + {offset + length}, " if length else "")
             + (f"min(end, cutoff {cut}) + 1)" if end is not None else f"cutoff {cut} + 1)") + (")" if length else ""))

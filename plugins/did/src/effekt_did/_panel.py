@@ -136,6 +136,7 @@ def check_panel(
         numeric=numeric,
         missing=missing,
         require_both_arms=treatment is not None,
+        roles={"blocks": "unit"},
     )
     assert cols.y is not None and cols.blocks is not None and cols.block_labels is not None
     t_codes, t_labels = codes_of(cols.extra[period_role])

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from effekt.data import check_positive_int, check_seed
-from effekt.errors import DataError, DesignError
+from effekt.errors import DataError, DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable
 from effekt.vocabulary import Choice, Number, validated
@@ -29,7 +29,7 @@ def _wide(panel: Any) -> tuple[np.ndarray, np.ndarray]:
         short = np.flatnonzero(counts != n_t)
         raise DataError(
             f"callaway_santanna needs a balanced panel: {short.size} of {n_u} units are not observed "
-            f"exactly once in each of the {n_t} periods (e.g. {panel.names['unit']!r} = "
+            f"exactly once in each of the {n_t} periods of {panel.names['period']!r} (e.g. {panel.names['unit']!r} = "
             f"{panel.unit_labels[short[:3]].tolist()}). Drop those units (R did does the same with "
             "panel=TRUE) or analyse a balanced subset."
         )
@@ -280,13 +280,17 @@ class CallawaySantAnna:
         w = w / w.mean()
         if control_group == "nevertreated" and not (G < 0).any():
             raise DesignError(
-                "control_group='nevertreated' needs units that are never treated (first_treated = 0), and "
-                "there are none. Use control_group='notyettreated'."
+                f"control_group='nevertreated' needs units that are never treated (first_treated column "
+                f"{first_treated!r} = 0), and there are none. Use control_group='notyettreated'."
             )
         if not (G >= 0).any():
-            raise DataError(f"no unit is ever treated: first_treated column {first_treated!r} is 0 for every unit.")
-        cells, inf = att_gt(Y, G, w, Xb, control_group=control_group, base_period=base_period,
-                            anticipation=int(anticipation), method=est_method)
+            raise DataError(f"no unit is ever treated: first_treated column {first_treated!r} is 0 for every unit "
+                            f"(or names no period of {period!r}).")
+        try:
+            cells, inf = att_gt(Y, G, w, Xb, control_group=control_group, base_period=base_period,
+                                anticipation=int(anticipation), method=est_method)
+        except EstimationError as exc:  # a singular comparison regression: name the covariates
+            raise EstimationError(f"{exc} (covariates: {', '.join(map(repr, covariates or [])) or 'none'})") from None
         att = np.array([c.att for c in cells])
         se_gt = _analytic_se(inf, cl if se_type == "clustered" else None, n)
         rng = check_seed(seed) if sims else None

@@ -264,8 +264,8 @@ class DiD2x2:
         counts = np.bincount(cell, minlength=4)
         if counts.min() == 0:
             labels = ["control before", "control after", "treated before", "treated after"]
-            raise DataError(f"the 2x2 cell '{labels[int(np.argmin(counts))]}' has no rows (cells: "
-                            f"{dict(zip(labels, counts.tolist()))}); a DiD needs all four.")
+            raise DataError(f"the 2x2 cell '{labels[int(np.argmin(counts))]}' has no rows (cells of "
+                            f"{treatment!r} by {post!r}: {dict(zip(labels, counts.tolist()))}); a DiD needs all four.")
         clustered = cols.clusters is not None
         if se_type is None:
             se_type = "CR2" if clustered else "HC2"
@@ -276,7 +276,8 @@ class DiD2x2:
                               "'HC0', 'HC1', 'HC2', 'HC3', 'classical'.")
         check_option(se_type, "se_type", ("CR0", "CR1", "CR2") if clustered else
                      ("classical", "HC0", "HC1", "HC2", "HC3"))
-        rf = robust_ols(X, cols.y, se_type=se_type, clusters=cols.clusters, weights=cols.weights, names=names)
+        rf = robust_ols(X, cols.y, se_type=se_type, clusters=cols.clusters, weights=cols.weights, names=names,
+                        outcome=outcome)
         b, V = rf.coef, rf.vcov
         df = float(rf.df[3])
         tau = float(b[3])

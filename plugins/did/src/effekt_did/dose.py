@@ -19,7 +19,7 @@ __all__ = ["DoseDiD"]
 
 
 def _unit_changes(y: np.ndarray, unit: np.ndarray, post: np.ndarray, k: int,
-                  w: np.ndarray | None, labels: np.ndarray, column: Any) -> np.ndarray:
+                  w: np.ndarray | None, labels: np.ndarray, column: Any, post_column: Any) -> np.ndarray:
     """Each unit's (weighted) mean after minus mean before."""
     ww = np.ones_like(y) if w is None else w
     s1 = np.bincount(unit, weights=ww * y * post, minlength=k)
@@ -30,7 +30,8 @@ def _unit_changes(y: np.ndarray, unit: np.ndarray, post: np.ndarray, k: int,
     if bad.size:
         shown = ", ".join(label(u) for u in labels[bad[:5]])
         raise DataError(f"{bad.size} unit(s) of unit column {column!r} have no rows before or no rows after "
-                        f"({shown}{', ...' if bad.size > 5 else ''}); each unit's change needs both windows.")
+                        f"({shown}{', ...' if bad.size > 5 else ''}) in post column {post_column!r}; each unit's "
+                        "change needs both windows.")
     return s1 / n1 - s0 / n0  # type: ignore[no-any-return]
 
 
@@ -131,6 +132,9 @@ class DoseDiD:
             arms: tuple[Any, Any] | None = None, weights: str | None = None, se_type: str | None = None,
             alpha: float = 0.05, missing: str = "error") -> EffectResult:
         frame = as_frame(data)
+        if not isinstance(dose, str | int) or isinstance(dose, bool) or dose not in frame.columns:
+            raise DataError(f"dose={dose!r}: no such column. The data have "
+                            f"{', '.join(map(repr, list(frame.columns)[:20]))}.")
         if dose in frame.columns and is_categorical(frame[dose]):
             raise DataError(f"dose column {dose!r} holds text or categories; a dose is a number per unit. "
                             "Convert it, e.g. with pandas.to_numeric.")
@@ -144,7 +148,7 @@ class DoseDiD:
         np.minimum.at(lo, panel.unit, d_row)
         np.maximum.at(hi, panel.unit, d_row)
         if np.any(lo != hi):
-            raise DataError(f"dose column {dose!r} must be constant within each unit; "
+            raise DataError(f"dose column {dose!r} must be constant within each unit of unit column {unit!r}; "
                             f"{int(np.sum(lo != hi))} unit(s) have several values.")
         d = lo
         if panel.group is not None:
@@ -159,7 +163,7 @@ class DoseDiD:
             raise EstimationError(f"dose column {dose!r} takes one value among the treated units; the "
                                   "effect per unit of dose is not identified.")
         post_f = panel.post.astype(float)
-        delta = _unit_changes(panel.y, panel.unit, post_f, k, panel.weights, panel.unit_labels, unit)
+        delta = _unit_changes(panel.y, panel.unit, post_f, k, panel.weights, panel.unit_labels, unit, post)
         control = ~treated
         delta_c = 0.0
         if control.any():
@@ -172,7 +176,7 @@ class DoseDiD:
         dt = d[treated]
         X = np.column_stack([np.ones(dt.size), dt])
         se_type = "HC2" if se_type is None else se_type
-        rf = robust_ols(X, eff, se_type=se_type, names=["(Intercept)", dose])
+        rf = robust_ols(X, eff, se_type=se_type, names=["(Intercept)", dose], outcome=outcome)
         att_mean = float(rf.coef[0] + rf.coef[1] * dt.mean())
         extra = {
             "intercept": float(rf.coef[0]),

@@ -255,7 +255,8 @@ class EventStudy:
         lo = -int(leads) if leads is not None else int(e_min)
         hi = int(lags) if lags is not None else int(e_max)
         if not lo <= reference <= hi:
-            raise DesignError(f"reference={reference} lies outside the event window [{lo}, {hi}].")
+            raise DesignError(f"reference={reference} lies outside the event window [{lo}, {hi}] (period column "
+                              f"{period!r} minus first_treated column {first_treated!r}).")
         evb = np.clip(ev, lo, hi)
         times = [e for e in range(lo, hi + 1) if e != reference and np.any(evb == e)]
         X = np.column_stack([(evb == e).astype(float) for e in times])
@@ -270,7 +271,8 @@ class EventStudy:
         assert cl is not None
         if not (~treated).any():
             # without never-treated units, relative time is collinear with unit and period effects
-            raise EstimationError("no never-treated units: event-time effects are not identified next to unit "
+            raise EstimationError(f"no never-treated units (first_treated column {first_treated!r} is never 0): "
+                                  "event-time effects are not identified next to unit "
                                   "and period effects. Add never-treated units or use callaway_santanna with "
                                   "control_group='notyettreated'.")
         tf = fit_twfe_arrays(panel, X, names, se_type=se_type, clusters=cl, n_clusters=G, weights=w, fe_df=fe_df)

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from effekt.data import label
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable
@@ -227,13 +228,15 @@ class PerUnitEffects:
         counts = np.bincount(cell, minlength=2 * m + 2)
         if counts.min() == 0:
             c = int(np.argmin(counts))
-            who = "the comparison group" if c >= 2 * m else repr(panel.unit_labels[t_units[c // 2]])
-            raise DataError(f"{who} has no rows {'after' if c % 2 else 'before'} the start; every treated unit "
-                            "and the comparison group need rows in both windows.")
+            who = ("the comparison group" if c >= 2 * m else
+                   f"unit {label(panel.unit_labels[t_units[c // 2]])} of unit column {panel.names['unit']!r}")
+            raise DataError(f"{who} has no rows {'after' if c % 2 else 'before'} the start (post column "
+                            f"{panel.names['post']!r}); every treated unit and the comparison group need rows in "
+                            "both windows.")
         X = np.zeros((panel.n, 2 * m + 2))
         X[np.arange(panel.n), cell] = 1.0
         rf = robust_ols(X, panel.y, se_type=se_type, clusters=panel.clusters, weights=panel.weights,
-                        df_coefs=[])
+                        df_coefs=[], outcome=outcome)
         mu, V = rf.coef, rf.vcov
         L = np.zeros((m, 2 * m + 2))
         L[np.arange(m), 2 * np.arange(m) + 1] = 1.0

@@ -63,7 +63,7 @@ def fit_twfe_arrays(
     if n <= k_df:
         raise EstimationError(
             f"{n} rows cannot estimate {k_df} parameters; the panel is too small for two-way "
-            "fixed effects."
+            f"fixed effects (regressors: {', '.join(repr(c) for c in dict.fromkeys(str(m).split('[', 1)[0] for m in names))})."
         )
     if se_type == "CR2":
         vcov, df = _cr2_pt(panel, X, names, clusters, weights, unit_nested, time_nested)
@@ -271,7 +271,8 @@ class TWFE:
         cl, G = panel.cluster_codes()
         assert cl is not None and panel.d is not None
         if G < 2:
-            raise DesignError(f"{self.name}: only one cluster; cluster-robust SEs need two or more.")
+            raise DesignError(f"{self.name}: only one cluster (column {clusters if clusters is not None else unit!r}); "
+                              "cluster-robust SEs need two or more.")
         term = f"{treatment}:{post}" if post is not None else str(treatment)
         X = panel.d[:, None].astype(float)
         names = [term]

@@ -356,7 +356,8 @@ class WildClusterBootstrap:
         cl, G = panel.cluster_codes()
         assert cl is not None
         if G < 2:
-            raise DesignError(f"{self.name}: one cluster; the wild cluster bootstrap needs at least two.")
+            raise DesignError(f"{self.name}: one cluster (column {clusters if clusters is not None else unit!r}); "
+                              "the wild cluster bootstrap needs at least two.")
         n = panel.n
         resid_fe = None
         if model == "twfe":
@@ -395,9 +396,13 @@ class WildClusterBootstrap:
             V = wild_weights(bootstrap_weights, (G, draws), rng)
             try:
                 out = wcb_kernel(Xt, yt, cl, G, V, restricted=restricted, alpha=alpha, resid_fe=resid_fe)
+            except EstimationError as exc:  # name the outcome column
+                raise EstimationError(f"{exc} (outcome column {outcome!r})") from None
             except np.linalg.LinAlgError:
                 raise EstimationError("the regressors are collinear after absorbing the fixed effects; the "
-                                      "treatment must vary across units and periods.") from None
+                                      "treatment must vary across units and periods, and no covariate "
+                                      f"({', '.join(map(repr, covariates or [])) or 'none given'}) may be "
+                                      "constant or a combination of the others.") from None
             se_type = f"wild cluster bootstrap ({'WCR' if restricted else 'WCU'}, {bootstrap_weights})"
             extra.update(t=out["t"], restricted=restricted, bootstrap_weights=bootstrap_weights,
                          cr1_std_error=out["se"])

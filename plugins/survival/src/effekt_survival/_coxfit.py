@@ -124,7 +124,8 @@ def fit_cox(
     try:
         beta, ll, info, it = K.newton(P)
     except EstimationError as exc:
-        raise EstimationError(f"{estimator}: {str(exc).removeprefix('cox: ')}") from None
+        raise EstimationError(f"{estimator}: {str(exc).removeprefix('cox: ')} (model terms: "
+                              f"{', '.join(repr(c) for c in dict.fromkeys(str(t).split('[', 1)[0] for t in terms))})") from None
     try:
         vcov_model = np.linalg.inv(info)
     except np.linalg.LinAlgError:  # pragma: no cover - newton already solved with it

@@ -88,7 +88,7 @@ class SurvivalColumns:
                 continue
         raise DataError(
             f"{estimator}: cause={cause!r} is not a cause of exit in event column {self.event_name!r}; "
-            f"its causes are {present}."
+            f"its causes are {present} (censored= names the code that is not a cause)."
         )
 
     def indicator(self, code: int | None) -> np.ndarray:
@@ -241,6 +241,7 @@ def check_survival(
         weights=weights,
         numeric=numeric,
         missing=missing,
+        roles={"blocks": "strata"} if strata is not None else None,
     )
     if cols.X is not None and cols.X.shape[0] > 0:
         constant = np.flatnonzero(np.all(cols.X == cols.X[:1], axis=0))

@@ -312,7 +312,8 @@ class AalenJohansen:
         se = math.sqrt(var[1] + var[0])
         if se <= 0:
             raise DataError(
-                f"aalen_johansen: no events of cause {sc.label_of(code)!r} by the horizon {h:g} in either arm; "
+                f"aalen_johansen: no events of cause {sc.label_of(code)!r} in event column {sc.event_name!r} by the "
+                f"horizon {h:g} of time column {sc.cols.names.get('time')!r} in either arm; "
                 "choose a later horizon."
             )
         first = sc.label_of(code)

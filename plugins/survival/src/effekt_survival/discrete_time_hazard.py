@@ -222,7 +222,8 @@ class DiscreteTimeHazard:
             name = role if sc.cols.arms in ((0, 1), (False, True)) else f"{role} ({sc.arm_labels[arm]!r})"
             if not np.any(ev[z == arm] > 0):
                 raise EstimationError(
-                    f"discrete_time_hazard: the {name} arm has no events, so the hazard ratio is 0 or "
+                    f"discrete_time_hazard: the {name} arm has no events in event column {sc.event_name!r}, so the "
+                    "hazard ratio is 0 or "
                     "infinite (monotone likelihood) and has no finite estimate. Report the event counts, "
                     "or use an exact or penalised method."
                 )
@@ -277,12 +278,15 @@ class DiscreteTimeHazard:
                 m = b_code > 0
                 blocks_X[np.flatnonzero(m), b_code[m] - 1] = 1.0
         X = np.column_stack([Xz, D, blocks_X])
-        beta, info = _irls(X, y_k, link)
+        try:
+            beta, info = _irls(X, y_k, link)
+        except EstimationError as exc:
+            raise EstimationError(f"{exc} (model terms: {', '.join(repr(c) for c in dict.fromkeys(str(t).split('[', 1)[0] for t in names))})") from None
         if np.max(np.abs(beta[: len(names)])) > 30:
             raise EstimationError(
                 "discrete_time_hazard: a coefficient exceeds 30 on the link scale, so the fit diverges "
                 "(separation): some arm or covariate value has all or none of the events in the weeks where it is "
-                "at risk. Check the events by arm and week."
+                f"at risk. Check the events by arm and week (model terms: {', '.join(repr(c) for c in dict.fromkeys(str(t).split('[', 1)[0] for t in names))})."
             )
         try:
             V = np.linalg.inv(info)

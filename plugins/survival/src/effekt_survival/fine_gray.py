@@ -211,7 +211,9 @@ class FineGray:
         try:
             beta, ll, info, _ = K.newton(P)
         except EstimationError as exc:
-            raise EstimationError(f"fine_gray: {str(exc).removeprefix('cox: ')}") from None
+            terms_ = [str(treatment)] + [str(c) for c in sc.cols.covariate_names]
+            raise EstimationError(f"fine_gray: {str(exc).removeprefix('cox: ')} (model terms: "
+                                  f"{', '.join(repr(c) for c in dict.fromkeys(str(t).split('[', 1)[0] for t in terms_))})") from None
         Vm = np.linalg.inv(info)
         R = K.score_residuals(P, beta)
         V = Vm @ (R.T @ R) @ Vm

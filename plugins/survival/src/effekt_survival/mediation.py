@@ -417,12 +417,14 @@ class MediationSurvival:
         if not (0.0 < tau_ <= float(min(arm_max))):
             raise DesignError(
                 f"{self.name}: horizon={horizon!r} must be positive and no later than the shorter arm's longest "
-                f"follow-up ({min(arm_max):g}), so that both arms are observed up to the horizon."
+                f"follow-up ({min(arm_max):g} in time column {time!r}), so that both arms are observed up to the "
+                "horizon."
             )
         first_event = float(sc.time[sc.event == 1].min()) if (sc.event == 1).any() else float("inf")
         if tau_ < first_event:
             raise DesignError(
-                f"{self.name}: horizon={horizon!r} is before the first event ({first_event:g}): everyone is "
+                f"{self.name}: horizon={horizon!r} is before the first event ({first_event:g} in time column "
+                f"{time!r}): everyone is "
                 "event-free up to it in both arms, so there is no effect to decompose. Pick a later horizon."
             )
         W = np.column_stack([np.ones(n), z, Xc, B])

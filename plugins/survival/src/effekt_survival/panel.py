@@ -16,11 +16,17 @@ bounded by the chunk, not the panel; the panel may also be an iterable of
 data frames (e.g. parquet row groups), persons split across chunks are
 joined.
 
-Conventions: weeks are integers on one scale (e.g. weeks since 2000-01-03;
-convert dates with ``(date - pd.Timestamp("2000-01-03")).dt.days // 7``);
+Conventions: weeks are whole numbers on one scale (convert dates with
+:func:`effekt.registers.week_of`, whole weeks since Monday 5 January 1970);
 ``origin``, ``censor``, ``entry`` and ``extract`` are on the same scale.
-The event is the first week ``w > origin`` in an event state, and the time
-is ``w - origin``; the state in the origin week itself is baseline.
+Follow-up is the window of :func:`effekt.registers.follow_up` with
+``offset=1``, ``cutoff=extract`` and ``end=censor``, computed by
+:func:`effekt.registers.follow_up_bounds`: weeks ``origin < w <= min(extract,
+censor)``. The event is the first week of that window in an event state,
+and the time is ``w - origin``; the state in the origin week itself is
+baseline. A fractional week is a :class:`DataError` (as in
+:class:`effekt.registers.StatePanel`): with whole weeks the window is the
+same whichever way its bounds are written.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from effekt.errors import DataError, DesignError, warn
+from effekt.registers.panel import follow_up_bounds
 
 __all__ = ["first_entry", "gap_times"]
 
@@ -46,7 +53,8 @@ class _Spec:
     state: Any
     causes: list[tuple[int, np.ndarray]]
     origin: np.ndarray  # per person (persons-frame order)
-    stop: np.ndarray  # min(extract, censor) per person
+    start: np.ndarray  # first week of follow-up, origin + 1 (effekt.registers.follow_up_bounds)
+    stop: np.ndarray  # last week of follow-up, min(extract, censor) per person (inf: none)
     censor_given: np.ndarray  # bool: a per-person censoring week binds
     person_index: pd.Index
     after_censoring: str
@@ -121,10 +129,16 @@ def _person_weeks(persons: pd.DataFrame, col: Any, role: str, person: Any) -> np
     if not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
         raise DataError(
             f"{role} column {col!r} holds {s.dtype} values; it must hold integer week numbers on the "
-            "panel's week scale. Convert dates with (date - pd.Timestamp('2000-01-03')).dt.days // 7."
+            "panel's week scale. Convert dates with effekt.registers.week_of(dates)."
         )
     arr = s.to_numpy(dtype=float)
     bad = ~np.isfinite(arr)
+    frac = ~bad & (arr != np.round(arr))
+    if frac.any():
+        raise DataError(
+            f"{role} column {col!r} has {int(frac.sum())} fractional week(s) (persons "
+            f"{', '.join(map(str, persons[person].to_numpy()[frac][:5]))}); weeks are whole numbers."
+        )
     if bad.any() and role != "censor":
         raise DataError(
             f"{role} column {col!r} has {int(bad.sum())} missing value(s) (persons "
@@ -175,12 +189,17 @@ def _process(chunk: pd.DataFrame, spec: _Spec, row0: int, recurrent: bool, seen:
     if not pd.api.types.is_numeric_dtype(w_s) or pd.api.types.is_bool_dtype(w_s):
         raise DataError(
             f"panel week column {spec.week!r} holds {w_s.dtype} values; it must hold integer week "
-            "numbers. Convert dates with (date - pd.Timestamp('2000-01-03')).dt.days // 7."
+            "numbers. Convert dates with effekt.registers.week_of(dates)."
         )
     w = w_s.to_numpy(dtype=float)
     if np.isnan(w).any():
         i = int(np.flatnonzero(np.isnan(w))[0])
         raise DataError(f"panel week column {spec.week!r} is missing in row {row0 + i}.")
+    frac = np.isfinite(w) & (w != np.round(w))
+    if frac.any():
+        i = int(np.flatnonzero(frac)[0])
+        raise DataError(f"panel week column {spec.week!r} holds the fractional week {w[i]:g} in row {row0 + i}; "
+                        "weeks are whole numbers (effekt.registers.week_of converts dates).")
     _check_order(p, w, row0, spec.person, spec.week)
     n = p.size
     starts = np.flatnonzero(np.r_[True, p[1:] != p[:-1]])
@@ -203,11 +222,12 @@ def _process(chunk: pd.DataFrame, spec: _Spec, row0: int, recurrent: bool, seen:
     prow = np.repeat(pid, counts)
     origin = spec.origin[prow]
     stop = spec.stop[prow]
+    start = spec.start[prow]
     cause = np.zeros(n, dtype=np.int64)
     states = chunk[spec.state]
     for k, sset in spec.causes:
         cause[states.isin(sset).to_numpy()] = k
-    after = w > origin
+    after = w >= start
     # events after a per-person censoring week
     late = after & (cause > 0) & (w > stop) & spec.censor_given[prow]
     if late.any() and spec.after_censoring == "error":
@@ -219,7 +239,7 @@ def _process(chunk: pd.DataFrame, spec: _Spec, row0: int, recurrent: bool, seen:
             "this chunk. Check the censoring dates, or pass after_censoring='ignore' to disregard "
             "events after censoring."
         )
-    window = after & (w <= stop)
+    window = after & (w < stop + 1)  # [start, stop + 1): follow_up_bounds' half-open window
     last_week = w[starts + counts - 1]
     prevalent = np.zeros(pid.size, dtype=bool)
     at_origin = (w == origin) & (cause > 0)
@@ -257,15 +277,19 @@ def _setup(persons: Any, person: Any, origin: Any, censor: Any, entry: Any, extr
         dup = ids[ids.duplicated()].iloc[0]
         raise DataError(f"persons: person {_v(dup)!r} appears more than once; persons needs one row per person.")
     o = _person_weeks(persons, origin, "origin", person)
-    stop = np.full(o.size, np.inf)
+    if extract is not None and (isinstance(extract, bool) or not np.isfinite(float(extract))
+                                or float(extract) != round(float(extract))):
+        raise DesignError(f"extract={extract!r} must be a whole week number on the panel's week scale.")
     censor_given = np.zeros(o.size, dtype=bool)
-    if extract is not None:
-        stop = np.minimum(stop, float(extract))
+    own = None
     if censor is not None:
         c = _person_weeks(persons, censor, "censor", person)
         has = np.isfinite(c)
-        censor_given = has & (c < stop)
-        stop = np.where(has, np.minimum(stop, c), stop)
+        censor_given = has & (c < (np.inf if extract is None else float(extract)))
+        own = np.where(has, c, np.nan)
+    # the window of effekt.registers.follow_up: weeks origin + 1 .. min(extract, censor)
+    start, stop_excl = follow_up_bounds(o, cutoff=extract, offset=1, end=own)
+    stop = stop_excl - 1
     neg = stop < o
     if neg.any():
         i = np.flatnonzero(neg)
@@ -284,7 +308,8 @@ def _setup(persons: Any, person: Any, origin: Any, censor: Any, entry: Any, extr
                 f"persons: person {_v(ids.iloc[i])!r} enters observation in week {ent[i]:g}, before the origin "
                 f"{o[i]:g}. Delayed entry is measured from the origin and cannot be negative."
             )
-    spec = _Spec(person=person, week=week, state=state, causes=_causes(events), labels=_cause_labels(events), origin=o, stop=stop,
+    spec = _Spec(person=person, week=week, state=state, causes=_causes(events), labels=_cause_labels(events), origin=o,
+                 start=start, stop=stop,
                  censor_given=censor_given, person_index=pd.Index(ids.to_numpy()), after_censoring=after_censoring)
     return persons, spec, ent
 

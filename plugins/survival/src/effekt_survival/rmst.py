@@ -152,7 +152,8 @@ class RMST:
                 label = _arm_name(sc, arm)
                 if tau > last and not ends_in_event:
                     raise DesignError(
-                        f"rmst: horizon={tau:g} lies beyond the last follow-up time of the {label} arm ({last:g}); "
+                        f"rmst: horizon={tau:g} lies beyond the last follow-up time of the {label} arm ({last:g} in "
+                        f"time column {sc.cols.names.get('time')!r}); "
                         "the survival curve is unknown there. Choose a horizon at most the shorter follow-up."
                     )
                 if not (ev[m] > 0).any():

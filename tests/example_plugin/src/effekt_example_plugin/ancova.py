@@ -64,7 +64,8 @@ class Ancova:
         if cols.X is not None:
             parts.append(cols.X - cols.X.mean(axis=0))
         X = np.column_stack(parts)
-        fit = robust_ols(X, cols.y, se_type="HC2")
+        names = ["(Intercept)", treatment, *(cols.covariate_names or covariates or [])]
+        fit = robust_ols(X, cols.y, se_type="HC2", names=names, outcome=outcome)
         return EffectResult.from_t(
             fit.coef[1], fit.std_error[1], fit.df[1], alpha=alpha,
             estimator=self.name, estimand=self.estimand, term=treatment, outcome=outcome,
