@@ -90,20 +90,30 @@ def resolve_classifier(classifier: Any, seed: Any) -> tuple[Any, str]:
 
 
 def cross_folds(X: np.ndarray, z: np.ndarray, folds: int, seed: Any) -> np.ndarray:
-    """Fold labels ``0..folds-1``, stratified by arm, invariant to the order of the rows."""
+    """Fold labels ``0..folds-1`` drawn from ``seed`` over the units sorted by their covariates.
+
+    Invariant to the order of the rows and to which arm is called treated
+    (the folds do not look at the arm); DataError when a fold's complement
+    lacks units of an arm.
+    """
     n = len(z)
-    if folds > min(int(z.sum()), int(n - z.sum())):
+    n1 = int(z.sum())
+    if folds > min(n1, n - n1):
         raise DataError(
-            f"folds={folds} needs at least {folds} units in each arm; the data have {int(z.sum())} treated "
-            f"and {int(n - z.sum())} control units. Use fewer folds."
+            f"folds={folds} needs at least {folds} units in each arm; the data have {n1} treated "
+            f"and {n - n1} control units. Use fewer folds."
         )
-    order = np.lexsort(np.column_stack([X, z]).T[::-1])
+    order = np.lexsort(X.T[::-1]) if X.shape[1] else np.arange(n)
     rng = check_seed(seed if seed is not None else 0)
     labels = np.empty(n, dtype=np.int64)
-    for arm in (0, 1):
-        idx = order[z[order] == arm]
-        perm = rng.permutation(idx.size)
-        labels[idx[perm]] = np.arange(idx.size) % folds
+    labels[order[rng.permutation(n)]] = np.arange(n) % folds
+    for k in range(folds):
+        train = labels != k
+        if min(int(z[train].sum()), int((1 - z[train]).sum())) < 2:
+            raise DataError(
+                f"cross-fitting with folds={folds}: the units outside fold {k} include fewer than 2 of one arm, "
+                "so no model can be fitted there. Use fewer folds."
+            )
     return labels
 
 
