@@ -109,12 +109,10 @@ def _stratified(d, estimand):
     """The exact stratified effect with one binary covariate: the truth every weighting estimator
     with a saturated propensity model (or exact balance) must reproduce."""
     g = d.groupby(["x", "z"]).y.mean().unstack()
-    share = d.groupby("x").z.mean() if estimand == "att" else None
     if estimand == "att":
         weights = d[d.z == 1].x.value_counts(normalize=True).sort_index()
     else:
         weights = d.x.value_counts(normalize=True).sort_index()
-    del share
     return float(((g[1] - g[0]) * weights).sum())
 
 

@@ -52,7 +52,7 @@ def design_matrix(X: np.ndarray, names: Sequence[str]) -> np.ndarray:
     sd = X.std(axis=0)
     const = np.flatnonzero(~(sd > 1e-12 * np.maximum(1.0, np.abs(X).max(axis=0))))
     if const.size:
-        bad = ", ".join(repr(names[j]) for j in const)
+        bad = ", ".join(repr(names[int(j)]) for j in const)
         raise DataError(
             f"covariate {bad} is constant in the rows analysed; it carries no information about who is "
             "treated and makes the propensity model singular. Drop it from covariates=."

@@ -119,12 +119,10 @@ class BalanceComparison:
         return json.dumps(self.to_dict(), **kwargs)
 
     def summary(self) -> str:
-        cols = ["variable", "smd", "variance_ratio", "flagged"]
         b, a = self.before.table, self.after.table
         both = pd.DataFrame({"variable": b["variable"], "smd_before": b["smd"], "smd_after": a["smd"],
                              "vr_before": b["variance_ratio"], "vr_after": a["variance_ratio"],
                              "flagged_after": a["flagged"]})
-        del cols
         n_flag = int(a["flagged"].sum())
         return "\n".join([
             f"Balance before and after adjustment (|SMD| > {self.after.threshold:g} flagged: "

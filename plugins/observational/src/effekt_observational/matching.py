@@ -124,7 +124,8 @@ def match_units(
     zb = z.astype(bool)
     cells = np.zeros(len(z), dtype=np.int64) if cells is None else cells
     focal_arms = {"att": (True,), "atc": (False,), "ate": (True, False)}[estimand]
-    I, J = [], []
+    focal_rows: list[np.ndarray] = []
+    match_rows: list[np.ndarray] = []
     for arm in focal_arms:
         for cell in np.unique(cells):
             f_idx = np.flatnonzero((zb == arm) & (cells == cell))
@@ -135,11 +136,11 @@ def match_units(
             cb = None if box_values is None else box_values[c_idx]
             how = _nearest if replace else _greedy
             r, c = how(D[f_idx], D[c_idx], m, fb, cb, box)
-            I.append(f_idx[r])
-            J.append(c_idx[c])
-    if not I or sum(a.size for a in I) == 0:
+            focal_rows.append(f_idx[r])
+            match_rows.append(c_idx[c])
+    if not focal_rows or sum(a.size for a in focal_rows) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    i, j = np.concatenate(I), np.concatenate(J)
+    i, j = np.concatenate(focal_rows), np.concatenate(match_rows)
     counts = np.bincount(i, minlength=len(z))
     return i, j, 1.0 / counts[i]
 
@@ -161,7 +162,6 @@ def matching_kernel(
     used as a match and ``K'_j`` the sum of their squares.
     """
     n = len(z)
-    zf = z.astype(float)
     sign = np.where(z[i] == 1, 1.0, -1.0)  # focal treated: y_i - y_j; focal control: y_j - y_i
     K = np.bincount(j, weights=w, minlength=n)
     KK = np.bincount(j, weights=w**2, minlength=n)
@@ -193,7 +193,6 @@ def matching_kernel(
     else:
         var = (sig2 * np.sum(K**2 - KK) + np.sum((ycaus - est) ** 2)) / N**2
     se_std = float(np.sqrt(np.sum(w * (raw_p - est_raw) ** 2) / np.sum(w) ** 2))
-    del zf
     return {"estimate": est, "std_error": float(np.sqrt(var)), "estimate_unadjusted": est_raw,
             "se_standard": se_std, "K": K, "focal": focal, "beta": beta}
 

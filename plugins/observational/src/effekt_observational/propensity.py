@@ -24,9 +24,9 @@ Kish, L. (1965). Survey Sampling. Wiley, section 11.7.
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np

@@ -11,7 +11,7 @@ define their own (a second definition with another meaning is refused).
 
 from __future__ import annotations
 
-from effekt.vocabulary import Anything, Choice, ColumnNames, Code, Flag, Number, Term
+from effekt.vocabulary import Anything, Choice, Code, ColumnNames, Flag, Number, Term
 
 __all__ = ["TERMS", "ESTIMANDS", "DISTANCES"]
 

@@ -11,7 +11,13 @@ from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
 from effekt.vocabulary import Choice, validated
 from effekt_observational._common import (
-    check_trim, effective_sizes, expit, prepare, simulate_confounded, stacked_sandwich, trim_mask,
+    check_trim,
+    effective_sizes,
+    expit,
+    prepare,
+    simulate_confounded,
+    stacked_sandwich,
+    trim_mask,
 )
 from effekt_observational._propensity import check_overlap, fit_propensity
 from effekt_observational.balance import compare_balance
@@ -199,8 +205,9 @@ class IPW:
             trimmed = {"rule": trim if trim == "crump" else "fixed", "threshold": a, "dropped": int((~keep).sum())}
             X, z, y = X[keep], z[keep], y[keep]
             cl = None if cl is None else np.unique(cl[keep], return_inverse=True)[1]
-            from effekt.data import check_columns  # both arms must survive trimming
             import pandas as pd
+
+            from effekt.data import check_columns  # both arms must survive trimming
 
             check_columns(pd.DataFrame({"z": z}), treatment="z")
         ps = fit_propensity(X, z, names, classifier=classifier, folds=folds, seed=seed)
