@@ -235,3 +235,21 @@ def test_trimming_drops_extreme_scores_and_says_so(name):
     t = res.extra["trimmed"]
     assert t["rule"] == "crump" and 0 < t["threshold"] < 0.5 and t["dropped"] > 0
     assert res.n == n - t["dropped"] and fixed.extra["trimmed"]["threshold"] == 0.1
+
+
+def test_ipw_att_reproduces_weightit_readme():
+    """WeightIt's README (github.com/ngreifer/WeightIt, README.md at commit 9f5b5d3, 2026-08-03):
+    weightit(treat ~ age + educ + nodegree + married + race + re74 + re75, data = lalonde,
+    method = "glm", estimand = "ATT") on cobalt's lalonde (MatchIt's, written by
+    tests/data/make_lalonde_matchit.R); lm_weightit(re78 ~ treat) reports 1214.1 with SE 798.2
+    ("HC0 robust (adjusted for estimation of weights)"); summary(W): effective sample size of the
+    controls 99.82, largest control weight 3.743."""
+    from pathlib import Path
+
+    d = pd.read_csv(Path(__file__).parent / "data" / "lalonde_matchit.csv")
+    res = ef.estimate("ipw", data=d, outcome="re78", treatment="treat", estimand="att",
+                      covariates=["age", "educ", "nodegree", "married", "race", "re74", "re75"])
+    assert round(res.estimate, 1) == 1214.1
+    assert round(res.std_error, 1) == 798.2
+    assert round(res.extra["effective_sample_size"]["control"], 2) == 99.82
+    assert round(res.extra["weights"]["max_control"], 3) == 3.743
