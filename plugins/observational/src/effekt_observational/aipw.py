@@ -14,6 +14,7 @@ from effekt.result import EffectResult
 from effekt.vocabulary import Choice, validated
 from effekt_observational._common import check_trim, effective_sizes, prepare, simulate_confounded, trim_mask
 from effekt_observational._propensity import check_overlap, cross_folds, design_matrix, fit_propensity
+from effekt_observational.balance import compare_balance
 from effekt_observational.propensity import balancing_weights
 
 __all__ = ["AIPW", "aipw_kernel"]
@@ -129,8 +130,9 @@ class AIPW:
     Returns
     -------
     EffectResult
-        ``extra``: ``effective_sample_size`` of the estimand's IPW weights,
-        ``propensity`` range by arm, ``folds``, ``seed``, ``trimmed``.
+        ``extra``: ``effective_sample_size`` and ``balance`` (before and
+        after) of the estimand's IPW weights, ``propensity`` range by arm,
+        ``folds``, ``seed``, ``trimmed``.
 
     Raises
     ------
@@ -208,7 +210,9 @@ class AIPW:
         zb = z.astype(bool)
         w = balancing_weights(ps.scores, z, estimand)
         extra = {
-            "effective_sample_size": effective_sizes(z, w), "folds": folds, "seed": seed, "trimmed": trimmed,
+            "effective_sample_size": effective_sizes(z, w),
+            "balance": compare_balance(X, names, z, w, arms=(cols.arms[0], cols.arms[1])).to_dict(),
+            "folds": folds, "seed": seed, "trimmed": trimmed,
             "propensity": {"classifier": ps.classifier,
                            "treated_range": [float(ps.scores[zb].min()), float(ps.scores[zb].max())],
                            "control_range": [float(ps.scores[~zb].min()), float(ps.scores[~zb].max())]},
@@ -218,5 +222,11 @@ class AIPW:
             n_treated=int(z.sum()), n_control=int(z.size - z.sum()),
             se_type="influence function" + (", clustered" if cl is not None else ""), design="observational",
             outcome=str(outcome), warnings=tuple(cols.warnings()), extra=extra,
-            n_clusters=None if cl is None else int(cl.max()) + 1,
+            n_clusters=None if cl is None else int(cl.max()) + 1, plotter=_love_plot,
         )
+
+
+def _love_plot(res: EffectResult, *, ax: Any = None, labels: Any = None, **_: Any) -> Any:
+    from effekt_observational.balance import balance_of
+
+    return balance_of(res).plot(ax=ax, labels=labels)
