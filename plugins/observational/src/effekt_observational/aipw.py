@@ -11,11 +11,12 @@ from effekt.data import check_seed
 from effekt.errors import DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
-from effekt.vocabulary import Choice, validated
+from effekt.vocabulary import validated
 from effekt_observational._common import check_trim, effective_sizes, prepare, simulate_confounded, trim_mask
 from effekt_observational._propensity import check_overlap, cross_folds, design_matrix, fit_propensity
 from effekt_observational.balance import compare_balance
 from effekt_observational.propensity import balancing_weights
+from effekt_observational.vocabulary import estimand_choice
 
 __all__ = ["AIPW", "aipw_kernel"]
 
@@ -159,7 +160,7 @@ class AIPW:
     estimand: ClassVar[str] = "ate"
     kind: ClassVar[str] = "observational"
     tags: ClassVar[EstimatorTags] = EstimatorTags(supports_covariates=True, supports_clusters=True, uses_seed=True)
-    options: ClassVar[dict[str, Any]] = {"estimand": Choice(("ate", "att"))}
+    options: ClassVar[dict[str, Any]] = {"estimand": estimand_choice("ate", "att")}
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 200, effect: float = 1.0) -> Synthetic:

@@ -11,10 +11,11 @@ from scipy import optimize
 from effekt.errors import DataError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
-from effekt.vocabulary import Choice, validated
+from effekt.vocabulary import validated
 from effekt_observational._common import effective_sizes, prepare, simulate_confounded, stacked_sandwich
 from effekt_observational._propensity import design_matrix
 from effekt_observational.balance import compare_balance
+from effekt_observational.vocabulary import estimand_choice
 
 __all__ = ["EntropyBalancing", "entropy_weights"]
 
@@ -146,7 +147,7 @@ class EntropyBalancing:
     kind: ClassVar[str] = "observational"
     # ATT: swapping the arms gives minus the ATC, which differs from the ATT in general
     tags: ClassVar[EstimatorTags] = EstimatorTags(supports_covariates=True, supports_clusters=True, sign_flip=False)
-    options: ClassVar[dict[str, Any]] = {"estimand": Choice(("att",))}
+    options: ClassVar[dict[str, Any]] = {"estimand": estimand_choice("att")}
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 200, effect: float = 1.0) -> Synthetic:

@@ -11,10 +11,11 @@ import pandas as pd
 from effekt.errors import DataError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
-from effekt.vocabulary import Choice, validated
+from effekt.vocabulary import validated
 from effekt_observational._common import effective_sizes, prepare, simulate_confounded
 from effekt_observational._propensity import check_overlap, fit_propensity, logit
 from effekt_observational.balance import compare_balance
+from effekt_observational.vocabulary import estimand_choice
 
 __all__ = ["Matching", "match_units", "matching_kernel"]
 
@@ -300,7 +301,7 @@ class Matching:
     kind: ClassVar[str] = "observational"
     # ATT by default: swapping the arms gives minus the ATC, which differs from the ATT in general
     tags: ClassVar[EstimatorTags] = EstimatorTags(supports_covariates=True, sign_flip=False)
-    options: ClassVar[dict[str, Any]] = {"estimand": Choice(("att", "ate", "atc"))}
+    options: ClassVar[dict[str, Any]] = {"estimand": estimand_choice("att", "ate", "atc")}
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 200, effect: float = 1.0) -> Synthetic:

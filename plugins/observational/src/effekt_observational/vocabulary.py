@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from effekt.vocabulary import Anything, Choice, Code, ColumnNames, Flag, Number, Term
 
-__all__ = ["TERMS", "ESTIMANDS", "DISTANCES"]
+__all__ = ["TERMS", "ESTIMANDS", "DISTANCES", "estimand_choice"]
 
 _SRC = "effekt-observational"
 
@@ -22,10 +22,17 @@ ESTIMANDS = ("ate", "att", "atc", "ato")
 #: how matching measures the distance between two units
 DISTANCES = ("scaled", "mahalanobis", "propensity")
 
+
+
+def estimand_choice(*codes: str) -> Choice:
+    """The estimand constraint narrowed to ``codes``, upper-case spellings (R's) accepted."""
+    return Choice(tuple(codes), aliases={c.upper(): c for c in codes})
+
+
 TERMS: tuple[Term | Code, ...] = (
     Term("estimand", "The population the effect is averaged over: 'ate' (everyone), 'att' (the treated), "
          "'atc' (the controls) or 'ato' (the overlap population, weights e(1-e)).",
-         Choice(ESTIMANDS, aliases={"ATE": "ate", "ATT": "att", "ATC": "atc", "ATO": "ato"}),
+         estimand_choice(*ESTIMANDS),
          "the estimator's documented default ('att' for matching and entropy balancing, 'ate' for ipw and aipw)",
          "R Matching's and WeightIt's choice of name; the codes are the result's estimand field.",
          ("matching", "ipw", "aipw", "entropy_balancing"), source=_SRC),

@@ -9,7 +9,7 @@ import numpy as np
 
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
-from effekt.vocabulary import Choice, validated
+from effekt.vocabulary import validated
 from effekt_observational._common import (
     check_trim,
     effective_sizes,
@@ -22,6 +22,7 @@ from effekt_observational._common import (
 from effekt_observational._propensity import check_overlap, fit_propensity
 from effekt_observational.balance import compare_balance
 from effekt_observational.propensity import balancing_weights
+from effekt_observational.vocabulary import estimand_choice
 
 __all__ = ["IPW", "ipw_kernel"]
 
@@ -168,7 +169,7 @@ class IPW:
     estimand: ClassVar[str] = "ate"
     kind: ClassVar[str] = "observational"
     tags: ClassVar[EstimatorTags] = EstimatorTags(supports_covariates=True, supports_clusters=True)
-    options: ClassVar[dict[str, Any]] = {"estimand": Choice(("ate", "att", "atc", "ato"))}
+    options: ClassVar[dict[str, Any]] = {"estimand": estimand_choice("ate", "att", "atc", "ato")}
 
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 200, effect: float = 1.0) -> Synthetic:
