@@ -245,8 +245,11 @@ class Matching:
         Matches per focal unit (k in k:1).
     replace : bool, default=True
         With replacement. Without, focal units take their nearest free
-        matches greedily in the order of the data (R Matching's order); the
-        SE is then the same formula with every ``K = 1``.
+        matches greedily in the order of the data, and the SE is the same
+        formula with every ``K = 1`` (``se.standard``). R ``Match()`` with
+        ``replace=FALSE`` reports no Abadie-Imbens SE and breaks ties at random, so it picks other
+        matches (on Lalonde 1726 against effekt's 1872), so this option is
+        not a reproduction of it.
     distance : {"scaled", "mahalanobis", "propensity"}, default="scaled"
     caliper : float, default=None
     exact : list of str, default=None
