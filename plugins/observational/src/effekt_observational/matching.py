@@ -246,10 +246,10 @@ class Matching:
     replace : bool, default=True
         With replacement. Without, focal units take their nearest free
         matches greedily in the order of the data, and the SE is the same
-        formula with every ``K = 1`` (``se.standard``). R ``Match()`` with
-        ``replace=FALSE`` reports no Abadie-Imbens SE and breaks ties at random, so it picks other
-        matches (on Lalonde 1726 against effekt's 1872), so this option is
-        not a reproduction of it.
+        formula with every ``K = 1`` (``se.standard``). This is not a
+        reproduction of R: ``Match(replace=FALSE)`` breaks ties at random,
+        so it picks other matches (on Lalonde 1726 against effekt's 1872),
+        and reports no Abadie-Imbens SE.
     distance : {"scaled", "mahalanobis", "propensity"}, default="scaled"
     caliper : float, default=None
     exact : list of str, default=None
