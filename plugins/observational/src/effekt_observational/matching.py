@@ -43,7 +43,7 @@ def _transform(X: np.ndarray, distance: str) -> np.ndarray:
 
 
 def _nearest(F: np.ndarray, C: np.ndarray, m: int, fbox: np.ndarray | None, cbox: np.ndarray | None,
-             box: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+             box: np.ndarray | None, ties: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """For each row of F, the rows of C at most as far as its m-th nearest (ties kept).
 
     ``box``: a caliper, ``|fbox_i - cbox_j| <= box`` in every column, applied
@@ -57,6 +57,8 @@ def _nearest(F: np.ndarray, C: np.ndarray, m: int, fbox: np.ndarray | None, cbox
         k = min(m + 1, C.shape[0])
         d, idx = tree.query(F, k=k)
         d, idx = d.reshape(len(F), k), idx.reshape(len(F), k)
+        if not ties:
+            return np.repeat(np.arange(len(F)), m), idx[:, :m].ravel()
         d2m = d[:, m - 1] ** 2
         tied = (k > m) & (d[:, -1] ** 2 <= d2m + DISTANCE_TOLERANCE) if k > m else np.zeros(len(F), bool)
         rows = [np.repeat(np.flatnonzero(~tied), m)]
@@ -83,7 +85,12 @@ def _nearest(F: np.ndarray, C: np.ndarray, m: int, fbox: np.ndarray | None, cbox
         finite = np.isfinite(d2)
         # fewer than m candidates inside the caliper: all of them
         kth = np.where(np.isfinite(kth), kth, np.where(finite.any(axis=1), np.where(finite, d2, -np.inf).max(axis=1), np.nan))
-        ok = finite & (d2 <= kth[:, None] + DISTANCE_TOLERANCE)
+        ok = finite & (d2 <= kth[:, None] + (DISTANCE_TOLERANCE if ties else 0.0))
+        if not ties:  # exactly m: the nearest, the first in the data among exact equals
+            order = np.argsort(np.where(ok, d2, np.inf), axis=1, kind="stable")[:, :m]
+            ok = np.zeros_like(ok)
+            np.put_along_axis(ok, order, True, axis=1)
+            ok &= finite
         r, c = np.nonzero(ok)
         rows_out.append(r + start)
         cols_out.append(c)
@@ -116,6 +123,7 @@ def _greedy(F: np.ndarray, C: np.ndarray, m: int, fbox: np.ndarray | None, cbox:
 def match_units(
     D: np.ndarray, z: np.ndarray, estimand: str, m: int, *, replace: bool = True,
     cells: np.ndarray | None = None, box_values: np.ndarray | None = None, box: np.ndarray | None = None,
+    ties: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Matched pairs ``(focal, match, weight)``: each focal unit's matches share weight 1.
 
@@ -135,8 +143,10 @@ def match_units(
                 continue
             fb = None if box_values is None else box_values[f_idx]
             cb = None if box_values is None else box_values[c_idx]
-            how = _nearest if replace else _greedy
-            r, c = how(D[f_idx], D[c_idx], m, fb, cb, box)
+            if replace:
+                r, c = _nearest(D[f_idx], D[c_idx], m, fb, cb, box, ties)
+            else:
+                r, c = _greedy(D[f_idx], D[c_idx], m, fb, cb, box)
             focal_rows.append(f_idx[r])
             match_rows.append(c_idx[c])
     if not focal_rows or sum(a.size for a in focal_rows) == 0:
@@ -250,6 +260,13 @@ class Matching:
         reproduction of R: ``Match(replace=FALSE)`` breaks ties at random,
         so it picks other matches (on Lalonde 1726 against effekt's 1872),
         and reports no Abadie-Imbens SE.
+    ties : bool, default=True
+        Keep all units tied with the last match (within ``1e-5`` of its
+        squared distance, R Matching's ``distance.tolerance``), sharing its
+        weight. On large data, or a dense score, many units fall within the
+        tolerance; ``ties=False`` keeps exactly ``matches`` (one of exactly
+        equal candidates, chosen deterministically; R breaks them at random)
+        and is much faster.
     distance : {"scaled", "mahalanobis", "propensity"}, default="scaled"
     caliper : float, default=None
     exact : list of str, default=None
@@ -322,6 +339,7 @@ class Matching:
         estimand: str = "att",
         matches: int = 1,
         replace: bool = True,
+        ties: bool = True,
         distance: str = "scaled",
         caliper: float | None = None,
         exact: Sequence[str] | str | None = None,
@@ -355,7 +373,7 @@ class Matching:
             cells = pd.MultiIndex.from_frame(frame[exact_cols].astype(object)).factorize()[0] if len(exact_cols) > 1 \
                 else pd.factorize(frame[exact_cols[0]])[0]
         i, j, w = match_units(D, z, estimand, matches, replace=replace, cells=cells,
-                              box_values=None if box is None else box_values, box=box)
+                              box_values=None if box is None else box_values, box=box, ties=ties)
         focal_all = {"att": z == 1, "atc": z == 0, "ate": np.ones(len(z), bool)}[estimand]
         if i.size == 0:
             raise DataError(
@@ -381,6 +399,7 @@ class Matching:
             "matched": {"focal": int(out["focal"].size), "matches_used": int((out["K"] > 0).sum()),
                         "pairs": int(i.size)},
             "dropped_by_caliper": dropped, "distance": distance, "matches": matches, "replace": replace,
+            "ties": ties,
             "caliper": caliper, "exact": exact_cols, "bias_adjust": bias_adjust,
             "bias_adjustment": out["beta"],
             "effective_sample_size": effective_sizes(z[used], mw[used]),
