@@ -2,11 +2,11 @@
 
 1. Nearest-neighbour matching of 100,000 treated to 1,000,000 controls on the
    same logit propensity scores: effekt's matching step (``match_units``,
-   with replacement, ``ties=False``: on a million controls thousands fall
+   with replacement, without R's tied matches: on a million controls thousands fall
    within R Matching's tie tolerance of each treated unit) against a bare scikit-learn ``NearestNeighbors``
    query (``n_neighbors=1``), time and peak memory (tracemalloc), the matches
    checked equal; and the whole estimator (``ef.estimate("matching",
-   distance="propensity", ties=False)``: logistic fit, matching, Abadie-Imbens SE and the
+   distance="propensity", tied_matches=False)``: logistic fit, matching, Abadie-Imbens SE and the
    balance tables) timed once.
 2. AIPW with 5-fold cross-fitting on 1,000,000 rows, logistic propensity and
    linear outcome models: ``ef.estimate("aipw")`` against the same pipeline
@@ -88,7 +88,7 @@ def bench_matching(repeat: int, rows: list[list[str]]) -> None:
                  f"{t_ef:.2f}", f"{t_sk:.2f}", f"{t_sk / t_ef:.2f}x", f"{m_ef:.0f} / {m_sk:.0f}"])
     t0 = time.perf_counter()
     res = ef.estimate("matching", data=df, outcome="y", treatment="z", covariates=cov, distance="propensity",
-                      ties=False)
+                      tied_matches=False)
     t_full = time.perf_counter() - t0
     rows.append(["whole estimator (logistic fit, matching, AI SE, balance)", "(time only)",
                  f"{t_full:.2f}", "", "", ""])

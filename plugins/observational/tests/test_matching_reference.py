@@ -79,17 +79,17 @@ def test_matching_improves_balance():
     assert bal.before.table["flagged"].sum() == 4 and bal.after.table["flagged"].sum() == 2
 
 
-def test_ties_false_keeps_exactly_the_requested_matches():
-    res = _fit(matches=2, ties=False)
-    assert res.extra["matched"]["pairs"] == 2 * 185 and res.extra["ties"] is False
+def test_tied_matches_false_keeps_exactly_the_requested_matches():
+    res = _fit(matches=2, tied_matches=False)
+    assert res.extra["matched"]["pairs"] == 2 * 185 and res.extra["tied_matches"] is False
     # with ties kept R's Match() uses 671 pairs for M = 3: ties are common in these data
     assert _fit(matches=3).extra["matched"]["pairs"] == REF["att_m3"]["n_pairs"] > 3 * 185
 
 
-def test_ties_false_equals_ties_true_without_ties():
+def test_tied_matches_false_equals_ties_true_without_ties():
     from effekt_observational._common import simulate_confounded
 
     syn = simulate_confounded(np.random.default_rng(3), n=400)
     a = ef.estimate("matching", data=syn.data, **syn.spec, distance="mahalanobis")
-    b = ef.estimate("matching", data=syn.data, **syn.spec, distance="mahalanobis", ties=False)
+    b = ef.estimate("matching", data=syn.data, **syn.spec, distance="mahalanobis", tied_matches=False)
     assert a.estimate == pytest.approx(b.estimate, rel=1e-12) and a.std_error == pytest.approx(b.std_error)

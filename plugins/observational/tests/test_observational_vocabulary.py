@@ -12,7 +12,7 @@ from effekt_observational.vocabulary import TERMS
 def test_plugin_terms_are_registered():
     terms = vocabulary.terms()
     for name in ("estimand", "classifier", "regressor", "folds", "matches", "replace", "distance", "caliper",
-                 "exact", "bias_adjust", "trim"):
+                 "exact", "bias_adjust", "trim", "tied_matches"):
         assert terms[name].source == "effekt-observational", name
     assert {"ate", "att", "atc", "ato"} <= set(vocabulary.codes("estimand"))
     assert {"matched", "weighted", "observational"} <= set(vocabulary.codes("design"))

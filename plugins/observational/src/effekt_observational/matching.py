@@ -260,11 +260,11 @@ class Matching:
         reproduction of R: ``Match(replace=FALSE)`` breaks ties at random,
         so it picks other matches (on Lalonde 1726 against effekt's 1872),
         and reports no Abadie-Imbens SE.
-    ties : bool, default=True
+    tied_matches : bool, default=True
         Keep all units tied with the last match (within ``1e-5`` of its
         squared distance, R Matching's ``distance.tolerance``), sharing its
         weight. On large data, or a dense score, many units fall within the
-        tolerance; ``ties=False`` keeps exactly ``matches`` (one of exactly
+        tolerance; ``tied_matches=False`` keeps exactly ``matches`` (one of exactly
         equal candidates, chosen deterministically; R breaks them at random)
         and is much faster.
     distance : {"scaled", "mahalanobis", "propensity"}, default="scaled"
@@ -339,7 +339,7 @@ class Matching:
         estimand: str = "att",
         matches: int = 1,
         replace: bool = True,
-        ties: bool = True,
+        tied_matches: bool = True,
         distance: str = "scaled",
         caliper: float | None = None,
         exact: Sequence[str] | str | None = None,
@@ -373,7 +373,7 @@ class Matching:
             cells = pd.MultiIndex.from_frame(frame[exact_cols].astype(object)).factorize()[0] if len(exact_cols) > 1 \
                 else pd.factorize(frame[exact_cols[0]])[0]
         i, j, w = match_units(D, z, estimand, matches, replace=replace, cells=cells,
-                              box_values=None if box is None else box_values, box=box, ties=ties)
+                              box_values=None if box is None else box_values, box=box, ties=tied_matches)
         focal_all = {"att": z == 1, "atc": z == 0, "ate": np.ones(len(z), bool)}[estimand]
         if i.size == 0:
             raise DataError(
@@ -399,7 +399,7 @@ class Matching:
             "matched": {"focal": int(out["focal"].size), "matches_used": int((out["K"] > 0).sum()),
                         "pairs": int(i.size)},
             "dropped_by_caliper": dropped, "distance": distance, "matches": matches, "replace": replace,
-            "ties": ties,
+            "tied_matches": tied_matches,
             "caliper": caliper, "exact": exact_cols, "bias_adjust": bias_adjust,
             "bias_adjustment": out["beta"],
             "effective_sample_size": effective_sizes(z[used], mw[used]),

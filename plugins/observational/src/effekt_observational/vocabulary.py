@@ -56,10 +56,10 @@ TERMS: tuple[Term | Code, ...] = (
     Term("replace", "Match with replacement (a control may serve several treated units).",
          Flag(), "True", "R Matching's default; the Abadie-Imbens variance is derived for it.",
          ("matching",), source=_SRC),
-    Term("ties", "Keep every unit as near as the last match (distances within 1e-5 of it, R Matching's "
+    Term("tied_matches", "Keep every unit as near as the last match (distances within 1e-5 of it, R Matching's "
          "distance.tolerance), sharing the weight; False keeps exactly the nearest, the first in the data on a tie.",
          Flag(), "True", "R Match()'s default (ties=TRUE). On large data many units fall within the tolerance; "
-         "ties=False is then faster (as R's own advice).", ("matching",), source=_SRC),
+         "tied_matches=False is then faster (R's ties=FALSE).", ("matching",), source=_SRC),
     Term("distance", "How matching measures closeness: 'scaled' (Euclidean on covariates divided by their "
          "SDs, R Matching's Weight=1), 'mahalanobis' (Weight=2) or 'propensity' (the logit of the estimated "
          "propensity score).",
