@@ -128,10 +128,13 @@ def bench_aipw(repeat: int, rows: list[list[str]]) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--only", choices=("matching", "aipw"), default=None)
     args = ap.parse_args()
     rows: list[list[str]] = []
-    bench_matching(args.repeat, rows)
-    bench_aipw(args.repeat, rows)
+    if args.only in (None, "matching"):
+        bench_matching(args.repeat, rows)
+    if args.only in (None, "aipw"):
+        bench_aipw(args.repeat, rows)
     print(f"scikit-learn {version('scikit-learn')}, scipy {version('scipy')}, numpy {version('numpy')}")
     print("| comparison | peer | effekt (s) | peer (s) | peer / effekt | peak MB effekt / peer |")
     print("|---|---|---|---|---|---|")

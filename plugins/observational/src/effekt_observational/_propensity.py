@@ -139,8 +139,9 @@ def fit_propensity(
     classifier: Any = None,
     folds: int | None = None,
     seed: Any = None,
+    labels: np.ndarray | None = None,
 ) -> PropensityFit:
-    """Estimated ``P(treated | X)`` for every row (cross-fitted with ``folds``)."""
+    """Estimated ``P(treated | X)`` for every row (cross-fitted with ``folds``, or the given fold ``labels``)."""
     D = design_matrix(X, names)
     est, kind = resolve_classifier(classifier, seed)
     zi = z.astype(np.int64)
@@ -152,7 +153,8 @@ def fit_propensity(
         if kind == "logistic":
             coef = np.concatenate([np.atleast_1d(est.intercept_), est.coef_.ravel()])
         return PropensityFit(e, kind, None, D if coef is not None else None, coef)
-    labels = cross_folds(X, zi, folds, seed)
+    if labels is None:
+        labels = cross_folds(X, zi, folds, seed)
     e = np.empty(len(z))
     for k in range(folds):
         test = labels == k

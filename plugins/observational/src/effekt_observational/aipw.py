@@ -203,9 +203,9 @@ class AIPW:
             X, z, y = X[keep], z[keep], y[keep]
             cl = None if cl is None else np.unique(cl[keep], return_inverse=True)[1]
         F = design_matrix(X, names)[:, 1:]
-        ps = fit_propensity(X, z, names, classifier=classifier, folds=folds, seed=seed)
-        check_overlap(ps.scores, z, cols.covariates, estimand)
         labels = None if folds is None else cross_folds(X, z.astype(np.int64), folds, seed)
+        ps = fit_propensity(X, z, names, classifier=classifier, folds=folds, seed=seed, labels=labels)
+        check_overlap(ps.scores, z, cols.covariates, estimand)
         m1, m0 = _outcome_predictions(F, y, z, labels, regressor)
         tau, se, _ = aipw_kernel(y, z, ps.scores, m1, m0, estimand, cl)
         zb = z.astype(bool)
