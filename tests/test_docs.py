@@ -26,6 +26,7 @@ PACKAGES = {
     "effekt_survival": ROOT / "plugins" / "survival" / "src" / "effekt_survival",
     "effekt_did": ROOT / "plugins" / "did" / "src" / "effekt_did",
     "effekt_power": ROOT / "plugins" / "power" / "src" / "effekt_power",
+    "effekt_observational": ROOT / "plugins" / "observational" / "src" / "effekt_observational",
 }
 
 
