@@ -14,7 +14,7 @@ from effekt_observational.drdid import DRDiD  # noqa: E402
 _GROUP_SHIFT = "y + c*group is differenced away in a DiD; y + c*group*post is tested in test_panel_drdid"
 
 
-@parametrize_with_checks([DRDiD], expected_failures={"check_outcome_shift": _GROUP_SHIFT}, max_examples=3,
+@parametrize_with_checks([DRDiD], expected_failures={"drdid": {"check_outcome_shift": _GROUP_SHIFT}}, max_examples=3,
                          coverage_sims=60)
 def test_drdid_conformance(estimator, check):
     check(estimator)
