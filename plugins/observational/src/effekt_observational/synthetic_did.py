@@ -211,7 +211,7 @@ class SyntheticDiD:
     --------
     >>> import effekt as ef
     >>> syn = SyntheticDiD.simulate(np.random.default_rng(0), n=30, effect=2.0)
-    >>> res = ef.estimate("synthetic_did", data=syn.data, method="jackknife", **syn.spec)
+    >>> res = ef.estimate("synthetic_did", data=syn.data, **syn.spec)   # spec: method="jackknife"
     >>> bool(abs(res.estimate - 2.0) < 4 * res.std_error), res.se_type
     (True, 'jackknife')
     """
