@@ -207,3 +207,9 @@ def test_post_not_binary_is_refused(sim_rc):
 def test_bad_method_names_the_option(sim_rc):
     with pytest.raises(ef.errors.DesignError, match="method"):
         ef.estimate("drdid", data=sim_rc, outcome="y", treatment="d", post="post", method="dr")
+
+
+def test_every_comparison_unit_trimmed_is_refused():
+    syn = DRDiD.simulate(np.random.default_rng(2), n=200)
+    with pytest.raises(DataError, match="all are trimmed"):
+        ef.estimate("drdid", data=syn.data, method="std_ipw", trim_level=0.01, **syn.spec)

@@ -139,19 +139,24 @@ def _ols(X: np.ndarray, y: np.ndarray, w: np.ndarray, what: str) -> tuple[np.nda
 
 # -- the generic delta method -------------------------------------------------------
 def _delta(m: Callable[[list[np.ndarray]], np.ndarray], g: Callable[[np.ndarray], complex],
-           thetas: list[np.ndarray], phis: list[np.ndarray], effect: bool) -> tuple[float, np.ndarray]:
-    """``att = g(mean m(theta))`` and its influence function (module docstring)."""
-    M = np.real(m(thetas))
+           thetas: list[np.ndarray], phis: list[np.ndarray], effect: bool, X: np.ndarray) -> tuple[float, np.ndarray]:
+    """``att = g(mean m(X theta))`` and its influence function (module docstring).
+
+    Every nuisance model enters through its linear index ``v_j = X theta_j`` and each row's
+    summands depend on that row's indices only, so ``d mu / d theta_j = mean_i (dm_i / dv_ij) x_i'``
+    and one complex step per model on the whole index vector gives every derivative.
+    """
+    V = [X @ t for t in thetas]
+    M = np.real(m(V))
     n, J = M.shape
     mu = M.mean(axis=0)
     psi_mu = M - mu
     if effect:
-        for j, (theta, phi) in enumerate(zip(thetas, phis)):
-            grad = np.empty((J, theta.size))
-            for k in range(theta.size):
-                shifted = [t.astype(complex) for t in thetas]
-                shifted[j][k] += 1j * _H
-                grad[:, k] = np.imag(m(shifted).mean(axis=0)) / _H
+        for j, phi in enumerate(phis):
+            shifted = [v.astype(complex) for v in V]
+            shifted[j] = shifted[j] + 1j * _H
+            dm = np.imag(m(shifted)) / _H  # n x J
+            grad = dm.T @ X / n  # J x k
             psi_mu = psi_mu + phi @ grad.T
     grad_g = np.empty(J)
     for k in range(J):
@@ -174,6 +179,12 @@ def _propensity(method: str, X: np.ndarray, d: np.ndarray, w: np.ndarray,
     cap = p > _CAP
     p = np.where(cap, _CAP, p)
     keep = np.where(d == 1, 1.0, (p < trim_level).astype(float))
+    if not np.any(keep[d == 0] > 0):
+        raise DataError(
+            f"every comparison unit has a propensity score at or above trim_level={trim_level}, so all are "
+            "trimmed and none is left to compare with; the groups do not overlap. Raise trim_level or "
+            "restrict the sample to common support."
+        )
     return gamma, phi, p, cap, keep
 
 
@@ -188,15 +199,15 @@ def att_panel(dy: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray, *, me
         beta, phi_b = _ols(X, dy, w * (1 - d), "outcome regression")
 
         def m1(th: list[np.ndarray]) -> np.ndarray:
-            return np.column_stack([w * d * dy, w * d * (X @ th[0]), w * d])
+            return np.column_stack([w * d * dy, w * d * th[0], w * d])
 
-        att, psi = _delta(m1, lambda u: (u[0] - u[1]) / u[2], [beta], [phi_b], True)
+        att, psi = _delta(m1, lambda u: (u[0] - u[1]) / u[2], [beta], [phi_b], True, X)
         return TwoByTwo(att, psi, 0, None)
     gamma, phi_g, p, cap, keep = _propensity(method, X, d, w, trim_level)
     trimmed = int(np.sum(keep == 0))
 
-    def odds(th: np.ndarray) -> np.ndarray:
-        q = _expit(X @ th, cap)
+    def odds(v: np.ndarray) -> np.ndarray:
+        q = _expit(v, cap)
         return q / (1 - q)
 
     if method in ("ipw", "std_ipw"):
@@ -208,26 +219,26 @@ def att_panel(dy: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray, *, me
                                     w * keep * (1 - d) * o])
 
         g = (lambda u: u[0] / u[1]) if method == "ipw" else (lambda u: u[0] / u[1] - u[2] / u[3])
-        att, psi = _delta(m2, g, [gamma], [phi_g], True)
+        att, psi = _delta(m2, g, [gamma], [phi_g], True, X)
         return TwoByTwo(att, psi, trimmed, p)
     if method == "trad":
         beta, phi_b = _ols(X, dy, w * (1 - d), "outcome regression")
 
         def m3(th: list[np.ndarray]) -> np.ndarray:
-            o, r = odds(th[0]), dy - X @ th[1]
+            o, r = odds(th[0]), dy - th[1]
             return np.column_stack([w * keep * d * r, w * keep * d, w * keep * (1 - d) * o * r,
                                     w * keep * (1 - d) * o])
 
-        att, psi = _delta(m3, lambda u: u[0] / u[1] - u[2] / u[3], [gamma, beta], [phi_g, phi_b], True)
+        att, psi = _delta(m3, lambda u: u[0] / u[1] - u[2] / u[3], [gamma, beta], [phi_g, phi_b], True, X)
         return TwoByTwo(att, psi, trimmed, p)
     # 'imp': inverse probability tilting and least squares weighted by the odds
     beta, phi_b = _ols(X, dy, w * (1 - d) * p / (1 - p), "outcome regression")
 
     def m4(th: list[np.ndarray]) -> np.ndarray:
-        o, r = odds(th[0]), dy - X @ th[1]
+        o, r = odds(th[0]), dy - th[1]
         return np.column_stack([w * keep * (d - (1 - d) * o) * r, w * d])
 
-    att, psi = _delta(m4, lambda u: u[0] / u[1], [gamma, beta], [phi_g, phi_b], False)
+    att, psi = _delta(m4, lambda u: u[0] / u[1], [gamma, beta], [phi_g, phi_b], False, X)
     return TwoByTwo(att, psi, trimmed, p)
 
 
@@ -243,15 +254,15 @@ def att_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.
 
         def m1(th: list[np.ndarray]) -> np.ndarray:
             return np.column_stack([w * d * T * y, w * d * T, w * d * (1 - T) * y, w * d * (1 - T),
-                                    w * d * (X @ (th[1] - th[0])), w * d])
+                                    w * d * (th[1] - th[0]), w * d])
 
-        att, psi = _delta(m1, lambda u: u[0] / u[1] - u[2] / u[3] - u[4] / u[5], [b0, b1], [f0, f1], True)
+        att, psi = _delta(m1, lambda u: u[0] / u[1] - u[2] / u[3] - u[4] / u[5], [b0, b1], [f0, f1], True, X)
         return TwoByTwo(att, psi, 0, None)
     gamma, phi_g, p, cap, keep = _propensity(method, X, d, w, trim_level)
     trimmed = int(np.sum(keep == 0))
 
-    def odds(th: np.ndarray) -> np.ndarray:
-        q = _expit(X @ th, cap)
+    def odds(v: np.ndarray) -> np.ndarray:
+        q = _expit(v, cap)
         return q / (1 - q)
 
     if method == "ipw":
@@ -259,7 +270,7 @@ def att_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.
             c = w * keep * (1 - d) * odds(th[0])
             return np.column_stack([(w * d - c) * T * y, (w * d - c) * (1 - T) * y, w * d, w * T])
 
-        att, psi = _delta(m2, lambda u: u[0] / (u[2] * u[3]) - u[1] / (u[2] * (1 - u[3])), [gamma], [phi_g], True)
+        att, psi = _delta(m2, lambda u: u[0] / (u[2] * u[3]) - u[1] / (u[2] * (1 - u[3])), [gamma], [phi_g], True, X)
         return TwoByTwo(att, psi, trimmed, p)
     if method == "std_ipw":
         def m3(th: list[np.ndarray]) -> np.ndarray:
@@ -268,7 +279,7 @@ def att_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.
                                     c * T * y, c * T, c * (1 - T) * y, c * (1 - T)])
 
         att, psi = _delta(m3, lambda u: u[0] / u[1] - u[2] / u[3] - (u[4] / u[5] - u[6] / u[7]),
-                          [gamma], [phi_g], True)
+                          [gamma], [phi_g], True, X)
         return TwoByTwo(att, psi, trimmed, p)
     # the locally efficient DR estimators, 'trad' (logit, OLS) and 'imp' (IPT, WLS by the odds)
     if method == "trad":
@@ -283,7 +294,7 @@ def att_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.
 
     def m4(th: list[np.ndarray]) -> np.ndarray:
         o = odds(th[0])
-        mc0, mc1, mt0, mt1 = (X @ t for t in th[1:])
+        mc0, mc1, mt0, mt1 = th[1:]
         r = y - (T * mc1 + (1 - T) * mc0)
         td, c = w * keep * d, w * keep * (1 - d) * o
         cols = [td * (1 - T) * r, td * (1 - T), td * T * r, td * T,
@@ -296,7 +307,7 @@ def att_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.
         r = [u[2 * i] / u[2 * i + 1] for i in range(8)]
         return (r[1] - r[0]) - (r[3] - r[2]) + (r[4] - r[5]) - (r[6] - r[7])  # type: ignore[no-any-return]
 
-    att, psi = _delta(m4, g, [gamma, bc0, bc1, bt0, bt1], [phi_g, fc0, fc1, ft0, ft1], method == "trad")
+    att, psi = _delta(m4, g, [gamma, bc0, bc1, bt0, bt1], [phi_g, fc0, fc1, ft0, ft1], method == "trad", X)
     return TwoByTwo(att, psi, trimmed, p)
 
 
