@@ -1,20 +1,22 @@
-"""effekt.testing's conformance suite on the panel estimators of effekt-observational."""
+"""effekt.testing's conformance suite on drdid."""
 
 from __future__ import annotations
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 
-from effekt.testing import parametrize_with_checks  # noqa: E402
+from effekt.testing import CHECKS, check_estimator  # noqa: E402
 from effekt_observational.drdid import DRDiD  # noqa: E402
 
-# the treatment column is the group, constant over time within a unit: y + c * group is differenced
-# away in a DiD (the DiD version, y + c * group * post, is tested in test_panel_drdid.py)
-_GROUP_SHIFT = "y + c*group is differenced away in a DiD; y + c*group*post is tested in test_panel_drdid"
+# check_outcome_shift does not apply: the treatment column is the group, constant over time within a
+# unit, so y + c * group is differenced away in a DiD (hypothesis, drawing c near 0, can even make the
+# exemption pass by chance). Its DiD form, y + c * group * post, is tested in test_panel_drdid.py.
+_CHECKS = [c for c in CHECKS if c != "check_outcome_shift"]
 
 
-@parametrize_with_checks([DRDiD], expected_failures={"drdid": {"check_outcome_shift": _GROUP_SHIFT}}, max_examples=3,
-                         coverage_sims=60)
-def test_drdid_conformance(estimator, check):
-    check(estimator)
+@pytest.mark.parametrize("check", _CHECKS)
+def test_drdid_conformance(check):
+    (result,) = check_estimator(DRDiD, checks=[check], max_examples=3, coverage_sims=60, raise_on_failure=False)
+    assert result.status in ("passed", "skipped"), result.message
