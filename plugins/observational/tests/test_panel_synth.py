@@ -175,7 +175,14 @@ def test_sc_two_treated_units_and_covariates():
                       **syn.spec)
     assert [r.term for r in res] == ["r00", "r05", "average"]
     assert res.extra["predictors"][-1] == "income"
-    assert 0 < res.p_value <= 1
+    # the average's p-value: the share of all 2-subsets of the 2 + 9 units with a mean ratio at least theirs
+    from itertools import combinations
+
+    allr = [res.extra["ratio_by_unit"]["r00"], res.extra["ratio_by_unit"]["r05"], *res.extra["placebo_ratios"]]
+    obs = (allr[0] + allr[1]) / 2
+    subsets = [(allr[i] + allr[j]) / 2 for i, j in combinations(range(len(allr)), 2)]
+    assert res.p_value == pytest.approx(np.mean([m >= obs - 1e-12 for m in subsets]))
+    assert res.p_value >= 1 / len(subsets)
 
 
 # check_outcome_shift: y + c*z moves the treated unit's pre-period path and with it the donor weights,

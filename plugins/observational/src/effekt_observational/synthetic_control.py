@@ -92,6 +92,26 @@ def _fit_one(Y: np.ndarray, P: np.ndarray, target: int, donors: np.ndarray, pre:
     return weights(v), v
 
 
+def _subset_p_value(treated: np.ndarray, placebo: np.ndarray) -> float:
+    """Permutation p-value of the treated units' mean RMSPE ratio: the share of all ``k``-subsets of the
+    ``k + J`` units (treated and placebo) whose mean ratio is at least the treated one (the observed
+    subset counts). Exact up to 200,000 subsets; beyond, 200,000 random subsets (seed 0)."""
+    from itertools import combinations
+    from math import comb
+
+    allr = np.concatenate([treated, placebo])
+    k, N = treated.size, allr.size
+    observed = float(treated.mean())
+    tol = 1e-12 * abs(observed)
+    if comb(N, k) <= 200_000:
+        idx = np.array(list(combinations(range(N), k)))
+        means = allr[idx].mean(axis=1)
+        return float(np.mean(means >= observed - tol))
+    rng = np.random.default_rng(0)
+    draws = np.argsort(rng.random((200_000, N)), axis=1)[:, :k]
+    return monte_carlo_p_value(int(np.sum(allr[draws].mean(axis=1) >= observed - tol)), 200_000)
+
+
 def _rmspe(gap: np.ndarray) -> float:
     return float(np.sqrt(np.mean(gap**2)))
 
@@ -157,7 +177,9 @@ class SyntheticControl:
     treated as if treated, with the other donors as its pool; the statistic is
     the ratio of post- to pre-period RMSPE; the p-value
     ``(1 + #{placebo ratios >= treated ratio}) / (1 + J)`` (never below
-    ``1 / (J + 1)``: with 19 donors no p-value is under 0.05). There is no
+    ``1 / (J + 1)``: with 19 donors no p-value is under 0.05). With ``k``
+    treated units the average's statistic is their mean ratio, referred to
+    the means of every ``k``-subset of the treated and placebo units. There is no
     standard error and no interval (``ci_method='none'``).
 
     Parameters
@@ -289,11 +311,7 @@ class SyntheticControl:
         if len(treated_idx) == 1:
             p_avg = rows[0].p_value
         else:
-            # placebo distribution of the mean ratio of as many units: every set of that size is exchangeable;
-            # approximate by the mean of the k largest placebo ratios (conservative)
-            k = len(treated_idx)
-            extreme = int(np.sum(np.convolve(np.sort(ratios)[::-1], np.ones(k) / k, "valid") >= mean_ratio))
-            p_avg = monte_carlo_p_value(extreme, J - k + 1)
+            p_avg = _subset_p_value(np.array([ratio_by[labels[i]] for i in treated_idx]), ratios)
         avg = float(np.mean([g[aft].mean() for g in gaps]))
         headline = self._row(avg, p_avg, "average", sp, alpha, outcome, {"rmspe_ratio": mean_ratio, "sims": J})
         extra = {
