@@ -8,6 +8,8 @@ import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 matplotlib.use("Agg")
 
@@ -239,3 +241,15 @@ def test_treatment_changing_over_time_is_refused(prop99):
 def test_duplicate_rows_are_refused(prop99):
     with pytest.raises(DataError, match="rows in period"):
         ef.estimate("synthetic_did", data=pd.concat([prop99, prop99.iloc[:1]]), **SPEC)
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n_donors=st.integers(3, 12))
+def test_simplex_weights_recover_a_convex_combination(seed, n_donors):
+    """A treated unit that is an exact convex combination of donors is reproduced by its weights."""
+    rng = np.random.default_rng(seed)
+    donors = rng.normal(size=(n_donors, 30)).cumsum(axis=1)
+    w_true = rng.dirichlet(np.ones(n_donors))
+    w = simplex_weights(donors.T, donors.T @ w_true)
+    assert np.all(w >= 0) and w.sum() == pytest.approx(1.0, abs=1e-12)
+    assert donors.T @ w == pytest.approx(donors.T @ w_true, abs=1e-5)
