@@ -253,3 +253,17 @@ def test_simplex_weights_recover_a_convex_combination(seed, n_donors):
     w = simplex_weights(donors.T, donors.T @ w_true)
     assert np.all(w >= 0) and w.sum() == pytest.approx(1.0, abs=1e-12)
     assert donors.T @ w == pytest.approx(donors.T @ w_true, abs=1e-5)
+
+
+def test_batched_frank_wolfe_equals_one_at_a_time():
+    from effekt_observational.synthetic_did import _fw, _fw_batch
+
+    rng = np.random.default_rng(7)
+    A = rng.normal(size=(5, 12, 8))
+    A = A - A.mean(axis=1, keepdims=True)
+    b = rng.normal(size=(5, 12))
+    x0 = rng.dirichlet(np.ones(8), size=5)
+    for max_iter in (3, 100, 10_000):
+        batch = _fw_batch(A, b, 0.3, x0, 1e-6, max_iter)
+        for r in range(5):
+            assert batch[r] == pytest.approx(_fw(A[r], b[r], 0.3, x0[r], 1e-6, max_iter), abs=1e-12)

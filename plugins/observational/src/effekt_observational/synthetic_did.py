@@ -66,6 +66,50 @@ def _fw(A: np.ndarray, b: np.ndarray, eta: float, x: np.ndarray, min_decrease: f
     return x
 
 
+def _fw_batch(A: np.ndarray, b: np.ndarray, eta: float, x: np.ndarray, min_decrease: float,
+              max_iter: int) -> np.ndarray:
+    """:func:`_fw` on ``R`` problems of one shape at once (``A``: R x rows x m, ``b``: R x rows,
+    ``x``: R x m); each stops by the same rule as :func:`_fw`, the rest run on."""
+    R, rows, _ = A.shape
+    zeta2 = eta / rows
+    G = np.einsum("rki,rkj->rij", A, A)
+    Ab = np.einsum("rki,rk->ri", A, b)
+    bb = np.einsum("rk,rk->r", b, b)
+    diag = np.einsum("rii->ri", G).copy()
+    x = x.astype(float).copy()
+    Gx = np.einsum("rij,rj->ri", G, x)
+    xx, xGx, xAb = (x * x).sum(axis=1), (x * Gx).sum(axis=1), (x * Ab).sum(axis=1)
+    prev = np.full(R, np.inf)
+    active = np.ones(R, dtype=bool)
+    ar = np.arange(R)
+    for t in range(max_iter):
+        if not active.any():
+            break
+        hg = Gx - Ab + eta * x
+        i = np.argmin(hg, axis=1)
+        xi, gxi = x[ar, i], Gx[ar, i]
+        dd = 1.0 - 2.0 * xi + xx
+        active &= dd > 0.0
+        slope = hg[ar, i] - (hg * x).sum(axis=1)
+        curv = (diag[ar, i] - 2.0 * gxi + xGx) + eta * dd
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(curv > 0, -slope / curv, 0.0)
+        s_ = np.where(active, np.clip(step, 0.0, 1.0), 0.0)
+        r = 1.0 - s_
+        x *= r[:, None]
+        x[ar, i] += s_
+        Gx *= r[:, None]
+        Gx += s_[:, None] * G[ar, :, i]
+        xx = r * r * xx + 2.0 * s_ * r * xi + s_ * s_
+        xGx = r * r * xGx + 2.0 * s_ * r * gxi + s_ * s_ * diag[ar, i]
+        xAb = r * xAb + s_ * Ab[ar, i]
+        val = zeta2 * xx + (xGx - 2.0 * xAb + bb) / rows
+        if t >= 1:
+            active &= ~(prev - val <= min_decrease**2)
+        prev = np.where(active, val, prev)
+    return x
+
+
 def _sparsify(x: np.ndarray) -> np.ndarray:
     x = np.where(x <= x.max() / 4, 0.0, x)
     return x / x.sum()
@@ -93,6 +137,14 @@ def sdid_weights(Y: np.ndarray, n0: int, t0: int, zeta_omega: float, zeta_lambda
     om = _solve(Yc[:n0, :t0].T, Yc[n0, :t0], t0 * zeta_omega**2,
                 np.full(n0, 1.0 / n0) if omega0 is None else omega0, min_decrease)
     return om, lam
+
+
+def sdid_weights_lambda(Y: np.ndarray, n0: int, t0: int, zeta_lambda: float, min_decrease: float,
+                        lambda0: np.ndarray | None = None) -> np.ndarray:
+    """The time weights alone (as in :func:`sdid_weights`)."""
+    Yc = _collapse(Y, n0, t0)
+    return _solve(Yc[:n0, :t0], Yc[:n0, t0], n0 * zeta_lambda**2,
+                  np.full(t0, 1.0 / t0) if lambda0 is None else lambda0, min_decrease)
 
 
 def _collapse(Y: np.ndarray, n0: int, t0: int) -> np.ndarray:
@@ -294,21 +346,34 @@ class SyntheticDiD:
             used = n
         else:
             reps = []
-            for _ in range(sims):
-                if method == "placebo":
-                    ind = rng.permutation(n0)
-                    Yb, b0 = Y[ind], n0 - n1
-                    w0 = om[ind[:b0]]
-                else:
-                    ind = np.asarray(rng.integers(0, Y.shape[0], size=Y.shape[0]))
-                    is_t = ind >= n0
-                    if is_t.all() or not is_t.any():
-                        continue
-                    ind = np.concatenate([np.sort(ind[~is_t]), ind[is_t]])
-                    Yb, b0 = Y[ind], int((~is_t).sum())
-                    w0 = om[ind[:b0]]
-                w0 = w0 / w0.sum() if w0.sum() > 0 else np.full(b0, 1.0 / b0)
-                ob, lb = sdid_weights(Yb, b0, t0, z_omega, z_lambda, min_dec, omega0=w0, lambda0=lam)
+            if method == "placebo":
+                b0 = n0 - n1
+                perms = [rng.permutation(n0) for _ in range(sims)]
+                Ybs = [Y[ind] for ind in perms]
+                lams = [sdid_weights_lambda(Yb, b0, t0, z_lambda, min_dec, lam) for Yb in Ybs]
+                w0 = np.array([om[ind[:b0]] for ind in perms])
+                sums = w0.sum(axis=1, keepdims=True)
+                w0 = np.where(sums > 0, w0 / np.where(sums > 0, sums, 1.0), 1.0 / b0)
+                A = np.array([_collapse(Yb, b0, t0)[:b0, :t0].T for Yb in Ybs])
+                bvec = np.array([_collapse(Yb, b0, t0)[b0, :t0] for Yb in Ybs])
+                A = A - A.mean(axis=1, keepdims=True)
+                bvec = bvec - bvec.mean(axis=1, keepdims=True)
+                eta = t0 * z_omega**2
+                x = _fw_batch(A, bvec, eta, w0, min_dec, 100)
+                x = np.where(x <= x.max(axis=1, keepdims=True) / 4, 0.0, x)
+                x = x / x.sum(axis=1, keepdims=True)
+                oms = _fw_batch(A, bvec, eta, x, min_dec, 10_000)
+                reps = [_tau(Yb, b0, t0, ob, lb) for Yb, ob, lb in zip(Ybs, oms, lams)]
+            for _ in range(sims if method == "bootstrap" else 0):
+                ind = np.asarray(rng.integers(0, Y.shape[0], size=Y.shape[0]))
+                is_t = ind >= n0
+                if is_t.all() or not is_t.any():
+                    continue
+                ind = np.concatenate([np.sort(ind[~is_t]), ind[is_t]])
+                Yb, b0 = Y[ind], int((~is_t).sum())
+                wb = om[ind[:b0]]
+                wb = wb / wb.sum() if wb.sum() > 0 else np.full(b0, 1.0 / b0)
+                ob, lb = sdid_weights(Yb, b0, t0, z_omega, z_lambda, min_dec, omega0=wb, lambda0=lam)
                 reps.append(_tau(Yb, b0, t0, ob, lb))
             r = np.asarray(reps)
             used = r.size
