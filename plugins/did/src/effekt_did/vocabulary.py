@@ -61,6 +61,24 @@ TERMS: tuple[Term | Code, ...] = (
          Choice(("rademacher", "webb", "mammen")), "'rademacher'",
          "Rademacher is the standard; Webb's weights with fewer than about 12 clusters.",
          ("wild_cluster_bootstrap",), source=_SRC),
+    # -- unbalanced panels, repeated cross-sections, event-time windows, sensitivity (honest_did) --
+    Term("panel", "Whether the data are a panel (True: rows are units followed over periods) or repeated "
+         "cross-sections (False: every row a different observation).",
+         Flag(), "True", "R did's default.", ("callaway_santanna",), source=_SRC),
+    Term("allow_unbalanced_panel", "Keep every unit of a panel whose units are missing in some periods: the "
+         "comparisons use the repeated cross-section estimator and the standard errors cluster by unit.",
+         Flag(), "False: an unbalanced panel is refused, naming the units",
+         "R did's option; dropping units silently changes the estimand.", ("callaway_santanna",), source=_SRC),
+    Term("min_e", "The earliest event time (t - g) kept in the dynamic aggregation.",
+         Number(none_ok=True), "None: every event time", "R did's aggte.", ("callaway_santanna",), source=_SRC),
+    Term("max_e", "The latest event time (t - g) kept in the dynamic aggregation (and in the simple and group "
+         "aggregations' post-treatment cells).",
+         Number(none_ok=True), "None: every event time", "R did's aggte.", ("callaway_santanna",), source=_SRC),
+    Term("balance_e", "Keep only cohorts observed at least this many periods after treatment in the dynamic "
+         "aggregation, so its composition does not change with the event time.",
+         Number(low=0, integer=True, none_ok=True), "None: every cohort", "R did's aggte.",
+         ("callaway_santanna",), source=_SRC),
+    # -- end of the unbalanced-panel and sensitivity block --
     # estimands and designs the core does not list
     Code("estimand", "att_by_cohort", "ATT by cohort (first treated period)", source=_SRC),
     Code("estimand", "att_by_period", "ATT by calendar period", source=_SRC),
