@@ -65,7 +65,12 @@ j <- function(x) {
     if (length(x) == 1) s else paste0("[", paste(s, collapse = ", "), "]")
   }
 }
+# HonestDiD's folded-normal quantile at mu = 0 (its .qfoldednormal: 1e6 draws, seed 0): the
+# FLCI half-length at M = 0 is this number times the smallest standard error
+set.seed(0)
+q0 <- unname(stats::quantile(abs(stats::rnorm(n = 10^6)), probs = 0.95))
 res <- list(
+  qfoldednormal_0 = q0,
   medicaid = list(betahat = base$beta, sigma = mat(base$sigma), numPrePeriods = 5, numPostPeriods = 2,
                   delta_rm = tab(c4$delta_rm_results), delta_sd = tab(c6$delta_sd_results),
                   delta_rm_avg = tab(c7$delta_rm_results_avg), original_avg = tab(c7$originalResults_avg)),
