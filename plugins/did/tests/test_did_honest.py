@@ -221,3 +221,20 @@ def test_result_without_covariance():
     res = ef.estimate("callaway_santanna", data=syn.data, **syn.spec)
     with pytest.raises(ef.DesignError, match="carries its coefficient covariance"):
         honest_did(res)
+
+
+def test_default_m_values(med):
+    # HonestDiD's default Mvec: seq(0, Mub, length.out = 10), Mub the largest upper 95% one-sided
+    # bound of the pre-period second differences (with the reference period at 0)
+    b, S = med["betahat"], med["sigma"]
+    pre = np.concatenate([b[:5], [0.0]])
+    sd2 = pre[:-2] - 2 * pre[1:-1] + pre[2:]
+    A = np.zeros((4, 6))
+    for r in range(4):
+        A[r, r:r + 3] = (1, -2, 1)
+    A = A[:, :5]
+    se = np.sqrt(np.diag(A @ S[:5, :5] @ A.T))
+    top = max(np.max(sd2 + 1.6448536269514722 * se), np.max(-sd2 + 1.6448536269514722 * se))
+    res = honest_did(**med, restriction="smoothness", breakdown=False)
+    assert len(res.values) == 10 and res.values[0] == 0
+    assert res.values[-1] == pytest.approx(top, rel=1e-12)

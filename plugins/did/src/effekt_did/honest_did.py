@@ -519,8 +519,9 @@ def honest_did(
 
     Defaults and why: HonestDiD's: ``"C-LF"`` for relative magnitudes and
     ``"FLCI"`` for smoothness (its recommendations), ``mbar = (0.5, 1, 1.5,
-    2)``, ``m = (0, 0.01, ..., 0.05) x`` the largest standard error of the
-    pre-period coefficients when not given, 1000 grid points.
+    2)`` and, for ``m``, ten values from 0 to the upper 95% confidence bound of
+    the largest pre-period second difference (HonestDiD's
+    ``DeltaSD_upperBound_Mpre``), 1000 grid points.
 
     Parameters
     ----------
@@ -640,7 +641,15 @@ def honest_did(
         if restriction == "relative_magnitudes":
             values = np.array([0.5, 1.0, 1.5, 2.0])
         else:
-            values = np.arange(6) * 0.01 * float(np.sqrt(np.max(np.diag(S[:n_pre, :n_pre]))))
+            # HonestDiD's default: 10 values from 0 to an upper confidence bound of the largest
+            # pre-period second difference (its DeltaSD_upperBound_Mpre); with one pre-period, its SE
+            top = float(np.sqrt(S[0, 0]))
+            if n_pre > 1:
+                A = _A_sd(n_pre, 0)
+                diffs = A @ b[:n_pre]
+                se = np.sqrt(np.diag(A @ S[:n_pre, :n_pre] @ A.T))
+                top = float(np.max(diffs + stats.norm.ppf(1 - alpha) * se))
+            values = np.linspace(0.0, top if top > 0 else float(np.sqrt(S[0, 0])), 10)
     else:
         values = np.atleast_1d(np.asarray(given, float)).ravel()
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values < 0):
