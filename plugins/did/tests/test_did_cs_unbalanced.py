@@ -225,9 +225,9 @@ def test_unit_required_for_panel(mpdta):
         ef.estimate("callaway_santanna", data=mpdta, **SPEC)
 
 
-def test_covariates_other_than_reg_refused_for_cross_sections(mpdta):
-    with pytest.raises(ef.DesignError, match="est_method='reg'"):
-        ef.estimate("callaway_santanna", data=mpdta, panel=False, covariates=["lpop"], **SPEC)
+def test_ipw_with_covariates_refused_for_cross_sections(mpdta):
+    with pytest.raises(ef.DesignError, match="est_method='dr' or 'reg'"):
+        ef.estimate("callaway_santanna", data=mpdta, panel=False, covariates=["lpop"], est_method="ipw", **SPEC)
 
 
 def test_unbalanced_event_time_path_covered_at_nominal_rate():
@@ -246,3 +246,23 @@ def test_unbalanced_event_time_path_covered_at_nominal_rate():
             hits += row.conf_int[0] <= truth <= row.conf_int[1]
             total += 1
     assert 0.90 <= hits / total <= 0.99
+
+
+@pytest.mark.parametrize("est_method", ["reg", "dr"])
+@pytest.mark.parametrize("kind", ["rc", "unbalanced"])
+def test_covariates_match_drdid(mpdta, kind, est_method):
+    # tests/data/mpdta_drdid_reg_rc.csv: DRDID's reg_did_rc and drdid_rc (their own source,
+    # make_drdid_rc.R) assembled as R did's compute.att_gt, covariate lpop
+    ref = pd.read_csv(DATA / "mpdta_drdid_reg_rc.csv")
+    ref = ref[(ref.data == kind) & (ref.est_method == est_method)]
+    assert len(ref) == 12
+    if kind == "rc":
+        tab = ef.estimate("callaway_santanna", data=mpdta, panel=False, covariates=["lpop"], est_method=est_method,
+                          aggregation="none", **SPEC)
+    else:
+        tab = ef.estimate("callaway_santanna", data=_dropped(mpdta), unit="countyreal", allow_unbalanced_panel=True,
+                          covariates=["lpop"], est_method=est_method, aggregation="none", **SPEC)
+    got = {(r["group"], r["period"]): (r["att"], r["std.error"]) for r in tab.extra["att_gt"]}
+    for g, t, att, se in zip(ref.group, ref.period, ref.att, ref.se):
+        assert got[(g, t)][0] == pytest.approx(att, abs=1e-9)
+        assert got[(g, t)][1] == pytest.approx(se, rel=1e-6)

@@ -357,6 +357,83 @@ def _reg_did_rc(y: np.ndarray, post: np.ndarray, D: np.ndarray, X: np.ndarray, w
     return float(eta_post - eta_pre - eta_c), inf_treat - inf_control
 
 
+def _wls(X: np.ndarray, y: np.ndarray, w: np.ndarray, what: str) -> np.ndarray:
+    XtWX = (X * w[:, None]).T @ X
+    try:
+        return np.linalg.solve(XtWX, X.T @ (w * y))  # type: ignore[no-any-return]
+    except np.linalg.LinAlgError:
+        raise EstimationError(f"the outcome regression among the {what} rows is singular: a covariate is "
+                              "constant or collinear there; drop it.") from None
+
+
+def _drdid_rc(y: np.ndarray, post: np.ndarray, D: np.ndarray, X: np.ndarray, w: np.ndarray,
+              trim_level: float = 0.995) -> tuple[float, np.ndarray]:
+    """Locally efficient doubly robust DiD for repeated cross-sections (Sant'Anna & Zhao 2020,
+    eq. 3.4; DRDID's ``drdid_rc``): ATT and its row-level influence function."""
+    n = y.size
+    w = w / w.mean()
+    _, ps = logit_fit(X, D, w)
+    ps = np.minimum(ps, 1 - 1e-6)
+    Wps = ps * (1 - ps) * w
+    trim = np.where(D == 1, ps < 1.01, ps < trim_level).astype(float)
+    fits = {}
+    lin = {}
+    for dd in (0.0, 1.0):
+        for pp in (0.0, 1.0):
+            ww = w * (D == dd) * (post == pp)
+            beta = _wls(X, y, ww, "treated" if dd else "comparison")
+            fits[dd, pp] = X @ beta
+            XpX = (X * ww[:, None]).T @ X / n
+            lin[dd, pp] = (ww * (y - fits[dd, pp]))[:, None] * X @ np.linalg.inv(XpX)
+    out_c = post * fits[0.0, 1.0] + (1 - post) * fits[0.0, 0.0]
+    w_tpre = trim * w * D * (1 - post)
+    w_tpost = trim * w * D * post
+    odds = ps * (1 - D) / (1 - ps)
+    w_cpre = trim * w * odds * (1 - post)
+    w_cpost = trim * w * odds * post
+    w_d = trim * w * D
+    w_dt1 = trim * w * D * post
+    w_dt0 = trim * w * D * (1 - post)
+    m = lambda v: float(v.mean())  # noqa: E731
+    eta_tpre = w_tpre * (y - out_c) / m(w_tpre)
+    eta_tpost = w_tpost * (y - out_c) / m(w_tpost)
+    eta_cpre = w_cpre * (y - out_c) / m(w_cpre)
+    eta_cpost = w_cpost * (y - out_c) / m(w_cpost)
+    d_post = fits[1.0, 1.0] - fits[0.0, 1.0]
+    d_pre = fits[1.0, 0.0] - fits[0.0, 0.0]
+    eta_d_post = w_d * d_post / m(w_d)
+    eta_dt1_post = w_dt1 * d_post / m(w_dt1)
+    eta_d_pre = w_d * d_pre / m(w_d)
+    eta_dt0_pre = w_dt0 * d_pre / m(w_dt0)
+    a_tpre, a_tpost, a_cpre, a_cpost = m(eta_tpre), m(eta_tpost), m(eta_cpre), m(eta_cpost)
+    a_dpost, a_dt1, a_dpre, a_dt0 = m(eta_d_post), m(eta_dt1_post), m(eta_d_pre), m(eta_dt0_pre)
+    att = (a_tpost - a_tpre) - (a_cpost - a_cpre) + (a_dpost - a_dt1) - (a_dpre - a_dt0)
+    H = np.linalg.inv((X * Wps[:, None]).T @ X) * n
+    lin_ps = (w * (D - ps))[:, None] * X @ H
+    inf_tpre = eta_tpre - w_tpre * a_tpre / m(w_tpre)
+    inf_tpost = eta_tpost - w_tpost * a_tpost / m(w_tpost)
+    M1_post = -(w_tpost * post)[:, None] * X
+    M1_pre = -(w_tpre * (1 - post))[:, None] * X
+    inf_t_or = lin[0.0, 1.0] @ (M1_post.mean(axis=0) / m(w_tpost)) + lin[0.0, 0.0] @ (M1_pre.mean(axis=0)
+                                                                                        / m(w_tpre))
+    inf_cpre = eta_cpre - w_cpre * a_cpre / m(w_cpre)
+    inf_cpost = eta_cpost - w_cpost * a_cpost / m(w_cpost)
+    M2_pre = ((w_cpre * (y - out_c - a_cpre))[:, None] * X).mean(axis=0) / m(w_cpre)
+    M2_post = ((w_cpost * (y - out_c - a_cpost))[:, None] * X).mean(axis=0) / m(w_cpost)
+    inf_c_ps = lin_ps @ (M2_post - M2_pre)
+    M3_post = -((w_cpost * post)[:, None] * X).mean(axis=0) / m(w_cpost)
+    M3_pre = -((w_cpre * (1 - post))[:, None] * X).mean(axis=0) / m(w_cpre)
+    inf_c_or = lin[0.0, 1.0] @ M3_post + lin[0.0, 0.0] @ M3_pre
+    inf_eff = ((eta_d_post - w_d * a_dpost / m(w_d)) - (eta_dt1_post - w_dt1 * a_dt1 / m(w_dt1))
+               - ((eta_d_pre - w_d * a_dpre / m(w_d)) - (eta_dt0_pre - w_dt0 * a_dt0 / m(w_dt0))))
+    mom_post = ((w_d / m(w_d) - w_dt1 / m(w_dt1))[:, None] * X).mean(axis=0)
+    mom_pre = ((w_d / m(w_d) - w_dt0 / m(w_dt0))[:, None] * X).mean(axis=0)
+    inf_or = (lin[1.0, 1.0] - lin[0.0, 1.0]) @ mom_post - (lin[1.0, 0.0] - lin[0.0, 0.0]) @ mom_pre
+    inf_treat = inf_tpost - inf_tpre + inf_t_or
+    inf_cont = inf_cpost - inf_cpre + inf_c_ps + inf_c_or
+    return float(att), inf_treat - inf_cont + inf_eff + inf_or
+
+
 def att_gt_rc(
     y: np.ndarray,
     period: np.ndarray,
@@ -370,6 +447,7 @@ def att_gt_rc(
     control_group: str,
     base_period: str,
     anticipation: int,
+    method: str = "reg",
 ) -> tuple[list[GTCell], np.ndarray, list[str]]:
     """ATT(g, t) from rows that are not a balanced panel (repeated cross-sections).
 
@@ -453,7 +531,8 @@ def att_gt_rc(
             else:
                 keep = treat | ctrl
                 r = rows[keep]
-                att, inf_rows = _reg_did_rc(y[r], in_t[keep].astype(float), treat[keep].astype(float), X[r], w[r])
+                rc_fn = _drdid_rc if method == "dr" else _reg_did_rc
+                att, inf_rows = rc_fn(y[r], in_t[keep].astype(float), treat[keep].astype(float), X[r], w[r])
                 inf = (n_ids / r.size) * np.bincount(ids[r], weights=inf_rows, minlength=n_ids)
             cells.append(GTCell(int(g), t, base, att, n_t, n_c))
             infs.append(inf)

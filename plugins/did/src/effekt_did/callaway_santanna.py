@@ -125,7 +125,7 @@ class CallawaySantAnna:
         the repeated cross-section estimator with influence functions summed
         within units (standard errors clustered by unit). A balanced panel
         takes the panel estimator, as R did. With covariates these two paths
-        support ``est_method="reg"``.
+        support ``est_method="dr"`` (DRDID's ``drdid_rc``) and ``"reg"``.
     min_e : float, default=None
         The earliest event time kept by ``aggregation="dynamic"`` (R did's
         ``aggte(min_e=)``).
@@ -390,11 +390,11 @@ class CallawaySantAnna:
                     "panel=False for repeated cross-sections."
                 )
             ids = pnl.unit
-        if covariates and est_method != "reg":
+        if covariates and est_method == "ipw":
             raise DesignError(
                 f"{self.name}: with covariates, repeated cross-sections and unbalanced panels support "
-                f"est_method='reg' (outcome regression, DRDID's reg_did_rc); est_method={est_method!r} is "
-                "available for balanced panels. Pass est_method='reg'."
+                "est_method='dr' (DRDID's drdid_rc) and 'reg' (reg_did_rc); est_method='ipw' is available for "
+                "balanced panels. Pass est_method='dr' or 'reg'."
             )
         times = pnl.time_labels.astype(float)
         assert pnl.cohort is not None
@@ -463,7 +463,7 @@ class CallawaySantAnna:
             raise DataError(f"no unit is ever treated: first_treated column {ft!r} is 0 for every row.")
         cells, inf, cell_warns = att_gt_rc(y, tcode, G, w_row, ids, n_ids, X, n_periods=len(times),
                                            control_group=control_group, base_period=base_period,
-                                           anticipation=anticipation)
+                                           anticipation=anticipation, method=est_method)
         for msg in cell_warns[:5]:
             warns.append(msg)
         n_treated = int((G >= 0).sum())
