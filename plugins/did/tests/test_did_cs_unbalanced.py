@@ -225,10 +225,6 @@ def test_unit_required_for_panel(mpdta):
         ef.estimate("callaway_santanna", data=mpdta, **SPEC)
 
 
-def test_ipw_with_covariates_refused_for_cross_sections(mpdta):
-    with pytest.raises(ef.DesignError, match="est_method='dr' or 'reg'"):
-        ef.estimate("callaway_santanna", data=mpdta, panel=False, covariates=["lpop"], est_method="ipw", **SPEC)
-
 
 def test_unbalanced_event_time_path_covered_at_nominal_rate():
     # effects that grow with time since treatment, 10 % of rows missing at random: the dynamic
@@ -248,10 +244,10 @@ def test_unbalanced_event_time_path_covered_at_nominal_rate():
     assert 0.90 <= hits / total <= 0.99
 
 
-@pytest.mark.parametrize("est_method", ["reg", "dr"])
+@pytest.mark.parametrize("est_method", ["reg", "ipw", "dr"])
 @pytest.mark.parametrize("kind", ["rc", "unbalanced"])
 def test_covariates_match_drdid(mpdta, kind, est_method):
-    # tests/data/mpdta_drdid_reg_rc.csv: DRDID's reg_did_rc and drdid_rc (their own source,
+    # tests/data/mpdta_drdid_reg_rc.csv: DRDID's reg_did_rc, std_ipw_did_rc and drdid_rc (their own source,
     # make_drdid_rc.R) assembled as R did's compute.att_gt, covariate lpop
     ref = pd.read_csv(DATA / "mpdta_drdid_reg_rc.csv")
     ref = ref[(ref.data == kind) & (ref.est_method == est_method)]

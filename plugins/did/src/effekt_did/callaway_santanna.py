@@ -125,7 +125,8 @@ class CallawaySantAnna:
         the repeated cross-section estimator with influence functions summed
         within units (standard errors clustered by unit). A balanced panel
         takes the panel estimator, as R did. With covariates these two paths
-        support ``est_method="dr"`` (DRDID's ``drdid_rc``) and ``"reg"``.
+        use DRDID's cross-section estimators (``drdid_rc``, ``std_ipw_did_rc``,
+        ``reg_did_rc``), each row with its own covariates.
     min_e : float, default=None
         The earliest event time kept by ``aggregation="dynamic"`` (R did's
         ``aggte(min_e=)``).
@@ -390,12 +391,6 @@ class CallawaySantAnna:
                     "panel=False for repeated cross-sections."
                 )
             ids = pnl.unit
-        if covariates and est_method == "ipw":
-            raise DesignError(
-                f"{self.name}: with covariates, repeated cross-sections and unbalanced panels support "
-                "est_method='dr' (DRDID's drdid_rc) and 'reg' (reg_did_rc); est_method='ipw' is available for "
-                "balanced panels. Pass est_method='dr' or 'reg'."
-            )
         times = pnl.time_labels.astype(float)
         assert pnl.cohort is not None
         g_row = pnl.cohort.astype(float)

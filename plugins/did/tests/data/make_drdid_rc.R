@@ -1,6 +1,7 @@
 # Writes mpdta_drdid_reg_rc.csv: ATT(g, t) and SEs of R did's repeated cross-section path with
-# est_method = "reg" and "dr" and covariate lpop on mpdta (never-treated comparisons, varying base
-# period), computed with DRDID's own reg_did_rc and drdid_rc (R/reg_did_rc.R, R/drdid_rc.R of
+# est_method = "reg", "ipw" and "dr" and covariate lpop on mpdta (never-treated comparisons, varying base
+# period), computed with DRDID's own reg_did_rc, std_ipw_did_rc and drdid_rc (R/reg_did_rc.R,
+# R/std_ipw_did_rc.R, R/drdid_rc.R of
 # github.com/pedrohcgs/DRDID, sourced; fastglm, not installable here, replaced by base R's
 # lm.wfit and glm.fit, the same weighted least squares and logit fits),
 # assembled as R did's compute.att_gt does: the row influence function times n / n1, summed
@@ -9,7 +10,7 @@
 #
 # Usage: Rscript make_drdid_rc.R <DRDID checkout> <output directory>
 args <- commandArgs(trailingOnly = TRUE)
-for (f in c("reg_did_rc.R", "drdid_rc.R")) {
+for (f in c("reg_did_rc.R", "std_ipw_did_rc.R", "drdid_rc.R")) {
   code <- readLines(file.path(args[1], "R", f))
   code <- gsub("fastglm::fastglm(", "fastglm_stub(", code, fixed = TRUE)
   eval(parse(text = code))
@@ -30,7 +31,7 @@ cells <- function(d, ids, label, est) {
     b <- if (t < g) years[match(t, years) - 1] else g - 1
     keep <- d$year %in% c(b, t) & d$first.treat %in% c(0, g)
     s <- d[keep, ]
-    fn <- if (est == "dr") drdid_rc else reg_did_rc
+    fn <- switch(est, dr = drdid_rc, ipw = std_ipw_did_rc, reg = reg_did_rc)
     r <- fn(y = s$lemp, post = as.numeric(s$year == t), D = as.numeric(s$first.treat == g),
             covariates = cbind(1, s$lpop), inffunc = TRUE)
     psi <- rowsum((n / nrow(s)) * r$att.inf.func, ids[keep])
@@ -41,7 +42,7 @@ cells <- function(d, ids, label, est) {
 }
 drop <- (d$countyreal * 7 + d$year) %% 10 == 0
 res <- NULL
-for (est in c("reg", "dr")) {
+for (est in c("reg", "ipw", "dr")) {
   res <- rbind(res, cells(d, seq_len(nrow(d)), "rc", est), cells(d[!drop, ], d$countyreal[!drop], "unbalanced", est))
 }
 write.csv(res, file.path(args[2], "mpdta_drdid_reg_rc.csv"), row.names = FALSE)
