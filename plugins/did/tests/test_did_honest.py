@@ -14,9 +14,9 @@ written to tests/data/honestdid_medicaid.json by tests/data/make_honestdid_fixtu
 
 Tolerances, and why: HonestDiD's FLCI takes the folded-normal quantile from 1e6 simulated
 draws (seed 0; 1.96224 at mu = 0 where the exact value is 1.95996) and solves the bias
-problem with ECOS; effekt computes the quantile exactly, so the FLCI endpoints differ by up
-to 3e-5 (1e-3 of the interval's length). With HonestDiD's quantile the half-length at M = 0
-agrees to 1e-7. C-LF and Conditional sets are read off a grid of 1000 points over +-20
+problem with ECOS; effekt computes the quantile exactly by default, so the FLCI endpoints
+differ by up to 3e-5 (1e-3 of the interval's length). With ``folded_normal="simulated"``
+(R's generator reproduced) the rows with M > 0 agree to 1e-7. C-LF and Conditional sets are read off a grid of 1000 points over +-20
 standard errors; the test decisions at the grid points agree with the cached HonestDiD
 output exactly (1e-10); the README's printed table, computed by an earlier HonestDiD on a
 shifted grid, agrees within one grid step (3.7e-4).
@@ -59,6 +59,25 @@ def test_flci_reproduces_readme(fx, med):
     # the README: "the breakdown value for a significant effect is M ~ 0.03"
     assert 0.02 < res.breakdown < 0.03
     assert res.lower[2] > 0 > res.lower[3]
+
+
+def test_flci_with_honestdid_simulated_quantile_reproduces_printed_digits(fx, med):
+    # folded_normal="simulated": HonestDiD's 1e6 draws of R's generator (seed 0); then every row
+    # with M > 0 equals HonestDiD's to 1e-7, and so the README's printed digits. At M = 0 the
+    # half-length is HonestDiD's too, but its centre is 1e-5 off the minimum-variance estimator
+    # (its variance bound is found by a numerical solve; diff-diff's FLCI and effekt's agree on
+    # the exact one), so lb prints 0.0260 against the README's 0.0259.
+    ref = fx["medicaid"]["delta_sd"]
+    res = honest_did(**med, restriction="smoothness", m=ref["M"], folded_normal="simulated", breakdown=False)
+    np.testing.assert_allclose(res.lower[1:], ref["lb"][1:], atol=1e-7)
+    np.testing.assert_allclose(res.upper[1:], ref["ub"][1:], atol=1e-7)
+    printed_lb = [0.0132, 0.00286, -0.00714, -0.0171, -0.0271]
+    printed_ub = [0.0787, 0.0907, 0.101, 0.111, 0.121]
+    for got, want in zip(res.lower[1:] + res.upper[1:], printed_lb + printed_ub):
+        assert float(f"{got:.3g}") == want
+    half = 0.5 * (res.upper[0] - res.lower[0])
+    assert half == pytest.approx(0.5 * (ref["ub"][0] - ref["lb"][0]), abs=1e-7)
+    assert 0.5 * (res.upper[0] + res.lower[0]) == pytest.approx(0.5 * (ref["ub"][0] + ref["lb"][0]), abs=2e-5)
 
 
 def test_flci_at_m0_with_honestdid_quantile(fx, med):

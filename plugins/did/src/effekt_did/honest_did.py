@@ -392,11 +392,43 @@ def _folded_normal_quantile(p: float, mu: float) -> float:
     return float(optimize.brentq(f, 0.0, mu + 10.0, xtol=1e-14))
 
 
+def _r_rnorm(n: int, seed: int) -> np.ndarray:
+    """R's ``set.seed(seed); rnorm(n)`` (Mersenne-Twister with R's seeding, inversion), so that
+    HonestDiD's simulated folded-normal quantile can be reproduced exactly."""
+    s = np.uint32(seed % 2**32)
+    key = np.empty(625, dtype=np.uint32)
+    with np.errstate(over="ignore"):
+        for _ in range(50):
+            s = np.uint32(np.uint32(69069) * s + np.uint32(1))
+        for j in range(625):
+            s = np.uint32(np.uint32(69069) * s + np.uint32(1))
+            key[j] = s
+    bg = np.random.MT19937()
+    bg.state = {"bit_generator": "MT19937", "state": {"key": key[1:], "pos": 624}}
+    u = bg.random_raw(2 * n).astype(np.float64) * 2.3283064365386963e-10
+    u = np.where(u <= 0, 0.5 * 2.328306437080797e-10, u)
+    big = 134217728.0
+    from scipy.special import ndtri
+
+    return ndtri((np.floor(big * u[0::2]) + u[1::2]) / big)  # type: ignore[no-any-return]
+
+
+class _SimulatedFoldedQuantile:
+    """HonestDiD's ``.qfoldednormal``: the p-quantile of |z + mu| over 1e6 fixed draws z."""
+
+    def __init__(self, seed: int) -> None:
+        self.z = _r_rnorm(10**6, seed)
+
+    def __call__(self, p: float, mu: float) -> float:
+        return float(np.quantile(np.abs(self.z + mu), p))
+
+
 class _FLCI:
     """R's ``findOptimalFLCI``: affine estimators l_pre'b_pre + l_vec'b_post with the shortest
     fixed-length interval whose worst-case bias under Delta^SD(M) is accounted for."""
 
-    def __init__(self, S: np.ndarray, n_pre: int, n_post: int, l_vec: np.ndarray) -> None:
+    def __init__(self, S: np.ndarray, n_pre: int, n_post: int, l_vec: np.ndarray, quantile: Any = None) -> None:
+        self.quantile = quantile or _folded_normal_quantile
         K = n_pre
         self.K = K
         D = np.eye(K)
@@ -458,14 +490,14 @@ class _FLCI:
         w_start = wmin
         if M == 0 or h0 <= hmin * (1 + 1e-12):
             if M == 0:
-                return self.D @ wmin, stats.norm.ppf(1 - alpha / 2) * hmin
+                return self.D @ wmin, self.quantile(1 - alpha, 0.0) * hmin
         cache: dict[float, tuple[float, np.ndarray]] = {}
 
         def half(h: float) -> float:
             if h not in cache:
                 cache[h] = self.min_bias(h, w_start)
             bias = M * cache[h][0]
-            return _folded_normal_quantile(1 - alpha, bias / h) * h
+            return float(self.quantile(1 - alpha, bias / h)) * h
 
         r = optimize.minimize_scalar(half, bounds=(hmin * (1 + 1e-9), h0), method="bounded",
                                      options={"xatol": 1e-9 * h0})
@@ -493,6 +525,7 @@ def honest_did(
     sims: int = 10_000,
     seed: int = 0,
     breakdown: bool = True,
+    folded_normal: str = "exact",
 ) -> HonestDiDResult:
     """Robust confidence sets for an event study when parallel trends may fail (Rambachan & Roth 2023).
 
@@ -554,6 +587,10 @@ def honest_did(
         Seed of those draws.
     breakdown : bool, default=True
         Search the breakdown value (False: skip the search, e.g. in a simulation).
+    folded_normal : {"exact", "simulated"}, default="exact"
+        The FLCI's folded-normal quantile: exact, or HonestDiD's Monte Carlo
+        value (1e6 draws of R's generator with ``seed``), which reproduces
+        HonestDiD's printed FLCI digits.
 
     Returns
     -------
@@ -596,6 +633,8 @@ def honest_did(
     >>> res.parameter, len(res.lower), res.lower[0] > 0
     ('Mbar', 2, True)
     """
+    if folded_normal not in ("exact", "simulated"):
+        raise DesignError(f"folded_normal must be 'exact' or 'simulated'; got {folded_normal!r}.")
     if restriction not in _RESTRICTIONS:
         raise DesignError(f"restriction must be one of {_RESTRICTIONS}; got {restriction!r}.")
     if result is not None:
@@ -655,10 +694,11 @@ def honest_did(
     if values.size == 0 or not np.all(np.isfinite(values)) or np.any(values < 0):
         raise DesignError(f"{param} values must be finite and >= 0; got {values.tolist()}.")
     notes: list[str] = []
+    quantile = _SimulatedFoldedQuantile(int(seed)) if folded_normal == "simulated" else None
 
     def interval(v: float) -> tuple[float, float]:
         if restriction == "smoothness" and hybrid == "FLCI":
-            fl = _FLCI(S, n_pre, n_post, lv)
+            fl = _FLCI(S, n_pre, n_post, lv, quantile)
             l_pre, half = fl.solve(float(v), alpha)
             centre = float(l_pre @ b[:n_pre] + lv @ b[n_pre:])
             return centre - half, centre + half

@@ -113,6 +113,10 @@ TERMS: tuple[Term | Code, ...] = (
     Term("breakdown", "Whether to search the breakdown value (the smallest Mbar or M at which the robust set "
          "includes 0).",
          Flag(), "True", families=("honest_did",), source=_SRC),
+    Term("folded_normal", "The FLCI's folded-normal quantile: 'exact', or 'simulated' (HonestDiD's Monte "
+         "Carlo value from 1e6 draws of R's generator, to reproduce its output).",
+         Choice(("exact", "simulated")), "'exact'", "Exact is the quantity HonestDiD approximates.",
+         ("honest_did",), source=_SRC),
     # -- end of the unbalanced-panel and sensitivity block --
     # estimands and designs the core does not list
     Code("estimand", "att_by_cohort", "ATT by cohort (first treated period)", source=_SRC),
