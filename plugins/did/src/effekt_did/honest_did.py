@@ -240,9 +240,11 @@ class _ARP:
         self.kappa = kappa
         self.lf_cv = np.inf
         if hybrid == "LF" and self.V.shape[0]:
-            L = np.linalg.cholesky(Sigma + 1e-14 * np.eye(Sigma.shape[0]) * np.trace(Sigma))
+            # a square root that also works for the singular covariances of paired moments (+-)
+            lam, U = np.linalg.eigh(0.5 * (Sigma + Sigma.T))
+            root = U * np.sqrt(np.clip(lam, 0.0, None))
             z = rng.standard_normal((sims, Sigma.shape[0]))
-            eta = (z @ (L.T @ self.V.T)).max(axis=1)
+            eta = (z @ (root.T @ self.V.T)).max(axis=1)
             self.lf_cv = float(np.quantile(eta, 1 - kappa))
 
     def accept(self, theta: np.ndarray) -> np.ndarray:
@@ -481,6 +483,8 @@ class _FLCI:
         r = optimize.minimize(lambda x: x[:K].sum(), x0, jac=lambda x: np.concatenate([np.ones(K), np.zeros(K)]),
                               constraints=cons, method="SLSQP", options={"ftol": 1e-14, "maxiter": 500})
         w = r.x[K:]
+        if self.var(w) > h**2 * (1 + 1e-6) + 1e-300 or abs(w.sum() - self.total) > 1e-8 * (1 + abs(self.total)):
+            return np.inf, w0  # the solver did not reach the feasible set: no estimator at this h
         return self.const + float(np.abs(L @ w).sum()), w
 
     def solve(self, M: float, alpha: float) -> tuple[np.ndarray, float]:
@@ -488,15 +492,22 @@ class _FLCI:
         hmin, wmin = self.h_min()
         h0 = self.h_bias0()
         w_start = wmin
-        if M == 0 or h0 <= hmin * (1 + 1e-12):
-            if M == 0:
-                return self.D @ wmin, self.quantile(1 - alpha, 0.0) * hmin
+        if M == 0:
+            return self.D @ wmin, self.quantile(1 - alpha, 0.0) * hmin
+        if h0 <= hmin * (1 + 1e-9):
+            # the minimum-bias estimator is the minimum-variance one
+            w0 = np.zeros(self.K)
+            w0[-1] = self.total
+            bias = M * (self.const + float(np.abs(self.L @ w0).sum()))
+            return self.D @ w0, float(self.quantile(1 - alpha, bias / h0)) * h0
         cache: dict[float, tuple[float, np.ndarray]] = {}
 
         def half(h: float) -> float:
             if h not in cache:
                 cache[h] = self.min_bias(h, w_start)
             bias = M * cache[h][0]
+            if not np.isfinite(bias):
+                return np.inf
             return float(self.quantile(1 - alpha, bias / h)) * h
 
         r = optimize.minimize_scalar(half, bounds=(hmin * (1 + 1e-9), h0), method="bounded",
