@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import effekt as ef
 from effekt_did._cs_kernels import att_gt, att_gt_rc
@@ -262,3 +264,22 @@ def test_covariates_match_drdid(mpdta, kind, est_method):
     for g, t, att, se in zip(ref.group, ref.period, ref.att, ref.se):
         assert got[(g, t)][0] == pytest.approx(att, abs=1e-9)
         assert got[(g, t)][1] == pytest.approx(se, rel=1e-6)
+
+
+@given(seed=st.integers(0, 10_000), frac=st.floats(0.5, 0.95))
+@settings(max_examples=15, deadline=None)
+def test_rc_att_is_the_four_cell_mean_difference(seed, frac):
+    # property: without covariates every cross-section ATT(g, t) is (weighted) cell means differenced
+    rng = np.random.default_rng(seed)
+    df = simulate_staggered(rng, n_units=80, n_times=4, cohorts=(3,), effect=1.0)
+    df = df[rng.random(len(df)) < frac].assign(w=lambda x: rng.uniform(0.5, 2.0, len(x)))
+    tab = ef.estimate("callaway_santanna", data=df.drop(columns="unit"), panel=False, weights="w",
+                      aggregation="none", outcome="y", period="period", first_treated="first_treated")
+
+    def mean(g, t):
+        s = df[(df.first_treated == g) & (df.period == t)]
+        return np.average(s.y, weights=s.w)
+
+    for r in tab.extra["att_gt"]:
+        g, t, b = r["group"], r["period"], r["base"]
+        assert r["att"] == pytest.approx((mean(g, t) - mean(g, b)) - (mean(0, t) - mean(0, b)), abs=1e-10)

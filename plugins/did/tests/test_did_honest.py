@@ -257,3 +257,16 @@ def test_default_m_values(med):
     res = honest_did(**med, restriction="smoothness", breakdown=False)
     assert len(res.values) == 10 and res.values[0] == 0
     assert res.values[-1] == pytest.approx(top, rel=1e-12)
+
+
+def test_single_pre_period_and_single_post_period():
+    S = np.eye(3) * 0.01**2
+    # one pre-period: the only affine estimator unbiased for a linear trend is b_post1 + b_pre
+    r = honest_did(betahat=[0.01, 0.2, 0.3], sigma=S, num_pre_periods=1, num_post_periods=2,
+                   restriction="smoothness", m=[0.0], breakdown=False)
+    assert 0.5 * (r.lower[0] + r.upper[0]) == pytest.approx(0.21, abs=1e-9)
+    assert 0.5 * (r.upper[0] - r.lower[0]) == pytest.approx(1.959963984540054 * 0.01 * np.sqrt(2), rel=1e-6)
+    # one post-period: the test has no nuisance parameter
+    r1 = honest_did(betahat=[0.0, 0.01, 0.3], sigma=S, num_pre_periods=2, num_post_periods=1, mbar=[0.0, 1.0],
+                    breakdown=False)
+    assert r1.lower[0] < 0.3 < r1.upper[0] and r1.upper[1] - r1.lower[1] > r1.upper[0] - r1.lower[0]

@@ -552,7 +552,9 @@ def honest_did(
     (2023)'s conditional test (``"Conditional"``) or its hybrid with the
     least-favourable test (``"C-LF"``, first stage at ``alpha / 10``), over a
     grid of ``grid_points`` values of theta, ``[-20, 20]`` standard errors
-    of ``l_vec' betahat_post`` (relative magnitudes, as HonestDiD) or the
+    of ``l_vec' betahat_post`` (relative magnitudes, as HonestDiD; centred at
+    the estimate if nothing there is accepted, and extended at the same
+    spacing while the set reaches an end) or the
     identified set at ``beta = 0`` widened by 20 standard errors
     (smoothness). For smoothness, ``"FLCI"`` is the shortest fixed-length
     interval ``a'betahat +- chi`` over affine estimators, with chi the
@@ -715,6 +717,10 @@ def honest_did(
             return centre - half, centre + half
         grid = _grid(v)
         acc = _accept(v, grid)
+        if not acc.any():
+            # HonestDiD's grid is centred at 0; an effect far from 0 needs it centred at the estimate
+            grid = grid + est
+            acc = _accept(v, grid)
         for _ in range(3):
             # a set that reaches the end of the grid: extend the grid at the same spacing
             if not acc.any() or not (acc[0] or acc[-1]):
