@@ -9,6 +9,8 @@ script checks that the estimates agree before it reports times and ratios:
    diff-diff CallawaySantAnna and csdid ATTgt.
 3. wild_cluster_bootstrap, 9,999 Rademacher draws, 50 clusters, 100,000 rows
    (WCR, CR1 t-statistic): wildboottest.
+4. callaway_santanna on the panel of 2. with 10 % of its rows dropped
+   (allow_unbalanced_panel=True, no unit dropped): diff-diff CallawaySantAnna.
 
 Times are the best of ``--repeat`` runs after one warm-up run on small data
 (so pyfixest's numba compilation is not counted); the slow peers
@@ -169,14 +171,52 @@ def bench_wild(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
                  f"{t_w2:.3f}", f"{t_w2 / t_ef2:.1f}x"])
 
 
+def bench_cs_unbalanced(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
+    """callaway_santanna on an unbalanced panel (R did's allow_unbalanced_panel = TRUE):
+    the 100k x 8 panel of bench_cs with 10 % of its rows dropped at random; every unit kept.
+    Peer: diff-diff CallawaySantAnna(allow_unbalanced_panel=True). ATT(g, t) must agree to
+    1e-8; the SEs agree up to diff-diff's factor sqrt(n / (n - 1)) (sd with n - 1, where R
+    did's analytic SE uses sqrt(mean(psi^2) / n))."""
+    from diff_diff import CallawaySantAnna
+
+    full = cs_data(100_000, 8)
+    keep = np.random.default_rng(7).random(len(full)) >= 0.10
+    df = full[keep].reset_index(drop=True)
+    n_units = df["unit"].nunique()
+    spec = dict(outcome="y", unit="unit", period="time", first_treated="first_treat", aggregation="none",
+                allow_unbalanced_panel=True)
+    small = cs_data(300, 8)
+    ef.estimate("callaway_santanna", data=small[np.random.default_rng(1).random(len(small)) >= 0.1], **spec)
+    t_ef, r_ef = best_of(lambda: ef.estimate("callaway_santanna", data=df, **spec), repeat)
+    assert r_ef.n_units == n_units == full["unit"].nunique()  # no unit dropped
+    ours = {(r["group"], r["period"]): (r["att"], r["std.error"]) for r in r_ef.extra["att_gt"]}
+
+    def dd() -> Any:
+        return CallawaySantAnna(estimation_method="reg", allow_unbalanced_panel=True).fit(
+            df, outcome="y", unit="unit", time="time", first_treat="first_treat")
+
+    dd()  # warm-up
+    t_dd, m_dd = best_of(dd, repeat)
+    diff_att = max(abs(ours[(float(g), float(t))][0] - v["effect"]) for (g, t), v in m_dd.group_time_effects.items())
+    assert diff_att < 1e-8, diff_att
+    factor = np.sqrt(n_units / (n_units - 1))
+    diff_se = max(abs(ours[(float(g), float(t))][1] * factor / v["se"] - 1)
+                  for (g, t), v in m_dd.group_time_effects.items())
+    assert diff_se < 1e-6, diff_se
+    rows.append([f"callaway_santanna ATT(g,t), unbalanced: 100k units x 8 periods, {len(df):,} rows "
+                 "(10 % dropped), no unit dropped",
+                 f"diff-diff {version('diff-diff')}", f"{t_ef:.3f}", f"{t_dd:.3f}", f"{t_dd / t_ef:.1f}x"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--repeat-slow", type=int, default=1)
-    ap.add_argument("--only", choices=("twfe", "cs", "wild"), default=None)
+    ap.add_argument("--only", choices=("twfe", "cs", "wild", "cs_unbalanced"), default=None)
     args = ap.parse_args()
     rows: list[list[str]] = []
-    for name, fn in (("twfe", bench_twfe), ("cs", bench_cs), ("wild", bench_wild)):
+    for name, fn in (("twfe", bench_twfe), ("cs", bench_cs), ("wild", bench_wild),
+                     ("cs_unbalanced", bench_cs_unbalanced)):
         if args.only in (None, name):
             fn(args.repeat, args.repeat_slow, rows)
     head = ["benchmark", "peer", "effekt (s)", "peer (s)", "peer / effekt"]

@@ -8,12 +8,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from effekt.data import check_positive_int, check_seed
+from effekt.data import as_frame, check_positive_int, check_seed
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable
 from effekt.vocabulary import Choice, Number, validated
-from effekt_did._cs_kernels import aggregate, att_gt, multiplier_bootstrap
+from effekt_did._cs_kernels import aggregate, att_gt, att_gt_rc, multiplier_bootstrap
 from effekt_did._panel import check_panel
 
 __all__ = ["CallawaySantAnna", "simulate_staggered", "plot_dynamic"]
@@ -30,8 +30,9 @@ def _wide(panel: Any) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(
             f"callaway_santanna needs a balanced panel: {short.size} of {n_u} units are not observed "
             f"exactly once in each of the {n_t} periods of {panel.names['period']!r} (e.g. {panel.names['unit']!r} = "
-            f"{panel.unit_labels[short[:3]].tolist()}). Drop those units (R did does the same with "
-            "panel=TRUE) or analyse a balanced subset."
+            f"{panel.unit_labels[short[:3]].tolist()}). Pass allow_unbalanced_panel=True to keep every "
+            "unit (R did's option of that name), panel=False for repeated cross-sections, or analyse a "
+            "balanced subset."
         )
     Y = np.empty((n_u, n_t))
     Y[panel.unit, panel.time] = panel.y
@@ -67,11 +68,15 @@ class CallawaySantAnna:
     Parameters
     ----------
     data : DataFrame
-        Balanced panel, one row per unit and period.
+        A panel, one row per unit and period (balanced, or unbalanced with
+        ``allow_unbalanced_panel=True``), or repeated cross-sections
+        (``panel=False``).
     outcome : str
         The outcome column.
-    unit : str
-        The panel unit.
+    unit : str, default=None
+        The panel unit; required with ``panel=True``. With ``panel=False`` it
+        may be left out (each row is its own observation); given, it must not
+        repeat within a period.
     period : str
         The calendar period column.
     first_treated : str
@@ -110,11 +115,37 @@ class CallawaySantAnna:
     seed : int or Generator, default=None
         Seed of the bootstrap draws.
     missing : {"error", "drop"}, default="error"
+    panel : bool, default=True
+        False: repeated cross-sections. Each 2x2 comparison uses the rows of
+        its two periods (DRDID's ``*_did_rc`` estimators, R did's
+        ``panel = FALSE``) and every row is an independent observation.
+    allow_unbalanced_panel : bool, default=False
+        True: a panel whose units are missing in some periods is analysed
+        whole, none dropped, as R did's ``allow_unbalanced_panel = TRUE``:
+        the repeated cross-section estimator with influence functions summed
+        within units (standard errors clustered by unit). A balanced panel
+        takes the panel estimator, as R did. With covariates these two paths
+        use DRDID's cross-section estimators (``drdid_rc``, ``std_ipw_did_rc``,
+        ``reg_did_rc``), each row with its own covariates.
+    min_e : float, default=None
+        The earliest event time kept by ``aggregation="dynamic"`` (R did's
+        ``aggte(min_e=)``).
+    max_e : float, default=None
+        The latest event time kept by ``aggregation="dynamic"``; it also bounds
+        the post-treatment cells of ``"simple"``, ``"group"`` and ``"none"``'s
+        overall row, as R did.
+    balance_e : int, default=None
+        ``aggregation="dynamic"`` with only the cohorts observed at least
+        ``balance_e`` periods after treatment, and event times in
+        ``[balance_e - (last - first period), balance_e]`` (R did's
+        ``aggte(balance_e=)``).
 
     Returns
     -------
     EffectResult or EffectTable
-        ``extra["att_gt"]`` lists every ATT(g, t) with its SE; with the
+        ``extra["att_gt"]`` lists every ATT(g, t) with its SE; tables carry
+        ``extra["vcov"]``, the covariance of their rows after "overall"
+        (``extra["vcov_terms"]``), which ``honest_did`` reads; with the
         bootstrap, ``extra["uniform_crit"]``, ``extra["sims"]`` and each
         row's ``extra["uniform_conf_int"]``. Estimands: ``"att"`` (the
         overall row), ``"att_by_cohort"``, ``"att_by_event_time"``,
@@ -127,8 +158,10 @@ class CallawaySantAnna:
     Raises
     ------
     DataError
-        Unbalanced panel, a first treated period that is not a period of
-        the data, a treatment or weight varying within a unit.
+        Unbalanced panel without ``allow_unbalanced_panel=True``, a unit
+        repeating within a period with ``panel=False``, a first treated
+        period that is not a period of the data, a treatment or weight
+        varying within a unit.
     DesignError
         No never-treated units with ``control_group="nevertreated"``,
         unknown options.
@@ -184,7 +217,7 @@ class CallawaySantAnna:
         data: Any,
         *,
         outcome: str,
-        unit: str,
+        unit: str | None = None,
         period: str,
         first_treated: str,
         covariates: Sequence[str] | None = None,
@@ -200,7 +233,13 @@ class CallawaySantAnna:
         alpha: float = 0.05,
         seed: Any = None,
         missing: str = "error",
+        panel: bool = True,
+        allow_unbalanced_panel: bool = False,
+        min_e: float | None = None,
+        max_e: float | None = None,
+        balance_e: int | None = None,
     ) -> EffectResult | EffectTable:
+        window = _check_window(aggregation, min_e, max_e, balance_e, self.name)
         if sims:
             check_positive_int(sims, "sims", minimum=99)
             if se_type is not None:
@@ -212,20 +251,37 @@ class CallawaySantAnna:
             raise DesignError(f"{self.name}: se_type='clustered' needs clusters= (the column of clusters of units).")
         if se_type is None and not sims:
             se_type = "clustered" if clusters is not None else "influence_function"
-        panel = check_panel(data, outcome=outcome, unit=unit, period=period, first_treated=first_treated,
-                            weights=weights, clusters=clusters, covariates=covariates, missing=missing,
-                            estimator=self.name)
-        if np.ptp(panel.y) == 0:
+        if unit is None and panel:
+            raise DesignError(f"{self.name} needs unit= (the panel unit) with panel=True; for repeated "
+                              "cross-sections pass panel=False.")
+        frame = as_frame(data)
+        unit_col: Any = unit
+        if unit is None:
+            unit_col = "__row__"
+            while unit_col in frame.columns:
+                unit_col += "_"
+            frame = frame.assign(**{unit_col: np.arange(len(frame))})
+        pnl = check_panel(frame, outcome=outcome, unit=unit_col, period=period, first_treated=first_treated,
+                          weights=weights, clusters=clusters, covariates=covariates, missing=missing,
+                          estimator=self.name)
+        if np.ptp(pnl.y) == 0:
             raise DataError(
-                f"{self.name}: outcome column {outcome!r} is {panel.y[0]:g} in every row, so there is no effect "
+                f"{self.name}: outcome column {outcome!r} is {pnl.y[0]:g} in every row, so there is no effect "
                 "to estimate and its standard error is undefined; check the outcome column."
             )
-        Y, cell = _wide(panel)
+        balanced = pnl.is_panel and pnl.n == pnl.n_units * pnl.n_times
+        if not panel or (allow_unbalanced_panel and not balanced):
+            return self._fit_rc(pnl, panel=panel, unit_given=unit is not None, covariates=covariates,
+                                control_group=control_group, est_method=est_method, base_period=base_period,
+                                anticipation=int(anticipation), aggregation=aggregation, se_type=se_type,
+                                sims=int(sims), alpha=alpha, seed=seed, window=window, weights=weights,
+                                clusters=clusters)
+        Y, cell = _wide(pnl)
         n, T = Y.shape
-        times = panel.time_labels.astype(float)
+        times = pnl.time_labels.astype(float)
         g_unit = np.zeros(n)
-        assert panel.cohort is not None
-        g_unit[panel.unit] = panel.cohort
+        assert pnl.cohort is not None
+        g_unit[pnl.unit] = pnl.cohort
         warns: list[str] = []
         G = np.full(n, -1, dtype=np.intp)
         treated = g_unit != 0
@@ -255,22 +311,22 @@ class CallawaySantAnna:
             warns.append(f"{int(late.sum())} unit(s) first treated after the last period are counted as never "
                          "treated.")
         w = np.ones(n)
-        if panel.weights is not None:
+        if pnl.weights is not None:
             w = np.zeros(n)
-            w[panel.unit] = panel.weights
-            if np.any(w[panel.unit] != panel.weights):
+            w[pnl.unit] = pnl.weights
+            if np.any(w[pnl.unit] != pnl.weights):
                 raise DataError(f"weights column {weights!r} must be constant within each unit (unit weights, as "
                                 "in R did); some units have several values.")
         Xb = None
-        if panel.X is not None:
-            k = panel.X.shape[1]
+        if pnl.X is not None:
+            k = pnl.X.shape[1]
             Xw = np.empty((n, T, k))
-            Xw[panel.unit, panel.time] = panel.X
+            Xw[pnl.unit, pnl.time] = pnl.X
             Xb = np.concatenate([np.ones((n, T, 1)), Xw], axis=2).transpose(1, 0, 2)  # (T, n, k+1)
         cl = None
-        if panel.clusters is not None:
+        if pnl.clusters is not None:
             cl_u = np.zeros(n, dtype=np.intp)
-            cl_u[panel.unit] = panel.clusters
+            cl_u[pnl.unit] = pnl.clusters
             cl = cl_u
         if not keep_units.all():
             Y, G, w = Y[keep_units], G[keep_units], w[keep_units]
@@ -285,67 +341,241 @@ class CallawaySantAnna:
             )
         if not (G >= 0).any():
             raise DataError(f"no unit is ever treated: first_treated column {first_treated!r} is 0 for every unit "
-                            f"(or names no period of {period!r}).")
+                            f"(or names no period of {pnl.names['period']!r}).")
         try:
             cells, inf = att_gt(Y, G, w, Xb, control_group=control_group, base_period=base_period,
                                 anticipation=int(anticipation), method=est_method)
         except EstimationError as exc:  # a singular comparison regression: name the covariates
             raise EstimationError(f"{exc} (covariates: {', '.join(map(repr, covariates or [])) or 'none'})") from None
-        att = np.array([c.att for c in cells])
-        se_gt = _analytic_se(inf, cl if se_type == "clustered" else None, n)
-        rng = check_seed(seed) if sims else None
-        att_gt_rows = [{"group": float(times[c.g]), "period": float(times[c.t]), "base": float(times[c.base]),
-                        "att": float(a), "std.error": float(s), "n_treated": c.n_treated, "n_control": c.n_control}
-                       for c, a, s in zip(cells, att, se_gt)]
         n_treated = int((G >= 0).sum())
         common: dict[str, Any] = dict(estimator=self.name, n=n * T, n_treated=n_treated * T,
                                       n_control=(n - n_treated) * T, n_units=n,
                                       n_clusters=None if cl is None else int(cl.max()) + 1,
                                       design="staggered", outcome=outcome)
-        row_se_type = se_type if not sims else "multiplier_bootstrap"
         extra_tab: dict[str, Any] = {"control_group": control_group, "est_method": est_method,
                                      "base_period": base_period, "anticipation": int(anticipation),
-                                     "aggregation": aggregation}
-        if panel.reference_levels:
-            extra_tab["reference_levels"] = panel.reference_levels
-        if aggregation == "none":
-            labels = [f"ATT(g={times[c.g]:g},t={times[c.t]:g})" for c in cells]
-            est, psi = att, inf
-            _, overall = _aggregate("simple", cells, inf, G, w, times)
-            keys: list[Any] = [{"group": float(times[c.g]), "period": float(times[c.t])} for c in cells]
+                                     "aggregation": aggregation, "panel": True}
+        if pnl.reference_levels:
+            extra_tab["reference_levels"] = pnl.reference_levels
+        return _assemble(self.name, cells, inf, G, w, cl, times, common=common, extra_tab=extra_tab,
+                         warns=warns, aggregation=aggregation, se_type=se_type, sims=int(sims), alpha=alpha,
+                         seed=seed, window=window)
+
+    def _fit_rc(self, pnl: Any, *, panel: bool, unit_given: bool, covariates: Any, control_group: str,
+                est_method: str, base_period: str, anticipation: int, aggregation: str, se_type: str | None,
+                sims: int, alpha: float, seed: Any, window: dict[str, Any], weights: Any, clusters: Any
+                ) -> EffectResult | EffectTable:
+        """Repeated cross-sections (``panel=False``) and unbalanced panels (R did's
+        ``allow_unbalanced_panel = TRUE``): every row kept, influence functions summed
+        within units (unbalanced panel) or per row (cross-sections)."""
+        names = pnl.names
+        if not panel:
+            if unit_given and not pnl.is_panel:
+                cell = pnl.unit * pnl.n_times + pnl.time
+                counts = np.bincount(cell)
+                dup = np.flatnonzero(counts > 1)
+                shown = [f"{names['unit']}={pnl.unit_labels[c // pnl.n_times]!r}, "
+                         f"{names['period']}={pnl.time_labels[c % pnl.n_times]!r}" for c in dup[:3]]
+                raise DataError(
+                    f"{self.name}: panel=False treats every row as a different observation (repeated "
+                    f"cross-sections), but unit column {names['unit']!r} repeats within a period in {dup.size} "
+                    f"(unit, period) cell(s) ({'; '.join(shown)}). Leave unit= out for repeated "
+                    "cross-sections, or, for a panel whose units come and go, pass panel=True with "
+                    "allow_unbalanced_panel=True."
+                )
+            ids = np.arange(pnl.n)
         else:
-            comp, overall = _aggregate(aggregation, cells, inf, G, w, times)
-            labels = [lab for lab, *_ in comp]
-            est = np.array([c[1] for c in comp])
-            psi = np.column_stack([c[2] for c in comp]) if comp else np.empty((n, 0))
-            key = {"group": "group", "dynamic": "event_time", "calendar": "period"}.get(aggregation)
-            keys = [{key: c[3]} if key else {} for c in comp]
-        allpsi = np.column_stack([overall[1], psi])
-        allest = np.concatenate([[overall[0]], est])
-        alllab = ["overall"] + labels
-        allkeys = [{}] + keys
-        se = _analytic_se(allpsi, cl if se_type == "clustered" else None, n)
-        crit = None
-        if sims:
-            assert rng is not None
-            se_b, crit = multiplier_bootstrap(allpsi, cl, rng, int(sims), alpha)
-            se = se_b
-            extra_tab.update(uniform_crit=crit, sims=int(sims))
-        extra_tab["att_gt"] = att_gt_rows
-        estimand = _ESTIMANDS[aggregation]
-        rows = []
-        for j, (lab, e, s_, k_) in enumerate(zip(alllab, allest, se, allkeys)):
-            ex: dict[str, Any] = dict(k_)
-            if crit is not None:
-                ex["uniform_conf_int"] = (float(e - crit * s_), float(e + crit * s_))
-            if j == 0:
-                ex.update(extra_tab)
-            rows.append(_row(e, s_, alpha, lab, row_se_type, ex, warns, "att" if j == 0 else estimand, common))
-        if aggregation == "simple":
-            return rows[0]
-        return EffectTable(estimator=self.name, rows=tuple(rows), extra=extra_tab, warnings=tuple(warns),
-                           headline_term="overall",
-                           plotter=plot_dynamic if aggregation == "dynamic" else None)
+            if not pnl.is_panel:
+                cell = pnl.unit * pnl.n_times + pnl.time
+                dup = np.flatnonzero(np.bincount(cell) > 1)
+                raise DataError(
+                    f"{self.name}: a panel has one row per unit and period, but {dup.size} (unit, period) "
+                    f"cell(s) of {names['unit']!r} and {names['period']!r} have several rows (e.g. "
+                    f"{names['unit']}={pnl.unit_labels[dup[0] // pnl.n_times]!r}). Aggregate them, or pass "
+                    "panel=False for repeated cross-sections."
+                )
+            ids = pnl.unit
+        times = pnl.time_labels.astype(float)
+        assert pnl.cohort is not None
+        g_row = pnl.cohort.astype(float)
+        treated = g_row != 0
+        late = treated & (g_row > times.max())
+        on_grid = np.isin(g_row, times)
+        bad = treated & ~late & ~on_grid
+        ft = names["first_treated"]
+        if bad.any():
+            raise DataError(
+                f"first_treated column {ft!r} must hold the first treated period (a value of "
+                f"{names['period']!r}) or 0 for never treated; {int(bad.sum())} row(s) have "
+                f"{np.unique(g_row[bad])[:5].tolist()}, which are not periods of the data."
+            )
+        G = np.full(pnl.n, -1, dtype=np.intp)
+        G[treated & on_grid] = np.searchsorted(times, g_row[treated & on_grid])
+        warns: list[str] = []
+        what = "unit(s)" if panel else "row(s)"
+        first = G == 0
+        if first.any() and not (G > 0).any():
+            raise DataError(
+                f"first_treated column {ft!r} must hold each unit's first treated period, 0 for never treated; "
+                f"every treated row has the first period of the data ({times[0]:g}), so no cohort has a "
+                "pre-treatment period."
+            )
+        if first.any():
+            n_first = np.unique(ids[first]).size
+            warns.append(f"{n_first} {what} treated in the first period were dropped: they have no "
+                         "pre-treatment period (R did does the same).")
+        if late.any():
+            warns.append(f"{np.unique(ids[late]).size} {what} first treated after the last period are counted "
+                         "as never treated.")
+        keep = ~first
+        y, tcode, G = pnl.y[keep], pnl.time[keep], G[keep]
+        ids = np.unique(ids[keep], return_inverse=True)[1]
+        n_ids = int(ids.max()) + 1
+        w_row = np.ones(y.size) if pnl.weights is None else pnl.weights[keep].astype(float)
+        X = None
+        if pnl.X is not None:
+            X = np.column_stack([np.ones(y.size), pnl.X[keep]])
+        if panel and pnl.weights is not None and np.any(varying := _varies(w_row, ids, n_ids)):
+            raise DataError(f"weights column {weights!r} must be constant within each unit (unit weights, as in "
+                            f"R did); {int(varying.sum())} units have several values.")
+        # per-id cohort and weight (constant within unit: checked above and by check_panel)
+        G_id = np.full(n_ids, -1, dtype=np.intp)
+        G_id[ids] = G
+        w_id = np.zeros(n_ids)
+        w_id[ids] = w_row
+        w_id = w_id / w_id.mean()
+        cl = None
+        if pnl.clusters is not None:
+            cl_row = pnl.clusters[keep]
+            if panel and np.any(varying := _varies(cl_row.astype(float), ids, n_ids)):
+                raise DataError(f"clusters column {clusters!r} must be constant within each unit; "
+                                f"{int(varying.sum())} units are in several clusters.")
+            cl_id = np.zeros(n_ids, dtype=np.intp)
+            cl_id[ids] = cl_row
+            cl = np.unique(cl_id, return_inverse=True)[1]
+        if control_group == "nevertreated" and not (G < 0).any():
+            raise DesignError(
+                "control_group='nevertreated' needs units that are never treated (first_treated = 0), and "
+                "there are none. Use control_group='notyettreated'."
+            )
+        if not (G >= 0).any():
+            raise DataError(f"no unit is ever treated: first_treated column {ft!r} is 0 for every row.")
+        cells, inf, cell_warns = att_gt_rc(y, tcode, G, w_row, ids, n_ids, X, n_periods=len(times),
+                                           control_group=control_group, base_period=base_period,
+                                           anticipation=anticipation, method=est_method)
+        for msg in cell_warns[:5]:
+            warns.append(msg)
+        n_treated = int((G >= 0).sum())
+        common: dict[str, Any] = dict(estimator=self.name, n=int(y.size), n_treated=n_treated,
+                                      n_control=int(y.size) - n_treated, n_units=n_ids if panel else None,
+                                      n_clusters=None if cl is None else int(cl.max()) + 1,
+                                      design="staggered" if panel else "repeated_cross_section",
+                                      outcome=names["outcome"])
+        extra_tab: dict[str, Any] = {"control_group": control_group, "est_method": est_method,
+                                     "base_period": base_period, "anticipation": anticipation,
+                                     "aggregation": aggregation, "panel": panel,
+                                     "allow_unbalanced_panel": panel}
+        if pnl.reference_levels:
+            extra_tab["reference_levels"] = pnl.reference_levels
+        return _assemble(self.name, cells, inf, G_id, w_id, cl, times, common=common, extra_tab=extra_tab,
+                         warns=warns, aggregation=aggregation, se_type=se_type, sims=sims, alpha=alpha,
+                         seed=seed, window=window)
+
+
+def _varies(v: np.ndarray, ids: np.ndarray, n_ids: int) -> np.ndarray:
+    lo = np.full(n_ids, np.inf)
+    hi = np.full(n_ids, -np.inf)
+    np.minimum.at(lo, ids, v)
+    np.maximum.at(hi, ids, v)
+    return hi > lo  # type: ignore[no-any-return]
+
+
+def _check_window(aggregation: str, min_e: float | None, max_e: float | None, balance_e: int | None,
+                  name: str) -> dict[str, Any]:
+    """``min_e``/``max_e``/``balance_e`` as R did's ``aggte``; refused where they do nothing."""
+    if min_e is not None and max_e is not None and min_e > max_e:
+        raise DesignError(f"{name}: min_e={min_e:g} is larger than max_e={max_e:g}; the event-time window "
+                          "[min_e, max_e] is empty. Swap them or widen the window.")
+    if aggregation != "dynamic" and (min_e is not None or balance_e is not None):
+        raise DesignError(f"{name}: min_e and balance_e select event times of aggregation='dynamic'; "
+                          f"aggregation={aggregation!r} has none. Pass aggregation='dynamic' or leave them out.")
+    if aggregation == "calendar" and max_e is not None:
+        raise DesignError(f"{name}: max_e bounds event times (aggregation 'dynamic', 'simple', 'group', "
+                          "'none'); aggregation='calendar' has none. Leave max_e out.")
+    window: dict[str, Any] = {}
+    if min_e is not None:
+        window["min_e"] = float(min_e)
+    if max_e is not None:
+        window["max_e"] = float(max_e)
+    if balance_e is not None:
+        window["balance_e"] = int(balance_e)
+    return window
+
+
+def _assemble(name: str, cells: Any, inf: np.ndarray, G: np.ndarray, w: np.ndarray, cl: np.ndarray | None,
+              times: np.ndarray, *, common: dict[str, Any], extra_tab: dict[str, Any], warns: list[str],
+              aggregation: str, se_type: str | None, sims: int, alpha: float, seed: Any,
+              window: dict[str, Any]) -> EffectResult | EffectTable:
+    """Aggregate the ATT(g, t) and their influence functions into the result."""
+    n = inf.shape[0]
+    extra_tab = dict(extra_tab)
+    if window:
+        extra_tab["window"] = dict(window)
+    att = np.array([c.att for c in cells])
+    se_gt = _analytic_se(inf, cl if se_type == "clustered" else None, n)
+    rng = check_seed(seed) if sims else None
+    att_gt_rows = [{"group": float(times[c.g]), "period": float(times[c.t]), "base": float(times[c.base]),
+                    "att": float(a), "std.error": float(s), "n_treated": c.n_treated, "n_control": c.n_control}
+                   for c, a, s in zip(cells, att, se_gt)]
+    row_se_type = se_type if not sims else "multiplier_bootstrap"
+    if aggregation == "none":
+        labels = [f"ATT(g={times[c.g]:g},t={times[c.t]:g})" for c in cells]
+        est, psi = att, inf
+        _, overall = _aggregate("simple", cells, inf, G, w, times, window)
+        keys: list[Any] = [{"group": float(times[c.g]), "period": float(times[c.t])} for c in cells]
+    else:
+        comp, overall = _aggregate(aggregation, cells, inf, G, w, times, window)
+        labels = [lab for lab, *_ in comp]
+        est = np.array([c[1] for c in comp])
+        psi = np.column_stack([c[2] for c in comp]) if comp else np.empty((n, 0))
+        key = {"group": "group", "dynamic": "event_time", "calendar": "period"}.get(aggregation)
+        keys = [{key: c[3]} if key else {} for c in comp]
+    if aggregation != "simple" and psi.shape[1]:
+        # the covariance of the rows (analytic, from the influence functions): what a
+        # sensitivity analysis (honest_did) or a joint test needs
+        P = psi
+        if se_type == "clustered" and cl is not None:
+            k = int(cl.max()) + 1
+            P = np.column_stack([np.bincount(cl, weights=psi[:, j], minlength=k) for j in range(psi.shape[1])])
+        V = P.T @ P / n**2
+        extra_tab["vcov"] = tuple(tuple(float(v) for v in row) for row in V)
+        extra_tab["vcov_terms"] = tuple(labels)
+    allpsi = np.column_stack([overall[1], psi])
+    allest = np.concatenate([[overall[0]], est])
+    alllab = ["overall"] + labels
+    allkeys = [{}] + keys
+    se = _analytic_se(allpsi, cl if se_type == "clustered" else None, n)
+    crit = None
+    if sims:
+        assert rng is not None
+        se_b, crit = multiplier_bootstrap(allpsi, cl, rng, int(sims), alpha)
+        se = se_b
+        extra_tab.update(uniform_crit=crit, sims=int(sims))
+    extra_tab["att_gt"] = att_gt_rows
+    estimand = _ESTIMANDS[aggregation]
+    rows = []
+    for j, (lab, e, s_, k_) in enumerate(zip(alllab, allest, se, allkeys)):
+        ex: dict[str, Any] = dict(k_)
+        if crit is not None:
+            ex["uniform_conf_int"] = (float(e - crit * s_), float(e + crit * s_))
+        if j == 0:
+            ex.update(extra_tab)
+        rows.append(_row(e, s_, alpha, lab, row_se_type, ex, warns, "att" if j == 0 else estimand, common))
+    if aggregation == "simple":
+        return rows[0]
+    return EffectTable(estimator=name, rows=tuple(rows), extra=extra_tab, warnings=tuple(warns),
+                       headline_term="overall",
+                       plotter=plot_dynamic if aggregation == "dynamic" else None)
 
 
 _ESTIMANDS = {"simple": "att", "group": "att_by_cohort", "dynamic": "att_by_event_time",
@@ -408,9 +638,11 @@ def plot_dynamic(table: EffectTable, *, ax: Any = None, labels: Mapping[Any, str
     return fig
 
 
-def _aggregate(kind: str, cells: Any, inf: np.ndarray, G: np.ndarray, w: np.ndarray, times: np.ndarray
-               ) -> tuple[list[tuple[str, float, np.ndarray, int]], tuple[float, np.ndarray]]:
-    return aggregate(kind, cells, inf, G, w, times)
+def _aggregate(kind: str, cells: Any, inf: np.ndarray, G: np.ndarray, w: np.ndarray, times: np.ndarray,
+               window: dict[str, Any]) -> tuple[list[tuple[str, float, np.ndarray, int]], tuple[float, np.ndarray]]:
+    if kind == "simple":
+        window = {"max_e": window.get("max_e", np.inf)}
+    return aggregate(kind, cells, inf, G, w, times, **window)
 
 
 def _row(est: float, se: float, alpha: float, term: str, se_type: str | None, extra: dict[str, Any],

@@ -321,6 +321,9 @@ class EventStudy:
             **{**common, "estimand": "att"},
         ))
         extra: dict[str, Any] = {"reference": reference, "n_treated_clusters": n_tc, "window": (lo, hi)}
+        # covariance of the event-time coefficients (reference row excluded), read by honest_did
+        extra["vcov"] = tuple(tuple(float(v) for v in r) for r in tf.vcov[: len(times), : len(times)])
+        extra["vcov_terms"] = tuple(f"e={e}" for e in times)
         if panel.reference_levels:
             extra["reference_levels"] = panel.reference_levels
         if pre:
