@@ -203,9 +203,9 @@ class PretrendPower:
 def pretrend_power(
     result: Any = None,
     *,
-    beta: Sequence[float] | None = None,
+    beta: Any = None,
     sigma: Any = None,
-    event_times: Sequence[float] | None = None,
+    event_times: Any = None,
     reference: float | None = None,
     slope: float | None = None,
     power: Sequence[float] = (0.5, 0.8),
