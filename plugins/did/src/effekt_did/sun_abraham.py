@@ -25,7 +25,8 @@ __all__ = ["SunAbraham", "simulate_dynamic", "event_times_of", "subset_panel"]
 
 def simulate_dynamic(rng: np.random.Generator, *, n_units: int = 120, n_times: int = 8,
                      cohorts: Sequence[int] = (3, 5, 7), effect: float = 1.0, growth: float = 0.5,
-                     cohort_shift: float = 0.5, never_share: float = 0.25) -> pd.DataFrame:
+                     cohort_shift: float = 0.5, growth_spread: float = 0.0,
+                     never_share: float = 0.25) -> pd.DataFrame:
     """A balanced staggered panel whose effects grow with time since the start and differ by cohort.
 
     Unit ``u`` (never treated with probability ``never_share``, otherwise in
@@ -43,10 +44,11 @@ def simulate_dynamic(rng: np.random.Generator, *, n_units: int = 120, n_times: i
     never = rng.random(n_units) < never_share
     k_u = rng.integers(0, len(cohorts), n_units)
     g_u = np.where(never, 0, np.array(cohorts)[k_u])
-    shift_u = np.where(never, 0.0, cohort_shift * (k_u - (len(cohorts) - 1) / 2))
+    c_u = np.where(never, 0.0, k_u - (len(cohorts) - 1) / 2)
     g = g_u[unit]
     e = time - g
-    te = np.where((g > 0) & (e >= 0), effect + growth * e + shift_u[unit], 0.0)
+    c = c_u[unit]
+    te = np.where((g > 0) & (e >= 0), effect + (growth - growth_spread * c) * e + cohort_shift * c, 0.0)
     y = (rng.normal(size=n_units)[unit] + np.sin(time) + 0.1 * time + te + rng.normal(size=unit.size))
     return pd.DataFrame({"unit": unit, "period": time, "first_treated": g, "y": y, "te": te})
 
