@@ -313,34 +313,50 @@ class Imputation:
                 raise DesignError(f"leads={leads!r}: the untreated rows of treated units reach back {n_avail + 1} "
                                   f"period(s) before the start and the earliest must stay a comparison, so leads= "
                                   f"must be between 0 and {n_avail}.")
-        pre_times = [e for e in range(-n_leads, 0) if e in pre_present]
         b_pre = np.zeros(0)
         V_pre = np.zeros((0, 0))
         S_pre = np.zeros((G, 0))
         df_pre = float(G - 1)
-        if pre_times:
-            p0 = subset_panel(sub, off_s)
-            Xl = np.column_stack([(pre_e == e).astype(float) for e in pre_times])
-            names = [f"e={e}" for e in pre_times]
+        pre_times: list[int] = []
+        p0 = subset_panel(sub, off_s)
+        cl0, G0 = p0.cluster_codes()
+        w0 = None if w_obs is None else w_obs[i0]
+        # by default the most leads the untreated rows identify: without never-treated units a linear
+        # trend in event time is spanned by the unit and period effects, so a second lead drops out
+        tries = [n_leads] if leads is not None else list(range(n_leads, -1, -1))
+        for n_try in tries:
+            times_try = [e for e in range(-n_try, 0) if e in pre_present]
+            if not times_try:
+                break
+            Xl = np.column_stack([(pre_e == e).astype(float) for e in times_try])
+            names = [f"e={e}" for e in times_try]
             if p0.X is not None:
                 Xl = np.column_stack([Xl, p0.X])
                 names += p0.covariates
-            cl0, G0 = p0.cluster_codes()
-            w0 = None if w_obs is None else w_obs[i0]
-            tf = fit_twfe_arrays(p0, Xl, names, se_type="CR1", clusters=cl0, n_clusters=G0, weights=w0,
-                                 fe_df="nonnested")
+            try:
+                tf = fit_twfe_arrays(p0, Xl, names, se_type="CR1", clusters=cl0, n_clusters=G0, weights=w0,
+                                     fe_df="nonnested")
+                if np.linalg.cond(tf.absorbed.M) > 1e10:
+                    raise EstimationError("collinear")
+            except EstimationError:
+                if leads is not None:
+                    raise EstimationError(
+                        f"leads={leads}: the lead indicators are collinear with the unit and period effects among "
+                        "the untreated rows (without never-treated units a linear trend in event time is); pass "
+                        "fewer leads=."
+                    ) from None
+                continue
+            pre_times = times_try
             L = len(pre_times)
-            if np.linalg.cond(tf.absorbed.M) > 1e10:
-                raise EstimationError(f"the {L} lead indicators are collinear with the unit and period effects "
-                                      "among the untreated rows; pass fewer leads=.")
             b_pre = tf.absorbed.coef[:L]
             V_pre = tf.vcov[:L, :L]
-            n0, _ = Xl.shape
+            n0 = Xl.shape[0]
             factor = G0 / (G0 - 1) * (n0 - 1) / (n0 - tf.k_df)
             u = tf.absorbed.resid if w0 is None else tf.absorbed.resid * w0
             sc = np.column_stack([np.bincount(cl[i0], weights=tf.absorbed.Xt[:, j] * u, minlength=G)
                                   for j in range(Xl.shape[1])])
             S_pre = np.sqrt(factor) * (sc @ tf.absorbed.M)[:, :L]
+            break
         # the joint covariance: pre block from Test 1 (CR1), post block BJS, cross block from the cluster scores
         times = pre_times + hs
         k = len(times)
