@@ -227,3 +227,22 @@ def test_growing_heterogeneous_effects_recovered_where_twfe_fails():
     assert coverage["imputation"] >= 0.85, coverage
     assert coverage["event_study"] <= 0.80, coverage
     assert min(np.mean(hits["event_study"], axis=0)) <= 0.5, coverage
+
+
+@pytest.mark.parametrize("name", ["sun_abraham", "imputation"])
+def test_repeated_cross_sections_need_aggregation(name):
+    d = _panel(g=(3, 5), n=40)
+    rng = np.random.default_rng(6)
+    # three rows in some unit-period cells, one in others: the two weightings differ
+    extra = d.sample(frac=0.5, random_state=3)
+    rcs = pd.concat([d, extra.assign(y=extra.y + rng.normal(size=len(extra))),
+                     extra.assign(y=extra.y + rng.normal(size=len(extra)))], ignore_index=True)
+    with pytest.raises(DesignError, match="aggregation"):
+        ef.estimate(name, data=rcs, **SPEC2)
+    citizen = ef.estimate(name, data=rcs, aggregation="citizen", **SPEC2)
+    cluster = ef.estimate(name, data=rcs, aggregation="cluster", **SPEC2)
+    assert citizen.design == "repeated_cross_section" and citizen.n == len(rcs)
+    assert citizen.estimate != pytest.approx(cluster.estimate)
+    # cell weighting equals analysing the cell means with equal weights (point estimate)
+    means = rcs.groupby(["unit", "period"], as_index=False).agg(y=("y", "mean"), first_treated=("first_treated", "first"))
+    assert cluster.estimate == pytest.approx(ef.estimate(name, data=means, **SPEC2).estimate, abs=1e-9)
