@@ -195,3 +195,7 @@ def test_missing_periods_text_and_bad_options():
         ef.estimate("imputation", data=d, horizon=[-1], **SPEC)
     with pytest.raises(DesignError, match="leads"):
         ef.estimate("imputation", data=d, leads=4, **SPEC)
+    with pytest.raises(DesignError, match="horizon"):
+        ef.estimate("imputation", data=d, horizon=1.5, **SPEC)
+    one = ef.estimate("imputation", data=d, horizon=2, **SPEC)  # one horizon as a number
+    assert [t for t in one.terms if not t.startswith("e=-")] == ["e=2", "post"]

@@ -122,7 +122,7 @@ class Imputation:
     first_treated : str
         Each unit's first treated period; 0 = never treated (a period after
         the last one counts as never treated).
-    horizon : list of int, default=None
+    horizon : int or list of int, default=None
         The event times (0 = the first treated period) whose average effects
         are reported; None: every one in the data.
     leads : int, default=None
@@ -265,10 +265,10 @@ class Imputation:
         if horizon is None:
             hs = present
         else:
-            hs = sorted({int(h) for h in horizon})
+            hs = sorted({int(h) for h in np.atleast_1d(np.asarray(horizon))})
             missing_h = [h for h in hs if h not in present]
             if missing_h:
-                raise DesignError(f"horizon={list(horizon)!r}: event time(s) {missing_h} have no treated observation; "
+                raise DesignError(f"horizon={horizon!r}: event time(s) {missing_h} have no treated observation; "
                                   f"the data have {present[0]} to {present[-1]}.")
         # estimand weights over the treated observations: one column per horizon, then the overall effect
         W1 = np.zeros((i1.size, len(hs) + 1))
