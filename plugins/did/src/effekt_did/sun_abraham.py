@@ -320,8 +320,12 @@ class SunAbraham:
         if not lo <= reference <= hi:
             raise DesignError(f"reference={reference} lies outside the event window [{lo}, {hi}].")
         # one indicator per (cohort, event time) cell
-        key = pd.MultiIndex.from_arrays([g_s[cells_s], ev_s[cells_s]])
-        cell_code, cell_labels = pd.factorize(key, sort=True)
+        # (cohort, event time) as one integer key, sorted by cohort then event time
+        g_code, g_lab = codes_of(g_s[cells_s])
+        e_int = ev_s[cells_s].astype(np.int64)
+        span = int(e_int.max() - e_int.min()) + 1
+        cell_code, keys = codes_of(g_code * span + (e_int - e_int.min()))
+        cell_labels = [(float(g_lab[k // span]), int(k % span + e_int.min())) for k in keys]
         n_cells = len(cell_labels)
         rows_c = np.flatnonzero(cells_s)
         X = np.zeros((sub.n, n_cells))
