@@ -9,7 +9,7 @@ script checks that the estimates agree before it reports times and ratios:
    diff-diff CallawaySantAnna and csdid ATTgt.
 3. wild_cluster_bootstrap, 9,999 Rademacher draws, 50 clusters, 100,000 rows
    (WCR, CR1 t-statistic): wildboottest.
-4. sun_abraham, 20,000 units x 10 periods, 4 cohorts, CR1 by unit: pyfixest's
+4. sun_abraham, 5,000 units x 10 periods, 4 cohorts, CR1 by unit: pyfixest's
    saturated event study with its period aggregation; imputation on the same
    data: pyfixest did2s (the same point estimates, a different variance).
 
@@ -183,7 +183,7 @@ def stagg_data(n_units: int, n_times: int, seed: int = 4) -> pd.DataFrame:
 def bench_sunab(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
     import pyfixest as pf
 
-    df = stagg_data(20_000, 10)
+    df = stagg_data(5_000, 10)
     spec = dict(outcome="y", unit="unit", period="period", first_treated="first_treated")
     ef.estimate("sun_abraham", data=stagg_data(300, 10), **spec)
 
@@ -203,7 +203,7 @@ def bench_sunab(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
     diff = max(abs(r_ef[f"e={int(e)}"].estimate - float(r["Estimate"])) for e, r in agg.iterrows())
     dse = max(abs(r_ef[f"e={int(e)}"].std_error / float(r["Std. Error"]) - 1) for e, r in agg.iterrows())
     assert diff < 1e-6 and dse < 1e-6, (diff, dse)
-    rows.append(["sun_abraham, cohort x event-time cells aggregated, CR1 by unit, 20k units x 10 periods, 4 cohorts",
+    rows.append(["sun_abraham, cohort x event-time cells aggregated, CR1 by unit, 5k units x 10 periods, 4 cohorts",
                  f"pyfixest {version('pyfixest')} `event_study(estimator='saturated').aggregate()`",
                  f"{t_ef:.3f}", f"{t_pf:.3f}", f"{t_pf / t_ef:.1f}x"])
 
@@ -211,7 +211,9 @@ def bench_sunab(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
     t_im, r_im = best_of(lambda: ef.estimate("imputation", data=df, leads=0, **spec), repeat)
     t_2s, m_2s = best_of(lambda: pf.did2s(df2, yname="y", first_stage="~ 0 | unit + period", second_stage="~ treat",
                                           treatment="treat", cluster="unit"), repeat)
-    assert abs(r_im.estimate - float(m_2s.coef()["treat"])) < 1e-6
+    # pyfixest demeans the unbalanced untreated rows iteratively (tolerance 1e-8 on the sweeps, about 1e-5
+    # on this estimate); effekt solves the normal equations directly
+    assert abs(r_im.estimate - float(m_2s.coef()["treat"])) < 1e-4
     rows.append(["imputation, static ATT and every horizon with BJS SEs, same data",
                  "pyfixest `did2s` (static ATT, GMM SE)", f"{t_im:.3f}", f"{t_2s:.3f}", f"{t_2s / t_im:.1f}x"])
 
