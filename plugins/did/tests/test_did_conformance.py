@@ -26,13 +26,16 @@ EXEMPT = {
     "event_study": {"check_outcome_shift": _GROUP_SHIFT},
     "per_unit_effects": {"check_outcome_shift": _GROUP_SHIFT},
     "dose_did": {"check_outcome_shift": _GROUP_SHIFT},
+    "sun_abraham": {"check_outcome_shift": _GROUP_SHIFT},
+    "imputation": {"check_outcome_shift": _GROUP_SHIFT},
 }
 
 
 def test_every_estimator_registered():
     names = {c.name for c in ESTIMATORS}
     assert names == {"did_2x2", "twfe", "event_study", "callaway_santanna", "wild_cluster_bootstrap",
-                     "per_unit_effects", "change_index", "dose_did"}
+                     "per_unit_effects", "change_index", "dose_did",
+                     "sun_abraham", "imputation"}
 
 
 @parametrize_with_checks([c for c in ESTIMATORS if c.name != "wild_cluster_bootstrap"], expected_failures=EXEMPT,

@@ -2,7 +2,9 @@
 
 Registered estimators (entry-point group ``effekt.estimators``): ``did_2x2``,
 ``twfe``, ``event_study``, ``callaway_santanna``, ``wild_cluster_bootstrap``,
-``per_unit_effects``, ``change_index`` and ``dose_did``. Two helpers work
+``per_unit_effects``, ``change_index``, ``dose_did``, ``sun_abraham`` and
+``imputation``; :mod:`effekt_did.pretrends` computes the power of pre-trend
+tests. Two helpers work
 from published figures rather than data: :func:`did_2x2_from_means` and
 :func:`change_index`.
 """

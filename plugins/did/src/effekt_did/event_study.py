@@ -71,7 +71,26 @@ def plot_event_study(table: EffectTable, *, ax: Any = None, labels: Mapping[Any,
 
 @dataclass(frozen=True, repr=False)
 class EventStudyTable(EffectTable):
-    """An :class:`EffectTable` of event-time effects; ``plot(ax=None, labels=None)`` draws them."""
+    """An :class:`EffectTable` of event-time effects; ``plot(ax=None, labels=None)`` draws them.
+
+    ``pretrend_power(slope=None, power=(0.5, 0.8))`` gives the power of the
+    pre-trend tests against linear trends (Roth 2022), see
+    :func:`effekt_did.pretrends.pretrend_power`.
+    """
+
+    def pretrend_power(self, *, slope: float | None = None, power: Sequence[float] = (0.5, 0.8),
+                       alpha: float = 0.05) -> Any:
+        from effekt_did.pretrends import pretrend_power
+
+        return pretrend_power(self, slope=slope, power=power, alpha=alpha)
+
+    def summary(self) -> str:
+        text = super().summary()
+        pp = self.extra.get("pretrend_power")
+        if pp:
+            text += (f"\npre-trend test power (Roth 2022): 50% against a linear trend of slope {pp['slope_50']:.3g}"
+                     f" per period, 80% against {pp['slope_80']:.3g}")
+        return text
 
 
 class EventStudy:
@@ -335,5 +354,11 @@ class EventStudy:
                                       "p_value": float(stats.f.sf(stat, q, G - 1)), "leads": [times[j] for j in pre]}
         if panel.X is not None:
             extra["coefficients"] = pd.DataFrame({"term": names, "estimate": b, "std.error": se}).to_dict("records")
+        from effekt_did.pretrends import summary_power
+
+        k = len(times)
+        extra["event_coefficients"] = {"event_times": times, "beta": b[:k].tolist(), "vcov": tf.vcov[:k, :k].tolist(),
+                                       "reference": reference, "df2": G - 1}
+        extra["pretrend_power"] = summary_power(tf.vcov[:k, :k], times, reference, G - 1, alpha)
         return EventStudyTable(estimator=self.name, rows=tuple(rows), extra=extra, warnings=tuple(warns),
                                headline_term="post", plotter=plot_event_study)
