@@ -540,6 +540,10 @@ def _q_moments(d: np.ndarray, V: Any) -> tuple[float, float]:
 _BLOCK_FLOATS = 2_000_000
 #: two eigenvalues of a common hat block closer than this are one eigenvalue
 _EIG_TIE = 1e-12
+#: largest trace of a cluster's hat block for which the binomial series replaces eigh
+_SERIES_RHO = 0.25
+#: clusters sharing a block of common columns below which the batched generic path is cheaper
+_MIN_PATTERN = 16
 #: a focus block whose part outside one eigenspace is below this (relative) lies in it
 _IN_SPACE = 1e-10
 
@@ -713,14 +717,35 @@ def cr2_within(
     def y_within(rows: np.ndarray) -> np.ndarray:
         return within(y[rows][None].astype(float), None if w is None else w[rows][None])[0]
 
+    # the cross-products of [X~, R] without the dummies: X~ batch by batch; R'WX~ = J'WX~ by period
+    # sums (R is J swept of cluster means, W-orthogonal to them); R'WR = diag(W_t) - N' diag(1/W_g) N
+    # with N the clusters' weight per period
     gram = np.zeros((p, p))
     Zty = np.zeros(p)
-    chunks = list(_chunks(codes, n_clusters, order_key, p))
-    for _, _, rows, r0 in chunks:
-        Zc = gather(rows, r0)
-        Zw = Zc if w is None else Zc * w[rows][None]
-        gram += np.tensordot(Zw, Zc, axes=([1, 2], [1, 2]))
-        Zty += np.tensordot(Zw, y_within(rows), axes=([1, 2], [0, 1]))
+    for _, _, rows, r0 in _chunks(codes, n_clusters, order_key, k):
+        m, s = rows.shape
+        Xc = np.array((X[r0 : r0 + m * s].reshape(m, s, k) if r0 is not None else X[rows]).transpose(2, 0, 1))
+        wc = None if w is None else w[rows][None]
+        Xc = within(Xc, wc)
+        yc = y_within(rows)
+        Xw = Xc if wc is None else Xc * wc
+        gram[:k, :k] += np.tensordot(Xw, Xc, axes=([1, 2], [1, 2]))
+        Zty[:k] += np.tensordot(Xw, yc, axes=([1, 2], [0, 1]))
+        if t_codes is not None:
+            tc = t_codes[rows].ravel()
+            for j in range(k):
+                gram[k:, j] += np.bincount(tc, weights=Xw[j].ravel(), minlength=n_t)[1:]
+            Zty[k:] += np.bincount(tc, weights=(yc if wc is None else yc * wc[0]).ravel(), minlength=n_t)[1:]
+    if t_codes is not None:
+        import scipy.sparse as sp
+
+        ww = np.ones(n) if w is None else w
+        N = sp.csr_matrix((ww, (codes, t_codes)), shape=(n_clusters, n_t))
+        Wg = np.asarray(N.sum(axis=1)).ravel()
+        Wg = np.where(Wg > 0, Wg, 1.0)
+        RtR = np.diag(np.bincount(t_codes, weights=ww, minlength=n_t)) - (N.T @ sp.diags(1.0 / Wg) @ N).toarray()
+        gram[k:, k:] = RtR[1:, 1:]
+        gram[:k, k:] = gram[k:, :k].T
     M = _inverse_gram_small(gram, list(names or [f"x{j}" for j in range(k)]) + [f"period {j}" for j in range(1, n_t)])
     coef = M @ Zty
 
@@ -859,15 +884,29 @@ def _cr2_loop(
             generic = _cr2_common(Zu, Zr, sr, k, common, vec[k:], ZM, AZM, ec, Ae, inv)
         gi = np.flatnonzero(generic)
         if gi.size:
-            B = np.einsum("pqs,pr->qsr", Zr[:, gi], L)  # H_gg = B B'
-            Vq, aq, plus_identity = _eig_root(B)
+            B = np.tensordot(Zr[:, gi], L, axes=(0, 0))  # (q, s, r): H_gg = B B'
+            # trace H_gg bounds its largest eigenvalue: small blocks take the binomial series
+            rho = np.einsum("qsr,qsr->q", B, B)
+            series = rho <= _SERIES_RHO
             pos = np.full(q, -1)
             pos[gi] = np.arange(gi.size)
-            AZM[:, gi] = _apply_eig(Vq, aq, plus_identity, ZM[:, gi])
             mi = np.flatnonzero(generic[inv])
             pm = pos[inv[mi]]
-            Ae[mi] = _apply_eig(Vq[pm], aq[pm], plus_identity, ec[mi][None])[0]
-        sc = np.einsum("pms,ms->mp", Zw, Ae)  # Z_g' W^{1/2} A_g e_g
+            if series.any():
+                n_terms = _series_terms(float(rho[series].max()))
+                si = gi[series]
+                AZM[:, si] = _apply_series(B[series], ZM[:, si], n_terms)
+                ms = series[pm]
+                Ae[mi[ms]] = _apply_series(B[pm[ms]], ec[mi[ms]][None], n_terms)[0]
+            if not series.all():
+                ei = gi[~series]
+                Vq, aq, plus_identity = _eig_root(B[~series])
+                epos = np.full(q, -1)
+                epos[ei] = np.arange(ei.size)
+                AZM[:, ei] = _apply_eig(Vq, aq, plus_identity, ZM[:, ei])
+                me = mi[~series[pm]]
+                Ae[me] = _apply_eig(Vq[epos[inv[me]]], aq[epos[inv[me]]], plus_identity, ec[me][None])[0]
+        sc = (Zw.transpose(1, 0, 2) @ Ae[:, :, None])[:, :, 0]  # Z_g' W^{1/2} A_g e_g
         meat += sc.T @ sc
         if todo:
             W = Zr.transpose(1, 0, 2) @ AZM.transpose(1, 2, 0)  # (q, p, k): Z_g' A_g Z_g M e_j
@@ -887,6 +926,29 @@ def _cr2_loop(
         frob2 = t2[j] - 2.0 * t3[j] + float(np.einsum("ij,ji->", MS, MS))
         df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
     return meat, df
+
+
+def _series_terms(rho: float) -> int:
+    """Terms of the binomial series of ``(1 - h)^{-1/2}`` for a tail below 1e-15 at ``h <= rho``.
+
+    The coefficients ``c_n = binom(2n, n) / 4^n`` are at most 1, so the tail
+    after ``N`` terms is below ``rho^(N+1) / (1 - rho)``.
+    """
+    if rho <= 0.0:
+        return 0
+    return max(1, int(np.ceil(np.log(1e-15 * (1.0 - rho)) / np.log(rho))))
+
+
+def _apply_series(B: np.ndarray, v: np.ndarray, n_terms: int) -> np.ndarray:
+    """``(I - B B')^{-1/2} v = sum_n c_n (B B')^n v`` for vectors ``v`` (c, q, s), blocks ``B`` (q, s, r)."""
+    term = np.ascontiguousarray(np.transpose(v, (1, 2, 0)))  # (q, s, c)
+    out = term.copy()
+    Bt = np.swapaxes(B, 1, 2)
+    for n in range(1, n_terms + 1):
+        term = B @ (Bt @ term)
+        term *= (2.0 * n - 1.0) / (2.0 * n)
+        out += term
+    return np.transpose(out, (2, 0, 1))
 
 
 def _eig_root(B: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -971,7 +1033,9 @@ def _cr2_common(
     preps, pinv = _dedup(R, vec)
     X = Zw[:k, cand] - np.tensordot(Pi.T, R, axes=(1, 0)) * (1.0 if swc is None else swc[cand][None])
     F = np.tensordot(Lk.T, X, axes=(1, 0))  # (k, c, s): F_g F_g' = X.._g M_kk X.._g'
-    for r_i, rep in enumerate(preps):
+    sizes = np.bincount(pinv, minlength=preps.size)
+    for r_i in np.flatnonzero(sizes >= _MIN_PATTERN):
+        rep = preps[r_i]
         mem = np.flatnonzero(pinv == r_i)
         Rp = R[:, rep].T  # (s, p-k)
         c, Q = np.linalg.eigh(Rp @ RtR_inv @ Rp.T)
@@ -1042,6 +1106,7 @@ def _apply_common(op: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], v: 
     """``A_g v = Q (a * Q'v) + Fs G Fs' v`` for vectors ``v`` (c, m, s)."""
     Q, a, Fs, G = op
     out = np.tensordot(a[None] * np.tensordot(v, Q, axes=(2, 0)), Q, axes=(2, 1))
-    FtV = np.einsum("kms,cms->mkc", Fs, v)
-    out += np.einsum("kms,mkc->cms", Fs, G @ FtV)
+    Fm = np.transpose(Fs, (1, 2, 0))  # (m, s, k)
+    FtV = np.swapaxes(Fm, 1, 2) @ np.transpose(v, (1, 2, 0))  # (m, k, c)
+    out += np.transpose(Fm @ (G @ FtV), (2, 0, 1))
     return out
