@@ -359,15 +359,34 @@ def robust_vcov(
     return vcov, df, n_clusters
 
 
-def wald_test(coef: np.ndarray, vcov: np.ndarray, R: np.ndarray, *, df: float | None) -> dict[str, float]:
+def wald_test(
+    coef: np.ndarray,
+    vcov: np.ndarray,
+    R: np.ndarray,
+    *,
+    df: float | None,
+    test: str | None = None,
+    cr2_design: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> dict[str, float]:
     """Robust Wald test of ``R b = 0``.
 
-    ``F = (R b)' (R V R')^{-1} (R b) / q`` with ``q`` rows of ``R``, referred
-    to ``F(q, df)``, or to ``chi2(q) / q`` when ``df`` is ``None``. Use the
-    residual degrees of freedom for the HC types and ``G - 1`` for the CR
-    types (estimatr's ``fstatistic`` convention).
+    ``Q = (R b)' (R V R')^{-1} (R b)`` with ``q`` rows of ``R``.
 
-    Returns ``{"statistic", "df1", "df2", "p_value"}`` (``df2`` NaN for chi2).
+    * ``test="F"``: ``F = Q / q`` referred to ``F(q, df)``, or to ``chi2(q) / q``
+      when ``df`` is ``None``. Use the residual degrees of freedom for the HC
+      types and ``G - 1`` for the CR types (estimatr's ``fstatistic``
+      convention; clubSandwich's ``"Naive-F"``).
+    * ``test="HTZ"``: the Hotelling-T^2 approximation of Tipton & Pustejovsky
+      (2015) for CR2, as clubSandwich's ``Wald_test(test = "HTZ")``:
+      ``F = delta Q / q`` referred to ``F(q, nu - q + 1)``, ``delta = (nu - q + 1) / nu``,
+      with ``nu`` from the first two moments of the CR2 estimator under the
+      working model. Needs ``cr2_design = (Xw, M, clusters)``: the
+      (square-root weighted) regressors, ``(Xw'Xw)^{-1}`` and the cluster
+      labels of the regression that gave ``vcov``. It is the default when
+      ``cr2_design`` is given; with ``q = 1`` it is the Bell-McCaffrey t test.
+
+    Returns ``{"statistic", "df1", "df2", "p_value"}`` (``df2`` NaN for chi2),
+    and for HTZ also ``"delta"`` and ``"Q"``.
 
     >>> V = np.diag([1.0, 4.0])
     >>> round(wald_test(np.array([2.0, 2.0]), V, np.eye(2), df=None)["statistic"], 3)
@@ -379,15 +398,80 @@ def wald_test(coef: np.ndarray, vcov: np.ndarray, R: np.ndarray, *, df: float | 
     Rb = R @ coef
     RVR = R @ vcov @ R.T
     try:
-        stat = float(Rb @ np.linalg.solve(RVR, Rb)) / R.shape[0]
+        Q = float(Rb @ np.linalg.solve(RVR, Rb))
     except np.linalg.LinAlgError:
         raise EstimationError(
             "the tested combinations of coefficients have a singular covariance; drop redundant rows of R."
         ) from None
     q = R.shape[0]
+    if test is None:
+        test = "HTZ" if cr2_design is not None else "F"
+    check_option(test, "test", ("F", "HTZ"))
+    if test == "HTZ":
+        if cr2_design is None:
+            raise DesignError("test='HTZ' needs cr2_design=(Xw, M, clusters) of the CR2 regression.")
+        nu = _htz_nu(R, *cr2_design)
+        delta = max((nu - q + 1.0) / nu, 0.0)
+        df2 = nu - q + 1.0
+        stat = delta * Q / q
+        p = float(stats.f.sf(stat, q, df2)) if df2 > 0 else float("nan")
+        return {"statistic": stat, "df1": float(q), "df2": float(df2), "p_value": p, "delta": delta, "Q": Q}
+    stat = Q / q
     if df is None:
         return {"statistic": stat, "df1": float(q), "df2": float("nan"), "p_value": float(stats.chi2.sf(q * stat, q))}
     return {"statistic": stat, "df1": float(q), "df2": float(df), "p_value": float(stats.f.sf(stat, q, df))}
+
+
+def _htz_nu(R: np.ndarray, Xw: np.ndarray, M: np.ndarray, clusters: np.ndarray) -> float:
+    """Degrees of freedom ``nu`` of the HTZ test (Tipton & Pustejovsky 2015, sec. 3; working model ``Phi = I``).
+
+    With ``A_g`` the CR2 adjustment, ``G_g = R M X_g' A_g`` and
+    ``H_g = G_g X_g L`` (``L L' = M``), the covariances of the CR2 estimator's
+    entries are sums over clusters of ``P^{st}_{gh} = [g = h] G_g[s] . G_g[t] - H_g[s] . H_h[t]``.
+    After whitening by ``Omega^{-1/2}``, ``Omega = sum_g P_gg``,
+    ``nu = q (q + 1) / sum_{s,t} (<P^{st}, P^{ts}> + <P^{ss}, P^{tt}>)``; the
+    inner products are taken without forming the ``G x G`` arrays.
+    """
+    Xw = np.asarray(Xw, dtype=float)
+    n, p = Xw.shape
+    q = R.shape[0]
+    codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+    G = int(codes.max()) + 1
+    L = np.linalg.cholesky(M)
+    MR = M @ R.T  # (p, q)
+    H = np.empty((G, q, p))
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=G)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    GG = np.empty((G, q, q))  # G_g G_g'
+    for size in np.unique(sizes):
+        ids = np.flatnonzero(sizes == size)
+        rows = order[starts[ids][:, None] + np.arange(size)[None, :]]
+        Xg = Xw[rows]  # (m, s, p)
+        V, a, plus_identity = _eig_root(Xg @ L)
+        AV = _apply_eig(V, a, plus_identity, np.transpose(Xg @ MR, (2, 0, 1)))  # (q, m, s)
+        AVt = np.transpose(AV, (1, 2, 0))  # (m, s, q): G_g'
+        GG[ids] = np.swapaxes(AVt, 1, 2) @ AVt
+        H[ids] = np.swapaxes(AVt, 1, 2) @ (Xg @ L)
+    Omega = GG.sum(axis=0) - np.einsum("gsp,gtp->st", H, H)
+    lam, vec = np.linalg.eigh((Omega + Omega.T) / 2.0)
+    if lam.min() <= 0:
+        raise EstimationError("the HTZ test is undefined: the CR2 estimator of R V R' is singular.")
+    O = (vec / np.sqrt(lam)) @ vec.T  # Omega^{-1/2}
+    Ht = np.einsum("st,gtp->gsp", O, H)  # whitened H_g
+    D = np.einsum("su,guv,tv->gst", O, GG, O)  # d_st[g] = G~_g[s] . G~_g[t]
+    hh = np.einsum("gsp,gtp->gst", Ht, Ht)  # V_s[g] . V_t[g]
+    C = np.einsum("gsp,gtr->stpr", Ht, Ht)  # V_s' V_t  (p x p for each s, t)
+    total = 0.0
+    for s_ in range(q):
+        for t_ in range(q):
+            cross = (D[:, s_, t_] ** 2).sum() - 2.0 * (D[:, s_, t_] * hh[:, s_, t_]).sum()
+            cross += float(np.einsum("pr,rp->", C[t_, s_], C[t_, s_]))
+            same = (D[:, s_, s_] * D[:, t_, t_]).sum() - (D[:, s_, s_] * hh[:, t_, t_]).sum()
+            same -= (D[:, t_, t_] * hh[:, s_, s_]).sum()
+            same += float((C[s_, t_] ** 2).sum())
+            total += cross + same
+    return q * (q + 1) / total
 
 
 def _cr2(
@@ -737,13 +821,10 @@ def cr2_within(
                 gram[k:, j] += np.bincount(tc, weights=Xw[j].ravel(), minlength=n_t)[1:]
             Zty[k:] += np.bincount(tc, weights=(yc if wc is None else yc * wc[0]).ravel(), minlength=n_t)[1:]
     if t_codes is not None:
-        import scipy.sparse as sp
-
-        ww = np.ones(n) if w is None else w
-        N = sp.csr_matrix((ww, (codes, t_codes)), shape=(n_clusters, n_t))
-        Wg = np.asarray(N.sum(axis=1)).ravel()
+        N = np.bincount(codes * n_t + t_codes, weights=w, minlength=n_clusters * n_t).reshape(n_clusters, n_t)
+        Wg = N.sum(axis=1)
         Wg = np.where(Wg > 0, Wg, 1.0)
-        RtR = np.diag(np.bincount(t_codes, weights=ww, minlength=n_t)) - (N.T @ sp.diags(1.0 / Wg) @ N).toarray()
+        RtR = np.diag(N.sum(axis=0)) - N.T @ (N / Wg[:, None])
         gram[k:, k:] = RtR[1:, 1:]
         gram[:k, k:] = gram[k:, :k].T
     M = _inverse_gram_small(gram, list(names or [f"x{j}" for j in range(k)]) + [f"period {j}" for j in range(1, n_t)])
