@@ -457,9 +457,9 @@ def _htz_nu(R: np.ndarray, Xw: np.ndarray, M: np.ndarray, clusters: np.ndarray) 
     lam, vec = np.linalg.eigh((Omega + Omega.T) / 2.0)
     if lam.min() <= 0:
         raise EstimationError("the HTZ test is undefined: the CR2 estimator of R V R' is singular.")
-    O = (vec / np.sqrt(lam)) @ vec.T  # Omega^{-1/2}
-    Ht = np.einsum("st,gtp->gsp", O, H)  # whitened H_g
-    D = np.einsum("su,guv,tv->gst", O, GG, O)  # d_st[g] = G~_g[s] . G~_g[t]
+    Oh = (vec / np.sqrt(lam)) @ vec.T  # Omega^{-1/2}
+    Ht = np.einsum("st,gtp->gsp", Oh, H)  # whitened H_g
+    D = np.einsum("su,guv,tv->gst", Oh, GG, Oh)  # d_st[g] = G~_g[s] . G~_g[t]
     hh = np.einsum("gsp,gtp->gst", Ht, Ht)  # V_s[g] . V_t[g]
     C = np.einsum("gsp,gtr->stpr", Ht, Ht)  # V_s' V_t  (p x p for each s, t)
     total = 0.0

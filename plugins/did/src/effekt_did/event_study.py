@@ -251,12 +251,15 @@ class EventStudy:
             raise DesignError(f"reference={reference} lies outside the event window [{lo}, {hi}].")
         evb = np.clip(ev, lo, hi)
         times = [e for e in range(lo, hi + 1) if e != reference and np.any(evb == e)]
-        X = np.column_stack([(evb == e).astype(float) for e in times])
+        X = np.empty((evb.size, len(times)))  # filled column by column: no list of 2e6-row temporaries
+        for j, e in enumerate(times):
+            np.equal(evb, e, out=X[:, j])
         names = [f"e={e}" for e in times]
         if panel.X is not None:
             X = np.column_stack([X, panel.X])
             names += panel.covariates
-        if np.linalg.matrix_rank(X[:, : len(times)]) < len(times):
+        Xe = X[:, : len(times)]
+        if np.linalg.matrix_rank(Xe.T @ Xe, hermitian=True) < len(times):  # rank of X'X, not an SVD of X
             raise EstimationError("event-time indicators are collinear; narrow leads=/lags=.")
         w = cell_weights(panel) if aggregation == "cluster" else panel.weights
         cl, G = panel.cluster_codes()
