@@ -49,6 +49,7 @@ __all__ = [
     "AbsorbedHat",
     "cr2_blocks",
     "cr2_within",
+    "score_vcov",
     "RobustFit",
     "robust_ols",
     "robust_vcov",
@@ -357,6 +358,63 @@ def robust_vcov(
             df = np.full(k, float(G - 1))
         vcov = M @ meat @ M
     return vcov, df, n_clusters
+
+
+def score_vcov(
+    scores: np.ndarray,
+    bread: np.ndarray,
+    *,
+    se_type: str,
+    clusters: np.ndarray | None = None,
+    leverage: np.ndarray | None = None,
+    k_total: int | None = None,
+) -> np.ndarray:
+    """The sandwich ``bread (meat) bread`` from per-observation scores: the entry point for GLMs.
+
+    ``scores`` (n, k) are the estimating-function contributions ``psi_i``
+    (for least squares ``w_i x_i e_i``, for a GLM ``w_i x_i (y_i - mu_i)
+    mu_i' / V(mu_i)``), ``bread`` the inverse information ``(sum_i dpsi_i)^{-1}``.
+
+    * ``HC0``: meat ``sum psi_i psi_i'``; ``HC1`` times ``n / (n - k)``;
+    * ``HC2`` / ``HC3``: ``psi_i / (1 - h_i)^{1/2}`` or ``/ (1 - h_i)``, with the
+      working model's leverages ``leverage`` (required);
+    * ``CR0``: meat from the cluster sums of the scores; ``CR1`` times
+      ``G / (G - 1) (n - 1) / (n - k)`` (Stata, R sandwich::vcovCL).
+
+    ``k_total`` counts the parameters in ``n - k`` (default the columns of
+    ``scores``). CR2 needs the design, not only scores: see :func:`robust_vcov`.
+
+    >>> psi = np.array([[1.0], [-1.0], [2.0], [-2.0]])
+    >>> float(score_vcov(psi, np.eye(1), se_type="HC0")[0, 0])
+    10.0
+    >>> float(score_vcov(psi, np.eye(1), se_type="CR0", clusters=np.array([0, 0, 1, 1]))[0, 0])
+    0.0
+    """
+    scores = np.asarray(scores, dtype=float)
+    n, k = scores.shape
+    k_total = k if k_total is None else k_total
+    check_option(se_type, "se_type", ("HC0", "HC1", "HC2", "HC3", "CR0", "CR1"))
+    if se_type in ("CR0", "CR1"):
+        if clusters is None:
+            raise DesignError(f"se_type={se_type!r} needs clusters=.")
+        codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+        G = int(codes.max()) + 1
+        sg = np.empty((G, k))
+        for j in range(k):
+            sg[:, j] = np.bincount(codes, weights=scores[:, j], minlength=G)
+        meat = sg.T @ sg
+        if se_type == "CR1":
+            meat *= G / (G - 1) * (n - 1) / (n - k_total)
+        return bread @ meat @ bread  # type: ignore[no-any-return]
+    if se_type in ("HC2", "HC3"):
+        if leverage is None:
+            raise DesignError(f"se_type={se_type!r} needs the leverages of the working model.")
+        power = 1.0 if se_type == "HC2" else 2.0
+        scores = scores / ((1.0 - np.asarray(leverage, dtype=float)) ** (power / 2.0))[:, None]
+    meat = scores.T @ scores
+    if se_type == "HC1":
+        meat *= n / (n - k_total)
+    return bread @ meat @ bread  # type: ignore[no-any-return]
 
 
 def wald_test(
