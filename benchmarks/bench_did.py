@@ -221,6 +221,7 @@ def bench_twfe_cr2(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None
                      f"({len(df):,} rows; CR2 SE {r2.std_error:.6g}, CR1 {r1.std_error:.6g})")
             rows.append([label, "effekt CR1 / pyfixest CR1", f"{t_cr2:.3f}", f"{t_cr1:.3f} / {t_pf:.3f}",
                          f"CR2 = {t_cr2 / t_cr1:.1f}x CR1, {t_cr2 / t_pf:.2f}x pyfixest"])
+            print("| " + " | ".join(rows[-1]) + " |", flush=True)
 
 
 def _event_study_child(se_type: str) -> None:
