@@ -907,8 +907,17 @@ def _inverse_gram_small(gram: np.ndarray, names: Sequence[str]) -> np.ndarray:
     except np.linalg.LinAlgError:
         chol, ok = None, False
     if not ok or chol is None:
-        d = np.full(len(names), np.nan) if chol is None else np.diag(chol)
-        bad = int(np.flatnonzero(~(d > 1e-7))[0]) if np.any(~(d > 1e-7)) else 0
+        # the first column whose leading block is (numerically) singular
+        bad = len(names) - 1
+        for j in range(1, len(names) + 1):
+            try:
+                lead = np.linalg.cholesky(gram[:j, :j] / np.outer(scale[:j], scale[:j]))
+            except np.linalg.LinAlgError:
+                bad = j - 1
+                break
+            if norms[j - 1] == 0 or np.diag(lead).min() <= 1e-7:
+                bad = j - 1
+                break
         raise EstimationError(
             f"the regressors are collinear once the fixed effects are absorbed (column {names[bad]!r} adds "
             "nothing to those before it); drop one."

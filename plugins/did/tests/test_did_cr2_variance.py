@@ -181,3 +181,39 @@ def test_twfe_cr2_with_covariate_matches_full_dummy_regression():
     ref = robust_ols(D, y, se_type="CR2", clusters=unit, df_coefs=[0])
     assert res.std_error == pytest.approx(ref.std_error[0], rel=1e-9)
     assert res.df == pytest.approx(ref.df[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("unbalanced", [False, True])
+@pytest.mark.parametrize("covariate", [False, True])
+@pytest.mark.parametrize("weights", [None, "unit", "row"])
+def test_cr2_within_equals_per_block_loop_on_the_dummy_design(unbalanced, covariate, weights):
+    # the path twfe and event_study take: no dummy column formed, the blocks built batch by batch
+    from effekt.sandwich import cr2_within
+
+    unit, time, X, y, w = _panel(40, 6, unbalanced=unbalanced, covariate=covariate, weights=weights, seed=2)
+    Zt, yt = _design(unit, time, X, y, w)
+    G = int(unit.max()) + 1
+    coef, vcov, df = cr2_within(X, y, unit, G, periods=(time, int(time.max()) + 1), weights=w)
+    coef_r, vcov_r, df_r = cr2_patterns_reference(Zt, yt, unit, G, w, X.shape[1], order_key=time)
+    np.testing.assert_allclose(coef, coef_r[: X.shape[1]], rtol=1e-10)
+    np.testing.assert_allclose(vcov, vcov_r, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(df, df_r, rtol=1e-10)
+
+
+def test_cr2_within_rows_in_any_order():
+    from effekt.sandwich import cr2_within
+
+    unit, time, X, y, _ = _panel(30, 5, unbalanced=True, covariate=True, weights=None, seed=4)
+    perm = np.random.default_rng(0).permutation(unit.size)
+    a = cr2_within(X, y, unit, 30, periods=(time, 5))
+    b = cr2_within(X[perm], y[perm], unit[perm], 30, periods=(time[perm], 5))
+    for u, v in zip(a, b):
+        np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-14)
+
+
+def test_cr2_within_collinear_regressor_names_it():
+    from effekt.sandwich import cr2_within
+
+    unit, time, X, y, _ = _panel(20, 4, unbalanced=False, covariate=False, weights=None)
+    with pytest.raises(EstimationError, match="'copy'"):
+        cr2_within(np.column_stack([X, X]), y, unit, 20, periods=(time, 4), names=["d", "copy"])
