@@ -49,6 +49,7 @@ __all__ = [
     "AbsorbedHat",
     "cr2_blocks",
     "cr2_within",
+    "blas_single_thread",
     "score_vcov",
     "RobustFit",
     "robust_ols",
@@ -117,6 +118,22 @@ class AbsorbedHat:
         if self.basis is not None:
             h = h + np.einsum("ij,ij->i", self.basis, self.basis)
         return h
+
+
+def blas_single_thread() -> Any:
+    """A context in which BLAS runs on one thread (threadpoolctl, if installed; else a no-op).
+
+    On a shared machine a threaded BLAS call on a tall matrix (``X'X`` of
+    millions of rows) can be 10-50x slower than the same call on one thread,
+    which already runs at memory speed.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def default_se_type(se_type: str | None, clustered: bool) -> str:
@@ -864,6 +881,36 @@ def cr2_within(
     # with N the clusters' weight per period
     gram = np.zeros((p, p))
     Zty = np.zeros(p)
+    with blas_single_thread():
+        _within_gram(gram, Zty, X, y, codes, n_clusters, order_key, k, n_t, t_codes, w, within, y_within)
+    M = _inverse_gram_small(gram, list(names or [f"x{j}" for j in range(k)]) + [f"period {j}" for j in range(1, n_t)])
+    coef = M @ Zty
+
+    def resid(rows: np.ndarray, Zc: np.ndarray) -> np.ndarray:
+        e = y_within(rows) - np.tensordot(coef, Zc, axes=(0, 0))
+        return e if sw is None else e * sw[rows]
+
+    meat, df = _cr2_engine(gather, resid, M, k, p, codes, n_clusters, sw, order_key, df_coefs)
+    vcov = (M @ meat @ M)[:k, :k]
+    return coef[:k], vcov, df
+
+
+def _within_gram(
+    gram: np.ndarray,
+    Zty: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    codes: np.ndarray,
+    n_clusters: int,
+    order_key: np.ndarray | None,
+    k: int,
+    n_t: int,
+    t_codes: np.ndarray | None,
+    w: np.ndarray | None,
+    within: Any,
+    y_within: Any,
+) -> None:
+    """Fill ``gram = Z'WZ`` and ``Zty = Z'Wy`` of :func:`cr2_within`'s design in place."""
     for _, _, rows, r0 in _chunks(codes, n_clusters, order_key, k):
         m, s = rows.shape
         Xc = np.array((X[r0 : r0 + m * s].reshape(m, s, k) if r0 is not None else X[rows]).transpose(2, 0, 1))
@@ -885,16 +932,6 @@ def cr2_within(
         RtR = np.diag(N.sum(axis=0)) - N.T @ (N / Wg[:, None])
         gram[k:, k:] = RtR[1:, 1:]
         gram[:k, k:] = gram[k:, :k].T
-    M = _inverse_gram_small(gram, list(names or [f"x{j}" for j in range(k)]) + [f"period {j}" for j in range(1, n_t)])
-    coef = M @ Zty
-
-    def resid(rows: np.ndarray, Zc: np.ndarray) -> np.ndarray:
-        e = y_within(rows) - np.tensordot(coef, Zc, axes=(0, 0))
-        return e if sw is None else e * sw[rows]
-
-    meat, df = _cr2_engine(gather, resid, M, k, p, codes, n_clusters, sw, order_key, df_coefs)
-    vcov = (M @ meat @ M)[:k, :k]
-    return coef[:k], vcov, df
 
 
 def _inverse_gram_small(gram: np.ndarray, names: Sequence[str]) -> np.ndarray:
@@ -968,12 +1005,8 @@ def _cr2_engine(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The loop of :func:`cr2_blocks` over cluster batches; ``gather(rows, r0)`` returns the
     unweighted blocks (p, m, s) and ``resid(rows, blocks)`` the weighted residuals (m, s)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: without it BLAS keeps its own thread count
-        return _cr2_loop(gather, resid, M, k, p, codes, n_clusters, sqrt_weights, order_key, df_coefs)
     # the products here are small and many: a threaded BLAS only adds start-up and contention
-    with threadpool_limits(limits=1, user_api="blas"):
+    with blas_single_thread():
         return _cr2_loop(gather, resid, M, k, p, codes, n_clusters, sqrt_weights, order_key, df_coefs)
 
 

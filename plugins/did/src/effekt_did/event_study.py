@@ -13,6 +13,7 @@ from scipy import stats
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable
+from effekt.sandwich import blas_single_thread
 from effekt.vocabulary import Choice, validated
 from effekt_did._panel import FEW_TREATED_CLUSTERS, cell_weights, check_aggregation, check_panel
 from effekt_did.twfe import fit_twfe_arrays
@@ -259,7 +260,9 @@ class EventStudy:
             X = np.column_stack([X, panel.X])
             names += panel.covariates
         Xe = X[:, : len(times)]
-        if np.linalg.matrix_rank(Xe.T @ Xe, hermitian=True) < len(times):  # rank of X'X, not an SVD of X
+        with blas_single_thread():
+            XtX = Xe.T @ Xe
+        if np.linalg.matrix_rank(XtX, hermitian=True) < len(times):  # rank of X'X, not an SVD of X
             raise EstimationError("event-time indicators are collinear; narrow leads=/lags=.")
         w = cell_weights(panel) if aggregation == "cluster" else panel.weights
         cl, G = panel.cluster_codes()
