@@ -1076,9 +1076,14 @@ def _cr2_loop(
             if series.any():
                 n_terms = _series_terms(float(rho[series].max()))
                 si = gi[series]
-                AZM[:, si] = _apply_series(B[series], ZM[:, si], n_terms)
-                ms = series[pm]
-                Ae[mi[ms]] = _apply_series(B[pm[ms]], ec[mi[ms]][None], n_terms)[0]
+                if q == m:  # every block its own: e and Z M e_j share one series
+                    both = _apply_series(B[series], np.concatenate([ec[si][None], ZM[:, si]], axis=0), n_terms)
+                    Ae[si] = both[0]
+                    AZM[:, si] = both[1:]
+                else:
+                    AZM[:, si] = _apply_series(B[series], ZM[:, si], n_terms)
+                    ms = series[pm]
+                    Ae[mi[ms]] = _apply_series(B[pm[ms]], ec[mi[ms]][None], n_terms)[0]
             if not series.all():
                 ei = gi[~series]
                 Vq, aq, plus_identity = _eig_root(B[~series])
@@ -1174,6 +1179,8 @@ def _dedup(Zw: np.ndarray, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     for i in np.flatnonzero(~same):
         inv[i] = len(reps)
         reps.append(i)
+    if len(reps) == proj.size:  # every block distinct after all: callers rely on reps = 0..m-1 then
+        return np.arange(proj.size), np.arange(proj.size)
     return np.asarray(reps), inv
 
 

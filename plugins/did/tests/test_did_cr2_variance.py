@@ -217,3 +217,15 @@ def test_cr2_within_collinear_regressor_names_it():
     unit, time, X, y, _ = _panel(20, 4, unbalanced=False, covariate=False, weights=None)
     with pytest.raises(EstimationError, match="'copy'"):
         cr2_within(np.column_stack([X, X]), y, unit, 20, periods=(time, 4), names=["d", "copy"])
+
+
+def test_block_dedup_survives_projection_collisions():
+    # a zero projection makes every block collide: the exact comparison must still separate them
+    from effekt.sandwich import _dedup
+
+    Z = np.random.default_rng(0).random((2, 5, 3))
+    Z2 = np.concatenate([Z, Z[:, :2]], axis=1)
+    reps, inv = _dedup(Z2, np.zeros((2, 3)))
+    assert np.array_equal(Z2[:, reps[inv]], Z2)
+    reps, inv = _dedup(Z, np.zeros((2, 3)))
+    assert reps.tolist() == list(range(5)) and inv.tolist() == list(range(5))
