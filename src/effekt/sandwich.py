@@ -48,6 +48,10 @@ __all__ = [
     "CR_TYPES",
     "SE_TYPES",
     "AbsorbedHat",
+    "cr2_blocks",
+    "cr2_within",
+    "blas_single_thread",
+    "score_vcov",
     "RobustFit",
     "robust_ols",
     "robust_vcov",
@@ -115,6 +119,22 @@ class AbsorbedHat:
         if self.basis is not None:
             h = h + np.einsum("ij,ij->i", self.basis, self.basis)
         return h
+
+
+def blas_single_thread() -> Any:
+    """A context in which BLAS runs on one thread (threadpoolctl, if installed; else a no-op).
+
+    On a shared machine a threaded BLAS call on a tall matrix (``X'X`` of
+    millions of rows) can be 10-50x slower than the same call on one thread,
+    which already runs at memory speed.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - optional
+        import contextlib
+
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def default_se_type(se_type: str | None, clustered: bool) -> str:
@@ -372,15 +392,91 @@ def robust_vcov(
     return vcov, df, n_clusters
 
 
-def wald_test(coef: np.ndarray, vcov: np.ndarray, R: np.ndarray, *, df: float | None) -> dict[str, float]:
+def score_vcov(
+    scores: np.ndarray,
+    bread: np.ndarray,
+    *,
+    se_type: str,
+    clusters: np.ndarray | None = None,
+    leverage: np.ndarray | None = None,
+    k_total: int | None = None,
+) -> np.ndarray:
+    """The sandwich ``bread (meat) bread`` from per-observation scores: the entry point for GLMs.
+
+    ``scores`` (n, k) are the estimating-function contributions ``psi_i``
+    (for least squares ``w_i x_i e_i``, for a GLM ``w_i x_i (y_i - mu_i)
+    mu_i' / V(mu_i)``), ``bread`` the inverse information ``(sum_i dpsi_i)^{-1}``.
+
+    * ``HC0``: meat ``sum psi_i psi_i'``; ``HC1`` times ``n / (n - k)``;
+    * ``HC2`` / ``HC3``: ``psi_i / (1 - h_i)^{1/2}`` or ``/ (1 - h_i)``, with the
+      working model's leverages ``leverage`` (required);
+    * ``CR0``: meat from the cluster sums of the scores; ``CR1`` times
+      ``G / (G - 1) (n - 1) / (n - k)`` (Stata, R sandwich::vcovCL).
+
+    ``k_total`` counts the parameters in ``n - k`` (default the columns of
+    ``scores``). CR2 needs the design, not only scores: see :func:`robust_vcov`.
+
+    >>> psi = np.array([[1.0], [-1.0], [2.0], [-2.0]])
+    >>> float(score_vcov(psi, np.eye(1), se_type="HC0")[0, 0])
+    10.0
+    >>> float(score_vcov(psi, np.eye(1), se_type="CR0", clusters=np.array([0, 0, 1, 1]))[0, 0])
+    0.0
+    """
+    scores = np.asarray(scores, dtype=float)
+    n, k = scores.shape
+    k_total = k if k_total is None else k_total
+    check_option(se_type, "se_type", ("HC0", "HC1", "HC2", "HC3", "CR0", "CR1"))
+    if se_type in ("CR0", "CR1"):
+        if clusters is None:
+            raise DesignError(f"se_type={se_type!r} needs clusters=.")
+        codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+        G = int(codes.max()) + 1
+        sg = np.empty((G, k))
+        for j in range(k):
+            sg[:, j] = np.bincount(codes, weights=scores[:, j], minlength=G)
+        meat = sg.T @ sg
+        if se_type == "CR1":
+            meat *= G / (G - 1) * (n - 1) / (n - k_total)
+        return bread @ meat @ bread  # type: ignore[no-any-return]
+    if se_type in ("HC2", "HC3"):
+        if leverage is None:
+            raise DesignError(f"se_type={se_type!r} needs the leverages of the working model.")
+        power = 1.0 if se_type == "HC2" else 2.0
+        scores = scores / ((1.0 - np.asarray(leverage, dtype=float)) ** (power / 2.0))[:, None]
+    meat = scores.T @ scores
+    if se_type == "HC1":
+        meat *= n / (n - k_total)
+    return bread @ meat @ bread  # type: ignore[no-any-return]
+
+
+def wald_test(
+    coef: np.ndarray,
+    vcov: np.ndarray,
+    R: np.ndarray,
+    *,
+    df: float | None,
+    test: str | None = None,
+    cr2_design: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> dict[str, float]:
     """Robust Wald test of ``R b = 0``.
 
-    ``F = (R b)' (R V R')^{-1} (R b) / q`` with ``q`` rows of ``R``, referred
-    to ``F(q, df)``, or to ``chi2(q) / q`` when ``df`` is ``None``. Use the
-    residual degrees of freedom for the HC types and ``G - 1`` for the CR
-    types (estimatr's ``fstatistic`` convention).
+    ``Q = (R b)' (R V R')^{-1} (R b)`` with ``q`` rows of ``R``.
 
-    Returns ``{"statistic", "df1", "df2", "p_value"}`` (``df2`` NaN for chi2).
+    * ``test="F"``: ``F = Q / q`` referred to ``F(q, df)``, or to ``chi2(q) / q``
+      when ``df`` is ``None``. Use the residual degrees of freedom for the HC
+      types and ``G - 1`` for the CR types (estimatr's ``fstatistic``
+      convention; clubSandwich's ``"Naive-F"``).
+    * ``test="HTZ"``: the Hotelling-T^2 approximation of Tipton & Pustejovsky
+      (2015) for CR2, as clubSandwich's ``Wald_test(test = "HTZ")``:
+      ``F = delta Q / q`` referred to ``F(q, nu - q + 1)``, ``delta = (nu - q + 1) / nu``,
+      with ``nu`` from the first two moments of the CR2 estimator under the
+      working model. Needs ``cr2_design = (Xw, M, clusters)``: the
+      (square-root weighted) regressors, ``(Xw'Xw)^{-1}`` and the cluster
+      labels of the regression that gave ``vcov``. It is the default when
+      ``cr2_design`` is given; with ``q = 1`` it is the Bell-McCaffrey t test.
+
+    Returns ``{"statistic", "df1", "df2", "p_value"}`` (``df2`` NaN for chi2),
+    and for HTZ also ``"delta"`` and ``"Q"``.
 
     >>> V = np.diag([1.0, 4.0])
     >>> round(wald_test(np.array([2.0, 2.0]), V, np.eye(2), df=None)["statistic"], 3)
@@ -392,15 +488,80 @@ def wald_test(coef: np.ndarray, vcov: np.ndarray, R: np.ndarray, *, df: float | 
     Rb = R @ coef
     RVR = R @ vcov @ R.T
     try:
-        stat = float(Rb @ np.linalg.solve(RVR, Rb)) / R.shape[0]
+        Q = float(Rb @ np.linalg.solve(RVR, Rb))
     except np.linalg.LinAlgError:
         raise EstimationError(
             "the tested combinations of coefficients have a singular covariance; drop redundant rows of R."
         ) from None
     q = R.shape[0]
+    if test is None:
+        test = "HTZ" if cr2_design is not None else "F"
+    check_option(test, "test", ("F", "HTZ"))
+    if test == "HTZ":
+        if cr2_design is None:
+            raise DesignError("test='HTZ' needs cr2_design=(Xw, M, clusters) of the CR2 regression.")
+        nu = _htz_nu(R, *cr2_design)
+        delta = max((nu - q + 1.0) / nu, 0.0)
+        df2 = nu - q + 1.0
+        stat = delta * Q / q
+        p = float(stats.f.sf(stat, q, df2)) if df2 > 0 else float("nan")
+        return {"statistic": stat, "df1": float(q), "df2": float(df2), "p_value": p, "delta": delta, "Q": Q}
+    stat = Q / q
     if df is None:
         return {"statistic": stat, "df1": float(q), "df2": float("nan"), "p_value": float(stats.chi2.sf(q * stat, q))}
     return {"statistic": stat, "df1": float(q), "df2": float(df), "p_value": float(stats.f.sf(stat, q, df))}
+
+
+def _htz_nu(R: np.ndarray, Xw: np.ndarray, M: np.ndarray, clusters: np.ndarray) -> float:
+    """Degrees of freedom ``nu`` of the HTZ test (Tipton & Pustejovsky 2015, sec. 3; working model ``Phi = I``).
+
+    With ``A_g`` the CR2 adjustment, ``G_g = R M X_g' A_g`` and
+    ``H_g = G_g X_g L`` (``L L' = M``), the covariances of the CR2 estimator's
+    entries are sums over clusters of ``P^{st}_{gh} = [g = h] G_g[s] . G_g[t] - H_g[s] . H_h[t]``.
+    After whitening by ``Omega^{-1/2}``, ``Omega = sum_g P_gg``,
+    ``nu = q (q + 1) / sum_{s,t} (<P^{st}, P^{ts}> + <P^{ss}, P^{tt}>)``; the
+    inner products are taken without forming the ``G x G`` arrays.
+    """
+    Xw = np.asarray(Xw, dtype=float)
+    n, p = Xw.shape
+    q = R.shape[0]
+    codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+    G = int(codes.max()) + 1
+    L = np.linalg.cholesky(M)
+    MR = M @ R.T  # (p, q)
+    H = np.empty((G, q, p))
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=G)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    GG = np.empty((G, q, q))  # G_g G_g'
+    for size in np.unique(sizes):
+        ids = np.flatnonzero(sizes == size)
+        rows = order[starts[ids][:, None] + np.arange(size)[None, :]]
+        Xg = Xw[rows]  # (m, s, p)
+        V, a, plus_identity = _eig_root(Xg @ L)
+        AV = _apply_eig(V, a, plus_identity, np.transpose(Xg @ MR, (2, 0, 1)))  # (q, m, s)
+        AVt = np.transpose(AV, (1, 2, 0))  # (m, s, q): G_g'
+        GG[ids] = np.swapaxes(AVt, 1, 2) @ AVt
+        H[ids] = np.swapaxes(AVt, 1, 2) @ (Xg @ L)
+    Omega = GG.sum(axis=0) - np.einsum("gsp,gtp->st", H, H)
+    lam, vec = np.linalg.eigh((Omega + Omega.T) / 2.0)
+    if lam.min() <= 0:
+        raise EstimationError("the HTZ test is undefined: the CR2 estimator of R V R' is singular.")
+    Oh = (vec / np.sqrt(lam)) @ vec.T  # Omega^{-1/2}
+    Ht = np.einsum("st,gtp->gsp", Oh, H)  # whitened H_g
+    D = np.einsum("su,guv,tv->gst", Oh, GG, Oh)  # d_st[g] = G~_g[s] . G~_g[t]
+    hh = np.einsum("gsp,gtp->gst", Ht, Ht)  # V_s[g] . V_t[g]
+    C = np.einsum("gsp,gtr->stpr", Ht, Ht)  # V_s' V_t  (p x p for each s, t)
+    total = 0.0
+    for s_ in range(q):
+        for t_ in range(q):
+            cross = (D[:, s_, t_] ** 2).sum() - 2.0 * (D[:, s_, t_] * hh[:, s_, t_]).sum()
+            cross += float(np.einsum("pr,rp->", C[t_, s_], C[t_, s_]))
+            same = (D[:, s_, s_] * D[:, t_, t_]).sum() - (D[:, s_, s_] * hh[:, t_, t_]).sum()
+            same -= (D[:, t_, t_] * hh[:, s_, s_]).sum()
+            same += float((C[s_, t_] ** 2).sum())
+            total += cross + same
+    return q * (q + 1) / total
 
 
 def _cr2(
@@ -545,3 +706,610 @@ def _q_moments(d: np.ndarray, V: Any) -> tuple[float, float]:
     trace = float(d.sum() - row2.sum())
     frob2 = float((d**2).sum() - 2.0 * (d * row2).sum() + gram2)
     return trace, frob2
+
+
+# -- CR2 over cluster blocks: batched, de-duplicated, bounded memory ---------------------------------
+
+#: floats of cluster blocks gathered at once by :func:`cr2_blocks`
+_BLOCK_FLOATS = 2_000_000
+#: two eigenvalues of a common hat block closer than this are one eigenvalue
+_EIG_TIE = 1e-12
+#: largest trace of a cluster's hat block for which the binomial series replaces eigh
+_SERIES_RHO = 0.25
+#: clusters sharing a block of common columns below which the batched generic path is cheaper
+_MIN_PATTERN = 16
+#: a focus block whose part outside one eigenspace is below this (relative) lies in it
+_IN_SPACE = 1e-10
+
+
+def _root_weights(lam: np.ndarray) -> np.ndarray:
+    """``lam^{-1/2}`` for ``lam > _TOL``, else 0 (the pseudo-inverse root)."""
+    pos = lam > _TOL
+    return np.where(pos, 1.0 / np.sqrt(np.where(pos, lam, 1.0)), 0.0)
+
+
+def cr2_blocks(
+    Z: np.ndarray,
+    e: np.ndarray,
+    M: np.ndarray,
+    codes: np.ndarray,
+    n_clusters: int,
+    *,
+    sqrt_weights: np.ndarray | None = None,
+    n_focus: int | None = None,
+    order_key: np.ndarray | None = None,
+    df_coefs: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """CR2 meat and Bell-McCaffrey degrees of freedom, cluster block by cluster block.
+
+    The same arithmetic as :func:`robust_vcov` with ``se_type="CR2"`` (Bell &
+    McCaffrey 2002; Pustejovsky & Tipton 2018, Theorem 2 with ``Phi = I``),
+    organised for designs with many small clusters, such as a panel with
+    fixed effects nested in the clusters already swept out of ``Z``:
+
+    * clusters are processed in batches of equal size, a bounded number of
+      floats at a time, so the memory beyond ``Z`` stays small;
+    * identical cluster blocks (every never-treated unit of a panel has the
+      same block of period dummies) are decomposed once;
+    * with ``n_focus = k``, the columns after the first ``k`` (``R``, e.g.
+      period dummies) are split off by Frisch-Waugh-Lovell:
+      ``H_gg = C_g + F_g F_g'`` with ``C_g = R_g (R'R)^{-1} R_g'`` shared by
+      every cluster with the same block of ``R`` and ``F_g`` the first ``k``
+      columns with ``R`` partialled out, times a root of their covariance.
+      When ``F_g`` lies in one eigenspace of ``C_g`` (in a balanced panel
+      ``C_g`` is a multiple of the centring matrix and ``F_g`` is centred),
+      ``(I - H_gg)^{-1/2}`` is ``C_g``'s root corrected on the ``k``
+      directions of ``F_g``: one ``k x k`` eigenproblem per cluster instead of
+      an ``n_g x n_g`` one. Other clusters take a batched ``eigh`` of
+      ``H_gg``.
+
+    Parameters
+    ----------
+    Z : (n, p) regressors, *not* multiplied by the square-root weights
+    e : (n,) residuals on the weighted scale (``sqrt(w) * (y - Z b)``)
+    M : (p, p) ``(Z' W Z)^{-1}``
+    codes : (n,) cluster codes ``0..n_clusters-1``
+    sqrt_weights : (n,) square roots of the weights, optional
+    n_focus : coefficients whose degrees of freedom are wanted and that are
+        split from the common columns (default: all ``p``, nothing split)
+    order_key : (n,) ordering of rows within a cluster (e.g. the period), so
+        that equal blocks are recognised as equal
+    df_coefs : indices (below ``n_focus``) whose df are computed (default all)
+
+    Returns
+    -------
+    (meat, df) : ``(p, p)`` meat ``sum_g Z_g' W_g^{1/2} A_g e_g (...)'`` and the
+        ``n_focus`` degrees of freedom (NaN for those not in ``df_coefs``)
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.column_stack([np.ones(40), rng.normal(size=40)])
+    >>> g = np.repeat(np.arange(8), 5)
+    >>> y = X @ [1.0, 0.5] + rng.normal(size=40)
+    >>> M = np.linalg.inv(X.T @ X)
+    >>> e = y - X @ (M @ X.T @ y)
+    >>> meat, df = cr2_blocks(X, e, M, g, 8)
+    >>> V, df_ref, _ = robust_vcov(X, e, M, se_type="CR2", clusters=g)
+    >>> bool(np.allclose(M @ meat @ M, V, rtol=1e-10) and np.allclose(df, df_ref, rtol=1e-10))
+    True
+    """
+    Z = np.asarray(Z, dtype=float)
+    n, p = Z.shape
+    k = p if n_focus is None else int(n_focus)
+    ZT = Z.T  # (p, n): a cluster batch is gathered as (p, m, s), contiguous for a Fortran-ordered Z
+    e = np.asarray(e, dtype=float)
+
+    def gather(rows: np.ndarray, r0: int | None) -> np.ndarray:
+        if r0 is not None:
+            return ZT[:, r0 : r0 + rows.size].reshape(p, *rows.shape)  # rows already in cluster order: a view
+        return ZT[:, rows]
+
+    def resid(rows: np.ndarray, Zc: np.ndarray) -> np.ndarray:
+        return e[rows]
+
+    return _cr2_engine(gather, resid, M, k, p, codes, n_clusters, sqrt_weights, order_key, df_coefs)
+
+
+def cr2_within(
+    X: np.ndarray,
+    y: np.ndarray,
+    clusters: np.ndarray,
+    n_clusters: int,
+    *,
+    periods: tuple[np.ndarray, int] | None = None,
+    weights: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+    df_coefs: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Least squares with cluster fixed effects, CR2 by cluster, without forming the design.
+
+    The model is ``y = X b + a_cluster [+ l_period] + e`` (weighted), each
+    cluster being one level of an absorbed fixed effect (e.g. the unit of a
+    panel clustered by unit). Following Pustejovsky & Tipton (2018, sec. 3.2)
+    the cluster effects, nested in the clusters, are swept out of every
+    cluster's block and left out of the adjustment, while the period effects
+    (not nested) stay in the hat matrix as dummies (the first level dropped).
+    The dummies are built one batch of clusters at a time and never for the
+    whole data, so memory beyond ``X`` stays a few tens of megabytes; the CR2
+    arithmetic is :func:`cr2_blocks` with the dummies as its common columns.
+
+    Parameters
+    ----------
+    X : (n, k) regressors (no intercept: the cluster effects hold it)
+    y : (n,) outcome
+    clusters : (n,) codes ``0..n_clusters-1``
+    periods : (codes, levels) of the period factor, optional
+    weights : (n,) positive weights, optional
+    names : the columns of ``X``, for messages
+    df_coefs : which of the ``k`` coefficients get degrees of freedom (default all)
+
+    Returns
+    -------
+    (coef, vcov, df) for the ``k`` coefficients of ``X``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(2)
+    >>> unit = np.repeat(np.arange(30), 4); period = np.tile(np.arange(4), 30)
+    >>> x = rng.normal(size=120); y = 0.5 * x + rng.normal(size=30)[unit] + rng.normal(size=120)
+    >>> D = np.column_stack([x, np.eye(30)[unit], np.eye(4)[period][:, 1:]])
+    >>> ref = robust_ols(D, y, se_type="CR2", clusters=unit, df_coefs=[0])
+    >>> coef, vcov, df = cr2_within(x[:, None], y, unit, 30, periods=(period, 4))
+    >>> bool(np.allclose([coef[0], vcov[0, 0], df[0]], [ref.coef[0], ref.vcov[0, 0], ref.df[0]], rtol=1e-9))
+    True
+    """
+    X = np.asarray(X, dtype=float)
+    if X.ndim == 1:
+        X = X[:, None]
+    y = np.asarray(y, dtype=float)
+    n, k = X.shape
+    codes = np.asarray(clusters).astype(np.int64, copy=False)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    sw = None if w is None else np.sqrt(w)
+    t_codes, n_t = (None, 1) if periods is None else (np.asarray(periods[0]).astype(np.int64), int(periods[1]))
+    p = k + n_t - 1
+    levels = np.arange(1, n_t)[:, None, None]
+    order_key = t_codes
+
+    def within(A: np.ndarray, wc: np.ndarray | None) -> np.ndarray:
+        # A (c, m, s), in place: minus the (weighted) mean of each cluster's block
+        if wc is None:
+            A -= A.mean(axis=2, keepdims=True)
+        else:
+            A -= np.einsum("cms,ms->cm", A, wc[0])[:, :, None] / wc.sum(axis=2, keepdims=True)
+        return A
+
+    def gather(rows: np.ndarray, r0: int | None) -> np.ndarray:
+        m, s = rows.shape
+        Zc = np.empty((p, m, s))
+        Zc[:k] = (X[r0 : r0 + m * s].reshape(m, s, k) if r0 is not None else X[rows]).transpose(2, 0, 1)
+        if t_codes is not None:
+            np.equal(t_codes[rows][None], levels, out=Zc[k:])
+        return within(Zc, None if w is None else w[rows][None])
+
+    def y_within(rows: np.ndarray) -> np.ndarray:
+        return within(y[rows][None].astype(float), None if w is None else w[rows][None])[0]
+
+    # the cross-products of [X~, R] without the dummies: X~ batch by batch; R'WX~ = J'WX~ by period
+    # sums (R is J swept of cluster means, W-orthogonal to them); R'WR = diag(W_t) - N' diag(1/W_g) N
+    # with N the clusters' weight per period
+    gram = np.zeros((p, p))
+    Zty = np.zeros(p)
+    with blas_single_thread():
+        _within_gram(gram, Zty, X, y, codes, n_clusters, order_key, k, n_t, t_codes, w, within, y_within)
+    M = _inverse_gram_small(gram, list(names or [f"x{j}" for j in range(k)]) + [f"period {j}" for j in range(1, n_t)])
+    coef = M @ Zty
+
+    def resid(rows: np.ndarray, Zc: np.ndarray) -> np.ndarray:
+        e = y_within(rows) - np.tensordot(coef, Zc, axes=(0, 0))
+        return e if sw is None else e * sw[rows]
+
+    meat, df = _cr2_engine(gather, resid, M, k, p, codes, n_clusters, sw, order_key, df_coefs)
+    vcov = (M @ meat @ M)[:k, :k]
+    return coef[:k], vcov, df
+
+
+def _within_gram(
+    gram: np.ndarray,
+    Zty: np.ndarray,
+    X: np.ndarray,
+    y: np.ndarray,
+    codes: np.ndarray,
+    n_clusters: int,
+    order_key: np.ndarray | None,
+    k: int,
+    n_t: int,
+    t_codes: np.ndarray | None,
+    w: np.ndarray | None,
+    within: Any,
+    y_within: Any,
+) -> None:
+    """Fill ``gram = Z'WZ`` and ``Zty = Z'Wy`` of :func:`cr2_within`'s design in place."""
+    for _, _, rows, r0 in _chunks(codes, n_clusters, order_key, k):
+        m, s = rows.shape
+        Xc = np.array((X[r0 : r0 + m * s].reshape(m, s, k) if r0 is not None else X[rows]).transpose(2, 0, 1))
+        wc = None if w is None else w[rows][None]
+        Xc = within(Xc, wc)
+        yc = y_within(rows)
+        Xw = Xc if wc is None else Xc * wc
+        gram[:k, :k] += np.tensordot(Xw, Xc, axes=([1, 2], [1, 2]))
+        Zty[:k] += np.tensordot(Xw, yc, axes=([1, 2], [0, 1]))
+        if t_codes is not None:
+            tc = t_codes[rows].ravel()
+            for j in range(k):
+                gram[k:, j] += np.bincount(tc, weights=Xw[j].ravel(), minlength=n_t)[1:]
+            Zty[k:] += np.bincount(tc, weights=(yc if wc is None else yc * wc[0]).ravel(), minlength=n_t)[1:]
+    if t_codes is not None:
+        N = np.bincount(codes * n_t + t_codes, weights=w, minlength=n_clusters * n_t).reshape(n_clusters, n_t)
+        Wg = N.sum(axis=1)
+        Wg = np.where(Wg > 0, Wg, 1.0)
+        RtR = np.diag(N.sum(axis=0)) - N.T @ (N / Wg[:, None])
+        gram[k:, k:] = RtR[1:, 1:]
+        gram[:k, k:] = gram[k:, :k].T
+
+
+def _inverse_gram_small(gram: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """``gram^{-1}`` through a scaled Cholesky factor; EstimationError naming a collinear column."""
+    norms = np.sqrt(np.diag(gram))
+    scale = np.where(norms > 0, norms, 1.0)
+    try:
+        chol = np.linalg.cholesky(gram / np.outer(scale, scale))
+        ok = bool(np.all(norms > 0) and np.diag(chol).min() > 1e-7)
+    except np.linalg.LinAlgError:
+        chol, ok = None, False
+    if not ok or chol is None:
+        # the first column whose leading block is (numerically) singular
+        bad = len(names) - 1
+        for j in range(1, len(names) + 1):
+            try:
+                lead = np.linalg.cholesky(gram[:j, :j] / np.outer(scale[:j], scale[:j]))
+            except np.linalg.LinAlgError:
+                bad = j - 1
+                break
+            if norms[j - 1] == 0 or np.diag(lead).min() <= 1e-7:
+                bad = j - 1
+                break
+        raise EstimationError(
+            f"the regressors are collinear once the fixed effects are absorbed (column {names[bad]!r} adds "
+            "nothing to those before it); drop one."
+        )
+    inv_chol = np.linalg.inv(chol)
+    return (inv_chol.T @ inv_chol) / np.outer(scale, scale)  # type: ignore[no-any-return]
+
+
+def _chunks(codes: np.ndarray, n_clusters: int, order_key: np.ndarray | None, width: int) -> Any:
+    """Batches ``(size, ids, rows, r0)`` of clusters of equal size, a bounded number of floats each.
+
+    ``rows`` (m, s) are row numbers in cluster order; ``r0`` is the first row
+    when the batch is one contiguous run of rows (else None).
+    """
+    step = np.diff(codes)
+    if np.all(step >= 0) and (order_key is None or np.all((step > 0) | (np.diff(order_key) >= 0))):
+        order = np.arange(codes.size)  # already sorted by cluster (and key within it)
+    elif order_key is not None:
+        order = np.lexsort((order_key, codes))
+    else:
+        order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=n_clusters)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    for size in np.unique(sizes[sizes > 0]):
+        s = int(size)
+        cl_ids = np.flatnonzero(sizes == size)
+        chunk = max(1, _BLOCK_FLOATS // (s * max(width, s)))
+        for lo in range(0, cl_ids.size, chunk):
+            ids = cl_ids[lo : lo + chunk]
+            m = ids.size
+            rows = order[starts[ids][:, None] + np.arange(s)[None, :]]
+            r0 = int(rows[0, 0])
+            contiguous = rows[-1, -1] - r0 == m * s - 1 and np.array_equal(rows.ravel(), np.arange(r0, r0 + m * s))
+            yield s, ids, rows, (r0 if contiguous else None)
+
+
+def _cr2_engine(
+    gather: Any,
+    resid: Any,
+    M: np.ndarray,
+    k: int,
+    p: int,
+    codes: np.ndarray,
+    n_clusters: int,
+    sqrt_weights: np.ndarray | None,
+    order_key: np.ndarray | None,
+    df_coefs: Sequence[int] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The loop of :func:`cr2_blocks` over cluster batches; ``gather(rows, r0)`` returns the
+    unweighted blocks (p, m, s) and ``resid(rows, blocks)`` the weighted residuals (m, s)."""
+    # the products here are small and many: a threaded BLAS only adds start-up and contention
+    with blas_single_thread():
+        return _cr2_loop(gather, resid, M, k, p, codes, n_clusters, sqrt_weights, order_key, df_coefs)
+
+
+def _cr2_loop(
+    gather: Any,
+    resid: Any,
+    M: np.ndarray,
+    k: int,
+    p: int,
+    codes: np.ndarray,
+    n_clusters: int,
+    sqrt_weights: np.ndarray | None,
+    order_key: np.ndarray | None,
+    df_coefs: Sequence[int] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    codes = np.asarray(codes).astype(np.int64, copy=False)
+    sw = None if sqrt_weights is None else np.asarray(sqrt_weights, dtype=float)
+    L = np.linalg.cholesky(M)
+    Mk = M[:, :k]
+    common = None
+    if k < p:
+        # FWL: F_g = (Z_g[:, :k] - R_g Pi) (weighted) L_k, with Pi = -M_Rk M_kk^{-1}, L_k L_k' = M_kk
+        Mkk = M[:k, :k]
+        common = (
+            np.linalg.cholesky(Mkk),
+            -np.linalg.solve(Mkk, M[k:, :k].T).T,
+            M[k:, k:] - M[k:, :k] @ np.linalg.solve(Mkk, M[:k, k:]),  # (R' W R)^{-1}
+        )
+    meat = np.zeros((p, p))
+    todo = list(range(k)) if df_coefs is None else [int(j) for j in df_coefs]
+    # streamed sums for the df: sum c d, sum c d^2, sum c d (w'Mw) and S = sum c w w'
+    t1, t2, t3 = np.zeros(k), np.zeros(k), np.zeros(k)
+    S = np.zeros((k, p, p))
+    rng = np.random.default_rng(0)
+    vecs: dict[int, np.ndarray] = {}
+    for s, ids, rows, r0 in _chunks(codes, n_clusters, order_key, p):
+        m = ids.size
+        if s not in vecs:
+            vecs[s] = rng.standard_normal((p, s))
+        vec = vecs[s]
+        Zc = gather(rows, r0)
+        swc = None if sw is None else sw[rows]
+        Zw = Zc if swc is None else Zc * swc[None]
+        ec = resid(rows, Zc)
+        reps, inv = _dedup(Zw, vec)
+        q = reps.size
+        cnt = np.bincount(inv, minlength=q).astype(float)
+        Zr = Zw if q == m else Zw[:, reps]
+        ZM = np.tensordot(Mk.T, Zr, axes=(1, 0))  # (k, q, s): Z_g M e_j
+        AZM = np.empty_like(ZM)
+        Ae = np.empty_like(ec)
+        generic = np.ones(q, dtype=bool)
+        if common is not None:
+            Zu = Zc if q == m else Zc[:, reps]
+            sr = None if swc is None else (swc if q == m else swc[reps])
+            generic = _cr2_common(Zu, Zr, sr, k, common, vec[k:], ZM, AZM, ec, Ae, inv)
+        gi = np.flatnonzero(generic)
+        if gi.size:
+            B = np.tensordot(Zr[:, gi], L, axes=(0, 0))  # (q, s, r): H_gg = B B'
+            # trace H_gg bounds its largest eigenvalue: small blocks take the binomial series
+            rho = np.einsum("qsr,qsr->q", B, B)
+            series = rho <= _SERIES_RHO
+            pos = np.full(q, -1)
+            pos[gi] = np.arange(gi.size)
+            mi = np.flatnonzero(generic[inv])
+            pm = pos[inv[mi]]
+            if series.any():
+                n_terms = _series_terms(float(rho[series].max()))
+                si = gi[series]
+                if q == m:  # every block its own: e and Z M e_j share one series
+                    both = _apply_series(B[series], np.concatenate([ec[si][None], ZM[:, si]], axis=0), n_terms)
+                    Ae[si] = both[0]
+                    AZM[:, si] = both[1:]
+                else:
+                    AZM[:, si] = _apply_series(B[series], ZM[:, si], n_terms)
+                    ms = series[pm]
+                    Ae[mi[ms]] = _apply_series(B[pm[ms]], ec[mi[ms]][None], n_terms)[0]
+            if not series.all():
+                ei = gi[~series]
+                Vq, aq, plus_identity = _eig_root(B[~series])
+                epos = np.full(q, -1)
+                epos[ei] = np.arange(ei.size)
+                AZM[:, ei] = _apply_eig(Vq, aq, plus_identity, ZM[:, ei])
+                me = mi[~series[pm]]
+                Ae[me] = _apply_eig(Vq[epos[inv[me]]], aq[epos[inv[me]]], plus_identity, ec[me][None])[0]
+        sc = (Zw.transpose(1, 0, 2) @ Ae[:, :, None])[:, :, 0]  # Z_g' W^{1/2} A_g e_g
+        meat += sc.T @ sc
+        if todo:
+            W = Zr.transpose(1, 0, 2) @ AZM.transpose(1, 2, 0)  # (q, p, k): Z_g' A_g Z_g M e_j
+            d = np.einsum("kqs,kqs->qk", AZM, AZM)
+            MW = np.tensordot(W, M, axes=(1, 1))  # (q, k, p)
+            wMw = np.einsum("qpk,qkp->qk", W, MW)
+            t1 += cnt @ d
+            t2 += cnt @ d**2
+            t3 += cnt @ (d * wMw)
+            for j in todo:
+                Wj = W[:, :, j]
+                S[j] += (Wj * cnt[:, None]).T @ Wj
+    df = np.full(k, np.nan)
+    for j in todo:
+        MS = M @ S[j]
+        trace = t1[j] - np.trace(MS)
+        frob2 = t2[j] - 2.0 * t3[j] + float(np.einsum("ij,ji->", MS, MS))
+        df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
+    return meat, df
+
+
+def _series_terms(rho: float) -> int:
+    """Terms of the binomial series of ``(1 - h)^{-1/2}`` for a tail below 1e-15 at ``h <= rho``.
+
+    The coefficients ``c_n = binom(2n, n) / 4^n`` are at most 1, so the tail
+    after ``N`` terms is below ``rho^(N+1) / (1 - rho)``.
+    """
+    if rho <= 0.0:
+        return 0
+    return max(1, int(np.ceil(np.log(1e-15 * (1.0 - rho)) / np.log(rho))))
+
+
+def _apply_series(B: np.ndarray, v: np.ndarray, n_terms: int) -> np.ndarray:
+    """``(I - B B')^{-1/2} v = sum_n c_n (B B')^n v`` for vectors ``v`` (c, q, s), blocks ``B`` (q, s, r)."""
+    term = np.ascontiguousarray(np.transpose(v, (1, 2, 0)))  # (q, s, c)
+    out = term.copy()
+    Bt = np.swapaxes(B, 1, 2)
+    for n in range(1, n_terms + 1):
+        term = B @ (Bt @ term)
+        term *= (2.0 * n - 1.0) / (2.0 * n)
+        out += term
+    return np.transpose(out, (2, 0, 1))
+
+
+def _eig_root(B: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """``(I - B B')^{+1/2}`` of a stack of blocks ``B`` (q, s, r) as (vectors, weights, plus_identity).
+
+    With ``s <= r`` the full eigendecomposition of ``B B'``: ``A = V diag(a) V'``.
+    Otherwise the thin SVD ``B = U S V'``: ``A = I + U diag(a) U'``.
+    """
+    q, s, r = B.shape
+    if s <= r:
+        h, V = np.linalg.eigh(B @ np.swapaxes(B, 1, 2))
+        return V, _root_weights(1.0 - h), False
+    U, sv, _ = np.linalg.svd(B, full_matrices=False)
+    return U, _root_weights(1.0 - sv**2) - 1.0, True
+
+
+def _apply_eig(V: np.ndarray, a: np.ndarray, plus_identity: bool, v: np.ndarray) -> np.ndarray:
+    """``A_g v`` for vectors ``v`` (c, q, s) and the operators of :func:`_eig_root`."""
+    vt = np.transpose(v, (1, 2, 0))  # (q, s, c)
+    out = V @ (a[:, :, None] * (np.swapaxes(V, 1, 2) @ vt))
+    if plus_identity:
+        out = out + vt
+    return np.transpose(out, (2, 0, 1))
+
+
+def _dedup(Zw: np.ndarray, vec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Representatives and an inverse map of identical cluster blocks ``Zw[:, i, :]`` (c, m, s).
+
+    A random projection proposes groups and an exact comparison confirms
+    them; blocks that collide without being equal become their own group.
+    Returns ``(reps, inverse)`` with ``Zw[:, reps[inverse[i]]] == Zw[:, i]``.
+    """
+    proj = np.einsum("cms,cs->m", Zw, vec)
+    _, first, inv = np.unique(proj, return_index=True, return_inverse=True)
+    inv = inv.ravel()
+    if first.size == proj.size:
+        return np.arange(proj.size), np.arange(proj.size)
+    same = np.all(Zw == Zw[:, first[inv]], axis=(0, 2))
+    if same.all():
+        return first, inv
+    reps = list(first)
+    for i in np.flatnonzero(~same):
+        inv[i] = len(reps)
+        reps.append(i)
+    if len(reps) == proj.size:  # every block distinct after all: callers rely on reps = 0..m-1 then
+        return np.arange(proj.size), np.arange(proj.size)
+    return np.asarray(reps), inv
+
+
+def _cr2_common(
+    Zu: np.ndarray,
+    Zw: np.ndarray,
+    swc: np.ndarray | None,
+    k: int,
+    common: tuple[np.ndarray, np.ndarray, np.ndarray],
+    vec: np.ndarray,
+    ZM: np.ndarray,
+    AZM: np.ndarray,
+    ec: np.ndarray,
+    Ae: np.ndarray,
+    inv: np.ndarray,
+) -> np.ndarray:
+    """``A_g`` through the common columns, for the blocks where the shortcut applies.
+
+    ``Zu`` and ``Zw`` are the representative blocks, unweighted and weighted
+    (p, q, s). Fills ``AZM`` (reps) and ``Ae`` (every cluster of the batch
+    whose representative takes the shortcut) and returns the mask of
+    representatives left for the generic path: weights that vary within the
+    cluster, or a focus part spread over several eigenspaces of ``C_g``.
+    """
+    Lk, Pi, RtR_inv = common
+    p, q, s = Zu.shape
+    generic = np.ones(q, dtype=bool)
+    if swc is not None:
+        # C_g = w_g R_g (R'WR)^{-1} R_g' only when the weight is constant in the cluster
+        cand = np.flatnonzero(np.all(swc == swc[:, :1], axis=1))
+        wg = swc[cand, 0] ** 2
+    else:
+        cand = np.arange(q)
+        wg = np.ones(q)
+    if cand.size == 0:
+        return generic
+    R = Zu[k:, cand]  # (p-k, c, s) unweighted common columns
+    preps, pinv = _dedup(R, vec)
+    X = Zw[:k, cand] - np.tensordot(Pi.T, R, axes=(1, 0)) * (1.0 if swc is None else swc[cand][None])
+    F = np.tensordot(Lk.T, X, axes=(1, 0))  # (k, c, s): F_g F_g' = X.._g M_kk X.._g'
+    sizes = np.bincount(pinv, minlength=preps.size)
+    for r_i in np.flatnonzero(sizes >= _MIN_PATTERN):
+        rep = preps[r_i]
+        mem = np.flatnonzero(pinv == r_i)
+        Rp = R[:, rep].T  # (s, p-k)
+        c, Q = np.linalg.eigh(Rp @ RtR_inv @ Rp.T)
+        brk = np.flatnonzero(np.diff(c) > _EIG_TIE * max(1.0, float(np.abs(c).max())))
+        edges = np.concatenate(([0], brk + 1, [s]))
+        Fm = F[:, mem]
+        QF = np.tensordot(Fm, Q, axes=(2, 0))  # (k, mm, s): coordinates in Q's basis
+        row2 = np.einsum("kms,kms->ms", QF, QF)
+        tot = row2.sum(axis=1)
+        part = np.add.reduceat(row2, edges[:-1], axis=1)
+        best = part.argmax(axis=1)
+        outside = np.where(np.arange(part.shape[1])[None, :] == best[:, None], 0.0, part).sum(axis=1)
+        ok = (outside <= _IN_SPACE**2 * tot) | (tot == 0.0)
+        if not ok.any():
+            continue
+        mem, best = mem[ok], best[ok]
+        gsel = cand[mem]
+        w = wg[mem]
+        a_common = _root_weights(1.0 - w[:, None] * c[None, :])  # (mo, s)
+        lamE = 1.0 - w * c[edges[best]]
+        aE = _root_weights(lamE)
+        Fs = Fm[:, ok] / np.sqrt(np.where(lamE > _TOL, lamE, 1.0))[None, :, None]  # (k, mo, s)
+        # on F's directions the eigenvalues are lamE (1 - sigma^2): A = Q a Q' + Fs g(Fs'Fs) Fs'
+        sig2, V = _small_eigh(np.einsum("ams,bms->mab", Fs, Fs))
+        sig2 = np.clip(sig2, 0.0, None)
+        lam = lamE[:, None] * (1.0 - sig2)
+        small = sig2 < 1e-8
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(small, 0.0, (_root_weights(lam) - aE[:, None]) / np.where(small, 1.0, sig2))
+        # series of (lamE (1 - x))^{-1/2} - lamE^{-1/2} over x near 0: lamE^{-1/2} (1/2 + 3x/8)
+        g = np.where(small & (lamE[:, None] > _TOL), aE[:, None] * (0.5 + 0.375 * sig2), g)
+        G = (V * g[:, None, :]) @ np.swapaxes(V, 1, 2)  # (mo, k, k)
+        op = (Q, a_common, Fs, G)
+        AZM[:, gsel] = _apply_common(op, ZM[:, gsel])
+        loc = np.full(q, -1)
+        loc[gsel] = np.arange(gsel.size)
+        mi = np.flatnonzero(loc[inv] >= 0)
+        pm = loc[inv[mi]]
+        Ae[mi] = _apply_common((Q, a_common[pm], Fs[:, pm], G[pm]), ec[mi][None])[0]
+        generic[gsel] = False
+    return generic
+
+
+def _small_eigh(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``eigh`` of a stack of symmetric ``k x k`` matrices, in closed form for ``k <= 2``.
+
+    For ``k = 2`` the rotation angle ``theta = atan2(2b, a - c) / 2`` gives
+    the eigenvectors ``(cos, sin)`` and ``(-sin, cos)`` of ``[[a, b], [b, c]]``
+    (Jacobi's formula), stable also for equal eigenvalues; LAPACK's per-matrix
+    overhead would otherwise dominate for 100,000 tiny matrices.
+    """
+    m, k, _ = G.shape
+    if k == 1:
+        return G[:, :, 0].copy(), np.ones((m, 1, 1))
+    if k != 2:
+        return np.linalg.eigh(G)  # type: ignore[return-value]
+    a, b, c = G[:, 0, 0], G[:, 0, 1], G[:, 1, 1]
+    theta = 0.5 * np.arctan2(2.0 * b, a - c)
+    cs, sn = np.cos(theta), np.sin(theta)
+    l1 = a * cs * cs + 2.0 * b * cs * sn + c * sn * sn
+    l2 = a * sn * sn - 2.0 * b * cs * sn + c * cs * cs
+    V = np.empty((m, 2, 2))
+    V[:, 0, 0], V[:, 1, 0], V[:, 0, 1], V[:, 1, 1] = cs, sn, -sn, cs
+    return np.stack([l1, l2], axis=1), V
+
+
+def _apply_common(op: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], v: np.ndarray) -> np.ndarray:
+    """``A_g v = Q (a * Q'v) + Fs G Fs' v`` for vectors ``v`` (c, m, s)."""
+    Q, a, Fs, G = op
+    out = np.tensordot(a[None] * np.tensordot(v, Q, axes=(2, 0)), Q, axes=(2, 1))
+    Fm = np.transpose(Fs, (1, 2, 0))  # (m, s, k)
+    FtV = np.swapaxes(Fm, 1, 2) @ np.transpose(v, (1, 2, 0))  # (m, k, c)
+    out += np.transpose(Fm @ (G @ FtV), (2, 0, 1))
+    return out

@@ -30,6 +30,7 @@ import numpy as np
 from scipy import special, stats
 
 from effekt.errors import EstimationError
+from effekt.sandwich import score_vcov
 
 FAMILIES = ("linear", "logit", "probit")
 SE_TYPES = ("classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1")
@@ -156,25 +157,12 @@ def _vcov(
     if se_type == "classical":
         return classical
     bread = np.linalg.inv(info)
-    if se_type.startswith("CR"):
-        assert clusters is not None
-        g = int(clusters.max()) + 1
-        sg = np.zeros((g, score.shape[1]))
-        np.add.at(sg, clusters, score)
-        meat = sg.T @ sg
-        if se_type == "CR1":
-            meat *= g / (g - 1) * (n - 1) / (n - k)
-        return bread @ meat @ bread  # type: ignore[no-any-return]
+    leverage = None
     if se_type in ("HC2", "HC3"):
-        # leverage of the weighted working model: h_i = w_i x_i' (X'WX)^-1 x_i
-        h = work_w * np.einsum("ij,jk,ik->i", X, bread, X)
-        h = np.minimum(h, 1.0 - 1e-12)
-        power = 1.0 if se_type == "HC2" else 2.0
-        score = score / ((1.0 - h) ** (power / 2.0))[:, None]
-    meat = score.T @ score
-    if se_type == "HC1":
-        meat *= n / (n - k)
-    return bread @ meat @ bread  # type: ignore[no-any-return]
+        # leverage of the weighted working model: h_i = w_i x_i' (X'WX)^-1 x_i, kept below 1 so that a
+        # point of leverage one gives a large finite weight rather than a division by zero
+        leverage = np.minimum(work_w * np.einsum("ij,jk,ik->i", X, bread, X), 1.0 - 1e-12)
+    return score_vcov(score, bread, se_type=se_type, clusters=clusters, leverage=leverage, k_total=k)
 
 
 def _newton_one(family: str, y: np.ndarray, X: np.ndarray, w: np.ndarray, what: str) -> np.ndarray:

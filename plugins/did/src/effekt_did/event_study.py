@@ -13,6 +13,7 @@ from scipy import stats
 from effekt.errors import DataError, DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable
+from effekt.sandwich import blas_single_thread
 from effekt.vocabulary import Choice, validated
 from effekt_did._panel import FEW_TREATED_CLUSTERS, cell_weights, check_aggregation, check_panel
 from effekt_did.twfe import fit_twfe_arrays
@@ -278,12 +279,17 @@ class EventStudy:
                               f"{period!r} minus first_treated column {first_treated!r}).")
         evb = np.clip(ev, lo, hi)
         times = [e for e in range(lo, hi + 1) if e != reference and np.any(evb == e)]
-        X = np.column_stack([(evb == e).astype(float) for e in times])
+        X = np.empty((evb.size, len(times)))  # filled column by column: no list of 2e6-row temporaries
+        for j, e in enumerate(times):
+            np.equal(evb, e, out=X[:, j])
         names = [f"e={e}" for e in times]
         if panel.X is not None:
             X = np.column_stack([X, panel.X])
             names += panel.covariates
-        if np.linalg.matrix_rank(X[:, : len(times)]) < len(times):
+        Xe = X[:, : len(times)]
+        with blas_single_thread():
+            XtX = Xe.T @ Xe
+        if np.linalg.matrix_rank(XtX, hermitian=True) < len(times):  # rank of X'X, not an SVD of X
             raise EstimationError("event-time indicators are collinear; narrow leads=/lags=.")
         w = cell_weights(panel) if aggregation == "cluster" else panel.weights
         cl, G = panel.cluster_codes()

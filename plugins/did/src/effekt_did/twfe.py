@@ -12,6 +12,7 @@ import pandas as pd
 from effekt.errors import DesignError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
+from effekt.sandwich import cr2_within
 from effekt.vocabulary import Choice, validated
 from effekt_did._absorb import Absorbed, absorb_ols, cr1_vcov, cr2_patterns, demean, nested_in
 from effekt_did._panel import FEW_TREATED_CLUSTERS, Panel, cell_weights, check_aggregation, check_panel
@@ -86,6 +87,12 @@ def _cr2_pt(panel: Panel, X: np.ndarray, names: list[str], clusters: np.ndarray,
     equals the one from the full dummy design). Returns the covariance of
     the coefficients on ``X`` and their Bell-McCaffrey degrees of freedom.
     """
+    n_clusters = int(clusters.max()) + 1
+    if unit_nested and not time_nested and n_clusters == panel.n_units:
+        # each cluster is one unit: the dummies are built batch by batch inside the CR2 computation
+        _, vcov, df = cr2_within(X, panel.y, clusters, n_clusters, periods=(panel.time, panel.n_times),
+                                 weights=weights, names=names)
+        return vcov, df
     absorb: list[tuple[np.ndarray, int]] = []
     explicit: list[tuple[np.ndarray, int]] = []
     for (codes, k), nested in (((panel.unit, panel.n_units), unit_nested), ((panel.time, panel.n_times), time_nested)):
