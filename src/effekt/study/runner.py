@@ -443,10 +443,11 @@ def _write(study: Study, run: StudyRun, ran: Sequence[tuple[Analysis, Any, int]]
         if study.randomisation:
             metadata["randomisation"] = study.randomisation
         rep = Report(study.title, language=study.language, metadata=metadata)
+        arm_labels = _arm_labels(study)
         if flow is not None:
-            rep.add_consort(flow)
+            rep.add_consort(flow, labels=arm_labels)
         if balance is not None:
-            rep.add_balance(balance)
+            rep.add_balance(balance, labels=arm_labels)
         rep.add_estimates([
             PlannedEstimate(outcome=a.name, role=a.role, estimator=a.estimator, result=_named(r, study, a),
                             p_adjusted=adjusted.get(a.key), family=a.family, label=a.label)
@@ -464,6 +465,20 @@ def _write(study: Study, run: StudyRun, ran: Sequence[tuple[Analysis, Any, int]]
             os.unlink(tmp)
         raise
 
+
+
+def _arm_labels(study: Study) -> dict[Any, str] | None:
+    """The study's ``arm_names`` keyed by every spelling an arm has in the
+    balance table and the CONSORT flow (0/1, their text, and the flow's
+    'control'/'treatment'), so both show the names the figures use."""
+    names = dict(study.arm_names)
+    if not names:
+        return None
+    labels: dict[Any, str] = {}
+    for role, keys in (("control", (0, "0", "control")), ("treated", (1, "1", "treated", "treatment"))):
+        if role in names:
+            labels.update({k: names[role] for k in keys})
+    return labels
 
 
 def _named(result: Any, study: Study, a: Analysis) -> Any:
