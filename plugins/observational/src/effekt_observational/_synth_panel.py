@@ -67,8 +67,8 @@ def check_synth_panel(data: Any, *, outcome: Any, unit: Any, period: Any, treatm
         who = "treated" if cols.z[u == i][0] == 1 else "comparison"
         missing_n = int((counts[i] == 0).sum())
         raise DataError(
-            f"the {who} unit {label(cols.block_labels[i])} (unit column {unit!r}) has no row for period "
-            f"{label(periods[t])} (period column {period!r}; {missing_n} period(s) missing); {estimator} needs a balanced panel. Impute the outcome, or drop the "
+            f"the {who} unit {label(cols.block_labels[i])} has no row for period {label(periods[t])} (unit column "
+            f"{unit!r}, period column {period!r}; {missing_n} period(s) missing); {estimator} needs a balanced panel. Impute the outcome, or drop the "
             "period (or the unit) for every unit."
         )
     post_t = np.zeros(T)
