@@ -125,6 +125,9 @@ class EntropyBalancing:
     DataError
         Bad columns; a constant covariate; treated means outside the
         controls' convex hull (no overlap).
+    EstimationError
+        A sandwich variance that is not finite and positive (extreme or
+        nearly collinear covariates, an outcome that does not vary).
 
     References
     ----------

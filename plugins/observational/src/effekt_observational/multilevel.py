@@ -142,7 +142,8 @@ class Multilevel:
     DesignError
         No treatment and no term; a random slope that is not a covariate.
     EstimationError
-        A fit that fails to converge to finite variance components.
+        A fit that fails to converge to finite variance components; a zero
+        residual variance (a constant outcome, as many parameters as rows).
 
     References
     ----------
