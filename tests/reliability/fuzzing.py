@@ -540,12 +540,15 @@ def _numbers(res: Any) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     for row in rows:
         term = getattr(row, "term", "?")
-        for fieldname in ("estimate", "std_error"):
+        # a row whose inference is a test without a standard error (ci_method="none", a finite
+        # placebo or permutation p-value) documents its NaN SE and interval: only its estimate is checked
+        no_se = getattr(row, "ci_method", None) == "none" and math.isfinite(getattr(row, "p_value", math.nan))
+        for fieldname in ("estimate",) if no_se else ("estimate", "std_error"):
             v = getattr(row, fieldname, None)
             if isinstance(v, int | float | np.floating):
                 out.append((f"{term}.{fieldname}", float(v)))
         ci = getattr(row, "conf_int", None)
-        if isinstance(ci, tuple | list) and len(ci) == 2:
+        if isinstance(ci, tuple | list) and len(ci) == 2 and not no_se:
             out += [(f"{term}.conf_int", float(ci[0])), (f"{term}.conf_int", float(ci[1]))]
     return out
 

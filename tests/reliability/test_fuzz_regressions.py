@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -293,3 +295,93 @@ def test_callaway_santanna_constant_outcome_is_refused():
     df = pd.DataFrame({"unit": unit, "period": period, "first_treated": first, "y": 1.0})
     with pytest.raises(ef.DataError, match="outcome column 'y' is 1 in every row"):
         ef.estimate("callaway_santanna", data=df, outcome="y", unit="unit", period="period", first_treated="first_treated")
+
+
+# -- the observational plugin and the DiD plugin's sun_abraham and imputation ------------------------
+# Each case below is one the fuzzer failed on when these estimators joined the registry; it is rerun
+# through the fuzzer's own case generator and checker (round 0 of its synthetic data).
+_NEW_ESTIMATOR_CASES = [
+    ("entropy_balancing", "x1:minus_1e9"),  # was LinAlgError and overflow in exp
+    ("entropy_balancing", "x2:minus_1e9"),  # was a zero SE naming only the outcome
+    ("entropy_balancing", "covariate:collinear"),  # was invalid value in sqrt
+    ("entropy_balancing", "frame:two_rows"),  # the no-overlap message did not name the covariates
+    ("synthetic_control", "y:minus_1e9"),  # took more than 5 s
+    ("synthetic_control", "base"),  # a NaN SE counted as silent (no SE by design, placebo p-value)
+    ("synthetic_control", "period:zero"),  # duplicated rows: the message did not name the period column
+    ("synthetic_control", "period:negate"),
+    ("synthetic_control", "region:empty_string"),
+    ("synthetic_did", "period:one_two"),
+    ("synthetic_did", "unit:text_value"),
+    ("multilevel", "frame:duplicated_index"),  # was IndexError inside statsmodels
+    ("multilevel", "y:zero"),  # was divide by zero in the fixed-effect SE
+    ("multilevel", "x:zero"),  # the collinear message did not name the covariate
+    ("multilevel", "covariate:constant"),
+    ("multilevel", "frame:three_rows"),
+    ("matching", "frame:three_rows"),  # was "Degrees of freedom <= 0" in the balance table
+    ("drdid", "x:zero"),  # singular propensity model: did not name the covariate
+    ("drdid", "post:zero"),  # empty DiD cell: did not name the post column
+    ("aipw", "frame:two_rows"),  # too few units for the folds: did not name the treatment column
+    ("sun_abraham", "period:negate"),  # no unit treated: did not name the period column
+    ("sun_abraham", "first_treated:constant"),
+    ("imputation", "period:negate"),
+    ("imputation", "first_treated:constant"),
+    ("imputation", "_x:zero"),  # effects not identified: did not name the covariate
+]
+
+
+@pytest.mark.parametrize(("name", "label"), _NEW_ESTIMATOR_CASES)
+def test_new_estimator_fuzz_case_is_clean(name, label):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import fuzzing
+
+    case = next(c for c in fuzzing.cases(name, 0) if c.label == label)
+    outcome = fuzzing.Outcome()
+    fuzzing.run_case(case, outcome)
+    assert not outcome.other_exceptions, outcome.other_exceptions
+    assert not outcome.silent_non_finite, outcome.silent_non_finite
+    assert not outcome.leaked_warnings, outcome.leaked_warnings
+    assert not outcome.unnamed, outcome.unnamed
+
+
+def test_entropy_balancing_is_invariant_to_shifting_a_covariate_by_1e9():
+    from effekt_observational.entropy import EntropyBalancing
+
+    syn = EntropyBalancing.simulate(np.random.default_rng(5), n=200, effect=1.0)
+    base = ef.estimate("entropy_balancing", data=syn.data, **syn.spec)
+    shifted = ef.estimate("entropy_balancing", data=syn.data.assign(x1=syn.data.x1 - 1e9), **syn.spec)
+    assert shifted.estimate == pytest.approx(base.estimate, rel=1e-6)
+    assert shifted.std_error == pytest.approx(base.std_error, rel=1e-4)
+
+
+def test_synthetic_control_is_invariant_to_shifting_the_outcome_by_1e9():
+    from effekt_observational.synthetic_control import SyntheticControl
+
+    syn = SyntheticControl.simulate(np.random.default_rng(3), n=40, effect=1.0)
+    base = ef.estimate("synthetic_control", data=syn.data, **syn.spec)
+    shifted = ef.estimate("synthetic_control", data=syn.data.assign(y=syn.data.y - 1e9), **syn.spec)
+    assert shifted.estimate == pytest.approx(base.estimate, abs=1e-5)
+    assert shifted.p_value == base.p_value
+    assert base.ci_method == "none" and np.isnan(base.std_error) and np.isfinite(base.p_value)
+
+
+def test_multilevel_duplicated_index_gives_the_same_fit():
+    from effekt_observational.multilevel import Multilevel
+
+    syn = Multilevel.simulate(np.random.default_rng(2), n=96, effect=1.0)
+    base = ef.estimate("multilevel", data=syn.data, **syn.spec)
+    dup = ef.estimate("multilevel", data=syn.data.set_axis(np.arange(len(syn.data)) // 2), **syn.spec)
+    assert dup.estimate == pytest.approx(base.estimate, rel=1e-8)
+    assert dup.n == base.n
+
+
+def test_multilevel_constant_outcome_names_the_outcome():
+    from effekt_observational.multilevel import Multilevel
+
+    syn = Multilevel.simulate(np.random.default_rng(2), n=96, effect=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(ef.EffektError, match="outcome column 'y'"):
+            ef.estimate("multilevel", data=syn.data.assign(y=0.0), **syn.spec)

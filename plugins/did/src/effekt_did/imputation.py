@@ -232,7 +232,8 @@ class Imputation:
             raise DesignError(
                 "no treated observation can be imputed: every treated row lacks untreated rows of its unit "
                 "or of its period (with no never-treated unit and a single cohort, no unit is untreated once "
-                "the cohort starts). Add never-treated units or not-yet-treated cohorts."
+                f"the cohort starts; first_treated column {first_treated!r}, period column {period!r}). Add "
+                "never-treated units or not-yet-treated cohorts."
             )
         if lost.any():
             nu = int(np.unique(panel.unit[lost & ~unit_has[panel.unit]]).size)
@@ -254,7 +255,11 @@ class Imputation:
         u0, t0, u1, t1 = sub.unit[i0], sub.time[i0], sub.unit[i1], sub.time[i1]
         X0 = None if X is None else X[i0]
         X1 = None if X is None else X[i1]
-        design = _UntreatedDesign(u0, t0, X0, omega[i0], sub.n_units, sub.n_times)
+        try:
+            design = _UntreatedDesign(u0, t0, X0, omega[i0], sub.n_units, sub.n_times)
+        except EstimationError as exc:
+            raise EstimationError(f"{exc} (unit column {unit!r}, period column {period!r}, covariates "
+                                  f"{[covariates] if isinstance(covariates, str) else list(covariates or [])!r})") from None
         # first stage and imputation
         ru, rs = design.rhs(u0, t0, X0, (omega[i0] * sub.y[i0])[:, None])
         xu, xs = design.solve(ru, rs)

@@ -59,15 +59,16 @@ def check_synth_panel(data: Any, *, outcome: Any, unit: Any, period: Any, treatm
     counts = np.bincount(cell, minlength=k * T).reshape(k, T)
     if counts.max() > 1:
         i, t = np.argwhere(counts > 1)[0]
-        raise DataError(f"unit {label(cols.block_labels[i])} has {counts[i, t]} rows in period {label(periods[t])}; "
-                        "each unit needs one row per period.")
+        raise DataError(f"unit {label(cols.block_labels[i])} of unit column {unit!r} has {counts[i, t]} rows in "
+                        f"period {label(periods[t])} of period column {period!r}; each unit needs one row per "
+                        "period.")
     if counts.min() == 0:
         i, t = np.argwhere(counts == 0)[0]
         who = "treated" if cols.z[u == i][0] == 1 else "comparison"
         missing_n = int((counts[i] == 0).sum())
         raise DataError(
-            f"the {who} unit {label(cols.block_labels[i])} has no row for period {label(periods[t])} "
-            f"({missing_n} period(s) missing); {estimator} needs a balanced panel. Impute the outcome, or drop the "
+            f"the {who} unit {label(cols.block_labels[i])} has no row for period {label(periods[t])} (unit column "
+            f"{unit!r}, period column {period!r}; {missing_n} period(s) missing); {estimator} needs a balanced panel. Impute the outcome, or drop the "
             "period (or the unit) for every unit."
         )
     post_t = np.zeros(T)
@@ -75,7 +76,8 @@ def check_synth_panel(data: Any, *, outcome: Any, unit: Any, period: Any, treatm
     post_t = post_t / k
     if not np.all(np.isin(post_t, (0.0, 1.0))):
         bad = periods[~np.isin(post_t, (0.0, 1.0))][0]
-        raise DataError(f"post column {post!r} differs between units in period {label(bad)}; the start must be the "
+        raise DataError(f"post column {post!r} differs between units in period {label(bad)} (period column "
+                        f"{period!r}); the start must be the "
                         "same for every treated unit (common adoption).")
     Y = np.empty((k, T))
     Y[u, t_idx] = cols.y
@@ -89,7 +91,8 @@ def check_synth_panel(data: Any, *, outcome: Any, unit: Any, period: Any, treatm
                         "no synthetic comparison can be fitted. Include periods before the start.")
     first_post = int(np.argmax(post_b))
     if post_b[first_post:].min() == 0:
-        raise DataError(f"post column {post!r} switches back to 0 after the start; post periods must come last.")
+        raise DataError(f"post column {post!r} switches back to 0 after the start in the order of period column "
+                        f"{period!r}; post periods must come last.")
     n_donors = int((~treated).sum())
     if n_donors < min_donors:
         raise DataError(f"the donor pool has {n_donors} comparison unit(s); {estimator} needs at least {min_donors} "

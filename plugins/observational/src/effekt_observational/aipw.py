@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from effekt.data import check_seed
-from effekt.errors import DesignError
+from effekt.errors import DataError, DesignError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
 from effekt.vocabulary import validated
@@ -203,7 +203,10 @@ class AIPW:
             X, z, y = X[keep], z[keep], y[keep]
             cl = None if cl is None else np.unique(cl[keep], return_inverse=True)[1]
         F = design_matrix(X, names)[:, 1:]
-        labels = None if folds is None else cross_folds(X, z.astype(np.int64), folds, seed)
+        try:
+            labels = None if folds is None else cross_folds(X, z.astype(np.int64), folds, seed)
+        except DataError as exc:
+            raise DataError(f"{exc} (arms of treatment column {treatment!r})") from None
         ps = fit_propensity(X, z, names, classifier=classifier, folds=folds, seed=seed, labels=labels)
         check_overlap(ps.scores, z, cols.covariates, estimand)
         m1, m0 = _outcome_predictions(F, y, z, labels, regressor)

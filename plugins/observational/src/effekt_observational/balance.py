@@ -54,6 +54,11 @@ def _wvar(x: np.ndarray, w: np.ndarray) -> float:
     return float(np.sum(w * (x - m) ** 2) / denom) if denom > 0 else 0.0
 
 
+def _sd1(v: np.ndarray) -> float:
+    """The SD with ddof=1; NaN (no warning) for an arm of fewer than two units."""
+    return float(v.std(ddof=1)) if v.size > 1 else float("nan")
+
+
 def weighted_balance(
     X: np.ndarray,
     names: Sequence[str],
@@ -85,7 +90,7 @@ def weighted_balance(
             p1, p0 = r[rz].mean(), r[~rz].mean()
             s1, s0 = np.sqrt(p1 * (1 - p1)), np.sqrt(p0 * (1 - p0))
         else:
-            s1, s0 = r[rz].std(ddof=1), r[~rz].std(ddof=1)
+            s1, s0 = _sd1(r[rz]), _sd1(r[~rz])
         rows.append({
             "variable": str(name), "level": "", "kind": "binary" if binary else "numeric",
             "mean_treated": m1, "sd_treated": np.sqrt(v1), "mean_control": m0, "sd_control": np.sqrt(v0),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -94,6 +95,17 @@ def att_2x2(
     if not np.all(np.isin(p, (0.0, 1.0))):
         raise DataError("post must be 0/1.")
     return att_rc(arr["y"], p, dd, X, w, method=method, trim_level=trim_level)
+
+
+@contextmanager
+def _naming(covariates: Any) -> Iterator[None]:
+    """A singular nuisance model's DataError names the covariate columns it was given."""
+    try:
+        yield
+    except DataError as exc:
+        if "design matrix is singular" not in str(exc):
+            raise
+        raise DataError(f"{exc} The covariates are {list(covariates or [])!r}.") from None
 
 
 class DRDiD:
@@ -251,8 +263,9 @@ class DRDiD:
         cells = np.bincount(2 * cols.z.astype(int) + p.astype(int), minlength=4)
         if cells.min() == 0:
             names = ["comparison before", "comparison after", "treated before", "treated after"]
-            raise DataError(f"the cell '{names[int(np.argmin(cells))]}' has no rows (rows per cell: "
-                            f"{dict(zip(names, cells.tolist()))}); a DiD needs all four.")
+            raise DataError(f"the cell '{names[int(np.argmin(cells))]}' has no rows (rows per cell of treatment "
+                            f"column {treatment!r} by post column {post!r}: {dict(zip(names, cells.tolist()))}); "
+                            "a DiD needs all four.")
         panel = unit is not None
         if panel:
             assert cols.blocks is not None and cols.block_labels is not None
@@ -277,11 +290,14 @@ class DRDiD:
                 )
             order = np.lexsort((p, u))
             pre, aft = order[0::2], order[1::2]
-            res = att_panel(cols.y[aft] - cols.y[pre], z[pre], X[pre], w[pre], method=method, trim_level=trim_level)
+            with _naming(cols.covariates):
+                res = att_panel(cols.y[aft] - cols.y[pre], z[pre], X[pre], w[pre], method=method,
+                                trim_level=trim_level)
             n_obs, n_units = k, k
             cl_used = None if cl is None else cl[pre]
         else:
-            res = att_rc(cols.y, p, z, X, w, method=method, trim_level=trim_level)
+            with _naming(cols.covariates):
+                res = att_rc(cols.y, p, z, X, w, method=method, trim_level=trim_level)
             n_obs, n_units = cols.n, None
             cl_used = cl
         if cl_used is not None:

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import optimize
 
-from effekt.errors import DataError
+from effekt.errors import DataError, EstimationError
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
 from effekt.vocabulary import validated
@@ -125,6 +125,9 @@ class EntropyBalancing:
     DataError
         Bad columns; a constant covariate; treated means outside the
         controls' convex hull (no overlap).
+    EstimationError
+        A sandwich variance that is not finite and positive (extreme or
+        nearly collinear covariates, an outcome that does not vary).
 
     References
     ----------
@@ -173,9 +176,15 @@ class EntropyBalancing:
         X, z, y, cl = cols.X, cols.z, cols.y, cols.clusters
         names = cols.covariate_names
         design_matrix(X, names)  # refuses a constant covariate
+        # the weights do not depend on the covariates' location: centring keeps the dual and the
+        # numerical Jacobian of the sandwich well scaled for covariates far from 0 (e.g. years + 1e9)
+        X = X - X.mean(axis=0)
         zb = z.astype(bool)
         target = X[zb].mean(axis=0)
-        wc, lam = entropy_weights(X[~zb], target)
+        try:
+            wc, lam = entropy_weights(X[~zb], target)
+        except DataError as exc:
+            raise DataError(f"{exc} (covariates: {list(cols.covariates)!r})") from None
         sd = X[~zb].std(axis=0)
         sd = np.where(sd > 0, sd, 1.0)
         mu1 = float(y[zb].mean())
@@ -192,10 +201,19 @@ class EntropyBalancing:
             return np.column_stack([zf[:, None] * (X - gam), ex[:, None] * Dx, zf * (y - m1), ex * (y - m0)])
 
         theta = np.concatenate([target, lam, [mu1, mu0]])
-        V = stacked_sandwich(psi, theta, cl)
         g = np.zeros(theta.size)
         g[2 * p], g[2 * p + 1] = 1.0, -1.0
-        se = float(np.sqrt(g @ V @ g))
+        with np.errstate(all="ignore"):  # a failed sandwich is refused below, naming the covariates
+            try:
+                var = float(g @ stacked_sandwich(psi, theta, cl) @ g)
+            except np.linalg.LinAlgError:
+                var = float("nan")
+        if not (np.isfinite(var) and var > 0):
+            raise EstimationError(
+                f"entropy_balancing: the sandwich variance of the weights is {var:g}, so no standard error can be "
+                f"formed; the covariates {list(cols.covariates)!r} are too extreme or nearly collinear in the "
+                f"controls, or outcome column {outcome!r} does not vary. Rescale or drop a covariate.")
+        se = float(np.sqrt(var))
         w = np.ones(len(z))
         w[~zb] = wc * zb.sum()  # on the treated's scale: the control weights sum to n_treated
         bal = compare_balance(X, names, z, w, arms=(cols.arms[0], cols.arms[1]))

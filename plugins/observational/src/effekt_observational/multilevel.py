@@ -71,6 +71,18 @@ def _fixed_effect_se(X: np.ndarray, Z: np.ndarray, codes: list[np.ndarray], cov_
     return np.sqrt(np.diag(np.linalg.inv(info)))
 
 
+def _collinear_message(X: np.ndarray, names: list[str], outcome: str, covariates: list[str]) -> str:
+    """Which fixed effect adds nothing to the ones before it, named with the covariate columns."""
+    bad = names[-1]
+    for j in range(1, X.shape[1] + 1):
+        if np.linalg.matrix_rank(X[:, :j]) < j:
+            bad = names[j - 1]
+            break
+    what = f"covariates={covariates!r}" if covariates else "no covariates"
+    return (f"the fixed effects are collinear in the {X.shape[0]} rows of outcome {outcome!r}: term {bad!r} is constant "
+            f"or a combination of the terms before it ({what}; e.g. a group-level predictor duplicated); drop it.")
+
+
 class Multilevel:
     """A linear model with random intercepts (and slopes) for nested groups.
 
@@ -130,7 +142,8 @@ class Multilevel:
     DesignError
         No treatment and no term; a random slope that is not a covariate.
     EstimationError
-        A fit that fails to converge to finite variance components.
+        A fit that fails to converge to finite variance components; a zero
+        residual variance (a constant outcome, as many parameters as rows).
 
     References
     ----------
@@ -186,6 +199,8 @@ class Multilevel:
         from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
         frame = as_frame(data)
+        if not frame.index.is_unique:  # rows are told apart by position below
+            frame = frame.reset_index(drop=True)
         levels = [groups] if isinstance(groups, str) else list(groups)
         if not 1 <= len(levels) <= 3:
             raise DesignError(f"groups= takes one to three columns, outermost first; got {levels!r}.")
@@ -231,8 +246,7 @@ class Multilevel:
         if head not in names:
             raise DesignError(f"term={term!r} is not a fixed effect; the model's terms are {names}.")
         if np.linalg.matrix_rank(X) < X.shape[1]:
-            raise DataError("the fixed effects are collinear (a covariate is constant or a combination of others, "
-                            "e.g. a group-level predictor duplicated); drop one.")
+            raise DataError(_collinear_message(X, names, str(outcome), covs))
         Z = np.ones((cols.n, 1))
         slope_names: list[str] = []
         if slopes:
@@ -281,10 +295,16 @@ class Multilevel:
         cov_re = np.asarray(fit.cov_re)
         vcs = np.atleast_1d(np.asarray(fit.vcomp, dtype=float)) if exog_vc is not None else np.zeros(0)
         resid = float(fit.scale)
+        if not (np.isfinite(resid) and resid > 0):
+            raise EstimationError(
+                f"the residual variance of outcome column {outcome!r} is {resid:g}: the fixed and random effects fit "
+                f"the {cols.n} rows exactly (a constant outcome, or as many parameters as rows), so no standard "
+                "error can be formed. Check the outcome and use more rows than parameters.")
         bse = _fixed_effect_se(X, Z, codes, cov_re, vcs, resid)
         if not (np.all(np.isfinite(fe)) and np.all(np.isfinite(bse))):
-            raise EstimationError("the multilevel fit gave non-finite coefficients or standard errors; the "
-                                  "model may be over-specified (too many random effects for the groups).")
+            raise EstimationError(f"the multilevel fit of outcome column {outcome!r} on {cols.n} rows gave non-finite "
+                                  "coefficients or standard errors; the model may be over-specified (too many "
+                                  "random effects for the groups).")
         vcomp: dict[str, float] = {str(levels[0]): float(cov_re[0, 0])}
         for g, v in zip(levels[1:], vcs):
             vcomp[str(g)] = float(v)

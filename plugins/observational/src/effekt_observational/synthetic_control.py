@@ -54,8 +54,13 @@ def _fit_one(Y: np.ndarray, P: np.ndarray, target: int, donors: np.ndarray, pre:
     ``P`` (units x predictors) is standardised over the target and its donors.
     """
     Ps = _standardise(P[np.append(donors, target)], int(pre.sum()))
+    # the weights sum to 1, so centring each predictor and period leaves every fit unchanged and keeps
+    # the problem well scaled for outcomes far from 0 (e.g. + 1e9)
+    Ps = Ps - Ps.mean(axis=0)
+    Zc = Y[np.append(donors, target)][:, pre]
+    Zc = Zc - Zc.mean(axis=0)
     X0, x1 = Ps[:-1].T, Ps[-1]
-    Z0, z1 = Y[donors][:, pre].T, Y[target, pre]
+    Z0, z1 = Zc[:-1].T, Zc[-1]
     K = X0.shape[0]
 
     def weights(v: np.ndarray) -> np.ndarray:
