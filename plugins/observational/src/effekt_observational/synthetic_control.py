@@ -53,12 +53,16 @@ def _fit_one(Y: np.ndarray, P: np.ndarray, target: int, donors: np.ndarray, pre:
 
     ``P`` (units x predictors) is standardised over the target and its donors.
     """
-    Ps = _standardise(P[np.append(donors, target)], int(pre.sum()))
     # the weights sum to 1, so centring each predictor and period leaves every fit unchanged and keeps
-    # the problem well scaled for outcomes far from 0 (e.g. + 1e9)
-    Ps = Ps - Ps.mean(axis=0)
+    # the problem well scaled for outcomes far from 0 (e.g. + 1e9); centre before scaling so that the
+    # scale is not computed from shifted values, and put the pre-period outcomes on one scale so that
+    # the optimiser's tolerances mean the same whatever the outcome's units
+    Pc = P[np.append(donors, target)]
+    Ps = _standardise(Pc - Pc.mean(axis=0), int(pre.sum()))
     Zc = Y[np.append(donors, target)][:, pre]
     Zc = Zc - Zc.mean(axis=0)
+    z_sd = float(Zc.std())
+    Zc = Zc / (z_sd if z_sd > 0 else 1.0)
     X0, x1 = Ps[:-1].T, Ps[-1]
     Z0, z1 = Zc[:-1].T, Zc[-1]
     K = X0.shape[0]
