@@ -801,6 +801,10 @@ def _cr2_weighted(
     dvals = {j: np.empty(G) for j in todo}
     v_loc = {j: np.empty((G, 2 * r)) for j in todo}
     sgg = {j: np.empty(G) for j in todo}
+    dpos = np.concatenate([np.arange(nd), r + np.arange(nd)])  # dense columns of v = [P'g, Q'g]
+    v_dense = {j: np.empty((G, 2 * nd)) for j in todo}
+    a_dense = {j: np.empty((G, 2 * nd)) for j in todo}
+    b_dense = {j: np.empty((G, 2 * nd)) for j in todo}
     XM = Xs @ M[:, todo] if todo else None  # Xw M e_j on the sqrt(w) scale
     for size in np.unique(sizes[sizes > 0]):
         s = int(size)
@@ -850,10 +854,34 @@ def _cr2_weighted(
                     vj = np.concatenate([v1[:, :, c], v2[:, :, c]], axis=1)  # (m, 2r)
                     dvals[j][ids] = np.einsum("ms,ms->m", gvec[:, :, c], gvec[:, :, c])
                     v_loc[j][ids] = vj
-                    sgg[j][ids] = np.einsum("ma,mab,mb->m", vj, Kg, vj)
+                    Kv = np.einsum("mab,mb->ma", Kg, vj)
+                    sgg[j][ids] = np.einsum("ma,ma->m", vj, Kv)
+                    # the dense coordinates, K v on them, and the part of K v from the local groups
+                    vl = vj.copy()
+                    vl[:, dpos] = 0.0
+                    v_dense[j][ids] = vj[:, dpos]
+                    a_dense[j][ids] = Kv[:, dpos]
+                    b_dense[j][ids] = np.einsum("mab,mb->ma", Kg[:, dpos], vl)
     meat = scores.T @ scores
     df = np.full(k, np.nan)
     if not todo:
+        return meat, df
+    nested = not n_local or bool(np.all(np.bincount(gol[gol >= 0], minlength=n_groups) <= 1))
+    if nested:
+        # every absorbed group inside one cluster: off the diagonal, S_gh = v_g K v_h' involves the
+        # groups of only one of the two clusters, so S = L + diag(c) with L = Vd A' + B Vd' of rank
+        # 4 nd (Vd the dense coordinates, A = (K v)_dense, B its part from the local groups)
+        for j in todo:
+            d, Vd, A, B = dvals[j], v_dense[j], a_dense[j], b_dense[j]
+            Lgg = np.einsum("ga,ga->g", Vd, A) + np.einsum("ga,ga->g", B, Vd)
+            c = sgg[j] - Lgg
+            Y = np.hstack([Vd, B])
+            Zm = np.hstack([A, Vd])
+            L2 = float(np.einsum("ab,ba->", Y.T @ Y, Zm.T @ Zm))
+            S2 = L2 + 2.0 * float(Lgg @ c) + float(c @ c)
+            trace = float(d.sum() + sgg[j].sum())
+            frob2 = float((d**2).sum() + 2.0 * (d * sgg[j]).sum() + S2)
+            df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
         return meat, df
     # the global K = [[T, -I], [-I, 0]] and the columns of each cluster's local v
     if n_local:
