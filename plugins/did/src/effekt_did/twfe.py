@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from effekt.errors import DesignError, EstimationError
+from effekt.estimators._absorb import Absorber
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
-from effekt.estimators._absorb import Absorber
 from effekt.sandwich import cr2_within, robust_ols
 from effekt.vocabulary import Choice, validated
 from effekt_did._absorb import Absorbed, absorb_ols, cr1_vcov, cr2_patterns, demean, nested_in
