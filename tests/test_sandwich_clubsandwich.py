@@ -116,3 +116,43 @@ def test_weighted_cr2_with_absorbed_fixed_effect_matches_clubsandwich():
     fit = lm_robust(DF, "y ~ x + z | f", clusters="g", weights="w")
     np.testing.assert_allclose(fit.vcov[-2:, -2:], np.array(ref["vcov"])[1:3, 1:3], rtol=1e-9)
     np.testing.assert_allclose(fit.df[-2:], ref["df"][1:3], rtol=1e-8)
+
+
+@pytest.mark.parametrize(("model", "weights"), [("unweighted", None), ("weighted", "w"), ("cluster_weights", "wg")])
+def test_linear_model_wald_test_is_htz_by_default_with_cr2(model, weights):
+    from effekt.estimators.lm_robust import lm_robust
+
+    ref = REF[model]["wald"]
+    fit = lm_robust(DF, "y ~ x + z", clusters="g", weights=weights)
+    htz = fit.wald_test(["x", "z"])
+    assert htz["statistic"] == pytest.approx(ref["HTZ"]["Fstat"], rel=1e-8)
+    assert htz["df2"] == pytest.approx(ref["HTZ"]["df_denom"], rel=1e-8)
+    assert htz["p_value"] == pytest.approx(ref["HTZ"]["p_val"], rel=1e-7)
+    naive = fit.wald_test(["x", "z"], test="F")  # F(q, G - 1), clubSandwich's "Naive-F"
+    assert naive["statistic"] == pytest.approx(ref["Naive-F"]["Fstat"], rel=1e-8)
+    assert naive["p_value"] == pytest.approx(ref["Naive-F"]["p_val"], rel=1e-7)
+
+
+def test_linear_model_wald_test_defaults_and_refusals():
+    from effekt.estimators.lm_robust import lm_robust
+
+    cr1 = lm_robust(DF, "y ~ x + z", clusters="g", se_type="CR1")
+    assert "delta" not in cr1.wald_test(["x", "z"])  # F(q, G - 1) for CR1
+    with pytest.raises(DesignError, match="HTZ"):
+        cr1.wald_test(["x", "z"], test="HTZ")
+    absorbed = lm_robust(DF, "y ~ x + z | f", clusters="g")
+    assert "delta" not in absorbed.wald_test(["x", "z"])  # absorbed effects: the F test
+    with pytest.raises(DesignError, match="absorbed"):
+        absorbed.wald_test(["x", "z"], test="HTZ")
+
+
+def test_heterogeneity_joint_test_is_htz_with_cr2():
+    from effekt.estimators._model import contrast_wald
+    from effekt.estimators.heterogeneity import contrast_test
+    from effekt.estimators.lm_robust import lm_robust
+
+    fit = lm_robust(DF, "y ~ x + z", clusters="g")
+    R = np.zeros((2, 3))
+    R[0, 1] = R[1, 2] = 1.0
+    assert contrast_test(fit, R)["df2"] == pytest.approx(REF["unweighted"]["wald"]["HTZ"]["df_denom"], rel=1e-8)
+    assert contrast_test(fit, R, test="F") == contrast_wald(fit, R, test="F")
