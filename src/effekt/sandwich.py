@@ -53,6 +53,7 @@ __all__ = [
     "AbsorbedHat",
     "cr2_blocks",
     "cr2_within",
+    "cluster_vcov",
     "blas_single_thread",
     "score_vcov",
     "RobustFit",
@@ -394,14 +395,45 @@ def robust_vcov(
         elif se_type == "CR2":
             meat, df = _cr2(Xw, e, codes, G, M, df_coefs, absorbed)
         else:
-            scores = np.zeros((G, k))
-            np.add.at(scores, codes, Xw * e[:, None])
-            meat = scores.T @ scores
-            if se_type == "CR1":
-                meat *= G / (G - 1) * (n - 1) / (n - k_total)
-            df = np.full(k, float(G - 1))
+            vcov = cluster_vcov(Xw, e, M, codes, G, k_total=k_total, small_sample=se_type == "CR1")
+            return vcov, np.full(k, float(G - 1)), n_clusters
         vcov = M @ meat @ M
     return vcov, df, n_clusters
+
+
+def cluster_vcov(
+    X: np.ndarray,
+    u: np.ndarray,
+    M: np.ndarray,
+    codes: np.ndarray,
+    n_clusters: int,
+    *,
+    k_total: int,
+    small_sample: bool = True,
+) -> np.ndarray:
+    """CR1 (or, with ``small_sample=False``, CR0): ``M (sum_g s_g s_g') M`` with ``s_g = sum_{i in g} x_i u_i``.
+
+    ``codes`` are cluster codes ``0..n_clusters-1``; ``X`` and ``u`` are on
+    whatever scale makes ``x_i u_i`` the score (``sqrt(w)``-scaled regressors
+    and residuals, or unweighted regressors and ``w * e``). CR1 multiplies by
+    ``G / (G - 1) (n - 1) / (n - k_total)`` (Stata, R sandwich::vcovCL).
+    The cluster sums are one ``bincount`` per column: no ``n x k`` array of
+    scores is formed. The DiD plugin's ``cr1_vcov`` and :func:`robust_vcov`
+    use it.
+
+    >>> X = np.ones((4, 1)); u = np.array([1.0, -1.0, 2.0, 2.0])
+    >>> float(cluster_vcov(X, u, np.eye(1), np.array([0, 0, 1, 1]), 2, k_total=1, small_sample=False)[0, 0])
+    16.0
+    """
+    n, k = X.shape
+    scores = np.empty((n_clusters, k))
+    for j in range(k):
+        scores[:, j] = np.bincount(codes, weights=X[:, j] * u, minlength=n_clusters)
+    meat = scores.T @ scores
+    if small_sample:
+        G = n_clusters
+        meat *= G / (G - 1) * (n - 1) / (n - k_total)
+    return M @ meat @ M  # type: ignore[no-any-return]
 
 
 def score_vcov(

@@ -30,7 +30,7 @@ import pandas as pd
 from effekt.errors import EstimationError
 from effekt.estimators._absorb import DEMEAN_TOL
 from effekt.estimators._absorb import demean as _core_demean
-from effekt.sandwich import blas_single_thread, cr2_blocks
+from effekt.sandwich import blas_single_thread, cluster_vcov, cr2_blocks
 
 __all__ = ["codes_of", "demean", "Absorbed", "absorb_ols", "cr1_vcov", "FE_DF"]
 
@@ -125,20 +125,13 @@ def cr1_vcov(
 ) -> np.ndarray:
     """CR1 (or CR0) covariance: M (sum_g s_g s_g') M, s_g = sum_i in g w_i x~_i e_i.
 
+    The core's :func:`effekt.sandwich.cluster_vcov` on the absorbed design.
     CR1 multiplies by G/(G-1) * (N-1)/(N-K) with K = ``k_df`` (fixest's and
     pyfixest's convention when ``k_df`` counts the fixed effects not nested
     in the clusters).
     """
-    n, k = fit.Xt.shape
     u = fit.resid if weights is None else fit.resid * weights
-    scores = np.empty((n_clusters, k))
-    for j in range(k):
-        scores[:, j] = np.bincount(clusters, weights=fit.Xt[:, j] * u, minlength=n_clusters)
-    meat = scores.T @ scores
-    if small_sample:
-        G = n_clusters
-        meat *= G / (G - 1) * (n - 1) / (n - k_df)
-    return fit.M @ meat @ fit.M  # type: ignore[no-any-return]
+    return cluster_vcov(fit.Xt, u, fit.M, clusters, n_clusters, k_total=k_df, small_sample=small_sample)
 
 
 def nested_in(fe_codes: np.ndarray, clusters: np.ndarray, n_levels: int) -> bool:
