@@ -249,3 +249,22 @@ def test_weighted_twfe_cr2_is_the_weighted_dummy_regression(weights, unbalanced)
     ref = robust_ols(D, y, se_type="CR2", clusters=unit, weights=w, df_coefs=[0])
     assert res.std_error == pytest.approx(ref.std_error[0], rel=1e-8)
     assert res.df == pytest.approx(ref.df[0], rel=1e-8)
+
+
+@pytest.mark.parametrize("weights", ["w", "wu"])
+def test_weighted_twfe_cr2_matches_clubsandwich(weights):
+    # plugins/did/tests/data/clubsandwich_twfe_weighted.json, written by make_clubsandwich_twfe_weighted.R:
+    # clubSandwich 0.5.8, lm(y ~ d + x + factor(u) + factor(t), weights =) with vcovCR(cluster = u, "CR2")
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    data = Path(__file__).parent / "data"
+    ref = json.loads((data / "clubsandwich_twfe_weighted.json").read_text())[weights]
+    df = pd.read_csv(data / "clubsandwich_twfe_weighted.csv")
+    res = ef.estimate("twfe", data=df, outcome="y", unit="u", period="t", treatment="d", covariates=["x"],
+                      weights=weights)
+    assert res.estimate == pytest.approx(ref["coef"][0], rel=1e-9)
+    assert res.std_error == pytest.approx(ref["se"][0], rel=1e-8)
+    assert res.df == pytest.approx(ref["df"][0], rel=1e-8)
