@@ -389,7 +389,8 @@ def robust_vcov(
             raise EstimationError(
                 "only one cluster: cluster-robust standard errors need at least two clusters."
             )
-        if se_type == "CR2" and sqrt_weights is not None:
+        if se_type == "CR2" and sqrt_weights is not None and np.ptp(sqrt_weights) > 0:
+            # (equal weights: both working models give the unweighted CR2, computed below)
             sw = np.asarray(sqrt_weights, dtype=float)
             meat, df = _cr2_weighted(Xw, e, sw, codes, G, M, df_coefs, absorbed)
         elif se_type == "CR2":
