@@ -139,27 +139,25 @@ def test_blocks_are_absorbed_and_reported():
 
 # -- CR2 against an independent dense Bell & McCaffrey (2002) implementation ----------------
 def _dense_cr2(Z, y, clusters, w=None):
-    """CR2 and Bell-McCaffrey df with n x n matrices (Pustejovsky & Tipton 2018, eq. 11, Phi = I)."""
-    sw = np.sqrt(np.ones(len(y)) if w is None else w)
-    Zw, yw = Z * sw[:, None], y * sw
-    Minv = np.linalg.pinv(Zw.T @ Zw)
-    e = yw - Zw @ (Minv @ Zw.T @ yw)
-    H = Zw @ Minv @ Zw.T
+    """CR2 and Satterthwaite df with n x n matrices, as clubSandwich defines them for (weighted) least
+    squares: working model Phi = I in the original units (Pustejovsky & Tipton 2018, eq. 6 and
+    Theorem 2). With H = Z M Z'W, A_g = ((I - H)_g (I - H)_g')^{-1/2}, scores Z_g' W_g A_g e_g."""
+    w = np.ones(len(y)) if w is None else np.asarray(w, dtype=float)
+    Minv = np.linalg.pinv(Z.T @ (Z * w[:, None]))
+    e = y - Z @ (Minv @ Z.T @ (w * y))
+    IH = np.eye(len(y)) - Z @ Minv @ Z.T * w[None, :]
     groups = [np.flatnonzero(clusters == g) for g in np.unique(clusters)]
     A = []
     for idx in groups:
-        lam, vec = np.linalg.eigh(np.eye(len(idx)) - H[np.ix_(idx, idx)])
+        lam, vec = np.linalg.eigh(IH[idx] @ IH[idx].T)
         inv_root = np.where(lam > 1e-12, 1 / np.sqrt(np.clip(lam, 1e-12, None)), 0.0)
         A.append((vec * inv_root) @ vec.T)
-    meat = sum(np.outer(Zw[i].T @ a @ e[i], Zw[i].T @ a @ e[i]) for i, a in zip(groups, A))
-    V = Minv @ meat @ Minv
+    sc = [(Z[i] * w[i, None]).T @ a @ e[i] for i, a in zip(groups, A)]
+    V = Minv @ sum(np.outer(s, s) for s in sc) @ Minv
     df = []
-    IH = np.eye(len(y)) - H
     for j in range(Z.shape[1]):
-        P = np.zeros((len(y), len(groups)))
-        for g, (i, a) in enumerate(zip(groups, A)):
-            P[i, g] = a @ Zw[i] @ Minv[:, j]
-        Om = P.T @ IH @ P
+        P = np.column_stack([IH[i].T @ (a @ (w[i] * (Z[i] @ Minv[:, j]))) for i, a in zip(groups, A)])
+        Om = P.T @ P
         df.append(np.trace(Om) ** 2 / (Om**2).sum())
     return V, np.array(df)
 

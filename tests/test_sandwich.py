@@ -44,32 +44,28 @@ def test_cr1_matches_statsmodels_stata_factor(regression):
     assert ours.df[1] == len(np.unique(cl)) - 1
 
 
-def _dense_cr2(X, y, cl, w=None):
-    """Bell & McCaffrey (2002) CR2 and Satterthwaite df with n x n matrices."""
-    if w is not None:
-        s = np.sqrt(w)
-        X, y = X * s[:, None], y * s
-    n, k = X.shape
-    M = np.linalg.inv(X.T @ X)
-    H = X @ M @ X.T
-    IH = np.eye(n) - H
-    e = IH @ y
-    meat = np.zeros((k, k))
-    P = {}
-    for g in np.unique(cl):
-        idx = np.flatnonzero(cl == g)
-        vals, vecs = np.linalg.eigh(IH[np.ix_(idx, idx)])
-        inv_root = np.array([1 / np.sqrt(v) if v > 1e-12 else 0.0 for v in vals])
-        A = vecs @ np.diag(inv_root) @ vecs.T
-        u = X[idx].T @ A @ e[idx]
-        meat += np.outer(u, u)
-        P[g] = (idx, A @ X[idx] @ M)
-    dfs = []
-    for j in range(k):
-        Q = np.column_stack([IH[:, idx] @ p[:, j] for idx, p in P.values()])
-        QQ = Q.T @ Q
-        dfs.append(np.trace(QQ) ** 2 / np.sum(QQ**2))
-    return M @ meat @ M, np.array(dfs)
+def _dense_cr2(Z, y, clusters, w=None):
+    """CR2 and Satterthwaite df with n x n matrices, as clubSandwich defines them for (weighted) least
+    squares: working model Phi = I in the original units (Pustejovsky & Tipton 2018, eq. 6 and
+    Theorem 2). With H = Z M Z'W, A_g = ((I - H)_g (I - H)_g')^{-1/2}, scores Z_g' W_g A_g e_g."""
+    w = np.ones(len(y)) if w is None else np.asarray(w, dtype=float)
+    Minv = np.linalg.pinv(Z.T @ (Z * w[:, None]))
+    e = y - Z @ (Minv @ Z.T @ (w * y))
+    IH = np.eye(len(y)) - Z @ Minv @ Z.T * w[None, :]
+    groups = [np.flatnonzero(clusters == g) for g in np.unique(clusters)]
+    A = []
+    for idx in groups:
+        lam, vec = np.linalg.eigh(IH[idx] @ IH[idx].T)
+        inv_root = np.where(lam > 1e-12, 1 / np.sqrt(np.clip(lam, 1e-12, None)), 0.0)
+        A.append((vec * inv_root) @ vec.T)
+    sc = [(Z[i] * w[i, None]).T @ a @ e[i] for i, a in zip(groups, A)]
+    V = Minv @ sum(np.outer(s, s) for s in sc) @ Minv
+    df = []
+    for j in range(Z.shape[1]):
+        P = np.column_stack([IH[i].T @ (a @ (w[i] * (Z[i] @ Minv[:, j]))) for i, a in zip(groups, A)])
+        Om = P.T @ P
+        df.append(np.trace(Om) ** 2 / (Om**2).sum())
+    return V, np.array(df)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -11,7 +11,10 @@ The sandwich estimators of the design-based school, computed on arrays:
   eq. 11, with the working model ``Var(e) = sigma^2 I``).
 
 Weights enter by transforming ``X`` and ``y`` by ``sqrt(w)``, as in
-estimatr, so every formula below applies to the transformed arrays.
+estimatr, so every formula below applies to the transformed arrays, except
+the weighted CR2: it follows clubSandwich's default for weighted least
+squares (working model ``Var(e) = sigma^2 I`` in the original units,
+Pustejovsky & Tipton 2018, eq. 6), see :func:`_cr2_weighted`.
 
 Why not statsmodels: it has no CR2 and no Bell-McCaffrey degrees of
 freedom (statsmodels issues 8390 and 8769). The CR2 adjustment here never
@@ -50,6 +53,7 @@ __all__ = [
     "AbsorbedHat",
     "cr2_blocks",
     "cr2_within",
+    "cluster_vcov",
     "blas_single_thread",
     "score_vcov",
     "RobustFit",
@@ -289,7 +293,7 @@ def robust_ols(
         )
     vcov, df, n_clusters = robust_vcov(
         Xw, e, M, se_type=se_type, clusters=clusters, k_total=k_total, absorbed=absorbed,
-        df_coefs=df_coefs,
+        df_coefs=df_coefs, sqrt_weights=None if weights is None else sw,
     )
     return RobustFit(
         coef=coef,
@@ -313,6 +317,7 @@ def robust_vcov(
     k_total: int | None = None,
     absorbed: AbsorbedHat | None = None,
     df_coefs: Sequence[int] | None = None,
+    sqrt_weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, int | None]:
     """The sandwich ``M (sum of scores) M`` and its degrees of freedom.
 
@@ -329,6 +334,11 @@ def robust_vcov(
     M : (k, k) ``(Xw' Xw)^{-1}``
     se_type, clusters, absorbed, df_coefs : as in :func:`robust_ols`
     k_total : parameters counted in ``n - k`` (default ``k``)
+    sqrt_weights : (n,) square roots of the weights, optional
+        Only CR2 uses them: with weights it takes clubSandwich's default
+        adjustment for weighted least squares (working model ``Var(e) = sigma^2 I``
+        in the original units; see :func:`_cr2_weighted`), which is not the
+        unweighted CR2 of the ``sqrt(w)``-scaled arrays.
 
     Returns
     -------
@@ -379,17 +389,52 @@ def robust_vcov(
             raise EstimationError(
                 "only one cluster: cluster-robust standard errors need at least two clusters."
             )
-        if se_type == "CR2":
+        if se_type == "CR2" and sqrt_weights is not None and np.ptp(sqrt_weights) > 0:
+            # (equal weights: both working models give the unweighted CR2, computed below)
+            sw = np.asarray(sqrt_weights, dtype=float)
+            meat, df = _cr2_weighted(Xw, e, sw, codes, G, M, df_coefs, absorbed)
+        elif se_type == "CR2":
             meat, df = _cr2(Xw, e, codes, G, M, df_coefs, absorbed)
         else:
-            scores = np.zeros((G, k))
-            np.add.at(scores, codes, Xw * e[:, None])
-            meat = scores.T @ scores
-            if se_type == "CR1":
-                meat *= G / (G - 1) * (n - 1) / (n - k_total)
-            df = np.full(k, float(G - 1))
+            vcov = cluster_vcov(Xw, e, M, codes, G, k_total=k_total, small_sample=se_type == "CR1")
+            return vcov, np.full(k, float(G - 1)), n_clusters
         vcov = M @ meat @ M
     return vcov, df, n_clusters
+
+
+def cluster_vcov(
+    X: np.ndarray,
+    u: np.ndarray,
+    M: np.ndarray,
+    codes: np.ndarray,
+    n_clusters: int,
+    *,
+    k_total: int,
+    small_sample: bool = True,
+) -> np.ndarray:
+    """CR1 (or, with ``small_sample=False``, CR0): ``M (sum_g s_g s_g') M`` with ``s_g = sum_{i in g} x_i u_i``.
+
+    ``codes`` are cluster codes ``0..n_clusters-1``; ``X`` and ``u`` are on
+    whatever scale makes ``x_i u_i`` the score (``sqrt(w)``-scaled regressors
+    and residuals, or unweighted regressors and ``w * e``). CR1 multiplies by
+    ``G / (G - 1) (n - 1) / (n - k_total)`` (Stata, R sandwich::vcovCL).
+    The cluster sums are one ``bincount`` per column: no ``n x k`` array of
+    scores is formed. The DiD plugin's ``cr1_vcov`` and :func:`robust_vcov`
+    use it.
+
+    >>> X = np.ones((4, 1)); u = np.array([1.0, -1.0, 2.0, 2.0])
+    >>> float(cluster_vcov(X, u, np.eye(1), np.array([0, 0, 1, 1]), 2, k_total=1, small_sample=False)[0, 0])
+    16.0
+    """
+    n, k = X.shape
+    scores = np.empty((n_clusters, k))
+    for j in range(k):
+        scores[:, j] = np.bincount(codes, weights=X[:, j] * u, minlength=n_clusters)
+    meat = scores.T @ scores
+    if small_sample:
+        G = n_clusters
+        meat *= G / (G - 1) * (n - 1) / (n - k_total)
+    return M @ meat @ M  # type: ignore[no-any-return]
 
 
 def score_vcov(
@@ -456,7 +501,7 @@ def wald_test(
     *,
     df: float | None,
     test: str | None = None,
-    cr2_design: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    cr2_design: tuple[np.ndarray, ...] | None = None,
 ) -> dict[str, float]:
     """Robust Wald test of ``R b = 0``.
 
@@ -470,9 +515,11 @@ def wald_test(
       (2015) for CR2, as clubSandwich's ``Wald_test(test = "HTZ")``:
       ``F = delta Q / q`` referred to ``F(q, nu - q + 1)``, ``delta = (nu - q + 1) / nu``,
       with ``nu`` from the first two moments of the CR2 estimator under the
-      working model. Needs ``cr2_design = (Xw, M, clusters)``: the
-      (square-root weighted) regressors, ``(Xw'Xw)^{-1}`` and the cluster
-      labels of the regression that gave ``vcov``. It is the default when
+      working model. Needs ``cr2_design = (Xw, M, clusters)`` or
+      ``(Xw, M, clusters, weights)``: the (square-root weighted) regressors,
+      ``(Xw'Xw)^{-1}``, the cluster labels and, for a weighted regression, its
+      weights (clubSandwich's default working model ``Phi = I``, as the weighted
+      CR2 of :func:`robust_ols`). It is the default when
       ``cr2_design`` is given; with ``q = 1`` it is the Bell-McCaffrey t test.
 
     Returns ``{"statistic", "df1", "df2", "p_value"}`` (``df2`` NaN for chi2),
@@ -512,15 +559,21 @@ def wald_test(
     return {"statistic": stat, "df1": float(q), "df2": float(df), "p_value": float(stats.f.sf(stat, q, df))}
 
 
-def _htz_nu(R: np.ndarray, Xw: np.ndarray, M: np.ndarray, clusters: np.ndarray) -> float:
+def _htz_nu(
+    R: np.ndarray, Xw: np.ndarray, M: np.ndarray, clusters: np.ndarray, weights: np.ndarray | None = None
+) -> float:
     """Degrees of freedom ``nu`` of the HTZ test (Tipton & Pustejovsky 2015, sec. 3; working model ``Phi = I``).
 
-    With ``A_g`` the CR2 adjustment, ``G_g = R M X_g' A_g`` and
-    ``H_g = G_g X_g L`` (``L L' = M``), the covariances of the CR2 estimator's
-    entries are sums over clusters of ``P^{st}_{gh} = [g = h] G_g[s] . G_g[t] - H_g[s] . H_h[t]``.
-    After whitening by ``Omega^{-1/2}``, ``Omega = sum_g P_gg``,
-    ``nu = q (q + 1) / sum_{s,t} (<P^{st}, P^{ts}> + <P^{ss}, P^{tt}>)``; the
-    inner products are taken without forming the ``G x G`` arrays.
+    With ``A_g`` the CR2 adjustment, ``G_g = R M X_g' W_g A_g`` and the hat
+    columns ``P_g = X_g L``, ``Q_g = W_g X_g L`` (``L L' = M``), the covariances
+    of the CR2 estimator's entries are sums over clusters of
+    ``P^{st}_{gh} = [g = h] G_g[s] . G_g[t] + v^s_g K v^t_h'`` with
+    ``v^s_g = [P_g' G_g[s]', Q_g' G_g[s]']`` and ``K = [[T, -I], [-I, 0]]``,
+    ``T = L' X'W^2X L`` (without weights this is ``- H_g[s] . H_h[t]``,
+    ``H_g = G_g X_g L``). After whitening by ``Omega^{-1/2}``,
+    ``Omega = sum_g P_gg``, ``nu = q (q + 1) / sum_{s,t} (<P^{st}, P^{ts}> + <P^{ss}, P^{tt}>)``;
+    the inner products are taken without forming the ``G x G`` arrays.
+    ``Xw`` is on the ``sqrt(w)`` scale; ``weights`` (optional) are the regression's weights.
     """
     Xw = np.asarray(Xw, dtype=float)
     n, p = Xw.shape
@@ -529,7 +582,16 @@ def _htz_nu(R: np.ndarray, Xw: np.ndarray, M: np.ndarray, clusters: np.ndarray) 
     G = int(codes.max()) + 1
     L = np.linalg.cholesky(M)
     MR = M @ R.T  # (p, q)
-    H = np.empty((G, q, p))
+    sw = None if weights is None else np.sqrt(np.asarray(weights, dtype=float))
+    if sw is None:
+        K = -np.eye(p)
+        r = p
+    else:
+        B_all = Xw @ L
+        T = (B_all * (sw**2)[:, None]).T @ B_all
+        K = np.block([[T, -np.eye(p)], [-np.eye(p), np.zeros((p, p))]])
+        r = 2 * p
+    Vc = np.empty((G, q, r))  # v^s_g
     order = np.argsort(codes, kind="stable")
     sizes = np.bincount(codes, minlength=G)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
@@ -538,28 +600,41 @@ def _htz_nu(R: np.ndarray, Xw: np.ndarray, M: np.ndarray, clusters: np.ndarray) 
         ids = np.flatnonzero(sizes == size)
         rows = order[starts[ids][:, None] + np.arange(size)[None, :]]
         Xg = Xw[rows]  # (m, s, p)
-        V, a, plus_identity = _eig_root(Xg @ L)
-        AV = _apply_eig(V, a, plus_identity, np.transpose(Xg @ MR, (2, 0, 1)))  # (q, m, s)
-        AVt = np.transpose(AV, (1, 2, 0))  # (m, s, q): G_g'
+        if sw is None:
+            V, a, plus_identity = _eig_root(Xg @ L)
+            AV = _apply_eig(V, a, plus_identity, np.transpose(Xg @ MR, (2, 0, 1)))  # (q, m, s)
+            AVt = np.transpose(AV, (1, 2, 0))  # (m, s, q): G_g'
+            Vc[ids] = np.swapaxes(AVt, 1, 2) @ (Xg @ L)
+        else:
+            swg = sw[rows]
+            Bg = Xg @ L
+            Pg, Qg = Bg / swg[:, :, None], Bg * swg[:, :, None]
+            Uq, Rq = np.linalg.qr(np.concatenate([Pg, Qg], axis=2))
+            mu, Vq = np.linalg.eigh(Rq @ K @ np.swapaxes(Rq, 1, 2))
+            U = Uq @ Vq
+            a = _root_weights(1.0 + mu) - 1.0
+            x = (Xg @ MR) * swg[:, :, None]  # W_g X_g M R' (original units)
+            AVt = x + U @ (a[:, :, None] * (np.swapaxes(U, 1, 2) @ x))
+            Vc[ids] = np.concatenate([np.swapaxes(AVt, 1, 2) @ Pg, np.swapaxes(AVt, 1, 2) @ Qg], axis=2)
         GG[ids] = np.swapaxes(AVt, 1, 2) @ AVt
-        H[ids] = np.swapaxes(AVt, 1, 2) @ (Xg @ L)
-    Omega = GG.sum(axis=0) - np.einsum("gsp,gtp->st", H, H)
+    Omega = GG.sum(axis=0) + np.einsum("gsa,ab,gtb->st", Vc, K, Vc)
     lam, vec = np.linalg.eigh((Omega + Omega.T) / 2.0)
     if lam.min() <= 0:
         raise EstimationError("the HTZ test is undefined: the CR2 estimator of R V R' is singular.")
     Oh = (vec / np.sqrt(lam)) @ vec.T  # Omega^{-1/2}
-    Ht = np.einsum("st,gtp->gsp", Oh, H)  # whitened H_g
+    Vt = np.einsum("st,gta->gsa", Oh, Vc)  # whitened v
     D = np.einsum("su,guv,tv->gst", Oh, GG, Oh)  # d_st[g] = G~_g[s] . G~_g[t]
-    hh = np.einsum("gsp,gtp->gst", Ht, Ht)  # V_s[g] . V_t[g]
-    C = np.einsum("gsp,gtr->stpr", Ht, Ht)  # V_s' V_t  (p x p for each s, t)
+    Sg = np.einsum("gsa,ab,gtb->gst", Vt, K, Vt)  # v^s_g K v^t_g'
+    C = np.einsum("gsa,gtb->stab", Vt, Vt)  # (V^s)' V^t  (r x r for each s, t)
     total = 0.0
     for s_ in range(q):
         for t_ in range(q):
-            cross = (D[:, s_, t_] ** 2).sum() - 2.0 * (D[:, s_, t_] * hh[:, s_, t_]).sum()
-            cross += float(np.einsum("pr,rp->", C[t_, s_], C[t_, s_]))
-            same = (D[:, s_, s_] * D[:, t_, t_]).sum() - (D[:, s_, s_] * hh[:, t_, t_]).sum()
-            same -= (D[:, t_, t_] * hh[:, s_, s_]).sum()
-            same += float((C[s_, t_] ** 2).sum())
+            KC_ts = K @ C[t_, s_]
+            cross = (D[:, s_, t_] ** 2).sum() + 2.0 * (D[:, s_, t_] * Sg[:, s_, t_]).sum()
+            cross += float(np.einsum("ab,ba->", KC_ts, KC_ts))
+            same = (D[:, s_, s_] * D[:, t_, t_]).sum() + (D[:, s_, s_] * Sg[:, t_, t_]).sum()
+            same += (D[:, t_, t_] * Sg[:, s_, s_]).sum()
+            same += float(np.einsum("ab,ba->", K @ C[s_, t_], KC_ts))
             total += cross + same
     return q * (q + 1) / total
 
@@ -674,6 +749,197 @@ def _cr2(
         else:
             V = parts_v[0]
         trace, frob2 = _q_moments(d, V)
+        df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
+    return meat, df
+
+
+def _cr2_weighted(
+    Xw: np.ndarray,
+    e: np.ndarray,
+    sw: np.ndarray,
+    codes: np.ndarray,
+    G: int,
+    M: np.ndarray,
+    df_coefs: Sequence[int] | None,
+    absorbed: AbsorbedHat | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """CR2 meat and Satterthwaite df of a weighted regression, with clubSandwich's default adjustment.
+
+    For weighted least squares clubSandwich (``vcovCR.lm``, ``inverse_var = FALSE``;
+    Pustejovsky & Tipton 2018, eq. 6 with the working model ``Phi = I``, not
+    ``W^{-1}``) takes, in the original units, ``A_g = G_g^{-1/2}`` with
+
+        G_g = (I - H)_g (I - H)_g' = I - H_gg - H_gg' + X_g M (X' W^2 X) M X_g',
+
+    ``H = X M X' W``, ``M = (X'WX)^{-1}``, and the estimating function
+    ``X_g' W_g A_g e_g``. Writing ``P_g = X_g L`` and ``Q_g = W_g X_g L``
+    (``L L' = M``; with ``absorbed`` the fixed effects' hat columns join
+    ``X L``), ``G_g = I + [P Q] K [P Q]'`` with ``K = [[T, -I], [-I, 0]]`` and
+    ``T = L' X' W^2 X L``: a rank-``2r`` update of the identity, so each
+    cluster needs one thin QR and a ``2r x 2r`` eigenproblem. ``Xw`` and
+    ``e`` arrive on the ``sqrt(w)`` scale, as everywhere in this module.
+    The df are those of Theorem 2 under the same working model: for
+    coefficient j, ``P = diag(d) + V K V'`` with rows ``v_g = [P_g' g_g, Q_g' g_g]``
+    and ``g_g = A_g W_g X_g M e_j``.
+    """
+    import scipy.sparse as sp
+
+    n, k = Xw.shape
+    w = sw**2
+    r_raw = e / sw
+    L = np.linalg.cholesky(M)
+    if absorbed is not None:
+        order = np.lexsort((absorbed.group, codes))
+    else:
+        order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=G)
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    Xs, rs, ws, sws = Xw[order], r_raw[order], w[order], sw[order]
+    # hat columns on the sqrt(w) scale: dense part [X L, basis], then one local column per absorbed group
+    dense = Xs @ L
+    n_local = 0
+    gol = np.zeros((G, 0), dtype=np.int64)
+    n_groups = 0
+    if absorbed is not None:
+        if absorbed.basis is not None:
+            dense = np.hstack([dense, absorbed.basis[order]])
+        grp = absorbed.group[order]
+        cl = codes[order]
+        new = np.ones(n, dtype=bool)
+        new[1:] = (grp[1:] != grp[:-1]) | (cl[1:] != cl[:-1])
+        run = np.cumsum(new) - 1
+        local = run - run[starts][cl]
+        n_local = int(local.max()) + 1
+        Fb = np.zeros((n, n_local))
+        Fb[np.arange(n), local] = absorbed.scale[order]
+        gol = np.full((G, n_local), -1, dtype=np.int64)
+        gol[cl, local] = grp
+        n_groups = int(absorbed.n_groups)
+        E = np.hstack([dense, Fb])
+        # T = E' W E over the global columns: dense block, group x dense, group diagonal
+        scale_s = absorbed.scale[order]
+        T_dd = (dense * ws[:, None]).T @ dense
+        T_gd = np.zeros((n_groups, dense.shape[1]))
+        for c in range(dense.shape[1]):
+            T_gd[:, c] = np.bincount(grp, weights=ws * scale_s * dense[:, c], minlength=n_groups)
+        t_gg = np.bincount(grp, weights=ws * scale_s**2, minlength=n_groups)
+    else:
+        E = dense
+        T_dd = (dense * ws[:, None]).T @ dense
+    nd = dense.shape[1]
+    r = E.shape[1]
+    R_glob = nd + n_groups
+    todo = list(range(k)) if df_coefs is None else [int(j) for j in df_coefs]
+    scores = np.empty((G, k))
+    dvals = {j: np.empty(G) for j in todo}
+    v_loc = {j: np.empty((G, 2 * r)) for j in todo}
+    sgg = {j: np.empty(G) for j in todo}
+    dpos = np.concatenate([np.arange(nd), r + np.arange(nd)])  # dense columns of v = [P'g, Q'g]
+    v_dense = {j: np.empty((G, 2 * nd)) for j in todo}
+    a_dense = {j: np.empty((G, 2 * nd)) for j in todo}
+    b_dense = {j: np.empty((G, 2 * nd)) for j in todo}
+    XM = Xs @ M[:, todo] if todo else None  # Xw M e_j on the sqrt(w) scale
+    for size in np.unique(sizes[sizes > 0]):
+        s = int(size)
+        cl_ids = np.flatnonzero(sizes == size)
+        chunk = max(1, _CHUNK_FLOATS // max(1, s * max(4 * r, s) * 4))
+        for lo in range(0, cl_ids.size, chunk):
+            ids = cl_ids[lo : lo + chunk]
+            rows = starts[ids][:, None] + np.arange(s)[None, :]
+            m = ids.size
+            Eg = E[rows]  # (m, s, r)
+            swg = sws[rows]
+            P = Eg / swg[:, :, None]
+            Q = Eg * swg[:, :, None]
+            Tg = np.broadcast_to(T_dd, (m, nd, nd))
+            if n_local:
+                g_loc = gol[ids]  # (m, n_local)
+                used = g_loc >= 0
+                gi = np.where(used, g_loc, 0)
+                Tg = np.zeros((m, r, r))
+                Tg[:, :nd, :nd] = T_dd
+                Tgd = T_gd[gi] * used[:, :, None]  # (m, n_local, nd)
+                Tg[:, nd:, :nd] = Tgd
+                Tg[:, :nd, nd:] = np.swapaxes(Tgd, 1, 2)
+                idx = np.arange(n_local)
+                Tg[:, nd + idx, nd + idx] = t_gg[gi] * used
+            Kg = np.zeros((m, 2 * r, 2 * r))
+            Kg[:, :r, :r] = Tg
+            eye = np.arange(r)
+            Kg[:, eye, r + eye] = -1.0
+            Kg[:, r + eye, eye] = -1.0
+            Uq, Rq = np.linalg.qr(np.concatenate([P, Q], axis=2))
+            mu, V = np.linalg.eigh(Rq @ Kg @ np.swapaxes(Rq, 1, 2))
+            U = Uq @ V
+            a = _root_weights(1.0 + mu) - 1.0
+
+            def apply(x: np.ndarray, U: np.ndarray = U, a: np.ndarray = a) -> np.ndarray:
+                # A_g x for x (m, s, c)
+                return x + U @ (a[:, :, None] * (np.swapaxes(U, 1, 2) @ x))
+
+            Ar = apply(rs[rows][:, :, None])[:, :, 0]
+            scores[ids] = np.einsum("msk,ms->mk", Xs[rows], swg * Ar)
+            if todo and XM is not None:
+                gvec = apply(XM[rows] * swg[:, :, None])  # (m, s, |todo|): A_g W_g X_g M e_j
+                v1 = np.swapaxes(P, 1, 2) @ gvec  # (m, r, |todo|)
+                v2 = np.swapaxes(Q, 1, 2) @ gvec
+                for c, j in enumerate(todo):
+                    vj = np.concatenate([v1[:, :, c], v2[:, :, c]], axis=1)  # (m, 2r)
+                    dvals[j][ids] = np.einsum("ms,ms->m", gvec[:, :, c], gvec[:, :, c])
+                    v_loc[j][ids] = vj
+                    Kv = np.einsum("mab,mb->ma", Kg, vj)
+                    sgg[j][ids] = np.einsum("ma,ma->m", vj, Kv)
+                    # the dense coordinates, K v on them, and the part of K v from the local groups
+                    vl = vj.copy()
+                    vl[:, dpos] = 0.0
+                    v_dense[j][ids] = vj[:, dpos]
+                    a_dense[j][ids] = Kv[:, dpos]
+                    b_dense[j][ids] = np.einsum("mab,mb->ma", Kg[:, dpos], vl)
+    meat = scores.T @ scores
+    df = np.full(k, np.nan)
+    if not todo:
+        return meat, df
+    nested = not n_local or bool(np.all(np.bincount(gol[gol >= 0], minlength=n_groups) <= 1))
+    if nested:
+        # every absorbed group inside one cluster: off the diagonal, S_gh = v_g K v_h' involves the
+        # groups of only one of the two clusters, so S = L + diag(c) with L = Vd A' + B Vd' of rank
+        # 4 nd (Vd the dense coordinates, A = (K v)_dense, B its part from the local groups)
+        for j in todo:
+            d, Vd, A, B = dvals[j], v_dense[j], a_dense[j], b_dense[j]
+            Lgg = np.einsum("ga,ga->g", Vd, A) + np.einsum("ga,ga->g", B, Vd)
+            c = sgg[j] - Lgg
+            Y = np.hstack([Vd, B])
+            Zm = np.hstack([A, Vd])
+            L2 = float(np.einsum("ab,ba->", Y.T @ Y, Zm.T @ Zm))
+            S2 = L2 + 2.0 * float(Lgg @ c) + float(c @ c)
+            trace = float(d.sum() + sgg[j].sum())
+            frob2 = float((d**2).sum() + 2.0 * (d * sgg[j]).sum() + S2)
+            df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
+        return meat, df
+    # the global K = [[T, -I], [-I, 0]] and the columns of each cluster's local v
+    if n_local:
+        T_glob = sp.bmat([[sp.csr_matrix(T_dd), sp.csr_matrix(T_gd.T)],
+                          [sp.csr_matrix(T_gd), sp.diags(t_gg)]], format="csr")
+        cols = np.concatenate([np.broadcast_to(np.arange(nd), (G, nd)), np.where(gol >= 0, nd + gol, -1)], axis=1)
+    else:
+        T_glob = sp.csr_matrix(T_dd)
+        cols = np.broadcast_to(np.arange(nd), (G, nd))
+    eye_g = sp.identity(R_glob, format="csr")
+    K_glob = sp.bmat([[T_glob, -eye_g], [-eye_g, None]], format="csr")
+    cols2 = np.concatenate([cols, np.where(cols >= 0, cols + R_glob, -1)], axis=1)
+    keep = cols2 >= 0
+    g_idx = np.repeat(np.arange(G)[:, None], cols2.shape[1], axis=1)
+    for j in todo:
+        d = dvals[j]
+        Vc = sp.csr_matrix((v_loc[j][keep], (g_idx[keep], cols2[keep])), shape=(G, 2 * R_glob))
+        if G <= min(2 * R_glob, 2000):  # the G x G form is the smaller one
+            S = Vc @ (K_glob @ Vc.T)
+            S2 = float(S.multiply(S).sum())
+        else:
+            KC = K_glob @ (Vc.T @ Vc)
+            S2 = float(KC.multiply(KC.T).sum())
+        trace = float(d.sum() + sgg[j].sum())
+        frob2 = float((d**2).sum() + 2.0 * (d * sgg[j]).sum() + S2)
         df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
     return meat, df
 

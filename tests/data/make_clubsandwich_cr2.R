@@ -13,16 +13,19 @@ n <- length(g)
 x <- round(rnorm(n), 3)
 z <- round(rnorm(n), 3)
 y <- round(1 + 0.5 * x - 0.3 * z + rnorm(G)[g] + rnorm(n), 3)
-w <- round(runif(n, 0.5, 2), 3)  # varies within clusters
+w <- round(runif(n, 0.5, 2), 3)  # varies within clusters (clubSandwich's default working model, Phi = I)
 f <- factor(rep(c("a", "b", "c"), length.out = n))
-d <- data.frame(y, x, z, g, w, f)
+wg <- round(runif(G, 0.5, 2), 3)[g]  # constant within clusters
+d <- data.frame(y, x, z, g, w, f, wg)
 write.csv(d, "tests/data/clubsandwich_cr2.csv", row.names = FALSE)
 
 out <- list(clubSandwich = as.character(packageVersion("clubSandwich")))
 fits <- list(
   unweighted = lm(y ~ x + z, data = d),
   fixed_effect = lm(y ~ x + z + f, data = d),
-  weighted = lm(y ~ x + z, data = d, weights = w)
+  weighted = lm(y ~ x + z, data = d, weights = w),
+  weighted_fixed_effect = lm(y ~ x + z + f, data = d, weights = w),
+  cluster_weights = lm(y ~ x + z, data = d, weights = wg)
 )
 for (nm in names(fits)) {
   m <- fits[[nm]]

@@ -229,3 +229,42 @@ def test_block_dedup_survives_projection_collisions():
     assert np.array_equal(Z2[:, reps[inv]], Z2)
     reps, inv = _dedup(Z, np.zeros((2, 3)))
     assert reps.tolist() == list(range(5)) and inv.tolist() == list(range(5))
+
+
+@pytest.mark.parametrize("weights", ["unit", "row"])
+@pytest.mark.parametrize("unbalanced", [False, True])
+def test_weighted_twfe_cr2_is_the_weighted_dummy_regression(weights, unbalanced):
+    # weighted CR2 as clubSandwich's default for lm(y ~ d + x + factor(u) + factor(t), weights = w): the
+    # core's weighted CR2, checked against clubSandwich 0.5.8 in tests/test_sandwich_clubsandwich.py
+    import pandas as pd
+
+    from effekt.sandwich import robust_ols
+
+    unit, time, X, y, w = _panel(25, 5, unbalanced=unbalanced, covariate=True, weights=weights, seed=7)
+    df = pd.DataFrame({"u": unit, "t": time, "d": X[:, 0], "x": X[:, 1], "y": y, "w": w})
+    res = ef.estimate("twfe", data=df, outcome="y", unit="u", period="t", treatment="d", covariates=["x"],
+                      weights="w")
+    D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(),
+                         pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+    ref = robust_ols(D, y, se_type="CR2", clusters=unit, weights=w, df_coefs=[0])
+    assert res.std_error == pytest.approx(ref.std_error[0], rel=1e-8)
+    assert res.df == pytest.approx(ref.df[0], rel=1e-8)
+
+
+@pytest.mark.parametrize("weights", ["w", "wu"])
+def test_weighted_twfe_cr2_matches_clubsandwich(weights):
+    # plugins/did/tests/data/clubsandwich_twfe_weighted.json, written by make_clubsandwich_twfe_weighted.R:
+    # clubSandwich 0.5.8, lm(y ~ d + x + factor(u) + factor(t), weights =) with vcovCR(cluster = u, "CR2")
+    import json
+    from pathlib import Path
+
+    import pandas as pd
+
+    data = Path(__file__).parent / "data"
+    ref = json.loads((data / "clubsandwich_twfe_weighted.json").read_text())[weights]
+    df = pd.read_csv(data / "clubsandwich_twfe_weighted.csv")
+    res = ef.estimate("twfe", data=df, outcome="y", unit="u", period="t", treatment="d", covariates=["x"],
+                      weights=weights)
+    assert res.estimate == pytest.approx(ref["coef"][0], rel=1e-9)
+    assert res.std_error == pytest.approx(ref["se"][0], rel=1e-8)
+    assert res.df == pytest.approx(ref["df"][0], rel=1e-8)

@@ -35,10 +35,101 @@ import scipy.sparse as sp
 from effekt.errors import EstimationError
 from effekt.sandwich import AbsorbedHat
 
-__all__ = ["Absorber", "check_not_absorbed"]
+__all__ = ["Absorber", "check_not_absorbed", "demean", "DEMEAN_TOL"]
 
 #: the other factors' levels above which their hat basis is not formed
 MAX_OTHER_LEVELS = 5_000
+
+
+#: convergence of the alternating projections, shared by every absorption in effekt (lm_robust,
+#: heterogeneity, the DiD estimators): a round of sweeps that removes no group mean larger than
+#: this times the column's largest absolute value (taken before absorbing) ends the iteration.
+#: The remaining error is about this times rho / (1 - rho) for a convergence rate rho per round,
+#: so coefficients agree with the dummy-variable regression to about 1e-9 on ordinary panels;
+#: pyfixest stops at 1e-8 and fixest at 1e-6. 1e-13 would cost one or two more rounds (15-35%
+#: more time on an unbalanced or weighted 2M-row panel, as measured) for digits no test needs.
+DEMEAN_TOL = 1e-10
+
+
+def demean(
+    Z: np.ndarray,
+    fes: Sequence[tuple[np.ndarray, int]],
+    weights: np.ndarray | None = None,
+    *,
+    tol: float = DEMEAN_TOL,
+    maxiter: int = 10_000,
+    copy: bool = True,
+    names: Sequence[str] | None = None,
+) -> tuple[np.ndarray, int]:
+    """Sweep the fixed effects ``fes`` (codes ``0..levels-1``, levels) out of each column of ``Z``.
+
+    One factor: the (weighted) group means are subtracted, exactly. Several:
+    alternating projections (Gaure 2013; the method of pyfixest's ``demean``
+    and estimatr's ``demeanMat2``), each sweep one ``numpy.bincount`` per
+    factor and column, until a round removes no group mean above ``tol``
+    times the column's scale (:data:`DEMEAN_TOL`). A balanced two-way panel
+    without weights (every cell once) takes the closed form
+    ``z - mean_1 - mean_2 + mean``, the projections' fixed point. Returns the
+    demeaned columns (a Fortran-ordered float array; ``copy=False`` works in
+    place on such an array) and the number of rounds (0 for the closed form).
+
+    >>> Z, sweeps = demean(np.array([1.0, 3.0, 10.0, 14.0]), [(np.array([0, 0, 1, 1]), 2)])
+    >>> Z[:, 0].tolist(), sweeps
+    ([-1.0, 1.0, -2.0, 2.0], 1)
+    """
+    if copy or Z.dtype != np.float64 or not Z.flags.f_contiguous:
+        Z = np.array(Z, dtype=float, order="F", copy=True)
+    if Z.ndim == 1:
+        Z = Z[:, None]
+    n = Z.shape[0]
+    wsums = [
+        np.bincount(c, weights=weights, minlength=k) if weights is not None else np.bincount(c, minlength=k).astype(float)
+        for c, k in fes
+    ]
+    if len(fes) == 1:
+        c, k = fes[0]
+        for j in range(Z.shape[1]):
+            Z[:, j] -= _group_means(Z[:, j], c, k, weights, wsums[0])[c]
+        return Z, 1
+    if len(fes) == 2 and weights is None:
+        (c1, k1), (c2, k2) = fes
+        if k1 * k2 == n and np.all(wsums[0] == k2) and np.all(wsums[1] == k1):
+            # balanced: every (unit, time) cell once, so check it is a full grid
+            cell = c1 * k2 + c2
+            if np.bincount(cell, minlength=k1 * k2).min() == 1:
+                for j in range(Z.shape[1]):
+                    z = Z[:, j]
+                    m1 = np.bincount(c1, weights=z, minlength=k1) / k2
+                    m2 = np.bincount(c2, weights=z, minlength=k2) / k1
+                    Z[:, j] = z - m1[c1] - m2[c2] + z.mean()
+                return Z, 0
+    sweeps = 0
+    for j in range(Z.shape[1]):
+        z = Z[:, j]
+        scale = max(float(np.abs(z).max()), 1e-300)
+        it = 0
+        for it in range(1, maxiter + 1):  # noqa: B007
+            moved = 0.0
+            for (c, k), ws in zip(fes, wsums):
+                m = _group_means(z, c, k, weights, ws)
+                moved = max(moved, float(np.abs(m).max()))
+                z -= m[c]
+            if moved <= tol * scale:
+                break
+        else:
+            which = f" {', '.join(names)}" if names else ""
+            raise EstimationError(
+                f"absorbing the fixed effects{which} did not converge in {maxiter} sweeps: the factors "
+                "are nearly collinear or poorly connected (e.g. units observed in one period only). "
+                "Drop such units, absorb fewer factors or add the smaller one as covariates."
+            )
+        sweeps = max(sweeps, it)
+    return Z, sweeps
+
+
+def _group_means(z: np.ndarray, codes: np.ndarray, k: int, w: np.ndarray | None, wsum: np.ndarray) -> np.ndarray:
+    sums = np.bincount(codes, weights=z if w is None else z * w, minlength=k)
+    return sums / wsum  # type: ignore[no-any-return]
 
 
 class Absorber:
@@ -64,7 +155,7 @@ class Absorber:
         weights: np.ndarray | None = None,
         names: Sequence[str] | None = None,
         *,
-        tol: float = 1e-13,
+        tol: float = DEMEAN_TOL,
         maxiter: int = 10_000,
     ) -> None:
         if not factors:
@@ -99,21 +190,11 @@ class Absorber:
         A = np.asarray(A, dtype=float)
         vector = A.ndim == 1
         out = A[:, None] if vector else A
-        out = self._sweep(out, 0)
-        if len(self.codes) > 1:
-            scale = np.maximum(np.abs(out).max(axis=0), 1e-300)
-            for _ in range(self.maxiter):
-                prev = out
-                for j in range(len(self.codes)):
-                    out = self._sweep(out, j)
-                if (np.abs(out - prev).max(axis=0) <= self.tol * scale).all():
-                    break
-            else:
-                raise EstimationError(
-                    f"absorbing the fixed effects {', '.join(self.names)} did not converge in "
-                    f"{self.maxiter} sweeps: the factors are nearly collinear or poorly "
-                    "connected. Absorb fewer factors or add the smaller one as covariates."
-                )
+        if len(self.codes) == 1:
+            out = self._sweep(out, 0)
+        else:
+            out, _ = demean(out, list(zip(self.codes, self.levels)), self.weights, tol=self.tol,
+                            maxiter=self.maxiter, names=self.names)
         return out[:, 0] if vector else out
 
     # -- rank and hat matrix -------------------------------------------------

@@ -317,6 +317,8 @@ class LinearModel:
     n_absorbed: int = 0
     warnings: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: ``(Xw, M, clusters, weights)`` of a CR2 fit without absorbed effects: what the HTZ test needs
+    cr2_design: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("coef", "vcov", "df"):
@@ -387,22 +389,35 @@ class LinearModel:
     def to_json(self, **kwargs: Any) -> str:
         return json.dumps(self.to_dict(), **kwargs)
 
-    def wald_test(self, terms: Sequence[str]) -> dict[str, float]:
+    def wald_test(self, terms: Sequence[str], *, test: str | None = None) -> dict[str, float]:
         """Robust Wald test that the coefficients of ``terms`` are all zero.
 
-        ``F = b' V^{-1} b / q`` referred to F(q, df2), ``df2`` the residual
-        degrees of freedom (``G - 1`` when clustered), as estimatr's
-        ``fstatistic``.
+        ``test="HTZ"`` (the default for CR2 without absorbed fixed effects):
+        the Hotelling-T^2 approximation of Tipton & Pustejovsky (2015), as
+        clubSandwich's ``Wald_test(test = "HTZ")``. ``test="F"`` (the default
+        otherwise): ``F = b' V^{-1} b / q`` referred to F(q, df2), ``df2`` the
+        residual degrees of freedom (``G - 1`` when clustered), as estimatr's
+        ``fstatistic``. See :func:`effekt.sandwich.wald_test`.
         """
         R = np.zeros((len(terms), len(self.terms)))
         for row, t in enumerate(terms):
             R[row, self.index(t)] = 1.0
-        return wald_test(self.coef, self.vcov, R, df=self.wald_df)
+        return contrast_wald(self, R, test=test)
 
     @property
     def wald_df(self) -> float:
         """Denominator df of robust F tests: ``G - 1`` clustered, else the residual df."""
         return float(self.n_clusters - 1) if self.n_clusters is not None else float(self.df_residual)
+
+
+def contrast_wald(model: LinearModel, R: np.ndarray, *, test: str | None = None) -> dict[str, float]:
+    """Robust Wald test of ``R b = 0`` for ``model``: HTZ by default for CR2 (see ``LinearModel.wald_test``)."""
+    if test == "HTZ" and model.cr2_design is None:
+        raise DesignError(
+            "test='HTZ' needs a CR2 fit without absorbed fixed effects (se_type='CR2' with clusters=, and "
+            "fixed effects as covariates); use test='F' otherwise."
+        )
+    return wald_test(model.coef, model.vcov, R, df=model.wald_df, test=test, cr2_design=model.cr2_design)
 
 
 def _from_assignment(

@@ -34,23 +34,24 @@ import pandas as pd
 
 from effekt.data import group_codes
 from effekt.errors import DataError, DesignError
-from effekt.estimators._model import LinearModel, ModelFrame, model_frame
+from effekt.estimators._model import LinearModel, ModelFrame, contrast_wald, model_frame
 from effekt.estimators.lm_robust import fit_linear
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, EffectTable
-from effekt.sandwich import wald_test
 from effekt.vocabulary import validated
 
 __all__ = ["Heterogeneity", "forest_plot", "contrast_test"]
 
 
-def contrast_test(model: LinearModel, R: np.ndarray) -> dict[str, float]:
-    """Robust Wald F test of ``R b = 0`` for a fitted :class:`LinearModel`.
+def contrast_test(model: LinearModel, R: np.ndarray, *, test: str | None = None) -> dict[str, float]:
+    """Robust Wald test of ``R b = 0`` for a fitted :class:`LinearModel`.
 
-    ``F = (Rb)' (R V R')^{-1} (Rb) / q`` on ``(q, df)`` with ``df`` the
-    residual degrees of freedom, or ``G - 1`` when clustered.
+    With CR2 (and no absorbed fixed effects) the default is the HTZ test
+    (Tipton & Pustejovsky 2015, as clubSandwich's ``Wald_test``); otherwise,
+    or with ``test="F"``, ``F = (Rb)' (R V R')^{-1} (Rb) / q`` on ``(q, df)``
+    with ``df`` the residual degrees of freedom, or ``G - 1`` when clustered.
     """
-    return wald_test(model.coef, model.vcov, R, df=model.wald_df)
+    return contrast_wald(model, R, test=test)
 
 
 class Heterogeneity:

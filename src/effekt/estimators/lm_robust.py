@@ -88,7 +88,14 @@ def fit_linear(
         n_absorbed=n_absorbed,
         warnings=tuple(warnings),
         extra=_fit_statistics(mf, fit.residuals, fit.k),
+        cr2_design=_htz_design(X, mf) if se == "CR2" and absorbed is None else None,
     )
+
+
+def _htz_design(X: np.ndarray, mf: ModelFrame) -> tuple[Any, ...]:
+    """``(Xw, M, clusters, weights)`` of a CR2 fit, for the HTZ test."""
+    Xw = X if mf.weights is None else X * np.sqrt(mf.weights)[:, None]
+    return (Xw, np.linalg.inv(Xw.T @ Xw), mf.clusters, mf.weights)
 
 
 def _fit_statistics(mf: ModelFrame, resid: np.ndarray, k_total: int) -> dict[str, float]:

@@ -5,13 +5,11 @@ general formula engines whose set-up (formula parsing, dropping singletons,
 building a model matrix, numba compilation in pyfixest) costs more than the
 arithmetic on a two-way panel. Here the arithmetic is all there is:
 
-* each sweep of the alternating projections (Gaure 2013; the method
-  pyfixest's ``demean`` implements) is one ``numpy.bincount`` for the group
-  sums and one gather per fixed effect and column, with no Python loop over
-  rows or groups;
-* a balanced panel without weights is demeaned in closed form,
-  ``z - mean_unit - mean_time + mean``, which is the fixed point of the
-  projections, so it needs no iteration at all;
+* the absorption is the core's ``effekt.estimators._absorb.demean``: each
+  sweep of the alternating projections (Gaure 2013; the method pyfixest's
+  ``demean`` implements) is one ``numpy.bincount`` per fixed effect and
+  column, and a balanced panel without weights takes the closed form
+  ``z - mean_unit - mean_time + mean``, the projections' fixed point;
 * cluster scores for CR1 are one ``bincount`` per regressor.
 
 References
@@ -30,7 +28,9 @@ import numpy as np
 import pandas as pd
 
 from effekt.errors import EstimationError
-from effekt.sandwich import blas_single_thread, cr2_blocks
+from effekt.estimators._absorb import DEMEAN_TOL
+from effekt.estimators._absorb import demean as _core_demean
+from effekt.sandwich import blas_single_thread, cluster_vcov, cr2_blocks
 
 __all__ = ["codes_of", "demean", "Absorbed", "absorb_ols", "cr1_vcov", "FE_DF"]
 
@@ -44,75 +44,23 @@ def codes_of(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.intp), np.asarray(labels)
 
 
-def _group_means(z: np.ndarray, codes: np.ndarray, k: int, w: np.ndarray | None, wsum: np.ndarray) -> np.ndarray:
-    sums = np.bincount(codes, weights=z if w is None else z * w, minlength=k)
-    return sums / wsum
-
-
 def demean(
     Z: np.ndarray,
     fes: list[tuple[np.ndarray, int]],
     weights: np.ndarray | None = None,
     *,
-    tol: float = 1e-10,
+    tol: float = DEMEAN_TOL,
     maxiter: int = 10_000,
     copy: bool = True,
 ) -> tuple[np.ndarray, int]:
     """Sweep the fixed effects ``fes`` (codes, levels) out of each column of ``Z``.
 
-    Alternating projections: subtract the (weighted) group mean of each
-    fixed effect in turn until no column moves by more than ``tol`` times
-    its scale. Returns the demeaned columns and the number of sweeps (0 for
-    the closed form of a balanced two-way panel). ``copy=False`` demeans a
-    Fortran-ordered float array in place.
+    The core's :func:`effekt.estimators._absorb.demean` (the one absorption in
+    effekt, tolerance :data:`~effekt.estimators._absorb.DEMEAN_TOL`), kept under
+    this name for the plugin's estimators. Returns the demeaned columns and the
+    number of sweeps (0 for the closed form of a balanced two-way panel).
     """
-    if copy or Z.dtype != np.float64 or not Z.flags.f_contiguous:
-        Z = np.array(Z, dtype=float, order="F", copy=True)
-    if Z.ndim == 1:
-        Z = Z[:, None]
-    n = Z.shape[0]
-    wsums = [
-        np.bincount(c, weights=weights, minlength=k) if weights is not None else np.bincount(c, minlength=k).astype(float)
-        for c, k in fes
-    ]
-    if len(fes) == 1:
-        c, k = fes[0]
-        for j in range(Z.shape[1]):
-            Z[:, j] -= _group_means(Z[:, j], c, k, weights, wsums[0])[c]
-        return Z, 1
-    if len(fes) == 2 and weights is None:
-        (c1, k1), (c2, k2) = fes
-        if k1 * k2 == n and np.all(wsums[0] == k2) and np.all(wsums[1] == k1):
-            # balanced: every (unit, time) cell once, so check it is a full grid
-            cell = c1 * k2 + c2
-            if np.bincount(cell, minlength=k1 * k2).min() == 1:
-                for j in range(Z.shape[1]):
-                    z = Z[:, j]
-                    m1 = np.bincount(c1, weights=z, minlength=k1) / k2
-                    m2 = np.bincount(c2, weights=z, minlength=k2) / k1
-                    Z[:, j] = z - m1[c1] - m2[c2] + z.mean()
-                return Z, 0
-    sweeps = 0
-    for j in range(Z.shape[1]):
-        z = Z[:, j]
-        scale = max(float(np.abs(z).max()), 1.0)
-        it = 0
-        for it in range(1, maxiter + 1):  # noqa: B007
-            moved = 0.0
-            for (c, k), ws in zip(fes, wsums):
-                m = _group_means(z, c, k, weights, ws)
-                moved = max(moved, float(np.abs(m).max()))
-                z -= m[c]
-            if moved <= tol * scale:
-                break
-        else:
-            raise EstimationError(
-                f"absorbing the fixed effects did not converge in {maxiter} sweeps; the "
-                "fixed effects are nearly collinear (e.g. units observed in one period only). "
-                "Drop such units or absorb fewer fixed effects."
-            )
-        sweeps = max(sweeps, it)
-    return Z, sweeps
+    return _core_demean(Z, fes, weights, tol=tol, maxiter=maxiter, copy=copy)
 
 
 @dataclass(frozen=True)
@@ -177,20 +125,13 @@ def cr1_vcov(
 ) -> np.ndarray:
     """CR1 (or CR0) covariance: M (sum_g s_g s_g') M, s_g = sum_i in g w_i x~_i e_i.
 
+    The core's :func:`effekt.sandwich.cluster_vcov` on the absorbed design.
     CR1 multiplies by G/(G-1) * (N-1)/(N-K) with K = ``k_df`` (fixest's and
     pyfixest's convention when ``k_df`` counts the fixed effects not nested
     in the clusters).
     """
-    n, k = fit.Xt.shape
     u = fit.resid if weights is None else fit.resid * weights
-    scores = np.empty((n_clusters, k))
-    for j in range(k):
-        scores[:, j] = np.bincount(clusters, weights=fit.Xt[:, j] * u, minlength=n_clusters)
-    meat = scores.T @ scores
-    if small_sample:
-        G = n_clusters
-        meat *= G / (G - 1) * (n - 1) / (n - k_df)
-    return fit.M @ meat @ fit.M  # type: ignore[no-any-return]
+    return cluster_vcov(fit.Xt, u, fit.M, clusters, n_clusters, k_total=k_df, small_sample=small_sample)
 
 
 def nested_in(fe_codes: np.ndarray, clusters: np.ndarray, n_levels: int) -> bool:

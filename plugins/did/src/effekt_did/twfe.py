@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 
 from effekt.errors import DesignError, EstimationError
+from effekt.estimators._absorb import Absorber
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
-from effekt.sandwich import cr2_within
+from effekt.sandwich import cr2_within, robust_ols
 from effekt.vocabulary import Choice, validated
 from effekt_did._absorb import Absorbed, absorb_ols, cr1_vcov, cr2_patterns, demean, nested_in
 from effekt_did._panel import FEW_TREATED_CLUSTERS, Panel, cell_weights, check_aggregation, check_panel
@@ -88,6 +89,8 @@ def _cr2_pt(panel: Panel, X: np.ndarray, names: list[str], clusters: np.ndarray,
     the coefficients on ``X`` and their Bell-McCaffrey degrees of freedom.
     """
     n_clusters = int(clusters.max()) + 1
+    if weights is not None and np.ptp(weights) > 0:
+        return _cr2_weighted_pt(panel, X, names, clusters, weights, unit_nested, time_nested)
     if unit_nested and not time_nested and n_clusters == panel.n_units:
         # each cluster is one unit: the dummies are built batch by batch inside the CR2 computation
         _, vcov, df = cr2_within(X, panel.y, clusters, n_clusters, periods=(panel.time, panel.n_times),
@@ -122,6 +125,52 @@ def _cr2_pt(panel: Panel, X: np.ndarray, names: list[str], clusters: np.ndarray,
     _, vcov, df = cr2_patterns(Zt, yt, clusters, int(clusters.max()) + 1, weights, k, order_key=panel.time,
                                names=names)
     return vcov, df
+
+
+def _cr2_weighted_pt(panel: Panel, X: np.ndarray, names: list[str], clusters: np.ndarray, weights: np.ndarray,
+                     unit_nested: bool, time_nested: bool) -> tuple[np.ndarray, np.ndarray]:
+    """CR2 with unequal weights, as clubSandwich's default for a weighted ``lm`` with the dummies.
+
+    Under that working model (``Var(e) = sigma^2 I`` in the original units)
+    the fixed effects nested in the clusters cannot be left out of the
+    adjustment as in the unweighted case: they are absorbed from ``X`` and
+    ``y`` but kept in the hat matrix (``effekt.sandwich``'s ``AbsorbedHat``),
+    the others enter as dummies. The design is formed for the whole data
+    (``n x (k + dummies)``): slower and larger than the unweighted engine.
+    """
+    absorb: list[np.ndarray] = []
+    explicit: list[tuple[np.ndarray, int]] = []
+    for (codes, k), nested in (((panel.unit, panel.n_units), unit_nested), ((panel.time, panel.n_times), time_nested)):
+        if nested:
+            absorb.append(np.asarray(codes))
+        else:
+            explicit.append((codes, k))
+    firsts = [0 if (i == 0 and not absorb) else 1 for i in range(len(explicit))]
+    n_dummies = sum(k - f for (_, k), f in zip(explicit, firsts))
+    if n_dummies > _MAX_CR2_DUMMIES:
+        raise EstimationError(
+            f"CR2 with clusters that do not nest a fixed effect needs its {n_dummies} levels as dummies in "
+            f"the hat matrix (more than {_MAX_CR2_DUMMIES}); use se_type='CR1', or cluster at a level that "
+            "nests the units."
+        )
+    n, k = X.shape
+    Z = np.zeros((n, 1 + k + n_dummies))
+    Z[:, 0] = panel.y
+    Z[:, 1 : 1 + k] = X
+    col = 1 + k
+    for (codes, levels), first in zip(explicit, firsts):
+        keep = codes >= first
+        Z[np.flatnonzero(keep), col + codes[keep] - first] = 1.0
+        col += levels - first
+    hat = None
+    if absorb:
+        absorber = Absorber(absorb, weights)
+        Z = absorber.demean(Z)
+        hat = absorber.hat()
+    fit = robust_ols(Z[:, 1:], Z[:, 0], se_type="CR2", clusters=clusters, weights=weights,
+                     df_coefs=list(range(k)), names=list(names) + [f"fixed effect {j}" for j in range(n_dummies)],
+                     absorbed=hat)
+    return fit.vcov[:k, :k], fit.df[:k]
 
 
 class TWFE:
