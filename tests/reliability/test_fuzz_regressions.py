@@ -389,3 +389,15 @@ def test_rmst_horizon_message_names_censored():
                        "z": np.repeat([0, 1], 20)})
     with pytest.raises(ef.DesignError, match="censored='c'"):
         ef.estimate("rmst", data=df, time="time", event="event", treatment="z", horizon=9.0, censored="c")
+
+
+def test_survival_messages_name_censored_where_it_recoded_the_events():
+    # before: with censored=1 every 0/1 event became an event or censoring, and the messages named
+    # only the time or event column (kaplan_meier's zero SE, rmst's arm without events)
+    df = pd.DataFrame({"time": np.tile([5.0, 6.0, 7.0, 8.0], 10), "event": np.tile([0, 0, 1, 1], 10),
+                       "z": np.repeat([0, 1], 20)})
+    with pytest.raises(DataError, match="censored=1"):
+        ef.estimate("kaplan_meier", data=df, time="time", event="event", treatment="z", horizon=2.0, censored=1)
+    one_arm = df.assign(event=np.where(df.z == 1, 1, df.event))
+    with pytest.raises(DataError, match="treated arm has no events \\(event column 'event' with censored=1\\)"):
+        ef.estimate("rmst", data=one_arm, time="time", event="event", treatment="z", horizon=6.0, censored=1)

@@ -236,7 +236,8 @@ class KaplanMeier:
         if se == 0.0:  # no event before the horizon moves either curve
             raise DataError(
                 f"kaplan_meier: the standard error at horizon={h:g} is 0: neither arm's curve has a "
-                f"variance there (time column {time!r}, event column {event!r}); choose a horizon after "
+                f"variance there (time column {time!r}, event column {event!r}"
+                + (f" with censored={censored!r}" if censored is not None else "") + "); choose a horizon after "
                 "some events in both arms."
             )
         return EffectResult.from_z(est[1] - est[0], se, alpha=alpha, **common)  # type: ignore[arg-type]

@@ -158,7 +158,8 @@ class RMST:
                         "the survival curve is unknown there. Choose a horizon at most the shorter follow-up."
                     )
                 if not (ev[m] > 0).any():
-                    raise DataError(f"rmst: the {label} arm has no events.")
+                    raise DataError(f"rmst: the {label} arm has no events (event column {event!r}"
+                                    + (f" with censored={censored!r}" if censored is not None else "") + ").")
                 out[arm] = rmst_arm(sc.time[m], ev[m], tau)
             rows.append({"horizon": tau, "rmst_treated": out[1][0], "rmst_control": out[0][0],
                          "difference": out[1][0] - out[0][0], "std_error": math.sqrt(out[1][1] + out[0][1]),
@@ -167,7 +168,8 @@ class RMST:
         if head["std_error"] == 0.0:
             raise DataError(
                 f"rmst: the standard error at horizon={head['horizon']:g} is 0: no event before the horizon "
-                f"varies either arm's curve (time column {time!r}, event column {event!r}); choose a later "
+                f"varies either arm's curve (time column {time!r}, event column {event!r}"
+                + (f" with censored={censored!r}" if censored is not None else "") + "); choose a later "
                 "horizon."
             )
         extra.update({"horizon": head["horizon"], "rmst_treated": head["rmst_treated"],
