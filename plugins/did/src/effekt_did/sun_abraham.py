@@ -74,7 +74,7 @@ def event_times_of(panel: Panel, first_treated: Any, period: Any) -> tuple[np.nd
         )
     if not treated.any():
         raise DataError(f"no unit is treated within the data: first_treated column {first_treated!r} is 0 (or "
-                        "after the last period) in every row.")
+                        f"after the last period of {period!r}) in every row.")
     steps = np.diff(periods)
     if steps.size == 0 or np.allclose(steps, steps[0]):
         step = float(steps[0]) if steps.size else 1.0
@@ -299,11 +299,12 @@ class SunAbraham:
                 raise DesignError(
                     "no comparison group: no unit is never treated and, with the last-treated cohort "
                     f"(first treated {last:g}) as comparison, no other cohort is treated before it. Sun-Abraham "
-                    "needs never-treated units or at least two cohorts."
+                    f"needs never-treated units or at least two cohorts (first_treated column {first_treated!r})."
                 )
         cell_mask = keep & treated & ~control
         if not (cell_mask & (ev >= 0)).any():
-            raise DesignError("no treated row lies before the comparison cohort's start: nothing to estimate.")
+            raise DesignError("no treated row lies before the comparison cohort's start: nothing to estimate "
+                              f"(first_treated column {first_treated!r}, period column {period!r}).")
         sub = subset_panel(panel, keep)
         ev_s, g_s = ev[keep], g[keep]
         cells_s = cell_mask[keep] & (ev_s != reference)
