@@ -401,3 +401,18 @@ def test_survival_messages_name_censored_where_it_recoded_the_events():
     one_arm = df.assign(event=np.where(df.z == 1, 1, df.event))
     with pytest.raises(DataError, match="treated arm has no events \\(event column 'event' with censored=1\\)"):
         ef.estimate("rmst", data=one_arm, time="time", event="event", treatment="z", horizon=6.0, censored=1)
+
+
+def test_entropy_balancing_underflow_of_far_rows_is_not_reported():
+    # before: RuntimeWarning "underflow encountered in exp" (a control row far from the target gets weight 0)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import fuzzing
+
+    outcome = fuzzing.Outcome()
+    for case in fuzzing.cases("entropy_balancing", 3):  # round 3: the three rows that underflowed
+        if case.label == "frame:three_rows":
+            fuzzing.run_case(case, outcome)
+    assert outcome.cases == 1 and not outcome.leaked_warnings and not outcome.other_exceptions
