@@ -416,3 +416,25 @@ def test_entropy_balancing_underflow_of_far_rows_is_not_reported():
         if case.label == "frame:three_rows":
             fuzzing.run_case(case, outcome)
     assert outcome.cases == 1 and not outcome.leaked_warnings and not outcome.other_exceptions
+
+
+def _multilevel() -> tuple[pd.DataFrame, dict]:
+    syn = ef.get_estimator("multilevel").simulate(np.random.default_rng(1), n=48, effect=1.0)
+    return syn.data, dict(syn.spec)
+
+
+def test_multilevel_constant_outcome_and_collinear_covariate_are_named():
+    # before: RuntimeWarning "divide by zero" (outcome all 0) and a collinearity message naming no column
+    data, spec = _multilevel()
+    with pytest.raises(DataError, match="outcome column 'y' is 0 in every row"):
+        ef.estimate("multilevel", data=data.assign(y=0.0), **spec)
+    with pytest.raises(DataError, match="fixed-effect columns: 'z', .*'c'"):
+        ef.estimate("multilevel", data=data.assign(c=1.0), **{**spec, "covariates": [*spec.get("covariates", []), "c"]})
+
+
+def test_multilevel_with_a_repeated_index_fits_every_row_once():
+    # before: IndexError inside statsmodels (rows selected by a repeated index label were repeated)
+    data, spec = _multilevel()
+    base = ef.estimate("multilevel", data=data, **spec)
+    same = ef.estimate("multilevel", data=data.set_axis(np.zeros(len(data), dtype=int)), **spec)
+    assert same.n == base.n and same.estimate == pytest.approx(base.estimate)

@@ -186,6 +186,8 @@ class Multilevel:
         from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
         frame = as_frame(data)
+        if not frame.index.is_unique:  # rows are selected by label below; repeated labels would repeat rows
+            frame = frame.reset_index(drop=True)
         levels = [groups] if isinstance(groups, str) else list(groups)
         if not 1 <= len(levels) <= 3:
             raise DesignError(f"groups= takes one to three columns, outermost first; got {levels!r}.")
@@ -210,6 +212,9 @@ class Multilevel:
         cols = check_columns(frame, outcome=outcome, treatment=treatment, arms=arms, covariates=covs,
                              missing=missing)
         assert cols.y is not None
+        if np.ptp(cols.y) == 0:  # no residual variance: the mixed model's likelihood is undefined
+            raise DataError(f"multilevel: outcome column {outcome!r} is {cols.y[0]:g} in every row, so there is no "
+                            "variance to split between the levels; check the outcome column.")
         if cols.index is not None:
             frame = frame.loc[cols.index]
         codes = _group_codes(frame, levels)
@@ -232,7 +237,8 @@ class Multilevel:
             raise DesignError(f"term={term!r} is not a fixed effect; the model's terms are {names}.")
         if np.linalg.matrix_rank(X) < X.shape[1]:
             raise DataError("the fixed effects are collinear (a covariate is constant or a combination of others, "
-                            "e.g. a group-level predictor duplicated); drop one.")
+                            "e.g. a group-level predictor duplicated); drop one (fixed-effect columns: "
+                            f"{', '.join(repr(c) for c in dict.fromkeys(n.split('[', 1)[0] for n in names[1:]))}).")
         Z = np.ones((cols.n, 1))
         slope_names: list[str] = []
         if slopes:
