@@ -438,3 +438,18 @@ def test_multilevel_with_a_repeated_index_fits_every_row_once():
     base = ef.estimate("multilevel", data=data, **spec)
     same = ef.estimate("multilevel", data=data.set_axis(np.zeros(len(data), dtype=int)), **spec)
     assert same.n == base.n and same.estimate == pytest.approx(base.estimate)
+
+
+def test_matching_on_three_rows_reports_no_numpy_warning():
+    # before: RuntimeWarning "Degrees of freedom <= 0 for slice" from the balance table's SD of a one-row arm
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import fuzzing
+
+    outcome = fuzzing.Outcome()
+    for case in fuzzing.cases("matching", 0):
+        if case.label == "frame:three_rows":
+            fuzzing.run_case(case, outcome)
+    assert outcome.cases == 1 and not outcome.leaked_warnings and not outcome.other_exceptions

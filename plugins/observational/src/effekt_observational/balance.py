@@ -85,7 +85,8 @@ def weighted_balance(
             p1, p0 = r[rz].mean(), r[~rz].mean()
             s1, s0 = np.sqrt(p1 * (1 - p1)), np.sqrt(p0 * (1 - p0))
         else:
-            s1, s0 = r[rz].std(ddof=1), r[~rz].std(ddof=1)
+            # an arm of one row has no SD (NaN in the table, without numpy's warning)
+            s1, s0 = (float(r[m].std(ddof=1)) if m.sum() > 1 else float("nan") for m in (rz, ~rz))
         rows.append({
             "variable": str(name), "level": "", "kind": "binary" if binary else "numeric",
             "mean_treated": m1, "sd_treated": np.sqrt(v1), "mean_control": m0, "sd_control": np.sqrt(v0),
