@@ -527,12 +527,15 @@ def _numbers(res: Any) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     for row in rows:
         term = getattr(row, "term", "?")
-        for fieldname in ("estimate", "std_error"):
+        # a row with ci_method "none" and no se_type documents that it has no standard error or interval
+        # (synthetic control: placebo p-values only), so only its estimate must be finite
+        no_interval = getattr(row, "ci_method", None) == "none" and getattr(row, "se_type", "") is None
+        for fieldname in ("estimate",) if no_interval else ("estimate", "std_error"):
             v = getattr(row, fieldname, None)
             if isinstance(v, int | float | np.floating):
                 out.append((f"{term}.{fieldname}", float(v)))
         ci = getattr(row, "conf_int", None)
-        if isinstance(ci, tuple | list) and len(ci) == 2:
+        if isinstance(ci, tuple | list) and len(ci) == 2 and not no_interval:
             out += [(f"{term}.conf_int", float(ci[0])), (f"{term}.conf_int", float(ci[1]))]
     return out
 

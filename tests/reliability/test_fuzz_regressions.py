@@ -453,3 +453,19 @@ def test_matching_on_three_rows_reports_no_numpy_warning():
         if case.label == "frame:three_rows":
             fuzzing.run_case(case, outcome)
     assert outcome.cases == 1 and not outcome.leaked_warnings and not outcome.other_exceptions
+
+
+def test_synthetic_control_has_no_interval_by_design_and_names_the_period_column():
+    # before: every result counted as a silent NaN (no SE or interval: placebo p-values, ci_method "none"),
+    # and a repeated or negated period column gave messages naming only the unit or post column
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import fuzzing
+
+    outcome = fuzzing.Outcome()
+    for case in fuzzing.cases("synthetic_control", 0):
+        if case.label in ("base", "period:zero", "period:negate"):
+            fuzzing.run_case(case, outcome)
+    assert outcome.cases == 3 and not outcome.silent_non_finite and not outcome.unnamed

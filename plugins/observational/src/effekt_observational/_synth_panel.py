@@ -60,14 +60,14 @@ def check_synth_panel(data: Any, *, outcome: Any, unit: Any, period: Any, treatm
     if counts.max() > 1:
         i, t = np.argwhere(counts > 1)[0]
         raise DataError(f"unit {label(cols.block_labels[i])} has {counts[i, t]} rows in period {label(periods[t])}; "
-                        "each unit needs one row per period.")
+                        f"each unit needs one row per period (unit column {unit!r}, period column {period!r}).")
     if counts.min() == 0:
         i, t = np.argwhere(counts == 0)[0]
         who = "treated" if cols.z[u == i][0] == 1 else "comparison"
         missing_n = int((counts[i] == 0).sum())
         raise DataError(
             f"the {who} unit {label(cols.block_labels[i])} has no row for period {label(periods[t])} "
-            f"({missing_n} period(s) missing); {estimator} needs a balanced panel. Impute the outcome, or drop the "
+            f"({missing_n} period(s) missing; unit column {unit!r}, period column {period!r}); {estimator} needs a balanced panel. Impute the outcome, or drop the "
             "period (or the unit) for every unit."
         )
     post_t = np.zeros(T)
@@ -89,7 +89,8 @@ def check_synth_panel(data: Any, *, outcome: Any, unit: Any, period: Any, treatm
                         "no synthetic comparison can be fitted. Include periods before the start.")
     first_post = int(np.argmax(post_b))
     if post_b[first_post:].min() == 0:
-        raise DataError(f"post column {post!r} switches back to 0 after the start; post periods must come last.")
+        raise DataError(f"post column {post!r} switches back to 0 after the start; post periods must come last "
+                        f"(in the order of period column {period!r}).")
     n_donors = int((~treated).sum())
     if n_donors < min_donors:
         raise DataError(f"the donor pool has {n_donors} comparison unit(s); {estimator} needs at least {min_donors} "
