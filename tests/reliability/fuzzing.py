@@ -276,22 +276,9 @@ WEIGHT_VALUES: dict[str, Callable[[int, np.random.Generator], np.ndarray]] = {
 
 
 #: messages that do not name what the case broke, known and accepted for now: (estimators, a
-#: fragment of the message, why). A fit that fails numerically names the model's terms, not the
-#: column whose values made it fail; each entry is a gap to close, not a design.
-KNOWN_UNNAMED: tuple[tuple[tuple[str, ...], str, str], ...] = (
-    (("cox", "cause_specific_cox"), "the information matrix is singular; a covariate is constant",
-     "raised by the Cox kernel on a path (after the first Newton fit) that does not know the terms"),
-    (("cox", "cause_specific_cox"), "Newton-Raphson did not converge",
-     "non-convergence under extreme weights: the weights column is not known to the kernel"),
-    (("cause_specific_cox",), "on the log-hazard scale, so the",
-     "divergence after an odd event code: the message names the model terms, not the event column"),
-    (("lin",), "_c' is constant within the levels of the fixed effects",
-     "lin names a centred covariate 'x' as its term 'x_c'"),
-    (("rmst", "kaplan_meier"), "the standard error is 0.0",
-     "the zero variance comes from the time column or the horizon; the message names the event column"),
-    (("rmst",), "lies beyond the last follow-up time",
-     "after censored= recodes the events, the horizon message names the time column, not censored="),
-)
+#: fragment of the message, why); each entry is a gap to close, not a design. Empty: a fit that
+#: fails numerically names its model terms and the event, weights and censoring options.
+KNOWN_UNNAMED: tuple[tuple[tuple[str, ...], str, str], ...] = ()
 
 
 def _known(estimator: str, message: str) -> bool:

@@ -385,3 +385,179 @@ def test_multilevel_constant_outcome_names_the_outcome():
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(ef.EffektError, match="outcome column 'y'"):
             ef.estimate("multilevel", data=syn.data.assign(y=0.0), **syn.spec)
+
+
+def _staggered(seed: int = 1) -> tuple[pd.DataFrame, dict]:
+    syn = ef.get_estimator("callaway_santanna").simulate(np.random.default_rng(seed), n=40)
+    x = np.random.default_rng(seed).normal(size=len(syn.data))
+    return syn.data.assign(x=x), dict(syn.spec)
+
+
+@pytest.mark.parametrize("option", ["anticipation", "sims"])
+def test_callaway_santanna_refuses_a_count_of_1e20_by_name(option):
+    # before: OverflowError (anticipation) and ValueError "Maximum allowed dimension exceeded" (sims)
+    data, spec = _staggered()
+    with pytest.raises(ef.DesignError, match=rf"{option}=100000000000000000000 is not valid"):
+        ef.estimate("callaway_santanna", data=data, **spec, **{option: 10**20})
+    with pytest.raises(ef.DesignError, match="anticipation=6 is not less than the number of periods"):
+        ef.estimate("callaway_santanna", data=data, **spec, anticipation=6)
+
+
+@pytest.mark.parametrize("panel", [True, False])
+def test_callaway_santanna_names_a_constant_or_collinear_covariate(panel):
+    # before: LinAlgError "Singular matrix" (or a message naming no covariate on repeated cross-sections)
+    data, spec = _staggered()
+    with pytest.raises(DataError, match="covariate 'c' is 1 in every row"):
+        ef.estimate("callaway_santanna", data=data.assign(c=1.0), **spec, covariates=["x", "c"], panel=panel)
+    with pytest.raises(DataError, match="covariate 'c' is collinear with 'x'"):
+        ef.estimate("callaway_santanna", data=data.assign(c=2 * data.x + 1), **spec, covariates=["x", "c"],
+                    panel=panel)
+
+
+def test_callaway_santanna_covariate_shifted_by_1e9_is_not_singular():
+    # before: LinAlgError "Singular matrix" in a comparison's outcome regression (seed 1006); now centred
+    data, spec = _staggered(1006)
+    base = ef.estimate("callaway_santanna", data=data, **spec, covariates=["x"])
+    shifted = ef.estimate("callaway_santanna", data=data.assign(x=data.x - 1e9), **spec, covariates=["x"])
+    assert shifted.estimate == pytest.approx(base.estimate, rel=1e-6)
+    assert shifted.std_error == pytest.approx(base.std_error, rel=1e-6)
+
+
+@pytest.mark.parametrize("aggregation", ["simple", "group", "none"])
+def test_callaway_santanna_max_e_below_zero_is_refused(aggregation):
+    # before: estimate 0 with a NaN standard error and no warning (max_e=-0.5)
+    data, spec = _staggered(1001)
+    with pytest.raises(ef.DesignError, match="max_e=-0.5 is below 0"):
+        ef.estimate("callaway_santanna", data=data, **spec, max_e=-0.5, aggregation=aggregation)
+
+
+def _cox_data() -> tuple[pd.DataFrame, dict]:
+    syn = ef.get_estimator("cox").simulate(np.random.default_rng(1), n=40, effect=1.0)
+    return syn.data.assign(x=np.random.default_rng(2).normal(size=40)), dict(syn.spec)
+
+
+def test_cox_numerical_failures_name_the_terms_and_columns():
+    # before: "Newton-Raphson did not converge" (weights), "a risk set is empty" (a covariate equal to
+    # 2 * time + 1, and the profile interval at alpha=1e-300) without naming a column or option
+    data, spec = _cox_data()
+    spread = data.assign(w=np.where(np.arange(40) == 0, 1e12, 1.0))
+    with pytest.raises(ef.EstimationError, match="weights column 'w'"):
+        ef.estimate("cox", data=spread, **spec, covariates=["x"], weights="w")
+    with pytest.raises(ef.EstimationError, match=r"model terms: 'z', 'x'; event column 'event'"):
+        ef.estimate("cox", data=data.assign(x=2 * data.time + 1), **spec, covariates=["x"])
+    with pytest.raises(ef.EstimationError, match="profile-likelihood interval at alpha=1e-300"):
+        ef.estimate("cox", data=data, **spec, covariates=["x"], alpha=1e-300)
+
+
+def test_cox_covariate_shifted_by_1e9_is_centred_not_singular():
+    # before: "the information matrix is singular" for x - 1e9
+    data, spec = _cox_data()
+    base = ef.estimate("cox", data=data, **spec, covariates=["x"])
+    with np.errstate(all="raise"):
+        shifted = ef.estimate("cox", data=data.assign(x=data.x - 1e9), **spec, covariates=["x"])
+    assert shifted.estimate == pytest.approx(base.estimate, rel=1e-6)
+
+
+def test_lin_names_the_covariate_not_its_centred_term():
+    # before: "regressor 'x_c' is constant within the levels of the fixed effects"
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"y": rng.normal(size=40), "z": np.tile([0, 1], 20), "b": np.repeat(np.arange(4), 10)})
+    with pytest.raises(ef.EstimationError, match="regressor 'x' \\(centred\\) is constant within"):
+        ef.estimate("lin", data=df.assign(x=df.b * 1.0), outcome="y", treatment="z", blocks="b", covariates=["x"])
+
+
+@pytest.mark.parametrize("name", ["rmst", "kaplan_meier"])
+def test_a_zero_standard_error_names_the_time_column_and_horizon(name):
+    # before: "the standard error is 0.0 ... check the outcome column 'event'"
+    df = pd.DataFrame({"time": np.tile([5.0, 6.0, 7.0, 8.0], 10), "event": np.tile([0, 0, 1, 1], 10),
+                       "z": np.repeat([0, 1], 20)})
+    with pytest.raises(DataError, match="standard error at horizon=2 is 0.*time column 'time'"):
+        ef.estimate(name, data=df, time="time", event="event", treatment="z", horizon=2.0)
+
+
+def test_rmst_horizon_message_names_censored():
+    # before: the horizon message after censored= recoded the events named only the time column
+    df = pd.DataFrame({"time": np.tile([1.0, 2.0, 3.0, 4.0], 10), "event": np.tile(["c", "e", "e", "c"], 10),
+                       "z": np.repeat([0, 1], 20)})
+    with pytest.raises(ef.DesignError, match="censored='c'"):
+        ef.estimate("rmst", data=df, time="time", event="event", treatment="z", horizon=9.0, censored="c")
+
+
+def test_survival_messages_name_censored_where_it_recoded_the_events():
+    # before: with censored=1 every 0/1 event became an event or censoring, and the messages named
+    # only the time or event column (kaplan_meier's zero SE, rmst's arm without events)
+    df = pd.DataFrame({"time": np.tile([5.0, 6.0, 7.0, 8.0], 10), "event": np.tile([0, 0, 1, 1], 10),
+                       "z": np.repeat([0, 1], 20)})
+    with pytest.raises(DataError, match="censored=1"):
+        ef.estimate("kaplan_meier", data=df, time="time", event="event", treatment="z", horizon=2.0, censored=1)
+    one_arm = df.assign(event=np.where(df.z == 1, 1, df.event))
+    with pytest.raises(DataError, match="treated arm has no events \\(event column 'event' with censored=1\\)"):
+        ef.estimate("rmst", data=one_arm, time="time", event="event", treatment="z", horizon=6.0, censored=1)
+
+
+def test_entropy_balancing_underflow_of_far_rows_is_not_reported():
+    # before: RuntimeWarning "underflow encountered in exp" (a control row far from the target gets weight 0)
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import fuzzing
+
+    outcome = fuzzing.Outcome()
+    for case in fuzzing.cases("entropy_balancing", 3):  # round 3: the three rows that underflowed
+        if case.label == "frame:three_rows":
+            fuzzing.run_case(case, outcome)
+    assert outcome.cases == 1 and not outcome.leaked_warnings and not outcome.other_exceptions
+
+
+def _multilevel() -> tuple[pd.DataFrame, dict]:
+    syn = ef.get_estimator("multilevel").simulate(np.random.default_rng(1), n=48, effect=1.0)
+    return syn.data, dict(syn.spec)
+
+
+def test_multilevel_constant_outcome_and_collinear_covariate_are_named():
+    # before: RuntimeWarning "divide by zero" (outcome all 0) and a collinearity message naming no column
+    data, spec = _multilevel()
+    with pytest.raises(DataError, match="outcome column 'y' is 0 in every row"):
+        ef.estimate("multilevel", data=data.assign(y=0.0), **spec)
+    with pytest.raises(DataError, match="fixed-effect columns: 'z', .*'c'"):
+        ef.estimate("multilevel", data=data.assign(c=1.0), **{**spec, "covariates": [*spec.get("covariates", []), "c"]})
+
+
+def test_multilevel_with_a_repeated_index_fits_every_row_once():
+    # before: IndexError inside statsmodels (rows selected by a repeated index label were repeated)
+    data, spec = _multilevel()
+    base = ef.estimate("multilevel", data=data, **spec)
+    same = ef.estimate("multilevel", data=data.set_axis(np.zeros(len(data), dtype=int)), **spec)
+    assert same.n == base.n and same.estimate == pytest.approx(base.estimate)
+
+
+def test_matching_on_three_rows_reports_no_numpy_warning():
+    # before: RuntimeWarning "Degrees of freedom <= 0 for slice" from the balance table's SD of a one-row arm
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import fuzzing
+
+    outcome = fuzzing.Outcome()
+    for case in fuzzing.cases("matching", 0):
+        if case.label == "frame:three_rows":
+            fuzzing.run_case(case, outcome)
+    assert outcome.cases == 1 and not outcome.leaked_warnings and not outcome.other_exceptions
+
+
+def test_synthetic_control_has_no_interval_by_design_and_names_the_period_column():
+    # before: every result counted as a silent NaN (no SE or interval: placebo p-values, ci_method "none"),
+    # and a repeated or negated period column gave messages naming only the unit or post column
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import fuzzing
+
+    outcome = fuzzing.Outcome()
+    for case in fuzzing.cases("synthetic_control", 0):
+        if case.label in ("base", "period:zero", "period:negate"):
+            fuzzing.run_case(case, outcome)
+    assert outcome.cases == 3 and not outcome.silent_non_finite and not outcome.unnamed

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from effekt.errors import DesignError
+from effekt.errors import DesignError, EffektError
 from effekt.estimators._model import ModelFrame, model_frame
 from effekt.estimators.lm_robust import fit_linear, report
 from effekt.protocol import EstimatorTags
@@ -201,5 +201,13 @@ class Lin:
         term = str(mf.treatment)
         terms = [term if t == "z" else t.replace("z:", f"{term}:", 1) for t in terms]
         lin_mf: ModelFrame = replace(mf, X=X, terms=terms)
-        model = fit_linear(lin_mf, se_type=se_type, alpha=alpha, estimator=self.name, df_terms=[term])
+        try:
+            model = fit_linear(lin_mf, se_type=se_type, alpha=alpha, estimator=self.name, df_terms=[term])
+        except EffektError as exc:  # name a centred covariate 'x_c' as the column 'x' it comes from
+            msg = str(exc)
+            for c in covs:
+                msg = msg.replace(f"{str(c) + '_c'!r}", f"{str(c)!r} (centred)")
+            if msg == str(exc):
+                raise
+            raise type(exc)(msg) from None
         return report(model, lin_mf, term, covariate_means=means)

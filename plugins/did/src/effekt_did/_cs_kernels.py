@@ -72,10 +72,10 @@ def _did_2x2(dy: np.ndarray, D: np.ndarray, w: np.ndarray, X: np.ndarray | None,
         XtWX = (X * wo[:, None]).T @ X
         try:
             XpX_inv = np.linalg.inv(XtWX / n1)
+            beta = np.linalg.solve(XtWX, X.T @ (wo * dy))
         except np.linalg.LinAlgError:
             raise EstimationError("the outcome regression among the comparison units is singular: a "
                                   "covariate is constant or collinear there; drop it.") from None
-        beta = np.linalg.solve(XtWX, X.T @ (wo * dy))
         out = X @ beta
         lin_ols = (wo * (dy - out))[:, None] * X @ XpX_inv  # (n1, k)
     if need_ps:

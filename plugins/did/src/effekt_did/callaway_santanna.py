@@ -202,7 +202,9 @@ class CallawaySantAnna:
     options: ClassVar[dict[str, Any]] = {
         "aggregation": Choice(_AGG),
         "se_type": Choice(("influence_function", "clustered"), none_ok=True),
-        "sims": Number(low=0, integer=True),
+        # bounded so that a count such as 1e20 is refused by name, not an allocation or an overflow
+        "sims": Number(low=0, high=10**6, integer=True),
+        "anticipation": Number(low=0, high=10**6, integer=True),
     }
 
     @classmethod
@@ -264,6 +266,12 @@ class CallawaySantAnna:
         pnl = check_panel(frame, outcome=outcome, unit=unit_col, period=period, first_treated=first_treated,
                           weights=weights, clusters=clusters, covariates=covariates, missing=missing,
                           estimator=self.name)
+        _check_covariates(pnl, self.name)
+        if int(anticipation) >= pnl.n_times:
+            raise DesignError(
+                f"{self.name}: anticipation={anticipation} is not less than the number of periods in the data "
+                f"({pnl.n_times}), so no cohort has a base period; lower anticipation."
+            )
         if np.ptp(pnl.y) == 0:
             raise DataError(
                 f"{self.name}: outcome column {outcome!r} is {pnl.y[0]:g} in every row, so there is no effect "
@@ -321,7 +329,7 @@ class CallawaySantAnna:
         if pnl.X is not None:
             k = pnl.X.shape[1]
             Xw = np.empty((n, T, k))
-            Xw[pnl.unit, pnl.time] = pnl.X
+            Xw[pnl.unit, pnl.time] = pnl.X - pnl.X.mean(axis=0)  # centred: same fit, no loss at x + 1e9
             Xb = np.concatenate([np.ones((n, T, 1)), Xw], axis=2).transpose(1, 0, 2)  # (T, n, k+1)
         cl = None
         if pnl.clusters is not None:
@@ -434,7 +442,7 @@ class CallawaySantAnna:
         w_row = np.ones(y.size) if pnl.weights is None else pnl.weights[keep].astype(float)
         X = None
         if pnl.X is not None:
-            X = np.column_stack([np.ones(y.size), pnl.X[keep]])
+            X = np.column_stack([np.ones(y.size), pnl.X[keep] - pnl.X[keep].mean(axis=0)])  # centred
         if panel and pnl.weights is not None and np.any(varying := _varies(w_row, ids, n_ids)):
             raise DataError(f"weights column {weights!r} must be constant within each unit (unit weights, as in "
                             f"R did); {int(varying.sum())} units have several values.")
@@ -460,9 +468,12 @@ class CallawaySantAnna:
             )
         if not (G >= 0).any():
             raise DataError(f"no unit is ever treated: first_treated column {ft!r} is 0 for every row.")
-        cells, inf, cell_warns = att_gt_rc(y, tcode, G, w_row, ids, n_ids, X, n_periods=len(times),
-                                           control_group=control_group, base_period=base_period,
-                                           anticipation=anticipation, method=est_method)
+        try:
+            cells, inf, cell_warns = att_gt_rc(y, tcode, G, w_row, ids, n_ids, X, n_periods=len(times),
+                                               control_group=control_group, base_period=base_period,
+                                               anticipation=anticipation, method=est_method)
+        except EstimationError as exc:  # a singular comparison regression: name the covariates
+            raise EstimationError(f"{exc} (covariates: {', '.join(map(repr, covariates or [])) or 'none'})") from None
         for msg in cell_warns[:5]:
             warns.append(msg)
         n_treated = int((G >= 0).sum())
@@ -490,6 +501,26 @@ def _varies(v: np.ndarray, ids: np.ndarray, n_ids: int) -> np.ndarray:
     return hi > lo  # type: ignore[no-any-return]
 
 
+def _check_covariates(pnl: Any, estimator: str) -> None:
+    """A covariate constant in every row, or collinear with the others, by name (every comparison is singular)."""
+    if pnl.X is None or not pnl.X.size:
+        return
+    names = list(pnl.covariates)
+    X = np.asarray(pnl.X, dtype=float)
+    for j in range(X.shape[1]):
+        if np.ptp(X[:, j]) == 0:
+            raise DataError(f"{estimator}: covariate {names[j]!r} is {X[0, j]:g} in every row, so no comparison "
+                            "can adjust for it (its regressions are singular); drop it from covariates.")
+    scale = np.max(np.abs(X), axis=0)
+    Z = X / scale
+    Z = Z - Z.mean(axis=0)
+    for j in range(1, Z.shape[1]):
+        if np.linalg.matrix_rank(Z[:, : j + 1]) <= j:
+            raise DataError(f"{estimator}: covariate {names[j]!r} is collinear with "
+                            f"{', '.join(map(repr, names[:j]))}, so every comparison's regression is singular; "
+                            "drop it from covariates.")
+
+
 def _check_window(aggregation: str, min_e: float | None, max_e: float | None, balance_e: int | None,
                   name: str) -> dict[str, Any]:
     """``min_e``/``max_e``/``balance_e`` as R did's ``aggte``; refused where they do nothing."""
@@ -502,6 +533,9 @@ def _check_window(aggregation: str, min_e: float | None, max_e: float | None, ba
     if aggregation == "calendar" and max_e is not None:
         raise DesignError(f"{name}: max_e bounds event times (aggregation 'dynamic', 'simple', 'group', "
                           "'none'); aggregation='calendar' has none. Leave max_e out.")
+    if aggregation in ("simple", "group", "none") and max_e is not None and max_e < 0:
+        raise DesignError(f"{name}: max_e={max_e:g} is below 0, so no post-treatment event time enters "
+                          f"aggregation={aggregation!r} and its effect is undefined; pass max_e >= 0.")
     window: dict[str, Any] = {}
     if min_e is not None:
         window["min_e"] = float(min_e)

@@ -135,7 +135,8 @@ class _Pre:
     def slope(self, test: str, target: float) -> float:
         size = self.power(test, 0.0)
         if not size < target < 1:
-            raise DesignError(f"power= must lie between the test's size ({size:.3g}) and 1; got {target}.")
+            raise DesignError(f"power= must lie between the test's size ({size:.3g}, set by alpha) and 1; got "
+                              f"{target}.")
         if test == "joint":
             hi = 1.0
             while self.joint_power_lambda(hi) < target:

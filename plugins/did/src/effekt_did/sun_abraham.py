@@ -303,7 +303,8 @@ class SunAbraham:
                 )
         cell_mask = keep & treated & ~control
         if not (cell_mask & (ev >= 0)).any():
-            raise DesignError("no treated row lies before the comparison cohort's start: nothing to estimate.")
+            raise DesignError("no treated row lies before the comparison cohort's start: nothing to estimate "
+                              f"(first_treated column {first_treated!r}, period column {period!r}).")
         sub = subset_panel(panel, keep)
         ev_s, g_s = ev[keep], g[keep]
         cells_s = cell_mask[keep] & (ev_s != reference)

@@ -40,7 +40,8 @@ def entropy_weights(C: np.ndarray, target: np.ndarray, base: np.ndarray | None =
     def parts(lam: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         a = logq + D @ lam
         amax = a.max()
-        ex = np.exp(a - amax)
+        with np.errstate(under="ignore"):  # a row far below the largest gets weight 0, exactly enough
+            ex = np.exp(a - amax)
         s = ex.sum()
         return float(np.log(s) + amax), ex / s, a
 

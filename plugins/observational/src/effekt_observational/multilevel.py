@@ -225,6 +225,9 @@ class Multilevel:
         cols = check_columns(frame, outcome=outcome, treatment=treatment, arms=arms, covariates=covs,
                              missing=missing)
         assert cols.y is not None
+        if np.ptp(cols.y) == 0:  # no residual variance: the mixed model's likelihood is undefined
+            raise DataError(f"multilevel: outcome column {outcome!r} is {cols.y[0]:g} in every row, so there is no "
+                            "variance to split between the levels; check the outcome column.")
         if cols.index is not None:
             frame = frame.loc[cols.index]
         codes = _group_codes(frame, levels)

@@ -116,16 +116,51 @@ def fit_cox(
     profile: bool,
     ph_transform: str | None,
     estimator: str,
+    columns: str = "",
 ) -> CoxFit:
-    """Fit ``h(t | z, x) = h0_s(t) exp(beta_z z + x' beta_x)`` and test ``beta_z = 0``."""
+    """Fit ``h(t | z, x) = h0_s(t) exp(beta_z z + x' beta_x)`` and test ``beta_z = 0``.
+
+    A numerical failure of the kernel is re-raised naming the model terms and
+    ``columns`` (the caller's event, weights and censoring options, as text).
+    """
+    try:
+        with np.errstate(under="ignore"):  # exp of a very negative linear predictor is 0, exactly enough
+            return _fit_cox(stop, event, z, X, terms=terms, strata=strata, entry=entry, weights=weights,
+                            clusters=clusters, ties=ties, alpha=alpha, profile=profile, ph_transform=ph_transform,
+                            estimator=estimator)
+    except EstimationError as exc:
+        msg = str(exc)
+        if not msg.startswith("cox: "):
+            raise
+        named = ", ".join(repr(c) for c in dict.fromkeys(str(t).split("[", 1)[0] for t in terms))
+        raise EstimationError(f"{estimator}: {msg.removeprefix('cox: ')} (model terms: {named}"
+                              f"{'; ' + columns if columns else ''})") from None
+
+
+def _fit_cox(
+    stop: np.ndarray,
+    event: np.ndarray,
+    z: np.ndarray,
+    X: np.ndarray | None,
+    *,
+    terms: list[str],
+    strata: np.ndarray | None,
+    entry: np.ndarray | None,
+    weights: np.ndarray | None,
+    clusters: np.ndarray | None,
+    ties: str,
+    alpha: float,
+    profile: bool,
+    ph_transform: str | None,
+    estimator: str,
+) -> CoxFit:
     n = stop.shape[0]
+    if X is not None and X.size:
+        # centred: the partial likelihood does not change, and a covariate shifted by 1e9 keeps its precision
+        X = X - X.mean(axis=0)
     full = np.column_stack([z.astype(float)] + ([X] if X is not None and X.size else []))
     P = K.prepare(stop, event, full, strata=strata, start=entry, weights=weights, ties=ties)
-    try:
-        beta, ll, info, it = K.newton(P)
-    except EstimationError as exc:
-        raise EstimationError(f"{estimator}: {str(exc).removeprefix('cox: ')} (model terms: "
-                              f"{', '.join(repr(c) for c in dict.fromkeys(str(t).split('[', 1)[0] for t in terms))})") from None
+    beta, ll, info, it = K.newton(P)
     try:
         vcov_model = np.linalg.inv(info)
     except np.linalg.LinAlgError:  # pragma: no cover - newton already solved with it
@@ -153,14 +188,21 @@ def fit_cox(
         crit = float(stats.chi2.isf(alpha, 1))  # not ppf(1 - alpha): 1 - 1e-300 rounds to 1 (crit = inf)
         if not (math.isfinite(vcov_model[0, 0]) and vcov_model[0, 0] > 0):
             raise EstimationError(
-                f"{estimator}: the information matrix is numerically singular (the treatment's variance is "
+                "cox: the information matrix is numerically singular (the treatment's variance is "
                 f"{vcov_model[0, 0]:g}); a covariate is nearly collinear with it or badly scaled. Centre or "
                 "rescale the covariates, or drop the collinear one."
             )
         se_z = math.sqrt(vcov_model[0, 0])
 
         def f(b: float) -> float:
-            return 2.0 * (ll - _profile_loglik(P, X_other, z_sorted, b, beta[1:])) - crit
+            try:
+                return 2.0 * (ll - _profile_loglik(P, X_other, z_sorted, b, beta[1:])) - crit
+            except EstimationError as exc:
+                raise EstimationError(
+                    f"cox: the profile-likelihood interval at alpha={alpha:g} reaches a treatment "
+                    f"coefficient of {b:.3g}, where the fit fails ({str(exc).removeprefix('cox: ')}); use a "
+                    "larger alpha, or profile_ci=False for the Wald interval."
+                ) from None
 
         ends = []
         for sign in (-1.0, 1.0):

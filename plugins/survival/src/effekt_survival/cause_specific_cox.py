@@ -15,7 +15,7 @@ from effekt.vocabulary import validated
 from effekt_survival._coxfit import fit_cox
 from effekt_survival._data import check_survival
 from effekt_survival.aalen_johansen import simulate_competing
-from effekt_survival.cox import cox_result
+from effekt_survival.cox import _columns, cox_result
 
 __all__ = ["CauseSpecificCox"]
 
@@ -138,7 +138,7 @@ class CauseSpecificCox:
         cause = cause_code
         terms = [str(treatment)] + [str(c) for c in sc.cols.covariate_names]
         common = dict(terms=terms, strata=sc.strata, entry=None, weights=None, clusters=sc.cols.clusters,
-                      ties=ties, alpha=alpha, estimator=self.name)
+                      ties=ties, alpha=alpha, estimator=self.name, columns=_columns(event, None, censored))
         fit = fit_cox(sc.time, (sc.event == cause).astype(np.int8), sc.z, sc.cols.X, profile=profile_ci,
                       ph_transform=ph_transform, **common)  # type: ignore[arg-type]
         by_cause = []

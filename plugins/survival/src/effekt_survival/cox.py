@@ -19,6 +19,12 @@ from effekt_survival._data import SurvivalColumns, check_survival, design_of, ra
 __all__ = ["Cox", "plot_coefficients", "simulate_weibull"]
 
 
+def _columns(event: str, weights: str | None, censored: Any) -> str:
+    """The event, weights and censoring options, for a message about a fit that failed numerically."""
+    return (f"event column {event!r}" + (f", weights column {weights!r}" if weights is not None else "")
+            + (f", censored={censored!r}" if censored is not None else ""))
+
+
 def simulate_weibull(
     rng: np.random.Generator,
     *,
@@ -327,6 +333,7 @@ class Cox:
             sc.time, ev, sc.z, sc.cols.X, terms=[str(treatment)] + [str(c) for c in sc.cols.covariate_names],
             strata=sc.strata, entry=sc.entry, weights=sc.cols.weights, clusters=sc.cols.clusters,
             ties=ties, alpha=alpha, profile=profile_ci, ph_transform=ph_transform, estimator=self.name,
+            columns=_columns(event, weights, censored),
         )
         extra.update({"ties": ties})
         se_type = "lin-wei-CR0" if sc.cols.clusters is not None else "model"

@@ -295,7 +295,8 @@ class DiscreteTimeHazard:
         if not (np.all(np.isfinite(np.diag(V))) and np.all(np.diag(V) > 0)):
             raise EstimationError(
                 "discrete_time_hazard: the information matrix is numerically singular (a covariate is nearly "
-                "collinear with the treatment or the period effects); drop or rescale that covariate."
+                "collinear with the treatment or the period effects); drop or rescale that covariate (model "
+                f"terms: {', '.join(repr(c) for c in dict.fromkeys(str(t).split('[', 1)[0] for t in names))})."
             )
         se = np.sqrt(np.diag(V))
         q = float(stats.norm.ppf(1 - alpha / 2))

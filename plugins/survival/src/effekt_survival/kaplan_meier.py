@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from effekt.errors import DesignError, warn
+from effekt.errors import DataError, DesignError, warn
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult, check_alpha
 from effekt.vocabulary import validated
@@ -233,6 +233,13 @@ class KaplanMeier:
             nan = float("nan")
             return EffectResult(estimate=float(est[1] - est[0]), std_error=nan, conf_int=(nan, nan),
                                 conf_level=1 - alpha, p_value=nan, df=None, **common)  # type: ignore[arg-type]
+        if se == 0.0:  # no event before the horizon moves either curve
+            raise DataError(
+                f"kaplan_meier: the standard error at horizon={h:g} is 0: neither arm's curve has a "
+                f"variance there (time column {time!r}, event column {event!r}"
+                + (f" with censored={censored!r}" if censored is not None else "") + "); choose a horizon after "
+                "some events in both arms."
+            )
         return EffectResult.from_z(est[1] - est[0], se, alpha=alpha, **common)  # type: ignore[arg-type]
 
 

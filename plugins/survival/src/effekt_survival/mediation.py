@@ -424,7 +424,8 @@ class MediationSurvival:
         if tau_ < first_event:
             raise DesignError(
                 f"{self.name}: horizon={horizon!r} is before the first event ({first_event:g} in time column "
-                f"{time!r}): everyone is "
+                f"{time!r}" + (f", events coded with censored={censored!r}" if censored is not None else "")
+                + "): everyone is "
                 "event-free up to it in both arms, so there is no effect to decompose. Pick a later horizon."
             )
         W = np.column_stack([np.ones(n), z, Xc, B])
@@ -439,7 +440,10 @@ class MediationSurvival:
             beta, _, info, _ = K.newton(P)
             vcov = np.linalg.inv(info)
         except (EstimationError, np.linalg.LinAlgError) as exc:
-            raise EstimationError(f"{self.name}: the Cox model cannot be fitted: {exc}") from None
+            covs = [covariates] if isinstance(covariates, str) else list(covariates or [])
+            named = ", ".join(repr(c) for c in (treatment, mediator, *covs))
+            raise EstimationError(f"{self.name}: the Cox model cannot be fitted: {exc} (model columns: {named}; "
+                                  f"event column {event!r})") from None
         if cols.clusters is not None:  # Lin & Wei (1989) robust covariance
             R = K.score_residuals(P, beta)
             Rc = np.zeros((int(cols.clusters.max()) + 1, R.shape[1]))

@@ -153,16 +153,25 @@ class RMST:
                 if tau > last and not ends_in_event:
                     raise DesignError(
                         f"rmst: horizon={tau:g} lies beyond the last follow-up time of the {label} arm ({last:g} in "
-                        f"time column {sc.cols.names.get('time')!r}); "
+                        f"time column {sc.cols.names.get('time')!r}"
+                        + (f", events coded with censored={censored!r}" if censored is not None else "") + "); "
                         "the survival curve is unknown there. Choose a horizon at most the shorter follow-up."
                     )
                 if not (ev[m] > 0).any():
-                    raise DataError(f"rmst: the {label} arm has no events.")
+                    raise DataError(f"rmst: the {label} arm has no events (event column {event!r}"
+                                    + (f" with censored={censored!r}" if censored is not None else "") + ").")
                 out[arm] = rmst_arm(sc.time[m], ev[m], tau)
             rows.append({"horizon": tau, "rmst_treated": out[1][0], "rmst_control": out[0][0],
                          "difference": out[1][0] - out[0][0], "std_error": math.sqrt(out[1][1] + out[0][1]),
                          "se_treated": math.sqrt(out[1][1]), "se_control": math.sqrt(out[0][1])})
         head = rows[0]
+        if head["std_error"] == 0.0:
+            raise DataError(
+                f"rmst: the standard error at horizon={head['horizon']:g} is 0: no event before the horizon "
+                f"varies either arm's curve (time column {time!r}, event column {event!r}"
+                + (f" with censored={censored!r}" if censored is not None else "") + "); choose a later "
+                "horizon."
+            )
         extra.update({"horizon": head["horizon"], "rmst_treated": head["rmst_treated"],
                       "rmst_control": head["rmst_control"], "se_treated": head["se_treated"],
                       "se_control": head["se_control"], "rmst_at": rows})
