@@ -169,7 +169,7 @@ def _cr2_weighted_pt(panel: Panel, X: np.ndarray, names: list[str], clusters: np
         hat = absorber.hat()
     fit = robust_ols(Z[:, 1:], Z[:, 0], se_type="CR2", clusters=clusters, weights=weights,
                      df_coefs=list(range(k)), names=list(names) + [f"fixed effect {j}" for j in range(n_dummies)],
-                     absorbed=hat)
+                     absorbed=hat, outcome=panel.names.get("outcome"))
     return fit.vcov[:k, :k], fit.df[:k]
 
 

@@ -86,8 +86,10 @@ def _fit_one(Y: np.ndarray, P: np.ndarray, target: int, donors: np.ndarray, pre:
 
     # nested: V minimises the pre-period MSPE of the outcome (ADH 2010, sec. 2.3), v = softmax(theta)
     def loss(theta: np.ndarray) -> float:
-        e = np.exp(theta - theta.max())
-        w = weights(e / e.sum())
+        with np.errstate(under="ignore"):  # a weight far below the others is 0: harmless
+            e = np.exp(theta - theta.max())
+            v = e / e.sum()
+        w = weights(v)
         return float(np.mean((z1 - Z0 @ w) ** 2))
 
     starts = [np.zeros(K)]
@@ -96,8 +98,9 @@ def _fit_one(Y: np.ndarray, P: np.ndarray, target: int, donors: np.ndarray, pre:
     best = min((optimize.minimize(loss, s, method="Nelder-Mead",
                                   options={"maxiter": 200 * K, "xatol": 1e-4, "fatol": 1e-10}) for s in starts),
                key=lambda r: r.fun)
-    e = np.exp(best.x - best.x.max())
-    v = e / e.sum()
+    with np.errstate(under="ignore"):
+        e = np.exp(best.x - best.x.max())
+        v = e / e.sum()
     return weights(v), v
 
 
