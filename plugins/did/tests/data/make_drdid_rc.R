@@ -12,10 +12,10 @@
 args <- commandArgs(trailingOnly = TRUE)
 for (f in c("reg_did_rc.R", "std_ipw_did_rc.R", "drdid_rc.R")) {
   code <- readLines(file.path(args[1], "R", f))
-  code <- gsub("fastglm::fastglm(", "fastglm_stub(", code, fixed = TRUE)
+  code <- gsub("fastglm::fastglm(", "fastglm_by_glm_fit(", code, fixed = TRUE)
   eval(parse(text = code))
 }
-fastglm_stub <- function(x, y, weights, family, ...) {
+fastglm_by_glm_fit <- function(x, y, weights, family, ...) {
   if (family$family == "binomial") {
     f <- suppressWarnings(glm.fit(x, y, weights = weights, family = stats::binomial(), intercept = FALSE))
     return(list(coefficients = f$coefficients, fitted.values = f$fitted.values, converged = f$converged))
