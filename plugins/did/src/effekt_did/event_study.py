@@ -70,6 +70,14 @@ def plot_event_study(table: EffectTable, *, ax: Any = None, labels: Mapping[Any,
     return fig
 
 
+def reference_row(e: int, alpha: float, common: dict[str, Any]) -> EffectResult:
+    """The row of the reference event time ``e`` of an event study: normalised to 0 by
+    construction, so no sampling variation (SE 0, interval (0, 0), no p-value)."""
+    return EffectResult(estimate=0.0, std_error=0.0, conf_int=(0.0, 0.0), conf_level=1 - alpha,
+                        p_value=float("nan"), df=None, term=f"e={e}", ci_method="none",
+                        extra={"event_time": e, "reference": True}, **common)
+
+
 @dataclass(frozen=True, repr=False)
 class EventStudyTable(EffectTable):
     """An :class:`EffectTable` of event-time effects; ``plot(ax=None, labels=None)`` draws them.
@@ -320,10 +328,7 @@ class EventStudy:
         rows = []
         for e in range(lo, hi + 1):
             if e == reference:
-                # normalised to 0 by construction: no sampling variation (SE 0, interval (0, 0), no p-value)
-                rows.append(EffectResult(estimate=0.0, std_error=0.0, conf_int=(0.0, 0.0), conf_level=1 - alpha,
-                                         p_value=float("nan"), df=None, term=f"e={e}", ci_method="none",
-                                         extra={"event_time": e, "reference": True}, **common))
+                rows.append(reference_row(e, alpha, common))
                 continue
             if e not in times:
                 continue

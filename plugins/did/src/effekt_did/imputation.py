@@ -16,7 +16,7 @@ from effekt.vocabulary import Choice, Number, Numbers, validated
 from effekt_did._panel import FEW_TREATED_CLUSTERS, cell_weights, check_aggregation, check_panel
 from effekt_did.event_study import EventStudyTable, plot_event_study
 from effekt_did.pretrends import summary_power
-from effekt_did.sun_abraham import event_times_of, simulate_dynamic, subset_panel
+from effekt_did.sun_abraham import event_times_of, staggered_synthetic, subset_panel
 from effekt_did.twfe import fit_twfe_arrays
 
 __all__ = ["Imputation"]
@@ -191,11 +191,7 @@ class Imputation:
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 120, effect: float = 1.0) -> Synthetic:
         """A staggered panel with effect ``effect`` in every treated cell (the headline's truth)."""
-        data = simulate_dynamic(rng, n_units=max(int(n), 40), n_times=6, cohorts=(3, 5), effect=effect,
-                                growth=0.0, cohort_shift=0.0)
-        spec = {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated"}
-        return Synthetic(data=data.drop(columns="te"), spec=spec, truth=effect, outcome="y",
-                         treatment="first_treated")
+        return staggered_synthetic(rng, n=n, effect=effect)
 
     @validated
     def fit(

@@ -16,7 +16,7 @@ from effekt.result import EffectResult
 from effekt.vocabulary import Choice, validated
 from effekt_did._absorb import codes_of
 from effekt_did._panel import FEW_TREATED_CLUSTERS, Panel, cell_weights, check_aggregation, check_panel
-from effekt_did.event_study import EventStudyTable, plot_event_study
+from effekt_did.event_study import EventStudyTable, plot_event_study, reference_row
 from effekt_did.pretrends import summary_power
 from effekt_did.twfe import fit_twfe_arrays
 
@@ -98,6 +98,17 @@ def subset_panel(panel: Panel, keep: np.ndarray) -> Panel:
         cl, clab = codes_of(panel.cluster_labels[panel.clusters[keep]])
         out.clusters, out.cluster_labels = cl, clab
     return out
+
+
+def staggered_synthetic(rng: np.random.Generator, *, n: int = 120, effect: float = 1.0) -> Synthetic:
+    """A staggered panel (cohorts starting in periods 3 and 5 of 6, some units never treated) with
+    effect ``effect`` in every treated cell: the conformance data of the heterogeneity-robust event
+    studies, whose headline's truth is ``effect``."""
+    data = simulate_dynamic(rng, n_units=max(int(n), 40), n_times=6, cohorts=(3, 5), effect=effect,
+                            growth=0.0, cohort_shift=0.0)
+    spec = {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated"}
+    return Synthetic(data=data.drop(columns="te"), spec=spec, truth=effect, outcome="y",
+                     treatment="first_treated")
 
 
 class SunAbraham:
@@ -230,11 +241,7 @@ class SunAbraham:
     @classmethod
     def simulate(cls, rng: np.random.Generator, *, n: int = 120, effect: float = 1.0) -> Synthetic:
         """A staggered panel with effect ``effect`` in every treated cell (the headline's truth)."""
-        data = simulate_dynamic(rng, n_units=max(int(n), 40), n_times=6, cohorts=(3, 5), effect=effect,
-                                growth=0.0, cohort_shift=0.0)
-        spec = {"outcome": "y", "unit": "unit", "period": "period", "first_treated": "first_treated"}
-        return Synthetic(data=data.drop(columns="te"), spec=spec, truth=effect, outcome="y",
-                         treatment="first_treated")
+        return staggered_synthetic(rng, n=n, effect=effect)
 
     @validated
     def fit(
@@ -374,9 +381,7 @@ class SunAbraham:
         rows = []
         for e in range(lo, hi + 1):
             if e == reference:
-                rows.append(EffectResult(estimate=0.0, std_error=0.0, conf_int=(0.0, 0.0), conf_level=1 - alpha,
-                                         p_value=float("nan"), df=None, term=f"e={e}", ci_method="none",
-                                         extra={"event_time": e, "reference": True}, **common))
+                rows.append(reference_row(e, alpha, common))
                 continue
             if e not in times_kept:
                 continue
