@@ -1,42 +1,69 @@
-"""effekt.simulate on Dask: throughput of 2 workers against 1 on 2,000 simulations.
+"""effekt.simulate on Dask: 2 workers against 1, and against the serial backend.
 
 The blocked example design (difference in means and Lin, 100 units) is
-diagnosed with 2,000 simulations on a local Dask cluster of 1 and of 2
-worker processes (one thread each), after a warm-up that starts the workers
-and imports effekt on them. The script first checks that both runs give the
-identical simulations table and diagnosands (and the serial backend on the
-first 200 simulations), then prints simulations per second and the ratio, next to a control: the
-speed-up of 2 processes over 1 on pure-Python CPU work just before and
-after, which says how much of a second core the machine had to give.
-Bootstrap SEs are off (``bootstrap_sims=0``): they run in the client after
-the simulations and are not what the workers share.
+diagnosed with 2,000 simulations on a local Dask cluster of 2 and of 1
+worker processes (one thread each), each after a warm-up that starts the
+workers and imports effekt on them (not timed: the tools report their own
+time of the diagnose call), and with the serial backend. The checks: the
+1-worker and 2-worker runs give the identical simulations table and
+diagnosands, and the serial backend the same simulations. Bootstrap SEs are
+off (``bootstrap_sims=0``): they run in the client after the simulations and
+are not what the workers share.
 
-Run: .venv/bin/python benchmarks/bench_simulate.py [SIMS]
+``simulate.control`` measures what the machine has to give: pure-Python CPU
+work on 2 processes against 1 (joblib), which is 0.5 (half the time) on an
+idle 2-core machine. Read the Dask ratio beside it.
+
+Run: ``python -m benchmarks --only simulate`` (sizes are simulations).
 """
 
 from __future__ import annotations
 
-import os
-import platform
-import sys
 import time
+from typing import Any
 
-import dask
-import distributed
-import numpy as np
-import pandas as pd
-from distributed import Client, LocalCluster
-
-from effekt.simulate import Design, diagnose
+from benchmarks.cases import Case, Measured, Peer
 
 
-def run(design: Design, sims: int, workers: int) -> tuple[float, object]:
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        diagnose(design, sims=2 * workers, seed=1, bootstrap_sims=0, backend="dask", client=client)  # warm-up
-        t0 = time.perf_counter()
-        diag = diagnose(design, sims=sims, seed=2026, bootstrap_sims=0, backend="dask", client=client)
-        return time.perf_counter() - t0, diag
+def _design(sims: int) -> Any:
+    from effekt.simulate import Design
+
+    return {"design": Design.example(), "sims": sims}
+
+
+def _dask(workers: int) -> Any:
+    def run(d: dict[str, Any]) -> Measured:
+        from distributed import Client, LocalCluster
+
+        from effekt.simulate import diagnose
+
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as cluster, Client(cluster) as client:
+            diagnose(d["design"], sims=2 * workers, seed=1, bootstrap_sims=0, backend="dask", client=client)
+            t0 = time.perf_counter()
+            diag = diagnose(d["design"], sims=d["sims"], seed=2026, bootstrap_sims=0, backend="dask", client=client)
+            return Measured(time.perf_counter() - t0, diag)
+
+    return run
+
+
+def _serial(d: dict[str, Any]) -> Any:
+    from effekt.simulate import diagnose
+
+    return diagnose(d["design"], sims=d["sims"], seed=2026, bootstrap_sims=0)
+
+
+def _same(d: Any, two: Any, other: Any) -> None:
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(two.simulations, other.simulations)
+    pd.testing.assert_frame_equal(two.diagnosands, other.diagnosands)
+
+
+def _same_simulations(d: Any, two: Any, serial: Any) -> None:
+    import pandas as pd
+
+    pd.testing.assert_frame_equal(two.simulations, serial.simulations)
 
 
 def _burn(n: int) -> int:
@@ -46,38 +73,32 @@ def _burn(n: int) -> int:
     return total
 
 
-def free_parallelism() -> float:
-    """Speed-up of 2 processes over 1 on pure-Python CPU work: what the machine gives right now."""
-    from joblib import Parallel, delayed
+def _processes(jobs: int) -> Any:
+    def run(steps: int) -> int:
+        from joblib import Parallel, delayed
 
-    times = []
-    for jobs in (1, 2):
-        t0 = time.perf_counter()
-        Parallel(n_jobs=jobs)(delayed(_burn)(6_000_000) for _ in range(2))
-        times.append(time.perf_counter() - t0)
-    return times[0] / times[1]
+        return sum(Parallel(n_jobs=jobs)(delayed(_burn)(steps) for _ in range(2)))
+
+    return run
 
 
-def main() -> None:
-    sims = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
-    before = free_parallelism()
-    design = Design.example()
-    t1, one = run(design, sims, 1)
-    t2, two = run(design, sims, 2)
-    pd.testing.assert_frame_equal(one.simulations, two.simulations)  # type: ignore[attr-defined]
-    pd.testing.assert_frame_equal(one.diagnosands, two.diagnosands)  # type: ignore[attr-defined]
-    serial = diagnose(design, sims=200, seed=2026, bootstrap_sims=0)
-    pd.testing.assert_frame_equal(serial.simulations, one.simulations.iloc[: len(serial.simulations)])  # type: ignore[attr-defined]
-    print(f"machine: {os.cpu_count()} cores, {platform.system()} {platform.machine()}, Python {platform.python_version()}, "
-          f"numpy {np.__version__}, pandas {pd.__version__}, dask {dask.__version__}, distributed {distributed.__version__}; "
-          f"load average {os.getloadavg()[0]:.1f}")
-    print(f"{sims} simulations of {design.name!r} ({len(design.estimators)} estimators each)")
-    print(f"| workers | seconds | simulations / s |\n|---|---|---|\n| 1 | {t1:.2f} | {sims / t1:.0f} |\n"
-          f"| 2 | {t2:.2f} | {sims / t2:.0f} |")
-    print(f"throughput ratio 2 workers / 1 worker: {t1 / t2:.2f}x")
-    print(f"control: 2 processes / 1 on pure CPU work gave {before:.2f}x before and {free_parallelism():.2f}x after "
-          "(2.0x on an idle 2-core machine)")
+def _equal(_: Any, a: int, b: int) -> None:
+    assert a == b, f"{a} != {b}"
 
 
-if __name__ == "__main__":
-    main()
+CASES = [
+    Case(
+        name="simulate.dask", title="diagnose(Design.example()) on Dask, 2 workers", setup=_design,
+        effekt=_dask(2),
+        peers=(Peer("Dask, 1 worker", _dask(1), _same, package="distributed"),
+               Peer("serial backend", _serial, _same_simulations)),
+        sizes=(2000,), quick_size=40, unit="simulations", repeat=1,
+        notes="effekt/peer is the time with 2 workers over the time with 1 (0.5 = perfect scaling)",
+    ),
+    Case(
+        name="simulate.control", title="control: pure-Python work on 2 processes (joblib)", setup=lambda n: n,
+        effekt=_processes(2), peers=(Peer("the same work on 1 process", _processes(1), _equal, package="joblib"),),
+        sizes=(6_000_000,), quick_size=10_000, unit="steps", repeat=2,
+        notes="what a second core gives right now: 0.5 on an idle 2-core machine",
+    ),
+]

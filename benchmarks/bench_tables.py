@@ -3,93 +3,120 @@
 effekt takes individual-level data and checks it (columns, missing values,
 arms, outcome coding) before it tabulates; scipy takes a ready table. Both
 sides are timed from the same individual-level DataFrame, so scipy's time
-includes a pandas crosstab. Estimates are checked to agree before timing.
+includes a pandas crosstab; a second peer times scipy's test alone on the
+ready table. Estimates are checked to agree before timing. The r x c case
+compares effekt's exact network algorithm with scipy's default for a 3 x 2
+table (a Monte Carlo test with 9,999 tables), whose p-value must be within
+0.02 of the exact one.
 
-Run: .venv/bin/python benchmarks/bench_tables.py
+Run: ``python -m benchmarks --only tables``.
 """
 
 from __future__ import annotations
 
-import platform
-import time
+from typing import Any
 
 import numpy as np
-import pandas as pd
-import scipy
-from scipy import stats
 
-import effekt as ef
+from benchmarks.cases import Case, Peer
 
 
-def best_of(fn, repeat: int = 7, number: int = 20) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        times.append((time.perf_counter() - start) / number)
-    return min(times)
+def individual(n: int) -> dict[str, Any]:
+    import pandas as pd
 
-
-def bench_n(n: int, rng: np.random.Generator) -> list[tuple[str, int, float, float, float, float]]:
-    rows = []
+    rng = np.random.default_rng(2026 + n)
     z = rng.integers(0, 2, n)
     y = (rng.random(n) < np.where(z == 1, 0.03, 0.13)).astype(int)
     df = pd.DataFrame({"y": y, "z": z})
-
-    def table() -> np.ndarray:
-        return pd.crosstab(df["z"], df["y"]).to_numpy()[::-1, ::-1]
-
-    ready = table()
-    cases = {
-        "chi2": (
-            lambda: ef.estimate("chi2", data=df, outcome="y", treatment="z"),
-            lambda: stats.chi2_contingency(table(), correction=False),
-            lambda: stats.chi2_contingency(ready, correction=False),
-            lambda r, s: abs(r.p_value - s.pvalue) <= 1e-12 * max(s.pvalue, 1e-300),
-        ),
-        "fisher": (
-            lambda: ef.estimate("fisher", data=df, outcome="y", treatment="z"),
-            lambda: stats.fisher_exact(table()),
-            lambda: stats.fisher_exact(ready),
-            lambda r, s: abs(r.p_value - s.pvalue) <= 1e-10 * max(s.pvalue, 1e-300),
-        ),
-    }
-    for name, (ours, theirs, theirs_ready, agree) in cases.items():
-        assert agree(ours(), theirs()), f"{name}: effekt and scipy disagree at n={n}"
-        number = 20 if n < 1_000_000 else 3
-        t_ours = best_of(ours, number=number)
-        t_theirs = best_of(theirs, number=number)
-        t_ready = best_of(theirs_ready, number=number)
-        rows.append((name, n, t_ours * 1e3, t_theirs * 1e3, t_ours / t_theirs, t_ready * 1e3))
-
-    return rows
+    return {"df": df, "table": _crosstab(df)}
 
 
-def main() -> None:
-    rng = np.random.default_rng(2026)
-    rows: list[tuple[str, int, float, float, float, float]] = []
-    for n in (218, 10_000, 1_000_000):
-        rows += bench_n(n, rng)
+def _crosstab(df: Any) -> np.ndarray:
+    import pandas as pd
 
-    # r x c Fisher: effekt's exact network algorithm vs scipy's default (Monte Carlo, 9999 tables)
+    return pd.crosstab(df["z"], df["y"]).to_numpy()[::-1, ::-1]
+
+
+def _effekt(name: str) -> Any:
+    def run(d: dict[str, Any]) -> Any:
+        import effekt as ef
+
+        return ef.estimate(name, data=d["df"], outcome="y", treatment="z")
+
+    return run
+
+
+def _chi2(d: dict[str, Any]) -> Any:
+    from scipy import stats
+
+    return stats.chi2_contingency(_crosstab(d["df"]), correction=False)
+
+
+def _chi2_ready(d: dict[str, Any]) -> Any:
+    from scipy import stats
+
+    return stats.chi2_contingency(d["table"], correction=False)
+
+
+def _fisher(d: dict[str, Any]) -> Any:
+    from scipy import stats
+
+    return stats.fisher_exact(_crosstab(d["df"]))
+
+
+def _fisher_ready(d: dict[str, Any]) -> Any:
+    from scipy import stats
+
+    return stats.fisher_exact(d["table"])
+
+
+def _same_p(tol: float) -> Any:
+    def check(d: Any, res: Any, ref: Any) -> None:
+        assert abs(res.p_value - ref.pvalue) <= tol * max(ref.pvalue, 1e-300), \
+            f"p-value {res.p_value!r} vs scipy {ref.pvalue!r}"
+
+    return check
+
+
+def table_84(_: int) -> Any:
+    import effekt as ef
+
     t84 = np.array([[7, 18, 84], [5, 10, 94]])  # seed 004 Table 8.4
-    d84 = ef.from_counts(t84.T)
-    exact = ef.estimate("fisher", data=d84, outcome="y", treatment="z")
-    t_ours = best_of(lambda: ef.estimate("fisher", data=d84, outcome="y", treatment="z"), number=5)
-    t_mc = best_of(lambda: stats.fisher_exact(t84), number=5)
-    mc_p = stats.fisher_exact(t84, method=stats.MonteCarloMethod(rng=np.random.default_rng(1))).pvalue
-    assert abs(mc_p - exact.p_value) < 0.02
-    rows.append(("fisher 3x2 exact vs MC", 218, t_ours * 1e3, t_mc * 1e3, t_ours / t_mc, float("nan")))
-
-    print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
-          f"scipy {scipy.__version__}, effekt {ef.__version__}")
-    print("effekt: individual data in, checked, tabulated, tested, EffectResult out.")
-    print("scipy: pandas crosstab of the same data + the test; 'scipy table' = the test alone on a ready table.")
-    print(f"{'case':<24}{'n':>10}{'effekt ms':>12}{'scipy ms':>12}{'ratio':>8}{'scipy table ms':>16}")
-    for name, n, a, b, r, c in rows:
-        print(f"{name:<24}{n:>10}{a:>12.3f}{b:>12.3f}{r:>8.2f}{c:>16.3f}")
+    return {"table": t84, "data": ef.from_counts(t84.T)}
 
 
-if __name__ == "__main__":
-    main()
+def _fisher_exact_rc(d: dict[str, Any]) -> Any:
+    import effekt as ef
+
+    return ef.estimate("fisher", data=d["data"], outcome="y", treatment="z")
+
+
+def _fisher_mc(d: dict[str, Any]) -> Any:
+    from scipy import stats
+
+    return stats.fisher_exact(d["table"], method=stats.MonteCarloMethod(rng=np.random.default_rng(1)))
+
+
+def _check_mc(d: Any, res: Any, ref: Any) -> None:
+    assert abs(ref.pvalue - res.p_value) < 0.02, f"exact p {res.p_value} vs Monte Carlo p {ref.pvalue}"
+
+
+def _case(name: str, title: str, peer: Any, ready: Any, tol: float) -> Case:
+    return Case(
+        name=f"tables.{name}", title=title, setup=individual, effekt=_effekt(name),
+        peers=(Peer("scipy (crosstab + test)", peer, _same_p(tol), package="scipy"),
+               Peer("scipy (test on a ready table)", ready, _same_p(tol), package="scipy")),
+        sizes=(218, 10_000, 1_000_000), quick_size=218, unit="people", repeat=7, number=5,
+    )
+
+
+CASES = [
+    _case("chi2", "chi2, 2 x 2 from individual data", _chi2, _chi2_ready, 1e-12),
+    _case("fisher", "fisher, 2 x 2 from individual data", _fisher, _fisher_ready, 1e-10),
+    Case(
+        name="tables.fisher_rc", title="fisher 3 x 2, exact network algorithm vs scipy Monte Carlo",
+        setup=table_84, effekt=_fisher_exact_rc,
+        peers=(Peer("scipy fisher_exact (Monte Carlo, 9,999 tables)", _fisher_mc, _check_mc, package="scipy"),),
+        sizes=(218,), quick_size=218, unit="people", repeat=7, number=5,
+    ),
+]

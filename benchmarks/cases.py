@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Case", "Peer"]
+__all__ = ["Case", "Measured", "Peer"]
 
 
 @dataclass(frozen=True)
@@ -32,12 +32,36 @@ class Peer:
     peer computes something else and is compared on time only, which the
     table says). ``target`` is the largest ``effekt / peer`` time ratio
     the project's goal allows (``None``: no goal).
+
+    ``package`` names the distribution whose version the results record
+    (``""``: none). ``repeat`` caps the timed rounds this peer takes part in
+    (a slow peer timed once), ``max_size`` skips the peer at larger sizes
+    (too slow or too big there), and ``scale`` multiplies its time before
+    the ratio when it runs a sample of effekt's work (a number or a
+    function of the size, e.g. grid points / sampled points).
     """
 
     name: str
     run: Callable[[Any], Any]
     check: Callable[[Any, Any, Any], None] | None = None
     target: float | None = None
+    package: str = ""
+    repeat: int | None = None
+    max_size: int | None = None
+    scale: float | Callable[[int], float] = 1.0
+
+    def scale_at(self, size: int) -> float:
+        return float(self.scale(size) if callable(self.scale) else self.scale)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What a tool returns when it times itself (e.g. the work after a
+    cluster start-up): the runner takes ``seconds`` instead of its own clock
+    and hands ``value`` to the checks."""
+
+    seconds: float
+    value: Any = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +74,12 @@ class Case:
     rows), ``quick_size`` the one size of ``--quick``. ``fresh_process``
     runs each tool in its own process so that peak memory (RSS) can be
     recorded as well as time.
+
+    ``number`` calls make one timed round (its time divided by
+    ``number``: for calls of a few milliseconds); ``summary`` is how the
+    rounds are summarised, ``"min"`` (best) or ``"median"``;
+    ``max_seconds`` is a goal on effekt's own time (e.g. start-up under
+    0.5 s), checked beside the peers' ratio targets.
     """
 
     name: str
@@ -63,6 +93,9 @@ class Case:
     repeat: int = 3
     fresh_process: bool = False
     notes: str = ""
+    number: int = 1
+    summary: str = "min"
+    max_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
