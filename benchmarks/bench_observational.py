@@ -14,40 +14,23 @@
    LinearRegression), estimates checked equal to 1e-8 on the same folds.
    (EconML is not installed here, so its LinearDRLearner is not timed.)
 
-Run: flock /tmp/effekt-bench.lock .venv/bin/python benchmarks/bench_observational.py
+Sizes are rows (treated + controls; matching: one treated to ten controls).
+Peak memory is not measured here (tracemalloc distorts the times); see the
+prose in README.md for the figures of the one-off measurement.
+
+Run: ``python -m benchmarks --only observational``.
 """
 
 from __future__ import annotations
 
-import argparse
-import time
-import tracemalloc
-import warnings
-from collections.abc import Callable
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-import effekt as ef
+from benchmarks.cases import Case, Peer
 
-warnings.simplefilter("ignore")
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
-    """Best time of ``repeat`` runs and the peak traced memory (MB) of the first."""
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    out = fn()
-    best = time.perf_counter() - t0
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    for _ in range(repeat - 1):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, peak, out
+COV = ["x0", "x1", "x2", "x3"]
 
 
 def data(n_treated: int, n_control: int, seed: int = 1) -> pd.DataFrame:
@@ -60,87 +43,94 @@ def data(n_treated: int, n_control: int, seed: int = 1) -> pd.DataFrame:
     return pd.DataFrame({"y": y, "z": z, **{f"x{k}": X[:, k] for k in range(4)}})
 
 
-def bench_matching(repeat: int, rows: list[list[str]]) -> None:
-    from sklearn.neighbors import NearestNeighbors
-
+def matching_setup(n: int) -> dict[str, Any]:
     from effekt_observational._propensity import fit_propensity, logit
+
+    df = data(n // 11, n - n // 11)
+    X, z = df[COV].to_numpy(), df.z.to_numpy()
+    s = logit(fit_propensity(X, z, COV).scores)[:, None]
+    return {"df": df, "s": s, "z": z, "t_idx": np.flatnonzero(z == 1), "c_idx": np.flatnonzero(z == 0)}
+
+
+def _match_step(d: dict[str, Any]) -> Any:
     from effekt_observational.matching import match_units
 
-    df = data(100_000, 1_000_000)
-    cov = ["x0", "x1", "x2", "x3"]
-    X, z = df[cov].to_numpy(), df.z.to_numpy()
-    s = logit(fit_propensity(X, z, cov).scores)[:, None]
-    t_idx, c_idx = np.flatnonzero(z == 1), np.flatnonzero(z == 0)
-
-    t_ef, m_ef, (i, j, _) = timed(lambda: match_units(s, z, "att", 1, ties=False), repeat)
-
-    def bare() -> Any:
-        nn = NearestNeighbors(n_neighbors=1).fit(s[c_idx])
-        return nn.kneighbors(s[t_idx], return_distance=False)
-
-    t_sk, m_sk, nb = timed(bare, repeat)
-    order = np.argsort(i)
-    ours, theirs = j[order], c_idx[nb[:, 0]]
-    agree = float(np.mean(ours == theirs))
-    # where the two differ, the two controls are equally near
-    assert np.allclose(np.abs(s[ours, 0] - s[t_idx, 0]), np.abs(s[theirs, 0] - s[t_idx, 0]), atol=1e-12)
-    rows.append(["matching step, 1e5 treated x 1e6 controls, 1:1", "sklearn NearestNeighbors",
-                 f"{t_ef:.2f}", f"{t_sk:.2f}", f"{t_sk / t_ef:.2f}x", f"{m_ef:.0f} / {m_sk:.0f}"])
-    t0 = time.perf_counter()
-    res = ef.estimate("matching", data=df, outcome="y", treatment="z", covariates=cov, distance="propensity",
-                      tied_matches=False)
-    t_full = time.perf_counter() - t0
-    rows.append(["whole estimator (logistic fit, matching, AI SE, balance)", "(time only)",
-                 f"{t_full:.2f}", "", "", ""])
-    print(f"matching: same nearest control for {agree:.4%} of treated; ATT {res.estimate:.4f} (truth 1)")
+    return match_units(d["s"], d["z"], "att", 1, ties=False)
 
 
-def bench_aipw(repeat: int, rows: list[list[str]]) -> None:
-    from sklearn.linear_model import LinearRegression, LogisticRegression
+def _nearest(d: dict[str, Any]) -> Any:
+    from sklearn.neighbors import NearestNeighbors
 
+    nn = NearestNeighbors(n_neighbors=1).fit(d["s"][d["c_idx"]])
+    return nn.kneighbors(d["s"][d["t_idx"]], return_distance=False)
+
+
+def _equally_near(d: dict[str, Any], ours: Any, nb: Any) -> None:
+    i, j, _ = ours
+    s, t_idx = d["s"], d["t_idx"]
+    mine, theirs = j[np.argsort(i)], d["c_idx"][nb[:, 0]]
+    far = ~np.isclose(np.abs(s[mine, 0] - s[t_idx, 0]), np.abs(s[theirs, 0] - s[t_idx, 0]), rtol=0, atol=1e-12)
+    assert not far.any(), f"{int(far.sum())} treated units matched to a farther control than scikit-learn's"
+
+
+def _whole_matching(d: dict[str, Any]) -> Any:
+    import effekt as ef
+
+    return ef.estimate("matching", data=d["df"], outcome="y", treatment="z", covariates=COV,
+                       distance="propensity", tied_matches=False)
+
+
+def aipw_setup(n: int) -> dict[str, Any]:
     from effekt_observational._propensity import cross_folds
 
-    n = 1_000_000
     df = data(n // 3, n - n // 3, seed=2)
-    cov = ["x0", "x1", "x2", "x3"]
-    X, z, y = df[cov].to_numpy(), df.z.to_numpy(), df.y.to_numpy()
-    t_ef, m_ef, res = timed(lambda: ef.estimate("aipw", data=df, outcome="y", treatment="z", covariates=cov,
-                                                seed=7), repeat)
-    folds = cross_folds(X, z, 5, 7)
-
-    def by_hand() -> float:
-        Xs = (X - X.mean(axis=0)) / X.std(axis=0)
-        e, m1, m0 = np.empty(n), np.empty(n), np.empty(n)
-        for k in range(5):
-            te, tr = folds == k, folds != k
-            lr = LogisticRegression(penalty=None, solver="newton-cholesky", max_iter=200, tol=1e-10)
-            e[te] = lr.fit(Xs[tr], z[tr]).predict_proba(Xs[te])[:, 1]
-            m1[te] = LinearRegression().fit(Xs[tr & (z == 1)], y[tr & (z == 1)]).predict(Xs[te])
-            m0[te] = LinearRegression().fit(Xs[tr & (z == 0)], y[tr & (z == 0)]).predict(Xs[te])
-        return float(np.mean(m1 - m0 + z * (y - m1) / e - (1 - z) * (y - m0) / (1 - e)))
-
-    t_sk, m_sk, tau = timed(by_hand, repeat)
-    assert abs(res.estimate - tau) < 1e-8, (res.estimate, tau)
-    rows.append(["aipw, 5-fold cross-fitting, 1e6 rows", "hand-written scikit-learn pipeline",
-                 f"{t_ef:.2f}", f"{t_sk:.2f}", f"{t_sk / t_ef:.2f}x", f"{m_ef:.0f} / {m_sk:.0f}"])
+    X = df[COV].to_numpy()
+    return {"df": df, "X": X, "z": df.z.to_numpy(), "y": df.y.to_numpy(),
+            "folds": cross_folds(X, df.z.to_numpy(), 5, 7)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--repeat", type=int, default=1)
-    ap.add_argument("--only", choices=("matching", "aipw"), default=None)
-    args = ap.parse_args()
-    rows: list[list[str]] = []
-    if args.only in (None, "matching"):
-        bench_matching(args.repeat, rows)
-    if args.only in (None, "aipw"):
-        bench_aipw(args.repeat, rows)
-    print(f"scikit-learn {version('scikit-learn')}, scipy {version('scipy')}, numpy {version('numpy')}")
-    print("| comparison | peer | effekt (s) | peer (s) | peer / effekt | peak MB effekt / peer |")
-    print("|---|---|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+def _aipw(d: dict[str, Any]) -> Any:
+    import effekt as ef
+
+    return ef.estimate("aipw", data=d["df"], outcome="y", treatment="z", covariates=COV, seed=7)
 
 
-if __name__ == "__main__":
-    main()
+def _aipw_by_hand(d: dict[str, Any]) -> float:
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    X, z, y, folds = d["X"], d["z"], d["y"], d["folds"]
+    n = len(y)
+    Xs = (X - X.mean(axis=0)) / X.std(axis=0)
+    e, m1, m0 = np.empty(n), np.empty(n), np.empty(n)
+    for k in range(5):
+        te, tr = folds == k, folds != k
+        lr = LogisticRegression(penalty=None, solver="newton-cholesky", max_iter=200, tol=1e-10)
+        e[te] = lr.fit(Xs[tr], z[tr]).predict_proba(Xs[te])[:, 1]
+        m1[te] = LinearRegression().fit(Xs[tr & (z == 1)], y[tr & (z == 1)]).predict(Xs[te])
+        m0[te] = LinearRegression().fit(Xs[tr & (z == 0)], y[tr & (z == 0)]).predict(Xs[te])
+    return float(np.mean(m1 - m0 + z * (y - m1) / e - (1 - z) * (y - m0) / (1 - e)))
+
+
+def _same_att(_: Any, res: Any, tau: float) -> None:
+    assert abs(res.estimate - tau) < 1e-8, f"ATE {res.estimate!r} vs the scikit-learn pipeline's {tau!r}"
+
+
+CASES = [
+    Case(
+        name="observational.matching_step", title="matching step, 1:1 nearest neighbour with replacement, "
+        "1 treated : 10 controls", setup=matching_setup, effekt=_match_step,
+        peers=(Peer("sklearn NearestNeighbors", _nearest, _equally_near, package="scikit-learn"),),
+        sizes=(110_000, 1_100_000), quick_size=11_000, unit="rows",
+    ),
+    Case(
+        name="observational.matching", title="whole matching estimator (logistic fit, matching, AI SE, balance)",
+        setup=matching_setup, effekt=_whole_matching,
+        sizes=(110_000, 1_100_000), quick_size=11_000, unit="rows", repeat=1,
+    ),
+    Case(
+        name="observational.aipw", title="aipw, 5-fold cross-fitting, logistic and linear models",
+        setup=aipw_setup, effekt=_aipw,
+        peers=(Peer("hand-written scikit-learn pipeline", _aipw_by_hand, _same_att, package="scikit-learn"),),
+        sizes=(100_000, 1_000_000), quick_size=5_000, unit="rows", repeat=2,
+    ),
+]

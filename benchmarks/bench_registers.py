@@ -9,26 +9,28 @@ share of weeks, ever, hours, and the longest run in the result-target set
 time includes building the dense panel. The results are checked to agree
 before timing is reported.
 
-Each measurement runs in a fresh subprocess, so its peak resident memory
-(``ru_maxrss``) is its own; it includes the input frame.
+Each timed call runs in a fresh process (``fresh_process=True``), so its
+peak resident memory (``ru_maxrss``) is its own; it includes the input
+frame. The groupby-apply runs at 5,000 persons at most (about 1.4 ms per
+person: the full 200,000 would take about five minutes of the shared
+machine). ``registers.out_of_core`` runs the DuckDB path on a Parquet file
+of the same register (``memory_limit="700MB"``) against the in-memory path,
+the per-person figures checked equal.
 
-Run: .venv/bin/python benchmarks/bench_registers.py [--persons 200000] [--apply-persons 5000]
+Run: ``python -m benchmarks --only registers`` (sizes are persons).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import resource
-import subprocess
-import sys
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from benchmarks.cases import Case, Measured, Peer
 
 STATES = ["kh", "ba", "oh", "ud", "fj", "sy"]
 TARGET = ["ba", "oh", "ud", "fj"]
@@ -105,76 +107,55 @@ def run_sql(path: str, index: pd.Series) -> pd.DataFrame:
     })
 
 
-def child(which: str, n: int, path: str | None = None) -> None:
+def digest(out: pd.DataFrame) -> list[float]:
+    d: list[float] = [int(out[c].astype("int64").sum()) for c in ("T", "ba_after", "ba_before", "longest_run")]
+    d.append(round(float(out["hours_after"].sum()), 3))
+    return d
+
+
+def _same(_: Any, ours: pd.DataFrame, theirs: pd.DataFrame) -> None:
+    assert digest(ours) == digest(theirs), f"per-person totals {digest(ours)} vs {digest(theirs)}"
+
+
+def parquet_register(n: int) -> dict[str, Any]:
+    """The register of ``make(n)`` as a Parquet file (written once, then reused) and its index weeks."""
+    path = os.path.join(tempfile.gettempdir(), f"effekt-bench-register-{n}.parquet")
+    if not os.path.exists(path):
+        tmp = f"{path}.{os.getpid()}.tmp"
+        make(n)[0].to_parquet(tmp, row_group_size=1_000_000)
+        os.replace(tmp, path)
+    index = pd.Series(np.random.default_rng(1).integers(52, 80, n), index=np.arange(n), name="visit")
+    import effekt.registers.outofcore  # noqa: F401  (import time is not the work measured)
+
+    return {"path": path, "index": index, "n": n}
+
+
+def _in_memory(d: dict[str, Any]) -> Measured:
+    frame, index = make(d["n"])
+    start = time.perf_counter()
+    out = run_effekt(frame, index)
+    return Measured(time.perf_counter() - start, out)
+
+
+def _panel(n: int) -> tuple[pd.DataFrame, pd.Series]:
     import effekt.registers  # noqa: F401  (import time is not the work measured)
 
-    if which == "write":
-        make(n)[0].to_parquet(path, row_group_size=1_000_000)
-        return
-    if which == "sql":
-        index = pd.Series(np.random.default_rng(1).integers(52, 80, n), index=np.arange(n), name="visit")
-        start = time.perf_counter()
-        out = run_sql(str(path), index)
-        elapsed = time.perf_counter() - start
-        input_mb = 0.0
-    else:
-        frame, index = make(n)
-        input_mb = frame.memory_usage(deep=True).sum() / 2**20
-    if which in ("effekt", "apply"):
-        fn = run_effekt if which == "effekt" else run_apply
-        start = time.perf_counter()
-        out = fn(frame, index)
-        elapsed = time.perf_counter() - start
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    digest = [int(out[c].astype("int64").sum()) for c in ("T", "ba_after", "ba_before", "longest_run")]
-    digest.append(round(float(out["hours_after"].sum()), 3))
-    print(json.dumps({"seconds": elapsed, "peak_mb": peak_mb, "digest": digest, "input_mb": input_mb}))
+    return make(n)
 
 
-def measure(which: str, n: int, path: str | None = None) -> dict:
-    cmd = [sys.executable, __file__, "--child", which, "--persons", str(n)] + (["--path", path] if path else [])
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    lines = out.stdout.strip().splitlines()
-    return json.loads(lines[-1]) if lines else {}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--persons", type=int, default=200_000)
-    parser.add_argument("--apply-persons", type=int, default=5_000)
-    parser.add_argument("--child", choices=["effekt", "apply", "write", "sql"])
-    parser.add_argument("--path")
-    parser.add_argument("--skip-sql", action="store_true")
-    args = parser.parse_args()
-    if args.child:
-        child(args.child, args.persons, args.path)
-        return
-    print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}")
-    m = args.apply_persons
-    small_e, small_a = measure("effekt", m), measure("apply", m)
-    assert small_e["digest"] == small_a["digest"], (small_e["digest"], small_a["digest"])
-    print(f"{m:>8} persons x {WEEKS} weeks: effekt {small_e['seconds']:.3f} s ({small_e['peak_mb']:.0f} MB peak), "
-          f"groupby-apply {small_a['seconds']:.2f} s ({small_a['peak_mb']:.0f} MB peak), "
-          f"ratio {small_a['seconds'] / small_e['seconds']:.0f}x; results agree")
-    full = measure("effekt", args.persons)
-    per_person = small_a["seconds"] / m
-    print(f"{args.persons:>8} persons x {WEEKS} weeks ({args.persons * WEEKS / 1e6:.1f}M rows): effekt "
-          f"{full['seconds']:.2f} s, peak RSS {full['peak_mb']:.0f} MB (input frame {full['input_mb']:.0f} MB); "
-          f"groupby-apply extrapolated {per_person * args.persons:.0f} s "
-          f"(ratio ~{per_person * args.persons / full['seconds']:.0f}x)")
-    if args.skip_sql:
-        return
-    import duckdb
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "register.parquet")
-        measure("write", args.persons, path)
-        size = os.path.getsize(path) / 2**20
-        sql = measure("sql", args.persons, path)
-    assert sql["digest"] == full["digest"], (sql["digest"], full["digest"])
-    print(f"{args.persons:>8} persons, Parquet file {size:.0f} MB, duckdb {duckdb.__version__} (memory_limit 700MB): "
-          f"{sql['seconds']:.2f} s, peak RSS {sql['peak_mb']:.0f} MB; results equal the in-memory path")
-
-
-if __name__ == "__main__":
-    main()
+CASES = [
+    Case(
+        name="registers.windows", title="weekly panel to window indicators and run lengths (104 weeks)",
+        setup=_panel, effekt=lambda d: run_effekt(*d),
+        peers=(Peer("pandas groupby-apply", lambda d: run_apply(*d), _same, package="pandas", max_size=5_000),),
+        sizes=(5_000, 200_000), quick_size=300, unit="persons", repeat=1, fresh_process=True,
+        notes="each call in a fresh process; peak RSS includes the input frame",
+    ),
+    Case(
+        name="registers.out_of_core", title="the same, out of core: DuckDB on a Parquet file, memory_limit 700MB",
+        setup=parquet_register, effekt=lambda d: run_sql(d["path"], d["index"]),
+        peers=(Peer("effekt in memory (from the long frame)", _in_memory, _same, package="effekt"),),
+        sizes=(200_000,), quick_size=300, unit="persons", repeat=1, fresh_process=True,
+        notes="each call in a fresh process",
+    ),
+]
