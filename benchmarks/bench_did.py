@@ -1,51 +1,41 @@
 """effekt-did against pyfixest, linearmodels, diff-diff, csdid and wildboottest.
 
-Three comparisons, each on one data set shared by effekt and its peers; the
-script checks that the estimates agree before it reports times and ratios:
+Each case shares one data set between effekt and its peers; the runner
+checks that the estimates agree before it times them:
 
-1. twfe, unit and period effects, CR1 clustered by unit, 2,000,000 rows
-   (100,000 units x 20 periods): pyfixest feols and linearmodels PanelOLS.
-2. callaway_santanna, 100,000 units x 8 periods, 4 cohorts, analytic SEs:
-   diff-diff CallawaySantAnna and csdid ATTgt.
-3. wild_cluster_bootstrap, 9,999 Rademacher draws, 50 clusters, 100,000 rows
-   (WCR, CR1 t-statistic): wildboottest.
+1. twfe, unit and period effects, CR1 clustered by unit (100,000 units x 20
+   periods at full size): pyfixest feols (estimate 1e-8, SE 1e-6 relative)
+   and linearmodels PanelOLS (with ``fe_df="all"``: SE 1e-6).
+2. callaway_santanna, units x 8 periods, 4 cohorts, analytic SEs: diff-diff
+   CallawaySantAnna and csdid ATTgt (every ATT(g, t) to 1e-8).
+3. wild_cluster_bootstrap, 9,999 Rademacher draws, 50 clusters (WCR, CR1
+   t-statistic): wildboottest, for the did_2x2 model (t-statistic 1e-8) and
+   the twfe model with the dummies written out (p-values within Monte Carlo
+   error).
 4. callaway_santanna on the panel of 2. with 10 % of its rows dropped
-   (allow_unbalanced_panel=True, no unit dropped): diff-diff CallawaySantAnna.
+   (allow_unbalanced_panel=True, no unit dropped): diff-diff (ATT 1e-8, SE 1e-6
+   after diff-diff's factor sqrt(n / (n - 1))).
 5. sun_abraham, 5,000 units x 10 periods, 4 cohorts, CR1 by unit: pyfixest's
-   saturated event study with its period aggregation; imputation on the same
-   data: pyfixest did2s (the same point estimates, a different variance).
+   saturated event study with its period aggregation (1e-6); imputation on the
+   same data: pyfixest did2s (the same point estimate to 1e-4, a different
+   variance).
 
-Times are the best of ``--repeat`` runs after one warm-up run on small data
-(so pyfixest's numba compilation is not counted); the slow peers
-(linearmodels, csdid, wildboottest) run once unless ``--repeat-slow`` is set.
+The first call of every tool (the check) is the warm-up, so pyfixest's numba
+compilation and diff-diff's backend start are not timed; the slow peers
+(linearmodels, csdid, wildboottest) are timed once.
 
-Run: flock /tmp/effekt-bench.lock .venv/bin/python benchmarks/bench_did.py
+Run: ``python -m benchmarks --only did``.
 """
 
 from __future__ import annotations
 
-import argparse
-import time
 import warnings
-from collections.abc import Callable
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-import effekt as ef
-
-warnings.simplefilter("ignore")
-
-
-def best_of(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+from benchmarks.cases import Case, Peer
 
 
 def twfe_data(n_units: int, n_times: int, seed: int = 1) -> pd.DataFrame:
@@ -59,36 +49,6 @@ def twfe_data(n_units: int, n_times: int, seed: int = 1) -> pd.DataFrame:
     return pd.DataFrame({"unit": unit, "time": time_, "D": d, "y": y})
 
 
-def bench_twfe(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
-    import pyfixest as pf
-    from linearmodels import PanelOLS
-
-    df = twfe_data(100_000, 20)
-    small = twfe_data(200, 5)
-    spec = dict(outcome="y", unit="unit", period="time", treatment="D", se_type="CR1")
-    ef.estimate("twfe", data=small, **spec)
-    pf.feols("y ~ D | unit + time", data=small, vcov={"CRV1": "unit"})
-
-    t_ef, r_ef = best_of(lambda: ef.estimate("twfe", data=df, **spec), repeat)
-    t_pf, m_pf = best_of(lambda: pf.feols("y ~ D | unit + time", data=df, vcov={"CRV1": "unit"}), repeat)
-    assert abs(r_ef.estimate - m_pf.coef()["D"]) < 1e-8, (r_ef.estimate, m_pf.coef()["D"])
-    assert abs(r_ef.std_error / m_pf.se()["D"] - 1) < 1e-6, (r_ef.std_error, m_pf.se()["D"])
-
-    def lm() -> Any:
-        p = df.set_index(["unit", "time"])
-        return PanelOLS(p.y, p[["D"]], entity_effects=True, time_effects=True).fit(
-            cov_type="clustered", cluster_entity=True, debiased=True, group_debias=True)
-
-    t_lm, m_lm = best_of(lm, repeat_slow)
-    r_all = ef.estimate("twfe", data=df, fe_df="all", **spec)
-    assert abs(r_ef.estimate - m_lm.params["D"]) < 1e-8
-    assert abs(r_all.std_error / m_lm.std_errors["D"] - 1) < 1e-6
-    rows.append(["twfe CR1, 100k units x 20 periods (2e6 rows)", f"pyfixest {version('pyfixest')}",
-                 f"{t_ef:.3f}", f"{t_pf:.3f}", f"{t_pf / t_ef:.1f}x"])
-    rows.append(["", f"linearmodels {version('linearmodels')} PanelOLS", f"{t_ef:.3f}", f"{t_lm:.3f}",
-                 f"{t_lm / t_ef:.1f}x"])
-
-
 def cs_data(n_units: int, n_times: int, seed: int = 2) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     unit = np.repeat(np.arange(n_units, dtype=np.int64), n_times)
@@ -99,118 +59,6 @@ def cs_data(n_units: int, n_times: int, seed: int = 2) -> pd.DataFrame:
     return pd.DataFrame({"unit": unit, "time": time_, "first_treat": g, "y": y})
 
 
-def bench_cs(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
-    from csdid.att_gt import ATTgt
-    from diff_diff import CallawaySantAnna
-
-    df = cs_data(100_000, 8)
-    spec = dict(outcome="y", unit="unit", period="time", first_treated="first_treat", aggregation="none")
-    ef.estimate("callaway_santanna", data=cs_data(300, 8), **spec)
-    t_ef, r_ef = best_of(lambda: ef.estimate("callaway_santanna", data=df, **spec), repeat)
-    ours = {(r["group"], r["period"]): r["att"] for r in r_ef.extra["att_gt"]}
-
-    def dd() -> Any:
-        return CallawaySantAnna(estimation_method="reg").fit(df, outcome="y", unit="unit", time="time",
-                                                             first_treat="first_treat")
-
-    dd()  # warm-up (Rust backend initialisation)
-    t_dd, m_dd = best_of(dd, repeat)
-    diff_dd = max(abs(ours[(float(g), float(t))] - v["effect"]) for (g, t), v in m_dd.group_time_effects.items())
-    assert diff_dd < 1e-8, diff_dd
-
-    def cd() -> Any:
-        m = ATTgt(yname="y", gname="first_treat", idname="unit", tname="time", data=df,
-                  control_group="nevertreated", est_method="reg")
-        m.fit(est_method="reg", bstrap=False)
-        return m
-
-    t_cd, m_cd = best_of(cd, repeat_slow)
-    ref = np.asarray(m_cd.results["att"], float)
-    keys = zip(np.asarray(m_cd.results["group"], float), np.asarray(m_cd.results["year"], float))
-    diff_cd = max(abs(ours[k] - a) for k, a in zip(keys, ref))
-    assert diff_cd < 1e-8, diff_cd
-    rows.append(["callaway_santanna ATT(g,t), 100k units x 8 periods, 4 cohorts",
-                 f"diff-diff {version('diff-diff')}", f"{t_ef:.3f}", f"{t_dd:.3f}", f"{t_dd / t_ef:.1f}x"])
-    rows.append(["", f"csdid {version('csdid')}", f"{t_ef:.3f}", f"{t_cd:.3f}", f"{t_cd / t_ef:.1f}x"])
-
-
-def bench_wild(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
-    import statsmodels.api as sm
-    from wildboottest.wildboottest import wildboottest
-
-    rng = np.random.default_rng(3)
-    n, G = 100_000, 50
-    cl = rng.integers(0, G, n)
-    t = rng.integers(0, 10, n)
-    treated = (cl < 20).astype(int)
-    post = (t >= 5).astype(int)
-    y = rng.normal(size=G)[cl] + 0.1 * t + 0.05 * treated * post + rng.normal(size=n)
-    df = pd.DataFrame({"unit": cl, "time": t, "treated": treated, "post": post, "y": y})
-    spec = dict(outcome="y", unit="unit", period="time", treatment="treated", post="post", estimator="did_2x2",
-                sims=9999, seed=1)
-    t_ef, r_ef = best_of(lambda: ef.estimate("wild_cluster_bootstrap", data=df, **spec), repeat)
-    X = pd.DataFrame({"D": treated * post, "c": 1.0, "t": treated, "p": post}).astype(float)
-    t_w, m_w = best_of(lambda: wildboottest(sm.OLS(y, X), B=9999, cluster=cl, param="D", seed=1, show=False),
-                       repeat_slow)
-    p_w = float(m_w["p-value"].iloc[0])
-    assert abs(r_ef.extra["t"] / float(m_w["statistic"].iloc[0]) - 1) < 1e-8
-    assert abs(r_ef.p_value - p_w) < 4.5 * np.sqrt(2 * max(p_w * (1 - p_w), 1e-4) / 9999), (r_ef.p_value, p_w)
-    rows.append([f"wild_cluster_bootstrap WCR, did_2x2 model, 9,999 draws, 50 clusters, 1e5 rows (p "
-                 f"{r_ef.p_value:.4f} vs {p_w:.4f})", f"wildboottest {version('wildboottest')}", f"{t_ef:.3f}",
-                 f"{t_w:.3f}", f"{t_w / t_ef:.1f}x"])
-
-    # the same data as a TWFE regression: unit and period effects (wildboottest: written out as dummies)
-    spec_fe = dict(spec, estimator="twfe", aggregation="citizen")
-    t_ef2, r_ef2 = best_of(lambda: ef.estimate("wild_cluster_bootstrap", data=df, **spec_fe), repeat)
-    Xd = pd.concat([pd.DataFrame({"D": (treated * post).astype(float)}),
-                    pd.get_dummies(cl, prefix="u", dtype=float),
-                    pd.get_dummies(t, prefix="t", dtype=float).iloc[:, 1:]], axis=1)
-    t_w2, m_w2 = best_of(lambda: wildboottest(sm.OLS(y, Xd), B=9999, cluster=cl, param="D", seed=1, show=False),
-                         repeat_slow)
-    p_w2 = float(m_w2["p-value"].iloc[0])
-    assert abs(r_ef2.p_value - p_w2) < 4.5 * np.sqrt(2 * max(p_w2 * (1 - p_w2), 1e-4) / 9999), (r_ef2.p_value, p_w2)
-    rows.append([f"wild_cluster_bootstrap WCR, twfe model (unit + period effects), same data (p "
-                 f"{r_ef2.p_value:.4f} vs {p_w2:.4f})", "wildboottest, dummies written out", f"{t_ef2:.3f}",
-                 f"{t_w2:.3f}", f"{t_w2 / t_ef2:.1f}x"])
-
-
-def bench_cs_unbalanced(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
-    """callaway_santanna on an unbalanced panel (R did's allow_unbalanced_panel = TRUE):
-    the 100k x 8 panel of bench_cs with 10 % of its rows dropped at random; every unit kept.
-    Peer: diff-diff CallawaySantAnna(allow_unbalanced_panel=True). ATT(g, t) must agree to
-    1e-8; the SEs agree up to diff-diff's factor sqrt(n / (n - 1)) (sd with n - 1, where R
-    did's analytic SE uses sqrt(mean(psi^2) / n))."""
-    from diff_diff import CallawaySantAnna
-
-    full = cs_data(100_000, 8)
-    keep = np.random.default_rng(7).random(len(full)) >= 0.10
-    df = full[keep].reset_index(drop=True)
-    n_units = df["unit"].nunique()
-    spec = dict(outcome="y", unit="unit", period="time", first_treated="first_treat", aggregation="none",
-                allow_unbalanced_panel=True)
-    small = cs_data(300, 8)
-    ef.estimate("callaway_santanna", data=small[np.random.default_rng(1).random(len(small)) >= 0.1], **spec)
-    t_ef, r_ef = best_of(lambda: ef.estimate("callaway_santanna", data=df, **spec), repeat)
-    assert r_ef.n_units == n_units == full["unit"].nunique()  # no unit dropped
-    ours = {(r["group"], r["period"]): (r["att"], r["std.error"]) for r in r_ef.extra["att_gt"]}
-
-    def dd() -> Any:
-        return CallawaySantAnna(estimation_method="reg", allow_unbalanced_panel=True).fit(
-            df, outcome="y", unit="unit", time="time", first_treat="first_treat")
-
-    dd()  # warm-up
-    t_dd, m_dd = best_of(dd, repeat)
-    diff_att = max(abs(ours[(float(g), float(t))][0] - v["effect"]) for (g, t), v in m_dd.group_time_effects.items())
-    assert diff_att < 1e-8, diff_att
-    factor = np.sqrt(n_units / (n_units - 1))
-    diff_se = max(abs(ours[(float(g), float(t))][1] * factor / v["se"] - 1)
-                  for (g, t), v in m_dd.group_time_effects.items())
-    assert diff_se < 1e-6, diff_se
-    rows.append([f"callaway_santanna ATT(g,t), unbalanced: 100k units x 8 periods, {len(df):,} rows "
-                 "(10 % dropped), no unit dropped",
-                 f"diff-diff {version('diff-diff')}", f"{t_ef:.3f}", f"{t_dd:.3f}", f"{t_dd / t_ef:.1f}x"])
-
-
 def stagg_data(n_units: int, n_times: int, seed: int = 4) -> pd.DataFrame:
     from effekt_did.sun_abraham import simulate_dynamic
 
@@ -219,61 +67,277 @@ def stagg_data(n_units: int, n_times: int, seed: int = 4) -> pd.DataFrame:
     return d.drop(columns="te")
 
 
-def bench_sunab(repeat: int, repeat_slow: int, rows: list[list[str]]) -> None:
+def _quiet(fn: Any) -> Any:
+    def run(*args: Any) -> Any:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*args)
+
+    return run
+
+
+def _ef(name: str, **spec: Any) -> Any:
+    def run(df: pd.DataFrame) -> Any:
+        import effekt as ef
+
+        return ef.estimate(name, data=df, **spec)
+
+    return _quiet(run)
+
+
+# -- 1. twfe ---------------------------------------------------------------------------------------
+
+TWFE = dict(outcome="y", unit="unit", period="time", treatment="D", se_type="CR1")
+
+
+def _twfe_setup(rows: int) -> pd.DataFrame:
+    return twfe_data(rows // 20, 20)
+
+
+@_quiet
+def _feols_twfe(df: pd.DataFrame) -> Any:
     import pyfixest as pf
 
-    df = stagg_data(5_000, 10)
-    spec = dict(outcome="y", unit="unit", period="period", first_treated="first_treated")
-    ef.estimate("sun_abraham", data=stagg_data(300, 10), **spec)
+    return pf.feols("y ~ D | unit + time", data=df, vcov={"CRV1": "unit"})
 
-    def ours() -> Any:
-        return ef.estimate("sun_abraham", data=df, **spec)
 
-    def theirs() -> Any:
-        fit = pf.event_study(data=df, yname="y", idname="unit", tname="period", gname="first_treated",
-                             estimator="saturated")
-        return fit.aggregate()
+def _check_feols_twfe(_: Any, r: Any, m: Any) -> None:
+    assert abs(r.estimate - m.coef()["D"]) < 1e-8, f"estimate {r.estimate!r} vs pyfixest {m.coef()['D']!r}"
+    assert abs(r.std_error / m.se()["D"] - 1) < 1e-6, f"CR1 SE {r.std_error!r} vs pyfixest {m.se()['D']!r}"
 
-    theirs_small = stagg_data(300, 10)
-    pf.event_study(data=theirs_small, yname="y", idname="unit", tname="period", gname="first_treated",
-                   estimator="saturated")  # warm-up (numba)
-    t_ef, r_ef = best_of(ours, repeat)
-    t_pf, agg = best_of(theirs, repeat)
-    diff = max(abs(r_ef[f"e={int(e)}"].estimate - float(r["Estimate"])) for e, r in agg.iterrows())
-    dse = max(abs(r_ef[f"e={int(e)}"].std_error / float(r["Std. Error"]) - 1) for e, r in agg.iterrows())
-    assert diff < 1e-6 and dse < 1e-6, (diff, dse)
-    rows.append(["sun_abraham, cohort x event-time cells aggregated, CR1 by unit, 5k units x 10 periods, 4 cohorts",
-                 f"pyfixest {version('pyfixest')} `event_study(estimator='saturated').aggregate()`",
-                 f"{t_ef:.3f}", f"{t_pf:.3f}", f"{t_pf / t_ef:.1f}x"])
+
+@_quiet
+def _panelols(df: pd.DataFrame) -> Any:
+    from linearmodels import PanelOLS
+
+    p = df.set_index(["unit", "time"])
+    return PanelOLS(p.y, p[["D"]], entity_effects=True, time_effects=True).fit(
+        cov_type="clustered", cluster_entity=True, debiased=True, group_debias=True)
+
+
+def _check_panelols(df: pd.DataFrame, r: Any, m: Any) -> None:
+    assert abs(r.estimate - m.params["D"]) < 1e-8, f"estimate {r.estimate!r} vs linearmodels {m.params['D']!r}"
+    r_all = _ef("twfe", fe_df="all", **TWFE)(df)
+    assert abs(r_all.std_error / m.std_errors["D"] - 1) < 1e-6, \
+        f"SE with fe_df='all' {r_all.std_error!r} vs linearmodels {m.std_errors['D']!r}"
+
+
+# -- 2. callaway_santanna ------------------------------------------------------------------------
+
+CS = dict(outcome="y", unit="unit", period="time", first_treated="first_treat", aggregation="none")
+
+
+def _cs_setup(rows: int) -> pd.DataFrame:
+    return cs_data(rows // 8, 8)
+
+
+@_quiet
+def _diffdiff(df: pd.DataFrame) -> Any:
+    from diff_diff import CallawaySantAnna
+
+    return CallawaySantAnna(estimation_method="reg").fit(df, outcome="y", unit="unit", time="time",
+                                                         first_treat="first_treat")
+
+
+def _check_diffdiff(_: Any, r: Any, m: Any) -> None:
+    ours = {(a["group"], a["period"]): a["att"] for a in r.extra["att_gt"]}
+    diff = max(abs(ours[(float(g), float(t))] - v["effect"]) for (g, t), v in m.group_time_effects.items())
+    assert diff < 1e-8, f"ATT(g, t) differ from diff-diff's by up to {diff:.2e}"
+
+
+@_quiet
+def _csdid(df: pd.DataFrame) -> Any:
+    from csdid.att_gt import ATTgt
+
+    m = ATTgt(yname="y", gname="first_treat", idname="unit", tname="time", data=df,
+              control_group="nevertreated", est_method="reg")
+    m.fit(est_method="reg", bstrap=False)
+    return m
+
+
+def _check_csdid(_: Any, r: Any, m: Any) -> None:
+    ours = {(a["group"], a["period"]): a["att"] for a in r.extra["att_gt"]}
+    ref = np.asarray(m.results["att"], float)
+    keys = zip(np.asarray(m.results["group"], float), np.asarray(m.results["year"], float))
+    diff = max(abs(ours[k] - a) for k, a in zip(keys, ref))
+    assert diff < 1e-8, f"ATT(g, t) differ from csdid's by up to {diff:.2e}"
+
+
+# -- 3. wild_cluster_bootstrap -------------------------------------------------------------------
+
+WILD = dict(outcome="y", unit="unit", period="time", treatment="treated", post="post", estimator="did_2x2",
+            sims=9999, seed=1)
+
+
+def wild_data(n: int, G: int = 50) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    cl = rng.integers(0, G, n)
+    t = rng.integers(0, 10, n)
+    treated = (cl < 20).astype(int)
+    post = (t >= 5).astype(int)
+    y = rng.normal(size=G)[cl] + 0.1 * t + 0.05 * treated * post + rng.normal(size=n)
+    return pd.DataFrame({"unit": cl, "time": t, "treated": treated, "post": post, "y": y})
+
+
+@_quiet
+def _wildboottest_2x2(df: pd.DataFrame) -> Any:
+    import statsmodels.api as sm
+    from wildboottest.wildboottest import wildboottest
+
+    tr, po = df.treated.to_numpy(), df.post.to_numpy()
+    X = pd.DataFrame({"D": tr * po, "c": 1.0, "t": tr, "p": po}).astype(float)
+    return wildboottest(sm.OLS(df.y.to_numpy(), X), B=9999, cluster=df.unit.to_numpy(), param="D", seed=1,
+                        show=False)
+
+
+@_quiet
+def _wildboottest_twfe(df: pd.DataFrame) -> Any:
+    import statsmodels.api as sm
+    from wildboottest.wildboottest import wildboottest
+
+    cl, t = df.unit.to_numpy(), df.time.to_numpy()
+    Xd = pd.concat([pd.DataFrame({"D": (df.treated * df.post).astype(float).to_numpy()}),
+                    pd.get_dummies(cl, prefix="u", dtype=float),
+                    pd.get_dummies(t, prefix="t", dtype=float).iloc[:, 1:]], axis=1)
+    return wildboottest(sm.OLS(df.y.to_numpy(), Xd), B=9999, cluster=cl, param="D", seed=1, show=False)
+
+
+def _p_within_mc(r: Any, m: Any) -> None:
+    p_w = float(m["p-value"].iloc[0])
+    bound = 4.5 * np.sqrt(2 * max(p_w * (1 - p_w), 1e-4) / 9999)
+    assert abs(r.p_value - p_w) < bound, f"p-value {r.p_value:.4f} vs wildboottest {p_w:.4f} (allowed {bound:.4f})"
+
+
+def _check_wild_2x2(_: Any, r: Any, m: Any) -> None:
+    t_w = float(m["statistic"].iloc[0])
+    assert abs(r.extra["t"] / t_w - 1) < 1e-8, f"t-statistic {r.extra['t']!r} vs wildboottest {t_w!r}"
+    _p_within_mc(r, m)
+
+
+def _check_wild_twfe(_: Any, r: Any, m: Any) -> None:
+    _p_within_mc(r, m)
+
+
+# -- 4. callaway_santanna, unbalanced ------------------------------------------------------------
+
+
+def _cs_unbalanced_setup(rows: int) -> pd.DataFrame:
+    """The panel of cs_data with 10 % of its rows dropped at random (every unit keeps some rows)."""
+    full = cs_data(rows // 8, 8)
+    keep = np.random.default_rng(7).random(len(full)) >= 0.10
+    return full[keep].reset_index(drop=True)
+
+
+@_quiet
+def _diffdiff_unbalanced(df: pd.DataFrame) -> Any:
+    from diff_diff import CallawaySantAnna
+
+    return CallawaySantAnna(estimation_method="reg", allow_unbalanced_panel=True).fit(
+        df, outcome="y", unit="unit", time="time", first_treat="first_treat")
+
+
+def _check_diffdiff_unbalanced(df: pd.DataFrame, r: Any, m: Any) -> None:
+    n_units = df["unit"].nunique()
+    assert r.n_units == n_units, f"effekt kept {r.n_units} of {n_units} units"
+    ours = {(a["group"], a["period"]): (a["att"], a["std.error"]) for a in r.extra["att_gt"]}
+    diff = max(abs(ours[(float(g), float(t))][0] - v["effect"]) for (g, t), v in m.group_time_effects.items())
+    assert diff < 1e-8, f"ATT(g, t) differ from diff-diff's by up to {diff:.2e}"
+    factor = np.sqrt(n_units / (n_units - 1))
+    dse = max(abs(ours[(float(g), float(t))][1] * factor / v["se"] - 1) for (g, t), v in m.group_time_effects.items())
+    assert dse < 1e-6, f"SEs differ from diff-diff's (after sqrt(n / (n - 1))) by up to {dse:.2e} relative"
+
+
+# -- 5. sun_abraham and imputation ---------------------------------------------------------------
+
+STAGG = dict(outcome="y", unit="unit", period="period", first_treated="first_treated")
+
+
+def _stagg_setup(rows: int) -> pd.DataFrame:
+    return stagg_data(rows // 10, 10)
+
+
+@_quiet
+def _saturated(df: pd.DataFrame) -> Any:
+    import pyfixest as pf
+
+    fit = pf.event_study(data=df, yname="y", idname="unit", tname="period", gname="first_treated",
+                         estimator="saturated")
+    return fit.aggregate()
+
+
+def _check_saturated(_: Any, r: Any, agg: Any) -> None:
+    diff = max(abs(r[f"e={int(e)}"].estimate - float(row["Estimate"])) for e, row in agg.iterrows())
+    dse = max(abs(r[f"e={int(e)}"].std_error / float(row["Std. Error"]) - 1) for e, row in agg.iterrows())
+    assert diff < 1e-6 and dse < 1e-6, f"event-time estimates differ by {diff:.2e}, SEs by {dse:.2e} relative"
+
+
+@_quiet
+def _did2s(df: pd.DataFrame) -> Any:
+    import pyfixest as pf
 
     df2 = df.assign(treat=((df.first_treated > 0) & (df.period >= df.first_treated)).astype(int))
-    t_im, r_im = best_of(lambda: ef.estimate("imputation", data=df, leads=0, **spec), repeat)
-    t_2s, m_2s = best_of(lambda: pf.did2s(df2, yname="y", first_stage="~ 0 | unit + period", second_stage="~ treat",
-                                          treatment="treat", cluster="unit"), repeat)
+    return pf.did2s(df2, yname="y", first_stage="~ 0 | unit + period", second_stage="~ treat", treatment="treat",
+                    cluster="unit")
+
+
+def _check_did2s(_: Any, r: Any, m: Any) -> None:
     # pyfixest demeans the unbalanced untreated rows iteratively (tolerance 1e-8 on the sweeps, about 1e-5
     # on this estimate); effekt solves the normal equations directly
-    assert abs(r_im.estimate - float(m_2s.coef()["treat"])) < 1e-4
-    rows.append(["imputation, static ATT and every horizon with BJS SEs, same data",
-                 "pyfixest `did2s` (static ATT, GMM SE)", f"{t_im:.3f}", f"{t_2s:.3f}", f"{t_2s / t_im:.1f}x"])
+    ref = float(m.coef()["treat"])
+    assert abs(r.estimate - ref) < 1e-4, f"static ATT {r.estimate!r} vs did2s {ref!r}"
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--repeat-slow", type=int, default=1)
-    ap.add_argument("--only", choices=("twfe", "cs", "wild", "cs_unbalanced", "sunab"), default=None)
-    args = ap.parse_args()
-    rows: list[list[str]] = []
-    for name, fn in (("twfe", bench_twfe), ("cs", bench_cs), ("wild", bench_wild),
-                     ("cs_unbalanced", bench_cs_unbalanced), ("sunab", bench_sunab)):
-        if args.only in (None, name):
-            fn(args.repeat, args.repeat_slow, rows)
-    head = ["benchmark", "peer", "effekt (s)", "peer (s)", "peer / effekt"]
-    print("| " + " | ".join(head) + " |")
-    print("|" + "---|" * len(head))
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
-
-
-if __name__ == "__main__":
-    main()
+CASES = [
+    Case(
+        name="did.twfe", title="twfe, unit + period FE, CR1 by unit, 20 periods", setup=_twfe_setup,
+        effekt=_ef("twfe", **TWFE),
+        peers=(Peer('pyfixest feols("y ~ D | unit + time", CRV1)', _feols_twfe, _check_feols_twfe, target=1.0,
+                    package="pyfixest"),
+               Peer("linearmodels PanelOLS, clustered", _panelols, _check_panelols, target=0.2,
+                    package="linearmodels", repeat=1)),
+        sizes=(200_000, 2_000_000), quick_size=4_000,
+    ),
+    Case(
+        name="did.callaway_santanna", title="callaway_santanna ATT(g,t), analytic SEs, 8 periods, 4 cohorts",
+        setup=_cs_setup, effekt=_ef("callaway_santanna", **CS),
+        peers=(Peer('diff-diff CallawaySantAnna(estimation_method="reg")', _diffdiff, _check_diffdiff, target=1.0,
+                    package="diff-diff"),
+               Peer("csdid ATTgt(bstrap=False)", _csdid, _check_csdid, target=0.5, package="csdid", repeat=1)),
+        sizes=(80_000, 800_000), quick_size=2_400,
+    ),
+    Case(
+        name="did.wild_2x2", title="wild_cluster_bootstrap WCR, did_2x2 model, 9,999 draws, 50 clusters",
+        setup=wild_data, effekt=_ef("wild_cluster_bootstrap", **WILD),
+        peers=(Peer("wildboottest (same regression)", _wildboottest_2x2, _check_wild_2x2, target=1.0,
+                    package="wildboottest", repeat=1),),
+        sizes=(10_000, 100_000), quick_size=5_000,
+    ),
+    Case(
+        name="did.wild_twfe", title="wild_cluster_bootstrap WCR, twfe model (unit + period effects), same data",
+        setup=wild_data, effekt=_ef("wild_cluster_bootstrap", **dict(WILD, estimator="twfe", aggregation="citizen")),
+        peers=(Peer("wildboottest, dummies written out", _wildboottest_twfe, _check_wild_twfe, target=1.0,
+                    package="wildboottest", repeat=1),),
+        sizes=(10_000, 100_000), quick_size=5_000,
+    ),
+    Case(
+        name="did.cs_unbalanced",
+        title="callaway_santanna ATT(g,t), unbalanced: 10 % of the rows of an 8-period panel dropped",
+        setup=_cs_unbalanced_setup, effekt=_ef("callaway_santanna", allow_unbalanced_panel=True, **CS),
+        peers=(Peer("diff-diff CallawaySantAnna(allow_unbalanced_panel=True)", _diffdiff_unbalanced,
+                    _check_diffdiff_unbalanced, target=1.0, package="diff-diff"),),
+        sizes=(800_000,), quick_size=2_400, notes="size: rows of the panel before 10 % are dropped",
+    ),
+    Case(
+        name="did.sun_abraham", title="sun_abraham, cells aggregated, CR1 by unit, 10 periods, 4 cohorts",
+        setup=_stagg_setup, effekt=_ef("sun_abraham", **STAGG),
+        peers=(Peer("pyfixest event_study(estimator='saturated').aggregate()", _saturated, _check_saturated,
+                    target=1.0, package="pyfixest"),),
+        sizes=(50_000,), quick_size=3_000,
+    ),
+    Case(
+        name="did.imputation", title="imputation, static ATT and every horizon with BJS SEs, same data",
+        setup=_stagg_setup, effekt=_ef("imputation", leads=0, **STAGG),
+        peers=(Peer("pyfixest did2s (static ATT, GMM SE)", _did2s, _check_did2s, package="pyfixest"),),
+        sizes=(50_000,), quick_size=3_000,
+    ),
+]

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import platform
 import time
-import tracemalloc
 from collections.abc import Callable
 from typing import Any
 
@@ -30,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 import effekt as ef
-from effekt.estimators.lm_robust import lm_robust
+from benchmarks.cases import Case, Peer
 
 
 def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
@@ -53,64 +52,87 @@ def blocked_trial(n: int, n_blocks: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"y": y, "z": z, "x": x, "block": block})
 
 
-def bench_fixed_effects(full_statsmodels: bool) -> None:
+# -- lm_robust (runner cases) ------------------------------------------------------------------------
+
+
+def _lm_robust(se_type: str | None, **kw: Any) -> Callable[[pd.DataFrame], Any]:
+    def run(df: pd.DataFrame) -> Any:
+        opts = dict(kw, **({"se_type": se_type} if se_type else {}))
+        return ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["x"], **opts)
+
+    return run
+
+
+def _feols_hc1(df: pd.DataFrame) -> Any:
     import pyfixest as pf
+
+    return pf.feols("y ~ z + x | block", data=df, vcov="hetero")
+
+
+def _same_estimate_pyfixest(_: Any, res: Any, fit: Any) -> None:
+    coef = float(fit.coef()["z"])
+    assert abs(res.estimate - coef) < 1e-8 * max(1.0, abs(coef)), f"estimate {res.estimate!r} vs pyfixest {coef!r}"
+
+
+def _same_hc1_pyfixest(d: Any, res: Any, fit: Any) -> None:
+    _same_estimate_pyfixest(d, res, fit)
+    se = float(fit.se()["z"])
+    assert abs(res.std_error / se - 1) < 1e-6, f"HC1 SE {res.std_error!r} vs pyfixest {se!r}"
+
+
+def _statsmodels_dummies_hc2(df: pd.DataFrame) -> Any:
     import statsmodels.api as sm
 
-    print("== 1. lm_robust HC2, 1,000 absorbed block effects")
-    df = blocked_trial(1_000_000, 1_000, seed=1)
-    pf.feols("y ~ z + x | block", data=df.iloc[:20_000], vcov="hetero")  # numba compilation, not timed
-    t_fx, res = timed(lambda: ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["x"],
-                                          blocks="block", se_type="HC2"), repeat=3)
-    t_fx1, res1 = timed(lambda: ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["x"],
-                                            blocks="block", se_type="HC1"), repeat=3)
-    t_pf, fit_pf = timed(lambda: pf.feols("y ~ z + x | block", data=df, vcov="hetero"), repeat=3)
-    coef_pf = float(fit_pf.coef()["z"])
-    se_pf = float(fit_pf.se()["z"])
-    assert abs(res.estimate - coef_pf) < 1e-8 * max(1.0, abs(coef_pf)), (res.estimate, coef_pf)
-    print(f"  rows 1,000,000; z = {res.estimate:.10f} (pyfixest {coef_pf:.10f})")
-    print(f"  effekt HC2 {t_fx:.3f} s   effekt HC1 {t_fx1:.3f} s   pyfixest HC1 {t_pf:.3f} s")
-    print(f"  SE: effekt HC2 {res.std_error:.6g}, HC1 {res1.std_error:.6g}; pyfixest HC1 {se_pf:.6g} "
-          f"(HC1 ratio {res1.std_error / se_pf:.10f})")
-    print(f"  effekt HC2 / pyfixest HC1 time ratio: {t_fx / t_pf:.2f} (target <= 1.5)")
-
-    n_sm = 1_000_000 if full_statsmodels else 100_000
-    small = df if full_statsmodels else blocked_trial(n_sm, 1_000, seed=2)
-    dummies = pd.get_dummies(small["block"], prefix="b", drop_first=True, dtype=float)
-    X = sm.add_constant(pd.concat([small[["z", "x"]].astype(float), dummies], axis=1))
-
-    def statsmodels_fit() -> Any:
-        return sm.OLS(small["y"], X).fit(cov_type="HC2")
-
-    t_sm, fit_sm = timed(statsmodels_fit)
-    t_fx_small, res_small = timed(lambda: ef.estimate("lm_robust", data=small, outcome="y", treatment="z",
-                                                      covariates=["x"], blocks="block", se_type="HC2"), repeat=3)
-    assert abs(res_small.estimate - fit_sm.params["z"]) < 1e-8
-    assert abs(res_small.std_error / fit_sm.bse["z"] - 1) < 1e-8
-    print(f"  statsmodels OLS + {dummies.shape[1]} dummies, HC2, {n_sm:,} rows: {t_sm:.2f} s; effekt on the "
-          f"same rows {t_fx_small:.4f} s; ratio {t_sm / t_fx_small:.0f}x; SEs agree to 1e-8")
-    if not full_statsmodels:
-        print(f"  statsmodels at 1,000,000 rows (x10, linear in rows): ~{10 * t_sm:.0f} s; "
-              f"effekt {t_fx:.3f} s; ratio ~{10 * t_sm / t_fx:.0f}x (target >= 20x)")
+    dummies = pd.get_dummies(df["block"], prefix="b", drop_first=True, dtype=float)
+    X = sm.add_constant(pd.concat([df[["z", "x"]].astype(float), dummies], axis=1))
+    return sm.OLS(df["y"], X).fit(cov_type="HC2")
 
 
-def bench_cr2() -> None:
-    print("== 2. lm_robust CR2 (Bell-McCaffrey df), 500 clusters, 200,000 rows")
+def _same_hc2_statsmodels(_: Any, res: Any, fit: Any) -> None:
+    assert abs(res.estimate - fit.params["z"]) < 1e-8, f"estimate {res.estimate!r} vs {fit.params['z']!r}"
+    assert abs(res.std_error / fit.bse["z"] - 1) < 1e-8, f"HC2 SE {res.std_error!r} vs statsmodels {fit.bse['z']!r}"
+
+
+def _thousand_blocks(n: int) -> pd.DataFrame:
+    """1,000 blocks from 100,000 rows up; n / 100 blocks below (the quick check)."""
+    return blocked_trial(n, min(1_000, n // 100), seed=1)
+
+
+def _cr2_trial(n: int, n_clusters: int = 500) -> pd.DataFrame:
     rng = np.random.default_rng(3)
-    n, G = 200_000, 500
-    cl = np.repeat(np.arange(G), n // G)
-    zc = rng.permutation(np.arange(G) % 2)
-    df = pd.DataFrame({"cl": cl, "z": zc[cl], "x": rng.normal(size=n)})
-    df["y"] = 0.2 * df.z + 0.5 * df.x + rng.normal(size=G)[cl] + rng.normal(size=n)
-    tracemalloc.start()
-    t, res = timed(lambda: ef.estimate("lm_robust", data=df, outcome="y", treatment="z", covariates=["x"],
-                                       clusters="cl"))
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    t2, _ = timed(lambda: lm_robust(df, outcome="y", treatment="z", covariates=["x"], clusters="cl"))
-    print(f"  {res.se_type}: estimate {res.estimate:.6f}, SE {res.std_error:.6f}, df {res.df:.2f}")
-    print(f"  time {t:.3f} s (all three coefficients' df: {t2:.3f} s); peak traced memory "
-          f"{peak / 2**20:.0f} MiB (an n x n matrix would be {n * n * 8 / 2**30:.0f} GiB)")
+    cl = np.repeat(np.arange(n_clusters), n // n_clusters)
+    zc = rng.permutation(np.arange(n_clusters) % 2)
+    df = pd.DataFrame({"cl": cl, "z": zc[cl], "x": rng.normal(size=cl.size)})
+    df["y"] = 0.2 * df.z + 0.5 * df.x + rng.normal(size=n_clusters)[cl] + rng.normal(size=cl.size)
+    return df
+
+
+LM_ROBUST_CASES = [
+    Case(
+        name="estimators.lm_robust_hc2", title="lm_robust HC2, 1,000 absorbed block effects, one covariate",
+        setup=_thousand_blocks, effekt=_lm_robust("HC2", blocks="block"),
+        peers=(Peer("pyfixest feols HC1 (same fixed effects)", _feols_hc1, _same_estimate_pyfixest, target=1.5,
+                    package="pyfixest"),
+               Peer("statsmodels OLS + block dummies, HC2", _statsmodels_dummies_hc2, _same_hc2_statsmodels,
+                    target=0.05, package="statsmodels", repeat=1, max_size=100_000)),
+        sizes=(100_000, 1_000_000), quick_size=5_000,
+        notes="statsmodels' dummy matrix at 1,000,000 rows is 8 GB (and its HC2 two more): run at 100,000 only",
+    ),
+    Case(
+        name="estimators.lm_robust_hc1", title="lm_robust HC1, 1,000 absorbed block effects, one covariate",
+        setup=_thousand_blocks, effekt=_lm_robust("HC1", blocks="block"),
+        peers=(Peer("pyfixest feols HC1", _feols_hc1, _same_hc1_pyfixest, package="pyfixest"),),
+        sizes=(100_000, 1_000_000), quick_size=5_000,
+    ),
+    Case(
+        name="estimators.lm_robust_cr2", title="lm_robust CR2 (Bell-McCaffrey df), 500 clusters (time only)",
+        setup=_cr2_trial, effekt=_lm_robust(None, clusters="cl"),
+        sizes=(20_000, 200_000), quick_size=5_000,
+        notes="no peer has CR2 with these degrees of freedom; an n x n matrix would be 320 GB at 200,000 rows",
+    ),
+]
+
+CASES = [*LM_ROBUST_CASES]
 
 
 def bench_ri() -> None:
@@ -150,10 +172,8 @@ def main() -> None:
     print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
           f"scipy {scipy.__version__}, statsmodels {statsmodels.__version__}, pyfixest {pyfixest.__version__}, "
           f"effekt {ef.__version__}")
-    if args.only in (None, "fe"):
-        bench_fixed_effects(args.full_statsmodels)
-    if args.only in (None, "cr2"):
-        bench_cr2()
+    if args.only in ("fe", "cr2"):
+        raise SystemExit("python -m benchmarks --only estimators runs the lm_robust cases")
     if args.only in (None, "ri"):
         bench_ri()
 
