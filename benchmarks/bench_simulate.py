@@ -33,7 +33,11 @@ def _design(sims: int) -> Any:
 
 def _dask(workers: int) -> Any:
     def run(d: dict[str, Any]) -> Measured:
+        import logging
+
         from distributed import Client, LocalCluster
+
+        logging.getLogger("distributed").setLevel(logging.WARNING)
 
         from effekt.simulate import diagnose
 
