@@ -124,9 +124,10 @@ def tools(case: Case, size: int) -> list[tuple[str, Callable[[Any], Any], Peer |
     return out
 
 
-def check_case(case: Case, size: int, data: Any) -> dict[str, bool]:
-    """Call effekt and every peer once on ``data`` and run the checks; which peers were checked.
-    Raises CheckFailed naming the case, size and peer."""
+def check_case(case: Case, size: int, data: Any, first: dict[str, float] | None = None) -> dict[str, bool]:
+    """Call effekt and every peer once on ``data`` and run the checks; which peers were checked (and, in
+    ``first``, each call's time). Raises CheckFailed naming the case, size and peer."""
+    first = {} if first is None else first
     where = f"{case.name} at {size:,} {case.unit}"
     try:
         _, ours = call(case.effekt, data)
@@ -136,7 +137,7 @@ def check_case(case: Case, size: int, data: Any) -> dict[str, bool]:
     for name, run, peer in tools(case, size)[1:]:
         assert peer is not None
         try:
-            _, theirs = call(run, data)
+            first[name], theirs = call(run, data)
         except Exception as exc:
             raise CheckFailed(f"{where}: peer {name} raised {type(exc).__name__}: {exc}") from exc
         if peer.check is None:
@@ -170,16 +171,27 @@ def _summarise(times: list[float], how: str) -> float:
     return min(times) if how == "min" else float(statistics.median(times))
 
 
-def time_in_process(case: Case, size: int, data: Any) -> dict[str, tuple[float, int, float | None]]:
-    """Tool -> (seconds, rounds, peak RSS MB or None), taking turns round by round."""
+def time_in_process(case: Case, size: int, data: Any,
+                    first: dict[str, float] | None = None) -> dict[str, tuple[float, int, float | None]]:
+    """Tool -> (seconds, rounds, peak RSS MB or None), taking turns round by round. A peer with
+    ``repeat=0`` is not called again: its time is that of its checked call (``first``), rounds 0."""
     runs = tools(case, size)
     times: dict[str, list[float]] = {name: [] for name, _, _ in runs}
+    first = first or {}
+    for name, _, peer in runs:
+        if peer is not None and peer.repeat == 0 and name in first:
+            times[name].append(first[name])
     for r in range(max(1, case.repeat)):
         for name, fn, peer in runs:
             if peer is not None and peer.repeat is not None and r >= peer.repeat:
                 continue
             times[name].append(call(fn, data, case.number)[0])
-    return {k: (_summarise(v, case.summary), len(v), None) for k, v in times.items()}
+    return {k: (_summarise(v, case.summary), 0 if k in first and not _timed_again(case, k) else len(v), None)
+            for k, v in times.items()}
+
+
+def _timed_again(case: Case, name: str) -> bool:
+    return not any(p.name == name and p.repeat == 0 for p in case.peers)
 
 
 def child_command(case: Case, size: int, tool: str, threads: int, cases_dir: Path | None) -> list[str]:
@@ -383,6 +395,8 @@ def render_group(rows: Sequence[dict[str, str]]) -> str:
                 name = p["tool"] + (f" {p['tool_version']}" if p.get("tool_version") else "")
                 if p.get("checked") != "yes":
                     name += " (time only, not compared)"
+                if p.get("rounds") == "0":
+                    name += " *"
                 target = f"<= {float(p['target']):g}x" if p.get("target") else ""
                 met = p["met"]
                 if own_goal:
@@ -403,14 +417,17 @@ def render_group(rows: Sequence[dict[str, str]]) -> str:
     pinned = (f"BLAS/OpenMP pools pinned to {threads} thread{'s' if threads != '1' else ''} (threadpoolctl)"
               if threads not in ("", "unpinned") else "BLAS threads not pinned")
     summary = "median" if all(r.get("summary") == "median" for r in rows) else "best"
-    rounds = sorted({int(r["rounds"]) for r in rows if r.get("rounds")})
+    once = any(r.get("rounds") == "0" for r in rows)
+    rounds = sorted({int(r["rounds"]) for r in rows if r.get("rounds") and r["rounds"] != "0"} or {1})
     rounds_text = f"{rounds[0]}" if len(rounds) == 1 else f"{rounds[0]}-{rounds[-1]}"
     group = first["group"]
     note = (f"Measured by `python -m benchmarks --only {group}` at {when} UTC on {first.get('machine', '')}; "
             f"Python {first.get('python', '')}, numpy {first.get('numpy', '')}, scipy {first.get('scipy', '')}, "
             f"pandas {first.get('pandas', '')}, effekt {first.get('effekt', '')}; load average (1 min, at each "
             f"case) {load}; {pinned}; {summary} of {rounds_text} rounds, effekt and the peers taking turns on the "
-            f"same data after every check passed. effekt/peer below 1 means effekt is faster.")
+            f"same data after every check passed"
+            + ("; a peer marked * is timed by its one checked call" if once else "")
+            + ". effekt/peer below 1 means effekt is faster.")
     return note + "\n\n" + "\n".join(lines)
 
 
@@ -499,7 +516,8 @@ def run_cases(cases: Sequence[Case], *, quick: bool, threads: int, cases_dir: Pa
                 load = load_average()
                 with _pinned(threads):
                     data = case.setup(size)
-                    checked = check_case(case, size, data)
+                    first: dict[str, float] = {}
+                    checked = check_case(case, size, data, first)
                     if quick:
                         said = ", ".join(f"{k} {'agrees' if v else 'ran (no check)'}" for k, v in checked.items())
                         log(f"ok   {case.name} at {size:,} {case.unit}: {said or 'effekt ran'} "
@@ -509,7 +527,7 @@ def run_cases(cases: Sequence[Case], *, quick: bool, threads: int, cases_dir: Pa
                         del data
                         timed = time_in_children(case, size, threads, cases_dir)
                     else:
-                        timed = time_in_process(case, size, data)
+                        timed = time_in_process(case, size, data, first)
                         del data
                 stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M")
                 new = rows_for(case, size, timed, checked, ctx, stamp, load)

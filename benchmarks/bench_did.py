@@ -337,7 +337,7 @@ CASES = [
     Case(
         name="did.imputation", title="imputation, static ATT and every horizon with BJS SEs, same data",
         setup=_stagg_setup, effekt=_ef("imputation", leads=0, **STAGG),
-        peers=(Peer("pyfixest did2s (static ATT, GMM SE)", _did2s, _check_did2s, package="pyfixest"),),
+        peers=(Peer("pyfixest did2s (static ATT, GMM SE)", _did2s, _check_did2s, package="pyfixest", repeat=1),),
         sizes=(50_000,), quick_size=3_000,
     ),
 ]

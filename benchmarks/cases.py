@@ -35,7 +35,8 @@ class Peer:
 
     ``package`` names the distribution whose version the results record
     (``""``: none). ``repeat`` caps the timed rounds this peer takes part in
-    (a slow peer timed once), ``max_size`` skips the peer at larger sizes
+    (a slow peer timed once; ``0``: not called again, its checked call is
+    its time, for peers that take minutes), ``max_size`` skips the peer at larger sizes
     (too slow or too big there), and ``scale`` multiplies its time before
     the ratio when it runs a sample of effekt's work (a number or a
     function of the size, e.g. grid points / sampled points).

@@ -26,7 +26,8 @@ FAKE = textwrap.dedent(
         Case(name="fake.good", title="sum of squares", setup=lambda n: np.arange(float(n)),
              effekt=lambda x: float(x @ x),
              peers=(Peer("numpy", lambda x: float(np.sum(x ** 2)), _agree, target=10.0, package="numpy"),
-                    Peer("no check", lambda x: 0.0)),
+                    Peer("no check", lambda x: 0.0),
+                    Peer("once", lambda x: Measured(7.0, float(x @ x)), _agree, repeat=0)),
              sizes=(10, 100), quick_size=5, repeat=2),
         Case(name="fake.bad", title="a peer that disagrees", setup=lambda n: n, effekt=lambda n: 1.0,
              peers=(Peer("wrong", lambda n: 2.0, _agree),), sizes=(3,), quick_size=3),
@@ -119,13 +120,16 @@ def test_timed_run_rows_replacement_readme_and_plot(cases_dir: Path, tmp_path: P
     rows = _rows(tmp_path)
     assert [(r["case"], r["size"], r["tool"]) for r in rows] == [
         ("fake.good", "10", "effekt"), ("fake.good", "10", "numpy"), ("fake.good", "10", "no check"),
+        ("fake.good", "10", "once"),
         ("fake.good", "100", "effekt"), ("fake.good", "100", "numpy"), ("fake.good", "100", "no check"),
+        ("fake.good", "100", "once"),
         ("other.timed", "5", "effekt"), ("other.timed", "5", "half"), ("other.timed", "50", "effekt"),
     ]
     assert set(runner.COLUMNS) <= set(rows[0])
-    half = rows[7]
+    half = rows[9]
     assert half["seconds"] == "0.5" and half["ratio"] == "0.5" and half["checked"] == "yes"
-    assert rows[6]["met"] == "yes" and rows[6]["target_seconds"] == "1"
+    assert rows[8]["met"] == "yes" and rows[8]["target_seconds"] == "1"
+    assert rows[3]["seconds"] == "7" and rows[3]["rounds"] == "0"  # timed by its checked call only
     numpy_row = rows[1]
     assert numpy_row["target"] == "10" and numpy_row["met"] in ("yes", "no") and numpy_row["tool_version"]
     assert rows[2]["checked"] == "no" and rows[0]["rounds"] == "2" and rows[0]["threads"] == "1"
@@ -135,7 +139,8 @@ def test_timed_run_rows_replacement_readme_and_plot(cases_dir: Path, tmp_path: P
     assert "<!-- /runner:fake -->\n\nProse after, kept.\n\n## other" in text
     assert "old table" not in text
     assert "| sum of squares (`good`) | 10 rows |" in text
-    assert "no check (time only, not compared)" in text
+    assert "no check (time only, not compared)" in text and "| once * | 7.00 |" in text
+    assert "a peer marked * is timed by its one checked call" in text
     assert "## other\n\n<!-- runner:other -->" in text  # a group without markers gets a section at the end
     assert "pinned to 1 thread (threadpoolctl)" in text
     assert (tmp_path / "times.png").stat().st_size > 1000
