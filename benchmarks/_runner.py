@@ -45,7 +45,7 @@ ROOT = HERE.parent
 COLUMNS = (
     "group", "case", "title", "size", "unit", "tool", "role", "seconds", "rounds", "summary",
     "peak_rss_mb", "scale", "ratio", "target", "met", "target_seconds", "checked", "timestamp",
-    "load_average", "machine", "python", "numpy", "scipy", "pandas", "effekt", "tool_version",
+    "load_average", "machine", "python", "numpy", "scipy", "pandas", "effekt", "package", "tool_version",
     "threads", "notes",
 )
 
@@ -292,7 +292,7 @@ def rows_for(case: Case, size: int, timed: dict[str, tuple[float, int, float | N
     met_time = "" if case.max_seconds is None else ("yes" if e_sec <= case.max_seconds else "no")
     out = [dict(base, tool="effekt", role="effekt", seconds=_num(e_sec), rounds=str(e_rounds),
                 peak_rss_mb=_num(e_peak, 5), scale="", ratio="", target="", met=met_time,
-                target_seconds=_num(case.max_seconds), checked="", tool_version=ctx["effekt"])]
+                target_seconds=_num(case.max_seconds), checked="", package="effekt", tool_version=ctx["effekt"])]
     for peer in case.peers:
         if peer.name not in timed:
             continue
@@ -303,7 +303,8 @@ def rows_for(case: Case, size: int, timed: dict[str, tuple[float, int, float | N
         out.append(dict(base, tool=peer.name, role="peer", seconds=_num(sec), rounds=str(rounds),
                         peak_rss_mb=_num(peak, 5), scale=_num(scale) if scale != 1 else "", ratio=_num(ratio, 4),
                         target=_num(peer.target), met=met, target_seconds="",
-                        checked="yes" if checked.get(peer.name) else "no", tool_version=_version(peer.package)))
+                        checked="yes" if checked.get(peer.name) else "no", package=peer.package,
+                        tool_version=_version(peer.package)))
     return out
 
 
@@ -342,13 +343,7 @@ def _seconds(text: str) -> str:
     if not text:
         return ""
     x = float(text)
-    if x >= 100:
-        return f"{x:,.0f}"
-    if x >= 1:
-        return f"{x:.2f}"
-    if x >= 0.001:
-        return f"{x:.4f}".rstrip("0").rstrip(".") if x < 0.01 else f"{x:.3f}"
-    return f"{x:.2e}"
+    return f"{x:,.0f}" if x >= 100 else f"{x:#.3g}"
 
 
 def _ratio(text: str) -> str:
@@ -369,6 +364,7 @@ def render_group(rows: Sequence[dict[str, str]]) -> str:
         by_case.setdefault(r["case"], []).append(r)
     lines = ["| case | size | effekt (s) | peer | peer (s) | effekt/peer | target | met |",
              "|---|---|---|---|---|---|---|---|"]
+    previous = ""
     for case_rows in by_case.values():
         sizes = sorted({int(r["size"]) for r in case_rows})
         for size in sizes:
@@ -392,7 +388,7 @@ def render_group(rows: Sequence[dict[str, str]]) -> str:
                     p_sec = f"{_seconds(str(float(p['seconds']) * float(p['scale'])))} (x{float(p['scale']):,.0f} of {p_sec})"
                 if p.get("peak_rss_mb"):
                     p_sec += f"; {float(p['peak_rss_mb']):,.0f} MB peak"
-                name = p["tool"] + (f" {p['tool_version']}" if p.get("tool_version") else "")
+                name = p["tool"]
                 if p.get("checked") != "yes":
                     name += " (time only, not compared)"
                 if p.get("rounds") == "0":
@@ -402,14 +398,18 @@ def render_group(rows: Sequence[dict[str, str]]) -> str:
                 if own_goal:
                     target = "; ".join(filter(None, [target, own_goal]))
                     met = "; ".join(filter(None, [met, eff["met"]]))
-                lines.append(f"| {title} | {_size(p)} | {e_sec} | {name} | {p_sec} | {_ratio(p['ratio'])} | "
-                             f"{target} | {met} |")
+                same = previous == f"{title}|{size}"
+                previous = f"{title}|{size}"
+                lines.append(f"| {'' if same else title} | {'' if same else _size(p)} | {'' if same else e_sec} | "
+                             f"{name} | {p_sec} | {_ratio(p['ratio'])} | {target} | {met} |")
     first = rows[0]
     stamps = sorted(r["timestamp"] for r in rows if r.get("timestamp"))
     loads = [float(r["load_average"]) for r in rows if r.get("load_average")]
     when = stamps[0] if stamps else ""
     if len(stamps) > 1 and stamps[-1][:16] != stamps[0][:16]:
-        when = f"{stamps[0]} to {stamps[-1]}"
+        when = f"{stamps[0]}-{stamps[-1][11:]}" if stamps[-1][:10] == stamps[0][:10] else f"{stamps[0]} to {stamps[-1]}"
+    versions = sorted({f"{r.get('package') or r['tool']} {r['tool_version']}" for r in rows
+                       if r.get("role") == "peer" and r.get("tool_version")})
     load = ""
     if loads:
         load = f"{min(loads):.1f}" if max(loads) - min(loads) < 0.05 else f"{min(loads):.1f}-{max(loads):.1f}"
@@ -423,7 +423,9 @@ def render_group(rows: Sequence[dict[str, str]]) -> str:
     group = first["group"]
     note = (f"Measured by `python -m benchmarks --only {group}` at {when} UTC on {first.get('machine', '')}; "
             f"Python {first.get('python', '')}, numpy {first.get('numpy', '')}, scipy {first.get('scipy', '')}, "
-            f"pandas {first.get('pandas', '')}, effekt {first.get('effekt', '')}; load average (1 min, at each "
+            f"pandas {first.get('pandas', '')}, effekt {first.get('effekt', '')}"
+            + (f"; peers {', '.join(versions)}" if versions else "")
+            + f"; load average (1 min, at each "
             f"case) {load}; {pinned}; {summary} of {rounds_text} rounds, effekt and the peers taking turns on the "
             f"same data after every check passed"
             + ("; a peer marked * is timed by its one checked call" if once else "")

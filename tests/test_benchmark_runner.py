@@ -173,7 +173,7 @@ def test_merge_rows_and_render() -> None:
                            runner.context(1), "2026-01-01 00:00", "1.00")
     assert rows[1]["ratio"] == "2" and rows[1]["met"] == "yes" and rows[1]["scale"] == "10"
     table = runner.render_group(rows)
-    assert "| t (`c`) | 1,000 rows | 1.00 | p | 0.500 (x10 of 0.050) | 2x | <= 2x | yes |" \
+    assert "| t (`c`) | 1,000 rows | 1.00 | p | 0.500 (x10 of 0.0500) | 2x | <= 2x | yes |" \
         in table
     assert "at 2026-01-01 00:00 UTC" in table and "load average (1 min, at each case) 1.0" in table
 
