@@ -412,7 +412,8 @@ def render_group(rows: Sequence[dict[str, str]]) -> str:
                        if r.get("role") == "peer" and r.get("tool_version")})
     load = ""
     if loads:
-        load = f"{min(loads):.1f}" if max(loads) - min(loads) < 0.05 else f"{min(loads):.1f}-{max(loads):.1f}"
+        low, high = f"{min(loads):.1f}", f"{max(loads):.1f}"
+        load = low if low == high else f"{low}-{high}"
     threads = first.get("threads", "")
     pinned = (f"BLAS/OpenMP pools pinned to {threads} thread{'s' if threads != '1' else ''} (threadpoolctl)"
               if threads not in ("", "unpinned") else "BLAS threads not pinned")
@@ -476,11 +477,15 @@ def plot(rows: Sequence[dict[str, str]], path: Path) -> None:
             if r["group"] == group and r.get("seconds"):
                 lines.setdefault((r["case"].split(".", 1)[1], r["tool"]), []).append(
                     (int(r["size"]), float(r["seconds"])))
-        cases = sorted({c for c, _ in lines})
-        for (case_name, tool), pts in sorted(lines.items()):
+        cases = list(dict.fromkeys(c for c, _ in lines))
+        peers_of: dict[str, list[str]] = {}
+        for case_name, tool in lines:
+            if tool != "effekt":
+                peers_of.setdefault(case_name, []).append(tool)
+        for (case_name, tool), pts in lines.items():
             pts.sort()
             colour = COLOURS[cases.index(case_name) % len(COLOURS)]
-            style = "-" if tool == "effekt" else ("--", ":", "-.")[hash(tool) % 3]
+            style = "-" if tool == "effekt" else ("--", ":", "-.")[peers_of[case_name].index(tool) % 3]
             ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o", markersize=3, color=colour,
                     label=f"{case_name}: {tool}")
         ax.set_xscale("log")
