@@ -372,7 +372,7 @@ def render_group(rows: Sequence[dict[str, str]]) -> str:
             eff = next((r for r in at if r["role"] == "effekt"), None)
             if eff is None:
                 continue
-            title = f"{eff['title']} (`{eff['case'].split('.', 1)[1]}`)"
+            title = f"{eff['title']} (`{eff['case'].split('.', 1)[1]}`)".replace("|", "\\|")
             e_sec = _seconds(eff["seconds"])
             if eff.get("peak_rss_mb"):
                 e_sec += f"; {float(eff['peak_rss_mb']):,.0f} MB peak"
@@ -388,7 +388,7 @@ def render_group(rows: Sequence[dict[str, str]]) -> str:
                     p_sec = f"{_seconds(str(float(p['seconds']) * float(p['scale'])))} (x{float(p['scale']):,.0f} of {p_sec})"
                 if p.get("peak_rss_mb"):
                     p_sec += f"; {float(p['peak_rss_mb']):,.0f} MB peak"
-                name = p["tool"]
+                name = p["tool"].replace("|", "\\|")
                 if p.get("checked") != "yes":
                     name += " (time only, not compared)"
                 if p.get("rounds") == "0":
@@ -565,6 +565,8 @@ def main(argv: Sequence[str] | None = None, *, cases_dir: Path | str | None = No
     ap.add_argument("--threads", type=int, default=1, help="BLAS/OpenMP threads while checking and timing "
                     "(threadpoolctl; 0 leaves them unpinned); default 1")
     ap.add_argument("--no-write", action="store_true", help="time, but write neither CSV, README nor plot")
+    ap.add_argument("--render", action="store_true", help="run nothing: redraw the README tables and the plot "
+                    "from results.csv")
     ap.add_argument("--cases-dir", help=argparse.SUPPRESS)
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
@@ -575,6 +577,13 @@ def main(argv: Sequence[str] | None = None, *, cases_dir: Path | str | None = No
     directory = None if cases_dir is None else Path(cases_dir).resolve()
     if args._child:
         return child_main(args._child, args.size, args.tool, args.threads, directory)
+    if args.render:
+        rows = read_csv(csv_path or HERE / "results.csv")
+        readme_path = readme_path or HERE / "README.md"
+        readme_path.write_text(update_readme(readme_path.read_text(), rows))
+        plot(rows, plot_path or HERE / "times.png")
+        print(f"redrew {readme_path.name} and the plot from {len(rows)} rows")
+        return 0
     try:
         cases = select(discover(directory), args.only)
     except SelectionError as exc:

@@ -156,6 +156,16 @@ def test_timed_run_rows_replacement_readme_and_plot(cases_dir: Path, tmp_path: P
                if r["case"] == "fake.good")
 
 
+def test_render_redraws_from_the_csv(cases_dir: Path, tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text(README)
+    assert _run(cases_dir, tmp_path, "--only", "fake.good") == 0
+    (tmp_path / "README.md").write_text(README)
+    (tmp_path / "times.png").unlink()
+    assert _run(cases_dir, tmp_path, "--render") == 0
+    assert "| sum of squares (`good`) | 10 rows |" in (tmp_path / "README.md").read_text()
+    assert (tmp_path / "times.png").exists()
+
+
 def test_fresh_process_records_peak_rss(cases_dir: Path, tmp_path: Path) -> None:
     assert _run(cases_dir, tmp_path, "--only", "other.fresh") == 0
     (row,) = _rows(tmp_path)
