@@ -234,9 +234,20 @@ def child_main(name: str, size: int, tool: str, threads: int, cases_dir: Path | 
     data = case.setup(size)
     with _pinned(threads):
         seconds, _ = call(fn, data, case.number)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak}))
+    print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(resource)}))
     return 0
+
+
+def peak_rss_mb(resource: Any) -> float:
+    """This process's peak resident set size. Linux's ``ru_maxrss`` carries the forking parent's peak
+    across ``exec``, so the high-water mark of the process's own memory (``VmHWM``) is read first."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) / 1024  # KiB on Linux
 
 
 # ---------------------------------------------------------------------------------------- context
