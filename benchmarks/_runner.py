@@ -466,7 +466,8 @@ def update_readme(text: str, rows: Sequence[dict[str, str]]) -> str:
 
 
 def plot(rows: Sequence[dict[str, str]], path: Path) -> None:
-    """Time against size, log-log, one line per case x tool, a panel per group (no pyplot state)."""
+    """Time against size, log-log, one line per case x tool, a panel per group (no pyplot state); a peer
+    run on a sample of the work is drawn at its scaled time."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -486,8 +487,9 @@ def plot(rows: Sequence[dict[str, str]], path: Path) -> None:
         lines: dict[tuple[str, str], list[tuple[int, float]]] = {}
         for r in rows:
             if r["group"] == group and r.get("seconds"):
+                scale = float(r["scale"]) if r.get("scale") else 1.0  # a sampled peer: its time for all the work
                 lines.setdefault((r["case"].split(".", 1)[1], r["tool"]), []).append(
-                    (int(r["size"]), float(r["seconds"])))
+                    (int(r["size"]), float(r["seconds"]) * scale))
         cases = list(dict.fromkeys(c for c, _ in lines))
         peers_of: dict[str, list[str]] = {}
         for case_name, tool in lines:
@@ -502,7 +504,8 @@ def plot(rows: Sequence[dict[str, str]], path: Path) -> None:
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(group)
-        ax.set_xlabel("size")
+        units = sorted({r["unit"] for r in rows if r["group"] == group})
+        ax.set_xlabel(f"size ({', '.join(units)})")
         ax.set_ylabel("seconds")
         ax.grid(True, linewidth=0.5, alpha=0.4)
         ax.legend(fontsize=6, frameon=False)
