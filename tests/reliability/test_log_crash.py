@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 
 from effekt.design.log import AllocationLog, _temp_pattern, unit_key, verify_log
-from effekt.design.lottery import BatchLottery
+from effekt.design.lottery import BatchLottery, record_excluded, record_units
 from effekt.errors import EffektError
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "win32", reason="needs fork and SIGKILL")
@@ -188,7 +188,7 @@ def _check_log(path: Path, tally: Tally, *, prefixes: tuple[str, ...] = ("",), r
     draws = {r["batch"]: r for r in records if r.get("type") == "draw"}
     holders: dict[str, str] = {}
     for rec in draws.values():
-        for uid, _ in rec["units"]:
+        for uid in record_units(rec)[0]:
             who = unit_key(uid)
             if who in holders:
                 tally.duplicated += 1
@@ -203,13 +203,13 @@ def _check_log(path: Path, tally: Tally, *, prefixes: tuple[str, ...] = ("",), r
     for name, rec in draws.items():
         prefix = next(p for p in sorted(prefixes, key=len, reverse=True) if name.startswith(p))
         if prefix == "":
-            assert [(unit_key(u), a) for u, a in rec["units"]] == REFERENCE[name], f"{name} differs from the reference"
+            assert [(unit_key(u), a) for u, a in zip(*record_units(rec))] == REFERENCE[name], f"{name} differs from the reference"
     if replay_all and draws:
         lot = BatchLottery(path, **SETTINGS, key=key)
         for name, rec in draws.items():
             b = int(name.rsplit("-", 1)[1])
             again = lot.draw(batch_units(b), batch=name)
-            assert again.replayed and again.allocation.values.tolist() == [list(u) for u in rec["units"]]
+            assert again.replayed and again.allocation.values.tolist() == [list(u) for u in zip(*record_units(rec))]
     assert tally.duplicated == 0 and tally.lost == 0
 
 
@@ -333,11 +333,11 @@ def test_processes_drawing_and_appending_at_once(tmp_path):
             tally.reported |= _reported(lines)
         _check_log(path, tally, prefixes=("p0-", "p1-", "p2-"), replay_all=False)
         records = AllocationLog(path).records()
-        allocated = [unit_key(u) for r in records if r.get("type") == "draw" for u, _ in r["units"]]
+        allocated = [unit_key(u) for r in records if r.get("type") == "draw" for u in record_units(r)[0]]
         assert len(allocated) == len(set(allocated))
         if victim is None:  # every person offered was allocated exactly once, or capacity stopped them
             offered = {unit_key(u) for b in range(N_BATCHES) for u in batch_units(b)}
-            excluded = {unit_key(u) for r in records if r.get("type") == "draw" for u, why in r["excluded"]
+            excluded = {unit_key(u) for r in records if r.get("type") == "draw" for u, why in zip(*record_excluded(r))
                         if why == "capacity reached"}
             assert set(allocated) | excluded == offered
             assert len([r for r in records if r.get("type") == "draw"]) == 3 * N_BATCHES

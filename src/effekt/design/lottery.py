@@ -118,13 +118,99 @@ class Draw:
     replayed: bool = False
 
 
+def record_units(rec: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
+    """The allocated units of a draw record: their ids and arms, in draw order (by :func:`unit_key`).
+
+    Reads both layouts of the log: ``"units": {"id": [...], "arm": [codes],
+    "arms": [names]}`` (written since the log appends in O(batch)) and the
+    earlier ``"units": [[id, arm], ...]``.
+    """
+    units = rec["units"]
+    if isinstance(units, Mapping):
+        names = list(units["arms"])
+        return list(units["id"]), [names[c] for c in units["arm"]]
+    return [u for u, _ in units], [a for _, a in units]
+
+
+def record_excluded(rec: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
+    """The excluded units of a draw record: ids and reasons, in the order recorded (both layouts)."""
+    excluded = rec["excluded"]
+    if isinstance(excluded, Mapping):
+        names = list(excluded["reasons"])
+        return list(excluded["id"]), [names[c] for c in excluded["reason"]]
+    return [u for u, _ in excluded], [r for _, r in excluded]
+
+
+def _coded(labels: Sequence[str], order: Sequence[str] | None = None) -> tuple[list[int], list[str]]:
+    """``labels`` as codes into a list of names (``order``, or the labels in order of first appearance)."""
+    names = list(order) if order is not None else list(dict.fromkeys(labels))
+    index = {name: j for j, name in enumerate(names)}
+    return [index[x] for x in labels], names
+
+
+def _keys(ids: list[Any]) -> list[str]:
+    """:func:`unit_key` of every id, with fast paths for all-text and all-whole-number lists."""
+    types = set(map(type, ids))
+    if types <= {str}:
+        return ids
+    if types <= {int}:
+        return list(map(str, ids))
+    if types <= {str, int}:
+        return [v if type(v) is str else str(v) for v in ids]
+    return [unit_key(v) for v in ids]
+
+
 @dataclass
 class _State:
+    """What the log says so far, kept up to date draw by draw (:meth:`BatchLottery._refresh`)."""
+
+    arms: tuple[str, ...]
     config: dict[str, Any] | None = None
     draws: list[dict[str, Any]] = field(default_factory=list)
-    unit_batch: dict[Any, str] = field(default_factory=dict)
-    unit_arm: dict[Any, str] = field(default_factory=dict)
-    withdrawn: dict[Any, str] = field(default_factory=dict)
+    by_batch: dict[str, int] = field(default_factory=dict)
+    seen: dict[str, int] = field(default_factory=dict)  # unit key -> index of the draw that allocated it
+    withdrawn: dict[str, str] = field(default_factory=dict)  # unit key -> reason
+    drawn: dict[str, int] = field(default_factory=dict)  # units drawn per arm, all batches
+    freed: dict[str, int] = field(default_factory=dict)  # withdrawn units per arm
+    _arm_of: dict[int, dict[str, str]] = field(default_factory=dict)  # per draw, built when a withdrawal needs it
+
+    def __post_init__(self) -> None:
+        self.drawn = dict.fromkeys(self.arms, 0)
+        self.freed = dict.fromkeys(self.arms, 0)
+
+    def apply(self, rec: dict[str, Any], keys: list[str] | None = None) -> None:
+        kind = rec.get("type")
+        if kind == "open":
+            self.config = rec["config"]
+        elif kind == "draw":
+            index = len(self.draws)
+            self.draws.append(rec)
+            self.by_batch.setdefault(rec["batch"], index)
+            if keys is None:
+                keys = _keys(record_units(rec)[0])
+            self.seen.update(dict.fromkeys(keys, index))
+            for arm, c in rec["counts"].items():
+                if arm in self.drawn:
+                    self.drawn[arm] += int(c)
+        elif kind == "withdraw":
+            for uid in rec["ids"]:
+                k = unit_key(uid)
+                arm = self.arm_of(k)
+                if k not in self.withdrawn and arm in self.freed:
+                    self.freed[arm] += 1
+                self.withdrawn[k] = rec["reason"]
+
+    def arm_of(self, key: str) -> str | None:
+        index = self.seen.get(key)
+        if index is None:
+            return None
+        if index not in self._arm_of:
+            ids, arms = record_units(self.draws[index])
+            self._arm_of[index] = dict(zip(_keys(ids), arms))
+        return self._arm_of[index].get(key)
+
+    def active(self) -> dict[str, int]:
+        return {arm: self.drawn[arm] - self.freed[arm] for arm in self.arms}
 
 
 def _id_key(value: Any) -> Any:
@@ -134,6 +220,39 @@ def _id_key(value: Any) -> Any:
     """
     key = unit_key(value)
     return value if isinstance(value, str) else int(key)
+
+
+def _canonical_ids(values: pd.Series) -> tuple[list[Any], list[str]]:
+    """The ids as the log records them (text, or whole numbers as int) and their :func:`unit_key` forms.
+
+    Whole columns of integers, floats and text take vectorised paths; other
+    columns go value by value. DataError for an id that is no identifier.
+    """
+    arr = values.to_numpy()
+    kind = arr.dtype.kind
+    if kind in "iu":
+        ids = arr.tolist()
+        return ids, list(map(str, ids))
+    if kind == "f":
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(arr) & (arr == np.floor(arr)) & (np.abs(arr) <= 2.0**53)
+        if not ok.all():
+            unit_key(float(arr[int(np.argmin(ok))]))  # raises the DataError naming the value
+        ids = arr.astype(np.int64).tolist()
+        return ids, list(map(str, ids))
+    items = values.tolist()
+    types = set(map(type, items))
+    if types <= {str, int}:
+        return items, _keys(items)
+    ids = [_id_key(v) for v in items]
+    return ids, _keys(ids)
+
+
+def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """A DataFrame of list columns (each column's type inferred; object columns when empty)."""
+    if any(len(v) for v in columns.values()):
+        return pd.DataFrame(columns)
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 
 
 class BatchLottery:
@@ -219,6 +338,7 @@ class BatchLottery:
             if not callable(rule):
                 raise DesignError(f"exclusion rule {reason!r} must be a function of the units table; got {rule!r}.")
         self._log = AllocationLog(log, key=key)
+        self._state = _State(self.arms)
         self._config = {
             "seed": self.seed,
             "arms": list(self.arms),
@@ -229,9 +349,10 @@ class BatchLottery:
             "rules": list(self.exclude),
         }
         with self._log.locked():
-            state = self._replay()
+            state = self._refresh()
             if state.config is None:
-                self._log.append({"type": "open", "config": self._config})
+                rec = self._log.append({"type": "open", "config": self._config})
+                state.apply(rec)
             else:
                 self._check_config(state.config)
 
@@ -246,32 +367,24 @@ class BatchLottery:
                     "recorded value, or start a new log for a new trial."
                 )
 
-    def _replay(self) -> _State:
-        state = _State()
-        for rec in self._log.records():
-            kind = rec.get("type")
-            if kind == "open":
-                state.config = rec["config"]
-            elif kind == "draw":
-                state.draws.append(rec)
-                for uid, arm in rec["units"]:
-                    state.unit_batch[unit_key(uid)] = rec["batch"]
-                    state.unit_arm[unit_key(uid)] = arm
-            elif kind == "withdraw":
-                for uid in rec["ids"]:
-                    state.withdrawn[unit_key(uid)] = rec["reason"]
-        return state
+    def _refresh(self) -> _State:
+        """The lottery's state with the records other processes appended since it last looked.
 
-    def _active(self, state: _State) -> dict[str, int]:
-        counts = dict.fromkeys(self.arms, 0)
-        for uid, arm in state.unit_arm.items():
-            if uid not in state.withdrawn:
-                counts[arm] += 1
-        return counts
+        Only new records are read (:meth:`AllocationLog._sync`); the whole log
+        is read and verified on the first call and when the file changed
+        otherwise than by appends.
+        """
+        with self._log.locked():
+            new, reset = self._log._sync()
+            if reset:
+                self._state = _State(self.arms)
+            for rec in new:
+                self._state.apply(rec)
+            return self._state
 
     def places_left(self) -> dict[str, int]:
         """Places left per capped arm (capacity minus units allocated and not withdrawn)."""
-        active = self._active(self._replay())
+        active = self._refresh().active()
         return {arm: cap - active[arm] for arm, cap in self.capacity.items()}
 
     # ------------------------------------------------------------------ draw
@@ -313,55 +426,62 @@ class BatchLottery:
             The batch is already in the log with other units; the batch does
             not fit the places left under ``on_full="error"``; a damaged log.
         """
-        frame = self._units(units, id)
+        frame, ids, ukeys = self._units(units, id)
         batch = str(batch)
         day = str(date) if date is not None else _date.today().isoformat()
         with self._log.locked():
-            state = self._replay()
-            for rec in state.draws:
-                if rec["batch"] == batch:
-                    return self._replayed(rec, frame, id)
-            ids = [_id_key(v) for v in frame[id].tolist()]
-            ukeys = [unit_key(v) for v in ids]
-            excluded: list[tuple[Any, str]] = []
+            state = self._refresh()
+            if batch in state.by_batch:
+                return self._replayed(state.draws[state.by_batch[batch]], ukeys)
+            ex_ids: list[Any] = []
+            ex_why: list[str] = []
             keep = np.ones(len(ids), dtype=bool)
             for reason, rule in self.exclude.items():
-                mask = self._rule_mask(rule, reason, frame) & keep
-                excluded += [(ids[i], reason) for i in np.flatnonzero(mask)]
-                keep &= ~mask
-            for i in np.flatnonzero(keep):
-                if ukeys[i] in state.unit_batch:
-                    excluded.append((ids[i], f"already randomised in batch {state.unit_batch[ukeys[i]]}"))
-                    keep[i] = False
-            eligible = sorted((ids[i] for i in np.flatnonzero(keep)), key=unit_key)
+                hit = np.flatnonzero(self._rule_mask(rule, reason, frame) & keep)
+                ex_ids += [ids[i] for i in hit]
+                ex_why += [reason] * len(hit)
+                keep[hit] = False
+            if state.seen and not state.seen.keys().isdisjoint(ukeys):
+                for i in np.flatnonzero(keep):
+                    where = state.seen.get(ukeys[i])
+                    if where is not None:
+                        ex_ids.append(ids[i])
+                        ex_why.append(f"already randomised in batch {state.draws[where]['batch']}")
+                        keep[i] = False
+            pos = np.flatnonzero(keep)
+            if pos.size:  # eligible units sorted by their key (text order), so row order does not matter
+                pos = pos[np.argsort(np.array([ukeys[i] for i in pos]), kind="stable")]
             batch_seed = derive_seed(self.seed, batch)
             rng = np.random.Generator(np.random.PCG64(batch_seed))
-            admit_keys = raw(rng, len(eligible))
-            n_admit = self._admissible(len(eligible), self._active(state), batch)
-            if n_admit < len(eligible):
+            admit_keys = raw(rng, pos.size)
+            n_admit = self._admissible(pos.size, state.active(), batch)
+            if n_admit < pos.size:
                 chosen = np.sort(np.argsort(admit_keys, kind="stable")[:n_admit])
-                out = np.setdiff1d(np.arange(len(eligible)), chosen)
-                excluded += [(eligible[i], CAPACITY_REASON) for i in out]
-                eligible = [eligible[i] for i in chosen]
-            counts = self._counts(len(eligible), state, rng)
-            keys = raw(rng, len(eligible))
-            codes = _allocate(None, np.array([len(eligible)]), counts[None, :], keys)
-            units_out = [[uid, self.arms[c]] for uid, c in zip(eligible, codes.tolist())]
-            rec = self._log.append(
-                {
-                    "type": "draw",
-                    "batch": batch,
-                    "date": day,
-                    "top_up": bool(top_up),
-                    "batch_seed": format(batch_seed, "032x"),
-                    "counts": {a: int(c) for a, c in zip(self.arms, counts)},
-                    "units": units_out,
-                    "excluded": [[uid, reason] for uid, reason in excluded],
-                }
-            )
+                out = np.setdiff1d(np.arange(pos.size), chosen)
+                ex_ids += [ids[i] for i in pos[out]]
+                ex_why += [CAPACITY_REASON] * len(out)
+                pos = pos[chosen]
+            counts = self._counts(pos.size, state, rng)
+            keys = raw(rng, pos.size)
+            codes = _allocate(None, np.array([pos.size]), counts[None, :], keys)
+            why_codes, reasons = _coded(ex_why)
+            plist = pos.tolist()
+            body = {
+                "type": "draw",
+                "format": 2,
+                "batch": batch,
+                "date": day,
+                "top_up": bool(top_up),
+                "batch_seed": format(batch_seed, "032x"),
+                "counts": {a: int(c) for a, c in zip(self.arms, counts)},
+                "units": {"id": [ids[i] for i in plist], "arm": codes.tolist(), "arms": list(self.arms)},
+                "excluded": {"id": ex_ids, "reason": why_codes, "reasons": reasons},
+            }
+            rec = self._log._append(body)
+            state.apply(rec, [ukeys[i] for i in plist])
         return self._as_draw(rec, replayed=False)
 
-    def _units(self, units: Any, id: str) -> pd.DataFrame:
+    def _units(self, units: Any, id: str) -> tuple[pd.DataFrame, list[Any], list[str]]:
         if isinstance(units, (list, tuple, np.ndarray, pd.Series, pd.Index)):
             frame = pd.DataFrame({id: list(units)})
         else:
@@ -377,17 +497,17 @@ class BatchLottery:
                 "every person needs an identifier before the draw."
             )
         try:
-            canonical = pd.Series([unit_key(v) for v in ids.tolist()], index=ids.index)
+            logged, keys = _canonical_ids(ids)
         except DataError as exc:
             raise DataError(f"id column {id!r}: {exc}") from None
-        dup = canonical.duplicated(keep=False).to_numpy()
+        dup = pd.Index(keys).duplicated(keep=False)
         if dup.any():
-            shown = sorted({str(v) for v in canonical[dup]})[:5]
+            shown = sorted({keys[i] for i in np.flatnonzero(dup)})[:5]
             raise DataError(
                 f"id column {id!r} lists {', '.join(shown)} more than once ({describe_rows(frame.index[dup])}); "
                 "each person may appear once per batch. Remove the duplicates."
             )
-        return frame.reset_index(drop=True)
+        return frame.reset_index(drop=True), logged, keys
 
     @staticmethod
     def _rule_mask(rule: Callable[[pd.DataFrame], Any], reason: str, frame: pd.DataFrame) -> np.ndarray:
@@ -437,9 +557,7 @@ class BatchLottery:
             F[-1] = r[0]
             hits = np.ceil(F - u[0]).astype(np.int64)
             return counts + np.diff(hits, prepend=0)
-        drawn = np.zeros(J, dtype=np.int64)
-        for rec in state.draws:
-            drawn += np.array([rec["counts"][a] for a in self.arms], dtype=np.int64)
+        drawn = np.array([state.drawn[a] for a in self.arms], dtype=np.int64)
         total = drawn.sum() + n
         deficit = self.shares * total - (drawn + counts)
         candidates = [j for j in range(J) if fracs[0, j] > 0]
@@ -448,9 +566,9 @@ class BatchLottery:
             counts[j] += 1
         return counts
 
-    def _replayed(self, rec: dict[str, Any], frame: pd.DataFrame, id: str) -> Draw:
-        given = {unit_key(v) for v in frame[id].tolist()}
-        recorded = {unit_key(u) for u, _ in rec["units"]} | {unit_key(u) for u, _ in rec["excluded"]}
+    def _replayed(self, rec: dict[str, Any], given_keys: list[str]) -> Draw:
+        given = set(given_keys)
+        recorded = set(_keys(record_units(rec)[0])) | set(_keys(record_excluded(rec)[0]))
         if given != recorded:
             new, gone = len(given - recorded), len(recorded - given)
             raise DesignError(
@@ -461,12 +579,14 @@ class BatchLottery:
         return self._as_draw(rec, replayed=True)
 
     def _as_draw(self, rec: dict[str, Any], *, replayed: bool) -> Draw:
+        ids, arms = record_units(rec)
+        ex_ids, reasons = record_excluded(rec)
         return Draw(
             batch=rec["batch"],
             date=rec["date"],
             top_up=rec["top_up"],
-            allocation=pd.DataFrame(rec["units"], columns=["id", "arm"]),
-            excluded=pd.DataFrame(rec["excluded"], columns=["id", "reason"]),
+            allocation=_frame({"id": ids, "arm": arms}),
+            excluded=_frame({"id": ex_ids, "reason": reasons}),
             counts=dict(rec["counts"]),
             batch_seed=rec["batch_seed"],
             record_hash=rec["hash"],
@@ -489,17 +609,20 @@ class BatchLottery:
         """
         ids = [_id_key(v) for v in (ids if isinstance(ids, (list, tuple, np.ndarray, pd.Series)) else [ids])]
         with self._log.locked():
-            state = self._replay()
-            unknown = [u for u in ids if unit_key(u) not in state.unit_arm]
+            state = self._refresh()
+            unknown = [u for u in ids if unit_key(u) not in state.seen]
             if unknown:
                 raise DataError(f"cannot withdraw {unknown[:5]}: never allocated in this lottery. Check the ids.")
             again = [u for u in ids if unit_key(u) in state.withdrawn]
             if again:
                 raise DataError(f"cannot withdraw {again[:5]}: already withdrawn ({state.withdrawn[unit_key(again[0])]!r}).")
-            self._log.append({"type": "withdraw", "ids": ids, "reason": str(reason)})
-        freed = dict.fromkeys(self.arms, 0)
-        for u in ids:
-            freed[state.unit_arm[unit_key(u)]] += 1
+            freed = dict.fromkeys(self.arms, 0)
+            for u in ids:
+                arm = state.arm_of(unit_key(u))
+                if arm in freed:
+                    freed[arm] += 1
+            rec = self._log.append({"type": "withdraw", "ids": ids, "reason": str(reason)})
+            state.apply(rec)
         return freed
 
     def allocations(self) -> pd.DataFrame:
@@ -508,22 +631,35 @@ class BatchLottery:
         Columns: id, batch, date, top_up, arm, withdrawn, withdraw_reason, and
         the draw's UTC time stamp and batch seed (hex) from the log.
         """
-        state = self._replay()
-        rows = [
-            (uid, rec["batch"], rec["date"], rec["top_up"], arm, unit_key(uid) in state.withdrawn,
-             state.withdrawn.get(unit_key(uid)),
-             rec["time"], rec["batch_seed"])
-            for rec in state.draws
-            for uid, arm in rec["units"]
-        ]
+        state = self._refresh()
         columns = ["id", "batch", "date", "top_up", "arm", "withdrawn", "withdraw_reason", "time", "batch_seed"]
-        frame = pd.DataFrame(rows, columns=columns)
+        parts: dict[str, list[Any]] = {c: [] for c in columns}
+        for rec in state.draws:
+            ids, arms = record_units(rec)
+            n = len(ids)
+            parts["id"] += ids
+            parts["arm"] += arms
+            for c in ("batch", "date", "top_up", "time", "batch_seed"):
+                parts[c] += [rec[c]] * n
+            if state.withdrawn:
+                reasons = [state.withdrawn.get(k) for k in _keys(ids)]
+                parts["withdrawn"] += [r is not None for r in reasons]
+                parts["withdraw_reason"] += reasons
+            else:
+                parts["withdrawn"] += [False] * n
+                parts["withdraw_reason"] += [None] * n
+        frame = _frame(parts)
         return frame.astype({"top_up": bool, "withdrawn": bool})
 
     def exclusions(self) -> pd.DataFrame:
         """One row per excluded unit: id, batch, reason."""
-        rows = [(uid, rec["batch"], reason) for rec in self._replay().draws for uid, reason in rec["excluded"]]
-        return pd.DataFrame(rows, columns=["id", "batch", "reason"])
+        parts: dict[str, list[Any]] = {"id": [], "batch": [], "reason": []}
+        for rec in self._refresh().draws:
+            ids, reasons = record_excluded(rec)
+            parts["id"] += ids
+            parts["batch"] += [rec["batch"]] * len(ids)
+            parts["reason"] += reasons
+        return _frame(parts)
 
     def allocation_table(self, *, total: bool = True) -> pd.DataFrame:
         """Allocation per batch: batch, date, top_up, one column per arm, total.
@@ -531,7 +667,7 @@ class BatchLottery:
         The layout of the resource-course trial's appendix table 1.1 (lottery date, n per
         arm, total), with a final ``"Total"`` row when ``total=True``.
         """
-        draws = self._replay().draws
+        draws = self._refresh().draws
         rows = [
             {"batch": rec["batch"], "date": rec["date"], "top_up": rec["top_up"], **{a: rec["counts"][a] for a in self.arms}}
             for rec in draws
@@ -554,15 +690,17 @@ class BatchLottery:
         ``permutations`` re-randomises within each batch keeping its realised
         counts.
         """
-        draws = self._replay().draws
+        draws = self._refresh().draws
         if not draws:
             raise DesignError("no batch has been drawn yet; draw one before asking for the assignment.")
-        ids, batches, arms = [], [], []
+        ids: list[Any] = []
+        batches: list[str] = []
+        arms: list[str] = []
         for rec in draws:
-            for uid, arm in rec["units"]:
-                ids.append(uid)
-                batches.append(rec["batch"])
-                arms.append(arm)
+            unit_ids, unit_arms = record_units(rec)
+            ids += unit_ids
+            arms += unit_arms
+            batches += [rec["batch"]] * len(unit_ids)
         labels = np.array([rec["batch"] for rec in draws], dtype=object)
         block_codes = pd.Index(labels).get_indexer(batches).astype(np.int64)
         J = len(self.arms)
