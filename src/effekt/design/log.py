@@ -91,6 +91,11 @@ def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
+def _members(parts: dict[str, str]) -> str:
+    """A dict's canonical JSON from its members' texts (``'"key":value'``), in key order."""
+    return "{" + ",".join(parts[k] for k in sorted(parts)) + "}"
+
+
 def _hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(_canonical(body).encode("ascii")).hexdigest()
 
@@ -715,15 +720,17 @@ class AllocationLog:
         body.setdefault("time", datetime.now(UTC).isoformat(timespec="seconds"))
         if self._key is not None:
             body["mac"] = record_mac(self._key, body)
-        text = _canonical(body)
-        digest = hashlib.sha256(text.encode("ascii")).hexdigest()
+        # canonical JSON of a dict: its members in key order, each value's canonical JSON; so the body's
+        # text (hashed) and the record's line (with "hash" in its place) share the values' text
+        parts = {k: _canonical(k) + ":" + _canonical(v) for k, v in body.items()}
+        digest = hashlib.sha256(_members(parts).encode("ascii")).hexdigest()
         record = {**body, "hash": digest}
         if self.path is None:
             self._memory.append(record)
             self._cursor = len(self._memory)
             return record
-        # the record's line: its canonical JSON with "hash" in its sorted place
-        line = _canonical(record).encode("ascii") + b"\n"
+        parts["hash"] = '"hash":' + _canonical(digest)
+        line = _members(parts).encode("ascii") + b"\n"
         t = self._tail
         assert t is not None
         try:

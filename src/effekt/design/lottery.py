@@ -160,6 +160,29 @@ def _keys(ids: list[Any]) -> list[str]:
     return [unit_key(v) for v in ids]
 
 
+def _ikey(text: str) -> int | str:
+    """The index form of a unit key: a whole number's digits as that int, other text as itself."""
+    digits = text[1:] if text[:1] == "-" else text
+    if digits.isdigit() and digits.isascii() and (digits[0] != "0" or text == "0"):
+        return int(text)
+    return text
+
+
+def _index_keys(ids: list[Any]) -> list[int | str]:
+    """The identity of each id in the lottery's index: one to one with :func:`unit_key`, and cheaper to hash.
+
+    A whole number is kept as an int and text that is a whole number's
+    digits (as :func:`unit_key` writes them) becomes that int, so ``1`` and
+    ``"1"`` are one key and ``"01"`` another, as for :func:`unit_key`.
+    """
+    types = set(map(type, ids))
+    if types <= {int}:
+        return ids
+    if types <= {str, int}:
+        return [v if type(v) is int else _ikey(v) for v in ids]
+    return [_ikey(unit_key(v)) for v in ids]
+
+
 @dataclass
 class _State:
     """What the log says so far, kept up to date draw by draw (:meth:`BatchLottery._refresh`)."""
@@ -168,17 +191,26 @@ class _State:
     config: dict[str, Any] | None = None
     draws: list[dict[str, Any]] = field(default_factory=list)
     by_batch: dict[str, int] = field(default_factory=dict)
-    seen: dict[str, int] = field(default_factory=dict)  # unit key -> index of the draw that allocated it
-    withdrawn: dict[str, str] = field(default_factory=dict)  # unit key -> reason
+    _seen: dict[int | str, int] = field(default_factory=dict)  # index key -> index of the draw that allocated it
+    _unindexed: list[tuple[int, list[Any]]] = field(default_factory=list)  # draws not yet in _seen
+    withdrawn: dict[int | str, str] = field(default_factory=dict)  # index key -> reason
     drawn: dict[str, int] = field(default_factory=dict)  # units drawn per arm, all batches
     freed: dict[str, int] = field(default_factory=dict)  # withdrawn units per arm
-    _arm_of: dict[int, dict[str, str]] = field(default_factory=dict)  # per draw, built when a withdrawal needs it
+    _arm_of: dict[int, dict[int | str, str]] = field(default_factory=dict)  # per draw, built when a withdrawal needs it
 
     def __post_init__(self) -> None:
         self.drawn = dict.fromkeys(self.arms, 0)
         self.freed = dict.fromkeys(self.arms, 0)
 
-    def apply(self, rec: dict[str, Any], keys: list[str] | None = None) -> None:
+    @property
+    def seen(self) -> dict[int | str, int]:
+        """Index key (:func:`_index_keys`) -> index of the draw that allocated it (draws are indexed when this is first asked for)."""
+        for index, ids in self._unindexed:
+            self._seen.update(dict.fromkeys(_index_keys(ids), index))
+        self._unindexed.clear()
+        return self._seen
+
+    def apply(self, rec: dict[str, Any]) -> None:
         kind = rec.get("type")
         if kind == "open":
             self.config = rec["config"]
@@ -186,27 +218,26 @@ class _State:
             index = len(self.draws)
             self.draws.append(rec)
             self.by_batch.setdefault(rec["batch"], index)
-            if keys is None:
-                keys = _keys(record_units(rec)[0])
-            self.seen.update(dict.fromkeys(keys, index))
+            units = rec["units"]
+            self._unindexed.append((index, list(units["id"]) if isinstance(units, Mapping) else [u for u, _ in units]))
             for arm, c in rec["counts"].items():
                 if arm in self.drawn:
                     self.drawn[arm] += int(c)
         elif kind == "withdraw":
             for uid in rec["ids"]:
-                k = unit_key(uid)
+                k = _index_keys([uid])[0]
                 arm = self.arm_of(k)
                 if k not in self.withdrawn and arm in self.freed:
                     self.freed[arm] += 1
                 self.withdrawn[k] = rec["reason"]
 
-    def arm_of(self, key: str) -> str | None:
+    def arm_of(self, key: int | str) -> str | None:
         index = self.seen.get(key)
         if index is None:
             return None
         if index not in self._arm_of:
             ids, arms = record_units(self.draws[index])
-            self._arm_of[index] = dict(zip(_keys(ids), arms))
+            self._arm_of[index] = dict(zip(_index_keys(ids), arms))
         return self._arm_of[index].get(key)
 
     def active(self) -> dict[str, int]:
@@ -222,7 +253,77 @@ def _id_key(value: Any) -> Any:
     return value if isinstance(value, str) else int(key)
 
 
-def _canonical_ids(values: pd.Series) -> tuple[list[Any], list[str]]:
+def _text_order(values: np.ndarray) -> np.ndarray | None:
+    """``argsort`` of distinct whole numbers by their decimal text (``"10" < "9"``), without forming the text.
+
+    A number's text sorts as: a minus sign first (all negatives before the
+    rest), then its digits padded on the right with zeros to 17 places, then
+    shorter before longer (a prefix first). These three are packed into one
+    int64 per value, and the values are distinct, so one sort gives the
+    order. None when a value has more than 17 digits (the caller sorts the
+    text).
+    """
+    if values.size == 0:
+        return np.empty(0, dtype=np.intp)
+    if values.dtype.kind == "u" and int(values.max()) >= 10**17:
+        return None
+    v = values.astype(np.int64, copy=False)
+    if int(v.max()) >= 10**17 or int(v.min()) <= -(10**17):
+        return None
+    mag = np.abs(v)
+    powers = 10 ** np.arange(18, dtype=np.int64)
+    digits = np.maximum(np.searchsorted(powers, mag, side="right"), 1)  # 1 for 0..9, 2 for 10..99, ...
+    word = (mag * powers[17 - digits]) * 18 + digits  # < 1.8e18
+    word += (v >= 0).astype(np.int64) << 62
+    return np.argsort(word)
+
+
+class _Ids:
+    """A batch's identifiers: as the log records them, and their :func:`unit_key` forms when asked."""
+
+    def __init__(self, values: np.ndarray, keys: list[str] | None = None):
+        self.values = values  # int64, or object holding text and Python ints
+        self._keys = keys
+        self._index: list[int | str] | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.values.dtype.kind in "iu"
+
+    @property
+    def keys(self) -> list[str]:
+        if self._keys is None:
+            self._keys = list(map(str, self.values.tolist())) if self.whole else _keys(self.values.tolist())
+        return self._keys
+
+    @property
+    def index(self) -> list[int | str]:
+        """:func:`_index_keys` of the ids."""
+        if self._index is None:
+            self._index = self.values.tolist() if self.whole else _index_keys(self.values.tolist())
+        return self._index
+
+    def take(self, positions: np.ndarray) -> list[Any]:
+        return self.values[positions].tolist()
+
+    def order(self, positions: np.ndarray) -> np.ndarray:
+        """``positions`` sorted by the units' keys (text order)."""
+        if positions.size == 0:
+            return positions
+        if self.whole:
+            by_text = _text_order(self.values[positions])
+            if by_text is not None:
+                return positions[by_text]
+        keys = self.keys
+        return positions[np.argsort(np.array([keys[i] for i in positions.tolist()]), kind="stable")]
+
+    def duplicated(self) -> np.ndarray:
+        if self.whole:
+            return pd.Index(self.values).duplicated(keep=False)
+        return pd.Index(self.keys, dtype=object).duplicated(keep=False)
+
+
+def _canonical_ids(values: pd.Series) -> _Ids:
     """The ids as the log records them (text, or whole numbers as int) and their :func:`unit_key` forms.
 
     Whole columns of integers, floats and text take vectorised paths; other
@@ -230,22 +331,21 @@ def _canonical_ids(values: pd.Series) -> tuple[list[Any], list[str]]:
     """
     arr = values.to_numpy()
     kind = arr.dtype.kind
-    if kind in "iu":
-        ids = arr.tolist()
-        return ids, list(map(str, ids))
+    if kind == "i" or (kind == "u" and (arr.size == 0 or arr.max() < 2**63)):
+        return _Ids(arr.astype(np.int64, copy=False))
     if kind == "f":
         with np.errstate(invalid="ignore"):
             ok = np.isfinite(arr) & (arr == np.floor(arr)) & (np.abs(arr) <= 2.0**53)
         if not ok.all():
             unit_key(float(arr[int(np.argmin(ok))]))  # raises the DataError naming the value
-        ids = arr.astype(np.int64).tolist()
-        return ids, list(map(str, ids))
+        return _Ids(arr.astype(np.int64))
     items = values.tolist()
     types = set(map(type, items))
-    if types <= {str, int}:
-        return items, _keys(items)
-    ids = [_id_key(v) for v in items]
-    return ids, _keys(ids)
+    if not types <= {str, int}:
+        items = [_id_key(v) for v in items]
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return _Ids(out, _keys(items))
 
 
 def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
@@ -426,31 +526,34 @@ class BatchLottery:
             The batch is already in the log with other units; the batch does
             not fit the places left under ``on_full="error"``; a damaged log.
         """
-        frame, ids, ukeys = self._units(units, id)
+        frame, ids = self._units(units, id)
         batch = str(batch)
         day = str(date) if date is not None else _date.today().isoformat()
         with self._log.locked():
             state = self._refresh()
             if batch in state.by_batch:
-                return self._replayed(state.draws[state.by_batch[batch]], ukeys)
-            ex_ids: list[Any] = []
+                return self._replayed(state.draws[state.by_batch[batch]], ids.index)
+            ex_pos: list[np.ndarray] = []
             ex_why: list[str] = []
-            keep = np.ones(len(ids), dtype=bool)
+            keep = np.ones(len(ids.values), dtype=bool)
             for reason, rule in self.exclude.items():
                 hit = np.flatnonzero(self._rule_mask(rule, reason, frame) & keep)
-                ex_ids += [ids[i] for i in hit]
+                ex_pos.append(hit)
                 ex_why += [reason] * len(hit)
                 keep[hit] = False
-            if state.seen and not state.seen.keys().isdisjoint(ukeys):
-                for i in np.flatnonzero(keep):
-                    where = state.seen.get(ukeys[i])
+            seen = state.seen
+            if seen and not seen.keys().isdisjoint(ids.index):
+                ukeys = ids.index
+                hit_list = []
+                for i in np.flatnonzero(keep).tolist():
+                    where = seen.get(ukeys[i])
                     if where is not None:
-                        ex_ids.append(ids[i])
+                        hit_list.append(i)
                         ex_why.append(f"already randomised in batch {state.draws[where]['batch']}")
-                        keep[i] = False
-            pos = np.flatnonzero(keep)
-            if pos.size:  # eligible units sorted by their key (text order), so row order does not matter
-                pos = pos[np.argsort(np.array([ukeys[i] for i in pos]), kind="stable")]
+                hit = np.array(hit_list, dtype=np.intp)
+                ex_pos.append(hit)
+                keep[hit] = False
+            pos = ids.order(np.flatnonzero(keep))  # eligible units by their key (text order): row order does not matter
             batch_seed = derive_seed(self.seed, batch)
             rng = np.random.Generator(np.random.PCG64(batch_seed))
             admit_keys = raw(rng, pos.size)
@@ -458,14 +561,14 @@ class BatchLottery:
             if n_admit < pos.size:
                 chosen = np.sort(np.argsort(admit_keys, kind="stable")[:n_admit])
                 out = np.setdiff1d(np.arange(pos.size), chosen)
-                ex_ids += [ids[i] for i in pos[out]]
+                ex_pos.append(pos[out])
                 ex_why += [CAPACITY_REASON] * len(out)
                 pos = pos[chosen]
             counts = self._counts(pos.size, state, rng)
             keys = raw(rng, pos.size)
             codes = _allocate(None, np.array([pos.size]), counts[None, :], keys)
             why_codes, reasons = _coded(ex_why)
-            plist = pos.tolist()
+            excluded_ids = ids.take(np.concatenate(ex_pos)) if ex_pos else []
             body = {
                 "type": "draw",
                 "format": 2,
@@ -474,14 +577,16 @@ class BatchLottery:
                 "top_up": bool(top_up),
                 "batch_seed": format(batch_seed, "032x"),
                 "counts": {a: int(c) for a, c in zip(self.arms, counts)},
-                "units": {"id": [ids[i] for i in plist], "arm": codes.tolist(), "arms": list(self.arms)},
-                "excluded": {"id": ex_ids, "reason": why_codes, "reasons": reasons},
+                "units": {"id": ids.take(pos), "arm": codes.tolist(), "arms": list(self.arms)},
+                "excluded": {"id": excluded_ids, "reason": why_codes, "reasons": reasons},
             }
             rec = self._log._append(body)
-            state.apply(rec, [ukeys[i] for i in plist])
-        return self._as_draw(rec, replayed=False)
+            state.apply(rec)
+        chosen_ids = ids.values[pos] if ids.whole else ids.take(pos)  # object ids: a column typed as the rows were
+        allocation = pd.DataFrame({"id": chosen_ids, "arm": np.asarray(self.arms, dtype=object)[codes]})
+        return self._as_draw(rec, replayed=False, allocation=allocation)
 
-    def _units(self, units: Any, id: str) -> tuple[pd.DataFrame, list[Any], list[str]]:
+    def _units(self, units: Any, id: str) -> tuple[pd.DataFrame, _Ids]:
         if isinstance(units, (list, tuple, np.ndarray, pd.Series, pd.Index)):
             frame = pd.DataFrame({id: list(units)})
         else:
@@ -497,17 +602,17 @@ class BatchLottery:
                 "every person needs an identifier before the draw."
             )
         try:
-            logged, keys = _canonical_ids(ids)
+            canonical = _canonical_ids(ids)
         except DataError as exc:
             raise DataError(f"id column {id!r}: {exc}") from None
-        dup = pd.Index(keys).duplicated(keep=False)
+        dup = canonical.duplicated()
         if dup.any():
-            shown = sorted({keys[i] for i in np.flatnonzero(dup)})[:5]
+            shown = sorted({canonical.keys[i] for i in np.flatnonzero(dup)})[:5]
             raise DataError(
                 f"id column {id!r} lists {', '.join(shown)} more than once ({describe_rows(frame.index[dup])}); "
                 "each person may appear once per batch. Remove the duplicates."
             )
-        return frame.reset_index(drop=True), logged, keys
+        return frame.reset_index(drop=True), canonical
 
     @staticmethod
     def _rule_mask(rule: Callable[[pd.DataFrame], Any], reason: str, frame: pd.DataFrame) -> np.ndarray:
@@ -566,9 +671,9 @@ class BatchLottery:
             counts[j] += 1
         return counts
 
-    def _replayed(self, rec: dict[str, Any], given_keys: list[str]) -> Draw:
+    def _replayed(self, rec: dict[str, Any], given_keys: list[int | str]) -> Draw:
         given = set(given_keys)
-        recorded = set(_keys(record_units(rec)[0])) | set(_keys(record_excluded(rec)[0]))
+        recorded = set(_index_keys(record_units(rec)[0])) | set(_index_keys(record_excluded(rec)[0]))
         if given != recorded:
             new, gone = len(given - recorded), len(recorded - given)
             raise DesignError(
@@ -578,14 +683,16 @@ class BatchLottery:
             )
         return self._as_draw(rec, replayed=True)
 
-    def _as_draw(self, rec: dict[str, Any], *, replayed: bool) -> Draw:
-        ids, arms = record_units(rec)
+    def _as_draw(self, rec: dict[str, Any], *, replayed: bool, allocation: pd.DataFrame | None = None) -> Draw:
+        if allocation is None:
+            ids, arms = record_units(rec)
+            allocation = _frame({"id": ids, "arm": arms})
         ex_ids, reasons = record_excluded(rec)
         return Draw(
             batch=rec["batch"],
             date=rec["date"],
             top_up=rec["top_up"],
-            allocation=_frame({"id": ids, "arm": arms}),
+            allocation=allocation,
             excluded=_frame({"id": ex_ids, "reason": reasons}),
             counts=dict(rec["counts"]),
             batch_seed=rec["batch_seed"],
@@ -610,15 +717,17 @@ class BatchLottery:
         ids = [_id_key(v) for v in (ids if isinstance(ids, (list, tuple, np.ndarray, pd.Series)) else [ids])]
         with self._log.locked():
             state = self._refresh()
-            unknown = [u for u in ids if unit_key(u) not in state.seen]
+            keys = _index_keys(ids)
+            unknown = [u for u, k in zip(ids, keys) if k not in state.seen]
             if unknown:
                 raise DataError(f"cannot withdraw {unknown[:5]}: never allocated in this lottery. Check the ids.")
-            again = [u for u in ids if unit_key(u) in state.withdrawn]
+            again = [(u, k) for u, k in zip(ids, keys) if k in state.withdrawn]
             if again:
-                raise DataError(f"cannot withdraw {again[:5]}: already withdrawn ({state.withdrawn[unit_key(again[0])]!r}).")
+                shown = [u for u, _ in again[:5]]
+                raise DataError(f"cannot withdraw {shown}: already withdrawn ({state.withdrawn[again[0][1]]!r}).")
             freed = dict.fromkeys(self.arms, 0)
-            for u in ids:
-                arm = state.arm_of(unit_key(u))
+            for k in keys:
+                arm = state.arm_of(k)
                 if arm in freed:
                     freed[arm] += 1
             rec = self._log.append({"type": "withdraw", "ids": ids, "reason": str(reason)})
@@ -642,7 +751,7 @@ class BatchLottery:
             for c in ("batch", "date", "top_up", "time", "batch_seed"):
                 parts[c] += [rec[c]] * n
             if state.withdrawn:
-                reasons = [state.withdrawn.get(k) for k in _keys(ids)]
+                reasons = [state.withdrawn.get(k) for k in _index_keys(ids)]
                 parts["withdrawn"] += [r is not None for r in reasons]
                 parts["withdraw_reason"] += reasons
             else:
