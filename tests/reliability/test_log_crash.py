@@ -276,6 +276,79 @@ def test_sigkill_during_direct_appends(tmp_path):
     assert tally.kills >= KILLS - int(KILLS * 0.75)
 
 
+def _append_large_notes(path: Path, n: int, size: int):
+    """Append notes big-0 .. big-(n-1) after those in the log, each ``size`` bytes of text.
+
+    The child's writes go out 64 KiB at a time, a millisecond apart (a slow
+    disk: ``write`` may write less than it was given), so a line takes a
+    while to write and a kill often lands inside it.
+    """
+
+    def run(report):
+        real_write = os.write
+
+        def slow_write(fd, data):
+            time.sleep(0.001)
+            return real_write(fd, bytes(data[:65536]))
+
+        os.write = slow_write
+        log = AllocationLog(path)
+        for i in range(len(log.records()), n):
+            log.append({"type": "note", "text": f"big-{i}", "pad": "x" * size})
+            report(f"note big-{i}")
+
+    return run
+
+
+def _run_killed_after_report(target, delay: float) -> tuple[bool, list[str]]:
+    """Start the child, wait for its first report (an append done, the next one starting), SIGKILL it ``delay`` s later."""
+    pid, r = _spawn(target)
+    first = b""
+    while not first.endswith(b"\n"):
+        part = os.read(r, 1)
+        if not part:
+            break
+        first += part
+    time.sleep(delay)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    status, lines = _collect(pid, r)
+    killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    return killed, first.decode().splitlines() + lines
+
+
+def test_sigkill_while_writing_large_lines(tmp_path):
+    """A kill while a line is being written leaves an incomplete last line.
+
+    The log verifies with it, every reported append is in the log, and the
+    next run removes it before appending.
+    """
+    rng = random.Random(3)
+    kills = max(KILLS // 10, 12)
+    torn = killed_total = 0
+    path = tmp_path / "big" / "alloc.jsonl"
+    reported: set[str] = set()
+    while killed_total < kills:
+        killed, lines = _run_killed_after_report(_append_large_notes(path, 4, 2**20), rng.uniform(0.0, 0.03))
+        assert not _crashes(lines), lines
+        reported |= _reported(lines)
+        killed_total += killed
+        if not path.exists():
+            continue
+        torn += not path.read_bytes().endswith(b"\n")
+        check = verify_log(path)
+        assert check.ok, check.message
+        texts = [r["text"] for r in AllocationLog(path).records()]
+        assert texts == [f"big-{i}" for i in range(len(texts))]
+        assert {f"note {t}" for t in texts} >= reported
+        if not killed:
+            assert path.read_bytes().endswith(b"\n") and len(texts) == 4
+            path = tmp_path / f"big{killed_total}" / "alloc.jsonl"
+            reported = set()
+    assert torn > 0  # the kills did land inside lines
+    print(f"\nlarge lines: {killed_total} kills, {torn} left an incomplete last line, all verified and repaired")
+
+
 def _limited(target, limit: int):
     def run(report):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG

@@ -14,14 +14,34 @@ edited byte (the line is no longer canonical JSON, or its hash no longer
 matches), a deleted, inserted or reordered line (``seq``/``prev`` break), or
 a truncated tail (fewer records than the head file records).
 
-Crash safety: a record is appended by writing the whole new file to a
-temporary file in the same directory, ``fsync``-ing it and renaming it over
-the log (``os.replace`` is atomic on POSIX and Windows), then the head file
-the same way. A process killed at any point leaves either the old or the new
-log. Killed between the two renames, the log is one record ahead of its head
-file; :func:`verify_log` accepts exactly that, and the next append first
-brings the head up to date (before writing its own record, so that repeated
-kills at that point never leave the log two records ahead of its head).
+Appending costs time in proportion to the record, not to the log. A
+record's line is appended to the file (``O_APPEND``) and synced to disk,
+then the head file is replaced atomically (written to a temporary file in
+the same directory, ``fsync``-ed and renamed over the head: ``os.replace``
+is atomic on POSIX and Windows). The earlier lines are neither re-read nor
+rewritten: an :class:`AllocationLog` keeps what it last verified (the
+number of records, their end in the file, the last two hashes and a digest
+of the last line) and, before each append, compares the file's identity
+and size, the head file and the last line's bytes with it, and reads and
+chain-checks only the lines added since (by another process). The whole
+chain is verified when the log is first read by an object, by
+:func:`verify_log` (``effekt verify-log``, ``BatchLottery.verify``) and
+whenever the file changed otherwise than by appends (shrunk, replaced,
+its last line edited).
+
+Crash safety: a process killed at any point of an append leaves one of
+three logs, each of which verifies: the old log; the old log followed by
+an *incomplete* line (killed while writing the line), which carries
+nothing and which the next append removes first; or the old log plus the
+complete new record, one record ahead of its head file (killed between the
+line and the head), which the next append brings up to date first (before
+writing its own record, so that repeated kills never leave the log two
+records ahead of its head). :func:`verify_log` accepts exactly these: an
+incomplete line only right after the records the head file covers, and one
+complete record beyond them. An error while writing the line (a full disk,
+the file-size limit) cuts the file back to its old size, so the log is
+unchanged. The first record of a new log is written whole to a temporary
+file and renamed into place.
 
 Every append takes an exclusive lock on ``LOG.lock`` (POSIX ``flock``, held
 by :class:`AllocationLog` itself, so two processes appending directly, or
@@ -36,7 +56,9 @@ What each check guarantees
   any edited byte, a deleted, inserted or reordered line, a truncated tail,
   and a deleted head file (once the log has two records). Anyone who can
   write the folder can still recompute every hash, or add a last record and
-  pass it off as "the last append was interrupted".
+  pass it off as "the last append was interrupted". (Bytes without a line
+  end after the head's records pass as an interrupted append too; they
+  hold no record, nothing reads them, and the next append removes them.)
 * **A keyed log** (``key=``: an HMAC-SHA256 key the team keeps *outside* the
   log folder) adds a MAC to every record and to the head file
   (:func:`record_mac`). Verified with the key, a forged record (also a

@@ -43,6 +43,24 @@ keys), ``n'`` raw words (allocation keys). Always in that order, all drawn.
 
 Drawing a batch that is already in the log returns the recorded allocation;
 it is never drawn again.
+
+The draw record
+---------------
+A batch is one record of the allocation log, holding its units as
+columns: ``"units": {"id": [...], "arm": [codes], "arms": [names]}`` (the
+admitted ids in draw order, i.e. by :func:`~effekt.design.log.unit_key`,
+and each one's arm as an index into ``arms``), and ``"excluded": {"id":
+[...], "reason": [codes], "reasons": [texts]}`` in the order of the steps
+above; ``"format": 2`` marks the layout. Logs written before it hold
+``"units": [[id, arm], ...]`` and ``"excluded": [[id, reason], ...]``; they
+are read as they are and extended with records of the new layout
+(:func:`record_units` and :func:`record_excluded` read either).
+
+A lottery keeps what the log says between draws (the draws, an index of
+the units already randomised, the places taken and the withdrawals), so a
+draw costs time in proportion to its batch: the log is read whole and
+verified when the lottery is created, and afterwards only what other
+processes appended is read (:mod:`effekt.design.log`).
 """
 
 from __future__ import annotations
@@ -65,7 +83,7 @@ from effekt.design.assignment import Assignment, from_plan
 from effekt.design.log import AllocationLog, LogCheck, head_pin, unit_key, verify_log
 from effekt.errors import DataError, DesignError
 
-__all__ = ["BatchLottery", "Draw", "parse_ratio", "ODD_POLICIES"]
+__all__ = ["BatchLottery", "Draw", "parse_ratio", "record_units", "record_excluded", "ODD_POLICIES"]
 
 ODD_POLICIES = ("random", "alternate")
 _ON_FULL = ("stop", "error")
