@@ -412,13 +412,19 @@ def verify_log(
         raise DataError(f"allocation log {str(p)!r} does not exist; check the path.")
     secret = read_key(key, p) if key is not None else None
     pinned = _parse_pin(pin) if pin is not None else None
-    return _verify_data(p, p.read_bytes(), secret, pinned)[0]
+    # the head before the log: an append between the two reads then leaves the log one record ahead
+    # of the head read (which verifies), never behind it
+    head = _read_head(p)
+    return _verify_data(p, p.read_bytes(), secret, pinned, head=head)[0]
+
+
+_UNREAD: Any = object()
 
 
 def _verify_data(
-    p: Path, data: bytes, secret: bytes | None, pinned: tuple[int, str] | None = None
+    p: Path, data: bytes, secret: bytes | None, pinned: tuple[int, str] | None = None, *, head: Any = _UNREAD
 ) -> tuple[LogCheck, _Scan]:
-    """:func:`verify_log` on the log's bytes ``data``; also returns the scan (records and line ends)."""
+    """:func:`verify_log` on the log's bytes ``data`` (and its head, read now unless given); also returns the scan."""
     scan = _scan(data)
     if scan.problem is not None:
         return scan.problem, scan
@@ -442,7 +448,9 @@ def _verify_data(
     def hash_at(i: int) -> str | None:
         return str(records[i]["hash"]) if 0 <= i < n else None
 
-    check = _judge_head(p, n, hash_at, _read_head(p), secret=secret, partial=scan.partial, keyed=keyed)
+    if head is _UNREAD:
+        head = _read_head(p)
+    check = _judge_head(p, n, hash_at, head, secret=secret, partial=scan.partial, keyed=keyed)
     return check, scan
 
 
