@@ -243,3 +243,49 @@ def test_a_log_in_the_earlier_layout_is_read_and_extended(tmp_path):
     with pytest.raises(DataError, match="already withdrawn"):
         lot.withdraw(["4"], reason="again")
     assert verify_log(path).ok and verify_log(path).n_records == 6
+
+
+# --------------------------------------------------------------------------- the cache against a fresh read
+
+ops_strategy = st.lists(
+    st.one_of(
+        st.tuples(st.just("draw"), st.lists(st.integers(0, 40), min_size=1, max_size=12, unique=True), st.booleans()),
+        st.tuples(st.just("withdraw"), st.integers(0, 40)),
+        st.tuples(st.just("reopen")),
+        st.tuples(st.just("other")),  # another lottery object (another process) draws next
+    ),
+    min_size=1,
+    max_size=10,
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(ops=ops_strategy)
+def test_a_file_lottery_drawn_through_several_objects_equals_one_in_memory(tmp_path_factory, ops):
+    path = tmp_path_factory.mktemp("prop") / "alloc.jsonl"
+    settings_ = {"seed": 11, "odd": "alternate", "capacity": {"treatment": 12}}
+    memory = BatchLottery(None, **settings_)
+    current = BatchLottery(path, **settings_)
+    spare = BatchLottery(path, **settings_)
+    for b, op in enumerate(ops):
+        if op[0] == "draw":
+            ids = [str(i) if op[2] and i % 2 else i for i in op[1]]  # some as text: the same people
+            a = memory.draw(ids, batch=f"b{b}", date="2017-01-16")
+            c = current.draw(ids, batch=f"b{b}", date="2017-01-16")
+            assert a.allocation.equals(c.allocation) and a.excluded.equals(c.excluded)
+        elif op[0] == "withdraw":
+            allocated = set(memory.allocations()["id"].map(unit_key)) - set(
+                memory.allocations().query("withdrawn")["id"].map(unit_key))
+            if unit_key(op[1]) in allocated:
+                assert memory.withdraw([op[1]], reason="moved") == current.withdraw([op[1]], reason="moved")
+        elif op[0] == "reopen":
+            current = BatchLottery(path, **settings_)
+        else:
+            current, spare = spare, current
+    fresh = BatchLottery(path, **settings_)
+    for lot in (current, spare, fresh):
+        assert lot.allocations().drop(columns=["time"]).equals(memory.allocations().drop(columns=["time"]))
+        assert lot.exclusions().equals(memory.exclusions())
+        assert lot.allocation_table().equals(memory.allocation_table())
+        assert lot.places_left() == memory.places_left()
+    assert verify_log(path).ok
