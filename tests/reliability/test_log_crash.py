@@ -14,10 +14,14 @@ disk), or runs several at once. After every fault:
   those of an uninterrupted in-memory run with the same seed;
 * temporary files left beside the log are removed on the next open.
 
+A further test kills appends of large lines while they are being written
+(the child writes 64 KiB at a time), so that kills leave an incomplete last
+line, which must verify and be removed by the next append.
+
 The budget is bounded for CI (``EFFEKT_RELIABILITY`` unset: 200 kills and
-20 of a keyed log,
-40 full-disk faults, 6 concurrent rounds: about 40 s).
-``EFFEKT_RELIABILITY=full`` runs 2,000 kills (and 200 keyed), 400 faults and 60 rounds and
+20 of a keyed log, 20 of large lines,
+40 full-disk faults, 6 concurrent rounds: about 45 s).
+``EFFEKT_RELIABILITY=full`` runs 2,000 kills (and 200 keyed, 200 of large lines), 400 faults and 60 rounds and
 prints the counts for the table in tests/reliability/README.md.
 """
 
