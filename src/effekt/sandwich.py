@@ -52,6 +52,7 @@ __all__ = [
     "SE_TYPES",
     "AbsorbedHat",
     "cr2_blocks",
+    "cr2_two_way",
     "cr2_within",
     "cluster_vcov",
     "blas_single_thread",
@@ -1174,6 +1175,116 @@ def cr2_within(
     meat, df = _cr2_engine(gather, resid, M, k, p, codes, n_clusters, sw, order_key, df_coefs)
     vcov = (M @ meat @ M)[:k, :k]
     return coef[:k], vcov, df
+
+
+def cr2_two_way(
+    Xt: np.ndarray,
+    e: np.ndarray,
+    unit: np.ndarray,
+    n_units: int,
+    period: np.ndarray,
+    *,
+    names: Sequence[str] | None = None,
+    df_coefs: Sequence[int] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """CR2 by unit of a balanced two-way fixed-effects regression, in closed form.
+
+    The model is ``y_it = x_it' b + a_i + l_t + e_it`` on a balanced panel
+    (every unit observed once in each of ``T`` periods), without weights,
+    clustered by unit. ``Xt`` are the two-way demeaned regressors and ``e``
+    the residuals (what the absorption gives, in any row order), ``unit``
+    and ``period`` their codes. As in
+    :func:`cr2_within`, the unit effects (nested in the clusters) are left out
+    of the adjustment and the period effects stay in the hat matrix
+    (Pustejovsky & Tipton 2018, sec. 3.2), but in a balanced panel their part
+    of every cluster's hat block is the same, ``C = P / G`` with ``P`` the
+    centring matrix, and the part of ``X`` is ``F_g F_g'`` with ``F_g =
+    Xt_g L`` (``L L' = (Xt'Xt)^{-1}``), centred. On the span of ``F_g``,
+    ``I - H_gg`` has the eigenvalues ``c - sigma^2`` (``c = 1 - 1/G``,
+    ``sigma^2`` those of ``F_g'F_g``) and elsewhere on the centred vectors
+    ``c``, so
+
+        X_g' A_g e_g = a b_g + K_g N_g b_g,   N_g = L V diag(((c - sigma^2)^{-1/2} - a) / sigma^2) V' L',
+
+    with ``a = c^{-1/2}``, ``K_g = Xt_g'Xt_g``, ``b_g = Xt_g'e_g`` and ``V``
+    the eigenvectors of ``L'K_g L``: one ``k x k`` eigenproblem per cluster
+    and no ``T x T`` one. The Bell-McCaffrey degrees of freedom follow the
+    same algebra: ``p_g = A_g Xt_g M e_j = Xt_g (a I + N_g K_g) M e_j`` and
+    the hat matrix between clusters ``g`` and ``h`` is ``P / G + Xt_g M Xt_h'``,
+    so the moments of Theorem 2 need only the ``G x (T + k)`` array
+    ``[p_g / sqrt(G), L' Xt_g' p_g]``. The results equal :func:`cr2_within`'s
+    (tested to 1e-10); the cost is a few passes over ``Xt``, as for CR1.
+
+    Returns the ``k x k`` covariance and the ``k`` degrees of freedom (NaN for
+    coefficients not in ``df_coefs``).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(3)
+    >>> unit = np.repeat(np.arange(40), 5); period = np.tile(np.arange(5), 40)
+    >>> x = rng.normal(size=200); y = 0.5 * x + rng.normal(size=40)[unit] + rng.normal(size=200)
+    >>> _, V_ref, df_ref = cr2_within(x[:, None], y, unit, 40, periods=(period, 5))
+    >>> xt = x - x.reshape(40, 5).mean(1)[unit] - x.reshape(40, 5).mean(0)[period] + x.mean()
+    >>> yt = y - y.reshape(40, 5).mean(1)[unit] - y.reshape(40, 5).mean(0)[period] + y.mean()
+    >>> b = (xt @ yt) / (xt @ xt)
+    >>> V, df = cr2_two_way(xt[:, None], yt - b * xt, unit, 40, period)
+    >>> bool(np.allclose([V[0, 0], df[0]], [V_ref[0, 0], df_ref[0]], rtol=1e-10))
+    True
+    """
+    Xt = np.asarray(Xt, dtype=float)
+    if Xt.ndim == 1:
+        Xt = Xt[:, None]
+    n, k = Xt.shape
+    G = int(n_units)
+    codes = np.asarray(unit).astype(np.int64, copy=False)
+    T = n // G
+    if G < 2 or T * G != n or not np.all(np.bincount(codes, minlength=G) == T):
+        raise DesignError("cr2_two_way needs a balanced panel: every unit in every period once.")
+    t_codes = np.asarray(period).astype(np.int64, copy=False)
+    step = np.diff(codes)
+    # rows in (unit, period) order: the hat matrix between two clusters pairs their rows by period
+    order = None if np.all((step > 0) | ((step == 0) & (np.diff(t_codes) > 0))) else np.lexsort((t_codes, codes))
+    if not np.array_equal((t_codes if order is None else t_codes[order]).reshape(G, T), np.broadcast_to(np.arange(T), (G, T))):
+        raise DesignError("cr2_two_way needs a balanced panel: every unit in every period once.")
+    Xg = (Xt if order is None else Xt[order]).reshape(G, T, k)
+    eg = (np.asarray(e, dtype=float) if order is None else np.asarray(e, dtype=float)[order]).reshape(G, T)
+    with blas_single_thread():
+        gram = Xt.T @ Xt
+        M = _inverse_gram_small(gram, list(names or [f"x{j}" for j in range(k)]))
+        L = np.linalg.cholesky(M)
+        K = np.einsum("gtk,gtl->gkl", Xg, Xg)  # Xt_g' Xt_g
+        b = np.einsum("gtk,gt->gk", Xg, eg)  # Xt_g' e_g
+        c = 1.0 - 1.0 / G
+        a = 1.0 / np.sqrt(c)
+        sig2, V = _small_eigh(np.einsum("ka,gkl,lb->gab", L, K, L))
+        sig2 = np.clip(sig2, 0.0, None)
+        lam = c - sig2
+        small = sig2 < 1e-8 * c
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(small, 0.0, (_root_weights(lam) - a) / np.where(small, 1.0, sig2))
+        # ((c - x)^{-1/2} - c^{-1/2}) / x near x = 0: a^3 / 2 + 3 a^5 x / 8
+        f = np.where(small, a**3 / 2.0 + 3.0 * a**5 * sig2 / 8.0, f)
+        LV = L[None] @ V  # (G, k, k)
+        N = (LV * f[:, None, :]) @ np.swapaxes(LV, 1, 2)
+        KN = K @ N
+        scores = a * b + (KN @ b[:, :, None])[:, :, 0]
+        meat = scores.T @ scores
+        vcov = M @ meat @ M
+        df = np.full(k, np.nan)
+        todo = range(k) if df_coefs is None else [int(j) for j in df_coefs]
+        Cm = a * M[None] + (N @ K) @ M[None]  # column j: (a I + N_g K_g) M e_j
+        for j in todo:
+            cj = Cm[:, :, j]  # (G, k): p_g = Xt_g cj
+            Kc = (K @ cj[:, :, None])[:, :, 0]
+            d = np.einsum("gk,gk->g", cj, Kc)
+            P = np.einsum("gtk,gk->gt", Xg, cj)
+            Phi = np.hstack([P / np.sqrt(G), Kc @ L])
+            phi2 = np.einsum("ga,ga->g", Phi, Phi)
+            gram_phi = Phi.T @ Phi
+            trace = float(d.sum() - phi2.sum())
+            frob2 = float((d**2).sum() - 2.0 * (d * phi2).sum() + (gram_phi**2).sum())
+            df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
+    return vcov, df
 
 
 def _within_gram(

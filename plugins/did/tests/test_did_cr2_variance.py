@@ -268,3 +268,66 @@ def test_weighted_twfe_cr2_matches_clubsandwich(weights):
     assert res.estimate == pytest.approx(ref["coef"][0], rel=1e-9)
     assert res.std_error == pytest.approx(ref["se"][0], rel=1e-8)
     assert res.df == pytest.approx(ref["df"][0], rel=1e-8)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_cr2_two_way_equals_the_dummy_regression(k):
+    # the closed form of a balanced panel against the explicit-dummy CR2, rows shuffled
+    import pandas as pd
+
+    from effekt.sandwich import cr2_two_way, robust_ols
+
+    rng = np.random.default_rng(20 + k)
+    G, T = 30, 6
+    unit, time = np.repeat(np.arange(G), T), np.tile(np.arange(T), G)
+    X = rng.normal(size=(G * T, k))
+    X[:, 0] = ((rng.random(G) < 0.4)[unit] & (time >= 3)).astype(float)
+    y = X @ np.linspace(0.2, 0.6, k) + rng.normal(size=G)[unit] + rng.normal(size=T)[time] + rng.normal(size=G * T)
+    perm = rng.permutation(G * T)
+    unit, time, X, y = unit[perm], time[perm], X[perm], y[perm]
+    Z, _ = demean(np.column_stack([y, X]), [(unit, G), (time, T)])
+    b = np.linalg.lstsq(Z[:, 1:], Z[:, 0], rcond=None)[0]
+    V, df = cr2_two_way(Z[:, 1:], Z[:, 0] - Z[:, 1:] @ b, unit, G, time)
+    D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(), pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+    ref = robust_ols(D, y, se_type="CR2", clusters=unit, df_coefs=list(range(k)))
+    np.testing.assert_allclose(V, ref.vcov[:k, :k], rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(df, ref.df[:k], rtol=1e-10)
+
+
+def test_cr2_two_way_refuses_an_unbalanced_panel():
+    from effekt.errors import DesignError
+    from effekt.sandwich import cr2_two_way
+
+    unit, time = np.repeat(np.arange(4), 3), np.tile(np.arange(3), 4)
+    with pytest.raises(DesignError, match="balanced"):
+        cr2_two_way(np.ones((11, 1)), np.zeros(11), unit[:11], 4, time[:11])
+    time2 = time.copy()
+    time2[1] = 0  # unit 0 twice in period 0, never in period 1
+    with pytest.raises(DesignError, match="balanced"):
+        cr2_two_way(np.ones((12, 1)), np.zeros(12), unit, 4, time2)
+
+
+@pytest.mark.parametrize("covariate", [False, True])
+def test_twfe_cr2_equal_weights_and_unbalanced_paths_agree_with_the_engine(covariate):
+    # twfe's three unweighted CR2 routes (closed form, cr2_within without the two-way absorption, the
+    # engine on explicit dummies) give the dummy regression's CR2; equal weights change nothing
+    import pandas as pd
+
+    from effekt.sandwich import robust_ols
+
+    for unbalanced in (False, True):
+        unit, time, X, y, _ = _panel(30, 5, unbalanced=unbalanced, covariate=covariate, weights=None, seed=9)
+        df = pd.DataFrame({"u": unit, "t": time, "d": X[:, 0], "y": y, "w": 2.5})
+        covs = None
+        if covariate:
+            df["x"] = X[:, 1]
+            covs = ["x"]
+        D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(),
+                             pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+        ref = robust_ols(D, y, se_type="CR2", clusters=unit, df_coefs=[0])
+        for w in (None, "w"):
+            res = ef.estimate("twfe", data=df, outcome="y", unit="u", period="t", treatment="d", covariates=covs,
+                              weights=w)
+            assert res.estimate == pytest.approx(ref.coef[0], rel=1e-10)
+            assert res.std_error == pytest.approx(ref.std_error[0], rel=1e-9)
+            assert res.df == pytest.approx(ref.df[0], rel=1e-9)
