@@ -1158,6 +1158,9 @@ def cr2_within(
     def y_within(rows: np.ndarray) -> np.ndarray:
         return within(y[rows][None].astype(float), None if w is None else w[rows][None])[0]
 
+    if w is not None and np.ptp(w) > 0:
+        with blas_single_thread():
+            return _cr2_within_weighted(gather, y_within, w, codes, n_clusters, order_key, k, p, names, df_coefs)
     # the cross-products of [X~, R] without the dummies: X~ batch by batch; R'WX~ = J'WX~ by period
     # sums (R is J swept of cluster means, W-orthogonal to them); R'WR = diag(W_t) - N' diag(1/W_g) N
     # with N the clusters' weight per period
@@ -1172,7 +1175,9 @@ def cr2_within(
         e = y_within(rows) - np.tensordot(coef, Zc, axes=(0, 0))
         return e if sw is None else e * sw[rows]
 
-    meat, df = _cr2_engine(gather, resid, M, k, p, codes, n_clusters, sw, order_key, df_coefs)
+    # the common-column shortcut needs every cluster's period block to be the balanced one
+    balanced = t_codes is not None and bool(np.all(np.bincount(codes, minlength=n_clusters) == n_t))
+    meat, df = _cr2_engine(gather, resid, M, k, p, codes, n_clusters, sw, order_key, df_coefs, try_common=balanced)
     vcov = (M @ meat @ M)[:k, :k]
     return coef[:k], vcov, df
 
@@ -1287,6 +1292,99 @@ def cr2_two_way(
     return vcov, df
 
 
+def _cr2_within_weighted(
+    gather: Any,
+    y_within: Any,
+    w: np.ndarray,
+    codes: np.ndarray,
+    n_clusters: int,
+    order_key: np.ndarray | None,
+    k: int,
+    p: int,
+    names: Sequence[str] | None,
+    df_coefs: Sequence[int] | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`cr2_within` with unequal weights, with clubSandwich's weighted adjustment (see :func:`_cr2_weighted`).
+
+    Each cluster is one unit, whose effect is absorbed by weighted demeaning
+    (``Z~``, rows ``w``-centred within the unit). Under the working model
+    ``Var(e) = sigma^2 I`` the unit effects stay in the hat matrix ``H = H_U + Z~ M Z~' W``
+    (``H_U``: ``1 w_g' / W_g`` on each unit's block, ``M = (Z~'WZ~)^{-1}``); being
+    nested, they only touch the diagonal blocks, so with ``T = Z~'W^2Z~``
+
+        G_g = (I - H)_g (I - H)_g' = (I - H_gg)(I - H_gg)' + Z~_g M (T - Z~_g'W_g^2Z~_g) M Z~_g',
+
+    one ``n_g x n_g`` eigenproblem per cluster, batched, with no design formed
+    for the whole data. For the degrees of freedom (Theorem 2, same working
+    model) the columns ``u_g = (I - H)' g_g`` of coefficient j's quadratic
+    form, ``g_g = A_g W_g Z~_g M e_j``, are ``beta_g - W Z~ alpha_g`` with
+    ``alpha_g = M Z~_g' g_g`` and ``beta_g = g_g - w_g (1'g_g) / W_g`` (on cluster
+    g's rows), so ``u_g'u_h = [g = h] beta_g'beta_g + phi_g K phi_h'`` with
+    ``phi_g = [alpha_g, Z~_g'W_g beta_g]`` and ``K = [[T, -I], [-I, 0]]``: the
+    moments need the ``2p x 2p`` matrix ``Phi'Phi`` only.
+    """
+    gram = np.zeros((p, p))
+    T = np.zeros((p, p))
+    Zty = np.zeros(p)
+    for _, _, rows, r0 in _chunks(codes, n_clusters, order_key, p):
+        Zc = gather(rows, r0)
+        wc = w[rows]
+        Zw = Zc * wc[None]
+        gram += np.tensordot(Zw, Zc, axes=([1, 2], [1, 2]))
+        T += np.tensordot(Zw * wc[None], Zc, axes=([1, 2], [1, 2]))
+        Zty += np.tensordot(Zw, y_within(rows), axes=([1, 2], [0, 1]))
+    M = _inverse_gram_small(gram, list(names or [f"x{j}" for j in range(k)]) + [f"period {j}" for j in range(1, p - k + 1)])
+    coef = M @ Zty
+    todo = list(range(k)) if df_coefs is None else [int(j) for j in df_coefs]
+    meat = np.zeros((p, p))
+    alpha = np.empty((n_clusters, p, len(todo)))
+    gamma = np.empty((n_clusters, p, len(todo)))
+    dsum = np.empty((n_clusters, len(todo)))
+    for s, ids, rows, r0 in _chunks(codes, n_clusters, order_key, p):
+        Z = np.ascontiguousarray(gather(rows, r0).transpose(1, 2, 0))  # (m, s, p)
+        wc = w[rows]
+        Wg = wc.sum(axis=1)
+        r = y_within(rows) - Z @ coef
+        ZM = Z @ M
+        ZMt = np.swapaxes(ZM, 1, 2)
+        # with Hx = Z~_g M Z~_g' W_g: (I - H_gg)(I - H_gg)' - Hx Hx' + Z~_g M T M Z~_g' is G_g
+        # (Hx Hx' = Z~_g M Z~_g'W_g^2 Z~_g M Z~_g'), the (I - P)(I - P)' part with P = 1 w'/W_g
+        # in closed form, its cross terms with Hx as rank-one updates (Z~_g is w-centred)
+        Hx = ZM @ np.swapaxes(Z * wc[:, :, None], 1, 2)
+        u = wc / Wg[:, None]
+        c = np.einsum("ms,ms->m", u, u)
+        Gm = (ZM @ T) @ ZMt - Hx - np.swapaxes(Hx, 1, 2)
+        idx = np.arange(s)
+        Gm[:, idx, idx] += 1.0
+        Gm -= u[:, :, None] + u[:, None, :] - c[:, None, None]  # I - 1u' - u1' + (u'u) 11'
+        q = (Hx @ u[:, :, None])[:, :, 0]  # Hx u: (I - P) Hx' = Hx' - 1 (Hx u)'
+        Gm += q[:, :, None] + q[:, None, :]
+        lam, V = np.linalg.eigh(Gm)
+        # A_g x = V (root(lam) * V'x) for the residuals and W_g Z~_g M e_j together
+        x = np.concatenate([r[:, :, None], ZM[:, :, todo] * wc[:, :, None]], axis=2)
+        Ax = V @ (_root_weights(lam)[:, :, None] * (np.swapaxes(V, 1, 2) @ x))
+        sc = np.einsum("msp,ms->mp", Z, wc * Ax[:, :, 0])
+        meat += sc.T @ sc
+        if todo:
+            g = Ax[:, :, 1:]  # (m, s, j): A_g W_g Z~_g M e_j
+            beta = g - wc[:, :, None] * (g.sum(axis=1) / Wg[:, None])[:, None, :]
+            alpha[ids] = np.swapaxes(ZM, 1, 2) @ g
+            gamma[ids] = np.swapaxes(Z * wc[:, :, None], 1, 2) @ beta
+            dsum[ids] = np.einsum("msj,msj->mj", beta, beta)
+    df = np.full(k, np.nan)
+    K = np.block([[T, -np.eye(p)], [-np.eye(p), np.zeros((p, p))]])
+    for c, j in enumerate(todo):
+        Phi = np.hstack([alpha[:, :, c], gamma[:, :, c]])
+        d = dsum[:, c]
+        sgg = np.einsum("ga,ab,gb->g", Phi, K, Phi)
+        KC = K @ (Phi.T @ Phi)
+        trace = float(d.sum() + sgg.sum())
+        frob2 = float((d**2).sum() + 2.0 * (d * sgg).sum() + np.einsum("ab,ba->", KC, KC))
+        df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
+    vcov = (M @ meat @ M)[:k, :k]
+    return coef[:k], vcov, df
+
+
 def _within_gram(
     gram: np.ndarray,
     Zty: np.ndarray,
@@ -1394,12 +1492,15 @@ def _cr2_engine(
     sqrt_weights: np.ndarray | None,
     order_key: np.ndarray | None,
     df_coefs: Sequence[int] | None,
+    *,
+    try_common: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The loop of :func:`cr2_blocks` over cluster batches; ``gather(rows, r0)`` returns the
-    unweighted blocks (p, m, s) and ``resid(rows, blocks)`` the weighted residuals (m, s)."""
+    unweighted blocks (p, m, s) and ``resid(rows, blocks)`` the weighted residuals (m, s).
+    ``try_common=False`` skips the common-column shortcut where it cannot apply."""
     # the products here are small and many: a threaded BLAS only adds start-up and contention
     with blas_single_thread():
-        return _cr2_loop(gather, resid, M, k, p, codes, n_clusters, sqrt_weights, order_key, df_coefs)
+        return _cr2_loop(gather, resid, M, k, p, codes, n_clusters, sqrt_weights, order_key, df_coefs, try_common)
 
 
 def _cr2_loop(
@@ -1413,13 +1514,14 @@ def _cr2_loop(
     sqrt_weights: np.ndarray | None,
     order_key: np.ndarray | None,
     df_coefs: Sequence[int] | None,
+    try_common: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     codes = np.asarray(codes).astype(np.int64, copy=False)
     sw = None if sqrt_weights is None else np.asarray(sqrt_weights, dtype=float)
     L = np.linalg.cholesky(M)
     Mk = M[:, :k]
     common = None
-    if k < p:
+    if k < p and try_common:
         # FWL: F_g = (Z_g[:, :k] - R_g Pi) (weighted) L_k, with Pi = -M_Rk M_kk^{-1}, L_k L_k' = M_kk
         Mkk = M[:k, :k]
         common = (

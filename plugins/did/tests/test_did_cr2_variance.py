@@ -188,13 +188,23 @@ def test_twfe_cr2_with_covariate_matches_full_dummy_regression():
 @pytest.mark.parametrize("weights", [None, "unit", "row"])
 def test_cr2_within_equals_per_block_loop_on_the_dummy_design(unbalanced, covariate, weights):
     # the path twfe and event_study take: no dummy column formed, the blocks built batch by batch
-    from effekt.sandwich import cr2_within
+    # (with unequal weights: clubSandwich's weighted CR2, the core's dense weighted path on the dummies)
+    import pandas as pd
+
+    from effekt.sandwich import cr2_within, robust_ols
 
     unit, time, X, y, w = _panel(40, 6, unbalanced=unbalanced, covariate=covariate, weights=weights, seed=2)
-    Zt, yt = _design(unit, time, X, y, w)
     G = int(unit.max()) + 1
+    k = X.shape[1]
     coef, vcov, df = cr2_within(X, y, unit, G, periods=(time, int(time.max()) + 1), weights=w)
-    coef_r, vcov_r, df_r = cr2_patterns_reference(Zt, yt, unit, G, w, X.shape[1], order_key=time)
+    if w is None:
+        Zt, yt = _design(unit, time, X, y, w)
+        coef_r, vcov_r, df_r = cr2_patterns_reference(Zt, yt, unit, G, w, k, order_key=time)
+    else:
+        D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(),
+                             pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+        ref = robust_ols(D, y, se_type="CR2", clusters=unit, weights=w, df_coefs=list(range(k)))
+        coef_r, vcov_r, df_r = ref.coef, ref.vcov[:k, :k], ref.df[:k]
     np.testing.assert_allclose(coef, coef_r[: X.shape[1]], rtol=1e-10)
     np.testing.assert_allclose(vcov, vcov_r, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(df, df_r, rtol=1e-10)
@@ -331,3 +341,29 @@ def test_twfe_cr2_equal_weights_and_unbalanced_paths_agree_with_the_engine(covar
             assert res.estimate == pytest.approx(ref.coef[0], rel=1e-10)
             assert res.std_error == pytest.approx(ref.std_error[0], rel=1e-9)
             assert res.df == pytest.approx(ref.df[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("weights", ["unit", "row"])
+def test_cr2_within_weighted_many_columns_equals_the_dense_weighted_cr2(weights):
+    # an event study's shape: several indicator columns, clusters longer than the number of columns
+    import pandas as pd
+
+    from effekt.sandwich import cr2_within, robust_ols
+
+    rng = np.random.default_rng(31)
+    G, T = 24, 8
+    unit, time = np.repeat(np.arange(G), T), np.tile(np.arange(T), G)
+    keep = (rng.random(G * T) > 0.2) | (time < 2)
+    unit, time = unit[keep], time[keep]
+    first = rng.choice([0, 3, 5], G)[unit]
+    X = np.column_stack([((first > 0) & (time - first == e)).astype(float) for e in (-3, -2, 0, 1, 2)]
+                        + [rng.normal(size=unit.size)])
+    y = X @ np.linspace(-0.2, 0.5, 6) + rng.normal(size=G)[unit] + rng.normal(size=unit.size)
+    w = rng.uniform(0.5, 2.0, G)[unit] if weights == "unit" else rng.uniform(0.5, 2.0, unit.size)
+    coef, vcov, df = cr2_within(X, y, unit, G, periods=(time, T), weights=w, df_coefs=[0, 2, 5])
+    D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(), pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+    ref = robust_ols(D, y, se_type="CR2", clusters=unit, weights=w, df_coefs=[0, 2, 5])
+    np.testing.assert_allclose(coef, ref.coef[:6], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(vcov, ref.vcov[:6, :6], rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(df[[0, 2, 5]], ref.df[[0, 2, 5]], rtol=1e-9)
+    assert np.isnan(df[[1, 3, 4]]).all()

@@ -69,9 +69,11 @@ def fit_twfe_arrays(
         )
     equal_weights = weights is None or np.ptp(weights) == 0
     by_unit = unit_nested and not time_nested and n_clusters == panel.n_units
-    if se_type == "CR2" and equal_weights and by_unit and not _balanced(panel):
+    closed_form = equal_weights and by_unit and k <= _MAX_CLOSED_FORM_K and _balanced(panel)
+    if se_type == "CR2" and by_unit and not closed_form:
         # cr2_within fits the model itself from the unit-demeaned data: the two-way absorption
-        # would only repeat that work (a collinear regressor falls through to its message below)
+        # would only repeat that work (a collinear regressor falls through to its message below);
+        # with unequal weights it takes clubSandwich's weighted adjustment, batched by cluster
         try:
             coef, vcov, df = cr2_within(X, panel.y, clusters, n_clusters, periods=(panel.time, panel.n_times),
                                         weights=weights, names=names)
@@ -79,7 +81,7 @@ def fit_twfe_arrays(
         except EstimationError:
             pass
     fit = absorb_ols(panel.y, X, fes, weights, names)
-    if se_type == "CR2" and equal_weights and by_unit and k <= _MAX_CLOSED_FORM_K:
+    if se_type == "CR2" and closed_form:
         vcov, df = cr2_two_way(fit.Xt, fit.resid, panel.unit, panel.n_units, panel.time, names=names)
     elif se_type == "CR2":
         vcov, df = _cr2_pt(panel, X, names, clusters, weights, unit_nested, time_nested)
