@@ -110,7 +110,7 @@ class AbsorbedHat:
     ``None``) spans the other factors after that one is swept out. The
     whole model's hat matrix is ``H_D + H_X`` with ``X`` demeaned
     (Frisch-Waugh-Lovell), which HC2, HC3 and CR2 need.
-    ``effekt.estimators._absorb.Absorber.hat`` builds it.
+    ``effekt.absorb.Absorber.hat`` builds it.
     """
 
     group: np.ndarray

@@ -9,8 +9,8 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from effekt.absorb import Absorber
 from effekt.errors import DesignError, EstimationError
-from effekt.estimators._absorb import Absorber
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
 from effekt.sandwich import cr2_two_way, cr2_within, robust_ols
