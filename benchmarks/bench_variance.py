@@ -2,9 +2,9 @@
 
 * ``variance.twfe_*``: ``twfe`` with unit clusters x 20 periods, balanced and
   unbalanced (a fifth of the unit-periods dropped at random), without and
-  with a covariate and with row weights (drawn per row, so they vary within
-  units). effekt CR2 is timed against effekt CR1 (goal: at most 3x) and
-  pyfixest ``feols(... | unit + time, vcov={"CRV1": "unit"})`` (goal: no
+  with a covariate, with row weights (drawn per row, so they vary within
+  units) and with unit weights (one per unit). effekt CR2 is timed against
+  effekt CR1 (goal: at most 3x) and pyfixest ``feols(... | unit + time, vcov={"CRV1": "unit"})`` (goal: no
   slower). Checks: the three estimates agree (1e-8) and effekt's CR1 SE
   equals pyfixest's (1e-6); CR2 has no peer, its values are tested against
   clubSandwich and the dummy regression in the test suite.
@@ -35,7 +35,7 @@ N_TIMES = 20
 
 @lru_cache(maxsize=2)
 def twfe_cr2_data(n_units: int, n_times: int, *, unbalanced: bool, seed: int = 4) -> pd.DataFrame:
-    """A two-way panel with a staggered-free treatment, a covariate and row weights."""
+    """A two-way panel with a treatment from mid-panel on, a covariate, row weights ``w`` and unit weights ``wu``."""
     rng = np.random.default_rng(seed)
     unit = np.repeat(np.arange(n_units, dtype=np.int64), n_times)
     time_ = np.tile(np.arange(n_times, dtype=np.int64), n_units)
@@ -44,33 +44,38 @@ def twfe_cr2_data(n_units: int, n_times: int, *, unbalanced: bool, seed: int = 4
     x = rng.normal(size=unit.size)
     y = rng.normal(size=n_units)[unit] + 0.05 * time_ + 0.3 * d + 0.2 * x + rng.normal(size=unit.size)
     w = rng.uniform(0.5, 2.0, unit.size)
-    df = pd.DataFrame({"unit": unit, "time": time_, "D": d, "x": x, "y": y, "w": w})
+    wu = rng.uniform(0.5, 2.0, n_units)[unit]
+    df = pd.DataFrame({"unit": unit, "time": time_, "D": d, "x": x, "y": y, "w": w, "wu": wu})
     if unbalanced:  # a fifth of the unit-periods missing at random
         df = df[rng.random(len(df)) > 0.2].reset_index(drop=True)
     return df
 
 
-def _twfe(df: pd.DataFrame, se_type: str, covariate: bool, weights: bool) -> Any:
+def _twfe(df: pd.DataFrame, se_type: str, covariate: bool, weights: str | None) -> Any:
     import effekt as ef
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # few-treated-cluster advice on the tiny quick panels
         return ef.estimate("twfe", data=df, outcome="y", unit="unit", period="time", treatment="D",
-                           covariates=["x"] if covariate else None, weights="w" if weights else None,
+                           covariates=["x"] if covariate else None, weights=weights,
                            se_type=se_type)
 
 
-def _feols(df: pd.DataFrame, covariate: bool, weights: bool) -> Any:
+def _feols(df: pd.DataFrame, covariate: bool, weights: str | None) -> Any:
     import pyfixest as pf
 
     formula = "y ~ D" + (" + x" if covariate else "") + " | unit + time"
-    return pf.feols(formula, data=df, vcov={"CRV1": "unit"}, weights="w" if weights else None)
+    return pf.feols(formula, data=df, vcov={"CRV1": "unit"}, weights=weights)
 
 
-def _twfe_case(unbalanced: bool, covariate: bool, weights: bool) -> Case:
-    tag = f"{'unbalanced' if unbalanced else 'balanced'}{'_cov' if covariate else ''}{'_weights' if weights else ''}"
+_WEIGHTS = {None: "", "w": ", row weights", "wu": ", unit weights"}
+
+
+def _twfe_case(unbalanced: bool, covariate: bool, weights: str | None) -> Case:
+    tag = (f"{'unbalanced' if unbalanced else 'balanced'}{'_cov' if covariate else ''}"
+           f"{'_' + ('row' if weights == 'w' else 'unit') + '_weights' if weights else ''}")
     title = (f"twfe CR2, {'unbalanced (80% of cells)' if unbalanced else 'balanced'}, "
-             f"{'covariate x' if covariate else 'no covariate'}{', row weights' if weights else ''}, "
+             f"{'covariate x' if covariate else 'no covariate'}{_WEIGHTS[weights]}, "
              f"unit clusters x {N_TIMES} periods")
 
     def setup(n_units: int) -> pd.DataFrame:
@@ -153,7 +158,7 @@ def _same_event_estimates(df: pd.DataFrame, cr2: Any, cr1: Any) -> None:
     assert abs(cr2["post"].estimate - cr1["post"].estimate) < 1e-10, "CR2 and CR1 post estimates differ"
 
 
-CASES = [_twfe_case(u, c, w) for u in (False, True) for c, w in ((False, False), (True, False), (True, True))]
+CASES = [_twfe_case(u, c, w) for u in (False, True) for c, w in ((False, None), (True, None), (True, "w"), (True, "wu"))]
 CASES += [
     Case(
         name="variance.event_study_cr1",

@@ -1189,6 +1189,7 @@ def cr2_two_way(
     n_units: int,
     period: np.ndarray,
     *,
+    weights: np.ndarray | None = None,
     names: Sequence[str] | None = None,
     df_coefs: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -1253,6 +1254,13 @@ def cr2_two_way(
         raise DesignError("cr2_two_way needs a balanced panel: every unit in every period once.")
     Xg = (Xt if order is None else Xt[order]).reshape(G, T, k)
     eg = (np.asarray(e, dtype=float) if order is None else np.asarray(e, dtype=float)[order]).reshape(G, T)
+    if weights is not None:
+        wr = np.asarray(weights, dtype=float)
+        wr = (wr if order is None else wr[order]).reshape(G, T)
+        if np.any(wr != wr[:, :1]):
+            raise DesignError("cr2_two_way takes weights that are constant within each unit; use cr2_within.")
+        with blas_single_thread():
+            return _cr2_two_way_unit_weights(Xg, eg, wr[:, 0], names, df_coefs)
     with blas_single_thread():
         gram = Xt.T @ Xt
         M = _inverse_gram_small(gram, list(names or [f"x{j}" for j in range(k)]))
@@ -1292,6 +1300,97 @@ def cr2_two_way(
     return vcov, df
 
 
+def _cr2_two_way_unit_weights(
+    Xg: np.ndarray,
+    eg: np.ndarray,
+    w: np.ndarray,
+    names: Sequence[str] | None,
+    df_coefs: Sequence[int] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cr2_two_way` with a weight ``w_g`` per unit, clubSandwich's weighted CR2 in closed form.
+
+    ``Xg`` (G, T, k) are the weighted two-way demeaned regressors and ``eg``
+    (G, T) the residuals, in (unit, period) order. With the weight constant
+    within units the within transformation is the plain centring ``P`` and
+    the period dummies' part of the design is the same ``P D`` for every
+    unit, so in the W-orthogonal basis ``[Xt, P D]`` the adjustment matrix of
+    :func:`_cr2_within_weighted` becomes
+
+        G_g = c_g P + Y_g C_g Y_g',   Y_g = [Xt_g, Xi'],   C_g = [[-(2 w_g M - M T M), M], [M, 0]],
+
+    with ``M = (Xt'WXt)^{-1}``, ``T = Xt'W^2Xt``, ``Xi = sum_h w_h^2 Xt_h' / W``
+    (``W = sum_h w_h``) and ``c_g = 1 - 2 w_g / W + sum_h w_h^2 / W^2``: on the
+    centred vectors outside the span of ``Y_g`` the root is ``c_g^{-1/2}``, on
+    it a ``2k x 2k`` eigenproblem. The Theorem 2 moments take the same
+    ``phi_g`` as the general weighted path, whose period block is the
+    cluster's ``g`` vector itself (``D'P g = g`` without its first period).
+    """
+    G, T, k = Xg.shape
+    Wt = float(w.sum())
+    S2 = float(w @ w)
+    K = np.einsum("gtk,gtl->gkl", Xg, Xg)  # Xt_g' Xt_g
+    b = np.einsum("gtk,gt->gk", Xg, eg)
+    gram = np.einsum("g,gkl->kl", w, K)
+    M = _inverse_gram_small(gram, list(names or [f"x{j}" for j in range(k)]))
+    TXX = np.einsum("g,gkl->kl", w**2, K)
+    Xi = np.einsum("g,gtk->kt", w**2, Xg) / Wt  # (k, T)
+    E = Xg.transpose(0, 2, 1) @ Xi.T[None]  # Xt_g' Xi' (G, k, k)
+    XiXi = Xi @ Xi.T
+    c = 1.0 - 2.0 * w / Wt + S2 / Wt**2
+    a0 = _root_weights(c)
+    # Gram of Y_g and its root basis (directions of zero norm dropped: Xi = 0 with equal weights)
+    Gam = np.empty((G, 2 * k, 2 * k))
+    Gam[:, :k, :k], Gam[:, :k, k:] = K, E
+    Gam[:, k:, :k], Gam[:, k:, k:] = np.swapaxes(E, 1, 2), XiXi
+    gam, U = np.linalg.eigh(Gam)
+    keep = gam > 1e-12 * np.maximum(gam.max(axis=1, keepdims=True), 1e-300)
+    rg = np.where(keep, np.sqrt(np.where(keep, gam, 1.0)), 0.0)
+    ig = np.where(keep, 1.0 / np.where(keep, rg, 1.0), 0.0)
+    MTM = M @ TXX @ M
+    C = np.zeros((G, 2 * k, 2 * k))
+    C[:, :k, :k] = -(2.0 * w[:, None, None] * M[None] - MTM[None])
+    C[:, :k, k:] = M
+    C[:, k:, :k] = M
+    Sm = (rg[:, :, None] * (np.swapaxes(U, 1, 2) @ C @ U)) * rg[:, None, :]
+    idx = np.arange(2 * k)
+    Sm[:, idx, idx] += c[:, None]
+    mu, V = np.linalg.eigh(Sm)
+    UV = (U * ig[:, None, :]) @ V
+    N = (UV * (_root_weights(mu) - a0[:, None])[:, None, :]) @ np.swapaxes(UV, 1, 2)  # A = a0 P + Y N Y'
+    Yr = np.concatenate([b, eg @ Xi.T], axis=1)  # Y_g' e_g
+    KE = np.concatenate([K, E], axis=2)  # Xt_g' Y_g
+    scores = w[:, None] * (a0[:, None] * b + (KE @ (N @ Yr[:, :, None]))[:, :, 0])
+    vcov = M @ (scores.T @ scores) @ M
+    df = np.full(k, np.nan)
+    todo = range(k) if df_coefs is None else [int(j) for j in df_coefs]
+    if not todo:
+        return vcov, df
+    p = k + T - 1
+    MR = (np.eye(T - 1) + 1.0) / Wt  # (W D'PD)^{-1}
+    Tm = np.zeros((p, p))
+    Tm[:k, :k] = TXX
+    Tm[:k, k:] = Wt * Xi[:, 1:]
+    Tm[k:, :k] = Tm[:k, k:].T
+    Tm[k:, k:] = S2 * (np.eye(T - 1) - 1.0 / T)
+    Kbig = np.block([[Tm, -np.eye(p)], [-np.eye(p), np.zeros((p, p))]])
+    for j in todo:
+        m = M[:, j]
+        Ym = np.concatenate([K @ m, E.transpose(0, 2, 1) @ m], axis=1)  # Y_g' Xt_g m
+        cc = w[:, None] * ((N @ Ym[:, :, None])[:, :, 0])
+        cc[:, :k] += (w * a0)[:, None] * m[None]
+        c1, c2 = cc[:, :k], cc[:, k:]
+        g = np.einsum("gtk,gk->gt", Xg, c1) + c2 @ Xi  # (G, T): A_g W_g Xt_g M e_j
+        d = np.einsum("gt,gt->g", g, g)
+        h = np.einsum("gtk,gt->gk", Xg, g)
+        Phi = np.hstack([h @ M, g[:, 1:] @ MR, w[:, None] * h, w[:, None] * g[:, 1:]])
+        sgg = np.einsum("ga,ga->g", Phi @ Kbig, Phi)
+        KC = Kbig @ (Phi.T @ Phi)
+        trace = float(d.sum() + sgg.sum())
+        frob2 = float((d**2).sum() + 2.0 * (d * sgg).sum() + np.einsum("ab,ba->", KC, KC))
+        df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
+    return vcov, df
+
+
 def _cr2_within_weighted(
     gather: Any,
     y_within: Any,
@@ -1321,7 +1420,10 @@ def _cr2_within_weighted(
     ``alpha_g = M Z~_g' g_g`` and ``beta_g = g_g - w_g (1'g_g) / W_g`` (on cluster
     g's rows), so ``u_g'u_h = [g = h] beta_g'beta_g + phi_g K phi_h'`` with
     ``phi_g = [alpha_g, Z~_g'W_g beta_g]`` and ``K = [[T, -I], [-I, 0]]``: the
-    moments need the ``2p x 2p`` matrix ``Phi'Phi`` only.
+    moments need the ``2p x 2p`` matrix ``Phi'Phi`` only. Where the weight is
+    constant within the cluster, ``G_g = P - D_g`` with ``P`` the centring and
+    ``D_g = Z~_g (2 w_g M - M T M) Z~_g'`` of the order of ``p / G``, and a
+    binomial series replaces the eigenproblem.
     """
     gram = np.zeros((p, p))
     T = np.zeros((p, p))
@@ -1359,10 +1461,28 @@ def _cr2_within_weighted(
         Gm -= u[:, :, None] + u[:, None, :] - c[:, None, None]  # I - 1u' - u1' + (u'u) 11'
         q = (Hx @ u[:, :, None])[:, :, 0]  # Hx u: (I - P) Hx' = Hx' - 1 (Hx u)'
         Gm += q[:, :, None] + q[:, None, :]
-        lam, V = np.linalg.eigh(Gm)
-        # A_g x = V (root(lam) * V'x) for the residuals and W_g Z~_g M e_j together
+        # A_g x for the residuals and W_g Z~_g M e_j together
         x = np.concatenate([r[:, :, None], ZM[:, :, todo] * wc[:, :, None]], axis=2)
-        Ax = V @ (_root_weights(lam)[:, :, None] * (np.swapaxes(V, 1, 2) @ x))
+        Ax = np.empty_like(x)
+        # a weight constant in the cluster makes G_g = P - D_g (P the centring, D_g small, x centred):
+        # the binomial series of (I - D_g)^{-1/2} replaces the eigenproblem
+        Dl = np.eye(s)[None] - 1.0 / s - Gm
+        rho = np.sqrt(np.einsum("mab,mab->m", Dl, Dl))  # bounds the spectral norm
+        series = np.all(wc == wc[:, :1], axis=1) & (rho <= _SERIES_RHO)
+        if series.any():
+            n_terms = _series_terms(float(rho[series].max()))
+            term = x[series]
+            out = term.copy()
+            Ds = Dl[series]
+            for n_ in range(1, n_terms + 1):
+                term = Ds @ term
+                term *= (2.0 * n_ - 1.0) / (2.0 * n_)
+                out += term
+            Ax[series] = out
+        if not series.all():
+            lam, V = np.linalg.eigh(Gm[~series])
+            xe = x[~series]
+            Ax[~series] = V @ (_root_weights(lam)[:, :, None] * (np.swapaxes(V, 1, 2) @ xe))
         sc = np.einsum("msp,ms->mp", Z, wc * Ax[:, :, 0])
         meat += sc.T @ sc
         if todo:
@@ -1376,7 +1496,7 @@ def _cr2_within_weighted(
     for c, j in enumerate(todo):
         Phi = np.hstack([alpha[:, :, c], gamma[:, :, c]])
         d = dsum[:, c]
-        sgg = np.einsum("ga,ab,gb->g", Phi, K, Phi)
+        sgg = np.einsum("ga,ga->g", Phi @ K, Phi)
         KC = K @ (Phi.T @ Phi)
         trace = float(d.sum() + sgg.sum())
         frob2 = float((d**2).sum() + 2.0 * (d * sgg).sum() + np.einsum("ab,ba->", KC, KC))

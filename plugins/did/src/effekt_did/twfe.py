@@ -69,7 +69,8 @@ def fit_twfe_arrays(
         )
     equal_weights = weights is None or np.ptp(weights) == 0
     by_unit = unit_nested and not time_nested and n_clusters == panel.n_units
-    closed_form = equal_weights and by_unit and k <= _MAX_CLOSED_FORM_K and _balanced(panel)
+    unit_weights = equal_weights or _constant_within(weights, panel.unit, panel.n_units)
+    closed_form = unit_weights and by_unit and k <= _MAX_CLOSED_FORM_K and _balanced(panel)
     if se_type == "CR2" and by_unit and not closed_form:
         # cr2_within fits the model itself from the unit-demeaned data: the two-way absorption
         # would only repeat that work (a collinear regressor falls through to its message below);
@@ -82,7 +83,8 @@ def fit_twfe_arrays(
             pass
     fit = absorb_ols(panel.y, X, fes, weights, names)
     if se_type == "CR2" and closed_form:
-        vcov, df = cr2_two_way(fit.Xt, fit.resid, panel.unit, panel.n_units, panel.time, names=names)
+        vcov, df = cr2_two_way(fit.Xt, fit.resid, panel.unit, panel.n_units, panel.time, names=names,
+                               weights=None if equal_weights else weights)
     elif se_type == "CR2":
         vcov, df = _cr2_pt(panel, X, names, clusters, weights, unit_nested, time_nested)
     else:
@@ -94,6 +96,15 @@ def fit_twfe_arrays(
 #: regressors up to which a balanced panel's CR2 takes the closed form (k x k eigenproblems per
 #: cluster); an event study's dozens of terms go through the batched engine instead
 _MAX_CLOSED_FORM_K = 4
+
+
+def _constant_within(values: np.ndarray | None, codes: np.ndarray, n_levels: int) -> bool:
+    """True when ``values`` take one value within each level of ``codes``."""
+    if values is None:
+        return True
+    first = np.empty(n_levels)
+    first[codes] = values  # one of each level's values; compare every row with it
+    return bool(np.all(values == first[codes]))
 
 
 def _balanced(panel: Panel) -> bool:
