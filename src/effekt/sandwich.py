@@ -1439,10 +1439,11 @@ def _cr2_within_weighted(
     coef = M @ Zty
     todo = list(range(k)) if df_coefs is None else [int(j) for j in df_coefs]
     meat = np.zeros((p, p))
-    alpha = np.empty((n_clusters, p, len(todo)))
-    gamma = np.empty((n_clusters, p, len(todo)))
-    dsum = np.empty((n_clusters, len(todo)))
-    for s, ids, rows, r0 in _chunks(codes, n_clusters, order_key, p):
+    K = np.block([[T, -np.eye(p)], [-np.eye(p), np.zeros((p, p))]])
+    # streamed per coefficient: Phi'Phi and the sums of d, d^2, s_gg = phi_g K phi_g' and d s_gg
+    PhiPhi = np.zeros((len(todo), 2 * p, 2 * p))
+    sums = np.zeros((len(todo), 4))
+    for s, _, rows, r0 in _chunks(codes, n_clusters, order_key, p):
         Z = np.ascontiguousarray(gather(rows, r0).transpose(1, 2, 0))  # (m, s, p)
         wc = w[rows]
         Wg = wc.sum(axis=1)
@@ -1488,18 +1489,21 @@ def _cr2_within_weighted(
         if todo:
             g = Ax[:, :, 1:]  # (m, s, j): A_g W_g Z~_g M e_j
             beta = g - wc[:, :, None] * (g.sum(axis=1) / Wg[:, None])[:, None, :]
-            alpha[ids] = np.swapaxes(ZM, 1, 2) @ g
-            gamma[ids] = np.swapaxes(Z * wc[:, :, None], 1, 2) @ beta
-            dsum[ids] = np.einsum("msj,msj->mj", beta, beta)
+            Phi = np.concatenate([ZMt @ g, np.swapaxes(Z * wc[:, :, None], 1, 2) @ beta], axis=1)  # (m, 2p, j)
+            d = np.einsum("msj,msj->mj", beta, beta)
+            al, ga = Phi[:, :p], Phi[:, p:]
+            sgg = np.einsum("maj,maj->mj", np.tensordot(T, al, axes=(1, 1)).transpose(1, 0, 2), al)
+            sgg -= 2.0 * np.einsum("maj,maj->mj", al, ga)  # phi K phi' with K = [[T, -I], [-I, 0]]
+            for c in range(len(todo)):
+                Pc = np.ascontiguousarray(Phi[:, :, c])
+                PhiPhi[c] += Pc.T @ Pc
+            sums += np.stack([d.sum(0), (d**2).sum(0), sgg.sum(0), (d * sgg).sum(0)], axis=1)
     df = np.full(k, np.nan)
-    K = np.block([[T, -np.eye(p)], [-np.eye(p), np.zeros((p, p))]])
     for c, j in enumerate(todo):
-        Phi = np.hstack([alpha[:, :, c], gamma[:, :, c]])
-        d = dsum[:, c]
-        sgg = np.einsum("ga,ga->g", Phi @ K, Phi)
-        KC = K @ (Phi.T @ Phi)
-        trace = float(d.sum() + sgg.sum())
-        frob2 = float((d**2).sum() + 2.0 * (d * sgg).sum() + np.einsum("ab,ba->", KC, KC))
+        KC = K @ PhiPhi[c]
+        d_sum, d2_sum, s_sum, ds_sum = sums[c]
+        trace = float(d_sum + s_sum)
+        frob2 = float(d2_sum + 2.0 * ds_sum + np.einsum("ab,ba->", KC, KC))
         df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
     vcov = (M @ meat @ M)[:k, :k]
     return coef[:k], vcov, df
