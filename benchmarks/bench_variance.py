@@ -137,8 +137,13 @@ def _event_study(df: pd.DataFrame, se_type: str) -> Any:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return ef.estimate("event_study", data=df, outcome="y", unit="unit",
-                           period="time", first_treated="first", leads=20, lags=20, se_type=se_type)
+        return ef.estimate("event_study", data=df, outcome="y", unit="unit", period="time", first_treated="first",
+                           leads=20, lags=20, se_type=se_type, weights="w" if "w" in df.columns else None)
+
+
+def _with_row_weights(n_units: int) -> pd.DataFrame:
+    df = event_study_data(n_units, dummies=False)
+    return df.assign(w=np.random.default_rng(6).uniform(0.5, 2.0, len(df)))
 
 
 def _event_feols(df: pd.DataFrame) -> Any:
@@ -183,5 +188,19 @@ CASES += [
         repeat=1,
         fresh_process=True,
         notes="goal: CR2 peak memory under 2 GB at 2,000,000 rows (50,000 units)",
+    ),
+    Case(
+        name="variance.event_study_cr2_weighted",
+        title=f"event_study CR2 against CR1, row weights, {N_EVENT_TIMES} periods, 40 event-time terms "
+              "(time and peak RSS)",
+        setup=_with_row_weights,
+        effekt=lambda df: _event_study(df, "CR2"),
+        peers=(Peer("effekt CR1", lambda df: _event_study(df, "CR1"), _same_event_estimates),),
+        sizes=(50_000,),
+        quick_size=200,
+        unit="units",
+        repeat=1,
+        fresh_process=True,
+        notes="weights that vary within units: one 40 x 40 eigenproblem per cluster",
     ),
 ]
