@@ -1036,7 +1036,9 @@ def cr2_blocks(
     e : (n,) residuals on the weighted scale (``sqrt(w) * (y - Z b)``)
     M : (p, p) ``(Z' W Z)^{-1}``
     codes : (n,) cluster codes ``0..n_clusters-1``
-    sqrt_weights : (n,) square roots of the weights, optional
+    sqrt_weights : (n,) square roots of the weights, optional: the CR2 of the
+        ``sqrt(w)``-scaled regression, which is clubSandwich's only when the
+        weights are equal (see :func:`cr2_within` for clubSandwich's weighted CR2)
     n_focus : coefficients whose degrees of freedom are wanted and that are
         split from the common columns (default: all ``p``, nothing split)
     order_key : (n,) ordering of rows within a cluster (e.g. the period), so
@@ -1100,6 +1102,9 @@ def cr2_within(
     The dummies are built one batch of clusters at a time and never for the
     whole data, so memory beyond ``X`` stays a few tens of megabytes; the CR2
     arithmetic is :func:`cr2_blocks` with the dummies as its common columns.
+    With unequal weights the adjustment is clubSandwich's weighted one (as
+    :func:`robust_ols`), under which the cluster effects stay in the hat
+    matrix: see :func:`_cr2_within_weighted`.
 
     Parameters
     ----------
