@@ -68,6 +68,11 @@ class CoxProblem:
     # stratum with weight ext_h[g] * ext_u[j] (ext_u = 0 for ordinary rows)
     ext_u: np.ndarray | None = None
     ext_h: np.ndarray | None = None
+    # without delayed entry every start key precedes its stratum's event groups, so the
+    # by-start prefix sums are zero and skipped
+    delayed: bool = True
+    g_ev_lo: np.ndarray | None = None  # sorted positions [lo, hi) of each group's (contiguous) event rows
+    g_ev_hi: np.ndarray | None = None
 
     @property
     def n_events(self) -> int:
@@ -111,8 +116,12 @@ def prepare(
     evs = ev[order]
     kst = key_start[order]
     send = stratum_end[order]
-    start_order = np.argsort(kst, kind="stable")
-    kst_sorted = kst[start_order]
+    if start is None:
+        start_order = np.zeros(0, dtype=np.int64)
+        kst_sorted = kst  # already sorted: stratum * span - 1 and rows are sorted by stratum
+    else:
+        start_order = np.argsort(kst, kind="stable")
+        kst_sorted = kst[start_order]
 
     # event groups: distinct stop keys holding an event
     ev_pos = np.flatnonzero(evs)
@@ -169,6 +178,9 @@ def prepare(
         gtime=times[gkeys % span],
         g_stratum_lo=g_stratum_lo,
         row_g_end=row_g_end,
+        delayed=start is not None,
+        g_ev_lo=ev_pos[first],
+        g_ev_hi=ev_pos[first] + counts,
     )
 
 
@@ -182,14 +194,28 @@ def _prefix(values: np.ndarray) -> np.ndarray:
 def _risk_sums(P: CoxProblem, values: np.ndarray) -> np.ndarray:
     """Sum of ``values`` (rows in sorted order) over the risk set of every event group."""
     by_stop = _prefix(values)
-    by_start = _prefix(values[P.start_order])
-    out = (by_stop[P.stop_hi] - by_stop[P.stop_lo]) - (by_start[P.start_hi] - by_start[P.start_lo])
+    out = by_stop[P.stop_hi] - by_stop[P.stop_lo]
+    if P.delayed:
+        by_start = _prefix(values[P.start_order])
+        out -= by_start[P.start_hi] - by_start[P.start_lo]
     if P.ext_u is not None and P.ext_h is not None:
         u = P.ext_u if values.ndim == 1 else P.ext_u[:, None]
         ext = _prefix(values * u)
         h = P.ext_h if values.ndim == 1 else P.ext_h[:, None]
         out = out + h * (ext[P.stop_lo] - ext[P.g_stratum_lo])
     return np.asarray(out)
+
+
+def _event_sums(P: CoxProblem, values: np.ndarray) -> np.ndarray:
+    """Sum of ``values`` (rows in sorted order) over the tied event rows of every event group."""
+    if P.g_ev_lo is None or P.g_ev_hi is None:  # a problem built by hand: gather the event rows
+        return np.asarray(np.add.reduceat(values[P.ev_rows], P.group_first_ev, axis=0))
+    # a group's event rows are contiguous (events sort first within a stop key): reduce the
+    # slices [lo, hi) in place, without gathering the event rows
+    idx = np.column_stack([P.g_ev_lo, P.g_ev_hi]).ravel()
+    if idx[-1] == values.shape[0]:
+        idx = idx[:-1]
+    return np.asarray(np.add.reduceat(values, idx, axis=0)[::2])
 
 
 def _later_groups(P: CoxProblem, group_values: np.ndarray) -> np.ndarray:
@@ -206,16 +232,37 @@ def _per_row_groups(P: CoxProblem, group_values: np.ndarray) -> np.ndarray:
     return pre[P.row_g_hi] - pre[P.row_g_lo]
 
 
+def _own_group(P: CoxProblem, group_values: np.ndarray) -> np.ndarray:
+    """For every row, ``group_values`` of its own event group (0 for a row that is not an event)."""
+    padded = np.concatenate([group_values, np.zeros((1,) + group_values.shape[1:])])
+    return np.asarray(padded[P.row_group])  # row_group is -1 for a non-event: the padding
+
+
 @dataclass
 class _Parts:
+    """One evaluation of the partial likelihood.
+
+    Efron's tied slots of a group share its risk-set sums ``S0, S1`` and tied
+    event sums ``D0, D1``: slot ``l`` has denominator ``den = S0 - c_l D0`` and
+    mean ``m_l = (S1 - c_l D1) / den``, so every sum over slots reduces to
+    ``S1`` and ``D1`` times a per-group sum of scalars, ``a_g = sum_l w/den``
+    and ``b_g = sum_l w c_l/den`` (``w`` the slot weight); nothing of size
+    (events x p) is formed.
+    """
+
     loglik: float
     grad: np.ndarray
     hess: np.ndarray  # information matrix (negative Hessian)
     v: np.ndarray
     den: np.ndarray
-    m: np.ndarray  # per event slot: weighted mean of x
     a_g: np.ndarray
     b_g: np.ndarray
+    S1: np.ndarray  # per group: risk-set sum of v x
+    D1: np.ndarray  # per group: sum of v x over the tied events
+
+
+def _group_sum(P: CoxProblem, slot_values: np.ndarray) -> np.ndarray:
+    return np.bincount(P.ev_group, weights=slot_values, minlength=P.n_groups)
 
 
 def _parts(P: CoxProblem, beta: np.ndarray, *, need_hess: bool = True) -> _Parts:
@@ -226,11 +273,9 @@ def _parts(P: CoxProblem, beta: np.ndarray, *, need_hess: bool = True) -> _Parts
     vx = X * v[:, None]
     S0 = _risk_sums(P, v)
     S1 = _risk_sums(P, vx)
-    ev = P.ev_rows
     g = P.ev_group
-    first = P.group_first_ev
-    D0 = np.add.reduceat(v[ev], first)
-    D1 = np.add.reduceat(vx[ev], first, axis=0)
+    D0 = _event_sums(P, v)
+    D1 = _event_sums(P, vx)
     c = P.ev_frac
     den = S0[g] - c * D0[g]
     if np.any(den <= 0):
@@ -238,23 +283,29 @@ def _parts(P: CoxProblem, beta: np.ndarray, *, need_hess: bool = True) -> _Parts
             "cox: a risk set is empty or numerically zero; the coefficients diverge. This happens "
             "when a covariate or the treatment perfectly predicts who has the event first."
         )
-    num = S1[g] - c[:, None] * D1[g]
-    m = num / den[:, None]
     omega = P.ev_omega
-    loglik = float(np.sum(P.w[ev] * eta[ev]) - np.sum(omega * (np.log(den) + shift)))
-    grad = (P.w[ev][:, None] * X[ev]).sum(axis=0) - (omega[:, None] * m).sum(axis=0)
-    a_g = np.bincount(g, weights=omega / den, minlength=P.n_groups)
-    b_g = np.bincount(g, weights=omega * c / den, minlength=P.n_groups)
+    w_event = P.w * P.event  # the case weight of an event row, 0 otherwise
+    od = omega / den
+    loglik = float(w_event @ eta - np.sum(omega * (np.log(den) + shift)))
+    a_g = _group_sum(P, od)
+    b_g = _group_sum(P, od * c)
+    grad = w_event @ X - (a_g @ S1 - b_g @ D1)
     if need_hess:
         A = _per_row_groups(P, a_g)
         if P.ext_u is not None:
             A = A + P.ext_u * _later_groups(P, a_g)
-        coef = v * A
-        coef[ev] -= v[ev] * b_g[g]
-        hess = (X * coef[:, None]).T @ X - (m * omega[:, None]).T @ m
+        coef = v * (A - _own_group(P, b_g))
+        # sum over slots of w m m' with m = (S1 - c D1) / den, expanded in S1 and D1
+        od2 = od / den
+        a2 = _group_sum(P, od2)
+        ab = _group_sum(P, od2 * c)
+        b2 = _group_sum(P, od2 * c * c)
+        cross = (S1 * ab[:, None]).T @ D1
+        mm = (S1 * a2[:, None]).T @ S1 - cross - cross.T + (D1 * b2[:, None]).T @ D1
+        hess = (X * coef[:, None]).T @ X - mm
     else:
         hess = np.empty((0, 0))
-    return _Parts(loglik, grad, hess, v, den, m, a_g, b_g)
+    return _Parts(loglik, grad, hess, v, den, a_g, b_g, S1, D1)
 
 
 def loglik_grad_hess(P: CoxProblem, beta: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
@@ -327,32 +378,36 @@ def score_residuals(P: CoxProblem, beta: np.ndarray) -> np.ndarray:
     events under Efron share the slot-averaged mean of x, as in R's survival.
     """
     pr = _parts(P, np.asarray(beta, dtype=float), need_hess=False)
-    X, v, g = P.X, pr.v, P.ev_group
+    X, v = P.X, pr.v
     ev = P.ev_rows
-    omega, den, c = P.ev_omega, pr.den, P.ev_frac
+    c, den = P.ev_frac, pr.den
+    S1, D1 = pr.S1, pr.D1
     A = _per_row_groups(P, pr.a_g)
-    bvec_all = np.zeros((P.n_groups, X.shape[1]))
-    np.add.at(bvec_all, g, (omega / den)[:, None] * pr.m)
+    # per group: sum over slots of w/den * m and of w c/den * m, with m = (S1 - c D1) / den
+    od2 = P.ev_omega / den**2
+    a2, ab, b2 = _group_sum(P, od2), _group_sum(P, od2 * c), _group_sum(P, od2 * c * c)
+    bvec_all = a2[:, None] * S1 - ab[:, None] * D1
     B = _per_row_groups(P, bvec_all)
     # tied events: their own group's slots count with weight (1 - l/d)
-    own_b = np.zeros(X.shape[0])
-    own_bvec = np.zeros_like(X)
-    own_b[ev] = pr.b_g[g]
-    cvec = np.zeros((P.n_groups, X.shape[1]))
-    np.add.at(cvec, g, (omega * c / den)[:, None] * pr.m)
-    own_bvec[ev] = cvec[g]
+    cvec = ab[:, None] * S1 - b2[:, None] * D1
+    own_b = _own_group(P, pr.b_g)
+    own_bvec = _own_group(P, cvec)
     if P.ext_u is not None:
         A = A + P.ext_u * _later_groups(P, pr.a_g)
         B = B + P.ext_u[:, None] * _later_groups(P, bvec_all)
     resid = -v[:, None] * (X * (A - own_b)[:, None] - (B - own_bvec))
-    counts = np.bincount(g, minlength=P.n_groups)
-    mbar = np.zeros((P.n_groups, X.shape[1]))
-    np.add.at(mbar, g, pr.m)
-    mbar /= counts[:, None]
-    resid[ev] += P.w[ev][:, None] * (X[ev] - mbar[g])
+    resid[ev] += P.w[ev][:, None] * (X[ev] - _mean_of_slots(P, pr)[P.ev_group])
     out = np.empty_like(resid)
     out[P.order] = resid
     return out
+
+
+def _mean_of_slots(P: CoxProblem, pr: _Parts) -> np.ndarray:
+    """Per group: the mean over its tied slots of ``m = (S1 - c D1) / den``."""
+    counts = np.bincount(P.ev_group, minlength=P.n_groups)
+    inv = _group_sum(P, 1.0 / pr.den)
+    cinv = _group_sum(P, P.ev_frac / pr.den)
+    return np.asarray((pr.S1 * inv[:, None] - pr.D1 * cinv[:, None]) / counts[:, None])
 
 
 def schoenfeld(P: CoxProblem, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -362,9 +417,5 @@ def schoenfeld(P: CoxProblem, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     the mean over the tied slots.
     """
     pr = _parts(P, np.asarray(beta, dtype=float), need_hess=False)
-    g = P.ev_group
-    counts = np.bincount(g, minlength=P.n_groups)
-    mbar = np.zeros((P.n_groups, P.X.shape[1]))
-    np.add.at(mbar, g, pr.m)
-    mbar /= counts[:, None]
-    return P.X[P.ev_rows] - mbar[g], P.order[P.ev_rows]
+    mbar = _mean_of_slots(P, pr)
+    return P.X[P.ev_rows] - mbar[P.ev_group], P.order[P.ev_rows]
