@@ -51,6 +51,17 @@ def km_transform(time: np.ndarray, event: np.ndarray, weights: np.ndarray) -> np
     return np.asarray(1.0 - surv[inv])
 
 
+def _km_ranked(rank: np.ndarray, event: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`km_transform` from each row's rank among the distinct times (any row order)."""
+    k = int(rank.max()) + 1
+    d = np.bincount(rank, weights=weights * event, minlength=k)
+    n_at = np.bincount(rank, weights=weights, minlength=k)
+    at_risk = n_at[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a time ranked only as an entry: at_risk may be 0
+        surv = np.cumprod(np.where(at_risk > 0, 1.0 - d / at_risk, 1.0))
+    return np.asarray(1.0 - surv[rank])
+
+
 def ph_test(
     P: K.CoxProblem,
     beta: np.ndarray,
@@ -68,12 +79,14 @@ def ph_test(
     chi-squared with 1 df, ``g`` the transformed event time. This is the
     approximation lifelines implements (and R used before survival 3.0).
     """
-    resid, rows = K.schoenfeld(P, beta)
-    d = resid.shape[0]
-    scaled = d * resid @ vcov
+    rows_sorted = P.ev_rows
+    rows = P.order[rows_sorted]
+    d = rows.size
     if transform == "km":
-        g_all = km_transform(stop, event.astype(float), weights)
-        g = g_all[rows]
+        if P.time_rank is not None:  # the distinct times are ranked already: no second sort
+            g = _km_ranked(P.time_rank, P.event, weights[P.order])[rows_sorted]
+        else:  # pragma: no cover - a problem built without prepare()
+            g = km_transform(stop, event.astype(float), weights)[rows]
     elif transform == "rank":
         g = stats.rankdata(stop[rows])
     elif transform == "identity":
@@ -83,9 +96,11 @@ def ph_test(
     else:  # pragma: no cover - validated by the caller
         raise ValueError(transform)
     gc = g - g.mean()
+    # sum_i gc_i s*_i with s*_i = d V s_i: one weighted sum of the residuals, then V
+    num = d * (K.schoenfeld_sum(P, beta, gc) @ vcov)
     denom = d * np.diag(vcov) * float(gc @ gc)
     with np.errstate(divide="ignore", invalid="ignore"):
-        stat = (gc @ scaled) ** 2 / denom
+        stat = num**2 / denom
     out = []
     for k, term in enumerate(terms):
         s = float(stat[k])
