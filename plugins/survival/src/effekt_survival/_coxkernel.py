@@ -12,10 +12,13 @@ stratum into one integer key ``stratum * (K + 1) + rank``. The risk set of an
 event group ``g`` (stratum ``s``, time ``t``) is every row of ``s`` with
 ``start < t <= stop``, so each risk-set sum is a difference of two prefix
 sums over rows sorted by stop key minus the same over rows sorted by start
-key. The Hessian needs ``sum_g a_g S2_g``; exchanging the sums gives
-``X' diag(v_j A_j) X`` with ``A_j`` the sum of ``a_g`` over the groups whose
-risk set holds row ``j`` - again a difference of prefix sums - so no
-``p x p`` matrix is ever formed per row or per time.
+key. Without delayed entry the by-start term is zero and every sum is a run
+of whole segments between the rows where some group's risk set or tied
+events begin or end, so one ``reduceat`` pass and a prefix sum over the
+segments give them all. The Hessian needs ``sum_g a_g S2_g``; exchanging
+the sums gives ``X' diag(v_j A_j) X`` with ``A_j`` the sum of ``a_g`` over
+the groups whose risk set holds row ``j`` - again a difference of prefix
+sums - so no ``p x p`` matrix is ever formed per row or per time.
 
 Efron's approximation (Efron 1977, JASA 72:557, eq. 3.1) with case weights
 follows R's survival package: the ``l``-th of ``d`` tied events at a time
@@ -195,7 +198,7 @@ def prepare(
 
 
 def _segments(stop_lo: np.ndarray, stop_hi: np.ndarray, ev_hi: np.ndarray, n: int) -> dict[str, np.ndarray]:
-    """Cut the sorted rows at every risk-set and tied-event boundary (see :func:`_risk_sums`)."""
+    """Cut the sorted rows at every risk-set and tied-event boundary (see :func:`_risk_and_event_sums`)."""
     cuts = np.unique(np.concatenate([[0], stop_lo, stop_hi, ev_hi]))
     return {
         "seg_start": cuts[cuts < n],
