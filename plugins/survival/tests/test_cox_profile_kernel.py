@@ -66,13 +66,16 @@ def _fit_parts(df, **options):
 
 
 @settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 10_000), ties=st.booleans(), alpha=st.sampled_from([0.01, 0.05, 0.2]))
-def test_joint_newton_end_equals_bisection(seed, ties, alpha):
-    # the end points by Newton on (l = l_max - crit/2, dl/dg = 0) are the bisection's roots of the profile
+@given(seed=st.integers(0, 10_000), ties=st.booleans(), alpha=st.sampled_from([0.01, 0.05, 0.2]),
+       delayed=st.booleans())
+def test_joint_newton_end_equals_bisection(seed, ties, alpha, delayed):
+    # the end points by Newton on (l = l_max - crit/2, dl/dg = 0) are the bisection's roots of the
+    # profile, with case weights and with or without delayed entry
     from scipy import stats
 
     df = _data(seed=seed, n=150, ties=ties)
-    P, beta, ll, V = _fit_parts(df, weights=df.w.to_numpy())
+    entry = np.floor(df.t.to_numpy() * np.random.default_rng(seed).uniform(0, 0.6, len(df))) if delayed else None
+    P, beta, ll, V = _fit_parts(df, weights=df.w.to_numpy(), start=entry)
     crit = float(stats.chi2.isf(alpha, 1))
     Q = K.CoxProblem(**{**P.__dict__, "X": P.X[:, 1:]})
 
