@@ -99,6 +99,7 @@ class Permutations:
             b_unit = np.zeros(n_units, dtype=np.int64)
             b_unit[unit] = blocks
         self.unit = unit
+        self.n_units = n_units
         self.order = np.argsort(b_unit, kind="stable")  # units grouped by block
         sizes = np.bincount(b_unit)
         self.sizes = sizes
@@ -108,6 +109,7 @@ class Permutations:
         self.sorted_units = bool(np.all(self.order == np.arange(n_units)))
         self.identity_units = clusters is None
         self.count = math.prod(math.comb(int(s), int(t)) for s, t in zip(sizes, self.treated))
+        self._layouts: tuple[list[tuple[int, int, int, int]], np.ndarray | None, int] | None = None
 
     def _to_rows(self, U: np.ndarray) -> np.ndarray:
         """(k, units in block order) -> (k, n rows)."""
@@ -131,8 +133,44 @@ class Permutations:
         U = np.hstack([b[g.ravel()] for b, g in zip(per_block, grids)])
         return self._to_rows(U)
 
-    def sample(self, k: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-        """``k`` draws in chunks of (c, n) 0/1 arrays."""
+    def layouts(self) -> tuple[list[tuple[int, int, int, int]], np.ndarray | None, int]:
+        """The blocks grouped by shape, for drawing without a loop over blocks.
+
+        Returns ``(shapes, gather, width)``: each shape ``(size, treated,
+        blocks, offset)`` owns the columns ``offset : offset + blocks * size``
+        of a (draws, ``width``) matrix, block after block, a block's units
+        side by side; blocks with nobody treated are left out (a last column
+        of zeros stands for their units). ``gather`` maps that matrix to the
+        data's rows (``None``: it is already in row order).
+        """
+        if self._layouts is None:
+            shapes, columns, offset = [], [], 0
+            code = self.sizes * (int(self.sizes.max(initial=0)) + 1) + self.treated
+            for c in np.unique(code[self.treated > 0]):
+                which = np.flatnonzero(code == c)
+                size, t = int(self.sizes[which[0]]), int(self.treated[which[0]])
+                columns.append(self.order[self.starts[which][:, None] + np.arange(size)[None, :]].ravel())
+                shapes.append((size, t, int(which.size), offset))
+                offset += int(which.size) * size
+            width = offset + int(offset < self.n_units)
+            position = np.full(self.n_units, width - 1, dtype=np.int64)  # untreated blocks: the zero column
+            if columns:
+                position[np.concatenate(columns)] = np.arange(offset)
+            rows = position if self.identity_units else position[self.unit]
+            in_order = width == self.n and np.array_equal(rows, np.arange(self.n))
+            self._layouts = (shapes, None if in_order else rows, width)
+        return self._layouts
+
+    def sample(self, k: int, rng: np.random.Generator, dtype: Any = np.int8) -> Iterator[np.ndarray]:
+        """``k`` draws in chunks of (c, n) 0/1 arrays of ``dtype``.
+
+        Complete randomisation: in every block the treated units are a uniform
+        subset of the realised size, drawn for all blocks of one shape (size,
+        number treated) and a whole chunk of draws at once (see
+        :func:`_within_blocks`), then put in row order by one gather; the
+        chunks hold at most ``_CHUNK_FLOATS`` entries, so memory is bounded
+        whatever ``k``. The same ``rng`` state gives the same draws.
+        """
         chunk = max(1, min(k, _CHUNK_FLOATS // max(self.n, 1)))
         done = 0
         while done < k:
@@ -143,22 +181,13 @@ class Permutations:
                     raise DesignError(
                         f"assignment.permutations({c}) returned shape {draws.shape}; expected ({self.n}, {c})."
                     )
-                yield draws.T.astype(np.int8)
+                yield draws.T.astype(dtype)
             else:
-                # within each block, the units with the m smallest of uniform keys are treated:
-                # a uniform draw of the block's m-subsets in O(units) (np.partition)
-                U = np.zeros((c, int(self.sizes.sum())), dtype=bool)
-                for s0, size, t in zip(self.starts, self.sizes, self.treated):
-                    if t == 0:
-                        continue
-                    if t == size:
-                        U[:, s0 : s0 + size] = True
-                        continue
-                    keys = rng.random((c, int(size)))
-                    threshold = np.partition(keys, int(t) - 1, axis=1)[:, int(t) - 1]
-                    U[:, s0 : s0 + size] = keys <= threshold[:, None]
-                U = U.view(np.int8)
-                yield self._to_rows(U)
+                shapes, gather, width = self.layouts()
+                V = np.zeros((c, width), dtype=dtype)
+                for size, t, nb, offset in shapes:
+                    _within_blocks(rng, V[:, offset : offset + nb * size], size, t)
+                yield V if gather is None else np.take(V, gather, axis=1)
             done += c
 
     def preserves_counts(self, P: np.ndarray) -> bool:
@@ -167,6 +196,52 @@ class Permutations:
         U[:, self.unit] = P
         per_block = np.stack([U[:, self.b_unit == b].sum(axis=1) for b in range(self.sizes.size)], axis=1)
         return bool(np.all(per_block == self.treated[None, :]))
+
+
+#: blocks up to this size are ranked by comparisons of their keys, larger ones by a sort
+_RANK_BY_COMPARISON = 16
+
+
+def _within_blocks(rng: np.random.Generator, V: np.ndarray, s: int, t: int) -> None:
+    """Fill ``V`` (draws x blocks * ``s``, zeros; a block's ``s`` units side by
+    side) with uniform draws of ``t`` treated units in every block.
+
+    Each block's treated set is uniform over its C(s, t) subsets and every draw
+    treats exactly ``t`` units per block: the units whose uniform keys rank
+    below ``t`` in their block (ties broken by position); when one unit is
+    treated, or one is not, that unit is drawn as a uniform index; a pair
+    takes one fair bit. Every block of the shape is drawn at once.
+    """
+    c, nb = V.shape[0], V.shape[1] // s
+    if t == s:
+        V[...] = 1
+        return
+    if s == 2:  # matched pairs: one fair bit per pair
+        first = rng.integers(0, 2, size=(c, nb), dtype=np.int8)
+        V[:, 0::2] = first
+        V[:, 1::2] = 1 - first
+        return
+    if t == 1 or t == s - 1:
+        pick = rng.integers(0, s, size=(c, nb), dtype=np.int16 if s < 2**15 else np.int64)
+        for i in range(s):
+            V[:, i::s] = (pick == i) if t == 1 else (pick != i)
+        return
+    if s <= _RANK_BY_COMPARISON:
+        # rank of each unit's key in its block, by the s(s-1)/2 comparisons of unit pairs
+        keys = rng.random((s, c, nb))
+        rank = np.zeros((s, c, nb), dtype=np.int8)
+        for i in range(s):
+            for j in range(i + 1, s):
+                later = keys[j] < keys[i]  # unit j ranks before unit i
+                rank[i] += later
+                rank[j] += ~later
+        for i in range(s):
+            V[:, i::s] = rank[i] < t
+        return
+    order = np.argsort(rng.random((c, nb, s)), axis=-1, kind="stable")
+    picked = np.zeros((c, nb, s), dtype=V.dtype)
+    np.put_along_axis(picked, order[:, :, :t], 1, axis=-1)
+    V[...] = picked.reshape(c, nb * s)
 
 
 # -- vectorised statistics --------------------------------------------------------------------
@@ -179,6 +254,10 @@ class _Statistic:
     def on_self(self, P: np.ndarray) -> np.ndarray:
         """``T(P_k, P_k)``: each assignment's statistic with itself as outcome."""
         return np.ones(P.shape[0])
+
+    def pair(self, P: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(T(P, y), T(P, z))``."""
+        return self(P, y), self(P, z)
 
 
 class _DifferenceInMeans(_Statistic):
@@ -210,6 +289,19 @@ class _DifferenceInMeans(_Statistic):
             a = coef[self.blocks] * y
             Yb = np.bincount(self.blocks, weights=y, minlength=coef.size)
             return np.asarray(np.asarray(P, dtype=np.float64) @ a - const @ Yb)
+        return self._general(P, y)
+
+    def pair(self, P: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.fixed is None:
+            return self._general(P, y), self._general(P, z)
+        # both outcomes in one pass over the batch (one matrix product)
+        coef, const = self.fixed
+        a = np.column_stack([coef[self.blocks] * y, coef[self.blocks] * z])
+        Yb = np.stack([np.bincount(self.blocks, weights=v, minlength=coef.size) for v in (y, z)], axis=1)
+        out = np.asarray(P, dtype=np.float64) @ a - const @ Yb
+        return np.ascontiguousarray(out[:, 0]), np.ascontiguousarray(out[:, 1])
+
+    def _general(self, P: np.ndarray, y: np.ndarray) -> np.ndarray:
         Pf = np.asarray(P, dtype=np.float64)
         W1 = (self.B.T @ Pf.T).T  # (c, L)
         T1 = (self.B.T @ (Pf * y).T).T
@@ -517,7 +609,9 @@ class RandomizationInference:
                 "would be refitted for every permutation and every candidate effect. Leave ci_method=None."
             )
         A_parts, B_parts, C_parts = [], [], []
-        chunks: Any = [enumerated] if enumerated is not None else perms.sample(sims, rng)
+        # the built-in statistics take the draws as floats (BLAS products), made once per batch
+        draw_dtype = np.float64 if stat is not None else np.int8
+        chunks: Any = [enumerated] if enumerated is not None else perms.sample(sims, rng, draw_dtype)
         if enumerated is None:
             # a progress bar from a terminal for long runs; silent in CI and in pipes
             quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty() or sims * cols.n < 50_000_000
@@ -525,11 +619,14 @@ class RandomizationInference:
             chunks = tqdm(chunks, total=math.ceil(sims / batch), desc="permutations", disable=quiet, leave=False)
         for P in chunks:
             if stat is not None:
-                P = P.astype(np.float64)  # once per batch: BLAS products from here on
-                A_parts.append(stat(P, y))
+                P = np.asarray(P, dtype=np.float64)  # a copy only for the enumerated support
                 if want_ci:
-                    B_parts.append(stat(P, z.astype(np.float64)))
+                    a_part, b_part = stat.pair(P, y, z.astype(np.float64))
+                    A_parts.append(a_part)
+                    B_parts.append(b_part)
                     C_parts.append(stat.on_self(P))
+                else:
+                    A_parts.append(stat(P, y))
             else:
                 A_parts.append(self._refit(est_cls, frame, outcome, treatment, fit_spec, P))
         A = np.concatenate(A_parts)
