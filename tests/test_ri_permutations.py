@@ -32,7 +32,7 @@ def _per_block(P, blocks):
     return np.stack([P[:, blocks == b].sum(axis=1) for b in range(int(blocks.max()) + 1)], axis=1)
 
 
-# every drawing path: a pair, one treated, one control, ranked by comparisons, sorted (size > 16)
+# every drawing path: a pair, one treated, one control, ranked by comparisons (size <= 5), by partition
 shape = st.integers(1, 20).flatmap(lambda s: st.tuples(st.just(s), st.integers(0, s)))
 
 
@@ -73,7 +73,7 @@ def test_clusters_within_blocks_move_whole(sizes, seed):
 @pytest.mark.parametrize("shapes", [
     [(2, 1), (3, 1)],  # a pair and one treated of three: 6 joint assignments
     [(3, 2), (4, 2)],  # one control of three; two of four ranked by comparisons: 18
-    [(17, 2)],  # a block above the comparison size, sorted: 136
+    [(17, 2)],  # a block above the comparison size, by partition: 136
 ])
 def test_draws_are_uniform_within_and_independent_across_blocks(shapes):
     z, blocks = _design(shapes, seed=3)
@@ -147,3 +147,23 @@ def test_enumeration_is_unchanged_for_small_designs():
     assert len({row.tobytes() for row in U}) == U.shape[0]
     expected = {frozenset(c) for c in combinations(np.flatnonzero(blocks == 2).tolist(), 2)}
     assert {frozenset(np.flatnonzero(row * (blocks == 2)).tolist()) for row in U} == expected
+
+
+class _CoarseKeys:
+    """A generator whose uniform keys take four values: ties everywhere."""
+
+    def __init__(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def random(self, size):
+        return np.floor(self.rng.random(size) * 4) / 4
+
+    def integers(self, *args, **kwargs):
+        return self.rng.integers(*args, **kwargs)
+
+
+@pytest.mark.parametrize(("s", "t"), [(4, 2), (5, 3), (9, 4), (30, 11)])
+def test_tied_keys_still_treat_exactly_the_blocks_count(s, t):
+    V = np.zeros((40, 6 * s), dtype=np.int8)
+    ri_module._within_blocks(_CoarseKeys(1), V, s, t)  # type: ignore[arg-type]
+    assert (V.reshape(40, 6, s).sum(axis=-1) == t).all()

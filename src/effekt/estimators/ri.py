@@ -198,8 +198,8 @@ class Permutations:
         return bool(np.all(per_block == self.treated[None, :]))
 
 
-#: blocks up to this size are ranked by comparisons of their keys, larger ones by a sort
-_RANK_BY_COMPARISON = 16
+#: blocks up to this size are ranked by comparisons of their keys, larger ones by np.partition
+_RANK_BY_COMPARISON = 5
 
 
 def _within_blocks(rng: np.random.Generator, V: np.ndarray, s: int, t: int) -> None:
@@ -238,9 +238,16 @@ def _within_blocks(rng: np.random.Generator, V: np.ndarray, s: int, t: int) -> N
         for i in range(s):
             V[:, i::s] = rank[i] < t
         return
-    order = np.argsort(rng.random((c, nb, s)), axis=-1, kind="stable")
-    picked = np.zeros((c, nb, s), dtype=V.dtype)
-    np.put_along_axis(picked, order[:, :, :t], 1, axis=-1)
+    # larger blocks: the units whose keys are at most the t-th smallest of their block (np.partition,
+    # O(s)); a block where two keys tie at that threshold (probability ~ s^2 / 2^53) is ranked by a sort
+    keys = rng.random((c, nb, s))
+    picked = keys <= np.partition(keys, t - 1, axis=-1)[:, :, t - 1 : t]
+    tied = np.count_nonzero(picked, axis=-1) != t
+    if tied.any():
+        order = np.argsort(keys[tied], axis=-1, kind="stable")[:, :t]
+        fixed = np.zeros((order.shape[0], s), dtype=bool)
+        np.put_along_axis(fixed, order, True, axis=-1)
+        picked[tied] = fixed
     V[...] = picked.reshape(c, nb * s)
 
 
