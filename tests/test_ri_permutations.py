@@ -32,7 +32,7 @@ def _per_block(P, blocks):
     return np.stack([P[:, blocks == b].sum(axis=1) for b in range(int(blocks.max()) + 1)], axis=1)
 
 
-# every drawing path: a pair, one treated, one control, ranked by comparisons (size <= 5), by partition
+# every drawing path: a pair, one treated, one control, ranked by comparisons (size <= 12), by partition
 shape = st.integers(1, 20).flatmap(lambda s: st.tuples(st.just(s), st.integers(0, s)))
 
 
@@ -167,3 +167,11 @@ def test_tied_keys_still_treat_exactly_the_blocks_count(s, t):
     V = np.zeros((40, 6 * s), dtype=np.int8)
     ri_module._within_blocks(_CoarseKeys(1), V, s, t)  # type: ignore[arg-type]
     assert (V.reshape(40, 6, s).sum(axis=-1) == t).all()
+
+
+def test_the_count_is_compared_without_its_product_for_many_blocks():
+    z, blocks = _design([(2, 1)] * 40_000 + [(3, 1)], seed=2, shuffle=False)
+    perms = Permutations(z, blocks, None)
+    assert not perms.count_at_most(10**7) and perms._count is None  # 2^40,000 * 3, never multiplied out
+    small = Permutations(*_design([(2, 1)] * 13, seed=2), None)  # 8,192 assignments
+    assert small.count_at_most(8192) and not small.count_at_most(8191) and small.count == 8192

@@ -108,8 +108,24 @@ class Permutations:
         self.b_unit = b_unit
         self.sorted_units = bool(np.all(self.order == np.arange(n_units)))
         self.identity_units = clusters is None
-        self.count = math.prod(math.comb(int(s), int(t)) for s, t in zip(sizes, self.treated))
+        self._count: int | None = None
         self._layouts: tuple[list[tuple[int, int, int, int]], np.ndarray | None, int] | None = None
+
+    @property
+    def count(self) -> int:
+        """The number of assignments of the design (an exact integer, computed on first use)."""
+        if self._count is None:
+            self._count = math.prod(math.comb(int(s), int(t)) for s, t in zip(self.sizes, self.treated))
+        return self._count
+
+    def count_at_most(self, k: int) -> bool:
+        """``count <= k``, without the product of every block's count when it is plainly larger
+        (with 50,000 pairs ``count`` has 50,000 bits)."""
+        ways = [math.lgamma(s + 1) - math.lgamma(t + 1) - math.lgamma(s - t + 1)
+                for s, t in zip(self.sizes.tolist(), self.treated.tolist())]
+        if math.fsum(ways) > math.log(max(k, 1)) + 1.0:
+            return False
+        return self.count <= k
 
     def _to_rows(self, U: np.ndarray) -> np.ndarray:
         """(k, units in block order) -> (k, n rows)."""
@@ -194,15 +210,32 @@ class Permutations:
         """Whether every row of ``P`` treats the realised number of units per block."""
         U = np.zeros((P.shape[0], self.b_unit.size), dtype=np.int64)
         U[:, self.unit] = P
-        per_block = np.stack([U[:, self.b_unit == b].sum(axis=1) for b in range(self.sizes.size)], axis=1)
+        in_block = sp.csr_matrix(
+            (np.ones(self.b_unit.size), (np.arange(self.b_unit.size), self.b_unit)), shape=(self.b_unit.size, self.sizes.size)
+        )
+        per_block = np.asarray((in_block.T @ U.T).T)
         return bool(np.all(per_block == self.treated[None, :]))
 
 
 #: blocks up to this size are ranked by comparisons of their keys, larger ones by np.partition
-_RANK_BY_COMPARISON = 5
+_RANK_BY_COMPARISON = 12
+
+#: entries of the assignment matrix drawn per slice
+_SUB_ENTRIES = 1 << 18
 
 
 def _within_blocks(rng: np.random.Generator, V: np.ndarray, s: int, t: int) -> None:
+    """Fill ``V`` (draws x blocks * ``s``, zeros; a block's ``s`` units side by
+    side) with uniform draws of ``t`` treated units in every block: see
+    :func:`_draw_shape`, called on slices of about ``_SUB_ENTRIES`` entries so
+    that the keys and ranks of a slice stay small (cache-sized, no fresh
+    pages for every batch)."""
+    step = max(1, _SUB_ENTRIES // max(V.shape[1], 1))
+    for lo in range(0, V.shape[0], step):
+        _draw_shape(rng, V[lo : lo + step], s, t)
+
+
+def _draw_shape(rng: np.random.Generator, V: np.ndarray, s: int, t: int) -> None:
     """Fill ``V`` (draws x blocks * ``s``, zeros; a block's ``s`` units side by
     side) with uniform draws of ``t`` treated units in every block.
 
@@ -601,7 +634,7 @@ class RandomizationInference:
             n_possible = assignment.n_possible
             if assignment.equiprobable and n_possible <= max_exact:
                 enumerated = np.asarray(assignment.permutations(int(n_possible), seed=0, exact=True)).T
-        elif perms.count <= max_exact:
+        elif perms.count_at_most(max_exact):
             # complete (block, cluster) randomisation: list its support, after checking an
             # assignment's draws keep the number treated per block
             if assignment is None or perms.preserves_counts(next(perms.sample(min(50, sims), rng))):
