@@ -175,3 +175,23 @@ def test_the_count_is_compared_without_its_product_for_many_blocks():
     assert not perms.count_at_most(10**7) and perms._count is None  # 2^40,000 * 3, never multiplied out
     small = Permutations(*_design([(2, 1)] * 13, seed=2), None)  # 8,192 assignments
     assert small.count_at_most(8192) and not small.count_at_most(8191) and small.count == 8192
+
+
+@pytest.mark.parametrize("estimator", ["difference_in_means", "horvitz_thompson"])
+def test_linear_statistics_on_unordered_draws_equal_the_row_order_product(monkeypatch, estimator):
+    # shuffled rows, unequal blocks: the drawing's column order is not the rows'
+    z, blocks = _design([(2, 1)] * 30 + [(5, 2), (7, 3), (13, 6)], seed=9)
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"y": rng.normal(size=z.size) + 0.4 * z, "z": z, "b": blocks})
+    df["pi"] = pd.Series(z).groupby(blocks).transform("mean").to_numpy()
+    spec = {"data": df, "outcome": "y", "treatment": "z", "blocks": "b", "sims": 300, "max_exact": 0, "seed": 5}
+    if estimator == "horvitz_thompson":
+        spec.update(estimator=estimator, probabilities="pi")
+    fast = ef.estimate("ri", **spec)
+    monkeypatch.setattr(ri_module._Statistic, "linear", lambda self, y: None)
+    monkeypatch.setattr(ri_module._DifferenceInMeans, "linear", lambda self, y: None)
+    monkeypatch.setattr(ri_module._HorvitzThompson, "linear", lambda self, y: None)
+    rows = ef.estimate("ri", **spec)
+    assert fast.p_value == pytest.approx(rows.p_value, abs=1e-12)
+    assert fast.std_error == pytest.approx(rows.std_error, rel=1e-10)
+    np.testing.assert_allclose(fast.conf_int, rows.conf_int, rtol=1e-8)

@@ -177,8 +177,15 @@ class Permutations:
             self._layouts = (shapes, None if in_order else rows, width)
         return self._layouts
 
-    def sample(self, k: int, rng: np.random.Generator, dtype: Any = np.int8) -> Iterator[np.ndarray]:
+    def sample(
+        self, k: int, rng: np.random.Generator, dtype: Any = np.int8, row_order: bool = True
+    ) -> Iterator[np.ndarray]:
         """``k`` draws in chunks of (c, n) 0/1 arrays of ``dtype``.
+
+        ``row_order=False`` (complete randomisation only) yields the chunks in
+        the drawing's own column order, (c, ``width``) of :meth:`layouts`, the
+        same draws without the gather into rows: a statistic linear in the
+        assignment is then applied with its vector mapped by :meth:`to_layout`.
 
         Complete randomisation: in every block the treated units are a uniform
         subset of the realised size, drawn for all blocks of one shape (size,
@@ -203,8 +210,17 @@ class Permutations:
                 V = np.zeros((c, width), dtype=dtype)
                 for size, t, nb, offset in shapes:
                     _within_blocks(rng, V[:, offset : offset + nb * size], size, t)
-                yield V if gather is None else np.take(V, gather, axis=1)
+                yield V if gather is None or not row_order else np.take(V, gather, axis=1)
             done += c
+
+    def to_layout(self, a: np.ndarray) -> np.ndarray:
+        """A vector over the data's rows as one over the drawing's columns (rows of one unit
+        summed), so that ``sample(row_order=False)`` chunk ``@ to_layout(a)`` equals
+        the row-order chunk ``@ a``."""
+        _, gather, width = self.layouts()
+        if gather is None:
+            return np.asarray(a, dtype=np.float64)
+        return np.bincount(gather, weights=a, minlength=width)
 
     def preserves_counts(self, P: np.ndarray) -> bool:
         """Whether every row of ``P`` treats the realised number of units per block."""
@@ -299,6 +315,15 @@ class _Statistic:
         """``(T(P, y), T(P, z))``."""
         return self(P, y), self(P, z)
 
+    def linear(self, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """``(v, c)`` with ``T(P, y) = P @ v - c`` for every assignment ``P`` the
+        permutations can produce, or ``None`` when the statistic is not of that form."""
+        return None
+
+    def self_linear(self) -> tuple[np.ndarray, float] | None:
+        """``on_self`` in the form of :meth:`linear` (``None``: not of that form)."""
+        return None
+
 
 class _DifferenceInMeans(_Statistic):
     """Block-weighted (weighted) difference in means, as ``difference_in_means``."""
@@ -330,6 +355,15 @@ class _DifferenceInMeans(_Statistic):
             Yb = np.bincount(self.blocks, weights=y, minlength=coef.size)
             return np.asarray(np.asarray(P, dtype=np.float64) @ a - const @ Yb)
         return self._general(P, y)
+
+    def linear(self, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+        if self.fixed is None:
+            return None
+        coef, const = self.fixed
+        return coef[self.blocks] * y, float(const @ np.bincount(self.blocks, weights=y, minlength=coef.size))
+
+    def self_linear(self) -> tuple[np.ndarray, float] | None:
+        return (np.zeros(self.blocks.size), -1.0) if self.fixed is not None else None  # T(P_k, P_k) = 1
 
     def pair(self, P: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self.fixed is None:
@@ -423,6 +457,13 @@ class _HorvitzThompson(_Statistic):
 
     def on_self(self, P: np.ndarray) -> np.ndarray:
         return np.asarray((np.asarray(P, dtype=np.float64) @ (1 / self.pi)) / P.shape[1])
+
+    def linear(self, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+        n = y.size
+        return (y / self.pi + y / (1 - self.pi)) / n, float(np.sum(y / (1 - self.pi)) / n)
+
+    def self_linear(self) -> tuple[np.ndarray, float] | None:
+        return 1 / (self.pi * self.pi.size), 0.0
 
 
 BUILT_IN = ("difference_in_means", "lm_robust", "lin", "horvitz_thompson")
@@ -649,16 +690,34 @@ class RandomizationInference:
                 "would be refitted for every permutation and every candidate effect. Leave ci_method=None."
             )
         A_parts, B_parts, C_parts = [], [], []
+        # a statistic linear in the assignment, on drawn permutations: the draws stay in the drawing's
+        # column order and the statistic's vectors are mapped to it (no gather of each batch into rows);
+        # A, B and C come from one matrix product per batch
+        forms: list[tuple[np.ndarray, float] | None] = []
+        if stat is not None and enumerated is None and assignment is None:
+            forms = [stat.linear(y), *((stat.linear(z.astype(np.float64)), stat.self_linear()) if want_ci else ())]
+        linear = bool(forms) and all(f is not None for f in forms)
+        if linear:
+            M = np.column_stack([perms.to_layout(f[0]) for f in forms if f is not None])
+            shift = np.array([f[1] for f in forms if f is not None])
         # the built-in statistics take the draws as floats (BLAS products), made once per batch
         draw_dtype = np.float64 if stat is not None else np.int8
-        chunks: Any = [enumerated] if enumerated is not None else perms.sample(sims, rng, draw_dtype)
+        chunks: Any = (
+            [enumerated] if enumerated is not None else perms.sample(sims, rng, draw_dtype, row_order=not linear)
+        )
         if enumerated is None:
             # a progress bar from a terminal for long runs; silent in CI and in pipes
             quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty() or sims * cols.n < 50_000_000
             batch = max(1, min(sims, _CHUNK_FLOATS // max(cols.n, 1)))
             chunks = tqdm(chunks, total=math.ceil(sims / batch), desc="permutations", disable=quiet, leave=False)
         for P in chunks:
-            if stat is not None:
+            if linear:
+                out = P @ M - shift
+                A_parts.append(out[:, 0])
+                if want_ci:
+                    B_parts.append(out[:, 1])
+                    C_parts.append(out[:, 2])
+            elif stat is not None:
                 P = np.asarray(P, dtype=np.float64)  # a copy only for the enumerated support
                 if want_ci:
                     a_part, b_part = stat.pair(P, y, z.astype(np.float64))
