@@ -195,3 +195,24 @@ def test_linear_statistics_on_unordered_draws_equal_the_row_order_product(monkey
     assert fast.p_value == pytest.approx(rows.p_value, abs=1e-12)
     assert fast.std_error == pytest.approx(rows.std_error, rel=1e-10)
     np.testing.assert_allclose(fast.conf_int, rows.conf_int, rtol=1e-8)
+
+
+@pytest.mark.parametrize("design", ["clusters", "weights"])
+def test_clusters_and_weights_on_unordered_draws_equal_the_row_order_statistic(monkeypatch, design):
+    # clusters of 1-4 rows in blocks of 4-14 clusters (several treated), rows shuffled; or row weights
+    rng = np.random.default_rng(12)
+    shapes = [(4, 2)] * 8 + [(6, 2)] * 3 + [(7, 4)] * 2 + [(14, 5)]
+    zc, block_of = _design(shapes, seed=3, shuffle=False)
+    reps = rng.integers(1, 5, size=zc.size) if design == "clusters" else np.ones(zc.size, dtype=int)
+    cl = np.repeat(np.arange(zc.size), reps)
+    df = pd.DataFrame({"cl": cl, "b": block_of[cl], "z": zc[cl], "w": rng.uniform(0.5, 2, cl.size)})
+    df["y"] = 0.3 * df.z + rng.normal(size=zc.size)[cl] + rng.normal(size=cl.size)
+    df = df.sample(frac=1, random_state=4)
+    spec = {"data": df, "outcome": "y", "treatment": "z", "blocks": "b", "sims": 300, "max_exact": 0, "seed": 6,
+            **({"clusters": "cl"} if design == "clusters" else {"weights": "w"})}
+    fast = ef.estimate("ri", **spec)
+    monkeypatch.setattr(ri_module._DifferenceInMeans, "on_layout", lambda self, perms: None)
+    rows = ef.estimate("ri", **spec)
+    assert fast.p_value == pytest.approx(rows.p_value, abs=1e-12)
+    assert fast.std_error == pytest.approx(rows.std_error, rel=1e-10)
+    np.testing.assert_allclose(fast.conf_int, rows.conf_int, rtol=1e-8)

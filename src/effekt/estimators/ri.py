@@ -324,6 +324,11 @@ class _Statistic:
         """``on_self`` in the form of :meth:`linear` (``None``: not of that form)."""
         return None
 
+    def on_layout(self, perms: Permutations) -> _Statistic | None:
+        """The statistic for draws in the column order of ``perms.sample(row_order=False)``,
+        or ``None`` when it needs them in row order."""
+        return None
+
 
 class _DifferenceInMeans(_Statistic):
     """Block-weighted (weighted) difference in means, as ``difference_in_means``."""
@@ -375,6 +380,12 @@ class _DifferenceInMeans(_Statistic):
         out = np.asarray(P, dtype=np.float64) @ a - const @ Yb
         return np.ascontiguousarray(out[:, 0]), np.ascontiguousarray(out[:, 1])
 
+    def on_layout(self, perms: Permutations) -> _Statistic | None:
+        shapes, gather, width = perms.layouts()
+        if perms.assignment is not None or gather is not None and gather.size != self.blocks.size:
+            return None
+        return _DifferenceInMeansOnLayout(self, shapes, gather, width)
+
     def _general(self, P: np.ndarray, y: np.ndarray) -> np.ndarray:
         Pf = np.asarray(P, dtype=np.float64)
         W1 = (self.B.T @ Pf.T).T  # (c, L)
@@ -385,6 +396,43 @@ class _DifferenceInMeans(_Statistic):
             raise EstimationError("a permutation leaves a block with one arm empty; the design cannot be permuted.")
         est = T1 / W1 - (Yb - T1) / W0
         return np.asarray(est @ self.share)
+
+
+class _DifferenceInMeansOnLayout(_Statistic):
+    """The block-weighted difference in means of draws in the drawing's column order
+    (units of a block side by side, blocks grouped by shape): each block's treated
+    weight and weighted outcome are sums over its own columns, so no gather into
+    rows and no sparse product; for clusters a column is a whole cluster."""
+
+    def __init__(self, dim: _DifferenceInMeans, shapes: list[tuple[int, int, int, int]],
+                 gather: np.ndarray | None, width: int) -> None:
+        self.dim = dim
+        self.col = np.arange(dim.blocks.size) if gather is None else gather
+        self.width = width
+        block_of = np.zeros(width, dtype=np.int64)
+        block_of[self.col] = dim.blocks
+        self.parts = [(offset, nb, size, block_of[offset : offset + nb * size : size]) for size, _, nb, offset in shapes]
+        self.w_col = np.bincount(self.col, weights=dim.w, minlength=width)
+
+    def _per_block(self, V: np.ndarray, col_weight: np.ndarray) -> np.ndarray:
+        out = np.zeros((V.shape[0], self.dim.Wb.size))
+        for offset, nb, size, blocks in self.parts:
+            cols = slice(offset, offset + nb * size)
+            out[:, blocks] = np.einsum(
+                "cbs,bs->cb", V[:, cols].reshape(V.shape[0], nb, size), col_weight[cols].reshape(nb, size)
+            )
+        return out
+
+    def __call__(self, P: np.ndarray, y: np.ndarray) -> np.ndarray:
+        dim = self.dim
+        W1 = self._per_block(P, self.w_col)
+        T1 = self._per_block(P, np.bincount(self.col, weights=dim.w * y, minlength=self.width))
+        Yb = np.bincount(dim.blocks, weights=dim.w * y, minlength=dim.Wb.size)
+        W0 = dim.Wb - W1
+        if np.any(W1 <= 0) or np.any(W0 <= 0):
+            raise EstimationError("a permutation leaves a block with one arm empty; the design cannot be permuted.")
+        est = T1 / W1 - (Yb - T1) / W0
+        return np.asarray(est @ dim.share)
 
 
 class _Coefficient(_Statistic):
@@ -697,13 +745,17 @@ class RandomizationInference:
         if stat is not None and enumerated is None and assignment is None:
             forms = [stat.linear(y), *((stat.linear(z.astype(np.float64)), stat.self_linear()) if want_ci else ())]
         linear = bool(forms) and all(f is not None for f in forms)
+        # otherwise a statistic may still take the draws in their own order (sums over each block's columns)
+        on_layout = None if linear or stat is None or enumerated is not None else stat.on_layout(perms)
+        if on_layout is not None:
+            stat_rows, stat = stat, on_layout
         if linear:
             M = np.column_stack([perms.to_layout(f[0]) for f in forms if f is not None])
             shift = np.array([f[1] for f in forms if f is not None])
         # the built-in statistics take the draws as floats (BLAS products), made once per batch
         draw_dtype = np.float64 if stat is not None else np.int8
         chunks: Any = (
-            [enumerated] if enumerated is not None else perms.sample(sims, rng, draw_dtype, row_order=not linear)
+            [enumerated] if enumerated is not None else perms.sample(sims, rng, draw_dtype, row_order=not (linear or on_layout is not None))
         )
         if enumerated is None:
             # a progress bar from a terminal for long runs; silent in CI and in pipes
@@ -729,6 +781,8 @@ class RandomizationInference:
             else:
                 A_parts.append(self._refit(est_cls, frame, outcome, treatment, fit_spec, P))
         A = np.concatenate(A_parts)
+        if on_layout is not None:
+            stat = stat_rows  # the observed statistic from the row-order form
         t_obs = float(stat(z[None, :], y)[0]) if stat is not None else float(observed.estimate)  # type: ignore[union-attr]
         p = _p_value(A, t_obs, 0.0, exact)
         conf_int = (float("nan"), float("nan"))
