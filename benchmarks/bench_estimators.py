@@ -164,10 +164,25 @@ def ri_unequal_blocks(n: int) -> dict[str, Any]:
     return {"df": df, "blocks": "block", "y": y[row], "z": z[row]}
 
 
+def ri_clusters(n: int) -> dict[str, Any]:
+    """``n`` rows in clusters of 5 rows, blocks of 10 clusters with 5 treated
+    (``n / 50`` blocks), in a random row order."""
+    rng = np.random.default_rng(29)
+    n_cl = n // 5
+    n_blocks = n_cl // 10
+    cl = np.repeat(np.arange(n_cl), 5)
+    block_of = np.repeat(np.arange(n_blocks), 10)
+    zc = np.concatenate([rng.permutation(np.arange(10) < 5) for _ in range(n_blocks)]).astype(np.int64)
+    y = 5.0 / np.sqrt(n) * zc[cl] + 0.5 * rng.normal(size=n_cl)[cl] + rng.normal(size=cl.size)
+    row = rng.permutation(cl.size)
+    df = pd.DataFrame({"y": y[row], "z": zc[cl][row], "block": block_of[cl][row], "cl": cl[row]})
+    return {"df": df, "blocks": "block", "clusters": "cl", "y": y[row], "z": zc[cl][row]}
+
+
 def _ri_effekt(ci: bool) -> Callable[[dict[str, Any]], Any]:
     def run(d: dict[str, Any]) -> Any:
-        return ef.estimate("ri", data=d["df"], outcome="y", treatment="z", blocks=d["blocks"], sims=RI_SIMS,
-                           seed=1, ci_method=None if ci else "none")
+        return ef.estimate("ri", data=d["df"], outcome="y", treatment="z", blocks=d["blocks"],
+                           clusters=d.get("clusters"), sims=RI_SIMS, seed=1, ci_method=None if ci else "none")
 
     return run
 
@@ -176,41 +191,72 @@ def ri_numpy_floor(d: dict[str, Any]) -> dict[str, float]:
     """The plain-numpy floor of a blocked randomisation test: the same number of
     within-block permutations drawn, and the same statistic, as directly as numpy allows.
 
-    For batches of ``c = 20,000,000 // n`` draws (effekt's batch size): uniform
-    keys ``K = rng.random((c, n))``; ``order = argsort(block + K, axis=1)`` (block
+    For batches of ``c = 20,000,000 // n`` draws (effekt's batch size, ``n``
+    rows): uniform keys ``K = rng.random((c, N))`` for the ``N`` randomised
+    units (rows, or clusters); ``order = argsort(block + K, axis=1)`` (block
     codes 0..L-1, so each row sorts the units by block, then at random within
     it); the unit at sorted position ``j`` is treated iff its rank in its block,
     ``j - start[block]``, is below the block's treated count: ``P`` is that 0/1
-    pattern put back in row order (``put_along_axis``); the block-weighted
-    difference in means of every draw is one matrix-vector product,
-    ``T = P @ a - const`` with ``a_i = w_b (1/m_b + 1/(n_b - m_b)) y_i`` and
-    ``const = sum_b w_b Y_b / (n_b - m_b)`` (``w_b = n_b / n``, ``m_b`` treated
-    of ``n_b`` in block ``b``, ``Y_b`` its outcome total). The p-value is
-    ``(1 + #{|T| >= |t|}) / (1 + B)``. No input checks, no result object, no
-    interval.
+    pattern put back in unit order (``put_along_axis``). Without clusters the
+    block-weighted difference in means of every draw is one matrix-vector
+    product, ``T = P @ a - const`` with ``a_i = w_b (1/m_b + 1/(n_b - m_b)) y_i``
+    and ``const = sum_b w_b Y_b / (n_b - m_b)`` (``w_b = n_b / n``, ``m_b``
+    treated of ``n_b`` rows in block ``b``, ``Y_b`` its outcome total). With
+    clusters (the treated rows per block vary) ``P`` is expanded to rows
+    (``take``) and each block's treated rows and outcome total are sparse
+    products, ``T = sum_b w_b (T1_b / W1_b - (Y_b - T1_b) / (n_b - W1_b))``. The
+    p-value is ``(1 + #{|T| >= |t|}) / (1 + B)``. No input checks, no result
+    object, no interval.
     """
+    import scipy.sparse as sp
+
     y, z = d["y"], d["z"].astype(np.float64)
-    block = pd.factorize(d["df"][d["blocks"]])[0]
+    df = d["df"]
+    block = pd.factorize(df[d["blocks"]])[0]
     n = y.size
+    if d.get("clusters"):
+        unit = pd.factorize(df[d["clusters"]])[0]
+    else:
+        unit = np.arange(n)
+    n_units = int(unit.max()) + 1
+    unit_block = np.zeros(n_units, dtype=np.int64)
+    unit_block[unit] = block
+    unit_z = np.zeros(n_units)
+    unit_z[unit] = z
     sizes = np.bincount(block).astype(float)
-    m = np.bincount(block, weights=z)
     w = sizes / n
-    a = (w * (1 / m + 1 / (sizes - m)))[block] * y
-    const = float((w / (sizes - m)) @ np.bincount(block, weights=y))
-    t_obs = float(z @ a - const)
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
-    sorted_block = np.sort(block)
-    pattern = ((np.arange(n) - starts[sorted_block]) < m[sorted_block]).astype(np.float64)
+    Yb = np.bincount(block, weights=y)
+    if d.get("clusters"):
+        S = sp.csr_matrix((np.ones(n), (block, np.arange(n))), shape=(sizes.size, n))
+
+        def statistic(P: np.ndarray) -> np.ndarray:
+            W1 = (S @ P.T).T
+            T1 = (S @ (P * y).T).T
+            return np.asarray((T1 / W1 - (Yb - T1) / (sizes - W1)) @ w)
+    else:
+        m = np.bincount(block, weights=z)
+        a = (w * (1 / m + 1 / (sizes - m)))[block] * y
+        const = float((w / (sizes - m)) @ Yb)
+
+        def statistic(P: np.ndarray) -> np.ndarray:
+            return np.asarray(P @ a - const)
+
+    t_obs = float(statistic(z[None, :])[0])
+    unit_sizes = np.bincount(unit_block)
+    starts = np.concatenate(([0], np.cumsum(unit_sizes)[:-1])).astype(np.int64)
+    m_units = np.bincount(unit_block, weights=unit_z)
+    sorted_block = np.sort(unit_block)
+    pattern = ((np.arange(n_units) - starts[sorted_block]) < m_units[sorted_block]).astype(np.float64)
     rng = np.random.default_rng(1)
     chunk = max(1, 20_000_000 // n)
     T = np.empty(RI_SIMS)
     for lo in range(0, RI_SIMS, chunk):
         c = min(chunk, RI_SIMS - lo)
-        keys = rng.random((c, n))
-        order = np.argsort(block + keys, axis=1)
-        P = np.empty((c, n))
-        np.put_along_axis(P, order, np.broadcast_to(pattern, (c, n)), axis=1)
-        T[lo : lo + c] = P @ a - const
+        keys = rng.random((c, n_units))
+        order = np.argsort(unit_block + keys, axis=1)
+        P = np.empty((c, n_units))
+        np.put_along_axis(P, order, np.broadcast_to(pattern, (c, n_units)), axis=1)
+        T[lo : lo + c] = statistic(P if n_units == n and not d.get("clusters") else np.take(P, unit, axis=1))
     extreme = int(np.count_nonzero(np.abs(T) >= abs(t_obs) - 1e-9 * max(1.0, abs(t_obs))))
     return {"p_value": (1 + extreme) / (1 + RI_SIMS), "statistic": t_obs}
 
@@ -284,6 +330,15 @@ def _ri_cases() -> list[Case]:
             peers=(Peer("numpy floor (sort within blocks, P @ a)", ri_numpy_floor, check=_same_monte_carlo_p,
                         target=2.0),),
             sizes=(100_000,), quick_size=2_000, unit="units", repeat=1, notes=floor_note,
+        ),
+        Case(
+            name="estimators.ri_clusters",
+            title="ri, 10,000 permutations, clusters of 5 rows, 10 clusters per block, 5 treated",
+            setup=ri_clusters, effekt=_ri_effekt(ci=False),
+            peers=(Peer("numpy floor (sort within blocks, P @ a)", ri_numpy_floor, check=_same_monte_carlo_p,
+                        target=2.0),),
+            sizes=(100_000,), quick_size=2_000, unit="rows", repeat=1,
+            notes=floor_note + "; clusters drawn whole, the statistic by sparse per-block sums",
         ),
     ]
 
