@@ -28,6 +28,16 @@ inversion reuses them: each is linear in the outcome, so
 ``A = T(z_k, y)``, ``B = T(z_k, z)``, ``C = T(z_k, z_k)`` computed once.
 Any other registered estimator is refitted once per permutation (a Python
 loop) and gets no interval.
+
+Drawing: a sampled permutation of a complete (block, cluster) randomisation
+is drawn for every block of one shape (units, treated) at once, in batches
+of at most ``_CHUNK_FLOATS`` entries: one fair bit per matched pair, a
+uniform index where one unit is treated (or one is not), ranks of uniform
+keys by comparisons in blocks of up to 12 units and ``np.partition`` in
+larger ones (see :func:`_draw_shape`). The difference in means and
+Horvitz-Thompson take the draws in the drawing's own column order (their
+vectors, or per-block sums, mapped to it), so a batch is never gathered
+into row order; the other statistics get the rows.
 """
 
 from __future__ import annotations
