@@ -192,17 +192,17 @@ class Permutations:
     ) -> Iterator[np.ndarray]:
         """``k`` draws in chunks of (c, n) 0/1 arrays of ``dtype``.
 
-        ``row_order=False`` (complete randomisation only) yields the chunks in
-        the drawing's own column order, (c, ``width``) of :meth:`layouts`, the
-        same draws without the gather into rows: a statistic linear in the
-        assignment is then applied with its vector mapped by :meth:`to_layout`.
-
         Complete randomisation: in every block the treated units are a uniform
         subset of the realised size, drawn for all blocks of one shape (size,
         number treated) and a whole chunk of draws at once (see
         :func:`_within_blocks`), then put in row order by one gather; the
         chunks hold at most ``_CHUNK_FLOATS`` entries, so memory is bounded
         whatever ``k``. The same ``rng`` state gives the same draws.
+
+        ``row_order=False`` (complete randomisation only) yields the chunks in
+        the drawing's own column order, (c, ``width``) of :meth:`layouts`, the
+        same draws without the gather into rows: a statistic linear in the
+        assignment is then applied with its vector mapped by :meth:`to_layout`.
         """
         chunk = max(1, min(k, _CHUNK_FLOATS // max(self.n, 1)))
         done = 0
@@ -757,8 +757,9 @@ class RandomizationInference:
         linear = bool(forms) and all(f is not None for f in forms)
         # otherwise a statistic may still take the draws in their own order (sums over each block's columns)
         on_layout = None if linear or stat is None or enumerated is not None else stat.on_layout(perms)
+        stat_rows = stat
         if on_layout is not None:
-            stat_rows, stat = stat, on_layout
+            stat = on_layout
         if linear:
             M = np.column_stack([perms.to_layout(f[0]) for f in forms if f is not None])
             shift = np.array([f[1] for f in forms if f is not None])
@@ -791,8 +792,7 @@ class RandomizationInference:
             else:
                 A_parts.append(self._refit(est_cls, frame, outcome, treatment, fit_spec, P))
         A = np.concatenate(A_parts)
-        if on_layout is not None:
-            stat = stat_rows  # the observed statistic from the row-order form
+        stat = stat_rows  # the observed statistic from the row-order form
         t_obs = float(stat(z[None, :], y)[0]) if stat is not None else float(observed.estimate)  # type: ignore[union-attr]
         p = _p_value(A, t_obs, 0.0, exact)
         conf_int = (float("nan"), float("nan"))
