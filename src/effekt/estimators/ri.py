@@ -301,8 +301,9 @@ def _draw_shape(rng: np.random.Generator, V: np.ndarray, s: int, t: int) -> None
     # O(s)); a block where two keys tie at that threshold (probability ~ s^2 / 2^53) is ranked by a sort
     keys = rng.random((c, nb, s))
     picked = keys <= np.partition(keys, t - 1, axis=-1)[:, :, t - 1 : t]
-    tied = np.count_nonzero(picked, axis=-1) != t
-    if tied.any():
+    # a tie only ever adds units (keys equal to the threshold), so one count of the slice finds it
+    if np.count_nonzero(picked) != t * c * nb:
+        tied = np.count_nonzero(picked, axis=-1) != t
         order = np.argsort(keys[tied], axis=-1, kind="stable")[:, :t]
         fixed = np.zeros((order.shape[0], s), dtype=bool)
         np.put_along_axis(fixed, order, True, axis=-1)
