@@ -155,8 +155,12 @@ class _CoarseKeys:
     def __init__(self, seed):
         self.rng = np.random.default_rng(seed)
 
-    def random(self, size):
-        return np.floor(self.rng.random(size) * 4) / 4
+    def random(self, size=None, out=None):
+        keys = np.floor(self.rng.random(size if out is None else out.shape) * 4) / 4
+        if out is None:
+            return keys
+        out[...] = keys
+        return out
 
     def integers(self, *args, **kwargs):
         return self.rng.integers(*args, **kwargs)

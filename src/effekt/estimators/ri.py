@@ -188,7 +188,7 @@ class Permutations:
         return self._layouts
 
     def sample(
-        self, k: int, rng: np.random.Generator, dtype: Any = np.int8, row_order: bool = True
+        self, k: int, rng: np.random.Generator, dtype: Any = np.int8, row_order: bool = True, reuse: bool = False
     ) -> Iterator[np.ndarray]:
         """``k`` draws in chunks of (c, n) 0/1 arrays of ``dtype``.
 
@@ -203,6 +203,8 @@ class Permutations:
         the drawing's own column order, (c, ``width``) of :meth:`layouts`, the
         same draws without the gather into rows: a statistic linear in the
         assignment is then applied with its vector mapped by :meth:`to_layout`.
+        ``reuse=True`` with it writes every chunk into the same array (each
+        chunk is valid until the next is drawn): no fresh memory per chunk.
         """
         chunk = max(1, min(k, _CHUNK_FLOATS // max(self.n, 1)))
         done = 0
@@ -217,7 +219,12 @@ class Permutations:
                 yield draws.T.astype(dtype)
             else:
                 shapes, gather, width = self.layouts()
-                V = np.zeros((c, width), dtype=dtype)
+                if not (reuse and not row_order):
+                    V = np.zeros((c, width), dtype=dtype)
+                else:  # every column of a shape is rewritten by each draw; the zero column stays 0
+                    if done == 0:
+                        buffer = np.zeros((chunk, width), dtype=dtype)
+                    V = buffer[:c]
                 for size, t, nb, offset in shapes:
                     _within_blocks(rng, V[:, offset : offset + nb * size], size, t)
                 yield V if gather is None or not row_order else np.take(V, gather, axis=1)
@@ -257,11 +264,14 @@ def _within_blocks(rng: np.random.Generator, V: np.ndarray, s: int, t: int) -> N
     that the keys and ranks of a slice stay small (cache-sized, no fresh
     pages for every batch)."""
     step = max(1, _SUB_ENTRIES // max(V.shape[1], 1))
+    buffers: dict[str, np.ndarray] = {}
     for lo in range(0, V.shape[0], step):
-        _draw_shape(rng, V[lo : lo + step], s, t)
+        _draw_shape(rng, V[lo : lo + step], s, t, buffers)
 
 
-def _draw_shape(rng: np.random.Generator, V: np.ndarray, s: int, t: int) -> None:
+def _draw_shape(
+    rng: np.random.Generator, V: np.ndarray, s: int, t: int, buffers: dict[str, np.ndarray] | None = None
+) -> None:
     """Fill ``V`` (draws x blocks * ``s``, zeros; a block's ``s`` units side by
     side) with uniform draws of ``t`` treated units in every block.
 
@@ -299,8 +309,15 @@ def _draw_shape(rng: np.random.Generator, V: np.ndarray, s: int, t: int) -> None
         return
     # larger blocks: the units whose keys are at most the t-th smallest of their block (np.partition,
     # O(s)); a block where two keys tie at that threshold (probability ~ s^2 / 2^53) is ranked by a sort
-    keys = rng.random((c, nb, s))
-    picked = keys <= np.partition(keys, t - 1, axis=-1)[:, :, t - 1 : t]
+    # (the slices' keys, their partitioned copy and the picks reuse ``buffers``: no fresh memory per slice)
+    buffers = {} if buffers is None else buffers
+    if "keys" not in buffers or buffers["keys"].shape[0] < c:
+        buffers.update(keys=np.empty((c, nb, s)), work=np.empty((c, nb, s)), picked=np.empty((c, nb, s), dtype=bool))
+    keys, work, picked = buffers["keys"][:c], buffers["work"][:c], buffers["picked"][:c]
+    rng.random(out=keys)
+    np.copyto(work, keys)
+    work.partition(t - 1, axis=-1)
+    np.less_equal(keys, work[:, :, t - 1 : t], out=picked)
     # a tie only ever adds units (keys equal to the threshold), so one count of the slice finds it
     if np.count_nonzero(picked) != t * c * nb:
         tied = np.count_nonzero(picked, axis=-1) != t
@@ -767,7 +784,7 @@ class RandomizationInference:
         # the built-in statistics take the draws as floats (BLAS products), made once per batch
         draw_dtype = np.float64 if stat is not None else np.int8
         chunks: Any = (
-            [enumerated] if enumerated is not None else perms.sample(sims, rng, draw_dtype, row_order=not (linear or on_layout is not None))
+            [enumerated] if enumerated is not None else perms.sample(sims, rng, draw_dtype, row_order=not (linear or on_layout is not None), reuse=True)
         )
         if enumerated is None:
             # a progress bar from a terminal for long runs; silent in CI and in pipes
