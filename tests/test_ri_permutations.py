@@ -220,3 +220,10 @@ def test_clusters_and_weights_on_unordered_draws_equal_the_row_order_statistic(m
     assert fast.p_value == pytest.approx(rows.p_value, abs=1e-12)
     assert fast.std_error == pytest.approx(rows.std_error, rel=1e-10)
     np.testing.assert_allclose(fast.conf_int, rows.conf_int, rtol=1e-8)
+
+
+def test_slices_of_a_batch_with_a_shorter_last_one_keep_the_counts(monkeypatch):
+    monkeypatch.setattr(ri_module, "_SUB_ENTRIES", 280)  # e.g. 17 draws a slice of the 16-unit shape: 17, 17, 11
+    z, blocks = _design([(4, 2)] * 4 + [(2, 1)] * 2 + [(20, 9)], seed=5)  # 16, 4 and 20 units per shape
+    P = np.concatenate(list(Permutations(z, blocks, None).sample(45, np.random.default_rng(2))))
+    assert (_per_block(P, blocks) == np.array([2] * 4 + [1] * 2 + [9])[None, :]).all()

@@ -297,15 +297,19 @@ def _draw_shape(
         return
     if s <= _RANK_BY_COMPARISON:
         # rank of each unit's key in its block, by the s(s-1)/2 comparisons of unit pairs
-        keys = rng.random((s, c, nb))
-        rank = np.zeros((s, c, nb), dtype=np.int8)
+        buffers = {} if buffers is None else buffers
+        if "ranked" not in buffers or buffers["ranked"].shape[0] < c:
+            buffers.update(ranked=np.empty((c, s, nb)), rank=np.empty((c, s, nb), dtype=np.int8))
+        keys, rank = buffers["ranked"][:c], buffers["rank"][:c]
+        rng.random(out=keys)
+        rank[...] = 0
         for i in range(s):
             for j in range(i + 1, s):
-                later = keys[j] < keys[i]  # unit j ranks before unit i
-                rank[i] += later
-                rank[j] += ~later
+                later = keys[:, j] < keys[:, i]  # unit j ranks before unit i
+                rank[:, i] += later
+                rank[:, j] += ~later
         for i in range(s):
-            V[:, i::s] = rank[i] < t
+            V[:, i::s] = rank[:, i] < t
         return
     # larger blocks: the units whose keys are at most the t-th smallest of their block (np.partition,
     # O(s)); a block where two keys tie at that threshold (probability ~ s^2 / 2^53) is ranked by a sort
