@@ -36,8 +36,14 @@ import numpy as np
 import pandas as pd
 
 import effekt as ef
-from benchmarks.cases import Case, Peer
 from effekt.estimators.lm_robust import lm_robust
+
+if __package__ in (None, ""):  # run as a script: the benchmarks package is the parent directory's
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.cases import Case, Peer  # noqa: E402
 
 
 def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
