@@ -426,15 +426,36 @@ def cluster_vcov(
     >>> float(cluster_vcov(X, u, np.eye(1), np.array([0, 0, 1, 1]), 2, k_total=1, small_sample=False)[0, 0])
     16.0
     """
-    n, k = X.shape
-    scores = np.empty((n_clusters, k))
-    for j in range(k):
-        scores[:, j] = np.bincount(codes, weights=X[:, j] * u, minlength=n_clusters)
-    meat = scores.T @ scores
-    if small_sample:
-        G = n_clusters
-        meat *= G / (G - 1) * (n - 1) / (n - k_total)
+    meat = _cluster_meat(X, u, codes, n_clusters, k_total=k_total, small_sample=small_sample)
     return M @ meat @ M  # type: ignore[no-any-return]
+
+
+def _cluster_meat(
+    X: np.ndarray, u: np.ndarray | None, codes: np.ndarray, n_clusters: int, *, k_total: int, small_sample: bool
+) -> np.ndarray:
+    """``sum_g s_g s_g'`` with ``s_g = sum_{i in g} x_i u_i`` (``u`` None: the rows of ``X`` are the scores).
+
+    The one cluster-sum code of :func:`cluster_vcov` and :func:`score_vcov`:
+    one ``bincount`` per column, so no further ``n x k`` array is formed.
+    ``small_sample`` multiplies by ``G / (G - 1) (n - 1) / (n - k_total)``
+    (CR1; Stata, R sandwich::vcovCL).
+    """
+    n, k = X.shape
+    G = int(n_clusters)
+    if small_sample and G < 2:
+        raise EstimationError("only one cluster: cluster-robust standard errors need at least two clusters.")
+    if small_sample and n <= k_total:
+        raise EstimationError(
+            f"{n} observations cannot estimate {k_total} parameters and their variance; "
+            "the CR1 factor (n - 1) / (n - k) is undefined."
+        )
+    sums = np.empty((G, k))
+    for j in range(k):
+        sums[:, j] = np.bincount(codes, weights=X[:, j] if u is None else X[:, j] * u, minlength=G)
+    meat = sums.T @ sums
+    if small_sample:
+        meat *= G / (G - 1) * (n - 1) / (n - k_total)
+    return meat  # type: ignore[no-any-return]
 
 
 def score_vcov(
@@ -474,14 +495,18 @@ def score_vcov(
     if se_type in ("CR0", "CR1"):
         if clusters is None:
             raise DesignError(f"se_type={se_type!r} needs clusters=.")
-        codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
-        G = int(codes.max()) + 1
-        sg = np.empty((G, k))
-        for j in range(k):
-            sg[:, j] = np.bincount(codes, weights=scores[:, j], minlength=G)
-        meat = sg.T @ sg
-        if se_type == "CR1":
-            meat *= G / (G - 1) * (n - 1) / (n - k_total)
+        clusters = np.asarray(clusters)
+        if clusters.shape != (n,):
+            raise DesignError(
+                f"clusters= has shape {clusters.shape} but the scores have {n} rows: one cluster label per row."
+            )
+        codes = np.unique(clusters, return_inverse=True)[1].ravel()
+        G = int(codes.max()) + 1 if n else 0
+        if G < 2:
+            raise EstimationError(
+                "only one cluster: cluster-robust standard errors need at least two clusters."
+            )
+        meat = _cluster_meat(scores, None, codes, G, k_total=k_total, small_sample=se_type == "CR1")
         return bread @ meat @ bread  # type: ignore[no-any-return]
     if se_type in ("HC2", "HC3"):
         if leverage is None:
