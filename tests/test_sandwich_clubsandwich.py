@@ -236,11 +236,17 @@ ABS_FORMULAS = {"crossed": "y ~ x1 + x2 + x3 | f", "nested": "y ~ x1 + x2 + x3 |
 CONSTRAINTS = {"x1_x2": [[1.0, 0, 0], [0, 1.0, 0]], "x1_x2_x3": np.eye(3), "x1_eq_x2": [[-1.0, 1.0, 0]]}
 
 
+@pytest.mark.parametrize("wide", [None, 0])
 @pytest.mark.parametrize("weights", [None, "w"])
 @pytest.mark.parametrize("fe", list(ABS_FORMULAS))
-def test_htz_with_absorbed_fixed_effects_matches_clubsandwich(fe, weights):
+def test_htz_with_absorbed_fixed_effects_matches_clubsandwich(fe, weights, wide, monkeypatch):
+    # wide=0: every absorbed group handled as a dense column (the path of groups spanning many clusters)
+    import effekt.sandwich
     from effekt.estimators._model import contrast_wald
     from effekt.estimators.lm_robust import lm_robust
+
+    if wide is not None:
+        monkeypatch.setattr(effekt.sandwich, "_HTZ_WIDE", wide)
 
     ref = ABS_REF[f"{fe}_{'unweighted' if weights is None else 'weighted'}"]
     fit = lm_robust(ABS, ABS_FORMULAS[fe], clusters="g", weights=weights)

@@ -72,6 +72,8 @@ _ALIASES = {"stata": "CR1", "HC1": "HC1"}
 _TOL = 1e-10
 #: upper bound on floats held at once by the batched cluster computations
 _CHUNK_FLOATS = 20_000_000
+#: an absorbed group present in more clusters than this enters the HTZ traces as a dense column
+_HTZ_WIDE = 32
 
 
 @dataclass(frozen=True)
@@ -773,25 +775,18 @@ def _htz_pair_traces(
     ``v^s_g``: the ``nd`` dense columns, then one per absorbed group present
     (``gol``: its global group, -1 for none), twice over with weights (the
     ``P`` and ``Q`` halves); ``T_dd`` is None without weights (``K = -I``).
-    With ``C_st = V^s' V^t`` the sum is ``tr(K C_ts K C_ts) + tr(K C_st K C_ts)``;
-    with absorbed groups ``V^s`` is sparse and the products are taken on the
-    smaller side (``G x G``, or the global columns).
+    ``<S^{st}, S^{ts}> = tr(F_1 F_2)`` with ``F = Y K X'`` for pairs of the
+    ``V^s``. The global columns split into a dense set ``d`` (``X L``, the
+    basis, and groups present in many clusters) and a sparse set ``f`` (the
+    other groups), so ``F = N + L R'`` with ``N = Y_f K_ff X_f'`` sparse
+    (clusters sharing a group), ``L = [Y_d, Y_f K_fd]`` and
+    ``R = [X_d K_dd + X_f K_fd, X_d]``: every trace then needs only ``N``
+    and ``G x 2 c_d`` matrices, never a dense ``G x G`` one.
     """
     import scipy.sparse as sp
 
     G, c_loc, q = Vt.shape
     weighted = T_dd is not None
-    n_local = gol.shape[1]
-    if not n_local:  # every column dense: (c x c) products
-        if weighted:
-            K = np.block([[T_dd, -np.eye(nd)], [-np.eye(nd), np.zeros((nd, nd))]])
-        else:
-            K = -np.eye(nd)
-        C = np.einsum("gas,gbt->stab", Vt, Vt)  # C[s, t] = V^s' V^t
-        KC = np.einsum("ab,stbc->stac", K, C)
-        cross = np.einsum("tsab,tsba->", KC, KC)  # sum over (s, t) of tr(K C_ts K C_ts)
-        same = np.einsum("stab,tsba->", KC, KC)  # tr(K C_st K C_ts)
-        return float(cross + same)
     half = nd + n_groups
     R_glob = 2 * half if weighted else half
     cols = np.concatenate([np.broadcast_to(np.arange(nd), (G, nd)), np.where(gol >= 0, nd + gol, -1)], axis=1)
@@ -800,29 +795,49 @@ def _htz_pair_traces(
     keep = cols >= 0
     g_idx = np.repeat(np.arange(G)[:, None], c_loc, axis=1)[keep]
     V = [sp.csr_matrix((Vt[:, :, s][keep], (g_idx, cols[keep])), shape=(G, R_glob)) for s in range(q)]
-    if weighted:
+    if weighted and T_dd is not None:
         T_glob = sp.bmat([[sp.csr_matrix(T_dd), sp.csr_matrix(T_gd.T)],
                           [sp.csr_matrix(T_gd), sp.diags(t_gg)]], format="csr")
         eye = sp.identity(half, format="csr")
-        K_glob = sp.bmat([[T_glob, -eye], [-eye, None]], format="csr")
+        K = sp.bmat([[T_glob, -eye], [-eye, None]], format="csr")
     else:
-        K_glob = -sp.identity(half, format="csr")
+        K = -sp.identity(half, format="csr")
+    # a group present in many clusters would make N dense: its columns join the dense set
+    present = gol[gol >= 0]
+    spread = np.bincount(present, minlength=n_groups) if n_groups else np.zeros(0, dtype=np.int64)
+    wide = np.flatnonzero(spread > _HTZ_WIDE)
+    narrow = np.flatnonzero(spread <= _HTZ_WIDE)
+    d_idx = np.concatenate([np.arange(nd), nd + wide])
+    f_idx = nd + narrow
+    if weighted:
+        d_idx = np.concatenate([d_idx, d_idx + half])
+        f_idx = np.concatenate([f_idx, f_idx + half])
+    K_dd = K[d_idx][:, d_idx].toarray()
+    K_fd = K[f_idx][:, d_idx].toarray()
+    K_ff = K[f_idx][:, f_idx].tocsr()
+    Vd = [v[:, d_idx].toarray() for v in V]
+    Vf = [v[:, f_idx].tocsr() for v in V]
+    VfK = [v @ K_fd for v in Vf]  # (G, c_d)
+    VfKff = [v @ K_ff for v in Vf]
+    Lm = [np.hstack([Vd[s], VfK[s]]) for s in range(q)]
+    Rm = [np.hstack([Vd[s] @ K_dd + VfK[s], Vd[s]]) for s in range(q)]
+    has_f = f_idx.size > 0
 
-    def inner(A: Any, B: Any) -> float:  # sum of A * B' elementwise
-        return float(A.multiply(B.T).sum()) if sp.issparse(A) else float((A * B.T).sum())
+    def trace_ff(y1: int, x1: int, y2: int, x2: int) -> float:
+        # tr(F(Y1, X1) F(Y2, X2)), F(Y, X) = Y K X' = N + L_Y R_X'
+        L1, R1, L2, R2 = Lm[y1], Rm[x1], Lm[y2], Rm[x2]
+        out = float(np.sum((R1.T @ L2) * (L1.T @ R2)))
+        if has_f:
+            N1 = VfKff[y1] @ Vf[x1].T
+            N2 = VfKff[y2] @ Vf[x2].T
+            out += float(N1.multiply(N2.T).sum())
+            out += float(np.sum((N1 @ L2) * R2)) + float(np.sum((N2 @ L1) * R1))
+        return out
 
     total = 0.0
-    if G <= min(R_glob, 2000):  # the G x G form is the smaller one
-        KV = [K_glob @ v.T for v in V]  # (R_glob, G)
-        S = [[(V[s] @ KV[t]) for t in range(q)] for s in range(q)]
-        for s in range(q):
-            for t in range(q):
-                total += inner(S[s][t], S[s][t]) + inner(S[s][s], S[t][t].T)
-        return total
-    KC = [[K_glob @ (V[s].T @ V[t]) for t in range(q)] for s in range(q)]
     for s in range(q):
         for t in range(q):
-            total += inner(KC[t][s], KC[t][s]) + inner(KC[s][t], KC[t][s])
+            total += trace_ff(s, t, s, t) + trace_ff(t, t, s, s)
     return total
 
 
