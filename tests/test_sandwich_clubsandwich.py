@@ -212,6 +212,36 @@ def test_weighted_cace_cr2_matches_clubsandwich_ivreg(model, fixed_effects):
     assert res.df == pytest.approx(ref["df"][1], rel=1e-8)
 
 
+@pytest.mark.parametrize("model", ["unweighted", "weighted_covariate", "weighted_fixed_effect"])
+def test_tsls_htz_matches_clubsandwich_wald_test_on_ivreg(model):
+    # Wald_test(ivreg(...), constrain_zero(c("d", "x")), vcov = "CR2", test = "HTZ"): the projected design
+    from effekt.estimators._absorb import Absorber
+    from effekt.estimators.cace import tsls
+
+    w = None if model == "unweighted" else IV.w.to_numpy()
+    X = np.column_stack([IV.d, IV.x, IV.y])
+    Z = np.column_stack([IV.z, IV.x])
+    absorbed, extra_k = None, 0
+    if model == "weighted_fixed_effect":
+        absorber = Absorber([np.unique(IV.f.to_numpy(), return_inverse=True)[1]], w, ["f"])
+        A = absorber.demean(np.column_stack([X, Z[:, 0]]))
+        X, Z = A[:, :3], np.column_stack([A[:, 3], A[:, 1]])
+        absorbed, extra_k = absorber.hat(), absorber.rank
+    else:
+        one = np.ones(len(IV))
+        X, Z = np.column_stack([one, X]), np.column_stack([one, Z])
+    y, X = X[:, -1], X[:, :-1]
+    j = X.shape[1] - 2  # d, then x
+    fit = tsls(y, X, Z, endogenous=[j], excluded=[j], se_type="CR2", clusters=IV.g.to_numpy(), weights=w,
+               absorbed=absorbed, extra_k=extra_k)
+    R = np.eye(X.shape[1])[[j, j + 1]]
+    htz = wald_test(fit.coef, fit.vcov, R, df=None, cr2_design=(*fit.design, IV.g.to_numpy(), w, absorbed))
+    ref = IV_REF[model]["htz"]
+    assert htz["statistic"] == pytest.approx(ref["Fstat"], rel=1e-8)
+    assert htz["df2"] == pytest.approx(ref["df_denom"], rel=1e-8)
+    assert htz["p_value"] == pytest.approx(ref["p_val"], rel=1e-7)
+
+
 def test_unweighted_cace_cr2_unchanged_by_the_weighted_path():
     # equal weights take the unweighted CR2 (both working models agree), so weights=1 changes nothing
     import effekt as ef

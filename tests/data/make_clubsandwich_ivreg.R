@@ -44,6 +44,10 @@ for (nm in names(fits)) {
     vcov = unname(as.matrix(V)),
     df = unname(ct$df_Satt)
   )
+  if ("x" %in% names(coef(m))) {
+    wt <- Wald_test(m, constraints = constrain_zero(c("d", "x")), vcov = V, test = "HTZ")
+    out[[nm]]$htz <- list(Fstat = wt$Fstat, df_num = wt$df_num, df_denom = wt$df_denom, p_val = wt$p_val)
+  }
 }
 # CR1 of a weighted lm (Stata's factor G / (G - 1) (n - 1) / (n - k)), for the cluster-sum code
 m <- lm(y ~ d + x, data = dat, weights = w)

@@ -61,6 +61,9 @@ class TSLSFit:
     first_stage_f: np.ndarray  # one per endogenous regressor
     first_stage_df: tuple[float, float]
     first_stage_coef: np.ndarray  # (n_instruments, n_endogenous) excluded-instrument coefficients
+    #: ``(Xhat, M)``: the projected regressors (``sqrt(w)`` scale) and ``(Xhat'Xhat)^{-1}``; with the
+    #: clusters, weights and absorbed effects, the ``cr2_design`` of :func:`effekt.sandwich.wald_test`
+    design: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def tsls(
@@ -146,6 +149,7 @@ def tsls(
         first_stage_f=np.array(f_stats),
         first_stage_df=(float(len(excluded)), df2),
         first_stage_coef=np.array(fs_coef).T,
+        design=(Xhat, M),
     )
 
 
