@@ -199,9 +199,11 @@ def test_tsls_cr2_and_df_match_clubsandwich_ivreg(model):
     np.testing.assert_allclose(fit.df, ref["df"], rtol=1e-8)
 
 
-@pytest.mark.parametrize(("model", "fixed_effects"), [("weighted_covariate", None), ("weighted_fixed_effect", ["f"])])
+@pytest.mark.parametrize(("model", "fixed_effects"), [("weighted_covariate", None), ("weighted_fixed_effect", ["f"]),
+                                                    ("weighted_nested_effect", ["h"])])
 def test_weighted_cace_cr2_matches_clubsandwich_ivreg(model, fixed_effects):
-    # the factor f (crossing the clusters) absorbed in effekt, dummies in ivreg(y ~ d + x + f | z + x + f)
+    # the factor f (crossing the clusters) or h (nested in them) absorbed in effekt, dummies in
+    # ivreg(y ~ d + x + f | z + x + f)
     import effekt as ef
 
     ref = IV_REF[model]
@@ -212,7 +214,8 @@ def test_weighted_cace_cr2_matches_clubsandwich_ivreg(model, fixed_effects):
     assert res.df == pytest.approx(ref["df"][1], rel=1e-8)
 
 
-@pytest.mark.parametrize("model", ["unweighted", "weighted_covariate", "weighted_fixed_effect"])
+@pytest.mark.parametrize("model", ["unweighted", "weighted_covariate", "weighted_fixed_effect",
+                                   "weighted_nested_effect"])
 def test_tsls_htz_matches_clubsandwich_wald_test_on_ivreg(model):
     # Wald_test(ivreg(...), constrain_zero(c("d", "x")), vcov = "CR2", test = "HTZ"): the projected design
     from effekt.estimators._absorb import Absorber
@@ -222,8 +225,9 @@ def test_tsls_htz_matches_clubsandwich_wald_test_on_ivreg(model):
     X = np.column_stack([IV.d, IV.x, IV.y])
     Z = np.column_stack([IV.z, IV.x])
     absorbed, extra_k = None, 0
-    if model == "weighted_fixed_effect":
-        absorber = Absorber([np.unique(IV.f.to_numpy(), return_inverse=True)[1]], w, ["f"])
+    if model in ("weighted_fixed_effect", "weighted_nested_effect"):
+        factor = "f" if model == "weighted_fixed_effect" else "h"
+        absorber = Absorber([np.unique(IV[factor].to_numpy(), return_inverse=True)[1]], w, [factor])
         A = absorber.demean(np.column_stack([X, Z[:, 0]]))
         X, Z = A[:, :3], np.column_stack([A[:, 3], A[:, 1]])
         absorbed, extra_k = absorber.hat(), absorber.rank

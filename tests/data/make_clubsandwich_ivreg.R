@@ -23,7 +23,8 @@ d <- as.integer(always | (z == 1 & runif(n) < 0.7))
 y <- round(1 + 1.5 * d + 0.5 * x + rnorm(G)[g] + rnorm(n), 3)
 w <- round(runif(n, 0.5, 2), 3)  # varies within clusters
 f <- factor(rep(c("a", "b", "c"), length.out = n))  # crosses the clusters
-dat <- data.frame(y, d, z, x, g, w, f)
+h <- factor(paste0(g, "-", unlist(lapply(n_g, function(m) rep(1:2, length.out = m)))))  # nested in the clusters
+dat <- data.frame(y, d, z, x, g, w, f, h)
 write.csv(dat, "tests/data/clubsandwich_ivreg.csv", row.names = FALSE)
 
 out <- list(clubSandwich = as.character(packageVersion("clubSandwich")),
@@ -32,7 +33,8 @@ fits <- list(
   unweighted = ivreg(y ~ d + x | z + x, data = dat),
   weighted = ivreg(y ~ d | z, data = dat, weights = w),
   weighted_covariate = ivreg(y ~ d + x | z + x, data = dat, weights = w),
-  weighted_fixed_effect = ivreg(y ~ d + x + f | z + x + f, data = dat, weights = w)
+  weighted_fixed_effect = ivreg(y ~ d + x + f | z + x + f, data = dat, weights = w),
+  weighted_nested_effect = ivreg(y ~ d + x + h | z + x + h, data = dat, weights = w)
 )
 for (nm in names(fits)) {
   m <- fits[[nm]]
