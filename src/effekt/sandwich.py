@@ -73,6 +73,8 @@ _ALIASES = {"stata": "CR1", "HC1": "HC1"}
 _TOL = 1e-10
 #: upper bound on floats held at once by the batched cluster computations
 _CHUNK_FLOATS = 20_000_000
+#: an absorbed group present in more clusters than this enters the HTZ traces as a dense column
+_HTZ_WIDE = 32
 
 
 @dataclass(frozen=True)
@@ -427,15 +429,36 @@ def cluster_vcov(
     >>> float(cluster_vcov(X, u, np.eye(1), np.array([0, 0, 1, 1]), 2, k_total=1, small_sample=False)[0, 0])
     16.0
     """
-    n, k = X.shape
-    scores = np.empty((n_clusters, k))
-    for j in range(k):
-        scores[:, j] = np.bincount(codes, weights=X[:, j] * u, minlength=n_clusters)
-    meat = scores.T @ scores
-    if small_sample:
-        G = n_clusters
-        meat *= G / (G - 1) * (n - 1) / (n - k_total)
+    meat = _cluster_meat(X, u, codes, n_clusters, k_total=k_total, small_sample=small_sample)
     return M @ meat @ M  # type: ignore[no-any-return]
+
+
+def _cluster_meat(
+    X: np.ndarray, u: np.ndarray | None, codes: np.ndarray, n_clusters: int, *, k_total: int, small_sample: bool
+) -> np.ndarray:
+    """``sum_g s_g s_g'`` with ``s_g = sum_{i in g} x_i u_i`` (``u`` None: the rows of ``X`` are the scores).
+
+    The one cluster-sum code of :func:`cluster_vcov` and :func:`score_vcov`:
+    one ``bincount`` per column, so no further ``n x k`` array is formed.
+    ``small_sample`` multiplies by ``G / (G - 1) (n - 1) / (n - k_total)``
+    (CR1; Stata, R sandwich::vcovCL).
+    """
+    n, k = X.shape
+    G = int(n_clusters)
+    if small_sample and G < 2:
+        raise EstimationError("only one cluster: cluster-robust standard errors need at least two clusters.")
+    if small_sample and n <= k_total:
+        raise EstimationError(
+            f"{n} observations cannot estimate {k_total} parameters and their variance; "
+            "the CR1 factor (n - 1) / (n - k) is undefined."
+        )
+    sums = np.empty((G, k))
+    for j in range(k):
+        sums[:, j] = np.bincount(codes, weights=X[:, j] if u is None else X[:, j] * u, minlength=G)
+    meat = sums.T @ sums
+    if small_sample:
+        meat *= G / (G - 1) * (n - 1) / (n - k_total)
+    return meat  # type: ignore[no-any-return]
 
 
 def score_vcov(
@@ -475,14 +498,18 @@ def score_vcov(
     if se_type in ("CR0", "CR1"):
         if clusters is None:
             raise DesignError(f"se_type={se_type!r} needs clusters=.")
-        codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
-        G = int(codes.max()) + 1
-        sg = np.empty((G, k))
-        for j in range(k):
-            sg[:, j] = np.bincount(codes, weights=scores[:, j], minlength=G)
-        meat = sg.T @ sg
-        if se_type == "CR1":
-            meat *= G / (G - 1) * (n - 1) / (n - k_total)
+        clusters = np.asarray(clusters)
+        if clusters.shape != (n,):
+            raise DesignError(
+                f"clusters= has shape {clusters.shape} but the scores have {n} rows: one cluster label per row."
+            )
+        codes = np.unique(clusters, return_inverse=True)[1].ravel()
+        G = int(codes.max()) + 1 if n else 0
+        if G < 2:
+            raise EstimationError(
+                "only one cluster: cluster-robust standard errors need at least two clusters."
+            )
+        meat = _cluster_meat(scores, None, codes, G, k_total=k_total, small_sample=se_type == "CR1")
         return bread @ meat @ bread  # type: ignore[no-any-return]
     if se_type in ("HC2", "HC3"):
         if leverage is None:
@@ -502,7 +529,7 @@ def wald_test(
     *,
     df: float | None,
     test: str | None = None,
-    cr2_design: tuple[np.ndarray, ...] | None = None,
+    cr2_design: tuple[Any, ...] | None = None,
 ) -> dict[str, float]:
     """Robust Wald test of ``R b = 0``.
 
@@ -516,11 +543,15 @@ def wald_test(
       (2015) for CR2, as clubSandwich's ``Wald_test(test = "HTZ")``:
       ``F = delta Q / q`` referred to ``F(q, nu - q + 1)``, ``delta = (nu - q + 1) / nu``,
       with ``nu`` from the first two moments of the CR2 estimator under the
-      working model. Needs ``cr2_design = (Xw, M, clusters)`` or
-      ``(Xw, M, clusters, weights)``: the (square-root weighted) regressors,
-      ``(Xw'Xw)^{-1}``, the cluster labels and, for a weighted regression, its
-      weights (clubSandwich's default working model ``Phi = I``, as the weighted
-      CR2 of :func:`robust_ols`). It is the default when
+      working model. Needs ``cr2_design = (Xw, M, clusters)``,
+      ``(Xw, M, clusters, weights)`` or ``(Xw, M, clusters, weights, absorbed)``:
+      the (square-root weighted) regressors, ``(Xw'Xw)^{-1}``, the cluster
+      labels, for a weighted regression its weights (``None`` without;
+      clubSandwich's default working model ``Phi = I``, as the weighted CR2 of
+      :func:`robust_ols`) and, when fixed effects were swept out of ``Xw``,
+      their :class:`AbsorbedHat` (the test then equals clubSandwich's on the
+      regression with the factors as dummy columns, which the CR2 adjustment
+      and the working model's covariance include). It is the default when
       ``cr2_design`` is given; with ``q = 1`` it is the Bell-McCaffrey t test.
 
     Returns ``{"statistic", "df1", "df2", "p_value"}`` (``df2`` NaN for chi2),
@@ -533,6 +564,11 @@ def wald_test(
     from scipy import stats
 
     R = np.atleast_2d(np.asarray(R, dtype=float))
+    coef = np.asarray(coef, dtype=float)
+    if R.ndim != 2 or R.shape[1] != coef.shape[0]:
+        raise DesignError(
+            f"R has {R.shape[-1]} columns but there are {coef.shape[0]} coefficients: one column per coefficient."
+        )
     Rb = R @ coef
     RVR = R @ vcov @ R.T
     try:
@@ -548,6 +584,11 @@ def wald_test(
     if test == "HTZ":
         if cr2_design is None:
             raise DesignError("test='HTZ' needs cr2_design=(Xw, M, clusters) of the CR2 regression.")
+        if not 3 <= len(cr2_design) <= 5:
+            raise DesignError(
+                f"cr2_design has {len(cr2_design)} parts; it is (Xw, M, clusters), (Xw, M, clusters, weights) "
+                "or (Xw, M, clusters, weights, absorbed)."
+            )
         nu = _htz_nu(R, *cr2_design)
         delta = max((nu - q + 1.0) / nu, 0.0)
         df2 = nu - q + 1.0
@@ -561,83 +602,244 @@ def wald_test(
 
 
 def _htz_nu(
-    R: np.ndarray, Xw: np.ndarray, M: np.ndarray, clusters: np.ndarray, weights: np.ndarray | None = None
+    R: np.ndarray,
+    Xw: np.ndarray,
+    M: np.ndarray,
+    clusters: np.ndarray,
+    weights: np.ndarray | None = None,
+    absorbed: AbsorbedHat | None = None,
 ) -> float:
     """Degrees of freedom ``nu`` of the HTZ test (Tipton & Pustejovsky 2015, sec. 3; working model ``Phi = I``).
 
     With ``A_g`` the CR2 adjustment, ``G_g = R M X_g' W_g A_g`` and the hat
-    columns ``P_g = X_g L``, ``Q_g = W_g X_g L`` (``L L' = M``), the covariances
-    of the CR2 estimator's entries are sums over clusters of
-    ``P^{st}_{gh} = [g = h] G_g[s] . G_g[t] + v^s_g K v^t_h'`` with
-    ``v^s_g = [P_g' G_g[s]', Q_g' G_g[s]']`` and ``K = [[T, -I], [-I, 0]]``,
-    ``T = L' X'W^2X L`` (without weights this is ``- H_g[s] . H_h[t]``,
-    ``H_g = G_g X_g L``). After whitening by ``Omega^{-1/2}``,
-    ``Omega = sum_g P_gg``, ``nu = q (q + 1) / sum_{s,t} (<P^{st}, P^{ts}> + <P^{ss}, P^{tt}>)``;
-    the inner products are taken without forming the ``G x G`` arrays.
-    ``Xw`` is on the ``sqrt(w)`` scale; ``weights`` (optional) are the regression's weights.
+    columns ``E`` (``sqrt(w)`` scale: ``Xw L`` with ``L L' = M``, and the
+    absorbed fixed effects' ``scale`` and ``basis`` columns of
+    :class:`AbsorbedHat`, so ``H = E E'`` is the hat matrix of the whole
+    model), the covariances of the CR2 estimator's entries under the working
+    model are sums over clusters of
+    ``P^{st}_{gh} = [g = h] G_g[s] . G_g[t] + v^s_g K v^t_h'``:
+
+    * without weights ``v^s_g = E_g' G_g[s]'`` and ``K = -I`` (``Var(e) = I - H``);
+    * with weights ``v^s_g = [P_g' G_g[s]', Q_g' G_g[s]']``, ``P_g = E_g / sqrt(w_g)``,
+      ``Q_g = E_g sqrt(w_g)``, ``K = [[T, -I], [-I, 0]]``, ``T = E' W E``
+      (``Var(e) = (I - H)(I - H)'`` in the original units).
+
+    ``A_g = (I + B_g K_g B_g')^{-1/2}`` with ``B_g`` the cluster's local columns
+    (``E_g``, or ``[P_g, Q_g]``): a thin QR of ``B_g`` and a small
+    eigenproblem, batched over clusters of equal size. After whitening by
+    ``Omega^{-1/2}``, ``Omega = sum_g P_gg``,
+    ``nu = q (q + 1) / sum_{s,t} (<P^{st}, P^{ts}> + <P^{ss}, P^{tt}>)``, the
+    inner products taken without forming the ``G x G`` arrays unless ``G`` is
+    the smaller side: an absorbed factor's columns are sparse (each cluster
+    touches only its own groups).
     """
     Xw = np.asarray(Xw, dtype=float)
+    M = np.asarray(M, dtype=float)
     n, p = Xw.shape
+    R = np.atleast_2d(np.asarray(R, dtype=float))
     q = R.shape[0]
-    codes = np.unique(np.asarray(clusters), return_inverse=True)[1].ravel()
+    clusters = np.asarray(clusters)
+    if clusters.shape != (n,):
+        raise DesignError(f"cr2_design: clusters has shape {clusters.shape} but Xw has {n} rows.")
+    if M.shape != (p, p) or R.shape[1] != p:
+        raise DesignError(f"cr2_design: M must be {p} x {p} and R have {p} columns, one per column of Xw.")
+    if absorbed is not None and np.shape(absorbed.group) != (n,):
+        raise DesignError(f"cr2_design: the absorbed effects cover {np.shape(absorbed.group)[0]} rows, not {n}.")
+    codes = np.unique(clusters, return_inverse=True)[1].ravel()
     G = int(codes.max()) + 1
-    L = np.linalg.cholesky(M)
+    if G < 2:
+        raise EstimationError("the HTZ test needs at least two clusters.")
+    try:
+        L = np.linalg.cholesky(M)
+    except np.linalg.LinAlgError:
+        raise EstimationError("cr2_design: M = (Xw'Xw)^{-1} is not positive definite.") from None
     MR = M @ R.T  # (p, q)
     sw = None if weights is None else np.sqrt(np.asarray(weights, dtype=float))
-    if sw is None:
-        K = -np.eye(p)
-        r = p
-    else:
-        B_all = Xw @ L
-        T = (B_all * (sw**2)[:, None]).T @ B_all
-        K = np.block([[T, -np.eye(p)], [-np.eye(p), np.zeros((p, p))]])
-        r = 2 * p
-    Vc = np.empty((G, q, r))  # v^s_g
-    order = np.argsort(codes, kind="stable")
+    if sw is not None and sw.shape != (n,):
+        raise DesignError(f"cr2_design: weights has shape {sw.shape} but Xw has {n} rows.")
+    order = np.lexsort((absorbed.group, codes)) if absorbed is not None else np.argsort(codes, kind="stable")
     sizes = np.bincount(codes, minlength=G)
     starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    Xs = Xw[order]
+    dense = Xs @ L  # hat columns common to every cluster: X L, then the other factors' basis
+    if absorbed is not None and absorbed.basis is not None:
+        dense = np.hstack([dense, np.asarray(absorbed.basis, dtype=float)[order]])
+    nd = dense.shape[1]
+    # one local column per absorbed group present in a cluster (its global group in gol)
+    n_local, n_groups = 0, 0
+    local = np.zeros(n, dtype=np.int64)
+    gol = np.zeros((G, 0), dtype=np.int64)
+    if absorbed is not None:
+        grp = np.asarray(absorbed.group)[order]
+        cl = codes[order]
+        new = np.ones(n, dtype=bool)
+        new[1:] = (grp[1:] != grp[:-1]) | (cl[1:] != cl[:-1])
+        run = np.cumsum(new) - 1
+        local = run - run[starts][cl]
+        n_local = int(local.max()) + 1
+        gol = np.full((G, n_local), -1, dtype=np.int64)
+        gol[cl, local] = grp
+        n_groups = int(absorbed.n_groups)
+        scale_s = np.asarray(absorbed.scale, dtype=float)[order]
+    r = nd + n_local
+    sws = None if sw is None else sw[order]
+    T_dd: np.ndarray | None = None
+    T_gd = np.zeros((n_groups, nd))
+    t_gg = np.zeros(n_groups)
+    if sws is not None:
+        ws = sws**2
+        T_dd = (dense * ws[:, None]).T @ dense
+        if absorbed is not None:
+            for c in range(nd):
+                T_gd[:, c] = np.bincount(grp, weights=ws * scale_s * dense[:, c], minlength=n_groups)
+            t_gg = np.bincount(grp, weights=ws * scale_s**2, minlength=n_groups).astype(float)
+    c_loc = r if sws is None else 2 * r
+    Vloc = np.empty((G, c_loc, q))  # local v^s_g (columns s)
+    Sloc = np.empty((G, q, q))  # v^s_g K v^t_g'
     GG = np.empty((G, q, q))  # G_g G_g'
+    XMR = Xs @ MR
     for size in np.unique(sizes):
-        ids = np.flatnonzero(sizes == size)
-        rows = order[starts[ids][:, None] + np.arange(size)[None, :]]
-        Xg = Xw[rows]  # (m, s, p)
-        if sw is None:
-            V, a, plus_identity = _eig_root(Xg @ L)
-            AV = _apply_eig(V, a, plus_identity, np.transpose(Xg @ MR, (2, 0, 1)))  # (q, m, s)
-            AVt = np.transpose(AV, (1, 2, 0))  # (m, s, q): G_g'
-            Vc[ids] = np.swapaxes(AVt, 1, 2) @ (Xg @ L)
-        else:
-            swg = sw[rows]
-            Bg = Xg @ L
-            Pg, Qg = Bg / swg[:, :, None], Bg * swg[:, :, None]
-            Uq, Rq = np.linalg.qr(np.concatenate([Pg, Qg], axis=2))
-            mu, Vq = np.linalg.eigh(Rq @ K @ np.swapaxes(Rq, 1, 2))
+        s = int(size)
+        cl_ids = np.flatnonzero(sizes == size)
+        chunk = max(1, _CHUNK_FLOATS // max(1, s * max(2 * c_loc, s) * 4))
+        for lo in range(0, cl_ids.size, chunk):
+            ids = cl_ids[lo : lo + chunk]
+            m = ids.size
+            rows = starts[ids][:, None] + np.arange(s)[None, :]
+            Eg = dense[rows]  # (m, s, nd)
+            if n_local:
+                Fg = np.zeros((m, s, n_local))
+                Fg[np.arange(m)[:, None], np.arange(s)[None, :], local[rows]] = scale_s[rows]
+                Eg = np.concatenate([Eg, Fg], axis=2)
+            x = XMR[rows]  # (m, s, q): Xw_g M R'
+            if sws is None:
+                B = Eg
+                Kg = np.broadcast_to(-np.eye(r), (m, r, r))
+            else:
+                swg = sws[rows]
+                B = np.concatenate([Eg / swg[:, :, None], Eg * swg[:, :, None]], axis=2)
+                x = x * swg[:, :, None]  # W_g X_g M R' in the original units
+                Tg = np.zeros((m, r, r))
+                Tg[:, :nd, :nd] = T_dd
+                if n_local:
+                    g_loc = gol[ids]
+                    used = g_loc >= 0
+                    gi = np.where(used, g_loc, 0)
+                    Tgd = T_gd[gi] * used[:, :, None]
+                    Tg[:, nd:, :nd] = Tgd
+                    Tg[:, :nd, nd:] = np.swapaxes(Tgd, 1, 2)
+                    idx = np.arange(n_local)
+                    Tg[:, nd + idx, nd + idx] = t_gg[gi] * used
+                Kg = np.zeros((m, 2 * r, 2 * r))
+                Kg[:, :r, :r] = Tg
+                eye = np.arange(r)
+                Kg[:, eye, r + eye] = -1.0
+                Kg[:, r + eye, eye] = -1.0
+            Uq, Rq = np.linalg.qr(B)
+            mu, Vq = np.linalg.eigh(Rq @ Kg @ np.swapaxes(Rq, 1, 2))
             U = Uq @ Vq
             a = _root_weights(1.0 + mu) - 1.0
-            x = (Xg @ MR) * swg[:, :, None]  # W_g X_g M R' (original units)
-            AVt = x + U @ (a[:, :, None] * (np.swapaxes(U, 1, 2) @ x))
-            Vc[ids] = np.concatenate([np.swapaxes(AVt, 1, 2) @ Pg, np.swapaxes(AVt, 1, 2) @ Qg], axis=2)
-        GG[ids] = np.swapaxes(AVt, 1, 2) @ AVt
-    Omega = GG.sum(axis=0) + np.einsum("gsa,ab,gtb->st", Vc, K, Vc)
+            AVt = x + U @ (a[:, :, None] * (np.swapaxes(U, 1, 2) @ x))  # G_g' = A_g W_g X_g M R'
+            v = np.swapaxes(B, 1, 2) @ AVt  # (m, c_loc, q)
+            Vloc[ids] = v
+            Sloc[ids] = np.swapaxes(v, 1, 2) @ Kg @ v
+            GG[ids] = np.swapaxes(AVt, 1, 2) @ AVt
+    Omega = GG.sum(axis=0) + Sloc.sum(axis=0)
     lam, vec = np.linalg.eigh((Omega + Omega.T) / 2.0)
-    if lam.min() <= 0:
-        raise EstimationError("the HTZ test is undefined: the CR2 estimator of R V R' is singular.")
+    if lam.min() <= 1e-12 * max(lam.max(), 0.0) or lam.max() <= 0:
+        raise EstimationError(
+            "the HTZ test is undefined: the CR2 estimator of R V R' is singular under the working model "
+            "(a tested combination the clusters cannot inform, or redundant rows of R)."
+        )
     Oh = (vec / np.sqrt(lam)) @ vec.T  # Omega^{-1/2}
-    Vt = np.einsum("st,gta->gsa", Oh, Vc)  # whitened v
-    D = np.einsum("su,guv,tv->gst", Oh, GG, Oh)  # d_st[g] = G~_g[s] . G~_g[t]
-    Sg = np.einsum("gsa,ab,gtb->gst", Vt, K, Vt)  # v^s_g K v^t_g'
-    C = np.einsum("gsa,gtb->stab", Vt, Vt)  # (V^s)' V^t  (r x r for each s, t)
-    total = 0.0
-    for s_ in range(q):
-        for t_ in range(q):
-            KC_ts = K @ C[t_, s_]
-            cross = (D[:, s_, t_] ** 2).sum() + 2.0 * (D[:, s_, t_] * Sg[:, s_, t_]).sum()
-            cross += float(np.einsum("ab,ba->", KC_ts, KC_ts))
-            same = (D[:, s_, s_] * D[:, t_, t_]).sum() + (D[:, s_, s_] * Sg[:, t_, t_]).sum()
-            same += (D[:, t_, t_] * Sg[:, s_, s_]).sum()
-            same += float(np.einsum("ab,ba->", K @ C[s_, t_], KC_ts))
-            total += cross + same
+    D = Oh @ GG @ Oh  # d_st[g] = G~_g[s] . G~_g[t]
+    Sg = Oh @ Sloc @ Oh  # v~^s_g K v~^t_g'
+    Vt = Vloc @ Oh  # whitened local v (columns s)
+    total = float(np.einsum("gst,gst->", D, D) + np.einsum("gss,gtt->", D, D))
+    total += 2.0 * float(np.einsum("gst,gst->", D, Sg)) + 2.0 * float(np.einsum("gss,gtt->", D, Sg))
+    total += _htz_pair_traces(Vt, gol, nd, n_groups, T_dd, T_gd, t_gg)
     return q * (q + 1) / total
+
+
+def _htz_pair_traces(
+    Vt: np.ndarray,
+    gol: np.ndarray,
+    nd: int,
+    n_groups: int,
+    T_dd: np.ndarray | None,
+    T_gd: np.ndarray,
+    t_gg: np.ndarray,
+) -> float:
+    """``sum_{s,t} (<S^{st}, S^{ts}> + <S^{ss}, S^{tt}>)`` for ``S^{st} = V^s K V^t'`` (``G x G``), for :func:`_htz_nu`.
+
+    ``Vt`` (G, c, q) holds each cluster's local coordinates of the whitened
+    ``v^s_g``: the ``nd`` dense columns, then one per absorbed group present
+    (``gol``: its global group, -1 for none), twice over with weights (the
+    ``P`` and ``Q`` halves); ``T_dd`` is None without weights (``K = -I``).
+    ``<S^{st}, S^{ts}> = tr(F_1 F_2)`` with ``F = Y K X'`` for pairs of the
+    ``V^s``. The global columns split into a dense set ``d`` (``X L``, the
+    basis, and groups present in many clusters) and a sparse set ``f`` (the
+    other groups), so ``F = N + L R'`` with ``N = Y_f K_ff X_f'`` sparse
+    (clusters sharing a group), ``L = [Y_d, Y_f K_fd]`` and
+    ``R = [X_d K_dd + X_f K_fd, X_d]``: every trace then needs only ``N``
+    and ``G x 2 c_d`` matrices, never a dense ``G x G`` one.
+    """
+    import scipy.sparse as sp
+
+    G, c_loc, q = Vt.shape
+    weighted = T_dd is not None
+    half = nd + n_groups
+    R_glob = 2 * half if weighted else half
+    cols = np.concatenate([np.broadcast_to(np.arange(nd), (G, nd)), np.where(gol >= 0, nd + gol, -1)], axis=1)
+    if weighted:
+        cols = np.concatenate([cols, np.where(cols >= 0, cols + half, -1)], axis=1)
+    keep = cols >= 0
+    g_idx = np.repeat(np.arange(G)[:, None], c_loc, axis=1)[keep]
+    V = [sp.csr_matrix((Vt[:, :, s][keep], (g_idx, cols[keep])), shape=(G, R_glob)) for s in range(q)]
+    if weighted and T_dd is not None:
+        T_glob = sp.bmat([[sp.csr_matrix(T_dd), sp.csr_matrix(T_gd.T)],
+                          [sp.csr_matrix(T_gd), sp.diags(t_gg)]], format="csr")
+        eye = sp.identity(half, format="csr")
+        K = sp.bmat([[T_glob, -eye], [-eye, None]], format="csr")
+    else:
+        K = -sp.identity(half, format="csr")
+    # a group present in many clusters would make N dense: its columns join the dense set
+    present = gol[gol >= 0]
+    spread = np.bincount(present, minlength=n_groups) if n_groups else np.zeros(0, dtype=np.int64)
+    wide = np.flatnonzero(spread > _HTZ_WIDE)
+    narrow = np.flatnonzero(spread <= _HTZ_WIDE)
+    d_idx = np.concatenate([np.arange(nd), nd + wide])
+    f_idx = nd + narrow
+    if weighted:
+        d_idx = np.concatenate([d_idx, d_idx + half])
+        f_idx = np.concatenate([f_idx, f_idx + half])
+    K_dd = K[d_idx][:, d_idx].toarray()
+    K_fd = K[f_idx][:, d_idx].toarray()
+    K_ff = K[f_idx][:, f_idx].tocsr()
+    Vd = [v[:, d_idx].toarray() for v in V]
+    Vf = [v[:, f_idx].tocsr() for v in V]
+    VfK = [v @ K_fd for v in Vf]  # (G, c_d)
+    VfKff = [v @ K_ff for v in Vf]
+    Lm = [np.hstack([Vd[s], VfK[s]]) for s in range(q)]
+    Rm = [np.hstack([Vd[s] @ K_dd + VfK[s], Vd[s]]) for s in range(q)]
+    has_f = f_idx.size > 0
+
+    def trace_ff(y1: int, x1: int, y2: int, x2: int) -> float:
+        # tr(F(Y1, X1) F(Y2, X2)), F(Y, X) = Y K X' = N + L_Y R_X'
+        L1, R1, L2, R2 = Lm[y1], Rm[x1], Lm[y2], Rm[x2]
+        out = float(np.sum((R1.T @ L2) * (L1.T @ R2)))
+        if has_f:
+            N1 = VfKff[y1] @ Vf[x1].T
+            N2 = VfKff[y2] @ Vf[x2].T
+            out += float(N1.multiply(N2.T).sum())
+            out += float(np.sum((N1 @ L2) * R2)) + float(np.sum((N2 @ L1) * R1))
+        return out
+
+    total = 0.0
+    for s in range(q):
+        for t in range(q):
+            total += trace_ff(s, t, s, t) + trace_ff(t, t, s, s)
+    return total
 
 
 def _cr2(
