@@ -948,10 +948,9 @@ def _cr2(
             g_idx = np.repeat(np.arange(G)[:, None], n_local, axis=1)[used]
             Vf = _sparse_rows(vf[used], g_idx, group_of_local[used], G, int(group_of_local.max()) + 1)
             dense = np.hstack([parts_v[0], ve[:, n_local : n_local + n_basis]])
-            V = _hstack_sparse(dense, Vf)
+            trace, frob2 = _q_moments(d, dense, Vf)
         else:
-            V = parts_v[0]
-        trace, frob2 = _q_moments(d, V)
+            trace, frob2 = _q_moments(d, parts_v[0])
         df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
     return meat, df
 
@@ -1153,25 +1152,21 @@ def _sparse_rows(vals: np.ndarray, rows: np.ndarray, cols: np.ndarray, G: int, L
     return sp.csr_matrix((vals, (rows, cols)), shape=(G, L))
 
 
-def _hstack_sparse(dense: np.ndarray, sparse: Any) -> Any:
-    import scipy.sparse as sp
+def _q_moments(d: np.ndarray, V: np.ndarray, S: Any = None) -> tuple[float, float]:
+    """``tr Q`` and ``||Q||_F^2`` for ``Q = diag(d) - U U'`` with ``U = [V, S]`` (``S`` sparse, optional).
 
-    return sp.hstack([sp.csr_matrix(dense), sparse], format="csr")
-
-
-def _q_moments(d: np.ndarray, V: Any) -> tuple[float, float]:
-    """``tr Q`` and ``||Q||_F^2`` for ``Q = diag(d) - V V'`` (V dense or sparse)."""
-    import scipy.sparse as sp
-
-    if isinstance(V, sp.csr_matrix):
-        row2 = np.asarray(V.multiply(V).sum(axis=1)).ravel()
-        G, q = V.shape
-        gram = (V @ V.T) if G <= q else (V.T @ V)
-        gram2 = float(gram.multiply(gram).sum()) if sp.issparse(gram) else float((gram**2).sum())
-    else:
-        row2 = np.einsum("gk,gk->g", V, V)
-        gram = V.T @ V if V.shape[0] > V.shape[1] else V @ V.T
-        gram2 = float((gram**2).sum())
+    ``||U'U||_F^2 = ||V'V||^2 + 2 ||V'S||^2 + ||S'S||^2``: the dense columns
+    never meet the sparse ones in a ``G x G`` product, which the dense
+    columns would fill (20,000 clusters: a 3 GB matrix).
+    """
+    row2 = np.einsum("gk,gk->g", V, V)
+    VtV = V.T @ V
+    gram2 = float((VtV**2).sum())
+    if S is not None:
+        row2 = row2 + np.asarray(S.multiply(S).sum(axis=1)).ravel()
+        VtS = np.asarray((S.T @ V).T)  # (k, L)
+        StS = S.T @ S if S.shape[1] <= S.shape[0] else S @ S.T  # sparse: groups (clusters) that share a cluster (group)
+        gram2 += 2.0 * float((VtS**2).sum()) + float(StS.multiply(StS).sum())
     trace = float(d.sum() - row2.sum())
     frob2 = float((d**2).sum() - 2.0 * (d * row2).sum() + gram2)
     return trace, frob2
