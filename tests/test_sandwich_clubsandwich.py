@@ -218,7 +218,7 @@ def test_weighted_cace_cr2_matches_clubsandwich_ivreg(model, fixed_effects):
                                    "weighted_nested_effect"])
 def test_tsls_htz_matches_clubsandwich_wald_test_on_ivreg(model):
     # Wald_test(ivreg(...), constrain_zero(c("d", "x")), vcov = "CR2", test = "HTZ"): the projected design
-    from effekt.estimators._absorb import Absorber
+    from effekt.absorb import Absorber
     from effekt.estimators.cace import tsls
 
     w = None if model == "unweighted" else IV.w.to_numpy()
@@ -300,7 +300,7 @@ def test_htz_with_absorbed_fixed_effects_matches_clubsandwich(fe, weights, wide,
 
 def test_htz_absorbed_tuple_form_and_the_old_forms_agree():
     # the five-part cr2_design; with the factor as dummy columns instead, the three- and four-part forms
-    from effekt.estimators._absorb import Absorber
+    from effekt.absorb import Absorber
 
     codes = np.unique(ABS.f.to_numpy(), return_inverse=True)[1]
     y, X, g, w = ABS.y.to_numpy(), ABS[["x1", "x2", "x3"]].to_numpy(), ABS.g.to_numpy(), ABS.w.to_numpy()

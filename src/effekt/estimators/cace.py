@@ -38,9 +38,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from effekt.absorb import Absorber, check_not_absorbed
 from effekt.data import _as_binary_numbers, as_frame, describe_rows, label
 from effekt.errors import DataError, DesignError, EstimationError
-from effekt.estimators._absorb import Absorber, check_not_absorbed
 from effekt.estimators._model import LinearModel, infer_design, model_frame
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult

@@ -293,7 +293,7 @@ def _not_absorbed(mf: ModelFrame, A: np.ndarray) -> np.ndarray:
     """Which columns of ``A`` survive the model's fixed effects (all, without them)."""
     if not mf.fixed_effects:
         return np.ones(A.shape[1], dtype=bool)
-    from effekt.estimators._absorb import Absorber
+    from effekt.absorb import Absorber
 
     within = Absorber(mf.fixed_effects, mf.weights).demean(A)
     before = np.sqrt((A**2).sum(axis=0))

@@ -22,8 +22,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from effekt.absorb import Absorber, check_not_absorbed
 from effekt.errors import DesignError
-from effekt.estimators._absorb import Absorber, check_not_absorbed
 from effekt.estimators._model import LinearModel, ModelFrame, infer_design, model_frame
 from effekt.protocol import EstimatorTags
 from effekt.result import EffectResult, check_alpha

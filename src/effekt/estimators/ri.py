@@ -471,7 +471,7 @@ class _Coefficient(_Statistic):
     """Least-squares coefficient of treatment given covariates and absorbed blocks (FWL)."""
 
     def __init__(self, W: np.ndarray | None, blocks: np.ndarray | None, weights: np.ndarray | None, n: int) -> None:
-        from effekt.estimators._absorb import Absorber
+        from effekt.absorb import Absorber
 
         self.sw = np.ones(n) if weights is None else np.sqrt(weights)
         self.absorber = Absorber([blocks], weights) if blocks is not None else None
