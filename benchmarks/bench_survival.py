@@ -1,78 +1,131 @@
-"""Benchmarks of effekt-survival against its peers, same data, one run.
+"""effekt-survival against lifelines, statsmodels and pandas, as runner cases.
 
-1. cox with strata= (1,000 blocks) and 6 covariates on 200,000 rows, against
-   lifelines' CoxPHFitter(strata=...) and statsmodels' PHReg(strata=...);
-   estimates must agree, and the ratio effekt / lifelines is printed
-   (target: at most 1.15, and faster than statsmodels).
-2. A weekly register panel of 10,000,000 person-weeks (200,000 people x 50
-   weeks) to first-entry survival data with competing causes, against a
-   straightforward pandas groupby-apply; results must agree, and the speed-up
-   is printed (target: at least 10x). Peak extra memory of effekt's pass is
-   measured with tracemalloc (bounded by chunk_rows, not by the panel).
+Every case shares one data set between effekt and its peers; the runner
+checks agreement before it times anything:
 
-Run: flock /tmp/effekt-bench.lock .venv/bin/python benchmarks/bench_survival.py [--quick]
+1. ``cox`` with every default (Efron ties, the profile-likelihood interval
+   and the Schoenfeld PH test on the KM time scale), treatment and 3
+   covariates, weekly (tied) times, against lifelines' ``CoxPHFitter`` with
+   its defaults: log HR and SE of every term agree to 1e-6 (target: no
+   slower than lifelines).
+2. The same with ``strata=`` 1,000 blocks, against
+   ``CoxPHFitter(strata=...)`` (target: no slower); lifelines' stratified
+   fit stops earlier, so the agreement asked is 1e-5.
+3. ``cox`` with ``strata=`` 1,000 blocks and 6 covariates on 200,000 rows,
+   without the profile interval and the PH test, against lifelines (target:
+   at most 1.15x) and statsmodels' ``PHReg`` (target: faster).
+4. The cost of the profile-likelihood interval: default ``cox`` against
+   ``cox(profile_ci=False)`` on the data of 1. (target: at most 3x), the
+   interval checked against the end-point equation with statsmodels'
+   ``PHReg`` profile log-likelihood at each end.
+5. A weekly register panel (people x 50 weeks) to first-entry survival
+   data with competing causes, against a straightforward pandas
+   groupby-apply (identical output; target: at least 10x faster).
+
+Run: ``python -m benchmarks --only survival``.
 """
 
 from __future__ import annotations
 
-import argparse
-import platform
-import time
-import tracemalloc
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from benchmarks.cases import Case, Peer
 
-def bench_cox(n: int, n_blocks: int, reps: int) -> None:
-    import lifelines
-    import statsmodels
-    import statsmodels.api as sm
-    from lifelines import CoxPHFitter
+COEFS = np.array([0.3, -0.2, 0.1, 0.0, 0.15, -0.1])
 
-    from effekt_survival.cox import Cox
 
-    rng = np.random.default_rng(2026)
-    X = rng.normal(size=(n, 6))
+def _peer(name: str, run: Any, check: Any = None, target: float | None = None, **more: Any) -> Peer:
+    """A Peer, passing ``package=``/``repeat=`` only where this version of the Case API has them."""
+    fields = getattr(Peer, "__dataclass_fields__", {})
+    return Peer(name, run, check, target, **{k: v for k, v in more.items() if k in fields})
+
+
+def _blocks(n: int) -> int:
+    """1,000 blocks at the timed sizes; fewer (200 rows each) at the quick check's size."""
+    return min(1_000, max(2, n // 200))
+
+
+def cox_data(n: int, n_blocks: int = 1, n_covariates: int = 3, seed: int = 2026) -> dict[str, Any]:
+    """Weibull times in whole weeks (censored at 104) with a block frailty; true log HR 0.4."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, n_covariates))
     z = rng.integers(0, 2, n)
     block = rng.integers(0, n_blocks, n)
-    lp = 0.4 * z + X @ np.array([0.3, -0.2, 0.1, 0.0, 0.15, -0.1])
-    t = np.ceil(52 * rng.weibull(1.3, n) * np.exp(-lp / 1.3) * np.exp(rng.normal(0, 0.3, n_blocks))[block])
+    lp = 0.4 * z + X @ COEFS[:n_covariates]
+    frailty = np.exp(rng.normal(0, 0.3, n_blocks))[block]
+    t = np.ceil(52 * rng.weibull(1.3, n) * np.exp(-lp / 1.3) * frailty)
     e = (t <= 104).astype(int)
-    t = np.minimum(t, 104)
-    covs = [f"x{i}" for i in range(6)]
-    df = pd.DataFrame(X, columns=covs).assign(time=t, event=e, z=z, block=block)
+    covs = [f"x{i}" for i in range(n_covariates)]
+    df = pd.DataFrame(X, columns=covs).assign(time=np.minimum(t, 104), event=e, z=z, block=block)
+    return {"df": df, "covariates": covs, "strata": "block" if n_blocks > 1 else None}
 
-    def run_effekt():
-        return Cox().fit(df, time="time", event="event", treatment="z", strata="block", covariates=covs,
-                         profile_ci=False, ph_transform=None)
 
-    def run_lifelines():
-        return CoxPHFitter().fit(df[["time", "event", "z", "block"] + covs], "time", "event", strata=["block"])
+def _cox(data: dict[str, Any], **options: Any) -> Any:
+    from effekt_survival.cox import Cox
 
-    def run_statsmodels():
-        return sm.PHReg(df.time, df[["z"] + covs], status=df.event, strata=df.block, ties="efron").fit()
+    kw: dict[str, Any] = {"covariates": data["covariates"], **options}
+    if data["strata"] is not None:
+        kw["strata"] = data["strata"]
+    return Cox().fit(data["df"], time="time", event="event", treatment="z", **kw)
 
-    def best(fn):
-        times, out = [], None
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - t0)
-        return min(times), out
 
-    t_e, r_e = best(run_effekt)
-    t_l, r_l = best(run_lifelines)
-    t_s, r_s = best(run_statsmodels)
-    b_e = np.log(r_e.estimate)
-    assert abs(b_e - r_l.params_["z"]) < 1e-5, (b_e, r_l.params_["z"])
-    assert abs(b_e - r_s.params[0]) < 1e-6, (b_e, r_s.params[0])
-    print(f"cox, {n:,} rows, {n_blocks:,} strata, 6 covariates, Efron ties (best of {reps})")
-    print(f"  effekt      {t_e:8.3f} s   log HR {b_e:.8f}")
-    print(f"  lifelines   {t_l:8.3f} s   log HR {r_l.params_['z']:.8f}  ({lifelines.__version__})")
-    print(f"  statsmodels {t_s:8.3f} s   log HR {r_s.params[0]:.8f}  ({statsmodels.__version__})")
-    print(f"  ratio effekt/lifelines {t_e / t_l:.3f} (target <= 1.15); effekt/statsmodels {t_e / t_s:.3f} (< 1)")
+def _lifelines(data: dict[str, Any]) -> Any:
+    from lifelines import CoxPHFitter
+
+    cols = ["time", "event", "z"] + data["covariates"] + ([data["strata"]] if data["strata"] else [])
+    strata = [data["strata"]] if data["strata"] else None
+    return CoxPHFitter().fit(data["df"][cols], "time", "event", strata=strata)
+
+
+def _check_lifelines(data: dict[str, Any], res: Any, fit: Any, tol: float = 1e-6) -> None:
+    for row in res.extra["coefficients"]:
+        term = row["term"]
+        b, s = float(fit.params_[term]), float(fit.standard_errors_[term])
+        assert abs(row["coef"] - b) <= tol, f"log HR of {term}: effekt {row['coef']!r}, lifelines {b!r}"
+        assert abs(row["std_error"] - s) <= tol * s, f"SE of {term}: effekt {row['std_error']!r}, lifelines {s!r}"
+
+
+def _check_lifelines_strata(data: dict[str, Any], res: Any, fit: Any) -> None:
+    _check_lifelines(data, res, fit, tol=1e-5)
+
+
+def _statsmodels(data: dict[str, Any]) -> Any:
+    import statsmodels.api as sm
+
+    df = data["df"]
+    return sm.PHReg(df.time, df[["z"] + data["covariates"]], status=df.event, strata=df[data["strata"]],
+                    ties="efron").fit()
+
+
+def _check_statsmodels(data: dict[str, Any], res: Any, fit: Any) -> None:
+    for k, row in enumerate(res.extra["coefficients"]):
+        assert abs(row["coef"] - fit.params[k]) <= 1e-8, f"log HR of {row['term']}: {row['coef']!r} vs {fit.params[k]!r}"
+        assert abs(row["std_error"] - fit.bse[k]) <= 1e-7 * fit.bse[k], f"SE of {row['term']}"
+
+
+def _check_profile(data: dict[str, Any], res: Any, bare: Any) -> None:
+    """Same fit with and without the interval; each profile end solves 2 (l_max - l_p(b)) = chi2_1(0.95)."""
+    import statsmodels.api as sm
+    from scipy import stats
+
+    assert res.estimate == bare.estimate and res.std_error == bare.std_error, "the fit differs"
+    df, covs = data["df"], data["covariates"]
+    crit = float(stats.chi2.isf(0.05, 1))
+    for end in res.extra["conf_int_profile"]:
+        b = float(np.log(end))
+        strata = df[data["strata"]] if data["strata"] else None
+        m = sm.PHReg(df.time, df[covs], status=df.event, strata=strata, ties="efron", offset=b * df.z).fit()
+        lr = 2.0 * (res.extra["loglik"] - m.llf)
+        assert abs(lr - crit) <= 1e-6, f"profile end {end!r}: 2 (l_max - l_p) = {lr!r}, not {crit!r}"
+
+
+def _panel_setup(n_people: int) -> dict[str, Any]:
+    panel, persons = make_panel(n_people, 50)
+    return {"panel": panel, "persons": persons, "events": {1: [3, 4], 2: [5]}, "extract": 95 + 50 - 3}
 
 
 def make_panel(n_people: int, n_weeks: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -91,10 +144,21 @@ def make_panel(n_people: int, n_weeks: int, seed: int = 7) -> tuple[pd.DataFrame
     return panel, persons
 
 
-def groupby_apply(panel: pd.DataFrame, persons: pd.DataFrame, events: dict, extract: float) -> pd.DataFrame:
+def _first_entry(data: dict[str, Any]) -> pd.DataFrame:
+    from effekt_survival.panel import first_entry
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return first_entry(data["panel"], data["persons"], person="person", week="week", state="state",
+                           origin="origin", events=data["events"], extract=data["extract"], censor="censor",
+                           chunk_rows=1_000_000, after_censoring="ignore")
+
+
+def groupby_apply(data: dict[str, Any]) -> pd.DataFrame:
     """The straightforward pandas way: one Python function call per person."""
+    panel, events, extract = data["panel"], data["events"], data["extract"]
     cause_of = {s: k for k, states in events.items() for s in states}
-    info = persons.set_index("person")
+    info = data["persons"].set_index("person")
 
     def one(g: pd.DataFrame) -> pd.Series:
         p = info.loc[g.name]
@@ -108,48 +172,51 @@ def groupby_apply(panel: pd.DataFrame, persons: pd.DataFrame, events: dict, extr
     return panel.groupby("person").apply(one, include_groups=False)
 
 
-def bench_panel(n_people: int, n_weeks: int) -> None:
-    from effekt_survival.panel import first_entry
-
-    panel, persons = make_panel(n_people, n_weeks)
-    events = {1: [3, 4], 2: [5]}
-    extract = 95 + n_weeks - 3
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out = first_entry(panel, persons, person="person", week="week", state="state", origin="origin",
-                          events=events, extract=extract, censor="censor", chunk_rows=1_000_000,
-                          after_censoring="ignore")
-    t_e = time.perf_counter() - t0
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    t0 = time.perf_counter()
-    ref = groupby_apply(panel, persons, events, extract)
-    t_p = time.perf_counter() - t0
-    np.testing.assert_array_equal(out["time"].to_numpy(), ref["time"].to_numpy())
-    np.testing.assert_array_equal(out["event"].to_numpy(), ref["event"].to_numpy())
-    print(f"register panel -> first-entry survival data, {len(panel):,} person-weeks "
-          f"({n_people:,} people x {n_weeks} weeks), competing causes, per-person censoring")
-    print(f"  effekt first_entry      {t_e:8.2f} s   peak traced memory {peak / 2**20:7.1f} MiB "
-          f"(panel itself {panel.memory_usage(deep=True).sum() / 2**20:.0f} MiB, chunk_rows=1,000,000)")
-    print(f"  pandas groupby-apply    {t_p:8.2f} s")
-    print(f"  speed-up {t_p / t_e:.1f}x (target >= 10x); results identical")
+def _check_panel(data: dict[str, Any], out: pd.DataFrame, ref: pd.DataFrame) -> None:
+    np.testing.assert_array_equal(out["time"].to_numpy(), ref["time"].to_numpy(), err_msg="time")
+    np.testing.assert_array_equal(out["event"].to_numpy(), ref["event"].to_numpy(), err_msg="event")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
-    args = ap.parse_args()
-    print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
-          f"{platform.machine()}")
-    if args.quick:
-        bench_cox(20_000, 100, 1)
-        bench_panel(5_000, 50)
-    else:
-        bench_cox(200_000, 1_000, 3)
-        bench_panel(200_000, 50)
-
-
-if __name__ == "__main__":
-    main()
+CASES = [
+    Case(
+        name="survival.cox_default", title="cox, every default (profile CI, PH test), treatment + 3 covariates",
+        setup=lambda n: cox_data(n), effekt=_cox,
+        peers=(_peer("lifelines CoxPHFitter()", _lifelines, _check_lifelines, target=1.0, package="lifelines",
+                     repeat=1),),
+        sizes=(100_000, 1_000_000), quick_size=5_000,
+        notes="weekly times (104 distinct), Efron ties; lifelines computes neither interval nor PH test",
+    ),
+    Case(
+        name="survival.cox_default_strata", title="cox, every default, strata= 1,000 blocks, treatment + 3 covariates",
+        setup=lambda n: cox_data(n, n_blocks=_blocks(n)), effekt=_cox,
+        peers=(_peer("lifelines CoxPHFitter(strata=...)", _lifelines, _check_lifelines_strata, target=1.0,
+                     package="lifelines", repeat=0),),
+        sizes=(100_000, 1_000_000), quick_size=5_000,
+        notes="lifelines stops its stratified Newton early: log HR and SE agree to 1e-5 (statsmodels: 1e-8)",
+    ),
+    Case(
+        name="survival.cox_strata_200k", title="cox, strata= 1,000 blocks, 6 covariates, no profile CI or PH test",
+        setup=lambda n: cox_data(n, n_blocks=_blocks(n), n_covariates=6),
+        effekt=lambda d: _cox(d, profile_ci=False, ph_transform=None),
+        peers=(_peer("lifelines CoxPHFitter(strata=...)", _lifelines, _check_lifelines_strata,
+                     target=1.15, package="lifelines", repeat=0),
+               _peer('statsmodels PHReg(strata=..., ties="efron")', _statsmodels, _check_statsmodels, target=1.0,
+                     package="statsmodels", repeat=0)),
+        sizes=(200_000,), quick_size=5_000,
+        notes="lifelines agrees to 1e-5 here (its convergence tolerance), statsmodels to 1e-8",
+    ),
+    Case(
+        name="survival.cox_profile_cost", title="cost of the profile-likelihood interval: default cox over a fit without it",
+        setup=lambda n: cox_data(n), effekt=_cox,
+        peers=(_peer("effekt cox(profile_ci=False)", lambda d: _cox(d, profile_ci=False), _check_profile,
+                     target=3.0, package="effekt-survival"),),
+        sizes=(1_000_000,), quick_size=5_000,
+    ),
+    Case(
+        name="survival.register_panel", title="weekly register panel (50 weeks) to first-entry survival data",
+        setup=_panel_setup, effekt=_first_entry,
+        peers=(_peer("pandas groupby-apply", groupby_apply, _check_panel, target=0.1, package="pandas", repeat=0),),
+        sizes=(200_000,), quick_size=2_000, unit="people", repeat=3,
+        notes="competing causes, per-person censoring; effekt's working memory is set by chunk_rows",
+    ),
+]

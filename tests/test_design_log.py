@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import effekt.design.log as logmod
 from effekt.design.cli import register
 from effekt.design.log import AllocationLog, verify_log
-from effekt.design.lottery import BatchLottery
+from effekt.design.lottery import BatchLottery, record_units
 from effekt.errors import DataError, DesignError
 
 
@@ -94,25 +94,55 @@ def test_whitespace_edit_is_detected(tmp_path, pristine):
 
 def test_damaged_log_refuses_to_draw(tmp_path, pristine):
     content, head = pristine
-    path = _write(tmp_path, content.replace(b'"treatment"]', b'"control"]', 1), head)
+    edited = content.replace(b'"arm":[0', b'"arm":[1', 1)
+    assert edited != content
+    path = _write(tmp_path, edited, head)
     with pytest.raises(DesignError, match="is damaged .*nothing is drawn from a damaged log"):
         BatchLottery(path, seed=7, capacity={"treatment": 50})
 
 
-def test_crash_before_the_log_is_replaced_leaves_the_old_log(tmp_path, monkeypatch):
+def test_crash_mid_write_leaves_a_log_that_verifies_and_is_repaired(tmp_path, monkeypatch):
+    """A kill while the new line is being written leaves an incomplete last line after the head's records."""
     path = tmp_path / "alloc.jsonl"
     before = _make_log(path, batches=2)
+    real = logmod._append_line
 
-    def killed(*args, **kwargs):
+    def killed(target, line, size):
+        with open(target, "ab") as fh:  # half the line reaches the disk, then the process dies
+            fh.write(line[: len(line) // 2])
         raise KeyboardInterrupt("killed")
 
-    monkeypatch.setattr(logmod.os, "replace", killed)
+    monkeypatch.setattr(logmod, "_append_line", killed)
     lot = BatchLottery(path, seed=7, capacity={"treatment": 50})
     with pytest.raises(KeyboardInterrupt):
         lot.draw(pd.DataFrame({"id": ["x", "y"]}), batch="b9")
-    assert path.read_bytes() == before
-    assert verify_log(path).ok
+    assert path.read_bytes().startswith(before) and len(path.read_bytes()) > len(before)
+    check = verify_log(path)
+    assert check.ok and check.n_records == 3 and "incomplete line" in check.message
+    assert len(AllocationLog(path).records()) == 3
+    monkeypatch.setattr(logmod, "_append_line", real)
+    first = lot.draw(pd.DataFrame({"id": ["x", "y"]}), batch="b9")  # drawn now: the torn line held nothing
+    assert not first.replayed
+    check = verify_log(path)
+    assert check.ok and check.n_records == 4 and "interrupted" not in check.message
+    assert path.read_bytes().startswith(before)
+    # a second lottery object in this process, and a new one, both see the same draw
+    assert BatchLottery(path, seed=7, capacity={"treatment": 50}).draw(["x", "y"], batch="b9").replayed
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_incomplete_line_is_accepted_only_after_the_heads_records(tmp_path, pristine):
+    content, head = pristine
+    path = _write(tmp_path, content + b'{"batch":"b9","coun', head)
+    check = verify_log(path)
+    assert check.ok and check.n_records == 5 and "incomplete line" in check.message
+    lines = content.splitlines(keepends=True)
+    path = _write(tmp_path, b"".join(lines[:4]) + lines[4][:-1], head)  # the head's last record torn
+    check = verify_log(path)
+    assert not check.ok and check.bad_line == 5 and "incomplete" in check.message
+    Path(str(path) + ".head").unlink()
+    check = verify_log(path)
+    assert not check.ok
 
 
 def test_crash_between_log_and_head_is_valid_and_repaired(tmp_path, monkeypatch):
@@ -143,22 +173,25 @@ def test_two_appends_killed_between_log_and_head_keep_the_log_valid(tmp_path, mo
     # found by tests/reliability: the second kill left the log two records ahead of its head
     path = tmp_path / "alloc.jsonl"
     _make_log(path, batches=1)
-    real = logmod._atomic_write
-    writes = []
+    real_write, real_append = logmod._atomic_write, logmod._append_line
+    appended = []
+
+    def append(target, line, size):
+        real_append(target, line, size)
+        appended.append(True)
 
     def head_killed(target, data):
-        after_log = bool(writes) and writes[-1] == "alloc.jsonl"
-        writes.append(Path(target).name)
-        if str(target).endswith(".head") and after_log:  # killed between the log's rename and the head's
+        if str(target).endswith(".head") and appended:  # killed between the log's line and the head
             raise KeyboardInterrupt("killed")
-        real(target, data)
+        real_write(target, data)
 
+    monkeypatch.setattr(logmod, "_append_line", append)
     monkeypatch.setattr(logmod, "_atomic_write", head_killed)
     log = AllocationLog(path)
     for text in ("first", "second"):
         with pytest.raises(KeyboardInterrupt):
             log.append({"type": "note", "text": text})
-        writes.clear()
+        appended.clear()
         check = verify_log(path)
         assert check.ok and "interrupted" in check.message, check.message
     assert check.n_records == 4
@@ -348,7 +381,7 @@ def test_api_int_and_cli_text_are_the_same_person(tmp_path):
     # and back: the CLI's "5" is the API's 5, 5.0 and numpy 5
     d = again.draw(pd.DataFrame({"id": [5.0, np.int64(6), 7]}), batch="api-2")
     assert d.allocation["id"].tolist() == [7] and sorted(d.excluded["id"].tolist()) == [5, 6]
-    keys = [logmod.unit_key(u) for rec in AllocationLog(log).records() if rec["type"] == "draw" for u, _ in rec["units"]]
+    keys = [logmod.unit_key(u) for rec in AllocationLog(log).records() if rec["type"] == "draw" for u in record_units(rec)[0]]
     assert len(keys) == len(set(keys))
 
 
@@ -442,10 +475,15 @@ def test_full_disk_leaves_the_log_unchanged(tmp_path, monkeypatch):
     def full(p, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
+    def full_append(p, line, size):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(logmod, "_atomic_write", full)
+    monkeypatch.setattr(logmod, "_append_line", full_append)
     with pytest.raises(DataError, match="the disk is full. Nothing was appended"):
         lot.draw([3, 4], batch="b")
     assert path.read_bytes() == before and verify_log(path).ok
+    monkeypatch.undo()
 
     def head_full(p, data):
         if p.name.endswith(".head"):

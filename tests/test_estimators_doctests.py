@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 
 MODULES = [
     "effekt.sandwich",
-    "effekt.estimators._absorb",
+    "effekt.absorb",
     "effekt.estimators._model",
     "effekt.estimators.lm_robust",
     "effekt.estimators.lin",

@@ -127,6 +127,24 @@ def test_absorbed_equals_dummies(se_type, fe, weighted):
     np.testing.assert_allclose(absorbed.df, dummies.df[1:3], rtol=1e-8)
 
 
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10_000), nested=st.booleans(), weighted=st.booleans(), two=st.booleans())
+def test_absorbed_htz_equals_htz_of_the_dummy_fit(seed, nested, weighted, two):
+    # the HTZ joint test with fixed effects swept out equals the HTZ test with them as dummy columns
+    df = _trial(seed, n=120, n_clusters=15)
+    if nested:
+        df["block"] = df.cl * 2 + df.index % 2  # levels inside the clusters
+    fe = ["block", "f2"] if two else ["block"]
+    w = "w" if weighted else None
+    absorbed = lm_robust(df, "y ~ z + x | " + " + ".join(fe), clusters="cl", weights=w)
+    dummies = lm_robust(df, "y ~ z + x + " + " + ".join(f"C({f})" for f in fe), clusters="cl", weights=w)
+    a = absorbed.wald_test(["z", "x"])
+    d = dummies.wald_test(["z", "x"])
+    assert a["df2"] == pytest.approx(d["df2"], rel=1e-7)
+    assert a["statistic"] == pytest.approx(d["statistic"], rel=1e-7)
+    assert a["p_value"] == pytest.approx(d["p_value"], rel=1e-6, abs=1e-12)
+
+
 def test_blocks_are_absorbed_and_reported():
     df = _trial(4)
     res = ef.estimate("lm_robust", data=df, outcome="y", treatment="z", blocks="block")

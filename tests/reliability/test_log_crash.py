@@ -14,10 +14,14 @@ disk), or runs several at once. After every fault:
   those of an uninterrupted in-memory run with the same seed;
 * temporary files left beside the log are removed on the next open.
 
+A further test kills appends of large lines while they are being written
+(the child writes 64 KiB at a time), so that kills leave an incomplete last
+line, which must verify and be removed by the next append.
+
 The budget is bounded for CI (``EFFEKT_RELIABILITY`` unset: 200 kills and
-20 of a keyed log,
-40 full-disk faults, 6 concurrent rounds: about 40 s).
-``EFFEKT_RELIABILITY=full`` runs 2,000 kills (and 200 keyed), 400 faults and 60 rounds and
+20 of a keyed log, 20 of large lines,
+40 full-disk faults, 6 concurrent rounds: about 45 s).
+``EFFEKT_RELIABILITY=full`` runs 2,000 kills (and 200 keyed, 200 of large lines), 400 faults and 60 rounds and
 prints the counts for the table in tests/reliability/README.md.
 """
 
@@ -36,7 +40,7 @@ from pathlib import Path
 import pytest
 
 from effekt.design.log import AllocationLog, _temp_pattern, unit_key, verify_log
-from effekt.design.lottery import BatchLottery
+from effekt.design.lottery import BatchLottery, record_excluded, record_units
 from effekt.errors import EffektError
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or sys.platform == "win32", reason="needs fork and SIGKILL")
@@ -188,7 +192,7 @@ def _check_log(path: Path, tally: Tally, *, prefixes: tuple[str, ...] = ("",), r
     draws = {r["batch"]: r for r in records if r.get("type") == "draw"}
     holders: dict[str, str] = {}
     for rec in draws.values():
-        for uid, _ in rec["units"]:
+        for uid in record_units(rec)[0]:
             who = unit_key(uid)
             if who in holders:
                 tally.duplicated += 1
@@ -203,13 +207,13 @@ def _check_log(path: Path, tally: Tally, *, prefixes: tuple[str, ...] = ("",), r
     for name, rec in draws.items():
         prefix = next(p for p in sorted(prefixes, key=len, reverse=True) if name.startswith(p))
         if prefix == "":
-            assert [(unit_key(u), a) for u, a in rec["units"]] == REFERENCE[name], f"{name} differs from the reference"
+            assert [(unit_key(u), a) for u, a in zip(*record_units(rec))] == REFERENCE[name], f"{name} differs from the reference"
     if replay_all and draws:
         lot = BatchLottery(path, **SETTINGS, key=key)
         for name, rec in draws.items():
             b = int(name.rsplit("-", 1)[1])
             again = lot.draw(batch_units(b), batch=name)
-            assert again.replayed and again.allocation.values.tolist() == [list(u) for u in rec["units"]]
+            assert again.replayed and again.allocation.values.tolist() == [list(u) for u in zip(*record_units(rec))]
     assert tally.duplicated == 0 and tally.lost == 0
 
 
@@ -276,6 +280,79 @@ def test_sigkill_during_direct_appends(tmp_path):
     assert tally.kills >= KILLS - int(KILLS * 0.75)
 
 
+def _append_large_notes(path: Path, n: int, size: int):
+    """Append notes big-0 .. big-(n-1) after those in the log, each ``size`` bytes of text.
+
+    The child's writes go out 64 KiB at a time, a millisecond apart (a slow
+    disk: ``write`` may write less than it was given), so a line takes a
+    while to write and a kill often lands inside it.
+    """
+
+    def run(report):
+        real_write = os.write
+
+        def slow_write(fd, data):
+            time.sleep(0.001)
+            return real_write(fd, bytes(data[:65536]))
+
+        os.write = slow_write
+        log = AllocationLog(path)
+        for i in range(len(log.records()), n):
+            log.append({"type": "note", "text": f"big-{i}", "pad": "x" * size})
+            report(f"note big-{i}")
+
+    return run
+
+
+def _run_killed_after_report(target, delay: float) -> tuple[bool, list[str]]:
+    """Start the child, wait for its first report (an append done, the next one starting), SIGKILL it ``delay`` s later."""
+    pid, r = _spawn(target)
+    first = b""
+    while not first.endswith(b"\n"):
+        part = os.read(r, 1)
+        if not part:
+            break
+        first += part
+    time.sleep(delay)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    status, lines = _collect(pid, r)
+    killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+    return killed, first.decode().splitlines() + lines
+
+
+def test_sigkill_while_writing_large_lines(tmp_path):
+    """A kill while a line is being written leaves an incomplete last line.
+
+    The log verifies with it, every reported append is in the log, and the
+    next run removes it before appending.
+    """
+    rng = random.Random(3)
+    kills = max(KILLS // 10, 12)
+    torn = killed_total = 0
+    path = tmp_path / "big" / "alloc.jsonl"
+    reported: set[str] = set()
+    while killed_total < kills:
+        killed, lines = _run_killed_after_report(_append_large_notes(path, 4, 2**20), rng.uniform(0.0, 0.03))
+        assert not _crashes(lines), lines
+        reported |= _reported(lines)
+        killed_total += killed
+        if not path.exists():
+            continue
+        torn += not path.read_bytes().endswith(b"\n")
+        check = verify_log(path)
+        assert check.ok, check.message
+        texts = [r["text"] for r in AllocationLog(path).records()]
+        assert texts == [f"big-{i}" for i in range(len(texts))]
+        assert {f"note {t}" for t in texts} >= reported
+        if not killed:
+            assert path.read_bytes().endswith(b"\n") and len(texts) == 4
+            path = tmp_path / f"big{killed_total}" / "alloc.jsonl"
+            reported = set()
+    assert torn > 0  # the kills did land inside lines
+    print(f"\nlarge lines: {killed_total} kills, {torn} left an incomplete last line, all verified and repaired")
+
+
 def _limited(target, limit: int):
     def run(report):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG
@@ -333,11 +410,11 @@ def test_processes_drawing_and_appending_at_once(tmp_path):
             tally.reported |= _reported(lines)
         _check_log(path, tally, prefixes=("p0-", "p1-", "p2-"), replay_all=False)
         records = AllocationLog(path).records()
-        allocated = [unit_key(u) for r in records if r.get("type") == "draw" for u, _ in r["units"]]
+        allocated = [unit_key(u) for r in records if r.get("type") == "draw" for u in record_units(r)[0]]
         assert len(allocated) == len(set(allocated))
         if victim is None:  # every person offered was allocated exactly once, or capacity stopped them
             offered = {unit_key(u) for b in range(N_BATCHES) for u in batch_units(b)}
-            excluded = {unit_key(u) for r in records if r.get("type") == "draw" for u, why in r["excluded"]
+            excluded = {unit_key(u) for r in records if r.get("type") == "draw" for u, why in zip(*record_excluded(r))
                         if why == "capacity reached"}
             assert set(allocated) | excluded == offered
             assert len([r for r in records if r.get("type") == "draw"]) == 3 * N_BATCHES

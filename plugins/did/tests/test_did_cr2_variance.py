@@ -188,13 +188,23 @@ def test_twfe_cr2_with_covariate_matches_full_dummy_regression():
 @pytest.mark.parametrize("weights", [None, "unit", "row"])
 def test_cr2_within_equals_per_block_loop_on_the_dummy_design(unbalanced, covariate, weights):
     # the path twfe and event_study take: no dummy column formed, the blocks built batch by batch
-    from effekt.sandwich import cr2_within
+    # (with unequal weights: clubSandwich's weighted CR2, the core's dense weighted path on the dummies)
+    import pandas as pd
+
+    from effekt.sandwich import cr2_within, robust_ols
 
     unit, time, X, y, w = _panel(40, 6, unbalanced=unbalanced, covariate=covariate, weights=weights, seed=2)
-    Zt, yt = _design(unit, time, X, y, w)
     G = int(unit.max()) + 1
+    k = X.shape[1]
     coef, vcov, df = cr2_within(X, y, unit, G, periods=(time, int(time.max()) + 1), weights=w)
-    coef_r, vcov_r, df_r = cr2_patterns_reference(Zt, yt, unit, G, w, X.shape[1], order_key=time)
+    if w is None:
+        Zt, yt = _design(unit, time, X, y, w)
+        coef_r, vcov_r, df_r = cr2_patterns_reference(Zt, yt, unit, G, w, k, order_key=time)
+    else:
+        D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(),
+                             pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+        ref = robust_ols(D, y, se_type="CR2", clusters=unit, weights=w, df_coefs=list(range(k)))
+        coef_r, vcov_r, df_r = ref.coef, ref.vcov[:k, :k], ref.df[:k]
     np.testing.assert_allclose(coef, coef_r[: X.shape[1]], rtol=1e-10)
     np.testing.assert_allclose(vcov, vcov_r, rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(df, df_r, rtol=1e-10)
@@ -268,3 +278,153 @@ def test_weighted_twfe_cr2_matches_clubsandwich(weights):
     assert res.estimate == pytest.approx(ref["coef"][0], rel=1e-9)
     assert res.std_error == pytest.approx(ref["se"][0], rel=1e-8)
     assert res.df == pytest.approx(ref["df"][0], rel=1e-8)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_cr2_two_way_equals_the_dummy_regression(k):
+    # the closed form of a balanced panel against the explicit-dummy CR2, rows shuffled
+    import pandas as pd
+
+    from effekt.sandwich import cr2_two_way, robust_ols
+
+    rng = np.random.default_rng(20 + k)
+    G, T = 30, 6
+    unit, time = np.repeat(np.arange(G), T), np.tile(np.arange(T), G)
+    X = rng.normal(size=(G * T, k))
+    X[:, 0] = ((rng.random(G) < 0.4)[unit] & (time >= 3)).astype(float)
+    y = X @ np.linspace(0.2, 0.6, k) + rng.normal(size=G)[unit] + rng.normal(size=T)[time] + rng.normal(size=G * T)
+    perm = rng.permutation(G * T)
+    unit, time, X, y = unit[perm], time[perm], X[perm], y[perm]
+    Z, _ = demean(np.column_stack([y, X]), [(unit, G), (time, T)])
+    b = np.linalg.lstsq(Z[:, 1:], Z[:, 0], rcond=None)[0]
+    V, df = cr2_two_way(Z[:, 1:], Z[:, 0] - Z[:, 1:] @ b, unit, G, time)
+    D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(), pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+    ref = robust_ols(D, y, se_type="CR2", clusters=unit, df_coefs=list(range(k)))
+    np.testing.assert_allclose(V, ref.vcov[:k, :k], rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(df, ref.df[:k], rtol=1e-10)
+
+
+def test_cr2_two_way_refuses_an_unbalanced_panel():
+    from effekt.errors import DesignError
+    from effekt.sandwich import cr2_two_way
+
+    unit, time = np.repeat(np.arange(4), 3), np.tile(np.arange(3), 4)
+    with pytest.raises(DesignError, match="balanced"):
+        cr2_two_way(np.ones((11, 1)), np.zeros(11), unit[:11], 4, time[:11])
+    time2 = time.copy()
+    time2[1] = 0  # unit 0 twice in period 0, never in period 1
+    with pytest.raises(DesignError, match="balanced"):
+        cr2_two_way(np.ones((12, 1)), np.zeros(12), unit, 4, time2)
+
+
+@pytest.mark.parametrize("covariate", [False, True])
+def test_twfe_cr2_equal_weights_and_unbalanced_paths_agree_with_the_engine(covariate):
+    # twfe's three unweighted CR2 routes (closed form, cr2_within without the two-way absorption, the
+    # engine on explicit dummies) give the dummy regression's CR2; equal weights change nothing
+    import pandas as pd
+
+    from effekt.sandwich import robust_ols
+
+    for unbalanced in (False, True):
+        unit, time, X, y, _ = _panel(30, 5, unbalanced=unbalanced, covariate=covariate, weights=None, seed=9)
+        df = pd.DataFrame({"u": unit, "t": time, "d": X[:, 0], "y": y, "w": 2.5})
+        covs = None
+        if covariate:
+            df["x"] = X[:, 1]
+            covs = ["x"]
+        D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(),
+                             pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+        ref = robust_ols(D, y, se_type="CR2", clusters=unit, df_coefs=[0])
+        for w in (None, "w"):
+            res = ef.estimate("twfe", data=df, outcome="y", unit="u", period="t", treatment="d", covariates=covs,
+                              weights=w)
+            assert res.estimate == pytest.approx(ref.coef[0], rel=1e-10)
+            assert res.std_error == pytest.approx(ref.std_error[0], rel=1e-9)
+            assert res.df == pytest.approx(ref.df[0], rel=1e-9)
+
+
+@pytest.mark.parametrize("weights", ["unit", "row"])
+def test_cr2_within_weighted_many_columns_equals_the_dense_weighted_cr2(weights):
+    # an event study's shape: several indicator columns, clusters longer than the number of columns
+    import pandas as pd
+
+    from effekt.sandwich import cr2_within, robust_ols
+
+    rng = np.random.default_rng(31)
+    G, T = 24, 8
+    unit, time = np.repeat(np.arange(G), T), np.tile(np.arange(T), G)
+    keep = (rng.random(G * T) > 0.2) | (time < 2)
+    unit, time = unit[keep], time[keep]
+    first = rng.choice([0, 3, 5], G)[unit]
+    X = np.column_stack([((first > 0) & (time - first == e)).astype(float) for e in (-3, -2, 0, 1, 2)]
+                        + [rng.normal(size=unit.size)])
+    y = X @ np.linspace(-0.2, 0.5, 6) + rng.normal(size=G)[unit] + rng.normal(size=unit.size)
+    w = rng.uniform(0.5, 2.0, G)[unit] if weights == "unit" else rng.uniform(0.5, 2.0, unit.size)
+    coef, vcov, df = cr2_within(X, y, unit, G, periods=(time, T), weights=w, df_coefs=[0, 2, 5])
+    D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(), pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+    ref = robust_ols(D, y, se_type="CR2", clusters=unit, weights=w, df_coefs=[0, 2, 5])
+    np.testing.assert_allclose(coef, ref.coef[:6], rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(vcov, ref.vcov[:6, :6], rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(df[[0, 2, 5]], ref.df[[0, 2, 5]], rtol=1e-9)
+    assert np.isnan(df[[1, 3, 4]]).all()
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_cr2_two_way_with_unit_weights_is_clubsandwichs_weighted_cr2(k):
+    # weights constant within units: the closed form against the core's dense weighted CR2 on the dummies
+    # (itself checked against clubSandwich 0.5.8), rows shuffled; and twfe end to end
+    import pandas as pd
+
+    from effekt.sandwich import cr2_two_way, robust_ols
+
+    rng = np.random.default_rng(40 + k)
+    G, T = 25, 6
+    unit, time = np.repeat(np.arange(G), T), np.tile(np.arange(T), G)
+    X = rng.normal(size=(G * T, k))
+    X[:, 0] = ((rng.random(G) < 0.4)[unit] & (time >= 3)).astype(float)
+    y = X @ np.linspace(0.2, 0.6, k) + rng.normal(size=G)[unit] + rng.normal(size=T)[time] + rng.normal(size=G * T)
+    w = rng.uniform(0.3, 3.0, G)[unit]
+    perm = rng.permutation(G * T)
+    unit, time, X, y, w = unit[perm], time[perm], X[perm], y[perm], w[perm]
+    Z, _ = demean(np.column_stack([y, X]), [(unit, G), (time, T)], w)
+    Xt, yt = Z[:, 1:], Z[:, 0]
+    b = np.linalg.solve((Xt * w[:, None]).T @ Xt, (Xt * w[:, None]).T @ yt)
+    V, df = cr2_two_way(Xt, yt - Xt @ b, unit, G, time, weights=w)
+    D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(), pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+    ref = robust_ols(D, y, se_type="CR2", clusters=unit, weights=w, df_coefs=list(range(k)))
+    np.testing.assert_allclose(V, ref.vcov[:k, :k], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(df, ref.df[:k], rtol=1e-9)
+    frame = pd.DataFrame({"u": unit, "t": time, "y": y, "w": w} | {f"x{j}": X[:, j] for j in range(k)})
+    res = ef.estimate("twfe", data=frame, outcome="y", unit="u", period="t", treatment="x0",
+                      covariates=[f"x{j}" for j in range(1, k)] or None, weights="w")
+    assert res.std_error == pytest.approx(ref.std_error[0], rel=1e-8)
+    assert res.df == pytest.approx(ref.df[0], rel=1e-8)
+
+
+def test_cr2_two_way_refuses_weights_that_vary_within_a_unit():
+    from effekt.errors import DesignError
+    from effekt.sandwich import cr2_two_way
+
+    unit, time = np.repeat(np.arange(4), 3), np.tile(np.arange(3), 4)
+    with pytest.raises(DesignError, match="constant within each unit"):
+        cr2_two_way(np.ones((12, 1)), np.zeros(12), unit, 4, time, weights=np.arange(1.0, 13.0))
+
+
+def test_cr2_within_unit_weights_series_equals_the_dense_weighted_cr2():
+    # enough clusters for the hat blocks to be small: weights constant within units take the binomial
+    # series (row weights, mixed in, the eigenproblem); both against the dense weighted CR2
+    import pandas as pd
+
+    from effekt.sandwich import cr2_within, robust_ols
+
+    unit, time, X, y, _ = _panel(300, 5, unbalanced=True, covariate=True, weights=None, seed=12)
+    rng = np.random.default_rng(1)
+    w = rng.uniform(0.5, 2.0, 300)[unit]
+    vary = unit < 30
+    w[vary] = rng.uniform(0.5, 2.0, int(vary.sum()))
+    coef, vcov, df = cr2_within(X, y, unit, 300, periods=(time, 5), weights=w)
+    D = np.column_stack([X, pd.get_dummies(unit, dtype=float).to_numpy(), pd.get_dummies(time, dtype=float).to_numpy()[:, 1:]])
+    ref = robust_ols(D, y, se_type="CR2", clusters=unit, weights=w, df_coefs=[0, 1])
+    np.testing.assert_allclose(coef, ref.coef[:2], rtol=1e-10)
+    np.testing.assert_allclose(vcov, ref.vcov[:2, :2], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(df, ref.df[:2], rtol=1e-9)

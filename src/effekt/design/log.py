@@ -14,14 +14,34 @@ edited byte (the line is no longer canonical JSON, or its hash no longer
 matches), a deleted, inserted or reordered line (``seq``/``prev`` break), or
 a truncated tail (fewer records than the head file records).
 
-Crash safety: a record is appended by writing the whole new file to a
-temporary file in the same directory, ``fsync``-ing it and renaming it over
-the log (``os.replace`` is atomic on POSIX and Windows), then the head file
-the same way. A process killed at any point leaves either the old or the new
-log. Killed between the two renames, the log is one record ahead of its head
-file; :func:`verify_log` accepts exactly that, and the next append first
-brings the head up to date (before writing its own record, so that repeated
-kills at that point never leave the log two records ahead of its head).
+Appending costs time in proportion to the record, not to the log. A
+record's line is appended to the file (``O_APPEND``) and synced to disk,
+then the head file is replaced atomically (written to a temporary file in
+the same directory, ``fsync``-ed and renamed over the head: ``os.replace``
+is atomic on POSIX and Windows). The earlier lines are neither re-read nor
+rewritten: an :class:`AllocationLog` keeps what it last verified (the
+number of records, their end in the file, the last two hashes and a digest
+of the last line) and, before each append, compares the file's identity
+and size, the head file and the last line's bytes with it, and reads and
+chain-checks only the lines added since (by another process). The whole
+chain is verified when the log is first read by an object, by
+:func:`verify_log` (``effekt verify-log``, ``BatchLottery.verify``) and
+whenever the file changed otherwise than by appends (shrunk, replaced,
+its last line edited).
+
+Crash safety: a process killed at any point of an append leaves one of
+three logs, each of which verifies: the old log; the old log followed by
+an *incomplete* line (killed while writing the line), which carries
+nothing and which the next append removes first; or the old log plus the
+complete new record, one record ahead of its head file (killed between the
+line and the head), which the next append brings up to date first (before
+writing its own record, so that repeated kills never leave the log two
+records ahead of its head). :func:`verify_log` accepts exactly these: an
+incomplete line only right after the records the head file covers, and one
+complete record beyond them. An error while writing the line (a full disk,
+the file-size limit) cuts the file back to its old size, so the log is
+unchanged. The first record of a new log is written whole to a temporary
+file and renamed into place.
 
 Every append takes an exclusive lock on ``LOG.lock`` (POSIX ``flock``, held
 by :class:`AllocationLog` itself, so two processes appending directly, or
@@ -36,7 +56,9 @@ What each check guarantees
   any edited byte, a deleted, inserted or reordered line, a truncated tail,
   and a deleted head file (once the log has two records). Anyone who can
   write the folder can still recompute every hash, or add a last record and
-  pass it off as "the last append was interrupted".
+  pass it off as "the last append was interrupted". (Bytes without a line
+  end after the head's records pass as an interrupted append too; they
+  hold no record, nothing reads them, and the next append removes them.)
 * **A keyed log** (``key=``: an HMAC-SHA256 key the team keeps *outside* the
   log folder) adds a MAC to every record and to the head file
   (:func:`record_mac`). Verified with the key, a forged record (also a
@@ -73,7 +95,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -89,6 +111,11 @@ GENESIS = "0" * 64
 
 def _canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def _members(parts: dict[str, str]) -> str:
+    """A dict's canonical JSON from its members' texts (``'"key":value'``), in key order."""
+    return "{" + ",".join(parts[k] for k in sorted(parts)) + "}"
 
 
 def _hash(body: dict[str, Any]) -> str:
@@ -201,18 +228,38 @@ class LogCheck:
         return self.ok
 
 
-def _parse(lines: list[bytes]) -> tuple[list[dict[str, Any]], LogCheck | None]:
-    """Records of a log, or the first bad line."""
+@dataclass
+class _Scan:
+    """Records of a run of lines, the byte offset after each, and what ends the run."""
+
+    records: list[dict[str, Any]]
+    ends: list[int]
+    partial: bool = False  # the run ends in an incomplete line (no line end)
+    problem: LogCheck | None = None
+
+
+def _scan(data: bytes | memoryview, *, seq: int = 0, prev: str = GENESIS, base: int = 0) -> _Scan:
+    """Check the lines of ``data`` (starting at a line start) as records ``seq, seq + 1, ...`` chained to ``prev``.
+
+    ``base`` is the file offset of ``data``. An incomplete last line (no
+    line end) is not a problem here: the caller judges it against the head.
+    """
     records: list[dict[str, Any]] = []
-    prev = GENESIS
-    for i, line in enumerate(lines):
+    ends: list[int] = []
+    raw = bytes(data)
+    pos, size = 0, len(raw)
+    while pos < size:
+        nl = raw.find(b"\n", pos)
+        if nl < 0:
+            return _Scan(records, ends, partial=True)
+        i = seq + len(records)
         lineno = i + 1
 
-        def bad(why: str, lineno: int = lineno) -> tuple[list[dict[str, Any]], LogCheck]:
-            return records, LogCheck(False, len(records), lineno, f"line {lineno}: {why}")
+        def bad(why: str, lineno: int = lineno) -> _Scan:
+            return _Scan(records, ends, problem=LogCheck(False, len(records), lineno, f"line {lineno}: {why}"))
 
         try:
-            text = line.decode("ascii")
+            text = raw[pos:nl].decode("ascii")
             rec = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError):
             return bad("not a valid JSON record (edited or damaged)")
@@ -229,17 +276,64 @@ def _parse(lines: list[bytes]) -> tuple[list[dict[str, Any]], LogCheck | None]:
             return bad("does not chain to the line before it (a line was deleted, inserted or moved)")
         prev = rec["hash"]
         records.append(rec)
-    return records, None
+        ends.append(base + nl + 1)
+        pos = nl + 1
+    return _Scan(records, ends)
 
 
-def _read_lines(path: Path) -> tuple[list[bytes], LogCheck | None]:
-    data = path.read_bytes()
-    if not data:
-        return [], None
-    if not data.endswith(b"\n"):
-        n = data.count(b"\n") + 1
-        return [], LogCheck(False, 0, n, f"line {n}: the last line is incomplete (no line end)")
-    return data[:-1].split(b"\n"), None
+def _mac_problem(secret: bytes, records: list[dict[str, Any]], seq: int = 0) -> LogCheck | None:
+    for j, rec in enumerate(records):
+        if not hmac.compare_digest(str(rec.get("mac", "")), record_mac(secret, rec)):
+            i = seq + j
+            why = "has no MAC (the log was not written with a key)" if "mac" not in rec else "its MAC does not match the key"
+            return LogCheck(False, seq + len(records), i + 1, f"line {i + 1}: {why}; it was not written by effekt with this key")
+    return None
+
+
+def _judge_head(
+    p: Path,
+    n: int,
+    hash_at: Callable[[int], str | None],
+    head: dict[str, Any] | None,
+    *,
+    secret: bytes | None,
+    partial: bool,
+    keyed: bool,
+) -> LogCheck:
+    """The verdict on ``n`` chain-checked records (and maybe an incomplete line after them) against the head file.
+
+    ``hash_at(i)`` is the hash of record ``i`` (0-based), or None when the
+    caller does not hold it (then only a verdict that needs no hash is given).
+    """
+    last = (hash_at(n - 1) if n else GENESIS) or GENESIS
+    if head is None:
+        if secret is not None and n > 1:
+            return LogCheck(False, n, n, f"the head file {str(p)}.head is missing (a keyed log always has one; it was deleted)")
+        if n > 1 or partial:
+            return LogCheck(False, n, max(n, 1), f"the head file {str(p)}.head is missing (effekt writes it with every append; it was deleted)")
+        return LogCheck(True, n, None, f"intact: {n} records (the first append was interrupted before its head file was written)", last)
+    k = head["records"]
+    if k < 0:
+        return LogCheck(False, n, max(n, 1), f"the head file {str(p)}.head is damaged")
+    if secret is not None and not hmac.compare_digest(str(head.get("mac", "")), _head_mac(secret, head)):
+        return LogCheck(False, n, max(n, 1), f"the head file {str(p)}.head does not carry this key's MAC (it was replaced or forged)")
+    if partial and n <= k:
+        if n < k:
+            return LogCheck(False, n, n + 1, f"line {n + 1}: the last line is incomplete (no line end) and the head file records {k} records")
+    elif partial:
+        return LogCheck(False, n, n + 1, f"line {n + 1}: the last line is incomplete (no line end) after a record the head file does not cover")
+    if n < k:
+        return LogCheck(False, n, n + 1, f"line {n + 1}: missing; the head file records {k} records but the log has {n} (lines were deleted)")
+    if k > 0 and hash_at(k - 1) != head["hash"]:
+        return LogCheck(False, n, k, f"line {k}: does not match the hash in the head file (the log was rewritten)")
+    if n > k + 1:
+        return LogCheck(False, n, k + 2, f"line {k + 2}: the head file records {k} records; lines after {k + 1} were added outside effekt")
+    note = " (the last append was interrupted before its head file was updated; the next append repairs it)" if n == k + 1 else ""
+    if partial:
+        note = " (the last append was interrupted while writing its line; the next append removes the incomplete line)"
+    if secret is None and keyed:
+        note += "; the log is keyed: pass its key to check the MACs"
+    return LogCheck(True, n, None, f"intact: {n} records, last hash {last[:16]}...{note}", last)
 
 
 def _head_path(path: Path) -> Path:
@@ -318,20 +412,29 @@ def verify_log(
         raise DataError(f"allocation log {str(p)!r} does not exist; check the path.")
     secret = read_key(key, p) if key is not None else None
     pinned = _parse_pin(pin) if pin is not None else None
-    lines, problem = _read_lines(p)
-    if problem is not None:
-        return problem
-    records, problem = _parse(lines)
-    if problem is not None:
-        return problem
+    # the head before the log: an append between the two reads then leaves the log one record ahead
+    # of the head read (which verifies), never behind it
+    head = _read_head(p)
+    return _verify_data(p, p.read_bytes(), secret, pinned, head=head)[0]
+
+
+_UNREAD: Any = object()
+
+
+def _verify_data(
+    p: Path, data: bytes, secret: bytes | None, pinned: tuple[int, str] | None = None, *, head: Any = _UNREAD
+) -> tuple[LogCheck, _Scan]:
+    """:func:`verify_log` on the log's bytes ``data`` (and its head, read now unless given); also returns the scan."""
+    scan = _scan(data)
+    if scan.problem is not None:
+        return scan.problem, scan
+    records = scan.records
     n = len(records)
-    last = records[-1]["hash"] if records else GENESIS
     keyed = any("mac" in r for r in records)
     if secret is not None:
-        for i, rec in enumerate(records):
-            if not hmac.compare_digest(str(rec.get("mac", "")), record_mac(secret, rec)):
-                why = "has no MAC (the log was not written with a key)" if "mac" not in rec else "its MAC does not match the key"
-                return LogCheck(False, n, i + 1, f"line {i + 1}: {why}; it was not written by effekt with this key")
+        problem = _mac_problem(secret, records)
+        if problem is not None:
+            return problem, scan
     if pinned is not None:
         k, digest = pinned
         if n < k or (k > 0 and records[k - 1]["hash"] != digest) or (k == 0 and digest != GENESIS):
@@ -340,29 +443,15 @@ def verify_log(
                 False, n, where,
                 f"the pinned head {k}:{digest[:16]}... is not in the log (it has {n} records): the log was truncated, "
                 "rolled back or rewritten after the pin",
-            )
-    head = _read_head(p)
-    if head is None:
-        if secret is not None and n > 1:
-            return LogCheck(False, n, n, f"the head file {str(p)}.head is missing (a keyed log always has one; it was deleted)")
-        if n > 1:
-            return LogCheck(False, n, n, f"the head file {str(p)}.head is missing (effekt writes it with every append; it was deleted)")
-        return LogCheck(True, n, None, f"intact: {n} records (the first append was interrupted before its head file was written)", last)
-    k = head["records"]
-    if k < 0:
-        return LogCheck(False, n, max(n, 1), f"the head file {str(p)}.head is damaged")
-    if secret is not None and not hmac.compare_digest(str(head.get("mac", "")), _head_mac(secret, head)):
-        return LogCheck(False, n, max(n, 1), f"the head file {str(p)}.head does not carry this key's MAC (it was replaced or forged)")
-    if n < k:
-        return LogCheck(False, n, n + 1, f"line {n + 1}: missing; the head file records {k} records but the log has {n} (lines were deleted)")
-    if k > 0 and records[k - 1]["hash"] != head["hash"]:
-        return LogCheck(False, n, k, f"line {k}: does not match the hash in the head file (the log was rewritten)")
-    if n > k + 1:
-        return LogCheck(False, n, k + 2, f"line {k + 2}: the head file records {k} records; lines after {k + 1} were added outside effekt")
-    note = " (the last append was interrupted before its head file was updated; the next append repairs it)" if n == k + 1 else ""
-    if secret is None and keyed:
-        note += "; the log is keyed: pass its key to check the MACs"
-    return LogCheck(True, n, None, f"intact: {n} records, last hash {last[:16]}...{note}", last)
+            ), scan
+
+    def hash_at(i: int) -> str | None:
+        return str(records[i]["hash"]) if 0 <= i < n else None
+
+    if head is _UNREAD:
+        head = _read_head(p)
+    check = _judge_head(p, n, hash_at, head, secret=secret, partial=scan.partial, keyed=keyed)
+    return check, scan
 
 
 #: the temporary names _atomic_write gives (tempfile.mkstemp: 8 characters of [a-z0-9_])
@@ -441,6 +530,10 @@ class AllocationLog:
     def __init__(self, path: str | os.PathLike[str] | None, *, key: bytes | str | os.PathLike[str] | None = None):
         self.path = Path(path) if path is not None else None
         self._memory: list[dict[str, Any]] = []
+        self._cursor = 0  # records of the in-memory log already handed out by _sync
+        self._tail: _Tail | None = None  # what this object last verified of the file (see _sync)
+        self._pending: list[dict[str, Any]] = []  # records read by append's own _sync, for the next _sync
+        self._pending_reset = False
         self._key = read_key(key, self.path) if key is not None else None
         if self.path is not None:
             _check_path(self.path)
@@ -477,22 +570,96 @@ class AllocationLog:
             return list(self._memory)
         if not self.path.exists():
             return []
+        return self._verified(self.path.read_bytes()).records
+
+    def _verified(self, data: bytes) -> _Scan:
+        """The scan of the whole log ``data``; DesignError when it does not verify (with this object's key)."""
+        assert self.path is not None
         if self._key is not None:
-            with open(self.path, "rb") as fh:
-                first = fh.readline()
+            first = data[: data.find(b"\n") + 1] if b"\n" in data else data
             if first and b'"mac":' not in first:
                 raise DesignError(
                     f"allocation log {str(self.path)!r} was started without a key; use it without key=, "
                     "or start a new keyed log."
                 )
-        check = verify_log(self.path, key=self._key)
+        check, scan = _verify_data(self.path, data, self._key)
         if not check.ok:
-            raise DesignError(
-                f"allocation log {str(self.path)!r} is damaged ({check.message}); nothing is drawn from a "
-                "damaged log. Restore it from a backup, or start a new log and say why."
-            )
-        lines, _ = _read_lines(self.path)
-        return [json.loads(line) for line in lines]
+            raise self._damaged(check)
+        return scan
+
+    def _damaged(self, check: LogCheck) -> DesignError:
+        return DesignError(
+            f"allocation log {str(self.path)!r} is damaged ({check.message}); nothing is drawn from a "
+            "damaged log. Restore it from a backup, or start a new log and say why."
+        )
+
+    def _sync(self) -> tuple[list[dict[str, Any]], bool]:
+        """The records added since this object last looked, checked; call it under :meth:`locked`.
+
+        Returns ``(records, reset)``. With ``reset`` False the records follow
+        those handed out before (in this process: none, or appends of other
+        processes); with ``reset`` True they are the whole log, from record 0
+        (the first call, or the file changed in a way the tail cannot
+        explain: it is then verified whole). What is re-read costs time in
+        proportion to what was added, not to the log: the file's identity
+        and size, the head file and the bytes of the last known record are
+        compared with what this object saw last, and only the lines after
+        it are read and chain-checked. DesignError when the log is damaged.
+        """
+        pending, pending_reset = self._pending, self._pending_reset
+        self._pending, self._pending_reset = [], False
+        if self.path is None:
+            new = self._memory[self._cursor :]
+            reset = self._cursor == 0
+            self._cursor = len(self._memory)
+            return pending + new, pending_reset or reset
+        more, reset = self._read_tail()
+        if reset:
+            return more, True
+        return pending + more, pending_reset
+
+    def _read_tail(self) -> tuple[list[dict[str, Any]], bool]:
+        assert self.path is not None
+        p, t = self.path, self._tail
+        try:
+            st = os.stat(p)
+        except FileNotFoundError:
+            if t is not None and t.n > 0:
+                self._tail = None
+                raise DesignError(
+                    f"allocation log {str(p)!r} has disappeared (it held {t.n} records when last read); "
+                    "restore it from a backup: nothing is drawn without it."
+                ) from None
+            self._tail = _Tail.empty()
+            return [], t is None
+        if t is not None and st.st_ino == t.ino and st.st_size >= t.size:
+            head = _read_head(p)
+            with open(p, "rb") as fh:
+                fh.seek(t.line_start)
+                chunk = fh.read()
+            split = t.size - t.line_start
+            if hashlib.sha256(chunk[:split]).digest() == t.line_digest:
+                if st.st_size == t.size and head is not None and head.get("records") == t.n and head.get("hash") == t.last:
+                    return [], False
+                scan = _scan(memoryview(chunk)[split:], seq=t.n, prev=t.last, base=t.size)
+                if scan.problem is None and (self._key is None or _mac_problem(self._key, scan.records, t.n) is None):
+                    new, n = scan.records, t.n + len(scan.records)
+
+                    def hash_at(i: int) -> str | None:
+                        if i >= t.n:
+                            return str(new[i - t.n]["hash"])
+                        return t.last if i == t.n - 1 else (t.before_last if i == t.n - 2 else None)
+
+                    keyed = t.keyed or (t.n == 0 and bool(new) and "mac" in new[0])
+                    check = _judge_head(p, n, hash_at, head, secret=self._key, partial=scan.partial, keyed=keyed)
+                    if check.ok:
+                        self._tail = t.advanced(new, scan.ends, chunk, st.st_ino) if new else t
+                        return new, False
+        # the file was replaced, shrunk or rewritten since this object last read it: verify it whole
+        data = p.read_bytes()
+        scan = self._verified(data)
+        self._tail = _Tail.of(scan, data, st.st_ino)
+        return scan.records, True
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
@@ -538,6 +705,12 @@ class AllocationLog:
     def append(self, content: dict[str, Any]) -> dict[str, Any]:
         """Append one record (``content`` plus seq, time, prev, [mac,] hash) under the lock; returns it.
 
+        The new line is appended to the file (its earlier lines are neither
+        re-read nor rewritten: see :meth:`_sync`), synced to disk, and the
+        head file is replaced atomically; an incomplete line left by an
+        append killed mid-write is removed first, and a head one record
+        behind is brought up to date first.
+
         Raises
         ------
         DesignError
@@ -545,36 +718,146 @@ class AllocationLog:
         DataError
             The disk is full or the log cannot be written; nothing was appended.
         """
+        return self._append(to_jsonable(dict(content)))
+
+    def _append(self, body: dict[str, Any]) -> dict[str, Any]:
+        """:meth:`append` of a body that is JSON already (text, whole numbers, lists, dicts)."""
         with self.locked():
-            records = self.records()
-            if records and self._key is None and "mac" in records[0]:
-                raise DesignError(f"allocation log {str(self.path)!r} is keyed; pass its key to append to it.")
-            body = to_jsonable(dict(content))
-            for name in ("hash", "mac"):
-                body.pop(name, None)
-            body["seq"] = len(records)
-            body["prev"] = records[-1]["hash"] if records else GENESIS
-            body.setdefault("time", datetime.now(UTC).isoformat(timespec="seconds"))
-            if self._key is not None:
-                body["mac"] = record_mac(self._key, body)
-            record = {**body, "hash": _hash(body)}
-            line = _canonical(record).encode("ascii") + b"\n"
-            if self.path is None:
-                self._memory.append(record)
-                return record
-            head = self._head_line(len(records) + 1, record["hash"])
             try:
-                # An append killed between its two renames left the log one record ahead of its head:
-                # bring the head up to date first, or a second such kill would leave it two behind.
-                current = _read_head(self.path)
-                if records and (current is None or current["records"] != len(records)):
-                    _atomic_write(_head_path(self.path), self._head_line(len(records), records[-1]["hash"]))
-                old = self.path.read_bytes() if self.path.exists() else b""
-                _atomic_write(self.path, old + line)
-            except OSError as exc:
-                raise _write_failed(self.path, exc, appended=False) from exc
-            try:
-                _atomic_write(_head_path(self.path), head)
-            except OSError as exc:
-                raise _write_failed(self.path, exc, appended=True) from exc
+                return self._append_locked(body)
+            except BaseException:
+                self._tail = None  # an interrupted append: read the file afresh next time
+                raise
+
+    def _append_locked(self, body: dict[str, Any]) -> dict[str, Any]:
+        new, reset = self._sync()
+        if new or reset:  # records the caller has not seen: its next _sync hands them out
+            self._pending, self._pending_reset = new, reset
+        if self.path is None:
+            n = len(self._memory)
+            last = self._memory[-1]["hash"] if self._memory else GENESIS
+            keyed = bool(self._memory) and "mac" in self._memory[0]
+        else:
+            assert self._tail is not None
+            n, last, keyed = self._tail.n, self._tail.last, self._tail.keyed
+        if n and self._key is None and keyed:
+            raise DesignError(f"allocation log {str(self.path)!r} is keyed; pass its key to append to it.")
+        body = dict(body)
+        for name in ("hash", "mac"):
+            body.pop(name, None)
+        body["seq"] = n
+        body["prev"] = last
+        body.setdefault("time", datetime.now(UTC).isoformat(timespec="seconds"))
+        if self._key is not None:
+            body["mac"] = record_mac(self._key, body)
+        # canonical JSON of a dict: its members in key order, each value's canonical JSON; so the body's
+        # text (hashed) and the record's line (with "hash" in its place) share the values' text
+        parts = {k: _canonical(k) + ":" + _canonical(v) for k, v in body.items()}
+        digest = hashlib.sha256(_members(parts).encode("ascii")).hexdigest()
+        record = {**body, "hash": digest}
+        if self.path is None:
+            self._memory.append(record)
+            self._cursor = len(self._memory)
             return record
+        parts["hash"] = '"hash":' + _canonical(digest)
+        line = _members(parts).encode("ascii") + b"\n"
+        t = self._tail
+        assert t is not None
+        try:
+            if n == 0:  # the first record: the file appears whole or not at all
+                _atomic_write(self.path, line)
+            else:
+                # An append killed mid-write left an incomplete line: remove it. One killed between its line
+                # and its head left the log one record ahead of its head: bring the head up to date first,
+                # or a second such kill would leave it two behind.
+                if os.stat(self.path).st_size > t.size:
+                    _truncate(self.path, t.size)
+                current = _read_head(self.path)
+                if current is None or current["records"] != n or current.get("hash") != last:
+                    _atomic_write(_head_path(self.path), self._head_line(n, last))
+                _append_line(self.path, line, t.size)
+        except OSError as exc:
+            raise _write_failed(self.path, exc, appended=False) from exc
+        self._tail = t.appended(line, digest, os.stat(self.path).st_ino, keyed=self._key is not None)
+        try:
+            _atomic_write(_head_path(self.path), self._head_line(n + 1, digest))
+        except OSError as exc:
+            raise _write_failed(self.path, exc, appended=True) from exc
+        return record
+
+
+@dataclass
+class _Tail:
+    """What an :class:`AllocationLog` last verified of its file: enough to read only what follows."""
+
+    n: int  # complete records
+    size: int  # byte offset after the last record's line
+    last: str  # hash of the last record (GENESIS when none)
+    before_last: str  # hash of the record before it
+    line_start: int  # offset of the last record's line
+    line_digest: bytes  # SHA-256 of the last record's line (with its line end)
+    keyed: bool  # the first record carries a MAC
+    ino: int = -1
+
+    @classmethod
+    def empty(cls) -> _Tail:
+        return cls(0, 0, GENESIS, GENESIS, 0, hashlib.sha256(b"").digest(), False)
+
+    @classmethod
+    def of(cls, scan: _Scan, data: bytes, ino: int) -> _Tail:
+        recs, ends = scan.records, scan.ends
+        if not recs:
+            t = cls.empty()
+            t.ino = ino
+            return t
+        start = ends[-2] if len(ends) > 1 else 0
+        return cls(
+            len(recs), ends[-1], str(recs[-1]["hash"]), str(recs[-2]["hash"]) if len(recs) > 1 else GENESIS,
+            start, hashlib.sha256(data[start : ends[-1]]).digest(), "mac" in recs[0], ino,
+        )
+
+    def advanced(self, new: list[dict[str, Any]], ends: list[int], chunk: bytes, ino: int) -> _Tail:
+        """After reading the records ``new`` (line ends ``ends``) in ``chunk``, which starts at ``line_start``."""
+        start = ends[-2] if len(ends) > 1 else self.size
+        before = str(new[-2]["hash"]) if len(new) > 1 else self.last
+        line = chunk[start - self.line_start : ends[-1] - self.line_start]
+        keyed = self.keyed if self.n else "mac" in new[0]
+        return _Tail(self.n + len(new), ends[-1], str(new[-1]["hash"]), before, start,
+                     hashlib.sha256(line).digest(), keyed, ino)
+
+    def appended(self, line: bytes, digest: str, ino: int, *, keyed: bool) -> _Tail:
+        """After this process appended ``line`` (the record whose hash is ``digest``)."""
+        return _Tail(self.n + 1, self.size + len(line), digest, self.last, self.size,
+                     hashlib.sha256(line).digest(), self.keyed if self.n else keyed, ino)
+
+
+def _append_line(path: Path, line: bytes, size: int) -> None:
+    """Append ``line`` to the log (whose complete records end at ``size``) and sync it to disk.
+
+    On an error (a full disk, the file-size limit) the file is cut back to
+    ``size``, so that nothing of the line remains.
+    """
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    try:
+        view = memoryview(line)
+        done = 0
+        try:
+            while done < len(view):
+                done += os.write(fd, view[done:])
+            os.fsync(fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+
+
+def _truncate(path: Path, size: int) -> None:
+    """Cut the log back to ``size`` bytes (removing an incomplete last line) and sync it."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.ftruncate(fd, size)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

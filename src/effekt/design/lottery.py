@@ -43,6 +43,24 @@ keys), ``n'`` raw words (allocation keys). Always in that order, all drawn.
 
 Drawing a batch that is already in the log returns the recorded allocation;
 it is never drawn again.
+
+The draw record
+---------------
+A batch is one record of the allocation log, holding its units as
+columns: ``"units": {"id": [...], "arm": [codes], "arms": [names]}`` (the
+admitted ids in draw order, i.e. by :func:`~effekt.design.log.unit_key`,
+and each one's arm as an index into ``arms``), and ``"excluded": {"id":
+[...], "reason": [codes], "reasons": [texts]}`` in the order of the steps
+above; ``"format": 2`` marks the layout. Logs written before it hold
+``"units": [[id, arm], ...]`` and ``"excluded": [[id, reason], ...]``; they
+are read as they are and extended with records of the new layout
+(:func:`record_units` and :func:`record_excluded` read either).
+
+A lottery keeps what the log says between draws (the draws, an index of
+the units already randomised, the places taken and the withdrawals), so a
+draw costs time in proportion to its batch: the log is read whole and
+verified when the lottery is created, and afterwards only what other
+processes appended is read (:mod:`effekt.design.log`).
 """
 
 from __future__ import annotations
@@ -65,7 +83,7 @@ from effekt.design.assignment import Assignment, from_plan
 from effekt.design.log import AllocationLog, LogCheck, head_pin, unit_key, verify_log
 from effekt.errors import DataError, DesignError
 
-__all__ = ["BatchLottery", "Draw", "parse_ratio", "ODD_POLICIES"]
+__all__ = ["BatchLottery", "Draw", "parse_ratio", "record_units", "record_excluded", "ODD_POLICIES"]
 
 ODD_POLICIES = ("random", "alternate")
 _ON_FULL = ("stop", "error")
@@ -118,13 +136,130 @@ class Draw:
     replayed: bool = False
 
 
+def record_units(rec: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
+    """The allocated units of a draw record: their ids and arms, in draw order (by :func:`unit_key`).
+
+    Reads both layouts of the log: ``"units": {"id": [...], "arm": [codes],
+    "arms": [names]}`` (written since the log appends in O(batch)) and the
+    earlier ``"units": [[id, arm], ...]``.
+    """
+    units = rec["units"]
+    if isinstance(units, Mapping):
+        names = list(units["arms"])
+        return list(units["id"]), [names[c] for c in units["arm"]]
+    return [u for u, _ in units], [a for _, a in units]
+
+
+def record_excluded(rec: Mapping[str, Any]) -> tuple[list[Any], list[str]]:
+    """The excluded units of a draw record: ids and reasons, in the order recorded (both layouts)."""
+    excluded = rec["excluded"]
+    if isinstance(excluded, Mapping):
+        names = list(excluded["reasons"])
+        return list(excluded["id"]), [names[c] for c in excluded["reason"]]
+    return [u for u, _ in excluded], [r for _, r in excluded]
+
+
+def _coded(labels: Sequence[str], order: Sequence[str] | None = None) -> tuple[list[int], list[str]]:
+    """``labels`` as codes into a list of names (``order``, or the labels in order of first appearance)."""
+    names = list(order) if order is not None else list(dict.fromkeys(labels))
+    index = {name: j for j, name in enumerate(names)}
+    return [index[x] for x in labels], names
+
+
+def _keys(ids: list[Any]) -> list[str]:
+    """:func:`unit_key` of every id, with fast paths for all-text and all-whole-number lists."""
+    types = set(map(type, ids))
+    if types <= {str}:
+        return ids
+    if types <= {int}:
+        return list(map(str, ids))
+    if types <= {str, int}:
+        return [v if type(v) is str else str(v) for v in ids]
+    return [unit_key(v) for v in ids]
+
+
+def _ikey(text: str) -> int | str:
+    """The index form of a unit key: a whole number's digits as that int, other text as itself."""
+    digits = text[1:] if text[:1] == "-" else text
+    if digits.isdigit() and digits.isascii() and (digits[0] != "0" or text == "0"):
+        return int(text)
+    return text
+
+
+def _index_keys(ids: list[Any]) -> list[int | str]:
+    """The identity of each id in the lottery's index: one to one with :func:`unit_key`, and cheaper to hash.
+
+    A whole number is kept as an int and text that is a whole number's
+    digits (as :func:`unit_key` writes them) becomes that int, so ``1`` and
+    ``"1"`` are one key and ``"01"`` another, as for :func:`unit_key`.
+    """
+    types = set(map(type, ids))
+    if types <= {int}:
+        return ids
+    if types <= {str, int}:
+        return [v if type(v) is int else _ikey(v) for v in ids]
+    return [_ikey(unit_key(v)) for v in ids]
+
+
 @dataclass
 class _State:
+    """What the log says so far, kept up to date draw by draw (:meth:`BatchLottery._refresh`)."""
+
+    arms: tuple[str, ...]
     config: dict[str, Any] | None = None
     draws: list[dict[str, Any]] = field(default_factory=list)
-    unit_batch: dict[Any, str] = field(default_factory=dict)
-    unit_arm: dict[Any, str] = field(default_factory=dict)
-    withdrawn: dict[Any, str] = field(default_factory=dict)
+    by_batch: dict[str, int] = field(default_factory=dict)
+    _seen: dict[int | str, int] = field(default_factory=dict)  # index key -> index of the draw that allocated it
+    _unindexed: list[tuple[int, list[Any]]] = field(default_factory=list)  # draws not yet in _seen
+    withdrawn: dict[int | str, str] = field(default_factory=dict)  # index key -> reason
+    drawn: dict[str, int] = field(default_factory=dict)  # units drawn per arm, all batches
+    freed: dict[str, int] = field(default_factory=dict)  # withdrawn units per arm
+    _arm_of: dict[int, dict[int | str, str]] = field(default_factory=dict)  # per draw, built when a withdrawal needs it
+
+    def __post_init__(self) -> None:
+        self.drawn = dict.fromkeys(self.arms, 0)
+        self.freed = dict.fromkeys(self.arms, 0)
+
+    @property
+    def seen(self) -> dict[int | str, int]:
+        """Index key (:func:`_index_keys`) -> index of the draw that allocated it (draws are indexed when this is first asked for)."""
+        for index, ids in self._unindexed:
+            self._seen.update(dict.fromkeys(_index_keys(ids), index))
+        self._unindexed.clear()
+        return self._seen
+
+    def apply(self, rec: dict[str, Any]) -> None:
+        kind = rec.get("type")
+        if kind == "open":
+            self.config = rec["config"]
+        elif kind == "draw":
+            index = len(self.draws)
+            self.draws.append(rec)
+            self.by_batch.setdefault(rec["batch"], index)
+            units = rec["units"]
+            self._unindexed.append((index, list(units["id"]) if isinstance(units, Mapping) else [u for u, _ in units]))
+            for arm, c in rec["counts"].items():
+                if arm in self.drawn:
+                    self.drawn[arm] += int(c)
+        elif kind == "withdraw":
+            for uid in rec["ids"]:
+                k = _index_keys([uid])[0]
+                arm = self.arm_of(k)
+                if k not in self.withdrawn and arm in self.freed:
+                    self.freed[arm] += 1
+                self.withdrawn[k] = rec["reason"]
+
+    def arm_of(self, key: int | str) -> str | None:
+        index = self.seen.get(key)
+        if index is None:
+            return None
+        if index not in self._arm_of:
+            ids, arms = record_units(self.draws[index])
+            self._arm_of[index] = dict(zip(_index_keys(ids), arms))
+        return self._arm_of[index].get(key)
+
+    def active(self) -> dict[str, int]:
+        return {arm: self.drawn[arm] - self.freed[arm] for arm in self.arms}
 
 
 def _id_key(value: Any) -> Any:
@@ -134,6 +269,108 @@ def _id_key(value: Any) -> Any:
     """
     key = unit_key(value)
     return value if isinstance(value, str) else int(key)
+
+
+def _text_order(values: np.ndarray) -> np.ndarray | None:
+    """``argsort`` of distinct whole numbers by their decimal text (``"10" < "9"``), without forming the text.
+
+    A number's text sorts as: a minus sign first (all negatives before the
+    rest), then its digits padded on the right with zeros to 17 places, then
+    shorter before longer (a prefix first). These three are packed into one
+    int64 per value, and the values are distinct, so one sort gives the
+    order. None when a value has more than 17 digits (the caller sorts the
+    text).
+    """
+    if values.size == 0:
+        return np.empty(0, dtype=np.intp)
+    if values.dtype.kind == "u" and int(values.max()) >= 10**17:
+        return None
+    v = values.astype(np.int64, copy=False)
+    if int(v.max()) >= 10**17 or int(v.min()) <= -(10**17):
+        return None
+    mag = np.abs(v)
+    powers = 10 ** np.arange(18, dtype=np.int64)
+    digits = np.maximum(np.searchsorted(powers, mag, side="right"), 1)  # 1 for 0..9, 2 for 10..99, ...
+    word = (mag * powers[17 - digits]) * 18 + digits  # < 1.8e18
+    word += (v >= 0).astype(np.int64) << 62
+    return np.argsort(word)
+
+
+class _Ids:
+    """A batch's identifiers: as the log records them, and their :func:`unit_key` forms when asked."""
+
+    def __init__(self, values: np.ndarray, keys: list[str] | None = None):
+        self.values = values  # int64, or object holding text and Python ints
+        self._keys = keys
+        self._index: list[int | str] | None = None
+
+    @property
+    def whole(self) -> bool:
+        return self.values.dtype.kind in "iu"
+
+    @property
+    def keys(self) -> list[str]:
+        if self._keys is None:
+            self._keys = list(map(str, self.values.tolist())) if self.whole else _keys(self.values.tolist())
+        return self._keys
+
+    @property
+    def index(self) -> list[int | str]:
+        """:func:`_index_keys` of the ids."""
+        if self._index is None:
+            self._index = self.values.tolist() if self.whole else _index_keys(self.values.tolist())
+        return self._index
+
+    def take(self, positions: np.ndarray) -> list[Any]:
+        return self.values[positions].tolist()
+
+    def order(self, positions: np.ndarray) -> np.ndarray:
+        """``positions`` sorted by the units' keys (text order)."""
+        if positions.size == 0:
+            return positions
+        if self.whole:
+            by_text = _text_order(self.values[positions])
+            if by_text is not None:
+                return positions[by_text]
+        keys = self.keys
+        return positions[np.argsort(np.array([keys[i] for i in positions.tolist()]), kind="stable")]
+
+    def duplicated(self) -> np.ndarray:
+        if self.whole:
+            return pd.Index(self.values).duplicated(keep=False)
+        return pd.Index(self.keys, dtype=object).duplicated(keep=False)
+
+
+def _canonical_ids(values: pd.Series) -> _Ids:
+    """The ids as the log records them (text, or whole numbers as int) and their :func:`unit_key` forms.
+
+    Whole columns of integers, floats and text take vectorised paths; other
+    columns go value by value. DataError for an id that is no identifier.
+    """
+    arr = values.to_numpy()
+    kind = arr.dtype.kind
+    if kind == "i" or (kind == "u" and (arr.size == 0 or arr.max() < 2**63)):
+        return _Ids(arr.astype(np.int64, copy=False))
+    if kind == "f":
+        with np.errstate(invalid="ignore"):
+            ok = np.isfinite(arr) & (arr == np.floor(arr)) & (np.abs(arr) <= 2.0**53)
+        if not ok.all():
+            unit_key(float(arr[int(np.argmin(ok))]))  # raises the DataError naming the value
+        return _Ids(arr.astype(np.int64))
+    items = values.tolist()
+    types = set(map(type, items))
+    if not types <= {str, int}:
+        items = [_id_key(v) for v in items]
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return _Ids(out, _keys(items))
+
+
+def _frame(columns: dict[str, list[Any]]) -> pd.DataFrame:
+    """A DataFrame of list columns (each column's type inferred; object columns when empty)."""
+    if any(len(v) for v in columns.values()):
+        return pd.DataFrame(columns)
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
 
 
 class BatchLottery:
@@ -219,6 +456,7 @@ class BatchLottery:
             if not callable(rule):
                 raise DesignError(f"exclusion rule {reason!r} must be a function of the units table; got {rule!r}.")
         self._log = AllocationLog(log, key=key)
+        self._state = _State(self.arms)
         self._config = {
             "seed": self.seed,
             "arms": list(self.arms),
@@ -229,9 +467,10 @@ class BatchLottery:
             "rules": list(self.exclude),
         }
         with self._log.locked():
-            state = self._replay()
+            state = self._refresh()
             if state.config is None:
-                self._log.append({"type": "open", "config": self._config})
+                rec = self._log.append({"type": "open", "config": self._config})
+                state.apply(rec)
             else:
                 self._check_config(state.config)
 
@@ -246,32 +485,24 @@ class BatchLottery:
                     "recorded value, or start a new log for a new trial."
                 )
 
-    def _replay(self) -> _State:
-        state = _State()
-        for rec in self._log.records():
-            kind = rec.get("type")
-            if kind == "open":
-                state.config = rec["config"]
-            elif kind == "draw":
-                state.draws.append(rec)
-                for uid, arm in rec["units"]:
-                    state.unit_batch[unit_key(uid)] = rec["batch"]
-                    state.unit_arm[unit_key(uid)] = arm
-            elif kind == "withdraw":
-                for uid in rec["ids"]:
-                    state.withdrawn[unit_key(uid)] = rec["reason"]
-        return state
+    def _refresh(self) -> _State:
+        """The lottery's state with the records other processes appended since it last looked.
 
-    def _active(self, state: _State) -> dict[str, int]:
-        counts = dict.fromkeys(self.arms, 0)
-        for uid, arm in state.unit_arm.items():
-            if uid not in state.withdrawn:
-                counts[arm] += 1
-        return counts
+        Only new records are read (:meth:`AllocationLog._sync`); the whole log
+        is read and verified on the first call and when the file changed
+        otherwise than by appends.
+        """
+        with self._log.locked():
+            new, reset = self._log._sync()
+            if reset:
+                self._state = _State(self.arms)
+            for rec in new:
+                self._state.apply(rec)
+            return self._state
 
     def places_left(self) -> dict[str, int]:
         """Places left per capped arm (capacity minus units allocated and not withdrawn)."""
-        active = self._active(self._replay())
+        active = self._refresh().active()
         return {arm: cap - active[arm] for arm, cap in self.capacity.items()}
 
     # ------------------------------------------------------------------ draw
@@ -313,55 +544,67 @@ class BatchLottery:
             The batch is already in the log with other units; the batch does
             not fit the places left under ``on_full="error"``; a damaged log.
         """
-        frame = self._units(units, id)
+        frame, ids = self._units(units, id)
         batch = str(batch)
         day = str(date) if date is not None else _date.today().isoformat()
         with self._log.locked():
-            state = self._replay()
-            for rec in state.draws:
-                if rec["batch"] == batch:
-                    return self._replayed(rec, frame, id)
-            ids = [_id_key(v) for v in frame[id].tolist()]
-            ukeys = [unit_key(v) for v in ids]
-            excluded: list[tuple[Any, str]] = []
-            keep = np.ones(len(ids), dtype=bool)
+            state = self._refresh()
+            if batch in state.by_batch:
+                return self._replayed(state.draws[state.by_batch[batch]], ids.index)
+            ex_pos: list[np.ndarray] = []
+            ex_why: list[str] = []
+            keep = np.ones(len(ids.values), dtype=bool)
             for reason, rule in self.exclude.items():
-                mask = self._rule_mask(rule, reason, frame) & keep
-                excluded += [(ids[i], reason) for i in np.flatnonzero(mask)]
-                keep &= ~mask
-            for i in np.flatnonzero(keep):
-                if ukeys[i] in state.unit_batch:
-                    excluded.append((ids[i], f"already randomised in batch {state.unit_batch[ukeys[i]]}"))
-                    keep[i] = False
-            eligible = sorted((ids[i] for i in np.flatnonzero(keep)), key=unit_key)
+                hit = np.flatnonzero(self._rule_mask(rule, reason, frame) & keep)
+                ex_pos.append(hit)
+                ex_why += [reason] * len(hit)
+                keep[hit] = False
+            seen = state.seen
+            if seen and not seen.keys().isdisjoint(ids.index):
+                ukeys = ids.index
+                hit_list = []
+                for i in np.flatnonzero(keep).tolist():
+                    where = seen.get(ukeys[i])
+                    if where is not None:
+                        hit_list.append(i)
+                        ex_why.append(f"already randomised in batch {state.draws[where]['batch']}")
+                hit = np.array(hit_list, dtype=np.intp)
+                ex_pos.append(hit)
+                keep[hit] = False
+            pos = ids.order(np.flatnonzero(keep))  # eligible units by their key (text order): row order does not matter
             batch_seed = derive_seed(self.seed, batch)
             rng = np.random.Generator(np.random.PCG64(batch_seed))
-            admit_keys = raw(rng, len(eligible))
-            n_admit = self._admissible(len(eligible), self._active(state), batch)
-            if n_admit < len(eligible):
+            admit_keys = raw(rng, pos.size)
+            n_admit = self._admissible(pos.size, state.active(), batch)
+            if n_admit < pos.size:
                 chosen = np.sort(np.argsort(admit_keys, kind="stable")[:n_admit])
-                out = np.setdiff1d(np.arange(len(eligible)), chosen)
-                excluded += [(eligible[i], CAPACITY_REASON) for i in out]
-                eligible = [eligible[i] for i in chosen]
-            counts = self._counts(len(eligible), state, rng)
-            keys = raw(rng, len(eligible))
-            codes = _allocate(None, np.array([len(eligible)]), counts[None, :], keys)
-            units_out = [[uid, self.arms[c]] for uid, c in zip(eligible, codes.tolist())]
-            rec = self._log.append(
-                {
-                    "type": "draw",
-                    "batch": batch,
-                    "date": day,
-                    "top_up": bool(top_up),
-                    "batch_seed": format(batch_seed, "032x"),
-                    "counts": {a: int(c) for a, c in zip(self.arms, counts)},
-                    "units": units_out,
-                    "excluded": [[uid, reason] for uid, reason in excluded],
-                }
-            )
-        return self._as_draw(rec, replayed=False)
+                out = np.setdiff1d(np.arange(pos.size), chosen)
+                ex_pos.append(pos[out])
+                ex_why += [CAPACITY_REASON] * len(out)
+                pos = pos[chosen]
+            counts = self._counts(pos.size, state, rng)
+            keys = raw(rng, pos.size)
+            codes = _allocate(None, np.array([pos.size]), counts[None, :], keys)
+            why_codes, reasons = _coded(ex_why)
+            excluded_ids = ids.take(np.concatenate(ex_pos)) if ex_pos else []
+            body = {
+                "type": "draw",
+                "format": 2,
+                "batch": batch,
+                "date": day,
+                "top_up": bool(top_up),
+                "batch_seed": format(batch_seed, "032x"),
+                "counts": {a: int(c) for a, c in zip(self.arms, counts)},
+                "units": {"id": ids.take(pos), "arm": codes.tolist(), "arms": list(self.arms)},
+                "excluded": {"id": excluded_ids, "reason": why_codes, "reasons": reasons},
+            }
+            rec = self._log._append(body)
+            state.apply(rec)
+        chosen_ids = ids.values[pos] if ids.whole else ids.take(pos)  # object ids: a column typed as the rows were
+        allocation = pd.DataFrame({"id": chosen_ids, "arm": np.asarray(self.arms, dtype=object)[codes]})
+        return self._as_draw(rec, replayed=False, allocation=allocation)
 
-    def _units(self, units: Any, id: str) -> pd.DataFrame:
+    def _units(self, units: Any, id: str) -> tuple[pd.DataFrame, _Ids]:
         if isinstance(units, (list, tuple, np.ndarray, pd.Series, pd.Index)):
             frame = pd.DataFrame({id: list(units)})
         else:
@@ -377,17 +620,17 @@ class BatchLottery:
                 "every person needs an identifier before the draw."
             )
         try:
-            canonical = pd.Series([unit_key(v) for v in ids.tolist()], index=ids.index)
+            canonical = _canonical_ids(ids)
         except DataError as exc:
             raise DataError(f"id column {id!r}: {exc}") from None
-        dup = canonical.duplicated(keep=False).to_numpy()
+        dup = canonical.duplicated()
         if dup.any():
-            shown = sorted({str(v) for v in canonical[dup]})[:5]
+            shown = sorted({canonical.keys[i] for i in np.flatnonzero(dup)})[:5]
             raise DataError(
                 f"id column {id!r} lists {', '.join(shown)} more than once ({describe_rows(frame.index[dup])}); "
                 "each person may appear once per batch. Remove the duplicates."
             )
-        return frame.reset_index(drop=True)
+        return frame.reset_index(drop=True), canonical
 
     @staticmethod
     def _rule_mask(rule: Callable[[pd.DataFrame], Any], reason: str, frame: pd.DataFrame) -> np.ndarray:
@@ -437,9 +680,7 @@ class BatchLottery:
             F[-1] = r[0]
             hits = np.ceil(F - u[0]).astype(np.int64)
             return counts + np.diff(hits, prepend=0)
-        drawn = np.zeros(J, dtype=np.int64)
-        for rec in state.draws:
-            drawn += np.array([rec["counts"][a] for a in self.arms], dtype=np.int64)
+        drawn = np.array([state.drawn[a] for a in self.arms], dtype=np.int64)
         total = drawn.sum() + n
         deficit = self.shares * total - (drawn + counts)
         candidates = [j for j in range(J) if fracs[0, j] > 0]
@@ -448,9 +689,9 @@ class BatchLottery:
             counts[j] += 1
         return counts
 
-    def _replayed(self, rec: dict[str, Any], frame: pd.DataFrame, id: str) -> Draw:
-        given = {unit_key(v) for v in frame[id].tolist()}
-        recorded = {unit_key(u) for u, _ in rec["units"]} | {unit_key(u) for u, _ in rec["excluded"]}
+    def _replayed(self, rec: dict[str, Any], given_keys: list[int | str]) -> Draw:
+        given = set(given_keys)
+        recorded = set(_index_keys(record_units(rec)[0])) | set(_index_keys(record_excluded(rec)[0]))
         if given != recorded:
             new, gone = len(given - recorded), len(recorded - given)
             raise DesignError(
@@ -460,13 +701,17 @@ class BatchLottery:
             )
         return self._as_draw(rec, replayed=True)
 
-    def _as_draw(self, rec: dict[str, Any], *, replayed: bool) -> Draw:
+    def _as_draw(self, rec: dict[str, Any], *, replayed: bool, allocation: pd.DataFrame | None = None) -> Draw:
+        if allocation is None:
+            ids, arms = record_units(rec)
+            allocation = _frame({"id": ids, "arm": arms})
+        ex_ids, reasons = record_excluded(rec)
         return Draw(
             batch=rec["batch"],
             date=rec["date"],
             top_up=rec["top_up"],
-            allocation=pd.DataFrame(rec["units"], columns=["id", "arm"]),
-            excluded=pd.DataFrame(rec["excluded"], columns=["id", "reason"]),
+            allocation=allocation,
+            excluded=_frame({"id": ex_ids, "reason": reasons}),
             counts=dict(rec["counts"]),
             batch_seed=rec["batch_seed"],
             record_hash=rec["hash"],
@@ -489,17 +734,22 @@ class BatchLottery:
         """
         ids = [_id_key(v) for v in (ids if isinstance(ids, (list, tuple, np.ndarray, pd.Series)) else [ids])]
         with self._log.locked():
-            state = self._replay()
-            unknown = [u for u in ids if unit_key(u) not in state.unit_arm]
+            state = self._refresh()
+            keys = _index_keys(ids)
+            unknown = [u for u, k in zip(ids, keys) if k not in state.seen]
             if unknown:
                 raise DataError(f"cannot withdraw {unknown[:5]}: never allocated in this lottery. Check the ids.")
-            again = [u for u in ids if unit_key(u) in state.withdrawn]
+            again = [(u, k) for u, k in zip(ids, keys) if k in state.withdrawn]
             if again:
-                raise DataError(f"cannot withdraw {again[:5]}: already withdrawn ({state.withdrawn[unit_key(again[0])]!r}).")
-            self._log.append({"type": "withdraw", "ids": ids, "reason": str(reason)})
-        freed = dict.fromkeys(self.arms, 0)
-        for u in ids:
-            freed[state.unit_arm[unit_key(u)]] += 1
+                shown = [u for u, _ in again[:5]]
+                raise DataError(f"cannot withdraw {shown}: already withdrawn ({state.withdrawn[again[0][1]]!r}).")
+            freed = dict.fromkeys(self.arms, 0)
+            for k in keys:
+                arm = state.arm_of(k)
+                if arm in freed:
+                    freed[arm] += 1
+            rec = self._log.append({"type": "withdraw", "ids": ids, "reason": str(reason)})
+            state.apply(rec)
         return freed
 
     def allocations(self) -> pd.DataFrame:
@@ -508,22 +758,35 @@ class BatchLottery:
         Columns: id, batch, date, top_up, arm, withdrawn, withdraw_reason, and
         the draw's UTC time stamp and batch seed (hex) from the log.
         """
-        state = self._replay()
-        rows = [
-            (uid, rec["batch"], rec["date"], rec["top_up"], arm, unit_key(uid) in state.withdrawn,
-             state.withdrawn.get(unit_key(uid)),
-             rec["time"], rec["batch_seed"])
-            for rec in state.draws
-            for uid, arm in rec["units"]
-        ]
+        state = self._refresh()
         columns = ["id", "batch", "date", "top_up", "arm", "withdrawn", "withdraw_reason", "time", "batch_seed"]
-        frame = pd.DataFrame(rows, columns=columns)
+        parts: dict[str, list[Any]] = {c: [] for c in columns}
+        for rec in state.draws:
+            ids, arms = record_units(rec)
+            n = len(ids)
+            parts["id"] += ids
+            parts["arm"] += arms
+            for c in ("batch", "date", "top_up", "time", "batch_seed"):
+                parts[c] += [rec[c]] * n
+            if state.withdrawn:
+                reasons = [state.withdrawn.get(k) for k in _index_keys(ids)]
+                parts["withdrawn"] += [r is not None for r in reasons]
+                parts["withdraw_reason"] += reasons
+            else:
+                parts["withdrawn"] += [False] * n
+                parts["withdraw_reason"] += [None] * n
+        frame = _frame(parts)
         return frame.astype({"top_up": bool, "withdrawn": bool})
 
     def exclusions(self) -> pd.DataFrame:
         """One row per excluded unit: id, batch, reason."""
-        rows = [(uid, rec["batch"], reason) for rec in self._replay().draws for uid, reason in rec["excluded"]]
-        return pd.DataFrame(rows, columns=["id", "batch", "reason"])
+        parts: dict[str, list[Any]] = {"id": [], "batch": [], "reason": []}
+        for rec in self._refresh().draws:
+            ids, reasons = record_excluded(rec)
+            parts["id"] += ids
+            parts["batch"] += [rec["batch"]] * len(ids)
+            parts["reason"] += reasons
+        return _frame(parts)
 
     def allocation_table(self, *, total: bool = True) -> pd.DataFrame:
         """Allocation per batch: batch, date, top_up, one column per arm, total.
@@ -531,7 +794,7 @@ class BatchLottery:
         The layout of the resource-course trial's appendix table 1.1 (lottery date, n per
         arm, total), with a final ``"Total"`` row when ``total=True``.
         """
-        draws = self._replay().draws
+        draws = self._refresh().draws
         rows = [
             {"batch": rec["batch"], "date": rec["date"], "top_up": rec["top_up"], **{a: rec["counts"][a] for a in self.arms}}
             for rec in draws
@@ -554,15 +817,17 @@ class BatchLottery:
         ``permutations`` re-randomises within each batch keeping its realised
         counts.
         """
-        draws = self._replay().draws
+        draws = self._refresh().draws
         if not draws:
             raise DesignError("no batch has been drawn yet; draw one before asking for the assignment.")
-        ids, batches, arms = [], [], []
+        ids: list[Any] = []
+        batches: list[str] = []
+        arms: list[str] = []
         for rec in draws:
-            for uid, arm in rec["units"]:
-                ids.append(uid)
-                batches.append(rec["batch"])
-                arms.append(arm)
+            unit_ids, unit_arms = record_units(rec)
+            ids += unit_ids
+            arms += unit_arms
+            batches += [rec["batch"]] * len(unit_ids)
         labels = np.array([rec["batch"] for rec in draws], dtype=object)
         block_codes = pd.Index(labels).get_indexer(batches).astype(np.int64)
         J = len(self.arms)

@@ -317,7 +317,7 @@ class LinearModel:
     n_absorbed: int = 0
     warnings: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
-    #: ``(Xw, M, clusters, weights)`` of a CR2 fit without absorbed effects: what the HTZ test needs
+    #: ``(Xw, M, clusters, weights, absorbed)`` of a CR2 fit: what the HTZ test needs
     cr2_design: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -392,10 +392,11 @@ class LinearModel:
     def wald_test(self, terms: Sequence[str], *, test: str | None = None) -> dict[str, float]:
         """Robust Wald test that the coefficients of ``terms`` are all zero.
 
-        ``test="HTZ"`` (the default for CR2 without absorbed fixed effects):
+        ``test="HTZ"`` (the default for CR2, absorbed fixed effects or not):
         the Hotelling-T^2 approximation of Tipton & Pustejovsky (2015), as
-        clubSandwich's ``Wald_test(test = "HTZ")``. ``test="F"`` (the default
-        otherwise): ``F = b' V^{-1} b / q`` referred to F(q, df2), ``df2`` the
+        clubSandwich's ``Wald_test(test = "HTZ")`` (with absorbed effects, as
+        on the regression with the factors as dummy columns). ``test="F"``
+        (the default otherwise): ``F = b' V^{-1} b / q`` referred to F(q, df2), ``df2`` the
         residual degrees of freedom (``G - 1`` when clustered), as estimatr's
         ``fstatistic``. See :func:`effekt.sandwich.wald_test`.
         """
@@ -414,8 +415,8 @@ def contrast_wald(model: LinearModel, R: np.ndarray, *, test: str | None = None)
     """Robust Wald test of ``R b = 0`` for ``model``: HTZ by default for CR2 (see ``LinearModel.wald_test``)."""
     if test == "HTZ" and model.cr2_design is None:
         raise DesignError(
-            "test='HTZ' needs a CR2 fit without absorbed fixed effects (se_type='CR2' with clusters=, and "
-            "fixed effects as covariates); use test='F' otherwise."
+            f"test='HTZ' needs a CR2 fit (se_type='CR2' with clusters=); this {model.estimator} fit has "
+            f"se_type={model.se_type!r}. Use test='F', or refit with se_type='CR2'."
         )
     return wald_test(model.coef, model.vcov, R, df=model.wald_df, test=test, cr2_design=model.cr2_design)
 

@@ -14,7 +14,10 @@ Formula: with ``X = [1, received, covariates]`` and instruments
 
 so ``V`` is the sandwich of :mod:`effekt.sandwich` with the first-stage
 fitted regressors as design (their hat matrix gives the HC2/CR2 leverage)
-and the structural residuals, as in estimatr's ``iv_robust``. Without
+and the structural residuals, as in estimatr's ``iv_robust``. With weights,
+CR2 is clubSandwich's default for a weighted ``AER::ivreg`` (the projected
+regressors as the design, working model ``Var(e) = sigma^2 I`` in the
+original units; see :func:`effekt.sandwich.robust_vcov`). Without
 covariates the coefficient is the Wald ratio ``ITT_Y / ITT_D``.
 
 Defaults and why: HC2, or CR2 with Bell-McCaffrey df when clustered, as
@@ -35,9 +38,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from effekt.absorb import Absorber, check_not_absorbed
 from effekt.data import _as_binary_numbers, as_frame, describe_rows, label
 from effekt.errors import DataError, DesignError, EstimationError
-from effekt.estimators._absorb import Absorber, check_not_absorbed
 from effekt.estimators._model import LinearModel, infer_design, model_frame
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
@@ -58,6 +61,9 @@ class TSLSFit:
     first_stage_f: np.ndarray  # one per endogenous regressor
     first_stage_df: tuple[float, float]
     first_stage_coef: np.ndarray  # (n_instruments, n_endogenous) excluded-instrument coefficients
+    #: ``(Xhat, M)``: the projected regressors (``sqrt(w)`` scale) and ``(Xhat'Xhat)^{-1}``; with the
+    #: clusters, weights and absorbed effects, the ``cr2_design`` of :func:`effekt.sandwich.wald_test`
+    design: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def tsls(
@@ -115,8 +121,11 @@ def tsls(
     k_total = k + extra_k
     if n <= k_total:
         raise EstimationError(f"{n} observations cannot estimate {k_total} parameters and their variance.")
+    # weighted CR2: clubSandwich's default for a weighted ivreg (the projected regressors as the design,
+    # the weights as W, working model Var(e) = sigma^2 I), not the unweighted CR2 of the scaled arrays
     vcov, df, n_clusters = robust_vcov(
-        Xhat, e, M, se_type=se_type, clusters=clusters, k_total=k_total, absorbed=absorbed, df_coefs=df_coefs
+        Xhat, e, M, se_type=se_type, clusters=clusters, k_total=k_total, absorbed=absorbed, df_coefs=df_coefs,
+        sqrt_weights=None if weights is None else sw,
     )
     # first stages: robust Wald F of the excluded instruments, same se_type
     excluded = list(excluded)
@@ -140,6 +149,7 @@ def tsls(
         first_stage_f=np.array(f_stats),
         first_stage_df=(float(len(excluded)), df2),
         first_stage_coef=np.array(fs_coef).T,
+        design=(Xhat, M),
     )
 
 

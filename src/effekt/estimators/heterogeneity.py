@@ -10,8 +10,10 @@ Formula: for a categorical moderator with levels ``1..L`` the model is
 
 so each subgroup effect ``tau_l`` is one coefficient (with its own CR2
 degrees of freedom), and the interaction test is the robust Wald test of
-``tau_1 = ... = tau_L`` (``L - 1`` contrasts, F referred to
-``F(L - 1, df)``, ``df`` the residual or ``G - 1`` degrees of freedom). For
+``tau_1 = ... = tau_L`` (``L - 1`` contrasts): with CR2 the HTZ test
+(Tipton & Pustejovsky 2015, as clubSandwich's ``Wald_test``; blocks absorbed
+or not), otherwise F referred to ``F(L - 1, df)``, ``df`` the residual
+degrees of freedom. For
 a numeric moderator, ``y = a + tau z + g m~ + d z m~ + ...`` with ``m~``
 the centred moderator: ``tau`` is the effect at the mean, ``d`` the
 interaction, tested by its robust t.
@@ -46,7 +48,7 @@ __all__ = ["Heterogeneity", "forest_plot", "contrast_test"]
 def contrast_test(model: LinearModel, R: np.ndarray, *, test: str | None = None) -> dict[str, float]:
     """Robust Wald test of ``R b = 0`` for a fitted :class:`LinearModel`.
 
-    With CR2 (and no absorbed fixed effects) the default is the HTZ test
+    With CR2 (absorbed fixed effects or not) the default is the HTZ test
     (Tipton & Pustejovsky 2015, as clubSandwich's ``Wald_test``); otherwise,
     or with ``test="F"``, ``F = (Rb)' (R V R')^{-1} (Rb) / q`` on ``(q, df)``
     with ``df`` the residual degrees of freedom, or ``G - 1`` when clustered.
@@ -291,7 +293,7 @@ def _not_absorbed(mf: ModelFrame, A: np.ndarray) -> np.ndarray:
     """Which columns of ``A`` survive the model's fixed effects (all, without them)."""
     if not mf.fixed_effects:
         return np.ones(A.shape[1], dtype=bool)
-    from effekt.estimators._absorb import Absorber
+    from effekt.absorb import Absorber
 
     within = Absorber(mf.fixed_effects, mf.weights).demean(A)
     before = np.sqrt((A**2).sum(axis=0))

@@ -22,12 +22,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from effekt.absorb import Absorber, check_not_absorbed
 from effekt.errors import DesignError
-from effekt.estimators._absorb import Absorber, check_not_absorbed
 from effekt.estimators._model import LinearModel, ModelFrame, infer_design, model_frame
 from effekt.protocol import EstimatorTags
 from effekt.result import EffectResult, check_alpha
-from effekt.sandwich import default_se_type, robust_ols
+from effekt.sandwich import AbsorbedHat, default_se_type, robust_ols
 from effekt.vocabulary import validated
 
 __all__ = ["LmRobust", "lm_robust", "fit_linear"]
@@ -88,14 +88,17 @@ def fit_linear(
         n_absorbed=n_absorbed,
         warnings=tuple(warnings),
         extra=_fit_statistics(mf, fit.residuals, fit.k),
-        cr2_design=_htz_design(X, mf) if se == "CR2" and absorbed is None else None,
+        cr2_design=_htz_design(X, mf, absorbed) if se == "CR2" else None,
     )
 
 
-def _htz_design(X: np.ndarray, mf: ModelFrame) -> tuple[Any, ...]:
-    """``(Xw, M, clusters, weights)`` of a CR2 fit, for the HTZ test."""
+def _htz_design(X: np.ndarray, mf: ModelFrame, absorbed: AbsorbedHat | None) -> tuple[Any, ...]:
+    """``(Xw, M, clusters, weights, absorbed)`` of a CR2 fit, for the HTZ test.
+
+    ``X`` has any fixed effects swept out; ``absorbed`` is their part of the hat matrix.
+    """
     Xw = X if mf.weights is None else X * np.sqrt(mf.weights)[:, None]
-    return (Xw, np.linalg.inv(Xw.T @ Xw), mf.clusters, mf.weights)
+    return (Xw, np.linalg.inv(Xw.T @ Xw), mf.clusters, mf.weights, absorbed)
 
 
 def _fit_statistics(mf: ModelFrame, resid: np.ndarray, k_total: int) -> dict[str, float]:

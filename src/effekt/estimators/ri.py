@@ -28,6 +28,16 @@ inversion reuses them: each is linear in the outcome, so
 ``A = T(z_k, y)``, ``B = T(z_k, z)``, ``C = T(z_k, z_k)`` computed once.
 Any other registered estimator is refitted once per permutation (a Python
 loop) and gets no interval.
+
+Drawing: a sampled permutation of a complete (block, cluster) randomisation
+is drawn for every block of one shape (units, treated) at once, in batches
+of at most ``_CHUNK_FLOATS`` entries: one fair bit per matched pair, a
+uniform index where one unit is treated (or one is not), ranks of uniform
+keys by comparisons in blocks of up to 12 units and ``np.partition`` in
+larger ones (see :func:`_draw_shape`). The difference in means and
+Horvitz-Thompson take the draws in the drawing's own column order (their
+vectors, or per-block sums, mapped to it), so a batch is never gathered
+into row order; the other statistics get the rows.
 """
 
 from __future__ import annotations
@@ -99,6 +109,7 @@ class Permutations:
             b_unit = np.zeros(n_units, dtype=np.int64)
             b_unit[unit] = blocks
         self.unit = unit
+        self.n_units = n_units
         self.order = np.argsort(b_unit, kind="stable")  # units grouped by block
         sizes = np.bincount(b_unit)
         self.sizes = sizes
@@ -107,7 +118,24 @@ class Permutations:
         self.b_unit = b_unit
         self.sorted_units = bool(np.all(self.order == np.arange(n_units)))
         self.identity_units = clusters is None
-        self.count = math.prod(math.comb(int(s), int(t)) for s, t in zip(sizes, self.treated))
+        self._count: int | None = None
+        self._layouts: tuple[list[tuple[int, int, int, int]], np.ndarray | None, int] | None = None
+
+    @property
+    def count(self) -> int:
+        """The number of assignments of the design (an exact integer, computed on first use)."""
+        if self._count is None:
+            self._count = math.prod(math.comb(int(s), int(t)) for s, t in zip(self.sizes, self.treated))
+        return self._count
+
+    def count_at_most(self, k: int) -> bool:
+        """``count <= k``, without the product of every block's count when it is plainly larger
+        (with 50,000 pairs ``count`` has 50,000 bits)."""
+        ways = [math.lgamma(s + 1) - math.lgamma(t + 1) - math.lgamma(s - t + 1)
+                for s, t in zip(self.sizes.tolist(), self.treated.tolist())]
+        if math.fsum(ways) > math.log(max(k, 1)) + 1.0:
+            return False
+        return self.count <= k
 
     def _to_rows(self, U: np.ndarray) -> np.ndarray:
         """(k, units in block order) -> (k, n rows)."""
@@ -131,8 +159,53 @@ class Permutations:
         U = np.hstack([b[g.ravel()] for b, g in zip(per_block, grids)])
         return self._to_rows(U)
 
-    def sample(self, k: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-        """``k`` draws in chunks of (c, n) 0/1 arrays."""
+    def layouts(self) -> tuple[list[tuple[int, int, int, int]], np.ndarray | None, int]:
+        """The blocks grouped by shape, for drawing without a loop over blocks.
+
+        Returns ``(shapes, gather, width)``: each shape ``(size, treated,
+        blocks, offset)`` owns the columns ``offset : offset + blocks * size``
+        of a (draws, ``width``) matrix, block after block, a block's units
+        side by side; blocks with nobody treated are left out (a last column
+        of zeros stands for their units). ``gather`` maps that matrix to the
+        data's rows (``None``: it is already in row order).
+        """
+        if self._layouts is None:
+            shapes, columns, offset = [], [], 0
+            code = self.sizes * (int(self.sizes.max(initial=0)) + 1) + self.treated
+            for c in np.unique(code[self.treated > 0]):
+                which = np.flatnonzero(code == c)
+                size, t = int(self.sizes[which[0]]), int(self.treated[which[0]])
+                columns.append(self.order[self.starts[which][:, None] + np.arange(size)[None, :]].ravel())
+                shapes.append((size, t, int(which.size), offset))
+                offset += int(which.size) * size
+            width = offset + int(offset < self.n_units)
+            position = np.full(self.n_units, width - 1, dtype=np.int64)  # untreated blocks: the zero column
+            if columns:
+                position[np.concatenate(columns)] = np.arange(offset)
+            rows = position if self.identity_units else position[self.unit]
+            in_order = width == self.n and np.array_equal(rows, np.arange(self.n))
+            self._layouts = (shapes, None if in_order else rows, width)
+        return self._layouts
+
+    def sample(
+        self, k: int, rng: np.random.Generator, dtype: Any = np.int8, row_order: bool = True, reuse: bool = False
+    ) -> Iterator[np.ndarray]:
+        """``k`` draws in chunks of (c, n) 0/1 arrays of ``dtype``.
+
+        Complete randomisation: in every block the treated units are a uniform
+        subset of the realised size, drawn for all blocks of one shape (size,
+        number treated) and a whole chunk of draws at once (see
+        :func:`_within_blocks`), then put in row order by one gather; the
+        chunks hold at most ``_CHUNK_FLOATS`` entries, so memory is bounded
+        whatever ``k``. The same ``rng`` state gives the same draws.
+
+        ``row_order=False`` (complete randomisation only) yields the chunks in
+        the drawing's own column order, (c, ``width``) of :meth:`layouts`, the
+        same draws without the gather into rows: a statistic linear in the
+        assignment is then applied with its vector mapped by :meth:`to_layout`.
+        ``reuse=True`` with it writes every chunk into the same array (each
+        chunk is valid until the next is drawn): no fresh memory per chunk.
+        """
         chunk = max(1, min(k, _CHUNK_FLOATS // max(self.n, 1)))
         done = 0
         while done < k:
@@ -143,30 +216,120 @@ class Permutations:
                     raise DesignError(
                         f"assignment.permutations({c}) returned shape {draws.shape}; expected ({self.n}, {c})."
                     )
-                yield draws.T.astype(np.int8)
+                yield draws.T.astype(dtype)
             else:
-                # within each block, the units with the m smallest of uniform keys are treated:
-                # a uniform draw of the block's m-subsets in O(units) (np.partition)
-                U = np.zeros((c, int(self.sizes.sum())), dtype=bool)
-                for s0, size, t in zip(self.starts, self.sizes, self.treated):
-                    if t == 0:
-                        continue
-                    if t == size:
-                        U[:, s0 : s0 + size] = True
-                        continue
-                    keys = rng.random((c, int(size)))
-                    threshold = np.partition(keys, int(t) - 1, axis=1)[:, int(t) - 1]
-                    U[:, s0 : s0 + size] = keys <= threshold[:, None]
-                U = U.view(np.int8)
-                yield self._to_rows(U)
+                shapes, gather, width = self.layouts()
+                if not (reuse and not row_order):
+                    V = np.zeros((c, width), dtype=dtype)
+                else:  # every column of a shape is rewritten by each draw; the zero column stays 0
+                    if done == 0:
+                        buffer = np.zeros((chunk, width), dtype=dtype)
+                    V = buffer[:c]
+                for size, t, nb, offset in shapes:
+                    _within_blocks(rng, V[:, offset : offset + nb * size], size, t)
+                yield V if gather is None or not row_order else np.take(V, gather, axis=1)
             done += c
+
+    def to_layout(self, a: np.ndarray) -> np.ndarray:
+        """A vector over the data's rows as one over the drawing's columns (rows of one unit
+        summed), so that ``sample(row_order=False)`` chunk ``@ to_layout(a)`` equals
+        the row-order chunk ``@ a``."""
+        _, gather, width = self.layouts()
+        if gather is None:
+            return np.asarray(a, dtype=np.float64)
+        return np.bincount(gather, weights=a, minlength=width)
 
     def preserves_counts(self, P: np.ndarray) -> bool:
         """Whether every row of ``P`` treats the realised number of units per block."""
         U = np.zeros((P.shape[0], self.b_unit.size), dtype=np.int64)
         U[:, self.unit] = P
-        per_block = np.stack([U[:, self.b_unit == b].sum(axis=1) for b in range(self.sizes.size)], axis=1)
+        in_block = sp.csr_matrix(
+            (np.ones(self.b_unit.size), (np.arange(self.b_unit.size), self.b_unit)), shape=(self.b_unit.size, self.sizes.size)
+        )
+        per_block = np.asarray((in_block.T @ U.T).T)
         return bool(np.all(per_block == self.treated[None, :]))
+
+
+#: blocks up to this size are ranked by comparisons of their keys, larger ones by np.partition
+_RANK_BY_COMPARISON = 12
+
+#: entries of the assignment matrix drawn per slice
+_SUB_ENTRIES = 1 << 18
+
+
+def _within_blocks(rng: np.random.Generator, V: np.ndarray, s: int, t: int) -> None:
+    """Fill ``V`` (draws x blocks * ``s``, zeros; a block's ``s`` units side by
+    side) with uniform draws of ``t`` treated units in every block: see
+    :func:`_draw_shape`, called on slices of about ``_SUB_ENTRIES`` entries so
+    that the keys and ranks of a slice stay small (cache-sized, no fresh
+    pages for every batch)."""
+    step = max(1, _SUB_ENTRIES // max(V.shape[1], 1))
+    buffers: dict[str, np.ndarray] = {}
+    for lo in range(0, V.shape[0], step):
+        _draw_shape(rng, V[lo : lo + step], s, t, buffers)
+
+
+def _draw_shape(
+    rng: np.random.Generator, V: np.ndarray, s: int, t: int, buffers: dict[str, np.ndarray] | None = None
+) -> None:
+    """Fill ``V`` (draws x blocks * ``s``, zeros; a block's ``s`` units side by
+    side) with uniform draws of ``t`` treated units in every block.
+
+    Each block's treated set is uniform over its C(s, t) subsets and every draw
+    treats exactly ``t`` units per block: the units whose uniform keys rank
+    below ``t`` in their block (ties broken by position); when one unit is
+    treated, or one is not, that unit is drawn as a uniform index; a pair
+    takes one fair bit. Every block of the shape is drawn at once.
+    """
+    c, nb = V.shape[0], V.shape[1] // s
+    if t == s:
+        V[...] = 1
+        return
+    if s == 2:  # matched pairs: one fair bit per pair
+        first = rng.integers(0, 2, size=(c, nb), dtype=np.int8)
+        V[:, 0::2] = first
+        V[:, 1::2] = 1 - first
+        return
+    if t == 1 or t == s - 1:
+        pick = rng.integers(0, s, size=(c, nb), dtype=np.int16 if s < 2**15 else np.int64)
+        for i in range(s):
+            V[:, i::s] = (pick == i) if t == 1 else (pick != i)
+        return
+    if s <= _RANK_BY_COMPARISON:
+        # rank of each unit's key in its block, by the s(s-1)/2 comparisons of unit pairs
+        buffers = {} if buffers is None else buffers
+        if "ranked" not in buffers or buffers["ranked"].shape[0] < c:
+            buffers.update(ranked=np.empty((c, s, nb)), rank=np.empty((c, s, nb), dtype=np.int8))
+        keys, rank = buffers["ranked"][:c], buffers["rank"][:c]
+        rng.random(out=keys)
+        rank[...] = 0
+        for i in range(s):
+            for j in range(i + 1, s):
+                later = keys[:, j] < keys[:, i]  # unit j ranks before unit i
+                rank[:, i] += later
+                rank[:, j] += ~later
+        for i in range(s):
+            V[:, i::s] = rank[:, i] < t
+        return
+    # larger blocks: the units whose keys are at most the t-th smallest of their block (np.partition,
+    # O(s)); a block where two keys tie at that threshold (probability ~ s^2 / 2^53) is ranked by a sort
+    # (the slices' keys, their partitioned copy and the picks reuse ``buffers``: no fresh memory per slice)
+    buffers = {} if buffers is None else buffers
+    if "keys" not in buffers or buffers["keys"].shape[0] < c:
+        buffers.update(keys=np.empty((c, nb, s)), work=np.empty((c, nb, s)), picked=np.empty((c, nb, s), dtype=bool))
+    keys, work, picked = buffers["keys"][:c], buffers["work"][:c], buffers["picked"][:c]
+    rng.random(out=keys)
+    np.copyto(work, keys)
+    work.partition(t - 1, axis=-1)
+    np.less_equal(keys, work[:, :, t - 1 : t], out=picked)
+    # a tie only ever adds units (keys equal to the threshold), so one count of the slice finds it
+    if np.count_nonzero(picked) != t * c * nb:
+        tied = np.count_nonzero(picked, axis=-1) != t
+        order = np.argsort(keys[tied], axis=-1, kind="stable")[:, :t]
+        fixed = np.zeros((order.shape[0], s), dtype=bool)
+        np.put_along_axis(fixed, order, True, axis=-1)
+        picked[tied] = fixed
+    V[...] = picked.reshape(c, nb * s)
 
 
 # -- vectorised statistics --------------------------------------------------------------------
@@ -179,6 +342,24 @@ class _Statistic:
     def on_self(self, P: np.ndarray) -> np.ndarray:
         """``T(P_k, P_k)``: each assignment's statistic with itself as outcome."""
         return np.ones(P.shape[0])
+
+    def pair(self, P: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(T(P, y), T(P, z))``."""
+        return self(P, y), self(P, z)
+
+    def linear(self, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """``(v, c)`` with ``T(P, y) = P @ v - c`` for every assignment ``P`` the
+        permutations can produce, or ``None`` when the statistic is not of that form."""
+        return None
+
+    def self_linear(self) -> tuple[np.ndarray, float] | None:
+        """``on_self`` in the form of :meth:`linear` (``None``: not of that form)."""
+        return None
+
+    def on_layout(self, perms: Permutations) -> _Statistic | None:
+        """The statistic for draws in the column order of ``perms.sample(row_order=False)``,
+        or ``None`` when it needs them in row order."""
+        return None
 
 
 class _DifferenceInMeans(_Statistic):
@@ -210,6 +391,34 @@ class _DifferenceInMeans(_Statistic):
             a = coef[self.blocks] * y
             Yb = np.bincount(self.blocks, weights=y, minlength=coef.size)
             return np.asarray(np.asarray(P, dtype=np.float64) @ a - const @ Yb)
+        return self._general(P, y)
+
+    def linear(self, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+        if self.fixed is None:
+            return None
+        coef, const = self.fixed
+        return coef[self.blocks] * y, float(const @ np.bincount(self.blocks, weights=y, minlength=coef.size))
+
+    def self_linear(self) -> tuple[np.ndarray, float] | None:
+        return (np.zeros(self.blocks.size), -1.0) if self.fixed is not None else None  # T(P_k, P_k) = 1
+
+    def pair(self, P: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.fixed is None:
+            return self._general(P, y), self._general(P, z)
+        # both outcomes in one pass over the batch (one matrix product)
+        coef, const = self.fixed
+        a = np.column_stack([coef[self.blocks] * y, coef[self.blocks] * z])
+        Yb = np.stack([np.bincount(self.blocks, weights=v, minlength=coef.size) for v in (y, z)], axis=1)
+        out = np.asarray(P, dtype=np.float64) @ a - const @ Yb
+        return np.ascontiguousarray(out[:, 0]), np.ascontiguousarray(out[:, 1])
+
+    def on_layout(self, perms: Permutations) -> _Statistic | None:
+        shapes, gather, width = perms.layouts()
+        if perms.assignment is not None or gather is not None and gather.size != self.blocks.size:
+            return None
+        return _DifferenceInMeansOnLayout(self, shapes, gather, width)
+
+    def _general(self, P: np.ndarray, y: np.ndarray) -> np.ndarray:
         Pf = np.asarray(P, dtype=np.float64)
         W1 = (self.B.T @ Pf.T).T  # (c, L)
         T1 = (self.B.T @ (Pf * y).T).T
@@ -221,11 +430,48 @@ class _DifferenceInMeans(_Statistic):
         return np.asarray(est @ self.share)
 
 
+class _DifferenceInMeansOnLayout(_Statistic):
+    """The block-weighted difference in means of draws in the drawing's column order
+    (units of a block side by side, blocks grouped by shape): each block's treated
+    weight and weighted outcome are sums over its own columns, so no gather into
+    rows and no sparse product; for clusters a column is a whole cluster."""
+
+    def __init__(self, dim: _DifferenceInMeans, shapes: list[tuple[int, int, int, int]],
+                 gather: np.ndarray | None, width: int) -> None:
+        self.dim = dim
+        self.col = np.arange(dim.blocks.size) if gather is None else gather
+        self.width = width
+        block_of = np.zeros(width, dtype=np.int64)
+        block_of[self.col] = dim.blocks
+        self.parts = [(offset, nb, size, block_of[offset : offset + nb * size : size]) for size, _, nb, offset in shapes]
+        self.w_col = np.bincount(self.col, weights=dim.w, minlength=width)
+
+    def _per_block(self, V: np.ndarray, col_weight: np.ndarray) -> np.ndarray:
+        out = np.zeros((V.shape[0], self.dim.Wb.size))
+        for offset, nb, size, blocks in self.parts:
+            cols = slice(offset, offset + nb * size)
+            out[:, blocks] = np.einsum(
+                "cbs,bs->cb", V[:, cols].reshape(V.shape[0], nb, size), col_weight[cols].reshape(nb, size)
+            )
+        return out
+
+    def __call__(self, P: np.ndarray, y: np.ndarray) -> np.ndarray:
+        dim = self.dim
+        W1 = self._per_block(P, self.w_col)
+        T1 = self._per_block(P, np.bincount(self.col, weights=dim.w * y, minlength=self.width))
+        Yb = np.bincount(dim.blocks, weights=dim.w * y, minlength=dim.Wb.size)
+        W0 = dim.Wb - W1
+        if np.any(W1 <= 0) or np.any(W0 <= 0):
+            raise EstimationError("a permutation leaves a block with one arm empty; the design cannot be permuted.")
+        est = T1 / W1 - (Yb - T1) / W0
+        return np.asarray(est @ dim.share)
+
+
 class _Coefficient(_Statistic):
     """Least-squares coefficient of treatment given covariates and absorbed blocks (FWL)."""
 
     def __init__(self, W: np.ndarray | None, blocks: np.ndarray | None, weights: np.ndarray | None, n: int) -> None:
-        from effekt.estimators._absorb import Absorber
+        from effekt.absorb import Absorber
 
         self.sw = np.ones(n) if weights is None else np.sqrt(weights)
         self.absorber = Absorber([blocks], weights) if blocks is not None else None
@@ -291,6 +537,13 @@ class _HorvitzThompson(_Statistic):
 
     def on_self(self, P: np.ndarray) -> np.ndarray:
         return np.asarray((np.asarray(P, dtype=np.float64) @ (1 / self.pi)) / P.shape[1])
+
+    def linear(self, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+        n = y.size
+        return (y / self.pi + y / (1 - self.pi)) / n, float(np.sum(y / (1 - self.pi)) / n)
+
+    def self_linear(self) -> tuple[np.ndarray, float] | None:
+        return 1 / (self.pi * self.pi.size), 0.0
 
 
 BUILT_IN = ("difference_in_means", "lm_robust", "lin", "horvitz_thompson")
@@ -502,7 +755,7 @@ class RandomizationInference:
             n_possible = assignment.n_possible
             if assignment.equiprobable and n_possible <= max_exact:
                 enumerated = np.asarray(assignment.permutations(int(n_possible), seed=0, exact=True)).T
-        elif perms.count <= max_exact:
+        elif perms.count_at_most(max_exact):
             # complete (block, cluster) randomisation: list its support, after checking an
             # assignment's draws keep the number treated per block
             if assignment is None or perms.preserves_counts(next(perms.sample(min(50, sims), rng))):
@@ -517,22 +770,51 @@ class RandomizationInference:
                 "would be refitted for every permutation and every candidate effect. Leave ci_method=None."
             )
         A_parts, B_parts, C_parts = [], [], []
-        chunks: Any = [enumerated] if enumerated is not None else perms.sample(sims, rng)
+        # a statistic linear in the assignment, on drawn permutations: the draws stay in the drawing's
+        # column order and the statistic's vectors are mapped to it (no gather of each batch into rows);
+        # A, B and C come from one matrix product per batch
+        forms: list[tuple[np.ndarray, float] | None] = []
+        if stat is not None and enumerated is None and assignment is None:
+            forms = [stat.linear(y), *((stat.linear(z.astype(np.float64)), stat.self_linear()) if want_ci else ())]
+        linear = bool(forms) and all(f is not None for f in forms)
+        # otherwise a statistic may still take the draws in their own order (sums over each block's columns)
+        on_layout = None if linear or stat is None or enumerated is not None else stat.on_layout(perms)
+        stat_rows = stat
+        if on_layout is not None:
+            stat = on_layout
+        if linear:
+            M = np.column_stack([perms.to_layout(f[0]) for f in forms if f is not None])
+            shift = np.array([f[1] for f in forms if f is not None])
+        # the built-in statistics take the draws as floats (BLAS products), made once per batch
+        draw_dtype = np.float64 if stat is not None else np.int8
+        chunks: Any = (
+            [enumerated] if enumerated is not None else perms.sample(sims, rng, draw_dtype, row_order=not (linear or on_layout is not None), reuse=True)
+        )
         if enumerated is None:
             # a progress bar from a terminal for long runs; silent in CI and in pipes
             quiet = bool(os.environ.get("CI")) or not sys.stderr.isatty() or sims * cols.n < 50_000_000
             batch = max(1, min(sims, _CHUNK_FLOATS // max(cols.n, 1)))
             chunks = tqdm(chunks, total=math.ceil(sims / batch), desc="permutations", disable=quiet, leave=False)
         for P in chunks:
-            if stat is not None:
-                P = P.astype(np.float64)  # once per batch: BLAS products from here on
-                A_parts.append(stat(P, y))
+            if linear:
+                out = P @ M - shift
+                A_parts.append(out[:, 0])
                 if want_ci:
-                    B_parts.append(stat(P, z.astype(np.float64)))
+                    B_parts.append(out[:, 1])
+                    C_parts.append(out[:, 2])
+            elif stat is not None:
+                P = np.asarray(P, dtype=np.float64)  # a copy only for the enumerated support
+                if want_ci:
+                    a_part, b_part = stat.pair(P, y, z.astype(np.float64))
+                    A_parts.append(a_part)
+                    B_parts.append(b_part)
                     C_parts.append(stat.on_self(P))
+                else:
+                    A_parts.append(stat(P, y))
             else:
                 A_parts.append(self._refit(est_cls, frame, outcome, treatment, fit_spec, P))
         A = np.concatenate(A_parts)
+        stat = stat_rows  # the observed statistic from the row-order form
         t_obs = float(stat(z[None, :], y)[0]) if stat is not None else float(observed.estimate)  # type: ignore[union-attr]
         p = _p_value(A, t_obs, 0.0, exact)
         conf_int = (float("nan"), float("nan"))

@@ -5,7 +5,7 @@ general formula engines whose set-up (formula parsing, dropping singletons,
 building a model matrix, numba compilation in pyfixest) costs more than the
 arithmetic on a two-way panel. Here the arithmetic is all there is:
 
-* the absorption is the core's ``effekt.estimators._absorb.demean``: each
+* the absorption is the core's ``effekt.absorb.demean``: each
   sweep of the alternating projections (Gaure 2013; the method pyfixest's
   ``demean`` implements) is one ``numpy.bincount`` per fixed effect and
   column, and a balanced panel without weights takes the closed form
@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from effekt.absorb import DEMEAN_TOL
+from effekt.absorb import demean as _core_demean
 from effekt.errors import EstimationError
-from effekt.estimators._absorb import DEMEAN_TOL
-from effekt.estimators._absorb import demean as _core_demean
 from effekt.sandwich import blas_single_thread, cluster_vcov, cr2_blocks
 
 __all__ = ["codes_of", "demean", "Absorbed", "absorb_ols", "cr1_vcov", "FE_DF"]
@@ -55,8 +55,8 @@ def demean(
 ) -> tuple[np.ndarray, int]:
     """Sweep the fixed effects ``fes`` (codes, levels) out of each column of ``Z``.
 
-    The core's :func:`effekt.estimators._absorb.demean` (the one absorption in
-    effekt, tolerance :data:`~effekt.estimators._absorb.DEMEAN_TOL`), kept under
+    The core's :func:`effekt.absorb.demean` (the one absorption in
+    effekt, tolerance :data:`~effekt.absorb.DEMEAN_TOL`), kept under
     this name for the plugin's estimators. Returns the demeaned columns and the
     number of sweeps (0 for the closed form of a balanced two-way panel).
     """

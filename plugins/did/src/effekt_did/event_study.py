@@ -309,7 +309,7 @@ class EventStudy:
                                   "and period effects. Add never-treated units or use callaway_santanna with "
                                   "control_group='notyettreated'.")
         tf = fit_twfe_arrays(panel, X, names, se_type=se_type, clusters=cl, n_clusters=G, weights=w, fe_df=fe_df)
-        b = tf.absorbed.coef
+        b = tf.coef
         se = np.sqrt(np.diag(tf.vcov))
         df_each = tf.df
         n_tc = int(np.unique(cl[treated]).size)

@@ -337,7 +337,9 @@ class Imputation:
             try:
                 tf = fit_twfe_arrays(p0, Xl, names, se_type="CR1", clusters=cl0, n_clusters=G0, weights=w0,
                                      fe_df="nonnested")
-                if np.linalg.cond(tf.absorbed.M) > 1e10:
+                ab = tf.absorbed
+                assert ab is not None  # CR1 always absorbs the fixed effects
+                if np.linalg.cond(ab.M) > 1e10:
                     raise EstimationError("collinear")
             except EstimationError:
                 if leads is not None:
@@ -349,14 +351,14 @@ class Imputation:
                 continue
             pre_times = times_try
             L = len(pre_times)
-            b_pre = tf.absorbed.coef[:L]
+            b_pre = ab.coef[:L]
             V_pre = tf.vcov[:L, :L]
             n0 = Xl.shape[0]
             factor = G0 / (G0 - 1) * (n0 - 1) / (n0 - tf.k_df)
-            u = tf.absorbed.resid if w0 is None else tf.absorbed.resid * w0
-            sc = np.column_stack([np.bincount(cl[i0], weights=tf.absorbed.Xt[:, j] * u, minlength=G)
+            u = ab.resid if w0 is None else ab.resid * w0
+            sc = np.column_stack([np.bincount(cl[i0], weights=ab.Xt[:, j] * u, minlength=G)
                                   for j in range(Xl.shape[1])])
-            S_pre = np.sqrt(factor) * (sc @ tf.absorbed.M)[:, :L]
+            S_pre = np.sqrt(factor) * (sc @ ab.M)[:, :L]
             break
         # the joint covariance: pre block from Test 1 (CR1), post block BJS, cross block from the cluster scores
         times = pre_times + hs

@@ -345,7 +345,7 @@ class SunAbraham:
         w = cell_weights(sub) if aggregation == "cluster" else sub.weights
         cl, G = sub.cluster_codes()
         tf = fit_twfe_arrays(sub, X, names, se_type=se_type, clusters=cl, n_clusters=G, weights=w, fe_df=fe_df)
-        b = tf.absorbed.coef[:n_cells]
+        b = tf.coef[:n_cells]
         V = tf.vcov[:n_cells, :n_cells]
         df_cells = np.asarray(tf.df[:n_cells], dtype=float)
         size = np.bincount(cell_code, weights=None if w is None else w[rows_c], minlength=n_cells)

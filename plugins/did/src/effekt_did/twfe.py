@@ -9,11 +9,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from effekt.absorb import Absorber
 from effekt.errors import DesignError, EstimationError
-from effekt.estimators._absorb import Absorber
 from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
-from effekt.sandwich import cr2_within, robust_ols
+from effekt.sandwich import cr2_two_way, cr2_within, robust_ols
 from effekt.vocabulary import Choice, validated
 from effekt_did._absorb import Absorbed, absorb_ols, cr1_vcov, cr2_patterns, demean, nested_in
 from effekt_did._panel import FEW_TREATED_CLUSTERS, Panel, cell_weights, check_aggregation, check_panel
@@ -27,7 +27,8 @@ _SE_TYPES = ("CR2", "CR1", "CR0")
 class TwfeFit:
     """The arrays behind a TWFE result (used by the wild bootstrap)."""
 
-    absorbed: Absorbed
+    coef: np.ndarray
+    absorbed: Absorbed | None  # None when CR2 fitted the model itself (no two-way absorption needed)
     vcov: np.ndarray
     df: np.ndarray  # per coefficient
     clusters: np.ndarray
@@ -49,7 +50,6 @@ def fit_twfe_arrays(
 ) -> TwfeFit:
     """Absorb unit and time effects, regress, and form the clustered covariance."""
     fes = [(panel.unit, panel.n_units), (panel.time, panel.n_times)]
-    fit = absorb_ols(panel.y, X, fes, weights, names)
     n, k = X.shape
     # absorbed parameters counted in (N-1)/(N-K); two-way FE have n_units + n_times - 1
     unit_nested = nested_in(panel.unit, clusters, panel.n_units)
@@ -67,12 +67,49 @@ def fit_twfe_arrays(
             f"{n} rows cannot estimate {k_df} parameters; the panel is too small for two-way "
             f"fixed effects (regressors: {', '.join(repr(c) for c in dict.fromkeys(str(m).split('[', 1)[0] for m in names))})."
         )
-    if se_type == "CR2":
+    equal_weights = weights is None or np.ptp(weights) == 0
+    by_unit = unit_nested and not time_nested and n_clusters == panel.n_units
+    unit_weights = equal_weights or _constant_within(weights, panel.unit, panel.n_units)
+    closed_form = unit_weights and by_unit and k <= _MAX_CLOSED_FORM_K and _balanced(panel)
+    if se_type == "CR2" and by_unit and not closed_form:
+        # cr2_within fits the model itself from the unit-demeaned data: the two-way absorption
+        # would only repeat that work (a collinear regressor falls through to its message below);
+        # with unequal weights it takes clubSandwich's weighted adjustment, batched by cluster
+        try:
+            coef, vcov, df = cr2_within(X, panel.y, clusters, n_clusters, periods=(panel.time, panel.n_times),
+                                        weights=weights, names=names)
+            return TwfeFit(coef, None, vcov, df, clusters, n_clusters, weights, k_df)
+        except EstimationError:
+            pass
+    fit = absorb_ols(panel.y, X, fes, weights, names)
+    if se_type == "CR2" and closed_form:
+        vcov, df = cr2_two_way(fit.Xt, fit.resid, panel.unit, panel.n_units, panel.time, names=names,
+                               weights=None if equal_weights else weights)
+    elif se_type == "CR2":
         vcov, df = _cr2_pt(panel, X, names, clusters, weights, unit_nested, time_nested)
     else:
         vcov = cr1_vcov(fit, clusters, n_clusters, weights, k_df, small_sample=se_type == "CR1")
         df = np.full(k, float(n_clusters - 1))
-    return TwfeFit(fit, vcov, df, clusters, n_clusters, weights, k_df)
+    return TwfeFit(fit.coef, fit, vcov, df, clusters, n_clusters, weights, k_df)
+
+
+#: regressors up to which a balanced panel's CR2 takes the closed form (k x k eigenproblems per
+#: cluster); an event study's dozens of terms go through the batched engine instead
+_MAX_CLOSED_FORM_K = 4
+
+
+def _constant_within(values: np.ndarray | None, codes: np.ndarray, n_levels: int) -> bool:
+    """True when ``values`` take one value within each level of ``codes``."""
+    if values is None:
+        return True
+    first = np.empty(n_levels)
+    first[codes] = values  # one of each level's values; compare every row with it
+    return bool(np.all(values == first[codes]))
+
+
+def _balanced(panel: Panel) -> bool:
+    """Every unit observed once in every period (rows are unique per unit and period)."""
+    return panel.n == panel.n_units * panel.n_times
 
 
 #: explicit fixed-effect dummies allowed in the CR2 hat matrix before CR1 is advised
@@ -355,16 +392,16 @@ class TWFE:
             "fe_df": fe_df,
             "k_df": tf.k_df,
             "aggregation": aggregation,
-            "sweeps": tf.absorbed.sweeps,
+            "sweeps": 0 if tf.absorbed is None else tf.absorbed.sweeps,
         }
         if panel.reference_levels:
             extra["reference_levels"] = panel.reference_levels
         if len(names) > 1:
             extra["coefficients"] = pd.DataFrame(
-                {"term": names, "estimate": tf.absorbed.coef, "std.error": se}
+                {"term": names, "estimate": tf.coef, "std.error": se}
             ).to_dict(orient="records")
         return EffectResult.from_t(
-            tf.absorbed.coef[0], se[0], float(tf.df[0]), alpha=alpha, estimator=self.name, estimand=self.estimand,
+            tf.coef[0], se[0], float(tf.df[0]), alpha=alpha, estimator=self.name, estimand=self.estimand,
             term=term, n=panel.n, n_treated=rows_treated, n_control=panel.n - rows_treated,
             n_units=panel.n_units, n_clusters=G, se_type=se_type, design=design, warnings=warns, extra=extra, outcome=outcome,
         )

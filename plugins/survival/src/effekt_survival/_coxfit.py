@@ -51,6 +51,17 @@ def km_transform(time: np.ndarray, event: np.ndarray, weights: np.ndarray) -> np
     return np.asarray(1.0 - surv[inv])
 
 
+def _km_ranked(rank: np.ndarray, event: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """:func:`km_transform` from each row's rank among the distinct times (any row order)."""
+    k = int(rank.max()) + 1
+    d = np.bincount(rank, weights=weights * event, minlength=k)
+    n_at = np.bincount(rank, weights=weights, minlength=k)
+    at_risk = n_at[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):  # a time ranked only as an entry: at_risk may be 0
+        surv = np.cumprod(np.where(at_risk > 0, 1.0 - d / at_risk, 1.0))
+    return np.asarray(1.0 - surv[rank])
+
+
 def ph_test(
     P: K.CoxProblem,
     beta: np.ndarray,
@@ -68,12 +79,14 @@ def ph_test(
     chi-squared with 1 df, ``g`` the transformed event time. This is the
     approximation lifelines implements (and R used before survival 3.0).
     """
-    resid, rows = K.schoenfeld(P, beta)
-    d = resid.shape[0]
-    scaled = d * resid @ vcov
+    rows_sorted = P.ev_rows
+    rows = P.order[rows_sorted]
+    d = rows.size
     if transform == "km":
-        g_all = km_transform(stop, event.astype(float), weights)
-        g = g_all[rows]
+        if P.time_rank is not None:  # the distinct times are ranked already: no second sort
+            g = _km_ranked(P.time_rank, P.event, weights[P.order])[rows_sorted]
+        else:  # pragma: no cover - a problem built without prepare()
+            g = km_transform(stop, event.astype(float), weights)[rows]
     elif transform == "rank":
         g = stats.rankdata(stop[rows])
     elif transform == "identity":
@@ -83,9 +96,11 @@ def ph_test(
     else:  # pragma: no cover - validated by the caller
         raise ValueError(transform)
     gc = g - g.mean()
+    # sum_i gc_i s*_i with s*_i = d V s_i: one weighted sum of the residuals, then V
+    num = d * (K.schoenfeld_sum(P, beta, gc) @ vcov)
     denom = d * np.diag(vcov) * float(gc @ gc)
     with np.errstate(divide="ignore", invalid="ignore"):
-        stat = (gc @ scaled) ** 2 / denom
+        stat = num**2 / denom
     out = []
     for k, term in enumerate(terms):
         s = float(stat[k])
@@ -98,6 +113,59 @@ def _profile_loglik(P: K.CoxProblem, X_other: np.ndarray, z: np.ndarray, b: floa
     Q = K.CoxProblem(**{**P.__dict__, "X": X_other, "offset": P.offset + b * z})
     beta, ll, _, _ = K.newton(Q, start)
     return ll
+
+
+def _profile_end(
+    P: K.CoxProblem, beta: np.ndarray, ll: float, vcov: np.ndarray, crit: float, sign: float,
+    *, max_iter: int = 30,
+) -> float | None:
+    """One end of the profile-likelihood interval of the first coefficient, or None.
+
+    Solves ``l(b, g) = l_max - crit / 2`` together with ``dl/dg (b, g) = 0`` for
+    the treatment coefficient ``b`` and the nuisance coefficients ``g`` by
+    Newton's method on the joint system (Venzon & Moolgavkar 1988, Applied
+    Statistics 37:87, doi:10.2307/2347496): one likelihood evaluation per
+    step, started from the quadratic (Wald) approximation of the profile path.
+    The solution is the end point, with the nuisance coefficients maximised,
+    to rounding. None when the iteration leaves the side of the estimate it
+    started on, fails numerically or does not settle in ``max_iter`` steps;
+    the caller then brackets the root instead.
+    """
+    target = ll - crit / 2.0
+    theta = beta + sign * math.sqrt(crit / vcov[0, 0]) * vcov[:, 0]  # the Wald end, nuisance on its path
+    last = math.inf
+    for _ in range(max_iter):
+        try:
+            l_t, U, info = K.loglik_grad_hess(P, theta)
+            F = np.concatenate([[l_t - target], U[1:]])
+            J = np.vstack([U[None, :], -info[1:, :]])
+            step = np.linalg.solve(J, -F)
+        except (EstimationError, np.linalg.LinAlgError):
+            return None
+        if not np.all(np.isfinite(step)):
+            return None
+        size = float(np.max(np.abs(step)))
+        if size > 4.0 * last and last < 1e-3:  # diverging after having come close: not Newton's regime
+            return None
+        theta = theta + step
+        if sign * (theta[0] - beta[0]) <= 0 or abs(theta[0]) > 30:
+            return None
+        last = size
+        if size < 1e-10 * max(1.0, float(np.max(np.abs(theta)))):
+            return float(theta[0])
+    return None
+
+
+def _profile_end_bracketed(f: Any, b_hat: float, step: float) -> float:
+    """One end of the profile interval by doubling a bracket and bisecting ``f`` (infinite if unbounded)."""
+    hi = b_hat + step
+    tries = 0
+    while f(hi) < 0 and tries < 20:
+        hi = b_hat + (hi - b_hat) * 2.0
+        tries += 1
+    if tries == 20:
+        return math.copysign(math.inf, step)
+    return float(optimize.brentq(f, b_hat, hi, xtol=1e-10))
 
 
 def fit_cox(
@@ -176,7 +244,7 @@ def _fit_cox(
     X_other = P.X[:, 1:]
     z_sorted = P.X[:, 0]
     Q = K.CoxProblem(**{**P.__dict__, "X": X_other})
-    beta_r, ll_r, _, _ = K.newton(Q)
+    beta_r, ll_r, _, _ = K.newton(Q, beta[1:])  # warm: the nuisance MLE is close to the reduced one
     b0 = np.concatenate([[0.0], beta_r])
     _, U, I0 = K.loglik_grad_hess(P, b0)
     try:
@@ -206,16 +274,10 @@ def _fit_cox(
 
         ends = []
         for sign in (-1.0, 1.0):
-            step = sign * 2.0 * se_z * math.sqrt(crit)
-            hi = beta[0] + step
-            tries = 0
-            while f(hi) < 0 and tries < 20:
-                hi = beta[0] + (hi - beta[0]) * 2.0
-                tries += 1
-            if tries == 20:
-                ends.append(sign * math.inf)
-                continue
-            ends.append(optimize.brentq(f, beta[0], hi, xtol=1e-10))
+            end = _profile_end(P, beta, ll, vcov_model, crit, sign)
+            if end is None:  # the joint Newton did not settle: bracket the root and bisect
+                end = _profile_end_bracketed(f, float(beta[0]), sign * 2.0 * se_z * math.sqrt(crit))
+            ends.append(end)
         pci = (math.exp(ends[0]), math.exp(ends[1]))
     ph = []
     if ph_transform is not None:
