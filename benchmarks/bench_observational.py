@@ -23,6 +23,7 @@ Run: ``python -m benchmarks --only observational``.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -104,8 +105,10 @@ def _aipw_by_hand(d: dict[str, Any]) -> float:
     e, m1, m0 = np.empty(n), np.empty(n), np.empty(n)
     for k in range(5):
         te, tr = folds == k, folds != k
-        lr = LogisticRegression(penalty=None, solver="newton-cholesky", max_iter=200, tol=1e-10)
-        e[te] = lr.fit(Xs[tr], z[tr]).predict_proba(Xs[te])[:, 1]
+        with warnings.catch_warnings():  # scikit-learn 1.8 deprecates penalty=None (as C=inf)
+            warnings.simplefilter("ignore", FutureWarning)
+            lr = LogisticRegression(penalty=None, solver="newton-cholesky", max_iter=200, tol=1e-10)
+            e[te] = lr.fit(Xs[tr], z[tr]).predict_proba(Xs[te])[:, 1]
         m1[te] = LinearRegression().fit(Xs[tr & (z == 1)], y[tr & (z == 1)]).predict(Xs[te])
         m0[te] = LinearRegression().fit(Xs[tr & (z == 0)], y[tr & (z == 0)]).predict(Xs[te])
     return float(np.mean(m1 - m0 + z * (y - m1) / e - (1 - z) * (y - m0) / (1 - e)))
