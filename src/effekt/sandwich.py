@@ -1182,6 +1182,11 @@ _EIG_TIE = 1e-12
 _SERIES_RHO = 0.25
 #: clusters sharing a block of common columns below which the batched generic path is cheaper
 _MIN_PATTERN = 16
+#: a batch whose distinct blocks exceed this share of its clusters is computed block by block, and
+#: after _DEDUP_STOP such batches in a row the search for identical blocks stops (an unbalanced
+#: panel's missing periods, a continuous covariate: the search would cost more than it finds)
+_DEDUP_KEEP = 0.9
+_DEDUP_STOP = 2
 #: a focus block whose part outside one eigenspace is below this (relative) lies in it
 _IN_SPACE = 1e-10
 
@@ -1862,6 +1867,7 @@ def _cr2_loop(
     S = np.zeros((k, p, p))
     rng = np.random.default_rng(0)
     vecs: dict[int, np.ndarray] = {}
+    few_copies = 0  # batches in a row with almost no identical blocks
     for s, ids, rows, r0 in _chunks(codes, n_clusters, order_key, p):
         m = ids.size
         if s not in vecs:
@@ -1871,7 +1877,13 @@ def _cr2_loop(
         swc = None if sw is None else sw[rows]
         Zw = Zc if swc is None else Zc * swc[None]
         ec = resid(rows, Zc)
-        reps, inv = _dedup(Zw, vec)
+        if few_copies >= _DEDUP_STOP:
+            reps, inv = np.arange(m), np.arange(m)
+        else:
+            reps, inv = _dedup(Zw, vec)
+            few_copies = few_copies + 1 if reps.size > _DEDUP_KEEP * m else 0
+            if reps.size > _DEDUP_KEEP * m:  # too few copies to pay for their bookkeeping
+                reps, inv = np.arange(m), np.arange(m)
         q = reps.size
         cnt = np.bincount(inv, minlength=q).astype(float)
         Zr = Zw if q == m else Zw[:, reps]
@@ -1885,7 +1897,7 @@ def _cr2_loop(
             generic = _cr2_common(Zu, Zr, sr, k, common, vec[k:], ZM, AZM, ec, Ae, inv)
         gi = np.flatnonzero(generic)
         if gi.size:
-            B = np.tensordot(Zr[:, gi], L, axes=(0, 0))  # (q, s, r): H_gg = B B'
+            B = np.tensordot(Zr if gi.size == q else Zr[:, gi], L, axes=(0, 0))  # (q, s, r): H_gg = B B'
             # trace H_gg bounds its largest eigenvalue: small blocks take the binomial series
             rho = np.einsum("qsr,qsr->q", B, B)
             series = rho <= _SERIES_RHO
@@ -1896,7 +1908,11 @@ def _cr2_loop(
             if series.any():
                 n_terms = _series_terms(float(rho[series].max()))
                 si = gi[series]
-                if q == m:  # every block its own: e and Z M e_j share one series
+                if q == m and si.size == q:  # every block its own and small: one series, no gathering
+                    both = _apply_series(B, np.concatenate([ec[None], ZM], axis=0), n_terms)
+                    Ae[:] = both[0]
+                    AZM[:] = both[1:]
+                elif q == m:  # every block its own: e and Z M e_j share one series
                     both = _apply_series(B[series], np.concatenate([ec[si][None], ZM[:, si]], axis=0), n_terms)
                     Ae[si] = both[0]
                     AZM[:, si] = both[1:]
