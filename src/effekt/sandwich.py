@@ -669,16 +669,12 @@ def _htz_nu(
     n_local, n_groups = 0, 0
     local = np.zeros(n, dtype=np.int64)
     gol = np.zeros((G, 0), dtype=np.int64)
+    grp = np.zeros(n, dtype=np.int64)
+    scale_s = np.zeros(n)
     if absorbed is not None:
         grp = np.asarray(absorbed.group)[order]
-        cl = codes[order]
-        new = np.ones(n, dtype=bool)
-        new[1:] = (grp[1:] != grp[:-1]) | (cl[1:] != cl[:-1])
-        run = np.cumsum(new) - 1
-        local = run - run[starts][cl]
-        n_local = int(local.max()) + 1
-        gol = np.full((G, n_local), -1, dtype=np.int64)
-        gol[cl, local] = grp
+        local, gol = _group_runs(grp, codes[order], starts, G)
+        n_local = gol.shape[1]
         n_groups = int(absorbed.n_groups)
         scale_s = np.asarray(absorbed.scale, dtype=float)[order]
     r = nd + n_local
@@ -687,12 +683,7 @@ def _htz_nu(
     T_gd = np.zeros((n_groups, nd))
     t_gg = np.zeros(n_groups)
     if sws is not None:
-        ws = sws**2
-        T_dd = (dense * ws[:, None]).T @ dense
-        if absorbed is not None:
-            for c in range(nd):
-                T_gd[:, c] = np.bincount(grp, weights=ws * scale_s * dense[:, c], minlength=n_groups)
-            t_gg = np.bincount(grp, weights=ws * scale_s**2, minlength=n_groups).astype(float)
+        T_dd, T_gd, t_gg = _weighted_cross(dense, sws**2, grp, scale_s, n_groups)
     c_loc = r if sws is None else 2 * r
     Vloc = np.empty((G, c_loc, q))  # local v^s_g (columns s)
     Sloc = np.empty((G, q, q))  # v^s_g K v^t_g'
@@ -719,26 +710,9 @@ def _htz_nu(
                 swg = sws[rows]
                 B = np.concatenate([Eg / swg[:, :, None], Eg * swg[:, :, None]], axis=2)
                 x = x * swg[:, :, None]  # W_g X_g M R' in the original units
-                Tg = np.zeros((m, r, r))
-                Tg[:, :nd, :nd] = T_dd
-                if n_local:
-                    g_loc = gol[ids]
-                    used = g_loc >= 0
-                    gi = np.where(used, g_loc, 0)
-                    Tgd = T_gd[gi] * used[:, :, None]
-                    Tg[:, nd:, :nd] = Tgd
-                    Tg[:, :nd, nd:] = np.swapaxes(Tgd, 1, 2)
-                    idx = np.arange(n_local)
-                    Tg[:, nd + idx, nd + idx] = t_gg[gi] * used
-                Kg = np.zeros((m, 2 * r, 2 * r))
-                Kg[:, :r, :r] = Tg
-                eye = np.arange(r)
-                Kg[:, eye, r + eye] = -1.0
-                Kg[:, r + eye, eye] = -1.0
-            Uq, Rq = np.linalg.qr(B)
-            mu, Vq = np.linalg.eigh(Rq @ Kg @ np.swapaxes(Rq, 1, 2))
-            U = Uq @ Vq
-            a = _root_weights(1.0 + mu) - 1.0
+                assert T_dd is not None
+                Kg = _batch_K(T_dd, T_gd, t_gg, gol[ids], nd, r)
+            U, a = _weighted_root(B, Kg)
             AVt = x + U @ (a[:, :, None] * (np.swapaxes(U, 1, 2) @ x))  # G_g' = A_g W_g X_g M R'
             v = np.swapaxes(B, 1, 2) @ AVt  # (m, c_loc, q)
             Vloc[ids] = v
@@ -842,6 +816,69 @@ def _htz_pair_traces(
     return total
 
 
+def _group_runs(group: np.ndarray, codes: np.ndarray, starts: np.ndarray, G: int) -> tuple[np.ndarray, np.ndarray]:
+    """Local hat columns of an absorbed factor, for rows sorted by (cluster, group).
+
+    Returns each row's local column (the place of its group among the groups
+    of its cluster) and, per cluster, the global group of each local column
+    (``-1`` where the cluster has fewer groups).
+    """
+    new = np.ones(group.size, dtype=bool)
+    new[1:] = (group[1:] != group[:-1]) | (codes[1:] != codes[:-1])
+    run = np.cumsum(new) - 1  # index of the (cluster, group) run
+    local = run - run[starts][codes]
+    gol = np.full((G, int(local.max()) + 1), -1, dtype=np.int64)
+    gol[codes, local] = group
+    return local, gol
+
+
+def _weighted_cross(
+    dense: np.ndarray, ws: np.ndarray, group: np.ndarray, scale: np.ndarray, n_groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``T = E'WE`` of the hat columns ``E = [dense, group columns]``: dense block, group x dense, group diagonal."""
+    T_dd = (dense * ws[:, None]).T @ dense
+    T_gd = np.zeros((n_groups, dense.shape[1]))
+    if n_groups == 0:
+        return T_dd, T_gd, np.zeros(0)
+    for c in range(dense.shape[1]):
+        T_gd[:, c] = np.bincount(group, weights=ws * scale * dense[:, c], minlength=n_groups)
+    t_gg = np.bincount(group, weights=ws * scale**2, minlength=n_groups).astype(float)
+    return T_dd, T_gd, t_gg
+
+
+def _batch_K(
+    T_dd: np.ndarray, T_gd: np.ndarray, t_gg: np.ndarray, g_loc: np.ndarray, nd: int, r: int
+) -> np.ndarray:
+    """``K_g = [[T_g, -I], [-I, 0]]`` for a batch of clusters, ``T_g`` being ``T`` on their local columns.
+
+    ``g_loc`` (m, n_local) holds the global group of each local column (``-1``: none).
+    """
+    m, n_local = g_loc.shape
+    Tg = np.zeros((m, r, r))
+    Tg[:, :nd, :nd] = T_dd
+    if n_local:
+        used = g_loc >= 0
+        gi = np.where(used, g_loc, 0)
+        Tgd = T_gd[gi] * used[:, :, None]  # (m, n_local, nd)
+        Tg[:, nd:, :nd] = Tgd
+        Tg[:, :nd, nd:] = np.swapaxes(Tgd, 1, 2)
+        idx = np.arange(n_local)
+        Tg[:, nd + idx, nd + idx] = t_gg[gi] * used
+    Kg = np.zeros((m, 2 * r, 2 * r))
+    Kg[:, :r, :r] = Tg
+    eye = np.arange(r)
+    Kg[:, eye, r + eye] = -1.0
+    Kg[:, r + eye, eye] = -1.0
+    return Kg
+
+
+def _weighted_root(B: np.ndarray, Kg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(U, a)`` with ``(I + B K B')^{+1/2} = I + U diag(a) U'``: one thin QR and a ``2r x 2r`` eigenproblem."""
+    Uq, Rq = np.linalg.qr(B)
+    mu, V = np.linalg.eigh(Rq @ Kg @ np.swapaxes(Rq, 1, 2))
+    return Uq @ V, _root_weights(1.0 + mu) - 1.0
+
+
 def _cr2(
     Xw: np.ndarray,
     e: np.ndarray,
@@ -883,18 +920,10 @@ def _cr2(
     group_of_local: np.ndarray | None = None
     n_basis = 0
     if absorbed is not None:
-        grp = absorbed.group[order]
-        cl = codes[order]
-        new = np.ones(n, dtype=bool)
-        new[1:] = (grp[1:] != grp[:-1]) | (cl[1:] != cl[:-1])
-        run = np.cumsum(new) - 1  # index of the (cluster, group) run
-        first_run = run[starts]  # first run of each cluster
-        local = run - first_run[cl]
-        n_local = int(local.max()) + 1
+        local, group_of_local = _group_runs(absorbed.group[order], codes[order], starts, G)
+        n_local = group_of_local.shape[1]
         Fb = np.zeros((n, n_local))
         Fb[np.arange(n), local] = absorbed.scale[order]
-        group_of_local = np.full((G, n_local), -1, dtype=np.int64)
-        group_of_local[cl, local] = grp
         parts = [Fb]
         if absorbed.basis is not None:
             parts.append(absorbed.basis[order])
@@ -1006,28 +1035,16 @@ def _cr2_weighted(
         if absorbed.basis is not None:
             dense = np.hstack([dense, absorbed.basis[order]])
         grp = absorbed.group[order]
-        cl = codes[order]
-        new = np.ones(n, dtype=bool)
-        new[1:] = (grp[1:] != grp[:-1]) | (cl[1:] != cl[:-1])
-        run = np.cumsum(new) - 1
-        local = run - run[starts][cl]
-        n_local = int(local.max()) + 1
+        local, gol = _group_runs(grp, codes[order], starts, G)
+        n_local = gol.shape[1]
         Fb = np.zeros((n, n_local))
         Fb[np.arange(n), local] = absorbed.scale[order]
-        gol = np.full((G, n_local), -1, dtype=np.int64)
-        gol[cl, local] = grp
         n_groups = int(absorbed.n_groups)
         E = np.hstack([dense, Fb])
-        # T = E' W E over the global columns: dense block, group x dense, group diagonal
-        scale_s = absorbed.scale[order]
-        T_dd = (dense * ws[:, None]).T @ dense
-        T_gd = np.zeros((n_groups, dense.shape[1]))
-        for c in range(dense.shape[1]):
-            T_gd[:, c] = np.bincount(grp, weights=ws * scale_s * dense[:, c], minlength=n_groups)
-        t_gg = np.bincount(grp, weights=ws * scale_s**2, minlength=n_groups)
+        T_dd, T_gd, t_gg = _weighted_cross(dense, ws, grp, absorbed.scale[order], n_groups)
     else:
         E = dense
-        T_dd = (dense * ws[:, None]).T @ dense
+        T_dd, T_gd, t_gg = _weighted_cross(dense, ws, np.zeros(n, dtype=np.int64), np.zeros(n), 0)
     nd = dense.shape[1]
     r = E.shape[1]
     R_glob = nd + n_groups
@@ -1048,32 +1065,12 @@ def _cr2_weighted(
         for lo in range(0, cl_ids.size, chunk):
             ids = cl_ids[lo : lo + chunk]
             rows = starts[ids][:, None] + np.arange(s)[None, :]
-            m = ids.size
             Eg = E[rows]  # (m, s, r)
             swg = sws[rows]
             P = Eg / swg[:, :, None]
             Q = Eg * swg[:, :, None]
-            Tg = np.broadcast_to(T_dd, (m, nd, nd))
-            if n_local:
-                g_loc = gol[ids]  # (m, n_local)
-                used = g_loc >= 0
-                gi = np.where(used, g_loc, 0)
-                Tg = np.zeros((m, r, r))
-                Tg[:, :nd, :nd] = T_dd
-                Tgd = T_gd[gi] * used[:, :, None]  # (m, n_local, nd)
-                Tg[:, nd:, :nd] = Tgd
-                Tg[:, :nd, nd:] = np.swapaxes(Tgd, 1, 2)
-                idx = np.arange(n_local)
-                Tg[:, nd + idx, nd + idx] = t_gg[gi] * used
-            Kg = np.zeros((m, 2 * r, 2 * r))
-            Kg[:, :r, :r] = Tg
-            eye = np.arange(r)
-            Kg[:, eye, r + eye] = -1.0
-            Kg[:, r + eye, eye] = -1.0
-            Uq, Rq = np.linalg.qr(np.concatenate([P, Q], axis=2))
-            mu, V = np.linalg.eigh(Rq @ Kg @ np.swapaxes(Rq, 1, 2))
-            U = Uq @ V
-            a = _root_weights(1.0 + mu) - 1.0
+            Kg = _batch_K(T_dd, T_gd, t_gg, gol[ids], nd, r)
+            U, a = _weighted_root(np.concatenate([P, Q], axis=2), Kg)
 
             def apply(x: np.ndarray, U: np.ndarray = U, a: np.ndarray = a) -> np.ndarray:
                 # A_g x for x (m, s, c)
