@@ -1588,11 +1588,21 @@ def _cr2_two_way_unit_weights(
         h = np.einsum("gtk,gt->gk", Xg, g)
         Phi = np.hstack([h @ M, g[:, 1:] @ MR, w[:, None] * h, w[:, None] * g[:, 1:]])
         sgg = np.einsum("ga,ga->g", Phi @ Kbig, Phi)
-        KC = Kbig @ (Phi.T @ Phi)
-        trace = float(d.sum() + sgg.sum())
-        frob2 = float((d**2).sum() + 2.0 * (d * sgg).sum() + np.einsum("ab,ba->", KC, KC))
-        df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
+        df[j] = _weighted_df([d.sum(), (d**2).sum(), sgg.sum(), (d * sgg).sum()], Phi.T @ Phi, Kbig)
     return vcov, df
+
+
+def _weighted_df(sums: Sequence[float], PhiPhi: np.ndarray, K: np.ndarray) -> float:
+    """Satterthwaite df ``(tr P)^2 / ||P||_F^2`` for ``P = diag(d) + Phi K Phi'``.
+
+    ``sums`` are ``sum d``, ``sum d^2``, ``sum s`` and ``sum d s`` with
+    ``s_g = phi_g K phi_g'``; ``PhiPhi = Phi'Phi``.
+    """
+    d_sum, d2_sum, s_sum, ds_sum = (float(v) for v in sums)
+    KC = K @ PhiPhi
+    trace = d_sum + s_sum
+    frob2 = d2_sum + 2.0 * ds_sum + float(np.einsum("ab,ba->", KC, KC))
+    return trace**2 / frob2 if frob2 > 0 else float("nan")
 
 
 def _cr2_within_weighted(
@@ -1704,11 +1714,7 @@ def _cr2_within_weighted(
             sums += np.stack([d.sum(0), (d**2).sum(0), sgg.sum(0), (d * sgg).sum(0)], axis=1)
     df = np.full(k, np.nan)
     for c, j in enumerate(todo):
-        KC = K @ PhiPhi[c]
-        d_sum, d2_sum, s_sum, ds_sum = sums[c]
-        trace = float(d_sum + s_sum)
-        frob2 = float(d2_sum + 2.0 * ds_sum + np.einsum("ab,ba->", KC, KC))
-        df[j] = trace**2 / frob2 if frob2 > 0 else np.nan
+        df[j] = _weighted_df(sums[c], PhiPhi[c], K)
     vcov = (M @ meat @ M)[:k, :k]
     return coef[:k], vcov, df
 
