@@ -168,6 +168,32 @@ def test_discrete_time_hazard_is_unchanged_by_shifting_a_covariate():
     assert b.estimate == pytest.approx(a.estimate, rel=1e-5)
 
 
+def test_fine_gray_is_unchanged_by_shifting_a_covariate():
+    # was "invalid value encountered in sqrt": x - 1e9 made the information matrix numerically singular
+    data, spec = _survival("fine_gray")
+    rng = np.random.default_rng(0)
+    data = data.assign(_x=rng.normal(size=len(data)))
+    spec = {**spec, "covariates": ["_x"]}
+    est = ef.get_estimator("fine_gray")
+    a = est().fit(data, **spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        b = est().fit(data.assign(_x=data._x - 1e9), **spec)
+    assert b.estimate == pytest.approx(a.estimate, rel=1e-6)
+    assert b.std_error == pytest.approx(a.std_error, rel=1e-5)
+
+
+def test_fine_gray_nearly_collinear_covariates_are_an_estimation_error_naming_them():
+    # was OverflowError "math range error": a standard error near 1e300 in exp(b + q s)
+    from effekt.errors import EstimationError
+
+    data, spec = _survival("fine_gray")
+    x = np.random.default_rng(0).normal(size=len(data))
+    near = data.assign(_x=x, _y=x + 1e-14 * np.random.default_rng(1).normal(size=len(data)))
+    with pytest.raises(EstimationError, match="'_x', '_y'"):
+        ef.get_estimator("fine_gray")().fit(near, **{**spec, "covariates": ["_x", "_y"]})
+
+
 @pytest.mark.parametrize("name", ["mediation", "product_of_coefficients"])
 def test_mediation_with_duplicated_column_names_is_a_data_error(name):
     # was AttributeError "'DataFrame' object has no attribute 'dtype'"

@@ -201,6 +201,9 @@ class FineGray:
         competing = (sc.event > 0) & ~ev
         g_row, g_left = censoring_weights(sc.time, sc.event, sc.strata)
         X = np.column_stack([sc.z.astype(float)] + ([sc.cols.X] if sc.cols.X is not None else []))
+        # centred (as in cox): the subdistribution likelihood does not change, and a covariate shifted by
+        # 1e9 keeps its precision
+        X = X - X.mean(axis=0)
         P = K.prepare(sc.time, ev, X, strata=sc.strata, ties=ties)
         s_sorted = (np.zeros(sc.n, dtype=np.int64) if sc.strata is None else sc.strata)[P.order]
         g_strat = s_sorted[P.ev_rows[P.group_first_ev]]
@@ -214,6 +217,15 @@ class FineGray:
             terms_ = [str(treatment)] + [str(c) for c in sc.cols.covariate_names]
             raise EstimationError(f"fine_gray: {str(exc).removeprefix('cox: ')} (model terms: "
                                   f"{', '.join(repr(c) for c in dict.fromkeys(str(t).split('[', 1)[0] for t in terms_))})") from None
+        # collinearity on the scale-free information (a covariate in kroner is not collinear)
+        dinfo = np.sqrt(np.clip(np.diag(info), 1e-300, None))
+        if np.linalg.cond(info / np.outer(dinfo, dinfo)) > 1e12:
+            terms_ = [str(treatment)] + [str(c) for c in sc.cols.covariate_names]
+            raise EstimationError(
+                "fine_gray: the information matrix is numerically singular: covariates are (nearly) collinear "
+                "with each other or the treatment. Drop one (model terms: "
+                f"{', '.join(repr(c) for c in dict.fromkeys(str(t).split('[', 1)[0] for t in terms_))})."
+            )
         Vm = np.linalg.inv(info)
         R = K.score_residuals(P, beta)
         V = Vm @ (R.T @ R) @ Vm
