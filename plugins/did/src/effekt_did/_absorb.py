@@ -32,7 +32,7 @@ from effekt.absorb import demean as _core_demean
 from effekt.errors import EstimationError
 from effekt.sandwich import blas_single_thread, cluster_vcov, cr2_blocks
 
-__all__ = ["codes_of", "demean", "Absorbed", "absorb_ols", "cr1_vcov", "FE_DF"]
+__all__ = ["codes_of", "demean", "Absorbed", "absorb_ols", "cr1_vcov", "FE_DF", "constant_within", "nested_in"]
 
 #: how the absorbed fixed effects count in CR1's (N - 1) / (N - K)
 FE_DF = ("nonnested", "all", "none")
@@ -134,11 +134,18 @@ def cr1_vcov(
     return cluster_vcov(fit.Xt, u, fit.M, clusters, n_clusters, k_total=k_df, small_sample=small_sample)
 
 
+def constant_within(values: np.ndarray | None, codes: np.ndarray, n_levels: int) -> bool:
+    """True when ``values`` take one value within each level of ``codes`` (``None``: trivially)."""
+    if values is None:
+        return True
+    first = np.empty(n_levels, dtype=np.asarray(values).dtype)
+    first[codes] = values  # last write wins; compare all rows with it
+    return bool(np.all(first[codes] == values))
+
+
 def nested_in(fe_codes: np.ndarray, clusters: np.ndarray, n_levels: int) -> bool:
     """True when every level of the fixed effect lies within one cluster."""
-    first = np.full(n_levels, -1, dtype=np.intp)
-    first[fe_codes] = clusters  # last write wins; compare all rows with it
-    return bool(np.all(first[fe_codes] == clusters))
+    return constant_within(clusters, fe_codes, n_levels)
 
 
 def cr2_patterns(

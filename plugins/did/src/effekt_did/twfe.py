@@ -15,7 +15,15 @@ from effekt.protocol import EstimatorTags, Synthetic
 from effekt.result import EffectResult
 from effekt.sandwich import cr2_two_way, cr2_within, robust_ols
 from effekt.vocabulary import Choice, validated
-from effekt_did._absorb import Absorbed, absorb_ols, cr1_vcov, cr2_patterns, demean, nested_in
+from effekt_did._absorb import (
+    Absorbed,
+    absorb_ols,
+    constant_within,
+    cr1_vcov,
+    cr2_patterns,
+    demean,
+    nested_in,
+)
 from effekt_did._panel import FEW_TREATED_CLUSTERS, Panel, cell_weights, check_aggregation, check_panel
 
 __all__ = ["TWFE", "simulate_panel", "TwfeFit", "fit_twfe_arrays"]
@@ -69,18 +77,19 @@ def fit_twfe_arrays(
         )
     equal_weights = weights is None or np.ptp(weights) == 0
     by_unit = unit_nested and not time_nested and n_clusters == panel.n_units
-    unit_weights = equal_weights or _constant_within(weights, panel.unit, panel.n_units)
+    unit_weights = equal_weights or constant_within(weights, panel.unit, panel.n_units)
     closed_form = unit_weights and by_unit and k <= _MAX_CLOSED_FORM_K and _balanced(panel)
     if se_type == "CR2" and by_unit and not closed_form:
         # cr2_within fits the model itself from the unit-demeaned data: the two-way absorption
-        # would only repeat that work (a collinear regressor falls through to its message below);
-        # with unequal weights it takes clubSandwich's weighted adjustment, batched by cluster
+        # would only repeat that work; with unequal weights it takes clubSandwich's weighted
+        # adjustment, batched by cluster
         try:
             coef, vcov, df = cr2_within(X, panel.y, clusters, n_clusters, periods=(panel.time, panel.n_times),
                                         weights=weights, names=names)
-            return TwfeFit(coef, None, vcov, df, clusters, n_clusters, weights, k_df)
         except EstimationError:
-            pass
+            absorb_ols(panel.y, X, fes, weights, names)  # its message names a regressor the effects absorb
+            raise
+        return TwfeFit(coef, None, vcov, df, clusters, n_clusters, weights, k_df)
     fit = absorb_ols(panel.y, X, fes, weights, names)
     if se_type == "CR2" and closed_form:
         vcov, df = cr2_two_way(fit.Xt, fit.resid, panel.unit, panel.n_units, panel.time, names=names,
@@ -96,15 +105,6 @@ def fit_twfe_arrays(
 #: regressors up to which a balanced panel's CR2 takes the closed form (k x k eigenproblems per
 #: cluster); an event study's dozens of terms go through the batched engine instead
 _MAX_CLOSED_FORM_K = 4
-
-
-def _constant_within(values: np.ndarray | None, codes: np.ndarray, n_levels: int) -> bool:
-    """True when ``values`` take one value within each level of ``codes``."""
-    if values is None:
-        return True
-    first = np.empty(n_levels)
-    first[codes] = values  # one of each level's values; compare every row with it
-    return bool(np.all(values == first[codes]))
 
 
 def _balanced(panel: Panel) -> bool:
@@ -124,15 +124,11 @@ def _cr2_pt(panel: Panel, X: np.ndarray, names: list[str], clusters: np.ndarray,
     hat matrix as explicit dummies (their Theorem 2: the adjustment then
     equals the one from the full dummy design). Returns the covariance of
     the coefficients on ``X`` and their Bell-McCaffrey degrees of freedom.
+    Clusters that are the units never come here: ``fit_twfe_arrays`` gives
+    them to ``cr2_two_way`` or ``cr2_within``.
     """
-    n_clusters = int(clusters.max()) + 1
     if weights is not None and np.ptp(weights) > 0:
         return _cr2_weighted_pt(panel, X, names, clusters, weights, unit_nested, time_nested)
-    if unit_nested and not time_nested and n_clusters == panel.n_units:
-        # each cluster is one unit: the dummies are built batch by batch inside the CR2 computation
-        _, vcov, df = cr2_within(X, panel.y, clusters, n_clusters, periods=(panel.time, panel.n_times),
-                                 weights=weights, names=names)
-        return vcov, df
     absorb: list[tuple[np.ndarray, int]] = []
     explicit: list[tuple[np.ndarray, int]] = []
     for (codes, k), nested in (((panel.unit, panel.n_units), unit_nested), ((panel.time, panel.n_times), time_nested)):

@@ -211,20 +211,18 @@ class FineGray:
             u = np.where(competing, 1.0 / g_row, 0.0)[P.order]
         P.ext_u = u
         P.ext_h = g_left(P.gtime, g_strat)
+        model_terms = ", ".join(repr(c) for c in dict.fromkeys(
+            str(t).split("[", 1)[0] for t in [str(treatment)] + [str(c) for c in sc.cols.covariate_names]))
         try:
             beta, ll, info, _ = K.newton(P)
         except EstimationError as exc:
-            terms_ = [str(treatment)] + [str(c) for c in sc.cols.covariate_names]
-            raise EstimationError(f"fine_gray: {str(exc).removeprefix('cox: ')} (model terms: "
-                                  f"{', '.join(repr(c) for c in dict.fromkeys(str(t).split('[', 1)[0] for t in terms_))})") from None
+            raise EstimationError(f"fine_gray: {str(exc).removeprefix('cox: ')} (model terms: {model_terms})") from None
         # collinearity on the scale-free information (a covariate in kroner is not collinear)
         dinfo = np.sqrt(np.clip(np.diag(info), 1e-300, None))
         if np.linalg.cond(info / np.outer(dinfo, dinfo)) > 1e12:
-            terms_ = [str(treatment)] + [str(c) for c in sc.cols.covariate_names]
             raise EstimationError(
                 "fine_gray: the information matrix is numerically singular: covariates are (nearly) collinear "
-                "with each other or the treatment. Drop one (model terms: "
-                f"{', '.join(repr(c) for c in dict.fromkeys(str(t).split('[', 1)[0] for t in terms_))})."
+                f"with each other or the treatment. Drop one (model terms: {model_terms})."
             )
         Vm = np.linalg.inv(info)
         R = K.score_residuals(P, beta)
