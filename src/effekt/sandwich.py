@@ -1884,8 +1884,9 @@ def _cr2_loop(
             reps, inv = np.arange(m), np.arange(m)
         else:
             reps, inv = _dedup(Zw, vec)
-            few_copies = few_copies + 1 if reps.size > _DEDUP_KEEP * m else 0
-            if reps.size > _DEDUP_KEEP * m:  # too few copies to pay for their bookkeeping
+            few = reps.size > _DEDUP_KEEP * m  # too few copies to pay for their bookkeeping
+            few_copies = few_copies + 1 if few else 0
+            if few:
                 reps, inv = np.arange(m), np.arange(m)
         q = reps.size
         cnt = np.bincount(inv, minlength=q).astype(float)
